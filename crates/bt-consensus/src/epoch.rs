@@ -1,0 +1,391 @@
+//! The epoch, step by step as CONSENSUS.md numbers them.
+
+use crate::bonds::{self, LiquidAlpha};
+use crate::error::ConsensusError;
+use crate::fixed::{
+    I32F32, I64F64, I96F32, ONE, ZERO, from_u16, normalize, normalize_using, sdiv, sdiv64, sum,
+};
+use crate::median;
+use crate::sparse::{self, Row, at};
+use crate::types::{EpochOutput, Hyperparams, SparseRow, SubnetState};
+use crate::validate;
+
+/// Runs one Yuma consensus epoch over a subnet's state.
+///
+/// Pure: the result depends only on the arguments (no clock, no I/O, no floats), and equal
+/// inputs give equal bits. Steps (CONSENSUS.md "The epoch"):
+///
+/// 1. activity from `last_update + activity_cutoff ≥ block`;
+/// 2. stake below `stake_threshold` zeroed (not the owner's), normalized in I64F64, then I32F32;
+/// 3. new permits: the owner plus the largest stakes (ties to the higher uid), at most
+///    `max_allowed_validators` in all, zero stake never; the *previous* permits mask this epoch;
+/// 4. active stake `Sa`;
+/// 5. weights: non-permitted rows, self-weights (except the owner's) and weights older than the
+///    neuron they point at removed, rows normalized;
+/// 6. consensus `C` = stake-weighted median per column at κ;
+/// 7. clipped weights, validator trust, ranks, incentive;
+/// 8. bond weights `Wb = W + β(Wc − W)`;
+/// 9. classic bonds and dividends, or 10. Yuma3 bonds (liquid alpha optional);
+/// 11. emission split.
+///
+/// New bond rows are written for uids holding a new permit; a uid that lost its permit gets an
+/// empty row; any other uid keeps its stored row (as subtensor leaves its storage untouched).
+///
+/// # Errors
+/// [`ConsensusError`] when the per-uid vectors disagree in length, a sparse row names a uid
+/// twice or one `≥ n`, the owner uid is out of range, the stake total overflows I64F64, or a
+/// hyperparameter is outside its domain. No input makes it panic.
+pub fn epoch(state: &SubnetState, hp: &Hyperparams) -> Result<EpochOutput, ConsensusError> {
+    validate::check(state, hp)?;
+    let n = state.n();
+    let b = state.block;
+    let owner = state.owner.map(usize::from);
+
+    // 1. Activity.
+    let cutoff = u64::from(hp.activity_cutoff);
+    let active: Vec<bool> = state
+        .last_update
+        .iter()
+        .map(|u| u.saturating_add(cutoff) >= b)
+        .collect();
+
+    // 2. Stake.
+    let stake = normalized_stake(state, hp.stake_threshold, owner)?;
+
+    // 3. Permits (stored for the next epoch; this one masks with the previous ones).
+    let validator_permit = new_permits(&stake, usize::from(hp.max_allowed_validators), owner);
+    let prev_permit = &state.validator_permit;
+
+    // 4. Active stake.
+    let mut active_stake: Vec<I32F32> = stake
+        .iter()
+        .zip(&active)
+        .zip(prev_permit)
+        .map(|((s, a), p)| if *a && *p { *s } else { ZERO })
+        .collect();
+    normalize(&mut active_stake);
+
+    // 5. Weights.
+    let mut weights: Vec<Row> = state
+        .weights
+        .iter()
+        .enumerate()
+        .zip(prev_permit)
+        .zip(&state.last_update)
+        .map(|(((i, row), permitted), updated)| {
+            if !*permitted {
+                return Row::new();
+            }
+            let mut out: Row = row
+                .iter()
+                .filter(|(j, _)| usize::from(*j) != i || owner == Some(i))
+                .filter(|(j, _)| {
+                    let registered = state
+                        .block_at_registration
+                        .get(usize::from(*j))
+                        .copied()
+                        .unwrap_or(0);
+                    *updated > registered
+                })
+                .map(|(j, w)| (*j, I32F32::from_num(*w)))
+                .collect();
+            out.sort_unstable_by_key(|(j, _)| *j);
+            out
+        })
+        .collect();
+    sparse::row_normalize(&mut weights);
+
+    // 6. Consensus.
+    let kappa = from_u16(hp.kappa);
+    let consensus = median::consensus(&weights, &active_stake, n, kappa);
+
+    // 7. Clip, validator trust, ranks, incentive.
+    let clipped: Vec<Row> = weights
+        .iter()
+        .map(|row| {
+            row.iter()
+                .filter_map(|(j, w)| {
+                    let c = at(&consensus, *j);
+                    if c < *w {
+                        (c > ZERO).then_some((*j, c))
+                    } else {
+                        Some((*j, *w))
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let validator_trust = sparse::row_sums(&clipped);
+    let preranks = sparse::matmul(&weights, &active_stake, n);
+    let mut ranks = sparse::matmul(&clipped, &active_stake, n);
+    let trust: Vec<I32F32> = ranks
+        .iter()
+        .zip(&preranks)
+        .map(|(r, p)| sdiv(*r, *p))
+        .collect();
+    normalize(&mut ranks);
+    let incentive = ranks.clone();
+
+    // 8. Bond weights.
+    let beta = from_u16(hp.bonds_penalty);
+    let weights_for_bonds = interpolate(&weights, &clipped, &consensus, beta);
+
+    // 9 / 10. Bonds and dividends.
+    let last_tempo = b.saturating_sub(u64::from(hp.tempo));
+    let recently_registered: Vec<bool> = state
+        .block_at_registration
+        .iter()
+        .map(|r| last_tempo <= *r)
+        .collect();
+    let inputs = bonds::Inputs {
+        weights_for_bonds: &weights_for_bonds,
+        consensus: &consensus,
+        active_stake: &active_stake,
+        incentive: &incentive,
+        n,
+        bonds_moving_average: hp.bonds_moving_average,
+    };
+    let (new_bonds, dividends) = if hp.yuma3_enabled {
+        let old = stored_bonds(&state.bonds, &recently_registered, from_u16);
+        let liquid = hp.liquid_alpha_enabled.then(|| {
+            LiquidAlpha::new(hp.alpha_low, hp.alpha_high, hp.alpha_sigmoid_steepness)
+        });
+        bonds::yuma3(&inputs, &old, liquid)
+    } else {
+        let old = stored_bonds(&state.bonds, &recently_registered, I32F32::from_num);
+        bonds::classic(&inputs, old)
+    };
+    let bonds_out = bond_rows(&new_bonds, &state.bonds, &validator_permit, prev_permit);
+
+    // 11. Emission.
+    let split = emission(&incentive, &dividends, &stake, &active_stake, state.emission);
+
+    Ok(EpochOutput {
+        active,
+        stake,
+        validator_permit,
+        active_stake,
+        consensus,
+        validator_trust,
+        rank: ranks,
+        trust,
+        incentive,
+        dividends,
+        pruning_score: split.combined_normalized,
+        server_emission: split.server,
+        validator_emission: split.validator,
+        emission: split.combined,
+        bonds: bonds_out,
+    })
+}
+
+/// Step 2: threshold, then normalize in I64F64 and narrow to I32F32.
+fn normalized_stake(
+    state: &SubnetState,
+    threshold: u64,
+    owner: Option<usize>,
+) -> Result<Vec<I32F32>, ConsensusError> {
+    let mut total = I64F64::from_num(0);
+    let mut filtered = Vec::with_capacity(state.n());
+    for (i, s) in state.stake.iter().enumerate() {
+        let kept = if *s < threshold && owner != Some(i) {
+            0
+        } else {
+            *s
+        };
+        let fixed = I64F64::checked_from_num(kept).ok_or(ConsensusError::StakeOverflow)?;
+        total = total
+            .checked_add(fixed)
+            .ok_or(ConsensusError::StakeOverflow)?;
+        filtered.push(fixed);
+    }
+    let zero = I64F64::from_num(0);
+    Ok(filtered
+        .into_iter()
+        .map(|s| {
+            let s = if total == zero { s } else { sdiv64(s, total) };
+            I32F32::saturating_from_num(s)
+        })
+        .collect())
+}
+
+/// Step 3: the owner (when there is one and k > 0), then the largest non-zero stakes, ties to the
+/// higher uid, up to k permits in all. Without an owner this is subtensor's `is_topk_nonzero`.
+fn new_permits(stake: &[I32F32], k: usize, owner: Option<usize>) -> Vec<bool> {
+    let mut permit = vec![false; stake.len()];
+    let mut slots = k;
+    if let Some(o) = owner
+        && slots > 0
+        && let Some(p) = permit.get_mut(o)
+    {
+        *p = true;
+        slots = slots.saturating_sub(1);
+    }
+    let mut order: Vec<usize> = (0..stake.len()).collect();
+    order.sort_unstable_by(|a, b| {
+        let (sa, sb) = (stake.get(*a), stake.get(*b));
+        sb.cmp(&sa).then(b.cmp(a))
+    });
+    for i in order {
+        if slots == 0 {
+            break;
+        }
+        if Some(i) == owner {
+            continue;
+        }
+        if stake.get(i).copied().unwrap_or(ZERO) == ZERO {
+            break;
+        }
+        if let Some(p) = permit.get_mut(i) {
+            *p = true;
+        }
+        slots = slots.saturating_sub(1);
+    }
+    permit
+}
+
+/// Step 8: `W + β(Wc − W)`; β = 0 and β = 1 return the operands unchanged (as subtensor does),
+/// otherwise only positive results are kept.
+fn interpolate(weights: &[Row], clipped: &[Row], consensus: &[I32F32], beta: I32F32) -> Vec<Row> {
+    if beta == ZERO {
+        return weights.to_vec();
+    }
+    if beta == ONE {
+        return clipped.to_vec();
+    }
+    weights
+        .iter()
+        .map(|row| {
+            row.iter()
+                .filter_map(|(j, w)| {
+                    let wc = (*w).min(at(consensus, *j));
+                    let v = w.saturating_add(beta.saturating_mul(wc.saturating_sub(*w)));
+                    (v > ZERO).then_some((*j, v))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Stored bonds as fixed point (`convert` = raw value for classic, fraction for Yuma3), sorted,
+/// with the columns of neurons registered since the last epoch removed.
+fn stored_bonds(
+    rows: &[SparseRow],
+    recently_registered: &[bool],
+    convert: fn(u16) -> I32F32,
+) -> Vec<Row> {
+    rows.iter()
+        .map(|row| {
+            let mut out: Row = row
+                .iter()
+                .filter(|(j, _)| {
+                    !recently_registered
+                        .get(usize::from(*j))
+                        .copied()
+                        .unwrap_or(false)
+                })
+                .map(|(j, v)| (*j, convert(*v)))
+                .collect();
+            out.sort_unstable_by_key(|(j, _)| *j);
+            out
+        })
+        .collect()
+}
+
+/// Which bond rows are written: permit holders get the new row, uids that lost their permit an
+/// empty one, the rest keep what was stored.
+fn bond_rows(
+    new_bonds: &[Row],
+    stored: &[SparseRow],
+    new_permit: &[bool],
+    prev_permit: &[bool],
+) -> Vec<SparseRow> {
+    new_bonds
+        .iter()
+        .zip(stored)
+        .zip(new_permit.iter().zip(prev_permit))
+        .map(|((row, old), (now, before))| {
+            if *now {
+                row.iter()
+                    .map(|(j, v)| (*j, crate::fixed::to_u16(*v)))
+                    .collect()
+            } else if *before {
+                SparseRow::new()
+            } else {
+                let mut kept = old.clone();
+                kept.sort_unstable_by_key(|(j, _)| *j);
+                kept
+            }
+        })
+        .collect()
+}
+
+struct Split {
+    server: Vec<u64>,
+    validator: Vec<u64>,
+    combined: Vec<u64>,
+    combined_normalized: Vec<I32F32>,
+}
+
+/// Step 11: shares of E; when nothing was earned, validators get E by active stake (by stake if
+/// there is no active stake).
+fn emission(
+    incentive: &[I32F32],
+    dividends: &[I32F32],
+    stake: &[I32F32],
+    active_stake: &[I32F32],
+    total: u64,
+) -> Split {
+    let combined: Vec<I32F32> = incentive
+        .iter()
+        .zip(dividends)
+        .map(|(i, d)| i.saturating_add(*d))
+        .collect();
+    let esum = sum(&combined);
+    let mut server = incentive.to_vec();
+    let mut validator = dividends.to_vec();
+    let mut combined_normalized = combined;
+    normalize_using(&mut server, esum);
+    normalize_using(&mut validator, esum);
+    normalize(&mut combined_normalized);
+    if esum == ZERO {
+        let fallback = if sum(active_stake) == ZERO {
+            stake
+        } else {
+            active_stake
+        };
+        validator = fallback.to_vec();
+        combined_normalized = fallback.to_vec();
+    }
+    let e = I96F32::saturating_from_num(total);
+    let rao = |v: &[I32F32]| -> Vec<u64> {
+        v.iter()
+            .map(|x| {
+                I96F32::saturating_from_num(*x)
+                    .saturating_mul(e)
+                    .saturating_to_num::<u64>()
+            })
+            .collect()
+    };
+    Split {
+        server: rao(&server),
+        validator: rao(&validator),
+        combined: rao(&combined_normalized),
+        combined_normalized,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permits_prefer_higher_uid_on_ties_and_skip_zero_stake() {
+        let s = [ONE, ONE, ZERO, I32F32::from_num(2)];
+        assert_eq!(new_permits(&s, 2, None), vec![false, true, false, true]);
+        assert_eq!(new_permits(&s, 10, None), vec![true, true, false, true]);
+        // The owner always holds one of the k permits, even with zero stake.
+        assert_eq!(new_permits(&s, 2, Some(2)), vec![false, false, true, true]);
+        assert_eq!(new_permits(&s, 0, Some(2)), vec![false; 4]);
+    }
+}

@@ -1,0 +1,65 @@
+//! Yuma consensus as subtensor computes it, in fixed point, pure and deterministic.
+//!
+//! # Bird's-eye view
+//! A subnet's chain state ([`SubnetState`]: stake, weights and bonds as stored u16, activity,
+//! registrations, permits, the epoch's emission) and its [`Hyperparams`] go into one function,
+//! [`epoch`], which returns an [`EpochOutput`]: incentive, dividends, consensus, validator trust,
+//! emission, new bonds and permits. The steps follow `/work/shared/CONSENSUS.md` one to one and
+//! use the same `substrate-fixed` arithmetic as subtensor (`I32F32` for weights, consensus,
+//! bonds and incentive, `I64F64` for stake), so stored u16 values match the chain's bit for bit.
+//!
+//! The crate does no I/O and reads no clock; floats appear only in display views
+//! ([`EpochOutput::to_f64`]). The liquid-alpha sigmoid's `exp` is evaluated in fixed point
+//! (`substrate_fixed::transcendental::exp`, input clamped to ±20).
+//!
+//! [`simulate`] runs JSON scenarios (weights, stake, registrations, blocks, epochs) through the
+//! epoch and renders reports as JSON or a table; `SCENARIO.md` describes the format.
+//!
+//! # Code map
+//! - `fixed`: fixed-point helpers (stored u16 ⇄ fraction, normalization, clamped `exp`).
+//! - `sparse`: row-major sparse matrices; work scales with stored entries, not n².
+//! - `median`: consensus, a sort-once-per-column stake-weighted median.
+//! - `bonds`: classic and Yuma3 bonds, liquid alpha.
+//! - `epoch`: the epoch, step by step.
+//! - `simulate`: scenarios.
+//!
+//! # Example
+//! ```
+//! use bt_consensus::{Hyperparams, SubnetState, epoch};
+//! // uid 0 validates, uids 1 and 2 mine.
+//! let state = SubnetState {
+//!     block: 100,
+//!     stake: vec![1_000, 0, 0],
+//!     last_update: vec![99, 0, 0],
+//!     block_at_registration: vec![0, 0, 0],
+//!     validator_permit: vec![true, false, false],
+//!     weights: vec![vec![(1, 65535), (2, 21845)], vec![], vec![]],
+//!     bonds: vec![vec![], vec![], vec![]],
+//!     owner: None,
+//!     emission: 1_000_000_000,
+//! };
+//! let out = epoch(&state, &Hyperparams::default()).unwrap();
+//! assert_eq!(out.stored().incentive, vec![0, 49151, 16383]);
+//! assert_eq!(out.validator_permit, vec![true, false, false]);
+//! ```
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+
+mod bonds;
+mod epoch;
+mod error;
+pub mod fixed;
+mod median;
+pub mod simulate;
+mod sparse;
+mod types;
+mod validate;
+
+pub use epoch::epoch;
+pub use error::ConsensusError;
+pub use fixed::{I32F32, I64F64};
+pub use types::{EpochOutput, Hyperparams, OutputF64, SparseRow, StoredOutput, SubnetState};
