@@ -147,9 +147,9 @@ pub fn epoch(state: &SubnetState, hp: &Hyperparams) -> Result<EpochOutput, Conse
     };
     let (new_bonds, dividends) = if hp.yuma3_enabled {
         let old = stored_bonds(&state.bonds, &recently_registered, from_u16);
-        let liquid = hp.liquid_alpha_enabled.then(|| {
-            LiquidAlpha::new(hp.alpha_low, hp.alpha_high, hp.alpha_sigmoid_steepness)
-        });
+        let liquid = hp
+            .liquid_alpha_enabled
+            .then(|| LiquidAlpha::new(hp.alpha_low, hp.alpha_high, hp.alpha_sigmoid_steepness));
         bonds::yuma3(&inputs, &old, liquid)
     } else {
         let old = stored_bonds(&state.bonds, &recently_registered, I32F32::from_num);
@@ -158,7 +158,13 @@ pub fn epoch(state: &SubnetState, hp: &Hyperparams) -> Result<EpochOutput, Conse
     let bonds_out = bond_rows(&new_bonds, &state.bonds, &validator_permit, prev_permit);
 
     // 11. Emission.
-    let split = emission(&incentive, &dividends, &stake, &active_stake, state.emission);
+    let split = emission(
+        &incentive,
+        &dividends,
+        &stake,
+        &active_stake,
+        state.emission,
+    );
 
     Ok(EpochOutput {
         active,

@@ -59,7 +59,11 @@ pub enum ConsensusError {
     },
     /// A scenario file larger than the simulator accepts.
     #[error("scenario {path} is {bytes} bytes, above the {limit}-byte limit")]
-    TooLarge { path: PathBuf, bytes: u64, limit: u64 },
+    TooLarge {
+        path: PathBuf,
+        bytes: u64,
+        limit: u64,
+    },
     /// A scenario is not valid JSON for the scenario format (SCENARIO.md).
     #[error("scenario is not valid: {0}")]
     Json(#[from] serde_json::Error),

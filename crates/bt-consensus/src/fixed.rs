@@ -135,7 +135,10 @@ mod tests {
     #[test]
     fn exp_is_clamped_and_total() {
         assert_eq!(exp_clamped(ZERO), ONE);
-        assert_eq!(exp_clamped(I32F32::from_num(1000)), exp_clamped(I32F32::from_num(20)));
+        assert_eq!(
+            exp_clamped(I32F32::from_num(1000)),
+            exp_clamped(I32F32::from_num(20))
+        );
         assert!(exp_clamped(I32F32::from_num(-1000)) < I32F32::from_num(1e-8));
         let e1 = to_f64(exp_clamped(ONE));
         assert!((e1 - std::f64::consts::E).abs() < 1e-6);

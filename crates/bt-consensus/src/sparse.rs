@@ -101,8 +101,9 @@ pub(crate) fn matmul(m: &[Row], x: &[I32F32], n: usize) -> Vec<I32F32> {
 pub(crate) fn matmul_transpose(m: &[Row], x: &[I32F32]) -> Vec<I32F32> {
     m.iter()
         .map(|row| {
-            row.iter()
-                .fold(ZERO, |acc, (j, v)| acc.saturating_add(at(x, *j).saturating_mul(*v)))
+            row.iter().fold(ZERO, |acc, (j, v)| {
+                acc.saturating_add(at(x, *j).saturating_mul(*v))
+            })
         })
         .collect()
 }
@@ -111,6 +112,10 @@ pub(crate) fn matmul_transpose(m: &[Row], x: &[I32F32]) -> Vec<I32F32> {
 pub(crate) fn row_hadamard(m: &[Row], x: &[I32F32]) -> Vec<Row> {
     m.iter()
         .zip(x)
-        .map(|(row, xi)| row.iter().map(|(j, v)| (*j, v.saturating_mul(*xi))).collect())
+        .map(|(row, xi)| {
+            row.iter()
+                .map(|(j, v)| (*j, v.saturating_mul(*xi)))
+                .collect()
+        })
         .collect()
 }
