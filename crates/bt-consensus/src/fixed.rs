@@ -109,6 +109,11 @@ pub(crate) fn max_upscale_to_u16(v: &[I32F32]) -> Vec<u16> {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used
+)]
 mod tests {
     use super::*;
 

@@ -139,6 +139,11 @@ fn column_median(
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used
+)]
 mod tests {
     use super::*;
 
@@ -173,5 +178,71 @@ mod tests {
         assert_eq!(consensus(&w, &s, 1, ZERO), vec![f(0.6)]);
         assert_eq!(consensus(&w, &s, 1, f(1.5)), vec![f(0.3)]);
         assert_eq!(consensus(&w, &[ZERO, ZERO], 1, f(0.5)), vec![ZERO]);
+    }
+
+    /// The spec's definition, literally and slowly: the largest score w among the counted
+    /// validators' scores (absent = 0) such that the validators with score ≥ w hold at least κ
+    /// of the renormalized stake; the smallest score when no w qualifies (κ above the total).
+    fn reference(weights: &[Row], stake: &[I32F32], n: usize, kappa: I32F32) -> Vec<I32F32> {
+        let counted: Vec<usize> = (0..stake.len()).filter(|i| stake[*i] > ZERO).collect();
+        let mut mass: Vec<I32F32> = counted.iter().map(|i| stake[*i]).collect();
+        normalize(&mut mass);
+        (0..n)
+            .map(|j| {
+                let score = |i: usize| {
+                    weights[i]
+                        .iter()
+                        .find(|(c, _)| usize::from(*c) == j)
+                        .map_or(ZERO, |(_, w)| *w)
+                };
+                let scores: Vec<I32F32> = counted.iter().map(|i| score(*i)).collect();
+                let qualifying = scores.iter().copied().filter(|w| {
+                    let held = scores
+                        .iter()
+                        .zip(&mass)
+                        .filter(|(s, _)| **s >= *w)
+                        .fold(ZERO, |acc, (_, m)| acc + *m);
+                    held >= kappa
+                });
+                qualifying
+                    .max()
+                    .or_else(|| scores.iter().copied().min())
+                    .unwrap_or(ZERO)
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        /// The sort-based median equals the spec's definition bit for bit.
+        #[test]
+        fn matches_the_definition(
+            n in 1usize..8,
+            rows in proptest::collection::vec(
+                proptest::collection::btree_map(0u16..8, 0u16..6, 0..8), 1..9),
+            stakes in proptest::collection::vec(0u32..5, 1..9),
+            kappa in proptest::prop_oneof![0u16..=65535, proptest::strategy::Just(32767u16)],
+        ) {
+            let v = rows.len().min(stakes.len());
+            // Few distinct values so that ties and equal-score groups are common.
+            let weights: Vec<Row> = rows[..v]
+                .iter()
+                .map(|r| {
+                    let mut row: Row = r
+                        .iter()
+                        .filter(|(j, _)| usize::from(**j) < n)
+                        .map(|(j, w)| (*j, I32F32::from_num(*w)))
+                        .collect();
+                    crate::sparse::row_normalize(std::slice::from_mut(&mut row));
+                    row
+                })
+                .collect();
+            let mut stake: Vec<I32F32> = stakes[..v].iter().map(|s| I32F32::from_num(*s)).collect();
+            normalize(&mut stake);
+            let kappa = crate::fixed::from_u16(kappa);
+            proptest::prop_assert_eq!(
+                consensus(&weights, &stake, n, kappa),
+                reference(&weights, &stake, n, kappa)
+            );
+        }
     }
 }

@@ -45,7 +45,7 @@ impl SubnetState {
 /// spec's defaults. Only some of them enter the epoch; the rest are carried here so that the
 /// chain and the simulator have one place for a subnet's settings.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Hyperparams {
     /// Blocks between epochs.
     pub tempo: u16,

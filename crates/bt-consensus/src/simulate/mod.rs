@@ -376,6 +376,11 @@ fn max_upscale(row: &[(u16, u16)]) -> SparseRow {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used
+)]
 mod tests {
     use super::*;
 
