@@ -33,13 +33,7 @@ pub(crate) fn sum(x: &[I32F32]) -> I32F32 {
 
 /// `normalize(v)`: divide by the sum; a zero vector stays zero.
 pub(crate) fn normalize(x: &mut [I32F32]) {
-    let total = sum(x);
-    if total == ZERO {
-        return;
-    }
-    for v in x.iter_mut() {
-        *v = sdiv(*v, total);
-    }
+    normalize_using(x, sum(x));
 }
 
 /// Divide by a given sum (subtensor's `inplace_normalize_using_sum`).
@@ -47,8 +41,9 @@ pub(crate) fn normalize_using(x: &mut [I32F32], total: I32F32) {
     if total == ZERO {
         return;
     }
+    let d = Divisor::new(total);
     for v in x.iter_mut() {
-        *v = sdiv(*v, total);
+        *v = d.div(*v);
     }
 }
 
@@ -67,18 +62,135 @@ pub fn to_f64(x: I32F32) -> f64 {
     x.to_num::<f64>()
 }
 
-/// `exp` with its input clamped to ±20 (CONSENSUS.md step 10), in fixed point
-/// (`substrate_fixed::transcendental::exp`, the same series subtensor evaluates).
-/// exp(20) ≈ 4.85e8 fits I32F32, so the clamped call cannot overflow; the fallback exists only
-/// so that no path can panic.
+/// `exp` with its input clamped to ±20 (CONSENSUS.md step 10), in fixed point: the value of
+/// `substrate_fixed::transcendental::exp`, the series subtensor evaluates. exp(20) ≈ 4.85e8
+/// fits I32F32, so the clamped series cannot overflow.
 pub(crate) fn exp_clamped(x: I32F32) -> I32F32 {
     let limit = I32F32::from_num(20);
-    let clamped = x.clamp(limit.saturating_neg(), limit);
-    match exp::<I32F32, I32F32>(clamped) {
-        Ok(v) => v,
-        Err(()) if clamped <= ZERO => ZERO,
-        Err(()) => I32F32::max_value(),
+    exp_series(x.clamp(limit.saturating_neg(), limit))
+}
+
+/// Division by one fixed-point divisor many times, bit-identical to [`sdiv`] but without a
+/// 128-bit division per call: the epoch divides millions of entries by a handful of row and
+/// column sums. Uses Möller and Granlund's division by an invariant integer ("Improved division
+/// by invariant integers", 2011, algorithm 4): one reciprocal per divisor, then two
+/// multiplications and at most two corrections per quotient. Negative operands and a zero
+/// divisor take the [`sdiv`] path.
+#[derive(Clone, Copy)]
+pub(crate) struct Divisor {
+    d: I32F32,
+    /// d shifted so that its top bit is set (0 when the fast path does not apply).
+    norm: u64,
+    shift: u32,
+    /// floor((2^128 − 1) / norm) − 2^64.
+    recip: u64,
+}
+
+const LOW: u128 = u64::MAX as u128;
+
+fn lo(x: u128) -> u64 {
+    u64::try_from(x & LOW).unwrap_or(0)
+}
+
+fn hi(x: u128) -> u64 {
+    u64::try_from(x >> 64).unwrap_or(0)
+}
+
+impl Divisor {
+    pub(crate) fn new(d: I32F32) -> Self {
+        let Ok(bits) = u64::try_from(d.to_bits()) else {
+            return Self {
+                d,
+                norm: 0,
+                shift: 0,
+                recip: 0,
+            };
+        };
+        if bits == 0 {
+            return Self {
+                d,
+                norm: 0,
+                shift: 0,
+                recip: 0,
+            };
+        }
+        let shift = bits.leading_zeros();
+        let norm = bits.wrapping_shl(shift);
+        let recip = lo(u128::MAX
+            .checked_div(u128::from(norm))
+            .unwrap_or(0)
+            .wrapping_sub(1u128 << 64));
+        Self {
+            d,
+            norm,
+            shift,
+            recip,
+        }
     }
+
+    /// `sdiv(a, d)`.
+    pub(crate) fn div(&self, a: I32F32) -> I32F32 {
+        let Ok(a_bits) = u64::try_from(a.to_bits()) else {
+            return sdiv(a, self.d);
+        };
+        if self.norm == 0 {
+            return sdiv(a, self.d);
+        }
+        // The fixed-point quotient is floor(a · 2^32 / d) on the raw bits.
+        let n = u128::from(a_bits) << 32;
+        let d = self.norm.wrapping_shr(self.shift);
+        if hi(n) >= d {
+            return ZERO; // quotient ≥ 2^64: checked_div overflows, sdiv yields 0
+        }
+        let u = n << self.shift; // cannot overflow: n < d · 2^64
+        let (u1, u0) = (hi(u), lo(u));
+        let p = u128::from(self.recip).wrapping_mul(u128::from(u1));
+        let p = p.wrapping_add(u);
+        let mut q1 = hi(p).wrapping_add(1);
+        let q0 = lo(p);
+        let mut r = u0.wrapping_sub(q1.wrapping_mul(self.norm));
+        if r > q0 {
+            q1 = q1.wrapping_sub(1);
+            r = r.wrapping_add(self.norm);
+        }
+        if r >= self.norm {
+            q1 = q1.wrapping_add(1);
+        }
+        match i64::try_from(q1) {
+            Ok(q) => I32F32::from_bits(q),
+            Err(_) => ZERO, // quotient ≥ 2^63 overflows I32F32, as in sdiv
+        }
+    }
+}
+
+/// `substrate_fixed::transcendental::exp::<I32F32, I32F32>` re-derived for speed with the same
+/// bits: the same 30-term Taylor series with the same truncations (`t · x` keeps the floor of
+/// the 64-bit-fraction product, `t / i` is an integer floor division of the raw bits), stopping
+/// early once a term is zero (every later term is then zero too), then `1 / result` for a
+/// negative input. Inputs must lie within ±20, where nothing can overflow; the unit tests check
+/// it against the library bit for bit. 0 and 1 go to the library (it special-cases them).
+fn exp_series(x: I32F32) -> I32F32 {
+    if x == ZERO || x == ONE {
+        return exp::<I32F32, I32F32>(x).unwrap_or(ONE);
+    }
+    let neg = x < ZERO;
+    let xb = x.to_bits().unsigned_abs();
+    let mut result = xb.saturating_add(1 << 32);
+    let mut term = xb;
+    for i in 2u64..32 {
+        let prod = u128::from(term).wrapping_mul(u128::from(xb)) >> 32;
+        term = u64::try_from(prod).unwrap_or(u64::MAX);
+        term = term.checked_div(i).unwrap_or(0);
+        if term == 0 {
+            break;
+        }
+        result = result.saturating_add(term);
+    }
+    let Ok(result) = i64::try_from(result) else {
+        return ZERO;
+    };
+    let r = I32F32::from_bits(result);
+    if neg { sdiv(ONE, r) } else { r }
 }
 
 /// Max-upscale to u16 (subtensor's `vec_max_upscale_to_u16`, used for pruning scores):
@@ -154,5 +266,70 @@ mod tests {
         let v = [I32F32::from_num(0.25), I32F32::from_num(0.5), ZERO];
         assert_eq!(max_upscale_to_u16(&v), vec![32768, 65535, 0]);
         assert_eq!(max_upscale_to_u16(&[ZERO, ZERO]), vec![0, 0]);
+    }
+
+    #[test]
+    fn divisor_matches_sdiv() {
+        let samples: Vec<i64> = vec![
+            0,
+            1,
+            2,
+            3,
+            7,
+            1 << 31,
+            (1 << 32) - 1,
+            1 << 32,
+            (1 << 32) + 1,
+            12_345_678_901,
+            1 << 40,
+            (1 << 62) - 1,
+            i64::MAX,
+            -1,
+            -(1 << 32),
+            i64::MIN,
+        ];
+        let mut x: u64 = 0x1234_5678_9ABC_DEF1;
+        let mut more = Vec::new();
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            more.push(i64::try_from(x >> (x % 40)).unwrap_or(1));
+        }
+        let all: Vec<i64> = samples.iter().chain(&more).copied().collect();
+        for d in all.iter().step_by(97).chain(&samples) {
+            let div = Divisor::new(I32F32::from_bits(*d));
+            for a in all.iter().step_by(13).chain(&samples) {
+                let (a, d) = (I32F32::from_bits(*a), I32F32::from_bits(*d));
+                assert_eq!(div.div(a), sdiv(a, d), "{a:?} / {d:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn exp_series_matches_the_library() {
+        let mut bits: Vec<i64> = (-20i64..=20).map(|k| k << 32).collect();
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let span = 40i64 << 32;
+            bits.push(i64::try_from(x % 40u64.wrapping_shl(32)).unwrap_or(0) - span / 2);
+        }
+        bits.extend([
+            1,
+            -1,
+            3,
+            1 << 31,
+            -(1 << 31),
+            (20 << 32) - 1,
+            -(20 << 32) + 1,
+        ]);
+        for b in bits {
+            let v = I32F32::from_bits(b);
+            let lib = exp::<I32F32, I32F32>(v).unwrap();
+            assert_eq!(exp_series(v), lib, "exp({v})");
+        }
     }
 }

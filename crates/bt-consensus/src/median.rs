@@ -96,46 +96,106 @@ fn column_median(
     minority: I32F32,
 ) -> I32F32 {
     let has_zero = col.len() < voters;
-    col.sort_unstable_by_key(|(score, _)| *score);
     if minority < ZERO {
-        return if has_zero {
-            ZERO
-        } else {
-            col.first().map_or(ZERO, |(s, _)| *s)
-        };
+        let min = col.iter().map(|(s, _)| *s).min().unwrap_or(ZERO);
+        return if has_zero { ZERO } else { min };
     }
     if minority >= total {
-        return col.last().map_or(ZERO, |(s, _)| *s);
+        return max_score(col);
     }
-    let positive_mass = col.iter().fold(ZERO, |acc, (_, m)| acc.saturating_add(*m));
     let mut below = ZERO;
     if has_zero {
-        let zero_mass = total.saturating_sub(positive_mass);
-        let upto = below.saturating_add(zero_mass);
-        if below <= minority && minority < upto {
+        let positive = mass(col);
+        let zero_mass = total.saturating_sub(positive);
+        if minority < zero_mass {
             return ZERO;
         }
-        below = upto;
+        below = zero_mass;
     }
+    match select(col, below, minority) {
+        Some(p) => p,
+        None => max_score(col),
+    }
+}
+
+fn max_score(col: &[(I32F32, I32F32)]) -> I32F32 {
+    col.iter().map(|(s, _)| *s).max().unwrap_or(ZERO)
+}
+
+fn mass(entries: &[(I32F32, I32F32)]) -> I32F32 {
+    entries
+        .iter()
+        .fold(ZERO, |acc, (_, m)| acc.saturating_add(*m))
+}
+
+/// Weighted quickselect: the score `p` with `below + L(p) ≤ minority < below + L(p) + E(p)`
+/// inside `col` (`below` = stake scoring under every entry of `col`). Expected O(len); after
+/// 48 rounds (adversarial orders) it sorts what is left, so the worst case is O(len · log len).
+fn select(col: &mut [(I32F32, I32F32)], mut below: I32F32, minority: I32F32) -> Option<I32F32> {
+    let mut part = col;
+    for _ in 0..48 {
+        let pivot = median_of_three(part)?;
+        let (lt, gt) = partition3(part, pivot);
+        let (lower, rest) = part.split_at_mut(lt);
+        let (equal, upper) = rest.split_at_mut(gt.saturating_sub(lt));
+        let lower_top = below.saturating_add(mass(lower));
+        if minority < lower_top {
+            part = lower;
+            continue;
+        }
+        let equal_top = lower_top.saturating_add(mass(equal));
+        if minority < equal_top {
+            return Some(pivot);
+        }
+        below = equal_top;
+        part = upper;
+    }
+    part.sort_unstable_by_key(|(score, _)| *score);
     let mut k = 0usize;
-    while let Some((score, _)) = col.get(k).copied() {
+    while let Some((score, _)) = part.get(k).copied() {
         let mut group = ZERO;
-        while let Some((s, m)) = col.get(k).copied() {
+        while let Some((s, m)) = part.get(k).copied() {
             if s != score {
                 break;
             }
             group = group.saturating_add(m);
             k = k.saturating_add(1);
         }
-        let upto = below.saturating_add(group);
-        if below <= minority && minority < upto {
-            return score;
+        let top = below.saturating_add(group);
+        if minority < top {
+            return Some(score);
         }
-        below = upto;
+        below = top;
     }
-    // Unreachable with exact sums (see the module docs); the largest score is where
-    // subtensor's search would stop.
-    col.last().map_or(ZERO, |(s, _)| *s)
+    None
+}
+
+fn median_of_three(part: &[(I32F32, I32F32)]) -> Option<I32F32> {
+    let a = part.first()?.0;
+    let b = part.get(part.len() / 2)?.0;
+    let c = part.last()?.0;
+    Some(a.max(b).min(a.min(b).max(c)))
+}
+
+/// Dutch-flag partition: `[< pivot | == pivot | > pivot]`, returning the two boundaries.
+fn partition3(part: &mut [(I32F32, I32F32)], pivot: I32F32) -> (usize, usize) {
+    let (mut lt, mut i, mut gt) = (0usize, 0usize, part.len());
+    while i < gt {
+        let Some(score) = part.get(i).map(|(s, _)| *s) else {
+            break;
+        };
+        if score < pivot {
+            part.swap(lt, i);
+            lt = lt.saturating_add(1);
+            i = i.saturating_add(1);
+        } else if score > pivot {
+            gt = gt.saturating_sub(1);
+            part.swap(i, gt);
+        } else {
+            i = i.saturating_add(1);
+        }
+    }
+    (lt, gt)
 }
 
 #[cfg(test)]

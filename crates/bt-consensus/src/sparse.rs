@@ -3,7 +3,7 @@
 //! the number of stored entries, so a subnet where only validators set weights costs
 //! O(validators · n), never O(n²).
 
-use crate::fixed::{I32F32, ZERO, sdiv};
+use crate::fixed::{Divisor, I32F32, ZERO};
 
 pub(crate) type Row = Vec<(u16, I32F32)>;
 
@@ -41,8 +41,9 @@ pub(crate) fn row_normalize(m: &mut [Row]) {
     for row in m.iter_mut() {
         let total = row.iter().fold(ZERO, |acc, (_, v)| acc.saturating_add(*v));
         if total > ZERO {
+            let d = Divisor::new(total);
             for (_, v) in row.iter_mut() {
-                *v = sdiv(*v, total);
+                *v = d.div(*v);
             }
         }
     }
@@ -50,12 +51,18 @@ pub(crate) fn row_normalize(m: &mut [Row]) {
 
 /// `colnorm(M)`: columns with a non-zero sum are divided by it.
 pub(crate) fn col_normalize(m: &mut [Row], n: usize) {
-    let sums = col_sums(m, n);
+    divide_columns(m, &col_sums(m, n));
+}
+
+/// Divides every entry by its column's divisor, skipping zero divisors.
+fn divide_columns(m: &mut [Row], by: &[I32F32]) {
+    let divisors: Vec<Divisor> = by.iter().map(|d| Divisor::new(*d)).collect();
     for row in m.iter_mut() {
         for (j, v) in row.iter_mut() {
-            let s = at(&sums, *j);
-            if s != ZERO {
-                *v = sdiv(*v, s);
+            if let (Some(d), Some(s)) = (divisors.get(usize::from(*j)), by.get(usize::from(*j)))
+                && *s != ZERO
+            {
+                *v = d.div(*v);
             }
         }
     }
@@ -73,14 +80,7 @@ pub(crate) fn col_max_upscale(m: &mut [Row], n: usize) {
             }
         }
     }
-    for row in m.iter_mut() {
-        for (j, v) in row.iter_mut() {
-            let mx = at(&maxes, *j);
-            if mx != ZERO {
-                *v = sdiv(*v, mx);
-            }
-        }
-    }
+    divide_columns(m, &maxes);
 }
 
 /// r_j = Σ_i x_i · M_ij.
