@@ -1,0 +1,53 @@
+//! The metagraph: who is out there.
+//!
+//! Two layers, as DESIGN.md §3 "Metagraph (gossip)" asks:
+//!
+//! - [`MetagraphTable`] — a pure, bounded table of verified synapse definitions, their
+//!   heartbeats and local weights, plus the metagraph peers we know. No I/O, no clock, no
+//!   randomness of its own: time and seeds are arguments, so every behaviour is reproducible.
+//!   It implements the seeds' operations: `subscribe`, `sink`, `clean(ttl)`, `peers(n)`,
+//!   `synapses(n)`, `weights`, `set_weights`.
+//! - The gossip service ([`MetagraphNode`]): a tonic `Metagraph.Gossip` server and a
+//!   loop that pushes a sample of the table to a random peer every interval and merges the
+//!   answer.
+//!
+//! Every definition is checked before it enters: structure ([`validate`]), then proof of work
+//! and Ed25519 signature through a [`SynapseVerifier`]. Rejections are counted per
+//! [`Rejection`] reason and never stored.
+//!
+//! ## The heartbeat on the wire
+//! Release 1's `Synapse` has no time field. We carry the announce time in `block_hash` as the
+//! decimal number of milliseconds since the Unix epoch (e.g. `"1763780000123"`). `block_hash`
+//! is covered by the signature, so a relay cannot refresh or age a definition; a newer
+//! heartbeat replaces an older one; heartbeats more than `max_future_skew_ms` ahead of the
+//! receiver's clock, or older than the TTL, are refused.
+//!
+//! ## Peers
+//! `GossipBatch.peers` holds metagraph addresses; by our convention the first one is the
+//! sender's own. Only peers heard from directly (a successful call, or their own
+//! advertisement) are forwarded, so a dead peer stops spreading one TTL after its last sign of
+//! life. A peer is dropped after `max_peer_failures` consecutive failed calls.
+
+mod client;
+pub mod config;
+pub mod error;
+pub mod info;
+mod node;
+pub mod sample;
+mod server;
+pub mod sim;
+mod source;
+pub mod table;
+pub mod validate;
+pub mod verify;
+
+pub use client::inspect;
+pub use config::{DEFAULT_DIFFICULTY_BITS, MetagraphConfig};
+pub use node::{MetagraphHandle, MetagraphNode, OwnSynapse};
+pub use source::MetagraphSource;
+
+pub use error::MetagraphError;
+pub use info::{SynapseInfo, render_json, render_table};
+pub use table::{CleanReport, MetagraphTable, SinkReport, TableConfig, Triage};
+pub use validate::{PeerAddr, Rejection};
+pub use verify::{CryptoVerifier, PreVerified, SynapseVerifier, VerifiedSynapse};

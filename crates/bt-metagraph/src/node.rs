@@ -1,0 +1,303 @@
+//! A running metagraph node: the gossip server plus the gossip loop, behind a handle.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bt_crypto::NeuronKey;
+use bt_wire::{Synapse, metagraph_server::MetagraphServer};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tonic::transport::server::TcpIncoming;
+
+use crate::client::gossip_call;
+use crate::config::MetagraphConfig;
+use crate::error::MetagraphError;
+use crate::info::SynapseInfo;
+use crate::sample::SplitMix64;
+use crate::server::{GossipService, Shared, now_ms, sink_batch};
+use crate::table::MetagraphTable;
+use crate::validate::{PeerAddr, Rejection, encode_heartbeat};
+use crate::verify::VerifiedSynapse;
+
+/// One of our own synapses, as the neuron serves it on its axon.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnSynapse {
+    /// `0x` + hex of the synapse's Ed25519 public key.
+    pub synapse_key: String,
+    /// Host or IP where the axon is reachable (`--remote_ip`).
+    pub address: String,
+    /// The axon port (`--axon_port`).
+    pub port: u16,
+}
+
+/// Entry point: `MetagraphNode::start(config, key, own_synapses)`.
+pub struct MetagraphNode;
+
+impl MetagraphNode {
+    /// Binds the server, seals and subscribes our own synapses, and starts gossiping (the
+    /// first round immediately). Fails if the port cannot be bound or an own synapse is
+    /// invalid (bad key, address or port).
+    pub async fn start(
+        config: MetagraphConfig,
+        key: NeuronKey,
+        own_synapses: Vec<OwnSynapse>,
+    ) -> Result<MetagraphHandle, MetagraphError> {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| MetagraphError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| MetagraphError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let host = match &config.advertise_host {
+            Some(h) => h.clone(),
+            None if local_addr.ip().is_unspecified() => "127.0.0.1".to_owned(),
+            None => local_addr.ip().to_string(),
+        };
+        let port = config.advertise_port.unwrap_or(local_addr.port());
+        let advertised = PeerAddr::parse(&format!("{host}:{port}"))
+            .or_else(|_| PeerAddr::parse(&format!("[{host}]:{port}")))
+            .map_err(|_| MetagraphError::BadPeerAddress {
+                addr: format!("{host}:{port}"),
+            })?;
+
+        let mut table = MetagraphTable::new(config.table);
+        table.set_own_address(advertised.clone());
+        let now = now_ms();
+        for b in &config.bootstrap {
+            let peer = PeerAddr::parse(b)
+                .map_err(|_| MetagraphError::BadPeerAddress { addr: b.clone() })?;
+            table.add_peer(peer, now);
+        }
+        let seed = config
+            .seed
+            .unwrap_or(now ^ (u64::from(local_addr.port()) << 48));
+        let shared = Arc::new(Shared::new(table, config, seed));
+        let key = Arc::new(key);
+        announce(&shared, &key, &own_synapses).await?;
+
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let server = {
+            let cfg = &shared.cfg;
+            let service = MetagraphServer::new(GossipService {
+                shared: shared.clone(),
+            })
+            .max_decoding_message_size(cfg.max_message_bytes)
+            .max_encoding_message_size(cfg.max_message_bytes);
+            let router = tonic::transport::Server::builder()
+                .timeout(cfg.call_timeout)
+                .concurrency_limit_per_connection(16)
+                .add_service(service);
+            let mut rx = stop_rx.clone();
+            tokio::spawn(async move {
+                let stop = async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                };
+                if let Err(e) = router
+                    .serve_with_incoming_shutdown(TcpIncoming::from(listener), stop)
+                    .await
+                {
+                    tracing::error!(error = %e, "metagraph server stopped");
+                }
+            })
+        };
+        let gossip = tokio::spawn(gossip_loop(
+            shared.clone(),
+            key,
+            own_synapses,
+            stop_rx,
+            seed,
+        ));
+        tracing::info!(%local_addr, %advertised, "metagraph node started");
+        Ok(MetagraphHandle {
+            local_addr,
+            advertised,
+            shared,
+            stop: stop_tx,
+            tasks: vec![server, gossip],
+        })
+    }
+}
+
+/// Seals (work + signature, on the blocking pool) and subscribes our synapses with a fresh
+/// heartbeat. The work covers the heartbeat, so it is redone each time: at the default
+/// difficulty that is ~2^16 hashes per synapse per interval.
+async fn announce(
+    shared: &Arc<Shared>,
+    key: &Arc<NeuronKey>,
+    own: &[OwnSynapse],
+) -> Result<(), MetagraphError> {
+    if own.is_empty() {
+        return Ok(());
+    }
+    let now = now_ms();
+    let (key, own, bits) = (key.clone(), own.to_vec(), shared.cfg.difficulty_bits);
+    let sealed = tokio::task::spawn_blocking(move || {
+        own.iter()
+            .map(|o| {
+                let mut syn = Synapse {
+                    version: env!("CARGO_PKG_VERSION").to_owned(),
+                    synapse_key: o.synapse_key.clone(),
+                    address: o.address.clone(),
+                    port: o.port.to_string(),
+                    block_hash: encode_heartbeat(now),
+                    ..Synapse::default()
+                };
+                bt_crypto::seal_synapse(&key, &mut syn, bits)
+                    .map(|()| syn)
+                    .map_err(|e| MetagraphError::Signing(e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await
+    .map_err(|_| MetagraphError::Shutdown)??;
+    let limits = shared.cfg.table.time_limits();
+    for syn in sealed {
+        let v = VerifiedSynapse::verify(syn, now, limits, &shared.verifier)
+            .map_err(|reason| MetagraphError::OwnSynapseRejected { reason })?;
+        shared.table().subscribe(v)?;
+    }
+    Ok(())
+}
+
+/// The seeds' `update` loop. Cancel-safe at every await: a round interrupted by shutdown
+/// leaves the table consistent (all mutations happen under the lock, between awaits).
+async fn gossip_loop(
+    shared: Arc<Shared>,
+    key: Arc<NeuronKey>,
+    own: Vec<OwnSynapse>,
+    mut stop: watch::Receiver<bool>,
+    seed: u64,
+) {
+    let mut rng = SplitMix64::new(seed);
+    let mut first = true;
+    loop {
+        if !first {
+            let base = shared.cfg.gossip_interval.as_secs_f64();
+            let jitter = shared.cfg.jitter.clamp(0.0, 0.9);
+            let factor = 1.0 + jitter * (2.0 * rng.next_open01() - 1.0);
+            let wait = Duration::from_secs_f64((base * factor).max(0.001));
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+        }
+        first = false;
+        if let Err(e) = announce(&shared, &key, &own).await {
+            tracing::error!(error = %e, "re-announcing our synapses failed");
+        }
+        tokio::select! {
+            () = gossip_round(&shared, &mut rng) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+async fn gossip_round(shared: &Arc<Shared>, rng: &mut SplitMix64) {
+    let now = now_ms();
+    let target = {
+        let mut t = shared.table();
+        let ttl = t.config().ttl_ms;
+        t.clean(ttl, now);
+        if t.peer_count() == 0 {
+            for b in shared
+                .cfg
+                .bootstrap
+                .iter()
+                .filter_map(|b| PeerAddr::parse(b).ok())
+            {
+                t.add_peer(b, now);
+            }
+        }
+        t.peers(1, now, rng.next_u64()).pop()
+    };
+    let Some(target) = target else { return };
+    let batch = shared.gossip_batch(now);
+    let cfg = &shared.cfg;
+    match gossip_call(&target, batch, cfg.call_timeout, cfg.max_message_bytes).await {
+        Ok(answer) => {
+            shared.table().peer_succeeded(&target, now_ms());
+            if let Err(e) = sink_batch(shared, answer, false, target.as_str()).await {
+                tracing::warn!(peer = %target, error = %e, "could not merge gossip answer");
+            }
+        }
+        Err(e) => {
+            let dropped = shared.table().peer_failed(&target);
+            tracing::debug!(peer = %target, error = %e, dropped, "gossip call failed");
+        }
+    }
+}
+
+/// A running node. Dropping it stops the node too (without waiting).
+pub struct MetagraphHandle {
+    local_addr: SocketAddr,
+    advertised: PeerAddr,
+    shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl MetagraphHandle {
+    /// Where the gossip server is bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The metagraph address this node advertises to others.
+    pub fn advertised_addr(&self) -> &PeerAddr {
+        &self.advertised
+    }
+
+    /// Every definition held, ordered by synapse key.
+    pub fn table_snapshot(&self) -> Vec<SynapseInfo> {
+        self.shared.table().snapshot()
+    }
+
+    /// The seeds' `nP|nS`: (metagraph peers known, synapses held).
+    pub fn counts(&self) -> (usize, usize) {
+        let t = self.shared.table();
+        (t.peer_count(), t.len())
+    }
+
+    /// Every peer known, ordered.
+    pub fn peers(&self) -> Vec<PeerAddr> {
+        let t = self.shared.table();
+        let mut p = t.peers(usize::MAX, now_ms(), 0);
+        p.sort();
+        p
+    }
+
+    /// Refusals since start, by reason.
+    pub fn rejections(&self) -> BTreeMap<Rejection, u64> {
+        self.shared.table().rejections().clone()
+    }
+
+    /// Runs `f` on the table under its lock (keep it short).
+    pub fn with_table<R>(&self, f: impl FnOnce(&mut MetagraphTable) -> R) -> R {
+        f(&mut self.shared.table())
+    }
+
+    /// Stops the server and the gossip loop and waits for both.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks.drain(..) {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for MetagraphHandle {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}

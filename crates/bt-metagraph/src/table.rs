@@ -1,0 +1,633 @@
+//! The metagraph table: verified synapse definitions and metagraph peers. Pure: no I/O, no
+//! clock, no randomness of its own; time and seeds are arguments.
+//!
+//! Invariants (checked by the property tests):
+//! - at most `capacity` definitions and `max_peers` peers, whatever arrives;
+//! - only [`VerifiedSynapse`]s enter; rejected input is counted, never stored;
+//! - per synapse key, the newest heartbeat wins; sinking the same batch twice changes nothing;
+//! - when full, the stalest (oldest heartbeat) foreign definition is evicted, and only for a
+//!   fresher one.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use bt_wire::{GossipBatch, Synapse};
+
+use crate::error::MetagraphError;
+use crate::info::SynapseInfo;
+use crate::sample::weighted_sample;
+use crate::validate::{PeerAddr, Rejection, TimeLimits, check_key, decode_heartbeat};
+use crate::verify::{SynapseVerifier, VerifiedSynapse};
+
+/// Sizes and times that bound the table (times in milliseconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableConfig {
+    /// `metagraph_size`: most definitions kept.
+    pub capacity: usize,
+    /// Most metagraph peers kept.
+    pub max_peers: usize,
+    /// Definitions beyond this many in one batch are dropped (and counted).
+    pub max_batch_synapses: usize,
+    /// Peer strings beyond this many in one batch are dropped (and counted).
+    pub max_batch_peers: usize,
+    /// How far in the future a heartbeat may be.
+    pub max_future_skew_ms: u64,
+    /// Definitions (and peers not heard from directly) older than this are dropped.
+    pub ttl_ms: u64,
+    /// Consecutive failed calls after which a peer is dropped.
+    pub max_peer_failures: u32,
+}
+
+impl Default for TableConfig {
+    fn default() -> Self {
+        Self {
+            capacity: 10_000,
+            max_peers: 1_024,
+            max_batch_synapses: 1_024,
+            max_batch_peers: 64,
+            max_future_skew_ms: 5_000,
+            ttl_ms: 300_000,
+            max_peer_failures: 3,
+        }
+    }
+}
+
+impl TableConfig {
+    /// The time limits the structural check applies.
+    pub fn time_limits(&self) -> TimeLimits {
+        TimeLimits {
+            max_future_skew_ms: self.max_future_skew_ms,
+            ttl_ms: self.ttl_ms,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    synapse: Arc<Synapse>,
+    heartbeat_ms: u64,
+    weight: f32,
+    own: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Peer {
+    /// When we last had proof it is up: a successful call, or its own advertisement.
+    last_direct_ms: Option<u64>,
+    /// When we first heard of it (second hand).
+    first_seen_ms: u64,
+    failures: u32,
+}
+
+impl Peer {
+    fn evidence_ms(&self) -> u64 {
+        self.last_direct_ms.unwrap_or(self.first_seen_ms)
+    }
+}
+
+/// What one batch did to the table.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SinkReport {
+    /// New synapse keys stored.
+    pub added: usize,
+    /// Known keys replaced by a newer heartbeat.
+    pub refreshed: usize,
+    /// Valid definitions no newer than what we hold (the common case in gossip).
+    pub unchanged: usize,
+    /// Stale entries evicted to make room.
+    pub evicted: usize,
+    /// New peers stored.
+    pub peers_added: usize,
+    /// Every refusal, by reason.
+    pub rejected: BTreeMap<Rejection, u64>,
+}
+
+impl SinkReport {
+    /// Total refusals in this batch.
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected.values().sum()
+    }
+}
+
+/// The first, cheap pass over a batch: which definitions deserve verification.
+#[derive(Debug, Default)]
+pub struct Triage {
+    /// Newer than what we hold (or unknown), deduplicated by key; not yet verified.
+    pub candidates: Vec<Synapse>,
+    /// Parsed peer strings (at most `max_batch_peers`); the first is the sender's own address
+    /// when it follows our convention.
+    pub peers: Vec<PeerAddr>,
+    /// Definitions we already hold at this heartbeat or newer.
+    pub unchanged: usize,
+    /// Refusals found without cryptography.
+    pub rejected: Vec<Rejection>,
+}
+
+/// Removals done by [`MetagraphTable::clean`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CleanReport {
+    pub synapses: usize,
+    pub peers: usize,
+}
+
+/// The bounded, pure metagraph table.
+#[derive(Debug, Clone)]
+pub struct MetagraphTable {
+    cfg: TableConfig,
+    entries: BTreeMap<Arc<str>, Entry>,
+    /// (heartbeat, key) for every entry: the stalest is first.
+    by_age: BTreeSet<(u64, Arc<str>)>,
+    peers: BTreeMap<PeerAddr, Peer>,
+    own_address: Option<PeerAddr>,
+    rejected: BTreeMap<Rejection, u64>,
+}
+
+impl MetagraphTable {
+    /// An empty table.
+    pub fn new(cfg: TableConfig) -> Self {
+        Self {
+            cfg,
+            entries: BTreeMap::new(),
+            by_age: BTreeSet::new(),
+            peers: BTreeMap::new(),
+            own_address: None,
+            rejected: BTreeMap::new(),
+        }
+    }
+
+    /// The limits this table enforces.
+    pub fn config(&self) -> &TableConfig {
+        &self.cfg
+    }
+
+    /// Our own advertised metagraph address: never stored as a peer, always gossiped first.
+    pub fn set_own_address(&mut self, addr: PeerAddr) {
+        self.peers.remove(&addr);
+        self.own_address = Some(addr);
+    }
+
+    /// Our own advertised metagraph address, if set.
+    pub fn own_address(&self) -> Option<&PeerAddr> {
+        self.own_address.as_ref()
+    }
+
+    /// Number of definitions held.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when no definition is held.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Number of metagraph peers known.
+    pub fn peer_count(&self) -> usize {
+        self.peers.len()
+    }
+
+    /// True when `synapse_key` is held.
+    pub fn contains(&self, synapse_key: &str) -> bool {
+        self.entries.contains_key(synapse_key)
+    }
+
+    /// Heartbeat held for `synapse_key`.
+    pub fn heartbeat_of(&self, synapse_key: &str) -> Option<u64> {
+        self.entries.get(synapse_key).map(|e| e.heartbeat_ms)
+    }
+
+    /// Refusals since the table was made, by reason.
+    pub fn rejections(&self) -> &BTreeMap<Rejection, u64> {
+        &self.rejected
+    }
+
+    /// Adds (or refreshes) one of our own synapses. Own entries are never evicted or cleaned
+    /// and are always part of what we gossip; a foreign definition with the same key is
+    /// refused from then on.
+    pub fn subscribe(&mut self, syn: VerifiedSynapse) -> Result<(), MetagraphError> {
+        let key: Arc<str> = Arc::from(syn.synapse().synapse_key.as_str());
+        if let Some(old) = self.entries.get(&key) {
+            if old.own && old.heartbeat_ms > syn.heartbeat_ms() {
+                return Ok(());
+            }
+        } else if self.entries.len() >= self.cfg.capacity && !self.evict_one(u64::MAX) {
+            return Err(MetagraphError::TableFullOfOwnSynapses {
+                capacity: self.cfg.capacity,
+            });
+        }
+        let weight = self.entries.get(&key).map_or(0.0, |e| e.weight);
+        self.put(key, syn, weight, true);
+        Ok(())
+    }
+
+    /// Removes one of our own synapses.
+    pub fn unsubscribe(&mut self, synapse_key: &str) -> bool {
+        match self.entries.get(synapse_key) {
+            Some(e) if e.own => {
+                let hb = e.heartbeat_ms;
+                if let Some((k, _)) = self.entries.remove_entry(synapse_key) {
+                    self.by_age.remove(&(hb, k));
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The cheap pass over an untrusted batch (no cryptography, no mutation).
+    pub fn triage(&self, batch: &GossipBatch, now_ms: u64) -> Triage {
+        let mut t = Triage::default();
+        let limit = self.cfg.max_batch_synapses;
+        let over = batch.synapses.len().saturating_sub(limit);
+        t.rejected
+            .extend(std::iter::repeat_n(Rejection::BatchTooLarge, over));
+        let mut best: BTreeMap<&str, (u64, &Synapse)> = BTreeMap::new();
+        for syn in batch.synapses.iter().take(limit) {
+            if let Err(r) = check_key(&syn.synapse_key) {
+                t.rejected.push(r);
+                continue;
+            }
+            let hb = match decode_heartbeat(&syn.block_hash) {
+                Ok(hb) => hb,
+                Err(r) => {
+                    t.rejected.push(r);
+                    continue;
+                }
+            };
+            match self.entries.get(syn.synapse_key.as_str()) {
+                Some(e) if e.own => {
+                    t.rejected.push(Rejection::Impersonation);
+                    continue;
+                }
+                Some(e) if e.heartbeat_ms >= hb => {
+                    t.unchanged += 1;
+                    continue;
+                }
+                _ => {}
+            }
+            match best.get(syn.synapse_key.as_str()) {
+                Some((old, _)) if *old >= hb => t.unchanged += 1,
+                _ => {
+                    best.insert(&syn.synapse_key, (hb, syn));
+                }
+            }
+        }
+        t.candidates = best.into_values().map(|(_, s)| s.clone()).collect();
+        let plimit = self.cfg.max_batch_peers;
+        let over = batch.peers.len().saturating_sub(plimit);
+        t.rejected
+            .extend(std::iter::repeat_n(Rejection::BatchTooLarge, over));
+        for p in batch.peers.iter().take(plimit) {
+            match PeerAddr::parse(p) {
+                Ok(addr) => t.peers.push(addr),
+                Err(r) => t.rejected.push(r),
+            }
+        }
+        let _ = now_ms;
+        t
+    }
+
+    /// Verifies triaged candidates (the expensive pass; run it off the async executor).
+    pub fn verify_candidates(
+        candidates: Vec<Synapse>,
+        now_ms: u64,
+        limits: TimeLimits,
+        verifier: &dyn SynapseVerifier,
+    ) -> (Vec<VerifiedSynapse>, Vec<Rejection>) {
+        let mut ok = Vec::with_capacity(candidates.len());
+        let mut bad = Vec::new();
+        for syn in candidates {
+            match VerifiedSynapse::verify(syn, now_ms, limits, verifier) {
+                Ok(v) => ok.push(v),
+                Err(r) => bad.push(r),
+            }
+        }
+        (ok, bad)
+    }
+
+    /// Stores verified definitions and peers. `sender` (the batch's first peer, by convention
+    /// the caller's own address) counts as direct evidence that it is up.
+    pub fn admit(
+        &mut self,
+        verified: Vec<VerifiedSynapse>,
+        peers: &[PeerAddr],
+        sender_is_first_peer: bool,
+        rejected: &[Rejection],
+        now_ms: u64,
+    ) -> SinkReport {
+        let mut report = SinkReport::default();
+        for r in rejected {
+            *report.rejected.entry(*r).or_default() += 1;
+        }
+        for v in verified {
+            let key = v.synapse().synapse_key.as_str();
+            match self.entries.get(key) {
+                Some(e) if e.own => {
+                    *report.rejected.entry(Rejection::Impersonation).or_default() += 1;
+                }
+                Some(e) if e.heartbeat_ms >= v.heartbeat_ms() => report.unchanged += 1,
+                Some(e) => {
+                    let (weight, key) = (e.weight, Arc::from(key));
+                    self.put(key, v, weight, false);
+                    report.refreshed += 1;
+                }
+                None => {
+                    if self.entries.len() >= self.cfg.capacity {
+                        if !self.evict_one(v.heartbeat_ms()) {
+                            *report.rejected.entry(Rejection::TableFull).or_default() += 1;
+                            continue;
+                        }
+                        report.evicted += 1;
+                    }
+                    let key = Arc::from(key);
+                    self.put(key, v, 0.0, false);
+                    report.added += 1;
+                }
+            }
+        }
+        for (i, p) in peers.iter().enumerate() {
+            if sender_is_first_peer && i == 0 {
+                report.peers_added += usize::from(self.peer_seen(p, now_ms, true));
+            } else {
+                report.peers_added += usize::from(self.peer_seen(p, now_ms, false));
+            }
+        }
+        for (r, n) in &report.rejected {
+            *self.rejected.entry(*r).or_default() += n;
+        }
+        report
+    }
+
+    /// Triage, verify and admit in one call (the seeds' `sink`). The sender's first peer
+    /// string counts as its own address.
+    pub fn sink(
+        &mut self,
+        batch: &GossipBatch,
+        now_ms: u64,
+        verifier: &dyn SynapseVerifier,
+    ) -> SinkReport {
+        let t = self.triage(batch, now_ms);
+        let (ok, mut bad) =
+            Self::verify_candidates(t.candidates, now_ms, self.cfg.time_limits(), verifier);
+        bad.extend(t.rejected);
+        let mut report = self.admit(ok, &t.peers, true, &bad, now_ms);
+        report.unchanged += t.unchanged;
+        report
+    }
+
+    /// Drops foreign definitions whose heartbeat is older than `ttl_ms`, and peers with no
+    /// evidence of life for as long (the seeds' `clean(ttl)`).
+    pub fn clean(&mut self, ttl_ms: u64, now_ms: u64) -> CleanReport {
+        let cutoff = now_ms.saturating_sub(ttl_ms);
+        let dead: Vec<(u64, Arc<str>)> = self
+            .by_age
+            .iter()
+            .take_while(|(hb, _)| *hb < cutoff)
+            .filter(|(_, k)| self.entries.get(k).is_some_and(|e| !e.own))
+            .cloned()
+            .collect();
+        for item in &dead {
+            self.entries.remove(&item.1);
+            self.by_age.remove(item);
+        }
+        let before = self.peers.len();
+        self.peers.retain(|_, p| p.evidence_ms() >= cutoff);
+        CleanReport {
+            synapses: dead.len(),
+            peers: before - self.peers.len(),
+        }
+    }
+
+    /// A successful call to `peer`: direct evidence, failure count reset.
+    pub fn peer_succeeded(&mut self, peer: &PeerAddr, now_ms: u64) {
+        self.peer_seen(peer, now_ms, true);
+        if let Some(p) = self.peers.get_mut(peer) {
+            p.failures = 0;
+        }
+    }
+
+    /// A failed call to `peer`; returns true when it was dropped (too many in a row).
+    pub fn peer_failed(&mut self, peer: &PeerAddr) -> bool {
+        let limit = self.cfg.max_peer_failures;
+        match self.peers.get_mut(peer) {
+            Some(p) => {
+                p.failures = p.failures.saturating_add(1);
+                if p.failures >= limit {
+                    self.peers.remove(peer);
+                    true
+                } else {
+                    false
+                }
+            }
+            None => false,
+        }
+    }
+
+    /// Adds a peer we were told about (e.g. a bootstrap address) without evidence it is up.
+    pub fn add_peer(&mut self, peer: PeerAddr, now_ms: u64) -> bool {
+        self.peer_seen(&peer, now_ms, false)
+    }
+
+    /// Up to `n` peers, fresher evidence preferred, deterministic for a seed.
+    pub fn peers(&self, n: usize, now_ms: u64, seed: u64) -> Vec<PeerAddr> {
+        let ttl = self.cfg.ttl_ms.max(1) as f64;
+        let items = self.peers.iter().map(|(addr, p)| {
+            let age = now_ms.saturating_sub(p.evidence_ms()) as f64;
+            let direct = if p.last_direct_ms.is_some() { 2.0 } else { 1.0 };
+            (
+                addr,
+                direct / (1.0 + 4.0 * age / ttl) / f64::from(1 + p.failures),
+            )
+        });
+        weighted_sample(items, n, seed)
+            .into_iter()
+            .cloned()
+            .collect()
+    }
+
+    /// Peers worth advertising: our own address first, then up to `n` peers we have heard
+    /// from directly within the TTL. Second-hand peers are never forwarded, so a dead peer
+    /// stops spreading one TTL after its last sign of life.
+    pub fn advertised_peers(&self, n: usize, now_ms: u64, seed: u64) -> Vec<String> {
+        let cutoff = now_ms.saturating_sub(self.cfg.ttl_ms);
+        let items = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.last_direct_ms.is_some_and(|t| t >= cutoff))
+            .map(|(addr, _)| (addr, 1.0));
+        let mut out: Vec<String> = self.own_address.iter().map(|a| a.to_string()).collect();
+        out.extend(
+            weighted_sample(items, n, seed)
+                .into_iter()
+                .map(|a| a.to_string()),
+        );
+        out
+    }
+
+    /// Up to `n` definitions, fresh and high-weight ones preferred, deterministic for a seed.
+    pub fn synapses(&self, n: usize, now_ms: u64, seed: u64) -> Vec<SynapseInfo> {
+        self.sample_entries(n, now_ms, seed, false)
+            .into_iter()
+            .map(|e| SynapseInfo::from_synapse(&e.synapse, e.weight))
+            .collect()
+    }
+
+    /// What we push in a gossip round: all our own definitions, then a weighted sample of the
+    /// rest, `n` in all (own ones first even when they alone exceed `n`).
+    pub fn gossip_sample(&self, n: usize, now_ms: u64, seed: u64) -> Vec<Arc<Synapse>> {
+        let mut out: Vec<Arc<Synapse>> = self
+            .entries
+            .values()
+            .filter(|e| e.own)
+            .map(|e| e.synapse.clone())
+            .collect();
+        let rest = n.saturating_sub(out.len());
+        out.extend(
+            self.sample_entries(rest, now_ms, seed, true)
+                .into_iter()
+                .map(|e| e.synapse.clone()),
+        );
+        out
+    }
+
+    fn sample_entries(&self, n: usize, now_ms: u64, seed: u64, foreign_only: bool) -> Vec<&Entry> {
+        let ttl = self.cfg.ttl_ms.max(1) as f64;
+        let items = self
+            .entries
+            .values()
+            .filter(|e| !(foreign_only && e.own))
+            .map(|e| {
+                let age = now_ms.saturating_sub(e.heartbeat_ms) as f64;
+                let w = 1.0 + f64::from(e.weight.clamp(0.0, 1_000.0));
+                (e, w / (1.0 + 4.0 * age / ttl))
+            });
+        weighted_sample(items, n, seed)
+    }
+
+    /// Every definition as held, ordered by synapse key.
+    pub fn all_synapses(&self) -> Vec<Arc<Synapse>> {
+        self.entries.values().map(|e| e.synapse.clone()).collect()
+    }
+
+    /// Every definition, ordered by synapse key.
+    pub fn snapshot(&self) -> Vec<SynapseInfo> {
+        self.entries
+            .values()
+            .map(|e| SynapseInfo::from_synapse(&e.synapse, e.weight))
+            .collect()
+    }
+
+    /// The seeds' `getweights`: one weight per key, 0 for unknown keys.
+    pub fn weights(&self, synapse_keys: &[&str]) -> Vec<f32> {
+        synapse_keys
+            .iter()
+            .map(|k| self.entries.get(*k).map_or(0.0, |e| e.weight))
+            .collect()
+    }
+
+    /// The seeds' `setweights`. Weights must be finite; unknown keys are skipped. Returns how
+    /// many were set.
+    pub fn set_weights(
+        &mut self,
+        synapse_keys: &[&str],
+        w: &[f32],
+    ) -> Result<usize, MetagraphError> {
+        if synapse_keys.len() != w.len() {
+            return Err(MetagraphError::WeightsLength {
+                keys: synapse_keys.len(),
+                weights: w.len(),
+            });
+        }
+        if let Some(i) = w.iter().position(|x| !x.is_finite()) {
+            return Err(MetagraphError::NonFiniteWeight { index: i });
+        }
+        let mut set = 0;
+        for (k, x) in synapse_keys.iter().zip(w) {
+            if let Some(e) = self.entries.get_mut(*k) {
+                e.weight = *x;
+                set += 1;
+            }
+        }
+        Ok(set)
+    }
+
+    fn put(&mut self, key: Arc<str>, v: VerifiedSynapse, weight: f32, own: bool) {
+        if let Some(old) = self.entries.get(&key) {
+            self.by_age.remove(&(old.heartbeat_ms, key.clone()));
+        }
+        let heartbeat_ms = v.heartbeat_ms();
+        self.by_age.insert((heartbeat_ms, key.clone()));
+        let entry = Entry {
+            synapse: v.synapse().clone(),
+            heartbeat_ms,
+            weight,
+            own,
+        };
+        self.entries.insert(key, entry);
+    }
+
+    /// Evicts the stalest foreign entry if it is older than `newer_than`.
+    fn evict_one(&mut self, newer_than: u64) -> bool {
+        let victim = self
+            .by_age
+            .iter()
+            .take_while(|(hb, _)| *hb < newer_than)
+            .find(|(_, k)| self.entries.get(k).is_some_and(|e| !e.own))
+            .cloned();
+        match victim {
+            Some(item) => {
+                self.entries.remove(&item.1);
+                self.by_age.remove(&item);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn peer_seen(&mut self, peer: &PeerAddr, now_ms: u64, direct: bool) -> bool {
+        if self.own_address.as_ref() == Some(peer) {
+            return false;
+        }
+        if let Some(p) = self.peers.get_mut(peer) {
+            if direct {
+                p.last_direct_ms = Some(now_ms);
+            }
+            return false;
+        }
+        if self.peers.len() >= self.cfg.max_peers {
+            // Make room by dropping the peer with the oldest evidence, if this one is fresher.
+            let stalest = self
+                .peers
+                .iter()
+                .min_by_key(|(_, p)| p.evidence_ms())
+                .map(|(a, p)| (a.clone(), p.evidence_ms()));
+            match stalest {
+                Some((addr, t)) if t < now_ms || direct => {
+                    self.peers.remove(&addr);
+                }
+                _ => return false,
+            }
+        }
+        let last_direct_ms = direct.then_some(now_ms);
+        self.peers.insert(
+            peer.clone(),
+            Peer {
+                last_direct_ms,
+                first_seen_ms: now_ms,
+                failures: 0,
+            },
+        );
+        true
+    }
+
+    /// Exposes a held definition for the simulator without re-verifying it.
+    pub(crate) fn verified_entries(&self, keys: &[Arc<Synapse>]) -> Vec<VerifiedSynapse> {
+        keys.iter()
+            .filter_map(|s| {
+                self.entries
+                    .get(s.synapse_key.as_str())
+                    .map(|e| VerifiedSynapse::from_table(e.synapse.clone(), e.heartbeat_ms))
+            })
+            .collect()
+    }
+}
