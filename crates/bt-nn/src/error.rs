@@ -1,0 +1,50 @@
+//! The crate's one error type.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in `bt-nn`; variants say which file, shape or peer was involved.
+#[derive(Debug, thiserror::Error)]
+pub enum NnError {
+    #[error("i/o error on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: bad IDX header: {reason}")]
+    BadIdx { path: PathBuf, reason: String },
+    #[error("dataset mismatch: {0}")]
+    Dataset(String),
+    #[error("download of {url} failed: {reason}")]
+    Download { url: String, reason: String },
+    #[error("shape mismatch in {op}: expected {expected}, got {got}")]
+    Shape {
+        op: &'static str,
+        expected: String,
+        got: String,
+    },
+    #[error("non-finite value in {0}")]
+    NonFinite(&'static str),
+    #[error("checkpoint {path}: {reason}")]
+    Checkpoint { path: PathBuf, reason: String },
+    #[error("router: {0}")]
+    Router(String),
+    #[error("candle: {0}")]
+    Candle(#[from] candle_core::Error),
+}
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = NnError> = std::result::Result<T, E>;
+
+pub(crate) fn io_err(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> NnError {
+    let path = path.into();
+    move |source| NnError::Io { path, source }
+}
+
+pub(crate) fn shape_err(op: &'static str, expected: impl ToString, got: impl ToString) -> NnError {
+    NnError::Shape {
+        op,
+        expected: expected.to_string(),
+        got: got.to_string(),
+    }
+}

@@ -1,0 +1,30 @@
+//! # bt-nn: the ML side of a neuron
+//!
+//! Bird's-eye view: [`dataset`] loads MNIST-like IDX files ([`idx`]) into normalized in-memory
+//! datasets with seeded mini-batches; [`mnist::MnistModel`] is the MNIST synapse (student,
+//! forward network, target head) trained by one fused step on the [`dense`] engine — a
+//! hand-written dense layer on the `gemm` kernel, checked against candle autograd — and
+//! [`checkpoint`] stores it as safetensors through candle. [`router`] holds the sparse
+//! mixture-of-peers router (written with candle autograd). Nothing here does network I/O
+//! (except the opt-in [`download`]): remote calls are the network crates' job; this crate only
+//! exposes what they need — the student's output, its vector–Jacobian product and the gradient
+//! with respect to the network context.
+
+// Tests may unwrap: a panic is the failure report there.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod candle_ref;
+pub mod dataset;
+pub mod dense;
+pub mod download;
+pub mod error;
+pub mod gemm_ops;
+pub mod idx;
+pub mod mnist;
+#[cfg(test)]
+mod mnist_tests;
+
+pub use dataset::{Batch, Dataset, default_mnist_dir};
+pub use dense::{Dense, GradMode};
+pub use error::{NnError, Result};
+pub use mnist::{MnistModel, StepLosses};
