@@ -194,7 +194,9 @@ async fn gossip_loop(
             tracing::error!(error = %e, "re-announcing our synapses failed");
         }
         tokio::select! {
-            () = gossip_round(&shared, &mut rng) => {}
+            () = gossip_round(&shared, &mut rng) => {
+                shared.rounds.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
             _ = stop.wait_for(|s| *s) => return,
         }
     }
@@ -264,6 +266,13 @@ impl MetagraphHandle {
     pub fn counts(&self) -> (usize, usize) {
         let t = self.shared.table();
         (t.peer_count(), t.len())
+    }
+
+    /// Gossip rounds completed since start (each: clean, re-announce, one call).
+    pub fn rounds_completed(&self) -> u64 {
+        self.shared
+            .rounds
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Every peer known, ordered.

@@ -31,6 +31,8 @@ pub(crate) struct Shared {
     /// Bounds concurrent verification work from incoming calls.
     pub(crate) sinks: Semaphore,
     seeds: AtomicU64,
+    /// Gossip rounds completed (successful or not), for tests and metrics.
+    pub(crate) rounds: AtomicU64,
 }
 
 impl Shared {
@@ -45,6 +47,7 @@ impl Shared {
             verifier,
             sinks,
             seeds: AtomicU64::new(seed),
+            rounds: AtomicU64::new(0),
         }
     }
 

@@ -5,6 +5,8 @@
 //! - at most `capacity` definitions and `max_peers` peers, whatever arrives;
 //! - only [`VerifiedSynapse`]s enter; rejected input is counted, never stored;
 //! - per synapse key, the newest heartbeat wins; sinking the same batch twice changes nothing;
+//! - a held synapse key is only replaced by a definition from the same `neuron_key` (first
+//!   come, first served until it expires: the schema has no synapse-key signature);
 //! - when full, the stalest (oldest heartbeat) foreign definition is evicted, and only for a
 //!   fresher one.
 
@@ -259,6 +261,10 @@ impl MetagraphTable {
                     t.rejected.push(Rejection::Impersonation);
                     continue;
                 }
+                Some(e) if e.synapse.neuron_key != syn.neuron_key => {
+                    t.rejected.push(Rejection::Impersonation);
+                    continue;
+                }
                 Some(e) if e.heartbeat_ms >= hb => {
                     t.unchanged += 1;
                     continue;
@@ -322,7 +328,7 @@ impl MetagraphTable {
         for v in verified {
             let key = v.synapse().synapse_key.as_str();
             match self.entries.get(key) {
-                Some(e) if e.own => {
+                Some(e) if e.own || e.synapse.neuron_key != v.synapse().neuron_key => {
                     *report.rejected.entry(Rejection::Impersonation).or_default() += 1;
                 }
                 Some(e) if e.heartbeat_ms >= v.heartbeat_ms() => report.unchanged += 1,
@@ -599,10 +605,11 @@ impl MetagraphTable {
             let stalest = self
                 .peers
                 .iter()
-                .min_by_key(|(_, p)| p.evidence_ms())
-                .map(|(a, p)| (a.clone(), p.evidence_ms()));
+                .min_by_key(|(_, p)| (p.last_direct_ms.is_some(), p.evidence_ms()))
+                .map(|(a, p)| (a.clone(), p.last_direct_ms.is_some(), p.evidence_ms()));
+            // Second-hand peers go before peers we have heard from directly.
             match stalest {
-                Some((addr, t)) if t < now_ms || direct => {
+                Some((addr, was_direct, t)) if direct || (!was_direct && t < now_ms) => {
                     self.peers.remove(&addr);
                 }
                 _ => return false,

@@ -45,7 +45,8 @@ pub enum Rejection {
     BadSignature,
     /// The table is full and this definition is staler than everything in it.
     TableFull,
-    /// A synapse key already subscribed by this node arrived from someone else.
+    /// A synapse key we hold (ours, or another neuron's) arrived under a different
+    /// `neuron_key`.
     Impersonation,
     /// A peer string that is not `host:port` with a sane host and port.
     BadPeer,
