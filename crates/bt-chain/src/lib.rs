@@ -1,0 +1,68 @@
+//! The local Subtensor chain.
+//!
+//! # Bird's-eye view
+//! - **Core (no I/O).** [`ChainState`] is plain ordered data; [`apply_block`] takes a state, the
+//!   candidate transactions and the block time and returns the next block, state and receipts;
+//!   [`import_block`] re-executes a stored block and checks its header. Every rule violation is
+//!   a [`ChainError`] variant. The per-tempo epoch calls `bt_consensus::epoch`.
+//! - **Transactions.** [`SignedTx`]: sr25519 (`substrate` context) over a canonical binary
+//!   encoding (see the `codec` module), a nonce per account, bound to the genesis hash.
+//!   Coldkeys sign funds, stake and subnet operations; hotkeys sign weights, commits, reveals,
+//!   axons and proof-of-work registrations.
+//! - **Storage.** [`store::Store`] keeps blocks, receipts and the state in redb; one write
+//!   transaction per block, so a crash loses no committed block and a restart resumes exactly.
+//! - **Node.** [`ChainNode::start`] runs the authority (block timer or instant mode), a bounded
+//!   mempool and the JSON-RPC server (HTTP and WebSocket on one port).
+//! - **Client.** The [`Chain`] trait (submit, metagraph, block, subscribe) and [`RpcChain`],
+//!   its jsonrpsee implementation; [`ops`] has one function per CLI command.
+//!
+//! # Example
+//! ```no_run
+//! # async fn demo() -> Result<(), bt_chain::ChainError> {
+//! use bt_chain::{Chain, ChainExt, ChainNode, NodeConfig, RpcChain, Keypair};
+//! let node = ChainNode::start(NodeConfig::instant_in_memory(10)).await?;
+//! let chain = RpcChain::connect(&format!("ws://{}", node.local_addr())).await?;
+//! let cold = Keypair::dev("alice");
+//! chain.faucet(&cold).await?;
+//! let netuid = chain.create_subnet(&cold, &Keypair::dev("alice-hot").account()).await?;
+//! let mg = chain.metagraph(netuid).await?;
+//! assert_eq!(mg.n, 1);
+//! node.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod apply;
+mod block;
+pub mod client;
+mod codec;
+mod epoch;
+mod error;
+mod genesis;
+mod hash;
+mod hparams;
+mod keys;
+pub mod metagraph;
+pub mod node;
+pub mod rpc;
+mod state;
+pub mod store;
+mod tx;
+
+pub use apply::{MAX_PENDING_COMMITS, POW_WINDOW};
+pub use block::{
+    Block, Header, MAX_BLOCK_TXS, Produced, Receipt, Rejected, apply_block, genesis, import_block,
+};
+pub use client::{Chain, ChainExt, RpcChain};
+pub use codec::MAX_TX_BYTES;
+pub use error::{ChainError, Result};
+pub use genesis::Genesis;
+pub use hash::{Hash, blake2_256};
+pub use hparams::{HyperparamKey, Hyperparams, MAX_UIDS_CAP, RAO_PER_TAO};
+pub use keys::{AccountId, Keypair, SS58_PREFIX};
+pub use metagraph::Metagraph;
+pub use node::{BlockMode, ChainNode, NodeConfig};
+pub use state::{Account, ChainState, Commit, Neuron, Subnet};
+pub use tx::{
+    AxonInfo, Call, MAX_SALT_BYTES, SignedTx, commit_hash, pow_seal, seal_meets_difficulty,
+    solve_pow,
+};
