@@ -14,6 +14,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod candle_ref;
+pub mod checkpoint;
 pub mod dataset;
 pub mod dense;
 pub mod download;
@@ -23,8 +24,11 @@ pub mod idx;
 pub mod mnist;
 #[cfg(test)]
 mod mnist_tests;
+pub mod train;
 
+pub use checkpoint::TrainingState;
 pub use dataset::{Batch, Dataset, default_mnist_dir};
 pub use dense::{Dense, GradMode};
 pub use error::{NnError, Result};
 pub use mnist::{MnistModel, StepLosses};
+pub use train::{Synapse, TrainConfig, accuracy, train_epoch_alone};
