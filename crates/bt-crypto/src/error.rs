@@ -1,0 +1,115 @@
+use std::path::PathBuf;
+
+/// Everything that can go wrong in `bt-crypto`. Variants carry the file, key or value involved so
+/// that an operator can act on the message without a debugger.
+#[derive(Debug, thiserror::Error)]
+pub enum CryptoError {
+    #[error("key file {path} does not exist")]
+    KeyFileMissing { path: PathBuf },
+
+    #[error("key file {path}: {op} failed: {source}")]
+    Io {
+        path: PathBuf,
+        op: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error(
+        "key file {path} is accessible by group or others (mode {mode:03o}); \
+         refusing to use it: run `chmod 600 {path}`"
+    )]
+    InsecurePermissions { path: PathBuf, mode: u32 },
+
+    #[error("key file {path} is {len} bytes, larger than the {max}-byte limit for key files")]
+    KeyFileTooLarge { path: PathBuf, len: u64, max: u64 },
+
+    #[error("key file {path} is not valid JSON of the expected shape: {source}")]
+    KeyFileJson {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    #[error("key file {path}: {reason}")]
+    KeyFileInvalid { path: PathBuf, reason: String },
+
+    #[error(
+        "key file {path}: stored public key {stored} does not match the one derived from the \
+         secret ({derived}); the file is corrupt or was edited"
+    )]
+    KeyMismatch {
+        path: PathBuf,
+        stored: String,
+        derived: String,
+    },
+
+    #[error("invalid {what} {value:?}: {reason}")]
+    BadHex {
+        what: &'static str,
+        value: String,
+        reason: String,
+    },
+
+    #[error("invalid Ed25519 public key {key}: {reason}")]
+    BadPublicKey { key: String, reason: String },
+
+    #[error("signature must be 64 bytes, got {len}")]
+    BadSignatureLength { len: usize },
+
+    #[error("signature by {key} does not verify: {reason}")]
+    BadSignature { key: String, reason: String },
+
+    #[error("request is unsigned: {missing} is empty")]
+    Unsigned { missing: &'static str },
+
+    #[error(
+        "nonce {nonce} from {caller} is stale: older than {max_age_ns} ns before now ({now})"
+    )]
+    StaleNonce {
+        caller: String,
+        nonce: i64,
+        now: i64,
+        max_age_ns: i64,
+    },
+
+    #[error(
+        "nonce {nonce} from {caller} is in the future: more than {max_future_ns} ns after now \
+         ({now}); check the caller's clock"
+    )]
+    FutureNonce {
+        caller: String,
+        nonce: i64,
+        now: i64,
+        max_future_ns: i64,
+    },
+
+    #[error("nonce {nonce} from {caller} was already used or is not above {floor}: replay")]
+    ReplayedNonce {
+        caller: String,
+        nonce: i64,
+        floor: i64,
+    },
+
+    #[error("proof of work of synapse {synapse_key}: {reason}")]
+    ProofOfWork { synapse_key: String, reason: String },
+
+    #[error("invalid SS58 address {address:?}: {reason}")]
+    Ss58 { address: String, reason: String },
+
+    #[error("sr25519 {what}: {reason}")]
+    Sr25519 { what: &'static str, reason: String },
+}
+
+/// Untrusted strings end up in error messages; cap them so a hostile peer cannot bloat our logs.
+pub(crate) fn clip(s: &str) -> String {
+    const MAX: usize = 80;
+    if s.len() <= MAX {
+        return s.to_owned();
+    }
+    let mut end = MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…({} bytes)", &s[..end], s.len())
+}

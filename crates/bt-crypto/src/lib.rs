@@ -1,0 +1,63 @@
+//! Neuron identity and the authentication of the tensor protocol.
+//!
+//! Bird's-eye view (the exact byte layouts are in `docs/protocol.md`):
+//!
+//! - [`NeuronKey`] / [`PublicKey`]: Ed25519 neuron keys, stored as a small JSON file with mode
+//!   0600, written atomically; on the wire a key is `"0x"` + 64 lower-case hex digits.
+//! - Requests ([`sign_request`], [`verify_request`], [`verify_requests_batch`]): the caller signs
+//!   a SHA-256 digest binding caller, receiver, nonce, method and the tensors
+//!   ([`tensors_hash`]). Batch verification roughly halves the CPU per signature when requests
+//!   queue up.
+//! - Nonces: [`NonceClock`] issues strictly increasing nanosecond timestamps; [`ReplayGuard`]
+//!   (pure, time passed in, bounded memory) accepts each `(caller, nonce)` at most once and only
+//!   inside a freshness window.
+//! - Synapse definitions (gossip entries): [`pow`] (proof of work in leading zero bits over all
+//!   fields incl. `nounce`) and [`sign_synapse`] / [`verify_synapse`].
+//! - [`wallet`]: sr25519 coldkeys/hotkeys with SS58 addresses, for the chain.
+//!
+//! Everything here is CPU-bound and synchronous; async callers should run verification of large
+//! payloads (hashing) and proof-of-work solving on a blocking pool.
+//!
+//! ```
+//! use bt_crypto::{NeuronKey, NonceClock, ReplayGuard, RpcMethod, sign_request, verify_request};
+//! let caller = NeuronKey::from_seed([1; 32]);
+//! let mut msg = bt_wire::TensorMessage {
+//!     synapse_key: NeuronKey::from_seed([2; 32]).public_hex(),
+//!     ..Default::default()
+//! };
+//! let clock = NonceClock::new();
+//! let nonce = clock.next();
+//! sign_request(&caller, &mut msg, RpcMethod::Forward, nonce);
+//!
+//! // Receiver: signature first, then the nonce.
+//! let who = verify_request(&msg, RpcMethod::Forward).unwrap();
+//! let mut guard = ReplayGuard::default();
+//! guard.check_and_record(&who, msg.nounce, nonce).unwrap();
+//! assert!(guard.check_and_record(&who, msg.nounce, nonce).is_err()); // replay
+//! assert!(verify_request(&msg, RpcMethod::Backward).is_err()); // wrong method
+//! ```
+
+mod error;
+mod keyfile;
+mod keys;
+mod nonce;
+pub mod pow;
+mod request;
+mod synapse;
+mod transcript;
+pub mod wallet;
+
+#[cfg(test)]
+mod vectors;
+
+pub use error::CryptoError;
+pub use keyfile::MAX_KEY_FILE_BYTES;
+pub use keys::{ED25519_KEY_TYPE, NeuronKey, PublicKey};
+pub use nonce::{NonceClock, ReplayConfig, ReplayGuard, unix_nanos};
+pub use request::{
+    REQUEST_TAG, RpcMethod, TENSORS_TAG, request_digest, sign_request, tensors_hash,
+    verify_request, verify_requests_batch,
+};
+pub use synapse::{
+    SYNAPSE_SIGNATURE_TAG, seal_synapse, sign_synapse, synapse_signing_digest, verify_synapse,
+};

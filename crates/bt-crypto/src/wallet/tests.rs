@@ -1,0 +1,84 @@
+use super::*;
+
+fn hex32(s: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(s, &mut out).unwrap();
+    out
+}
+
+#[test]
+fn seed_expansion_matches_substrate_test_vector() {
+    // sp-core `sr25519::test::test_vector_should_work`.
+    let pair = Sr25519Pair::from_seed(hex32(
+        "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+    ));
+    assert_eq!(
+        pair.account().to_hex(),
+        "0x44a996beb1eef7bdcab976ab6d2ca26104834164ecf28fb375600576fcc6eb0f"
+    );
+}
+
+#[test]
+fn sign_verify_and_tamper() {
+    let pair = Sr25519Pair::from_seed([3; 32]);
+    let sig = pair.sign(b"hello");
+    pair.account().verify(b"hello", &sig).unwrap();
+    assert!(pair.account().verify(b"hellp", &sig).is_err());
+    let other = Sr25519Pair::from_seed([4; 32]);
+    assert!(other.account().verify(b"hello", &sig).is_err());
+    assert!(pair.account().verify(b"hello", &sig[..63]).is_err());
+    // The account round-trips through SS58.
+    assert_eq!(
+        AccountId::from_ss58(&pair.ss58()).unwrap(),
+        pair.account()
+    );
+}
+
+#[test]
+fn wallet_files_round_trip_and_are_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let wallet = Wallet::new(dir.path(), "default", "miner1").unwrap();
+    let (cold, hot) = wallet.create_if_missing().unwrap();
+    let (cold2, hot2) = wallet.create_if_missing().unwrap();
+    assert_eq!(cold.account(), cold2.account());
+    assert_eq!(hot.account(), hot2.account());
+    assert_ne!(cold.account(), hot.account());
+    assert_eq!(
+        std::fs::read_to_string(wallet.coldkeypub_path()).unwrap(),
+        cold.ss58()
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(wallet.hotkey_path())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    assert!(Wallet::new(dir.path(), "../escape", "h").is_err());
+    assert!(Wallet::new(dir.path(), "w", "").is_err());
+}
+
+#[test]
+fn tampered_wallet_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hot");
+    Sr25519Pair::from_seed([5; 32]).save(&path).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let other = Sr25519Pair::from_seed([6; 32]);
+    let swapped = text.replace(
+        &Sr25519Pair::from_seed([5; 32]).ss58(),
+        &other.ss58(),
+    );
+    crate::keyfile::write_secret(&path, swapped.as_bytes()).unwrap();
+    assert!(matches!(
+        Sr25519Pair::load(&path),
+        Err(CryptoError::KeyMismatch { .. })
+    ));
+    crate::keyfile::write_secret(&path, b"{\"type\":\"ed25519\"}").unwrap();
+    assert!(matches!(
+        Sr25519Pair::load(&path),
+        Err(CryptoError::KeyFileJson { .. })
+    ));
+}
