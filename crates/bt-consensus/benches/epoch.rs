@@ -104,7 +104,12 @@ fn main() {
                 || drop(black_box(epoch(black_box(&state), &hp).unwrap())),
                 runs,
             );
-            let base = median_time(|| drop(black_box(scan(black_box(&state)))), runs.max(5));
+            let base = median_time(
+                || {
+                    black_box(scan(black_box(&state)));
+                },
+                runs.max(5),
+            );
             let nnz: usize = state.weights.iter().chain(&state.bonds).map(Vec::len).sum();
             let ms = t.as_secs_f64() * 1e3;
             println!(

@@ -1,8 +1,19 @@
 //! Bonds and dividends: the classic EMA (CONSENSUS.md step 9) and Yuma3 with optional liquid
 //! alpha (step 10).
+//!
+//! Both are written as a few fused passes over the sparse rows rather than one pass per matrix
+//! operation, because at n = 4096 every materialized intermediate costs a 16 MB write and read.
+//! The arithmetic is the same operation for operation as the step-by-step form (subtensor's
+//! `row_hadamard`, `col_normalize`, `mat_ema`, …): each value goes through the same fixed-point
+//! operations on the same operands. Two shortcuts cannot change a result: bond weights `Wb` are
+//! computed on the fly from `W` and `C`, and zero-valued `Wb` entries are skipped (a zero adds
+//! nothing to a sum, and an EMA of a zero with an absent old bond is zero either way).
 
-use crate::fixed::{I32F32, I64F64, ONE, ZERO, from_u16, normalize, sdiv64};
-use crate::sparse::{self, Row, at};
+use std::iter::Peekable;
+
+use crate::fixed::{Divisor, I32F32, I64F64, ONE, ZERO, from_u16, normalize, sdiv64, to_u16};
+use crate::sparse::{Row, add_at, at};
+use crate::types::SparseRow;
 
 /// α = 1 − bonds_moving_average / 1e6, computed as subtensor does (the quotient in I64F64,
 /// truncated to I32F32).
@@ -14,82 +25,188 @@ pub(crate) fn ema_alpha(bonds_moving_average: u64) -> I32F32 {
     ONE.saturating_sub(I32F32::saturating_from_num(bma))
 }
 
-/// Visits the union of two rows sorted by column: `f(j, a_j, b_j)` with absent entries as 0.
-fn merge(a: &Row, b: &Row, mut f: impl FnMut(u16, I32F32, I32F32)) {
-    let (mut ia, mut ib) = (a.iter().peekable(), b.iter().peekable());
+/// What both bond modes read besides the stored bonds.
+pub(crate) struct Inputs<'a> {
+    /// Masked, row-normalized weights W (rows sorted by column).
+    pub weights: &'a [Row],
+    pub consensus: &'a [I32F32],
+    /// β = bonds_penalty / 65535.
+    pub beta: I32F32,
+    pub active_stake: &'a [I32F32],
+    pub incentive: &'a [I32F32],
+    /// Columns of neurons registered since the last epoch: their stored bonds are ignored.
+    pub recently_registered: &'a [bool],
+    pub n: usize,
+    pub bonds_moving_average: u64,
+}
+
+impl Inputs<'_> {
+    /// Row i of `Wb = W + β(Wc − W)` (step 8), zero entries skipped. β = 0 and β = 1 give W and
+    /// Wc exactly, as subtensor returns the operands unchanged there.
+    fn bond_weights(&self, i: usize) -> impl Iterator<Item = (u16, I32F32)> + '_ {
+        let beta = self.beta;
+        self.weights
+            .get(i)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(move |(j, w)| {
+                let clipped = (*w).min(at(self.consensus, *j));
+                let v = if beta == ZERO {
+                    *w
+                } else if beta == ONE {
+                    clipped
+                } else {
+                    w.saturating_add(beta.saturating_mul(clipped.saturating_sub(*w)))
+                };
+                (v > ZERO).then_some((*j, v))
+            })
+    }
+
+    /// Row i of the stored bonds, masked columns removed, sorted, values converted by `f`.
+    fn old_bonds<'s>(
+        &'s self,
+        row: &'s SparseRow,
+        f: impl Fn(u16) -> I32F32 + 's,
+    ) -> impl Iterator<Item = (u16, I32F32)> + 's {
+        use std::borrow::Cow;
+        let sorted: Cow<'s, [(u16, u16)]> = if row.is_sorted_by_key(|(j, _)| *j) {
+            Cow::Borrowed(row.as_slice())
+        } else {
+            let mut copy = row.clone();
+            copy.sort_unstable_by_key(|(j, _)| *j);
+            Cow::Owned(copy)
+        };
+        (0..sorted.len()).filter_map(move |k| {
+            let (j, v) = *sorted.get(k)?;
+            let masked = self
+                .recently_registered
+                .get(usize::from(j))
+                .copied()
+                .unwrap_or(true);
+            (!masked).then(|| (j, f(v)))
+        })
+    }
+}
+
+/// Visits the union of two column-sorted rows: `f(j, a_j, b_j)` with absent entries as 0.
+fn merge<A, B>(a: A, b: B, mut f: impl FnMut(u16, I32F32, I32F32))
+where
+    A: Iterator<Item = (u16, I32F32)>,
+    B: Iterator<Item = (u16, I32F32)>,
+{
+    let (mut a, mut b): (Peekable<A>, Peekable<B>) = (a.peekable(), b.peekable());
     loop {
-        match (ia.peek().copied(), ib.peek().copied()) {
-            (Some(&(ja, va)), Some(&(jb, vb))) => {
+        match (a.peek().copied(), b.peek().copied()) {
+            (Some((ja, va)), Some((jb, vb))) => {
                 if ja == jb {
                     f(ja, va, vb);
-                    ia.next();
-                    ib.next();
+                    a.next();
+                    b.next();
                 } else if ja < jb {
                     f(ja, va, ZERO);
-                    ia.next();
+                    a.next();
                 } else {
                     f(jb, ZERO, vb);
-                    ib.next();
+                    b.next();
                 }
             }
-            (Some(&(ja, va)), None) => {
+            (Some((ja, va)), None) => {
                 f(ja, va, ZERO);
-                ia.next();
+                a.next();
             }
-            (None, Some(&(jb, vb))) => {
+            (None, Some((jb, vb))) => {
                 f(jb, ZERO, vb);
-                ib.next();
+                b.next();
             }
             (None, None) => break,
         }
     }
 }
 
-/// Entry-wise `α·new + (1 − α)·old`, keeping positive entries.
-fn ema(new: &[Row], old: &[Row], alpha: I32F32) -> Vec<Row> {
-    let keep = ONE.saturating_sub(alpha);
-    new.iter()
-        .zip(old)
-        .map(|(nr, or)| {
-            let mut row = Row::new();
-            merge(nr, or, |j, nv, ov| {
-                let v = alpha
-                    .saturating_mul(nv)
-                    .saturating_add(keep.saturating_mul(ov));
-                if v > ZERO {
-                    row.push((j, v));
-                }
-            });
-            row
-        })
+fn divisors(sums: &[I32F32]) -> Vec<Option<Divisor>> {
+    sums.iter()
+        .map(|s| (*s != ZERO).then(|| Divisor::new(*s)))
         .collect()
 }
 
-/// What both bond modes read besides the stored bonds.
-pub(crate) struct Inputs<'a> {
-    pub weights_for_bonds: &'a [Row],
-    pub consensus: &'a [I32F32],
-    pub active_stake: &'a [I32F32],
-    pub incentive: &'a [I32F32],
-    pub n: usize,
-    pub bonds_moving_average: u64,
+/// `x / d_j`, or `x` when column j's divisor is zero (colnorm leaves such columns alone).
+fn div_col(d: &[Option<Divisor>], j: u16, x: I32F32) -> I32F32 {
+    match d.get(usize::from(j)) {
+        Some(Some(d)) => d.div(x),
+        _ => x,
+    }
 }
 
-/// Classic bonds (step 9). `bonds` are the stored u16 values as raw fixed-point numbers with
-/// the recently-registered columns already removed. Returns the new bonds scaled so each
-/// column's maximum is 1, and the dividends.
-pub(crate) fn classic(x: &Inputs<'_>, bonds: Vec<Row>) -> (Vec<Row>, Vec<I32F32>) {
+/// Classic bonds (step 9): `B = colnorm(stored)`, `ΔB = colnorm(Wb ∘ Sa)`,
+/// `B' = colnorm(α ΔB + (1 − α) B)`, `D = normalize(B' I)`; returns `B'` with each column's
+/// maximum scaled to 1, as stored u16, and the dividends.
+pub(crate) fn classic(x: &Inputs<'_>, stored: &[SparseRow]) -> (Vec<SparseRow>, Vec<I32F32>) {
     let n = x.n;
-    let mut bonds = bonds;
-    sparse::col_normalize(&mut bonds, n);
-    let mut delta = sparse::row_hadamard(x.weights_for_bonds, x.active_stake);
-    sparse::col_normalize(&mut delta, n);
-    let mut new_bonds = ema(&delta, &bonds, ema_alpha(x.bonds_moving_average));
-    sparse::col_normalize(&mut new_bonds, n);
-    let mut dividends = sparse::matmul_transpose(&new_bonds, x.incentive);
+    let raw = |v: u16| I32F32::from_num(v);
+    // Pass 1: column sums of the stored bonds and of Wb ∘ Sa.
+    let mut bond_sum = vec![ZERO; n];
+    let mut delta_sum = vec![ZERO; n];
+    for (i, row) in stored.iter().enumerate() {
+        for (j, b) in x.old_bonds(row, raw) {
+            add_at(&mut bond_sum, j, b);
+        }
+        let sa = x.active_stake.get(i).copied().unwrap_or(ZERO);
+        for (j, w) in x.bond_weights(i) {
+            add_at(&mut delta_sum, j, w.saturating_mul(sa));
+        }
+    }
+    let (bond_div, delta_div) = (divisors(&bond_sum), divisors(&delta_sum));
+    // Pass 2: the EMA, row by row, and its column sums.
+    let alpha = ema_alpha(x.bonds_moving_average);
+    let keep = ONE.saturating_sub(alpha);
+    let mut ema_sum = vec![ZERO; n];
+    let mut new_bonds: Vec<Row> = Vec::with_capacity(stored.len());
+    for (i, row) in stored.iter().enumerate() {
+        let sa = x.active_stake.get(i).copied().unwrap_or(ZERO);
+        let mut out = Row::new();
+        merge(x.bond_weights(i), x.old_bonds(row, raw), |j, w, b| {
+            let delta = div_col(&delta_div, j, w.saturating_mul(sa));
+            let old = div_col(&bond_div, j, b);
+            let v = alpha
+                .saturating_mul(delta)
+                .saturating_add(keep.saturating_mul(old));
+            if v > ZERO {
+                add_at(&mut ema_sum, j, v);
+                out.push((j, v));
+            }
+        });
+        new_bonds.push(out);
+    }
+    // Pass 3: column-normalize, dividends, column maxima.
+    let ema_div = divisors(&ema_sum);
+    let mut col_max = vec![ZERO; n];
+    let mut dividends = Vec::with_capacity(new_bonds.len());
+    for row in new_bonds.iter_mut() {
+        let mut d = ZERO;
+        for (j, v) in row.iter_mut() {
+            *v = div_col(&ema_div, *j, *v);
+            d = d.saturating_add(at(x.incentive, *j).saturating_mul(*v));
+            if let Some(m) = col_max.get_mut(usize::from(*j))
+                && *m < *v
+            {
+                *m = *v;
+            }
+        }
+        dividends.push(d);
+    }
     normalize(&mut dividends);
-    sparse::col_max_upscale(&mut new_bonds, n);
-    (new_bonds, dividends)
+    // Pass 4: scale each column's maximum to 1 and store as u16.
+    let max_div = divisors(&col_max);
+    let stored_rows = new_bonds
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|(j, v)| (*j, to_u16(div_col(&max_div, *j, *v))))
+                .collect()
+        })
+        .collect();
+    (stored_rows, dividends)
 }
 
 /// Liquid-alpha settings in fixed point.
@@ -98,15 +215,20 @@ pub(crate) struct LiquidAlpha {
     pub low: I32F32,
     pub high: I32F32,
     pub steepness: I32F32,
+    /// α at d = 0, the most common case (a weight at or under consensus and above its bond).
+    at_zero: I32F32,
 }
 
 impl LiquidAlpha {
     pub(crate) fn new(alpha_low: u16, alpha_high: u16, steepness: i16) -> Self {
-        Self {
+        let mut la = Self {
             low: from_u16(alpha_low),
             high: from_u16(alpha_high),
             steepness: I32F32::from_num(steepness),
-        }
+            at_zero: ZERO,
+        };
+        la.at_zero = la.sigmoid_alpha(ZERO);
+        la
     }
 
     /// α_ij = clamp(α_lo + (α_hi − α_lo)·sigmoid(d), α_lo, α_hi), with
@@ -118,6 +240,13 @@ impl LiquidAlpha {
         } else {
             bond.saturating_sub(weight).clamp(ZERO, ONE)
         };
+        if diff == ZERO {
+            return self.at_zero;
+        }
+        self.sigmoid_alpha(diff)
+    }
+
+    fn sigmoid_alpha(&self, diff: I32F32) -> I32F32 {
         let exponent = self
             .steepness
             .saturating_div(I32F32::from_num(-100))
@@ -130,51 +259,57 @@ impl LiquidAlpha {
     }
 }
 
-/// Yuma3 bonds (step 10). `bonds` are the stored fractions (u16 / 65535) with the
-/// recently-registered columns removed. Returns the new bonds (fractions, not rescaled) and
-/// the dividends.
+/// Yuma3 bonds (step 10): `B = stored / 65535`; `B'` by liquid alpha (when on and some
+/// `C_j ≠ 0`) or by the fixed α; `D = normalize(Sa ∘ (colnorm(B') I))`. Returns `B'` as stored
+/// u16 (`floor(B' · 65535)`) and the dividends.
 pub(crate) fn yuma3(
     x: &Inputs<'_>,
-    bonds: &[Row],
+    stored: &[SparseRow],
     liquid: Option<LiquidAlpha>,
-) -> (Vec<Row>, Vec<I32F32>) {
-    let consensus = x.consensus;
-    let liquid = liquid.filter(|_| consensus.iter().any(|c| *c != ZERO));
-    let new_bonds: Vec<Row> = match liquid {
-        Some(la) => x
-            .weights_for_bonds
-            .iter()
-            .zip(bonds)
-            .map(|(wr, br)| {
-                let mut row = Row::new();
-                merge(wr, br, |j, w, b| {
-                    let a = la.alpha(at(consensus, j), w, b);
+) -> (Vec<SparseRow>, Vec<I32F32>) {
+    let liquid = liquid.filter(|_| x.consensus.iter().any(|c| *c != ZERO));
+    let alpha = ema_alpha(x.bonds_moving_average);
+    let keep = ONE.saturating_sub(alpha);
+    let u16_max = Divisor::new(I32F32::from_num(u16::MAX));
+    let fraction = move |v: u16| u16_max.div(I32F32::from_num(v));
+    // Pass 1: the new bonds and their column sums.
+    let mut col_sum = vec![ZERO; x.n];
+    let mut new_bonds: Vec<Row> = Vec::with_capacity(stored.len());
+    for (i, row) in stored.iter().enumerate() {
+        let mut out = Row::new();
+        merge(x.bond_weights(i), x.old_bonds(row, fraction), |j, w, b| {
+            let v = match liquid {
+                Some(la) => {
+                    let a = la.alpha(at(x.consensus, j), w, b);
                     let decayed = ONE.saturating_sub(a).saturating_mul(b);
                     let grown = a.saturating_mul(w).max(ZERO);
-                    let v = decayed.saturating_add(grown).min(ONE);
-                    if v > ZERO {
-                        row.push((j, v));
-                    }
-                });
-                row
-            })
-            .collect(),
-        None => ema(
-            x.weights_for_bonds,
-            bonds,
-            ema_alpha(x.bonds_moving_average),
-        ),
-    };
-    let mut norm = new_bonds.clone();
-    sparse::col_normalize(&mut norm, x.n);
-    let per_validator = sparse::matmul_transpose(&norm, x.incentive);
-    let mut dividends: Vec<I32F32> = per_validator
-        .iter()
-        .zip(x.active_stake)
-        .map(|(t, s)| t.saturating_mul(*s))
-        .collect();
+                    decayed.saturating_add(grown).min(ONE)
+                }
+                None => alpha
+                    .saturating_mul(w)
+                    .saturating_add(keep.saturating_mul(b)),
+            };
+            if v > ZERO {
+                add_at(&mut col_sum, j, v);
+                out.push((j, v));
+            }
+        });
+        new_bonds.push(out);
+    }
+    // Pass 2: dividends from the column-normalized bonds; store the bonds as u16.
+    let col_div = divisors(&col_sum);
+    let mut dividends = Vec::with_capacity(new_bonds.len());
+    let mut stored_rows = Vec::with_capacity(new_bonds.len());
+    for (i, row) in new_bonds.iter().enumerate() {
+        let per_validator = row.iter().fold(ZERO, |acc, (j, v)| {
+            acc.saturating_add(at(x.incentive, *j).saturating_mul(div_col(&col_div, *j, *v)))
+        });
+        let sa = x.active_stake.get(i).copied().unwrap_or(ZERO);
+        dividends.push(per_validator.saturating_mul(sa));
+        stored_rows.push(row.iter().map(|(j, v)| (*j, to_u16(*v))).collect());
+    }
     normalize(&mut dividends);
-    (new_bonds, dividends)
+    (stored_rows, dividends)
 }
 
 #[cfg(test)]
@@ -205,5 +340,6 @@ mod tests {
         // d = 0.5 sits at the sigmoid's midpoint.
         let mid = la.alpha(ZERO, I32F32::from_num(0.5), ZERO);
         assert!((crate::fixed::to_f64(mid) - 0.8).abs() < 1e-4);
+        assert_eq!(la.alpha(c, c, ZERO), la.sigmoid_alpha(ZERO));
     }
 }

@@ -3,7 +3,7 @@
 use crate::bonds::{self, LiquidAlpha};
 use crate::error::ConsensusError;
 use crate::fixed::{
-    I32F32, I64F64, I96F32, ONE, ZERO, from_u16, normalize, normalize_using, sdiv, sdiv64, sum,
+    I32F32, I64F64, I96F32, ZERO, from_u16, normalize, normalize_using, sdiv, sdiv64, sum,
 };
 use crate::median;
 use crate::sparse::{self, Row, at};
@@ -99,25 +99,22 @@ pub fn epoch(state: &SubnetState, hp: &Hyperparams) -> Result<EpochOutput, Conse
     let kappa = from_u16(hp.kappa);
     let consensus = median::consensus(&weights, &active_stake, n, kappa);
 
-    // 7. Clip, validator trust, ranks, incentive.
-    let clipped: Vec<Row> = weights
-        .iter()
-        .map(|row| {
-            row.iter()
-                .filter_map(|(j, w)| {
-                    let c = at(&consensus, *j);
-                    if c < *w {
-                        (c > ZERO).then_some((*j, c))
-                    } else {
-                        Some((*j, *w))
-                    }
-                })
-                .collect()
-        })
-        .collect();
-    let validator_trust = sparse::row_sums(&clipped);
-    let preranks = sparse::matmul(&weights, &active_stake, n);
-    let mut ranks = sparse::matmul(&clipped, &active_stake, n);
+    // 7. Clip, validator trust, ranks, incentive: one pass over W; Wc_ij = min(W_ij, C_j).
+    let mut validator_trust = Vec::with_capacity(n);
+    let mut preranks = vec![ZERO; n];
+    let mut ranks = vec![ZERO; n];
+    for (row, sa) in weights.iter().zip(&active_stake) {
+        let mut tv = ZERO;
+        for (j, w) in row {
+            let clipped = (*w).min(at(&consensus, *j));
+            tv = tv.saturating_add(clipped);
+            if *sa != ZERO {
+                sparse::add_at(&mut preranks, *j, sa.saturating_mul(*w));
+                sparse::add_at(&mut ranks, *j, sa.saturating_mul(clipped));
+            }
+        }
+        validator_trust.push(tv);
+    }
     let trust: Vec<I32F32> = ranks
         .iter()
         .zip(&preranks)
@@ -126,11 +123,7 @@ pub fn epoch(state: &SubnetState, hp: &Hyperparams) -> Result<EpochOutput, Conse
     normalize(&mut ranks);
     let incentive = ranks.clone();
 
-    // 8. Bond weights.
-    let beta = from_u16(hp.bonds_penalty);
-    let weights_for_bonds = interpolate(&weights, &clipped, &consensus, beta);
-
-    // 9 / 10. Bonds and dividends.
+    // 8–10. Bond weights (computed on the fly from W and C), bonds and dividends.
     let last_tempo = b.saturating_sub(u64::from(hp.tempo));
     let recently_registered: Vec<bool> = state
         .block_at_registration
@@ -138,24 +131,24 @@ pub fn epoch(state: &SubnetState, hp: &Hyperparams) -> Result<EpochOutput, Conse
         .map(|r| last_tempo <= *r)
         .collect();
     let inputs = bonds::Inputs {
-        weights_for_bonds: &weights_for_bonds,
+        weights: &weights,
         consensus: &consensus,
+        beta: from_u16(hp.bonds_penalty),
         active_stake: &active_stake,
         incentive: &incentive,
+        recently_registered: &recently_registered,
         n,
         bonds_moving_average: hp.bonds_moving_average,
     };
     let (new_bonds, dividends) = if hp.yuma3_enabled {
-        let old = stored_bonds(&state.bonds, &recently_registered, from_u16);
         let liquid = hp
             .liquid_alpha_enabled
             .then(|| LiquidAlpha::new(hp.alpha_low, hp.alpha_high, hp.alpha_sigmoid_steepness));
-        bonds::yuma3(&inputs, &old, liquid)
+        bonds::yuma3(&inputs, &state.bonds, liquid)
     } else {
-        let old = stored_bonds(&state.bonds, &recently_registered, I32F32::from_num);
-        bonds::classic(&inputs, old)
+        bonds::classic(&inputs, &state.bonds)
     };
-    let bonds_out = bond_rows(&new_bonds, &state.bonds, &validator_permit, prev_permit);
+    let bonds_out = bond_rows(new_bonds, &state.bonds, &validator_permit, prev_permit);
 
     // 11. Emission.
     let split = emission(
@@ -250,71 +243,21 @@ fn new_permits(stake: &[I32F32], k: usize, owner: Option<usize>) -> Vec<bool> {
     permit
 }
 
-/// Step 8: `W + β(Wc − W)`; β = 0 and β = 1 return the operands unchanged (as subtensor does),
-/// otherwise only positive results are kept.
-fn interpolate(weights: &[Row], clipped: &[Row], consensus: &[I32F32], beta: I32F32) -> Vec<Row> {
-    if beta == ZERO {
-        return weights.to_vec();
-    }
-    if beta == ONE {
-        return clipped.to_vec();
-    }
-    weights
-        .iter()
-        .map(|row| {
-            row.iter()
-                .filter_map(|(j, w)| {
-                    let wc = (*w).min(at(consensus, *j));
-                    let v = w.saturating_add(beta.saturating_mul(wc.saturating_sub(*w)));
-                    (v > ZERO).then_some((*j, v))
-                })
-                .collect()
-        })
-        .collect()
-}
-
-/// Stored bonds as fixed point (`convert` = raw value for classic, fraction for Yuma3), sorted,
-/// with the columns of neurons registered since the last epoch removed.
-fn stored_bonds(
-    rows: &[SparseRow],
-    recently_registered: &[bool],
-    convert: fn(u16) -> I32F32,
-) -> Vec<Row> {
-    rows.iter()
-        .map(|row| {
-            let mut out: Row = row
-                .iter()
-                .filter(|(j, _)| {
-                    !recently_registered
-                        .get(usize::from(*j))
-                        .copied()
-                        .unwrap_or(false)
-                })
-                .map(|(j, v)| (*j, convert(*v)))
-                .collect();
-            out.sort_unstable_by_key(|(j, _)| *j);
-            out
-        })
-        .collect()
-}
-
 /// Which bond rows are written: permit holders get the new row, uids that lost their permit an
 /// empty one, the rest keep what was stored.
 fn bond_rows(
-    new_bonds: &[Row],
+    new_bonds: Vec<SparseRow>,
     stored: &[SparseRow],
     new_permit: &[bool],
     prev_permit: &[bool],
 ) -> Vec<SparseRow> {
     new_bonds
-        .iter()
+        .into_iter()
         .zip(stored)
         .zip(new_permit.iter().zip(prev_permit))
         .map(|((row, old), (now, before))| {
             if *now {
-                row.iter()
-                    .map(|(j, v)| (*j, crate::fixed::to_u16(*v)))
-                    .collect()
+                row
             } else if *before {
                 SparseRow::new()
             } else {
@@ -389,6 +332,7 @@ fn emission(
 )]
 mod tests {
     use super::*;
+    use crate::fixed::ONE;
 
     #[test]
     fn permits_prefer_higher_uid_on_ties_and_skip_zero_stake() {
