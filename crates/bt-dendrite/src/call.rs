@@ -1,0 +1,262 @@
+//! One call to one remote synapse, from admission to a validated verdict.
+//!
+//! Order of the steps, and why: the circuit breaker first (a dead peer costs no slot and no
+//! dial), then a concurrency slot, then a pooled connection, then signing (the nonce is drawn
+//! as late as possible so it is fresh when it arrives), then the RPC with the remaining budget
+//! sent as `grpc-timeout`. The whole sequence runs under one deadline.
+
+use bt_crypto::{RpcMethod, request_digest, tensors_hash};
+use bt_tensor::{Limits, Tensor};
+use bt_wire::TensorMessage;
+use bt_wire::bittensor_client::BittensorClient;
+use std::sync::atomic::{AtomicU8, Ordering};
+use tokio::time::Instant;
+use tonic::{Code, Request};
+
+use crate::breaker::Admission;
+use crate::dendrite::Inner;
+use crate::endpoint::Endpoint;
+use crate::outcome::{BadResponse, Outcome, Unavailable};
+use crate::pool::error_chain;
+
+/// Responses larger than this are validated on the blocking pool: scanning tens of MiB for NaN
+/// would otherwise stall an I/O thread.
+const BLOCKING_VALIDATION_BYTES: usize = 1 << 20;
+/// Longest status message we keep from a peer.
+const MAX_MESSAGE_CHARS: usize = 256;
+
+/// Everything needed to make one call.
+pub(crate) struct CallSpec {
+    pub endpoint: Endpoint,
+    pub method: RpcMethod,
+    pub tensors: Vec<bt_wire::Tensor>,
+    /// `tensors_hash(tensors)` when already known (one tensor broadcast to many peers is
+    /// hashed once, not once per peer).
+    pub payload_hash: Option<[u8; 32]>,
+    pub expect: Expect,
+    pub deadline: Instant,
+}
+
+/// What a valid answer looks like.
+#[derive(Clone, Debug)]
+pub(crate) struct Expect {
+    /// First dimension of the answer (the request's batch size).
+    pub batch: usize,
+    /// The whole shape, when the caller knows it.
+    pub shape: Option<Vec<usize>>,
+}
+
+// How far a call got, read after a deadline cut it short, to decide whether the peer is to
+// blame (breaker failure) or we are (no slot in time).
+const PHASE_QUEUED: u8 = 0;
+const PHASE_DIALING: u8 = 1;
+const PHASE_SENT: u8 = 2;
+
+pub(crate) async fn call(inner: &Inner, spec: CallSpec) -> Outcome {
+    let phase = AtomicU8::new(PHASE_QUEUED);
+    let endpoint = spec.endpoint.clone();
+    let deadline = spec.deadline;
+    match tokio::time::timeout_at(deadline, attempt(inner, spec, &phase)).await {
+        Ok(outcome) => outcome,
+        Err(_) => {
+            if phase.load(Ordering::Relaxed) != PHASE_QUEUED {
+                inner.report_failure(&endpoint);
+            }
+            Outcome::Timeout
+        }
+    }
+}
+
+async fn attempt(inner: &Inner, mut spec: CallSpec, phase: &AtomicU8) -> Outcome {
+    if let Admission::Reject { retry_in } = inner.admit(&spec.endpoint) {
+        return Outcome::Unavailable(Unavailable::CircuitOpen { retry_in });
+    }
+    // The semaphore is never closed; if it were, failing the call is the right answer.
+    let Ok(_permit) = inner.permits.acquire().await else {
+        return Outcome::Unavailable(Unavailable::Connect("dendrite is shutting down".into()));
+    };
+    phase.store(PHASE_DIALING, Ordering::Relaxed);
+    let lease = match inner.pool.acquire(&spec.endpoint.host()).await {
+        Ok(lease) => lease,
+        Err(why) => {
+            inner.report_failure(&spec.endpoint);
+            return Outcome::Unavailable(why);
+        }
+    };
+
+    let tensors = std::mem::take(&mut spec.tensors);
+    let msg = inner.message(&spec, tensors);
+    let mut request = Request::new(msg);
+    // The server sees the same deadline we enforce (`Endpoint::timeout` would not send it).
+    request.set_timeout(spec.deadline.saturating_duration_since(Instant::now()));
+    let mut client = BittensorClient::new(lease.channel.clone())
+        .max_decoding_message_size(inner.cfg.max_message_size)
+        .max_encoding_message_size(inner.cfg.max_message_size);
+    phase.store(PHASE_SENT, Ordering::Relaxed);
+    let result = match spec.method {
+        RpcMethod::Forward => client.forward(request).await,
+        RpcMethod::Backward => client.backward(request).await,
+    };
+
+    match result {
+        Ok(response) => {
+            inner.report_success(&spec.endpoint);
+            let msg = response.into_inner();
+            match validate_off_thread(msg, spec.expect, inner.cfg.limits).await {
+                Ok(t) => Outcome::Ok(t),
+                Err(why) => Outcome::BadResponse(why),
+            }
+        }
+        Err(status) => match classify(&status) {
+            Failure::Timeout => {
+                inner.report_failure(&spec.endpoint);
+                Outcome::Timeout
+            }
+            Failure::Transport => {
+                inner.pool.invalidate(&lease);
+                inner.report_failure(&spec.endpoint);
+                Outcome::Unavailable(Unavailable::ConnectionLost(error_chain(&status)))
+            }
+            Failure::Decode => {
+                inner.report_success(&spec.endpoint);
+                Outcome::BadResponse(BadResponse::Decode(clip(status.message())))
+            }
+            Failure::Rejected => {
+                inner.report_success(&spec.endpoint);
+                Outcome::Rejected {
+                    code: status.code(),
+                    message: clip(status.message()),
+                }
+            }
+        },
+    }
+}
+
+enum Failure {
+    Timeout,
+    Transport,
+    Decode,
+    Rejected,
+}
+
+fn classify(status: &tonic::Status) -> Failure {
+    match status.code() {
+        // Our own channel enforces `grpc-timeout` locally (as `Cancelled`, "Timeout expired");
+        // a server that runs out of budget answers `DeadlineExceeded` or `Cancelled`.
+        Code::DeadlineExceeded | Code::Cancelled => return Failure::Timeout,
+        _ => {}
+    }
+    // Statuses a server sends come from trailers and carry no source error; ours do.
+    if std::error::Error::source(status).is_some() {
+        return Failure::Transport;
+    }
+    // tonic's own decoder errors are statuses too; keep them apart from a peer's rejection.
+    let m = status.message();
+    let local_decode = matches!(
+        status.code(),
+        Code::Internal | Code::OutOfRange | Code::ResourceExhausted
+    ) && (m.starts_with("protocol error:")
+        || m.starts_with("Error, decoded message length too large")
+        || m.starts_with("Unexpected EOF decoding stream")
+        || m.starts_with("failed to decode Protobuf message"));
+    if local_decode {
+        Failure::Decode
+    } else {
+        Failure::Rejected
+    }
+}
+
+async fn validate_off_thread(
+    msg: TensorMessage,
+    expect: Expect,
+    limits: Limits,
+) -> Result<Tensor, BadResponse> {
+    let size: usize = msg.tensors.iter().map(|t| t.buffer.len()).sum();
+    if size <= BLOCKING_VALIDATION_BYTES {
+        return validate(msg, &expect, &limits);
+    }
+    match tokio::task::spawn_blocking(move || validate(msg, &expect, &limits)).await {
+        Ok(result) => result,
+        Err(_) => Err(BadResponse::DecoderPanic),
+    }
+}
+
+/// The answer must be exactly one finite float tensor, within limits, with the request's
+/// batch size (and the expected shape when one was given).
+pub(crate) fn validate(
+    msg: TensorMessage,
+    expect: &Expect,
+    limits: &Limits,
+) -> Result<Tensor, BadResponse> {
+    if msg.tensors.len() != 1 {
+        return Err(BadResponse::TensorCount {
+            expected: 1,
+            got: msg.tensors.len(),
+        });
+    }
+    let Some(wire) = msg.tensors.into_iter().next() else {
+        return Err(BadResponse::TensorCount {
+            expected: 1,
+            got: 0,
+        });
+    };
+    let tensor = bt_tensor::decode(&wire, limits)?;
+    if !tensor.dtype().is_float() {
+        return Err(BadResponse::DType {
+            got: tensor.dtype(),
+        });
+    }
+    if let Some(shape) = &expect.shape {
+        if tensor.shape() != shape.as_slice() {
+            return Err(BadResponse::Shape {
+                got: tensor.shape().to_vec(),
+                expected: shape.clone(),
+            });
+        }
+    } else if tensor.shape().first() != Some(&expect.batch) {
+        return Err(BadResponse::Batch {
+            got: tensor.shape().first().copied().unwrap_or(0),
+            expected: expect.batch,
+        });
+    }
+    Ok(tensor)
+}
+
+fn clip(s: &str) -> String {
+    match s.char_indices().nth(MAX_MESSAGE_CHARS) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_owned(),
+    }
+}
+
+/// Signs (or not) and assembles the request.
+pub(crate) fn build_message(
+    key: &bt_crypto::NeuronKey,
+    key_hex: &str,
+    nonce: i64,
+    sign: bool,
+    spec: &CallSpec,
+    tensors: Vec<bt_wire::Tensor>,
+) -> TensorMessage {
+    let signature = if sign {
+        let hash = spec.payload_hash.unwrap_or_else(|| tensors_hash(&tensors));
+        let digest = request_digest(
+            key_hex,
+            &spec.endpoint.synapse_key,
+            nonce,
+            &hash,
+            spec.method,
+        );
+        bytes::Bytes::copy_from_slice(&key.sign(&digest))
+    } else {
+        bytes::Bytes::new()
+    };
+    TensorMessage {
+        version: crate::PROTOCOL_VERSION.to_owned(),
+        neuron_key: key_hex.to_owned(),
+        synapse_key: spec.endpoint.synapse_key.clone(),
+        nounce: nonce,
+        signature,
+        tensors,
+    }
+}

@@ -1,0 +1,64 @@
+//! Dendrite settings. Every field is a bound or a deadline; the defaults suit tensors up to the
+//! 64 MiB wire limit on a LAN or the internet.
+
+use std::time::Duration;
+
+use bt_tensor::Limits;
+
+use crate::breaker::BreakerConfig;
+
+/// How the dendrite talks to its peers.
+#[derive(Debug, Clone)]
+pub struct DendriteConfig {
+    /// Deadline of a call when the caller gives none: from submission to verdict, including
+    /// waiting for a slot and dialing. The remaining part is sent to the server as `grpc-timeout`.
+    pub timeout: Duration,
+    /// Calls in flight at once across all peers; further calls wait (inside their deadline).
+    pub max_in_flight: usize,
+    /// Pooled connections (one per axon `address:port`); the least recently used goes first.
+    pub max_connections: usize,
+    /// A connection unused this long is dropped.
+    pub idle_timeout: Duration,
+    /// Cap on one dial (also cut short by the call's own deadline).
+    pub connect_timeout: Duration,
+    /// Circuit breakers (one per synapse endpoint) remembered at once, LRU.
+    pub max_breakers: usize,
+    pub breaker: BreakerConfig,
+    /// Largest encoded request or response message.
+    pub max_message_size: usize,
+    /// HTTP/2 frame size (16 KiB is the protocol's default; large tensors want more).
+    pub max_frame_size: u32,
+    /// HTTP/2 flow-control windows: large, so a 1 MiB tensor is not throttled by ACK round trips.
+    pub stream_window: u32,
+    pub connection_window: u32,
+    /// HTTP/2 PINGs on idle connections detect dead peers before a call has to.
+    pub keepalive_interval: Duration,
+    pub keepalive_timeout: Duration,
+    /// Sign every request with the neuron key (Release-1 servers ignore the signature; servers
+    /// of this project refuse unsigned requests unless started with "allow unsigned").
+    pub sign_requests: bool,
+    /// Bounds on every tensor a peer sends back.
+    pub limits: Limits,
+}
+
+impl Default for DendriteConfig {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(5),
+            max_in_flight: 1024,
+            max_connections: 1024,
+            idle_timeout: Duration::from_secs(120),
+            connect_timeout: Duration::from_secs(3),
+            max_breakers: 16 * 1024,
+            breaker: BreakerConfig::default(),
+            max_message_size: 64 << 20,
+            max_frame_size: 1 << 20,
+            stream_window: 8 << 20,
+            connection_window: 32 << 20,
+            keepalive_interval: Duration::from_secs(20),
+            keepalive_timeout: Duration::from_secs(10),
+            sign_requests: true,
+            limits: Limits::DEFAULT,
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! Connections to axons: one HTTP/2 connection per `address:port`, bounded, LRU, idle-expired.
+//!
+//! Many calls to the same new axon share a single connect attempt (a shared future), so a
+//! fan-out of 100 synapses on one axon dials once, and a refused dial fails all 100 at once.
+//! A connection that breaks is dropped from the pool by the call that saw it break, so the next
+//! call dials afresh — under the circuit breaker's control rather than tonic's silent reconnect
+//! loop.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use futures_util::future::{BoxFuture, FutureExt, Shared};
+use tonic::transport::{Channel, Endpoint as TonicEndpoint};
+
+use crate::config::DendriteConfig;
+use crate::endpoint::HostKey;
+use crate::lru::BoundedLru;
+use crate::outcome::Unavailable;
+
+type ConnectFuture = Shared<BoxFuture<'static, Result<Channel, Unavailable>>>;
+
+enum Conn {
+    Ready(Channel),
+    Connecting(ConnectFuture),
+}
+
+struct Entry {
+    /// Bumped on every new dial so that a late report about an old connection is ignored.
+    generation: u64,
+    conn: Option<Conn>,
+}
+
+/// A pooled connection handed to one call.
+pub(crate) struct Lease {
+    pub channel: Channel,
+    host: HostKey,
+    generation: u64,
+}
+
+pub(crate) struct Pool {
+    entries: Mutex<BoundedLru<HostKey, Entry>>,
+    settings: ChannelSettings,
+    idle_timeout: Duration,
+}
+
+#[derive(Clone)]
+struct ChannelSettings {
+    connect_timeout: Duration,
+    keepalive_interval: Duration,
+    keepalive_timeout: Duration,
+    stream_window: u32,
+    connection_window: u32,
+    max_frame_size: u32,
+}
+
+enum Step {
+    Ready(Channel, u64),
+    Wait(ConnectFuture, u64),
+}
+
+impl Pool {
+    pub(crate) fn new(cfg: &DendriteConfig) -> Self {
+        Self {
+            entries: Mutex::new(BoundedLru::new(cfg.max_connections)),
+            settings: ChannelSettings {
+                connect_timeout: cfg.connect_timeout,
+                keepalive_interval: cfg.keepalive_interval,
+                keepalive_timeout: cfg.keepalive_timeout,
+                stream_window: cfg.stream_window,
+                connection_window: cfg.connection_window,
+                max_frame_size: cfg.max_frame_size,
+            },
+            idle_timeout: cfg.idle_timeout,
+        }
+    }
+
+    /// A connection to `host`, dialing if needed. Cancel-safe: dropping the future leaves the
+    /// shared dial in the pool for the next caller.
+    pub(crate) async fn acquire(&self, host: &HostKey) -> Result<Lease, Unavailable> {
+        let step = {
+            let now = Instant::now();
+            let mut entries = self.lock();
+            entries.expire_idle(now, self.idle_timeout);
+            let entry = entries.get_or_insert_with(host, now, || Entry {
+                generation: 0,
+                conn: None,
+            });
+            match &entry.conn {
+                Some(Conn::Ready(ch)) => Step::Ready(ch.clone(), entry.generation),
+                Some(Conn::Connecting(fut)) => Step::Wait(fut.clone(), entry.generation),
+                None => {
+                    let fut = dial(host, &self.settings)?;
+                    entry.generation += 1;
+                    entry.conn = Some(Conn::Connecting(fut.clone()));
+                    Step::Wait(fut, entry.generation)
+                }
+            }
+        };
+        let (channel, generation) = match step {
+            Step::Ready(ch, g) => (ch, g),
+            Step::Wait(fut, g) => {
+                let result = fut.await;
+                self.settle(host, g, &result);
+                (result?, g)
+            }
+        };
+        Ok(Lease {
+            channel,
+            host: host.clone(),
+            generation,
+        })
+    }
+
+    /// The dial of generation `generation` finished: keep the channel, or clear the slot so
+    /// that the next call dials again.
+    fn settle(&self, host: &HostKey, generation: u64, result: &Result<Channel, Unavailable>) {
+        let mut entries = self.lock();
+        let Some(entry) = entries.get_mut(host, Instant::now()) else {
+            return;
+        };
+        if entry.generation != generation || !matches!(entry.conn, Some(Conn::Connecting(_))) {
+            return;
+        }
+        entry.conn = result.as_ref().ok().map(|ch| Conn::Ready(ch.clone()));
+    }
+
+    /// The call using `lease` saw its connection break: forget it so the next call re-dials.
+    pub(crate) fn invalidate(&self, lease: &Lease) {
+        let mut entries = self.lock();
+        let stale = entries
+            .get_mut(&lease.host, Instant::now())
+            .is_some_and(|e| e.generation == lease.generation);
+        if stale {
+            entries.remove(&lease.host);
+        }
+    }
+
+    /// Pooled connections (ready or dialing) right now.
+    pub(crate) fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Drops connections idle for longer than the configured idle timeout.
+    pub(crate) fn expire_idle(&self) -> usize {
+        self.lock().expire_idle(Instant::now(), self.idle_timeout)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BoundedLru<HostKey, Entry>> {
+        // A panic while holding this lock cannot leave the map inconsistent in a way that
+        // matters (worst case: a stale entry), so poisoning is ignored.
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn dial(host: &HostKey, s: &ChannelSettings) -> Result<ConnectFuture, Unavailable> {
+    let endpoint = TonicEndpoint::from_shared(host.uri())
+        .map_err(|e| Unavailable::BadAddress {
+            address: host.address.clone(),
+            reason: e.to_string(),
+        })?
+        .connect_timeout(s.connect_timeout)
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(s.keepalive_interval)
+        .keep_alive_timeout(s.keepalive_timeout)
+        .keep_alive_while_idle(true)
+        .initial_stream_window_size(s.stream_window)
+        .initial_connection_window_size(s.connection_window)
+        .max_frame_size(s.max_frame_size);
+    let fut = async move {
+        endpoint
+            .connect()
+            .await
+            .map_err(|e| Unavailable::Connect(error_chain(&e)))
+    };
+    Ok(fut.boxed().shared())
+}
+
+/// `err: cause: cause…`, because tonic's top-level transport error just says "transport error".
+pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        source = e.source();
+    }
+    out
+}
