@@ -332,6 +332,7 @@ fn pow_register(
             difficulty: sn.hparams.difficulty,
         });
     }
+    let seal = hex::encode(seal);
     if s.used_work.contains_key(&seal) {
         return Err(ChainError::WorkReused);
     }

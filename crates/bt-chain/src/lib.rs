@@ -66,3 +66,6 @@ pub use tx::{
     AxonInfo, Call, MAX_SALT_BYTES, SignedTx, commit_hash, pow_seal, seal_meets_difficulty,
     solve_pow,
 };
+
+#[cfg(test)]
+mod tests;

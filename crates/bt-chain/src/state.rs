@@ -128,8 +128,9 @@ pub struct ChainState {
     pub subnets: BTreeMap<u16, Subnet>,
     /// Recent block hashes (number → hash) for proof of work, bounded to `POW_WINDOW`.
     pub recent_hashes: BTreeMap<u64, Hash>,
-    /// Seals already used, with the block they were used in (pruned after `POW_WINDOW`).
-    pub used_work: BTreeMap<Hash, u64>,
+    /// Seals already used (hex, so the JSON encoding has string keys), with the block they
+    /// were used in; pruned after `POW_WINDOW`.
+    pub used_work: BTreeMap<String, u64>,
     pub total_issuance: u64,
 }
 
