@@ -157,10 +157,11 @@ pub(crate) fn classic(x: &Inputs<'_>, stored: &[SparseRow]) -> (Vec<SparseRow>, 
         }
     }
     let (bond_div, delta_div) = (divisors(&bond_sum), divisors(&delta_sum));
-    // Pass 2: the EMA, row by row, and its column sums.
+    // Pass 2: the EMA, row by row, with its column sums and maxima.
     let alpha = ema_alpha(x.bonds_moving_average);
     let keep = ONE.saturating_sub(alpha);
     let mut ema_sum = vec![ZERO; n];
+    let mut ema_max = vec![ZERO; n];
     let mut new_bonds: Vec<Row> = Vec::with_capacity(stored.len());
     for (i, row) in stored.iter().enumerate() {
         let sa = x.active_stake.get(i).copied().unwrap_or(ZERO);
@@ -173,39 +174,40 @@ pub(crate) fn classic(x: &Inputs<'_>, stored: &[SparseRow]) -> (Vec<SparseRow>, 
                 .saturating_add(keep.saturating_mul(old));
             if v > ZERO {
                 add_at(&mut ema_sum, j, v);
+                if let Some(m) = ema_max.get_mut(usize::from(j))
+                    && *m < v
+                {
+                    *m = v;
+                }
                 out.push((j, v));
             }
         });
         new_bonds.push(out);
     }
-    // Pass 3: column-normalize, dividends, column maxima.
+    // Pass 3: column-normalize, dividends, and the stored form: each column scaled so its
+    // maximum is 1. Dividing by a positive constant is monotone in fixed point, so the
+    // normalized column maximum is the normalized maximum found above.
     let ema_div = divisors(&ema_sum);
-    let mut col_max = vec![ZERO; n];
+    let col_max: Vec<I32F32> = ema_max
+        .iter()
+        .enumerate()
+        .map(|(j, m)| div_col(&ema_div, u16::try_from(j).unwrap_or(u16::MAX), *m))
+        .collect();
+    let max_div = divisors(&col_max);
     let mut dividends = Vec::with_capacity(new_bonds.len());
-    for row in new_bonds.iter_mut() {
+    let mut stored_rows = Vec::with_capacity(new_bonds.len());
+    for row in &new_bonds {
         let mut d = ZERO;
-        for (j, v) in row.iter_mut() {
-            *v = div_col(&ema_div, *j, *v);
-            d = d.saturating_add(at(x.incentive, *j).saturating_mul(*v));
-            if let Some(m) = col_max.get_mut(usize::from(*j))
-                && *m < *v
-            {
-                *m = *v;
-            }
+        let mut out = SparseRow::with_capacity(row.len());
+        for (j, v) in row {
+            let v = div_col(&ema_div, *j, *v);
+            d = d.saturating_add(at(x.incentive, *j).saturating_mul(v));
+            out.push((*j, to_u16(div_col(&max_div, *j, v))));
         }
         dividends.push(d);
+        stored_rows.push(out);
     }
     normalize(&mut dividends);
-    // Pass 4: scale each column's maximum to 1 and store as u16.
-    let max_div = divisors(&col_max);
-    let stored_rows = new_bonds
-        .iter()
-        .map(|row| {
-            row.iter()
-                .map(|(j, v)| (*j, to_u16(div_col(&max_div, *j, *v))))
-                .collect()
-        })
-        .collect();
     (stored_rows, dividends)
 }
 

@@ -66,33 +66,32 @@ pub fn epoch(state: &SubnetState, hp: &Hyperparams) -> Result<EpochOutput, Conse
     normalize(&mut active_stake);
 
     // 5. Weights.
-    let mut weights: Vec<Row> = state
+    let mut weights: Vec<Row> = Vec::with_capacity(n);
+    for (i, ((row, permitted), updated)) in state
         .weights
         .iter()
-        .enumerate()
         .zip(prev_permit)
         .zip(&state.last_update)
-        .map(|(((i, row), permitted), updated)| {
-            if !*permitted {
-                return Row::new();
+        .enumerate()
+    {
+        let mut out = Row::new();
+        if *permitted {
+            out.reserve(row.len());
+            for (j, w) in row {
+                let ju = usize::from(*j);
+                let self_weight = ju == i && owner != Some(i);
+                let registered = state.block_at_registration.get(ju).copied().unwrap_or(0);
+                // Weights set before the neuron they point at registered are outdated.
+                if !self_weight && *updated > registered {
+                    out.push((*j, I32F32::from_num(*w)));
+                }
             }
-            let mut out: Row = row
-                .iter()
-                .filter(|(j, _)| usize::from(*j) != i || owner == Some(i))
-                .filter(|(j, _)| {
-                    let registered = state
-                        .block_at_registration
-                        .get(usize::from(*j))
-                        .copied()
-                        .unwrap_or(0);
-                    *updated > registered
-                })
-                .map(|(j, w)| (*j, I32F32::from_num(*w)))
-                .collect();
-            out.sort_unstable_by_key(|(j, _)| *j);
-            out
-        })
-        .collect();
+            if !out.is_sorted_by_key(|(j, _)| *j) {
+                out.sort_unstable_by_key(|(j, _)| *j);
+            }
+        }
+        weights.push(out);
+    }
     sparse::row_normalize(&mut weights);
 
     // 6. Consensus.

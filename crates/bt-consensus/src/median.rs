@@ -16,8 +16,8 @@
 use crate::fixed::{I32F32, ZERO, normalize, sum};
 use crate::sparse::Row;
 
-/// `C_j` for every column `j < n`. `weights` are the masked, row-normalized weights;
-/// only validators with `active_stake > 0` are counted, their stake renormalized.
+/// `C_j` for every column `j < n`. `weights` are the masked, row-normalized weights with
+/// rows sorted by column; only validators with `active_stake > 0` are counted, their stake renormalized.
 pub(crate) fn consensus(
     weights: &[Row],
     active_stake: &[I32F32],
@@ -40,49 +40,39 @@ pub(crate) fn consensus(
     let minority = total.saturating_sub(kappa);
     let voters = counted.len();
 
-    // Column-major copy of the counted rows' positive entries: (score, mass).
-    let mut counts = vec![0usize; n];
-    for (i, _) in &counted {
-        for (j, w) in weights.get(*i).map(Vec::as_slice).unwrap_or(&[]) {
-            if *w > ZERO
-                && let Some(c) = counts.get_mut(usize::from(*j))
-            {
-                *c = c.saturating_add(1);
-            }
+    // Columns are gathered a block at a time from the column-sorted rows (one cursor per
+    // row), so the transposed entries stay in cache instead of being scattered over all n
+    // columns at once.
+    const BLOCK: usize = 64;
+    let mut cursors = vec![0usize; counted.len()];
+    let mut columns: Vec<Vec<(I32F32, I32F32)>> =
+        (0..BLOCK).map(|_| Vec::with_capacity(voters)).collect();
+    let mut start = 0usize;
+    while start < n {
+        let end = start.saturating_add(BLOCK).min(n);
+        for col in columns.iter_mut() {
+            col.clear();
         }
-    }
-    let mut offsets = Vec::with_capacity(n.saturating_add(1));
-    let mut acc = 0usize;
-    offsets.push(0);
-    for c in &counts {
-        acc = acc.saturating_add(*c);
-        offsets.push(acc);
-    }
-    let mut cursor: Vec<usize> = offsets.iter().take(n).copied().collect();
-    let mut entries = vec![(ZERO, ZERO); acc];
-    for ((i, _), m) in counted.iter().zip(&mass) {
-        for (j, w) in weights.get(*i).map(Vec::as_slice).unwrap_or(&[]) {
-            if *w <= ZERO {
-                continue;
-            }
-            if let Some(pos) = cursor.get_mut(usize::from(*j)) {
-                if let Some(slot) = entries.get_mut(*pos) {
-                    *slot = (*w, *m);
+        for ((i, _), (m, cursor)) in counted.iter().zip(mass.iter().zip(cursors.iter_mut())) {
+            let row = weights.get(*i).map(Vec::as_slice).unwrap_or(&[]);
+            while let Some((j, w)) = row.get(*cursor) {
+                let j = usize::from(*j);
+                if j >= end {
+                    break;
                 }
-                *pos = pos.saturating_add(1);
+                if *w > ZERO
+                    && let Some(col) = j.checked_sub(start).and_then(|k| columns.get_mut(k))
+                {
+                    col.push((*w, *m));
+                }
+                *cursor = cursor.saturating_add(1);
             }
         }
-    }
-
-    for (slot, window) in out.iter_mut().zip(offsets.windows(2)) {
-        let (start, end) = match window {
-            [s, e] => (*s, *e),
-            _ => continue,
-        };
-        let Some(col) = entries.get_mut(start..end) else {
-            continue;
-        };
-        *slot = column_median(col, voters, total, minority);
+        let slots = out.get_mut(start..end).unwrap_or(&mut []);
+        for (slot, col) in slots.iter_mut().zip(columns.iter_mut()) {
+            *slot = column_median(col, voters, total, minority);
+        }
+        start = end;
     }
     out
 }
