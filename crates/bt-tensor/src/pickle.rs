@@ -326,6 +326,7 @@ pub fn write_str_list<S: AsRef<str>>(strings: &[S], protocol: u8) -> Vec<u8> {
         frame_start: None,
         memo_len: 0,
         proto4: protocol >= 4,
+        singletons: [None; 257],
     };
     w.write(&[PROTO, protocol]);
     w.framing = w.proto4;
@@ -357,6 +358,10 @@ struct Writer {
     frame_start: Option<usize>,
     memo_len: u64,
     proto4: bool,
+    /// Memo indices of the strings CPython keeps as shared singletons (the empty string and
+    /// every one-character Latin-1 string): their repeats are pickled as `BINGET`. Slot 256 is
+    /// the empty string.
+    singletons: [Option<u64>; 257],
 }
 
 impl Writer {
@@ -409,6 +414,19 @@ impl Writer {
 
     fn save_str(&mut self, s: &str) {
         self.opcode_boundary();
+        let singleton = singleton_slot(s);
+        if let Some(index) = singleton.and_then(|slot| self.singletons[slot]) {
+            if let Ok(i) = u8::try_from(index) {
+                self.write(&[BINGET, i]);
+            } else {
+                let i = (index as u32).to_le_bytes();
+                self.write(&[LONG_BINGET, i[0], i[1], i[2], i[3]]);
+            }
+            return;
+        }
+        if let Some(slot) = singleton {
+            self.singletons[slot] = Some(self.memo_len);
+        }
         let data = s.as_bytes();
         let len = data.len();
         let mut header = [0u8; 9];
@@ -436,6 +454,16 @@ impl Writer {
         self.write(data);
         self.framing = framing;
         self.memoize();
+    }
+}
+
+/// The singleton-table slot of `s` if CPython shares one object for every occurrence of it.
+fn singleton_slot(s: &str) -> Option<usize> {
+    let mut chars = s.chars();
+    match (chars.next(), chars.next()) {
+        (None, _) => Some(256),
+        (Some(c), None) if (c as u32) < 256 => Some(c as usize),
+        _ => None,
     }
 }
 
