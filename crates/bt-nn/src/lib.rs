@@ -24,6 +24,9 @@ pub mod idx;
 pub mod mnist;
 #[cfg(test)]
 mod mnist_tests;
+pub mod router;
+#[cfg(test)]
+mod router_tests;
 pub mod train;
 
 pub use checkpoint::TrainingState;
@@ -31,4 +34,5 @@ pub use dataset::{Batch, Dataset, default_mnist_dir};
 pub use dense::{Dense, GradMode};
 pub use error::{NnError, Result};
 pub use mnist::{MnistModel, StepLosses};
+pub use router::{Dispatch, Joined, PeerOutcome, Router, RouterConfig, Routing};
 pub use train::{Synapse, TrainConfig, accuracy, train_epoch_alone};
