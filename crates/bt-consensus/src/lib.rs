@@ -16,12 +16,35 @@
 //! epoch and renders reports as JSON or a table; `SCENARIO.md` describes the format.
 //!
 //! # Code map
-//! - `fixed`: fixed-point helpers (stored u16 ⇄ fraction, normalization, clamped `exp`).
-//! - `sparse`: row-major sparse matrices; work scales with stored entries, not n².
-//! - `median`: consensus, a sort-once-per-column stake-weighted median.
-//! - `bonds`: classic and Yuma3 bonds, liquid alpha.
-//! - `epoch`: the epoch, step by step.
+//! - `fixed`: fixed-point helpers (stored u16 ⇄ fraction, normalization, clamped `exp`, exact
+//!   fast division by a repeated divisor).
+//! - `sparse`: row-major sparse rows; work scales with stored entries, not n².
+//! - `median`: consensus, a weighted quickselect per column over columns gathered a block at a
+//!   time (O(nnz) expected, never the O(n·v) dense columns).
+//! - `bonds`: classic and Yuma3 bonds and liquid alpha, as a few fused passes.
+//! - `epoch`: the epoch, step by step; `validate`: input checks.
 //! - `simulate`: scenarios.
+//!
+//! # Invariants
+//! - Same inputs, same bits: every value goes through the same fixed-point operations on the
+//!   same operands as the step-by-step spec, whatever fusion or algorithm computes it. The fast
+//!   paths (division by invariant divisors, the `exp` series, quickselect) are unit-tested bit
+//!   for bit against the library operation or the spec's definition they replace.
+//! - No panics on any input: clippy denies `unwrap`, `expect`, indexing and unchecked
+//!   arithmetic here; malformed state is a [`ConsensusError`].
+//!
+//! # Where this differs from subtensor's code (the spec decides)
+//! - Permits: the owner always holds one of the `max_allowed_validators` permits, and the stake
+//!   threshold never zeroes the owner's stake (CONSENSUS.md steps 2–3; subtensor's
+//!   `is_topk_nonzero` has no owner rule). Without an owner the two agree.
+//! - Yuma3 bonds with liquid alpha update every stored bond, as step 10 and subtensor's dense
+//!   `mat_ema_alpha` do; subtensor's sparse `mat_ema_alpha_sparse` drops a bond whose
+//!   validator has no current bond weight for that column.
+//! - The liquid-alpha exponent is clamped to ±20 (step 10). Subtensor's path returns 0 from
+//!   `exp` on overflow instead; the two differ only when steepness · |d − 0.5| / 100 > 20,
+//!   i.e. steepness above 4000.
+//! - Commit-reveal masking inside the epoch is not modelled; the chain decides which weights are
+//!   revealed before it builds the [`SubnetState`].
 //!
 //! # Example
 //! ```
