@@ -79,7 +79,9 @@ pub(crate) fn exp_clamped(x: I32F32) -> I32F32 {
 #[derive(Clone, Copy)]
 pub(crate) struct Divisor {
     d: I32F32,
-    /// d shifted so that its top bit is set (0 when the fast path does not apply).
+    /// The divisor's raw bits.
+    bits: u64,
+    /// `bits` shifted so that its top bit is set (0 when the fast path does not apply).
     norm: u64,
     shift: u32,
     /// floor((2^128 − 1) / norm) − 2^64.
@@ -101,6 +103,7 @@ impl Divisor {
         let Ok(bits) = u64::try_from(d.to_bits()) else {
             return Self {
                 d,
+                bits: 0,
                 norm: 0,
                 shift: 0,
                 recip: 0,
@@ -109,6 +112,7 @@ impl Divisor {
         if bits == 0 {
             return Self {
                 d,
+                bits: 0,
                 norm: 0,
                 shift: 0,
                 recip: 0,
@@ -122,6 +126,7 @@ impl Divisor {
             .wrapping_sub(1u128 << 64));
         Self {
             d,
+            bits,
             norm,
             shift,
             recip,
@@ -138,8 +143,7 @@ impl Divisor {
         }
         // The fixed-point quotient is floor(a · 2^32 / d) on the raw bits.
         let n = u128::from(a_bits) << 32;
-        let d = self.norm.wrapping_shr(self.shift);
-        if hi(n) >= d {
+        if hi(n) >= self.bits {
             return ZERO; // quotient ≥ 2^64: checked_div overflows, sdiv yields 0
         }
         let u = n << self.shift; // cannot overflow: n < d · 2^64
