@@ -131,6 +131,22 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn encoded_arrays_round_trip(dims in proptest::collection::vec(1u32..6, 1..4), seed: u8) {
+            let n: u32 = dims.iter().product();
+            let payload: Vec<u8> = (0..n).map(|i| (i as u8).wrapping_mul(31) ^ seed).collect();
+            let parsed = parse_idx(&encode(&dims, &payload)).unwrap();
+            proptest::prop_assert_eq!(parsed.dims, dims.iter().map(|&d| d as usize).collect::<Vec<_>>());
+            proptest::prop_assert_eq!(parsed.data, payload);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
+            let _ = parse_idx(&bytes);
+        }
+    }
+
     #[test]
     fn reads_vendored_gzip_labels() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/mnist");
