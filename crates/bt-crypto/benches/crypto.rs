@@ -1,1 +1,95 @@
-fn main() {}
+//! `cargo bench -p bt-crypto`: µs per operation for the costs DESIGN.md worries about.
+//! A plain timing loop (no criterion) keeps the run to a few seconds on a shared machine.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use bt_crypto::{
+    NeuronKey, RpcMethod, sign_request, tensors_hash, verify_request, verify_requests_batch,
+};
+use bt_wire::{Tensor, TensorMessage};
+
+fn time_us(iters: u32, mut f: impl FnMut()) -> f64 {
+    f(); // warm-up
+    let start = Instant::now();
+    for _ in 0..iters {
+        f();
+    }
+    start.elapsed().as_secs_f64() * 1e6 / f64::from(iters)
+}
+
+fn main() {
+    let key = NeuronKey::from_seed([1; 32]);
+    let receiver = NeuronKey::from_seed([2; 32]).public_hex();
+    let small = |n: u8| TensorMessage {
+        synapse_key: receiver.clone(),
+        tensors: vec![Tensor {
+            buffer: vec![n; 64].into(),
+            shape: vec![16],
+            dtype: 1,
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+
+    let digest = [7u8; 32];
+    let sig = key.sign(&digest);
+    let public = key.public();
+    let sign = time_us(2_000, || {
+        black_box(key.sign(black_box(&digest)));
+    });
+    let verify = time_us(2_000, || {
+        black_box(public.verify(black_box(&digest), &sig).is_ok());
+    });
+
+    let mut msg = small(0);
+    let sign_req = time_us(2_000, || {
+        sign_request(&key, &mut msg, RpcMethod::Forward, 1);
+    });
+    let verify_req = time_us(2_000, || {
+        black_box(verify_request(black_box(&msg), RpcMethod::Forward).is_ok());
+    });
+
+    const BATCH: usize = 64;
+    let signers: Vec<NeuronKey> = (0..BATCH as u8)
+        .map(|i| NeuronKey::from_seed([i; 32]))
+        .collect();
+    let msgs: Vec<TensorMessage> = signers
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            let mut m = small(i as u8);
+            sign_request(k, &mut m, RpcMethod::Forward, i as i64);
+            m
+        })
+        .collect();
+    let refs: Vec<(&TensorMessage, RpcMethod)> =
+        msgs.iter().map(|m| (m, RpcMethod::Forward)).collect();
+    let batch = time_us(50, || {
+        black_box(verify_requests_batch(black_box(&refs)));
+    }) / BATCH as f64;
+
+    let big = vec![Tensor {
+        buffer: vec![3u8; 1 << 20].into(),
+        shape: vec![1 << 18],
+        dtype: 1,
+        ..Default::default()
+    }];
+    let hash_1mib = time_us(200, || {
+        black_box(tensors_hash(black_box(&big)));
+    });
+
+    println!("bt-crypto bench (µs per op)");
+    println!("  ed25519 sign (32-byte digest)          {sign:8.2}");
+    println!("  ed25519 verify_strict                  {verify:8.2}");
+    println!("  sign_request (64 B tensor)             {sign_req:8.2}");
+    println!("  verify_request (64 B tensor)           {verify_req:8.2}");
+    println!(
+        "  verify_requests_batch, per request ({BATCH}) {batch:8.2}  ({:.2}x of verify_request)",
+        batch / verify_req
+    );
+    println!(
+        "  tensors_hash, 1 MiB tensor             {hash_1mib:8.2}  ({:.0} MB/s)",
+        1.048576e6 / hash_1mib
+    );
+}

@@ -63,9 +63,7 @@ pub enum CryptoError {
     #[error("request is unsigned: {missing} is empty")]
     Unsigned { missing: &'static str },
 
-    #[error(
-        "nonce {nonce} from {caller} is stale: older than {max_age_ns} ns before now ({now})"
-    )]
+    #[error("nonce {nonce} from {caller} is stale: older than {max_age_ns} ns before now ({now})")]
     StaleNonce {
         caller: String,
         nonce: i64,

@@ -37,6 +37,8 @@
 //! assert!(verify_request(&msg, RpcMethod::Backward).is_err()); // wrong method
 //! ```
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
 mod error;
 mod keyfile;
 mod keys;

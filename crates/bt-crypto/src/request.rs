@@ -163,10 +163,10 @@ pub fn verify_requests_batch(
     };
     if !batch_ok {
         for (j, &i) in pending.iter().enumerate() {
-            if let Ok(caller) = &results[i] {
-                if let Err(e) = caller.verify(&digests[j], &sigs[j].to_bytes()) {
-                    results[i] = Err(e);
-                }
+            if let Ok(caller) = &results[i]
+                && let Err(e) = caller.verify(&digests[j], &sigs[j].to_bytes())
+            {
+                results[i] = Err(e);
             }
         }
     }

@@ -23,3 +23,108 @@ fn rfc8032_test_1() {
         "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"
     );
 }
+
+/// The request of the worked example in `docs/protocol.md`.
+fn example_request() -> (NeuronKey, bt_wire::TensorMessage) {
+    let caller = NeuronKey::from_seed([0x01; 32]);
+    let receiver = NeuronKey::from_seed([0x02; 32]);
+    let mut buffer = Vec::new();
+    for v in [1.0f32, 2.0, 3.0, 4.0] {
+        buffer.extend_from_slice(&v.to_le_bytes());
+    }
+    let msg = bt_wire::TensorMessage {
+        version: "0.1.0".into(),
+        synapse_key: receiver.public_hex(),
+        tensors: vec![bt_wire::Tensor {
+            version: "0.1.0".into(),
+            buffer: buffer.into(),
+            shape: vec![2, 2],
+            dtype: bt_wire::DataType::Float32 as i32,
+            modality: bt_wire::Modality::Tensor as i32,
+            requires_grad: true,
+        }],
+        ..Default::default()
+    };
+    (caller, msg)
+}
+
+#[test]
+fn worked_request_example() {
+    let (caller, mut msg) = example_request();
+    sign_request(
+        &caller,
+        &mut msg,
+        RpcMethod::Forward,
+        1_700_000_000_000_000_000,
+    );
+    assert_eq!(
+        msg.neuron_key,
+        "0x8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c"
+    );
+    assert_eq!(
+        msg.synapse_key,
+        "0x8139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b394"
+    );
+    let th = tensors_hash(&msg.tensors);
+    assert_eq!(
+        hex::encode(th),
+        "2bf85cac55ecb84d07ece6cfb9d9642549ab594b6d97af71ba36785f5e95cf9e"
+    );
+    let d = request_digest(
+        &msg.neuron_key,
+        &msg.synapse_key,
+        msg.nounce,
+        &th,
+        RpcMethod::Forward,
+    );
+    assert_eq!(
+        hex::encode(d),
+        "6940cdd792ae49cdb8960e9608aa0bbded352c7db73d3e611d7de1c4defe4b7b"
+    );
+    assert_eq!(
+        hex::encode(&msg.signature),
+        "070bc1e6811415bc1a10b9b7dd6ac99c18c59b5fd39a7075457ac989c7c686c44826303373755ce1dd5f0311b62bfa03631b6a69444b28c47a779e2276df2002"
+    );
+    assert_eq!(
+        verify_request(&msg, RpcMethod::Forward).unwrap(),
+        caller.public()
+    );
+}
+
+#[test]
+fn worked_synapse_example() {
+    let key = NeuronKey::from_seed([0x01; 32]);
+    let mut syn = bt_wire::Synapse {
+        version: "0.1.0".into(),
+        synapse_key: NeuronKey::from_seed([0x02; 32]).public_hex(),
+        address: "127.0.0.1".into(),
+        port: "8091".into(),
+        block_hash: "0x00".into(),
+        ..Default::default()
+    };
+    seal_synapse(&key, &mut syn, 16).unwrap();
+    assert_eq!(syn.nounce, 15871);
+    assert_eq!(
+        hex::encode(&syn.proof_of_work),
+        "0000bf3d34a1e1b2bc470bd7d7656120c89ba7e93fc53fc99f7f951456e4f102"
+    );
+    assert_eq!(
+        hex::encode(synapse_signing_digest(&syn)),
+        "be47b0f3793915c65ffb09a1f4be6bf49809d959e661a74435d4fbcb8e44ff53"
+    );
+    assert_eq!(
+        hex::encode(&syn.signature),
+        "32f179a2e9160c358f80c57b7abedb7a4227bb1525960aab2258dcb26d321df633356c58506b098ef6a31253190f937e43ec2a60c72260b6afa1dc59ce61a402"
+    );
+    verify_synapse(&syn, 16).unwrap();
+}
+
+#[test]
+fn worked_wallet_example() {
+    let w = wallet::Sr25519Pair::from_seed([0x01; 32]);
+    assert_eq!(
+        w.account().to_hex(),
+        "0x189dac29296d31814dc8c56cf3d36a0543372bba7538fa322a4aebfebc39e056"
+    );
+    assert_eq!(w.ss58(), "5CcyqxXnJucaCnQQvvUg5EPzj1uoNAxACZvzArHw5aVDvgNH");
+}

@@ -53,12 +53,11 @@ impl AccountId {
 
     /// Verify an sr25519 signature (context `substrate`) by this account.
     pub fn verify(&self, msg: &[u8], sig: &[u8]) -> Result<(), CryptoError> {
-        let public = schnorrkel::PublicKey::from_bytes(&self.0).map_err(|e| {
-            CryptoError::Sr25519 {
+        let public =
+            schnorrkel::PublicKey::from_bytes(&self.0).map_err(|e| CryptoError::Sr25519 {
                 what: "public key",
                 reason: format!("{}: {e}", self.to_ss58()),
-            }
-        })?;
+            })?;
         let sig = schnorrkel::Signature::from_bytes(sig).map_err(|e| CryptoError::Sr25519 {
             what: "signature",
             reason: e.to_string(),
@@ -165,14 +164,14 @@ impl Sr25519Pair {
             )));
         }
         let seed = Zeroizing::new(
-            keyfile::parse_hex_array::<32>("secretSeed", &file.secret_seed).map_err(|e| {
-                match e {
+            keyfile::parse_hex_array::<32>("secretSeed", &file.secret_seed).map_err(
+                |e| match e {
                     CryptoError::BadHex { reason, .. } => {
                         invalid(format!("invalid secretSeed: {reason}"))
                     }
                     other => other,
-                }
-            })?,
+                },
+            )?,
         );
         let pair = Self::from_seed(*seed);
         let stored = AccountId::from_hex(&file.public_key).map_err(|e| invalid(e.to_string()))?;

@@ -28,10 +28,7 @@ fn sign_verify_and_tamper() {
     assert!(other.account().verify(b"hello", &sig).is_err());
     assert!(pair.account().verify(b"hello", &sig[..63]).is_err());
     // The account round-trips through SS58.
-    assert_eq!(
-        AccountId::from_ss58(&pair.ss58()).unwrap(),
-        pair.account()
-    );
+    assert_eq!(AccountId::from_ss58(&pair.ss58()).unwrap(), pair.account());
 }
 
 #[test]
@@ -67,10 +64,7 @@ fn tampered_wallet_file_is_refused() {
     Sr25519Pair::from_seed([5; 32]).save(&path).unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
     let other = Sr25519Pair::from_seed([6; 32]);
-    let swapped = text.replace(
-        &Sr25519Pair::from_seed([5; 32]).ss58(),
-        &other.ss58(),
-    );
+    let swapped = text.replace(&Sr25519Pair::from_seed([5; 32]).ss58(), &other.ss58());
     crate::keyfile::write_secret(&path, swapped.as_bytes()).unwrap();
     assert!(matches!(
         Sr25519Pair::load(&path),
