@@ -1,0 +1,132 @@
+//! Every limit the axon enforces, with the defaults documented on each field.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// HTTP/2 allows frames up to 2^24 − 1 bytes.
+pub const MAX_HTTP2_FRAME_SIZE: u32 = (1 << 24) - 1;
+
+/// Configuration of an [`Axon`](crate::Axon). `AxonConfig::default()` is safe to expose to the
+/// public network except for the addresses, which the caller chooses.
+#[derive(Clone, Debug)]
+pub struct AxonConfig {
+    /// Largest gRPC message accepted or sent, in bytes. Default 64 MiB. A larger request is
+    /// answered `OUT_OF_RANGE` (tonic's code for it) before it is decoded.
+    pub max_message_bytes: usize,
+    /// Largest number of elements in any one tensor (and strings in a text tensor).
+    /// Default 16 Mi elements.
+    pub max_elements: usize,
+    /// Requests admitted at once over all connections; the next one is answered
+    /// `RESOURCE_EXHAUSTED` immediately, before its body is read. Default 256.
+    pub max_in_flight: usize,
+    /// Requests handled at once on one connection; beyond this the connection's next request is
+    /// shed with `RESOURCE_EXHAUSTED`. Default 64.
+    pub max_in_flight_per_connection: usize,
+    /// HTTP/2 streams a client may open at once on one connection. Default 128.
+    pub max_concurrent_streams: u32,
+    /// Open TCP connections at once; further ones wait in the kernel's accept backlog.
+    /// Default 1024.
+    pub max_connections: usize,
+    /// Threads of the blocking pool that run synapses, signature checks and tensor codecs;
+    /// admitted requests wait (bounded by `max_in_flight`) for one. Default: the number of CPUs.
+    pub workers: usize,
+    /// Accept requests with an empty signature (Release 1 peers, which never signed). Such a
+    /// caller is anonymous: the [`Policy`](crate::Policy) sees `None`. Default `false`.
+    pub allow_unsigned: bool,
+    /// How far a request's nonce (nanoseconds since the Unix epoch) may lie in the past.
+    /// Default 10 s.
+    pub nonce_max_age: Duration,
+    /// How far a request's nonce may lie in the future (clock skew). Default 2 s.
+    pub nonce_max_skew: Duration,
+    /// Callers whose nonces are remembered; beyond it the least recently seen is evicted
+    /// (safely: see `bt_crypto::ReplayGuard`). Default 16,384.
+    pub max_callers: usize,
+    /// Recent nonces remembered per caller, so that concurrent requests that overtake each
+    /// other on the way are still accepted once each. Worst-case memory of the nonce table is
+    /// `max_callers × nonce_reorder_window × 8` bytes (16 MiB with the defaults). Default 128.
+    pub nonce_reorder_window: usize,
+    /// Longest time a request may take when the client sends no `grpc-timeout`; a client's
+    /// shorter deadline always wins. Default 60 s.
+    pub default_timeout: Duration,
+    /// HTTP/2 keepalive ping interval. Default 30 s.
+    pub http2_keepalive_interval: Duration,
+    /// A connection whose keepalive ping is not acknowledged within this is closed. Default 20 s.
+    pub http2_keepalive_timeout: Duration,
+    /// Largest HTTP/2 frame we accept. Default 1 MiB (the HTTP/2 default, 16 KiB, halves the
+    /// throughput of 1 MiB messages).
+    pub max_frame_size: u32,
+    /// HTTP/2 flow-control window per stream. Default 4 MiB.
+    pub initial_stream_window: u32,
+    /// HTTP/2 flow-control window per connection. Default 16 MiB.
+    pub initial_connection_window: u32,
+    /// Where to serve Prometheus metrics (`GET /metrics`); `None` serves none. Default `None`.
+    pub metrics_addr: Option<SocketAddr>,
+}
+
+impl Default for AxonConfig {
+    fn default() -> Self {
+        Self {
+            max_message_bytes: 64 << 20,
+            max_elements: 16 << 20,
+            max_in_flight: 256,
+            max_in_flight_per_connection: 64,
+            max_concurrent_streams: 128,
+            max_connections: 1024,
+            workers: std::thread::available_parallelism().map_or(2, usize::from),
+            allow_unsigned: false,
+            nonce_max_age: Duration::from_secs(10),
+            nonce_max_skew: Duration::from_secs(2),
+            max_callers: 16_384,
+            nonce_reorder_window: 128,
+            default_timeout: Duration::from_secs(60),
+            http2_keepalive_interval: Duration::from_secs(30),
+            http2_keepalive_timeout: Duration::from_secs(20),
+            max_frame_size: 1 << 20,
+            initial_stream_window: 4 << 20,
+            initial_connection_window: 16 << 20,
+            metrics_addr: None,
+        }
+    }
+}
+
+impl AxonConfig {
+    /// Rejects settings that cannot work, naming the field to change.
+    pub(crate) fn validate(&self) -> Result<(), crate::AxonError> {
+        let bad =
+            |field: &'static str, reason: String| Err(crate::AxonError::Config { field, reason });
+        if self.max_in_flight == 0 {
+            return bad("max_in_flight", "must be at least 1".into());
+        }
+        if self.max_in_flight_per_connection == 0 {
+            return bad("max_in_flight_per_connection", "must be at least 1".into());
+        }
+        if self.max_connections == 0 {
+            return bad("max_connections", "must be at least 1".into());
+        }
+        if self.workers == 0 {
+            return bad("workers", "must be at least 1".into());
+        }
+        if self.max_concurrent_streams == 0 {
+            return bad("max_concurrent_streams", "must be at least 1".into());
+        }
+        if self.max_message_bytes < 1024 {
+            return bad(
+                "max_message_bytes",
+                format!("{} is below 1 KiB", self.max_message_bytes),
+            );
+        }
+        if !(16_384..=MAX_HTTP2_FRAME_SIZE).contains(&self.max_frame_size) {
+            return bad(
+                "max_frame_size",
+                format!(
+                    "{} is outside HTTP/2's 16384..={MAX_HTTP2_FRAME_SIZE}",
+                    self.max_frame_size
+                ),
+            );
+        }
+        if self.max_callers == 0 {
+            return bad("max_callers", "must be at least 1".into());
+        }
+        Ok(())
+    }
+}

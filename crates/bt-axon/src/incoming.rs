@@ -1,0 +1,162 @@
+//! The listening socket as a stream of connections, bounded in number, each of which can be
+//! closed forcibly when a graceful stop runs out of time.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::{CancellationToken, PollSemaphore, WaitForCancellationFutureOwned};
+use tonic::transport::server::{Connected, TcpConnectInfo};
+
+use crate::service::Shared;
+
+/// After a failed `accept` (out of file descriptors, say) wait this long before the next one,
+/// instead of spinning.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
+
+pub(crate) struct Incoming {
+    listener: TcpListener,
+    slots: PollSemaphore,
+    slot: Option<OwnedSemaphorePermit>,
+    backoff: Option<Pin<Box<tokio::time::Sleep>>>,
+    kill: CancellationToken,
+    shared: Arc<Shared>,
+}
+
+impl Incoming {
+    pub(crate) fn new(listener: TcpListener, kill: CancellationToken, shared: Arc<Shared>) -> Self {
+        let slots = Arc::new(Semaphore::new(shared.config.max_connections));
+        Self {
+            listener,
+            slots: PollSemaphore::new(slots),
+            slot: None,
+            backoff: None,
+            kill,
+            shared,
+        }
+    }
+}
+
+impl tokio_stream::Stream for Incoming {
+    type Item = io::Result<Conn>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if let Some(sleep) = this.backoff.as_mut() {
+            ready!(sleep.as_mut().poll(cx));
+            this.backoff = None;
+        }
+        if this.slot.is_none() {
+            match ready!(this.slots.poll_acquire(cx)) {
+                Some(p) => this.slot = Some(p),
+                None => return Poll::Ready(None),
+            }
+        }
+        match ready!(this.listener.poll_accept(cx)) {
+            Ok((stream, _)) => {
+                // Small unary messages must not wait for Nagle.
+                let _ = stream.set_nodelay(true);
+                let Some(slot) = this.slot.take() else {
+                    return Poll::Ready(Some(Err(io::Error::other("connection slot lost"))));
+                };
+                this.shared.metrics.connection_delta(true);
+                Poll::Ready(Some(Ok(Conn {
+                    stream,
+                    _slot: slot,
+                    killed: Box::pin(this.kill.clone().cancelled_owned()),
+                    shared: this.shared.clone(),
+                })))
+            }
+            Err(e) => {
+                this.backoff = Some(Box::pin(tokio::time::sleep(ACCEPT_BACKOFF)));
+                Poll::Ready(Some(Err(e)))
+            }
+        }
+    }
+}
+
+use std::future::Future as _;
+
+/// An accepted connection. Reads and writes fail once the axon's kill token fires, which makes
+/// hyper drop the connection even if the client never closes it.
+pub(crate) struct Conn {
+    stream: TcpStream,
+    _slot: OwnedSemaphorePermit,
+    killed: Pin<Box<WaitForCancellationFutureOwned>>,
+    shared: Arc<Shared>,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.shared.metrics.connection_delta(false);
+    }
+}
+
+impl Conn {
+    fn check_killed(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        if self.killed.as_mut().poll(cx).is_ready() {
+            return Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "axon stopped: grace period over",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Connected for Conn {
+    type ConnectInfo = TcpConnectInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.stream.connect_info()
+    }
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.check_killed(cx)?;
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.check_killed(cx)?;
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.check_killed(cx)?;
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.check_killed(cx)?;
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}

@@ -1,0 +1,58 @@
+//! The axon: the server half of the Bittensor tensor protocol (Release 1 `Bittensor` service,
+//! `Forward` and `Backward`), hosting any number of [`Synapse`]s, each under its synapse key.
+//!
+//! # Bird's-eye view
+//!
+//! ```text
+//!  TCP ─► Incoming (≤ max_connections) ─► HTTP/2 (tonic; frame/window/keepalive settings)
+//!     ─► per-connection limit (load-shed → RESOURCE_EXHAUSTED)
+//!     ─► Admission, at header time: draining? full (max_in_flight)? → refuse; stamp deadline
+//!     ─► handler: route by synapse key (NOT_FOUND), arity (INVALID_ARGUMENT)
+//!     ─► blocking pool (≤ workers): signature → nonce → policy → decode → synapse → encode
+//! ```
+//!
+//! Nothing waits without a bound: connections wait in the kernel backlog, requests beyond
+//! `max_in_flight` are refused before their body is read, admitted requests wait for one of
+//! `workers` threads at most until their deadline. The signature and nonce are checked before
+//! any tensor is decoded, once per request, on the blocking pool (never on the I/O threads).
+//! Errors are gRPC statuses, never crashes: a synapse that fails or panics yields `INTERNAL`.
+//!
+//! # Example
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), bt_axon::AxonError> {
+//! use std::sync::Arc;
+//! use bt_axon::{Axon, AxonConfig, EchoSynapse};
+//!
+//! let key = bt_crypto::NeuronKey::generate().public_hex();
+//! let axon = Axon::builder(AxonConfig::default())
+//!     .serve_synapse(key, Arc::new(EchoSynapse))
+//!     .start("127.0.0.1:0".parse().expect("literal address"))
+//!     .await?;
+//! println!("serving on {}", axon.local_addr());
+//! axon.shutdown(std::time::Duration::from_secs(5)).await?;
+//! # Ok(()) }
+//! ```
+
+mod admission;
+mod config;
+mod error;
+mod incoming;
+mod metrics;
+mod metrics_http;
+mod policy;
+mod server;
+mod service;
+mod synapse;
+
+pub use config::{AxonConfig, MAX_HTTP2_FRAME_SIZE};
+pub use error::AxonError;
+pub use metrics::{LATENCY_BUCKETS, LatencySnapshot, MethodLabel, MetricsSnapshot, code_name};
+pub use policy::{AllowAll, Decision, Policy, Priority};
+pub use server::{Axon, AxonBuilder, AxonHandle};
+pub use synapse::{EchoSynapse, Synapse, SynapseError};
+
+/// Re-exported so that users name the same types the axon does.
+pub use bt_crypto::{PublicKey, RpcMethod};
+pub use bt_tensor::{Modality, Tensor};
+pub use tonic::Code;

@@ -1,0 +1,356 @@
+//! The `Bittensor` gRPC service: route to a synapse, authenticate, apply the policy, decode,
+//! compute, encode — everything after routing on the bounded blocking pool.
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use bt_crypto::{PublicKey, ReplayGuard, RpcMethod};
+use bt_tensor::{Limits, Modality};
+use bt_wire::TensorMessage;
+use prost::Message as _;
+use tokio::sync::Semaphore;
+use tonic::{Request, Response, Status};
+
+use crate::AxonConfig;
+use crate::admission::Admitted;
+use crate::metrics::Metrics;
+use crate::policy::{Decision, Policy, Priority};
+use crate::synapse::{Synapse, SynapseError};
+
+/// The protocol version we put in responses (Release 1 sent "0.0.0"; any is accepted).
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// gRPC status messages travel in a header: keep peer-controlled text short.
+const MAX_STATUS_MESSAGE: usize = 512;
+
+/// State shared by every connection and request of one axon.
+pub(crate) struct Shared {
+    pub(crate) config: AxonConfig,
+    pub(crate) metrics: Metrics,
+    pub(crate) in_flight: Arc<Semaphore>,
+    pub(crate) workers: Arc<Semaphore>,
+    pub(crate) draining: AtomicBool,
+    pub(crate) synapses: HashMap<String, Arc<dyn Synapse>>,
+    pub(crate) policy: Arc<dyn Policy>,
+    pub(crate) replay: Mutex<ReplayGuard>,
+    pub(crate) limits: Limits,
+}
+
+#[derive(Clone)]
+pub(crate) struct AxonService {
+    pub(crate) shared: Arc<Shared>,
+}
+
+#[tonic::async_trait]
+impl bt_wire::bittensor_server::Bittensor for AxonService {
+    async fn forward(
+        &self,
+        request: Request<TensorMessage>,
+    ) -> Result<Response<TensorMessage>, Status> {
+        handle(&self.shared, RpcMethod::Forward, request).await
+    }
+
+    async fn backward(
+        &self,
+        request: Request<TensorMessage>,
+    ) -> Result<Response<TensorMessage>, Status> {
+        handle(&self.shared, RpcMethod::Backward, request).await
+    }
+}
+
+async fn handle(
+    shared: &Arc<Shared>,
+    method: RpcMethod,
+    request: Request<TensorMessage>,
+) -> Result<Response<TensorMessage>, Status> {
+    // Held until we answer: this request's share of `max_in_flight`.
+    let Some(admitted) = request.extensions().get::<Admitted>().cloned() else {
+        return Err(Status::internal(
+            "request reached the handler without admission",
+        ));
+    };
+    let msg = request.into_inner();
+    shared.metrics.add_bytes_in(msg.encoded_len());
+    let synapse = shared
+        .synapses
+        .get(&msg.synapse_key)
+        .cloned()
+        .ok_or_else(|| {
+            status(
+                tonic::Code::NotFound,
+                format!(
+                    "no synapse with key {:?} is served by this axon",
+                    msg.synapse_key
+                ),
+            )
+        })?;
+    check_arity(method, msg.tensors.len())?;
+
+    let deadline = tokio::time::Instant::from_std(admitted.deadline);
+    let expired = || {
+        Status::deadline_exceeded(format!(
+            "deadline of {:?} expired at the axon",
+            admitted
+                .deadline
+                .saturating_duration_since(admitted.arrived)
+        ))
+    };
+    // Waiting here is bounded: at most `max_in_flight` requests can be waiting.
+    let worker =
+        match tokio::time::timeout_at(deadline, shared.workers.clone().acquire_owned()).await {
+            Ok(Ok(w)) => w,
+            Ok(Err(_)) => return Err(Status::unavailable("the axon is shutting down")),
+            Err(_) => return Err(expired()),
+        };
+    let job_shared = shared.clone();
+    let job_deadline = admitted.deadline;
+    let job = tokio::task::spawn_blocking(move || {
+        let _worker = worker;
+        job_shared.run(method, msg, synapse.as_ref(), job_deadline)
+    });
+    // On expiry the job runs on to completion (it cannot be interrupted) but keeps its worker,
+    // so the pool stays bounded; the client is answered now.
+    let reply = match tokio::time::timeout_at(deadline, job).await {
+        Err(_) => return Err(expired()),
+        Ok(Err(join)) => return Err(Status::internal(format!("request task failed: {join}"))),
+        Ok(Ok(reply)) => reply?,
+    };
+    shared.metrics.add_bytes_out(reply.encoded_len());
+    drop(admitted);
+    Ok(Response::new(reply))
+}
+
+fn check_arity(method: RpcMethod, n: usize) -> Result<(), Status> {
+    match method {
+        RpcMethod::Forward if n != 1 => Err(Status::invalid_argument(format!(
+            "Forward takes exactly one tensor, got {n}"
+        ))),
+        RpcMethod::Backward if n == 0 || !n.is_multiple_of(2) => {
+            Err(Status::invalid_argument(format!(
+                "Backward takes [inputs…, grads…]: an even, non-zero number of tensors, got {n}"
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+impl Shared {
+    /// Everything CPU-bound of one request, on a blocking-pool thread.
+    fn run(
+        &self,
+        method: RpcMethod,
+        msg: TensorMessage,
+        synapse: &dyn Synapse,
+        deadline: Instant,
+    ) -> Result<TensorMessage, Status> {
+        if Instant::now() >= deadline {
+            return Err(Status::deadline_exceeded(
+                "deadline expired before the request ran",
+            ));
+        }
+        let caller = self.authenticate(&msg, method)?;
+        match self.policy.check(caller.as_ref(), &msg.synapse_key, method) {
+            Decision::Deny(reason) => return Err(status(tonic::Code::PermissionDenied, reason)),
+            Decision::Allow(Priority::Low) if self.busy() => {
+                return Err(Status::resource_exhausted(
+                    "the axon is busy and serves only higher-priority callers; retry later",
+                ));
+            }
+            Decision::Allow(_) => {}
+        }
+        let tensors = match method {
+            RpcMethod::Forward => self.forward(&msg, synapse)?,
+            RpcMethod::Backward => self.backward(&msg, synapse)?,
+        };
+        let reply = TensorMessage {
+            version: VERSION.to_string(),
+            synapse_key: msg.synapse_key,
+            tensors,
+            ..TensorMessage::default()
+        };
+        let len = reply.encoded_len();
+        if len > self.config.max_message_bytes {
+            return Err(Status::resource_exhausted(format!(
+                "the response ({len} bytes) exceeds the axon's max_message_bytes ({})",
+                self.config.max_message_bytes
+            )));
+        }
+        Ok(reply)
+    }
+
+    /// Signature first, then the nonce: a forged request must never move a caller's nonce floor.
+    fn authenticate(
+        &self,
+        msg: &TensorMessage,
+        method: RpcMethod,
+    ) -> Result<Option<PublicKey>, Status> {
+        if msg.signature.is_empty() {
+            if self.config.allow_unsigned {
+                return Ok(None);
+            }
+            return Err(Status::unauthenticated(
+                "unsigned request refused: sign it with your neuron key (this axon was not \
+                 started with allow_unsigned)",
+            ));
+        }
+        let caller = bt_crypto::verify_request(msg, method)
+            .map_err(|e| status(tonic::Code::Unauthenticated, e.to_string()))?;
+        let now = bt_crypto::unix_nanos();
+        self.replay
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .check_and_record(&caller, msg.nounce, now)
+            .map_err(|e| status(tonic::Code::Unauthenticated, e.to_string()))?;
+        Ok(Some(caller))
+    }
+
+    /// More than half of `max_in_flight` in use.
+    fn busy(&self) -> bool {
+        self.in_flight.available_permits() < self.config.max_in_flight / 2
+    }
+
+    fn forward(
+        &self,
+        msg: &TensorMessage,
+        synapse: &dyn Synapse,
+    ) -> Result<Vec<bt_wire::Tensor>, Status> {
+        let Some(wire) = msg.tensors.first() else {
+            return Err(Status::invalid_argument(
+                "Forward takes exactly one tensor, got 0",
+            ));
+        };
+        let modality = served_modality(wire, synapse)?;
+        let input = bt_tensor::decode(wire, &self.limits).map_err(invalid)?;
+        let output = call(|| synapse.forward(modality, input))?;
+        Ok(vec![bt_tensor::encode(&output)])
+    }
+
+    fn backward(
+        &self,
+        msg: &TensorMessage,
+        synapse: &dyn Synapse,
+    ) -> Result<Vec<bt_wire::Tensor>, Status> {
+        let half = msg.tensors.len() / 2;
+        let (inputs, grads) = msg.tensors.split_at(half);
+        for wire in inputs {
+            served_modality(wire, synapse)?;
+        }
+        let decode = |ts: &[bt_wire::Tensor]| -> Result<Vec<bt_tensor::Tensor>, Status> {
+            ts.iter()
+                .map(|t| bt_tensor::decode(t, &self.limits).map_err(invalid))
+                .collect()
+        };
+        let inputs = decode(inputs)?;
+        let grads = decode(grads)?;
+        let out = call(|| synapse.backward(inputs, grads))?;
+        Ok(out.iter().map(bt_tensor::encode).collect())
+    }
+}
+
+fn served_modality(wire: &bt_wire::Tensor, synapse: &dyn Synapse) -> Result<Modality, Status> {
+    let modality = Modality::from_wire(wire.modality).map_err(invalid)?;
+    if !synapse.modalities().contains(&modality) {
+        return Err(Status::unimplemented(format!(
+            "this synapse does not serve modality {}",
+            modality.name()
+        )));
+    }
+    Ok(modality)
+}
+
+/// Runs synapse code, turning its errors and panics into statuses.
+fn call<T>(f: impl FnOnce() -> Result<T, SynapseError>) -> Result<T, Status> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(synapse_status(&e)),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "non-string panic payload".into());
+            Err(status(
+                tonic::Code::Internal,
+                format!("synapse panicked: {what}"),
+            ))
+        }
+    }
+}
+
+pub(crate) fn synapse_status(e: &SynapseError) -> Status {
+    let code = match e {
+        SynapseError::UnsupportedModality(_) => tonic::Code::Unimplemented,
+        SynapseError::InvalidInput(_) => tonic::Code::InvalidArgument,
+        SynapseError::Failed(_) => tonic::Code::Internal,
+    };
+    status(code, e.to_string())
+}
+
+fn invalid(e: impl std::fmt::Display) -> Status {
+    status(tonic::Code::InvalidArgument, e.to_string())
+}
+
+/// A status whose message is clipped to fit comfortably in a header.
+fn status(code: tonic::Code, message: String) -> Status {
+    Status::new(code, clip(message))
+}
+
+fn clip(mut s: String) -> String {
+    if s.len() > MAX_STATUS_MESSAGE {
+        let mut end = MAX_STATUS_MESSAGE;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push('…');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clips_long_messages_on_char_boundaries() {
+        let s = clip("é".repeat(400));
+        assert!(s.len() <= MAX_STATUS_MESSAGE + '…'.len_utf8());
+        assert!(s.ends_with('…'));
+        assert_eq!(clip("short".into()), "short");
+    }
+
+    #[test]
+    fn arity_rules() {
+        assert!(check_arity(RpcMethod::Forward, 1).is_ok());
+        assert!(check_arity(RpcMethod::Forward, 2).is_err());
+        assert!(check_arity(RpcMethod::Backward, 4).is_ok());
+        assert!(check_arity(RpcMethod::Backward, 3).is_err());
+        assert!(check_arity(RpcMethod::Backward, 0).is_err());
+    }
+
+    #[test]
+    fn synapse_errors_map_to_codes() {
+        use tonic::Code;
+        let cases = [
+            (
+                SynapseError::UnsupportedModality(Modality::Text),
+                Code::Unimplemented,
+            ),
+            (
+                SynapseError::InvalidInput("x".into()),
+                Code::InvalidArgument,
+            ),
+            (SynapseError::Failed("x".into()), Code::Internal),
+        ];
+        for (e, code) in cases {
+            assert_eq!(synapse_status(&e).code(), code);
+        }
+        let panicked = call::<()>(|| panic!("boom"));
+        assert_eq!(
+            panicked.map_err(|s| (s.code(), s.message().to_string())),
+            Err((Code::Internal, "synapse panicked: boom".into()))
+        );
+    }
+}

@@ -1,0 +1,129 @@
+//! Shared by the integration tests: real axons on 127.0.0.1:0, the generated client, signing.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use bt_axon::{Axon, AxonConfig, AxonHandle, Synapse, SynapseError};
+use bt_crypto::{NeuronKey, NonceClock, RpcMethod};
+use bt_tensor::{Modality, Tensor};
+use bt_wire::TensorMessage;
+use bt_wire::bittensor_client::BittensorClient;
+use tonic::transport::Channel;
+
+pub static NONCES: NonceClock = NonceClock::new();
+
+pub fn synapse_key(seed: u8) -> String {
+    NeuronKey::from_seed([seed; 32]).public_hex()
+}
+
+pub fn caller(seed: u8) -> NeuronKey {
+    NeuronKey::from_seed([seed.wrapping_add(100); 32])
+}
+
+pub fn loopback() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+pub async fn start(config: AxonConfig, synapses: Vec<(String, Arc<dyn Synapse>)>) -> AxonHandle {
+    let mut b = Axon::builder(config);
+    for (k, s) in synapses {
+        b = b.serve_synapse(k, s);
+    }
+    b.start(loopback()).await.unwrap()
+}
+
+pub async fn client(addr: SocketAddr) -> BittensorClient<Channel> {
+    BittensorClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap()
+        .max_decoding_message_size(256 << 20)
+        .max_encoding_message_size(256 << 20)
+}
+
+pub fn f32_tensor(values: &[f32]) -> Tensor {
+    Tensor::from_f32(&[1, values.len()], values, Modality::Tensor).unwrap()
+}
+
+pub fn message(synapse_key: &str, tensors: Vec<Tensor>) -> TensorMessage {
+    TensorMessage {
+        synapse_key: synapse_key.to_string(),
+        tensors: tensors.iter().map(bt_tensor::encode).collect(),
+        ..TensorMessage::default()
+    }
+}
+
+pub fn signed(key: &NeuronKey, mut msg: TensorMessage, method: RpcMethod) -> TensorMessage {
+    bt_crypto::sign_request(key, &mut msg, method, NONCES.next());
+    msg
+}
+
+pub fn request(msg: TensorMessage, timeout: Duration) -> tonic::Request<TensorMessage> {
+    let mut r = tonic::Request::new(msg);
+    r.set_timeout(timeout);
+    r
+}
+
+pub fn unsigned_config() -> AxonConfig {
+    AxonConfig {
+        allow_unsigned: true,
+        ..AxonConfig::default()
+    }
+}
+
+/// Polls `cond` until it holds or `limit` passes (no fixed sleeps in tests).
+pub async fn eventually(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let end = Instant::now() + limit;
+    while !cond() {
+        assert!(Instant::now() < end, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// A synapse that blocks every call until the test opens its gate; echoes otherwise.
+#[derive(Default)]
+pub struct Gated {
+    open: Mutex<bool>,
+    cv: Condvar,
+    pub entered: std::sync::atomic::AtomicUsize,
+}
+
+impl Gated {
+    pub fn open(&self) {
+        *self.open.lock().unwrap() = true;
+        self.cv.notify_all();
+    }
+
+    fn wait(&self) {
+        self.entered
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let mut open = self.open.lock().unwrap();
+        while !*open {
+            // Bounded, so a failing test cannot leave a thread blocked forever.
+            let (guard, timeout) = self.cv.wait_timeout(open, Duration::from_secs(30)).unwrap();
+            open = guard;
+            if timeout.timed_out() {
+                return;
+            }
+        }
+    }
+
+    pub fn entered(&self) -> usize {
+        self.entered.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Synapse for Gated {
+    fn modalities(&self) -> &[Modality] {
+        &Modality::ALL
+    }
+    fn forward(&self, _: Modality, input: Tensor) -> Result<Tensor, SynapseError> {
+        self.wait();
+        Ok(input)
+    }
+    fn backward(&self, _: Vec<Tensor>, grads: Vec<Tensor>) -> Result<Vec<Tensor>, SynapseError> {
+        self.wait();
+        Ok(grads)
+    }
+}

@@ -1,0 +1,43 @@
+//! A request for a synapse this axon does not serve is answered NOT_FOUND, naming the key.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bt_axon::EchoSynapse;
+use common::*;
+use tonic::Code;
+
+#[tokio::test]
+async fn unknown_synapse_key_is_not_found() {
+    let axon = start(
+        unsigned_config(),
+        vec![(synapse_key(1), Arc::new(EchoSynapse))],
+    )
+    .await;
+    let mut c = client(axon.local_addr()).await;
+    let other = synapse_key(9);
+    let err = c
+        .forward(request(
+            message(&other, vec![f32_tensor(&[1.0])]),
+            Duration::from_secs(5),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    assert!(err.message().contains(&other), "{}", err.message());
+
+    // Even a huge bogus key gets a short, well-formed answer.
+    let long = "x".repeat(100_000);
+    let err = c
+        .forward(request(
+            message(&long, vec![f32_tensor(&[1.0])]),
+            Duration::from_secs(5),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    assert!(err.message().len() < 1024);
+    axon.shutdown(Duration::from_secs(5)).await.unwrap();
+}
