@@ -11,7 +11,7 @@ use crate::error::ChainError;
 use crate::genesis::Genesis;
 use crate::hash::{Hash, blake2_256};
 use crate::keys::AccountId;
-use crate::state::{Account, ChainState};
+use crate::state::ChainState;
 use crate::tx::SignedTx;
 use serde::{Deserialize, Serialize};
 
@@ -135,7 +135,7 @@ pub fn genesis(g: &Genesis) -> Result<(ChainState, Block), ChainError> {
         total_issuance: 0,
     };
     for (who, amount) in &g.endowed {
-        let acc = s.accounts.entry(*who).or_insert_with(Account::default);
+        let acc = s.accounts.entry(*who).or_default();
         acc.balance = acc
             .balance
             .checked_add(*amount)
@@ -215,7 +215,7 @@ fn begin_block(s: &mut ChainState, number: u64, time_ms: u64) {
         let decay =
             u64::try_from(excess * u128::from(h.burn_decay_ppm) / 1_000_000).unwrap_or(u64::MAX);
         sn.burn = sn.burn.saturating_sub(decay).max(h.min_burn);
-        if number % u64::from(h.adjustment_interval.max(1)) == 0 {
+        if number.is_multiple_of(u64::from(h.adjustment_interval.max(1))) {
             let target = h.target_regs_per_interval;
             let d = sn.hparams.difficulty;
             let nd = if sn.registrations_this_interval > target {

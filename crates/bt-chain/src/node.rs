@@ -440,6 +440,9 @@ fn seal(sh: &Shared, txs: Vec<(SignedTx, Hash)>) -> Result<Header, ChainError> {
             pending.remove(&r.signer);
         }
     }
+    // Publish the head before answering waiters: a client holding a receipt then never sees
+    // that block's head arrive on a subscription it opened afterwards.
+    let _ = sh.heads.send(header.clone());
     {
         let mut waiters = lock(&sh.waiters);
         for r in &produced.receipts {
@@ -453,7 +456,6 @@ fn seal(sh: &Shared, txs: Vec<(SignedTx, Hash)>) -> Result<Header, ChainError> {
             }
         }
     }
-    let _ = sh.heads.send(header.clone());
     tracing::debug!(
         number = header.number,
         txs = produced.block.txs.len(),

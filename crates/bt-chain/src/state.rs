@@ -108,7 +108,7 @@ impl Subnet {
 
     /// Whether the epoch runs at the end of `block` (subtensor's `blocks_until_next_epoch == 0`).
     pub fn is_epoch_block(&self, block: u64) -> bool {
-        (block + u64::from(self.netuid) + 1) % (u64::from(self.hparams.tempo) + 1) == 0
+        (block + u64::from(self.netuid) + 1).is_multiple_of(u64::from(self.hparams.tempo) + 1)
     }
 }
 
