@@ -86,6 +86,7 @@ pub fn render_json(rows: &[SynapseInfo], now_ms: u64) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

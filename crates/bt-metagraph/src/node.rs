@@ -231,7 +231,7 @@ async fn gossip_round(shared: &Arc<Shared>, rng: &mut SplitMix64) {
             }
         }
         Err(e) => {
-            let dropped = shared.table().peer_failed(&target);
+            let dropped = shared.table().peer_failed(&target, now_ms());
             tracing::debug!(peer = %target, error = %e, dropped, "gossip call failed");
         }
     }

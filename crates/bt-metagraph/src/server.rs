@@ -77,6 +77,23 @@ impl Shared {
         }
     }
 
+    /// The answer to a push: see [`MetagraphTable::answer_sample`].
+    pub(crate) fn answer_batch(&self, request: &GossipBatch, now: u64) -> GossipBatch {
+        let seed = self.next_seed();
+        let t = self.table();
+        let limit = self.cfg.table.max_batch_synapses;
+        let sent: Vec<&Synapse> = request.synapses.iter().take(limit).collect();
+        let synapses = t.answer_sample(&sent, self.cfg.sample_synapses, seed);
+        GossipBatch {
+            version: 0.0,
+            peers: t.advertised_peers(self.cfg.sample_peers, now, seed),
+            synapses: fit(
+                synapses.iter().map(|s| (**s).clone()),
+                self.cfg.max_message_bytes,
+            ),
+        }
+    }
+
     /// The whole table (as much as fits in one message), for `inspect`.
     fn full_batch(&self) -> GossipBatch {
         let all: Vec<Arc<Synapse>> = self.table().all_synapses();
@@ -172,9 +189,11 @@ impl Metagraph for GossipService {
                 "metagraph busy verifying other batches",
             ));
         };
+        // Answer from the table as it was before the push: what the pusher lacks.
+        let answer = self.shared.answer_batch(&batch, now_ms());
         sink_batch(&self.shared, batch, true, &from)
             .await
             .map_err(|e| Status::unavailable(e.to_string()))?;
-        Ok(Response::new(self.shared.gossip_batch(now_ms())))
+        Ok(Response::new(answer))
     }
 }

@@ -59,7 +59,12 @@ pub fn batch_encoded_len(synapses: &[Arc<Synapse>], peers: &[String]) -> usize {
 
 /// A structurally valid definition for simulated node `i` (keys derived from `i`).
 pub fn sim_synapse(i: usize, heartbeat_ms: u64) -> Synapse {
-    let key = |tag: u8| format!("0x{:02x}{:062x}", tag, i);
+    // Keys must look like real public keys (uniform hex): the gossip window walks key order.
+    let key = |tag: u64| {
+        let mut rng = SplitMix64::new((i as u64) << 8 | tag);
+        let words: Vec<String> = (0..4).map(|_| format!("{:016x}", rng.next_u64())).collect();
+        format!("0x{}", words.concat())
+    };
     Synapse {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         neuron_key: key(0xaa),
@@ -143,7 +148,8 @@ pub fn simulate_tables(cfg: SimConfig) -> SimResult {
             };
             let push = tables[i].gossip_sample(cfg.sample_synapses, now, seed);
             let push_peers = tables[i].advertised_peers(cfg.sample_peers, now, seed);
-            let answer = tables[j].gossip_sample(cfg.sample_synapses, now, seed ^ 1);
+            let sent: Vec<&Synapse> = push.iter().map(|s| &**s).collect();
+            let answer = tables[j].answer_sample(&sent, cfg.sample_synapses, seed ^ 1);
             let answer_peers = tables[j].advertised_peers(cfg.sample_peers, now, seed ^ 1);
             bytes +=
                 batch_encoded_len(&push, &push_peers) + batch_encoded_len(&answer, &answer_peers);
@@ -192,6 +198,29 @@ impl IndexSet {
             self.list.push(i);
         }
     }
+    fn has(&self, i: usize) -> bool {
+        self.bits[i / 64] & (1 << (i % 64)) != 0
+    }
+
+    /// Up to `k` members with consecutive indices from `start`, wrapping (the table's
+    /// key-order window; node indices stand in for the random keys).
+    fn window_from(&self, start: usize, k: usize, n: usize) -> Vec<u32> {
+        let mut out = Vec::with_capacity(k.min(self.list.len()));
+        if k == 0 {
+            return out;
+        }
+        for step in 0..n {
+            let i = (start + step) % n;
+            if self.bits[i / 64] & (1 << (i % 64)) != 0 {
+                out.push(i as u32);
+                if out.len() == k {
+                    break;
+                }
+            }
+        }
+        out
+    }
+
     /// Up to `k` distinct members, uniformly (rejection of repeats; k is small next to len).
     fn sample(&self, k: usize, rng: &mut SplitMix64) -> Vec<u32> {
         if k >= self.list.len() {
@@ -204,6 +233,9 @@ impl IndexSet {
         picked.into_iter().collect()
     }
 }
+
+/// The peer-table bound of [`TableConfig::default`].
+const MAX_PEERS: usize = 1_024;
 
 /// Runs the bitset model of the same protocol (uniform samples; every node re-announces, so
 /// only "who knows whom" matters). `synapse_bytes` is the encoded size of one definition.
@@ -231,15 +263,34 @@ pub fn simulate_compact(cfg: SimConfig, synapse_bytes: usize) -> SimResult {
                 continue;
             }
             let j = peers[i].list[rng.below(peers[i].list.len())] as usize;
-            let msg = |from: usize, rng: &mut SplitMix64| {
-                let mut s = known[from].sample(cfg.sample_synapses.saturating_sub(1), rng);
-                s.push(from as u32);
-                let mut p = direct[from].sample(cfg.sample_peers, rng);
+            let k = cfg.sample_synapses.saturating_sub(1);
+            let advert = |from: usize, rng: &mut SplitMix64| {
+                let mut p = peers[from].sample(cfg.sample_peers, rng);
                 p.push(from as u32);
-                (s, p)
+                p
             };
-            let (push_s, push_p) = msg(i, &mut rng);
-            let (ans_s, ans_p) = msg(j, &mut rng);
+            // Push: own + a window from a random start.
+            let mut push_s = known[i].window_from(rng.below(n), k, n);
+            // Answer: own + what the pusher lacks inside its window's range, then a window
+            // continuing after that range (see `MetagraphTable::answer_sample`).
+            let (first, last) = (push_s.first().copied(), push_s.last().copied());
+            let mut ans_s = Vec::new();
+            if let (Some(first), Some(last)) = (first, last) {
+                let span = (last as usize + n - first as usize) % n + 1;
+                for step in 0..span {
+                    let x = (first as usize + step) % n;
+                    if ans_s.len() < k && known[j].has(x) && !known[i].has(x) {
+                        ans_s.push(x as u32);
+                    }
+                }
+                let rest = k - ans_s.len();
+                ans_s.extend(known[j].window_from((last as usize + 1) % n, rest, n));
+            } else {
+                ans_s = known[j].window_from(rng.below(n), k, n);
+            }
+            push_s.push(i as u32);
+            ans_s.push(j as u32);
+            let (push_p, ans_p) = (advert(i, &mut rng), advert(j, &mut rng));
             bytes += (push_s.len() + ans_s.len()) * syn_field
                 + (push_p.len() + ans_p.len()) * peer_bytes;
             for s in push_s {
@@ -249,10 +300,14 @@ pub fn simulate_compact(cfg: SimConfig, synapse_bytes: usize) -> SimResult {
                 known[i].insert(s)
             }
             for p in push_p.into_iter().filter(|p| *p as usize != j) {
-                peers[j].insert(p)
+                if peers[j].list.len() < MAX_PEERS {
+                    peers[j].insert(p)
+                }
             }
             for p in ans_p.into_iter().filter(|p| *p as usize != i) {
-                peers[i].insert(p)
+                if peers[i].list.len() < MAX_PEERS {
+                    peers[i].insert(p)
+                }
             }
             direct[j].insert(i as u32);
             direct[i].insert(j as u32);
@@ -271,6 +326,7 @@ pub fn simulate_compact(cfg: SimConfig, synapse_bytes: usize) -> SimResult {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use bt_wire::GossipBatch;

@@ -11,13 +11,14 @@
 //!   fresher one.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
 use std::sync::Arc;
 
 use bt_wire::{GossipBatch, Synapse};
 
 use crate::error::MetagraphError;
 use crate::info::SynapseInfo;
-use crate::sample::weighted_sample;
+use crate::sample::{SplitMix64, weighted_sample};
 use crate::validate::{PeerAddr, Rejection, TimeLimits, check_key, decode_heartbeat};
 use crate::verify::{SynapseVerifier, VerifiedSynapse};
 
@@ -141,6 +142,8 @@ pub struct MetagraphTable {
     by_age: BTreeSet<(u64, Arc<str>)>,
     peers: BTreeMap<PeerAddr, Peer>,
     own_address: Option<PeerAddr>,
+    /// Peers recently dropped, with the time until which second-hand news of them is ignored.
+    tombstones: BTreeMap<PeerAddr, u64>,
     rejected: BTreeMap<Rejection, u64>,
 }
 
@@ -153,6 +156,7 @@ impl MetagraphTable {
             by_age: BTreeSet::new(),
             peers: BTreeMap::new(),
             own_address: None,
+            tombstones: BTreeMap::new(),
             rejected: BTreeMap::new(),
         }
     }
@@ -396,8 +400,18 @@ impl MetagraphTable {
             self.entries.remove(&item.1);
             self.by_age.remove(item);
         }
-        let before = self.peers.len();
-        self.peers.retain(|_, p| p.evidence_ms() >= cutoff);
+        let expired: Vec<PeerAddr> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.evidence_ms() < cutoff)
+            .map(|(a, _)| a.clone())
+            .collect();
+        for addr in &expired {
+            self.peers.remove(addr);
+            self.bury(addr.clone(), now_ms);
+        }
+        self.tombstones.retain(|_, until| *until > now_ms);
+        let before = self.peers.len() + expired.len();
         CleanReport {
             synapses: dead.len(),
             peers: before - self.peers.len(),
@@ -413,13 +427,14 @@ impl MetagraphTable {
     }
 
     /// A failed call to `peer`; returns true when it was dropped (too many in a row).
-    pub fn peer_failed(&mut self, peer: &PeerAddr) -> bool {
+    pub fn peer_failed(&mut self, peer: &PeerAddr, now_ms: u64) -> bool {
         let limit = self.cfg.max_peer_failures;
         match self.peers.get_mut(peer) {
             Some(p) => {
                 p.failures = p.failures.saturating_add(1);
                 if p.failures >= limit {
                     self.peers.remove(peer);
+                    self.bury(peer.clone(), now_ms);
                     true
                 } else {
                     false
@@ -451,16 +466,22 @@ impl MetagraphTable {
             .collect()
     }
 
-    /// Peers worth advertising: our own address first, then up to `n` peers we have heard
-    /// from directly within the TTL. Second-hand peers are never forwarded, so a dead peer
-    /// stops spreading one TTL after its last sign of life.
+    /// Peers worth advertising: our own address first, then up to `n` peers heard from
+    /// directly within the TTL (weight 2) or learned second hand within half of it (weight 1).
+    /// Peers dropped for failing, or expired, are not re-learned second hand for one TTL
+    /// (tombstones), which damps the re-circulation of dead addresses.
     pub fn advertised_peers(&self, n: usize, now_ms: u64, seed: u64) -> Vec<String> {
         let cutoff = now_ms.saturating_sub(self.cfg.ttl_ms);
+        let half = now_ms.saturating_sub(self.cfg.ttl_ms / 2);
         let items = self
             .peers
             .iter()
-            .filter(|(_, p)| p.last_direct_ms.is_some_and(|t| t >= cutoff))
-            .map(|(addr, _)| (addr, 1.0));
+            .filter(|(_, p)| p.failures == 0)
+            .filter_map(|(addr, p)| match p.last_direct_ms {
+                Some(t) if t >= cutoff => Some((addr, 2.0)),
+                _ if p.first_seen_ms >= half => Some((addr, 1.0)),
+                _ => None,
+            });
         let mut out: Vec<String> = self.own_address.iter().map(|a| a.to_string()).collect();
         out.extend(
             weighted_sample(items, n, seed)
@@ -478,8 +499,8 @@ impl MetagraphTable {
             .collect()
     }
 
-    /// What we push in a gossip round: all our own definitions, then a weighted sample of the
-    /// rest, `n` in all (own ones first even when they alone exceed `n`).
+    /// What we push in a gossip round: all our own definitions, then a window of the rest,
+    /// `n` in all (own ones first even when they alone exceed `n`).
     pub fn gossip_sample(&self, n: usize, now_ms: u64, seed: u64) -> Vec<Arc<Synapse>> {
         let mut out: Vec<Arc<Synapse>> = self
             .entries
@@ -488,12 +509,100 @@ impl MetagraphTable {
             .map(|e| e.synapse.clone())
             .collect();
         let rest = n.saturating_sub(out.len());
-        out.extend(
-            self.sample_entries(rest, now_ms, seed, true)
-                .into_iter()
-                .map(|e| e.synapse.clone()),
-        );
+        // A window of consecutive keys from a random start, wrapping around: a receiver that
+        // hears from several peers covers the table in ~(N/n)·ln(N/n) calls instead of the
+        // ~(N/n)·ln(N) a uniform sample needs (the coupon collector's tail).
+        let start = random_key(seed);
+        let from = (Bound::Included(start.as_str()), Bound::Unbounded);
+        let window = self
+            .entries
+            .range::<str, _>(from)
+            .chain(self.entries.iter())
+            .take(self.entries.len())
+            .filter(|(_, e)| !e.own)
+            .take(rest)
+            .map(|(_, e)| e.synapse.clone());
+        out.extend(window);
+        let _ = now_ms;
         out
+    }
+
+    /// What we answer a gossip push with: our own definitions, then every definition we hold
+    /// that the pusher lacks inside the key range its window covered (a window of
+    /// consecutive keys proves the pusher holds exactly those keys in that range), then a
+    /// window continuing after that range; `n` in all. A push that is not a window (e.g. a
+    /// Release 1 peer's random sample) gets a window from a random start.
+    pub fn answer_sample(&self, request: &[&Synapse], n: usize, seed: u64) -> Vec<Arc<Synapse>> {
+        let mut out: Vec<Arc<Synapse>> = self
+            .entries
+            .values()
+            .filter(|e| e.own)
+            .map(|e| e.synapse.clone())
+            .collect();
+        let sent: BTreeSet<&str> = request.iter().map(|s| s.synapse_key.as_str()).collect();
+        // The pusher's own definitions come first and share its neuron key; the rest is the
+        // window.
+        let pusher = request.first().map(|s| s.neuron_key.as_str());
+        let window: Vec<&str> = request
+            .iter()
+            .filter(|s| Some(s.neuron_key.as_str()) != pusher)
+            .map(|s| s.synapse_key.as_str())
+            .collect();
+        let descents = window.windows(2).filter(|w| w[1] < w[0]).count();
+        let (first, last) = match (window.first(), window.last()) {
+            (Some(f), Some(l)) if descents == 0 || (descents == 1 && l < f) => (*f, *l),
+            _ => {
+                let rest = n.saturating_sub(out.len());
+                out.extend(self.window_after(&random_key(seed), rest, &sent));
+                return out;
+            }
+        };
+        let take = |iter: &mut dyn Iterator<Item = (&Arc<str>, &Entry)>,
+                    out: &mut Vec<Arc<Synapse>>| {
+            for (k, e) in iter {
+                if out.len() >= n {
+                    break;
+                }
+                if !e.own && !sent.contains(&**k) {
+                    out.push(e.synapse.clone());
+                }
+            }
+        };
+        let inside = (Bound::Included(first), Bound::Included(last));
+        if first <= last {
+            take(&mut self.entries.range::<str, _>(inside), &mut out);
+        } else {
+            take(
+                &mut self
+                    .entries
+                    .range::<str, _>((Bound::Included(first), Bound::Unbounded)),
+                &mut out,
+            );
+            take(
+                &mut self
+                    .entries
+                    .range::<str, _>((Bound::Unbounded, Bound::Included(last))),
+                &mut out,
+            );
+        }
+        let mut skip: BTreeSet<&str> = sent.clone();
+        skip.extend(out.iter().map(|s| s.synapse_key.as_str()));
+        let rest = n.saturating_sub(out.len());
+        let more = self.window_after(last, rest, &skip);
+        out.extend(more);
+        out
+    }
+
+    /// Up to `n` foreign definitions with keys after `start` (wrapping), skipping `skip`.
+    fn window_after(&self, start: &str, n: usize, skip: &BTreeSet<&str>) -> Vec<Arc<Synapse>> {
+        self.entries
+            .range::<str, _>((Bound::Excluded(start), Bound::Unbounded))
+            .chain(self.entries.iter())
+            .take(self.entries.len())
+            .filter(|(k, e)| !e.own && !skip.contains(&***k))
+            .take(n)
+            .map(|(_, e)| e.synapse.clone())
+            .collect()
     }
 
     fn sample_entries(&self, n: usize, now_ms: u64, seed: u64, foreign_only: bool) -> Vec<&Entry> {
@@ -590,8 +699,33 @@ impl MetagraphTable {
         }
     }
 
+    /// Remembers a dropped peer for one TTL (bounded like the peer table).
+    fn bury(&mut self, peer: PeerAddr, now_ms: u64) {
+        if self.tombstones.len() >= self.cfg.max_peers {
+            let oldest = self
+                .tombstones
+                .iter()
+                .min_by_key(|(_, u)| **u)
+                .map(|(a, _)| a.clone());
+            if let Some(a) = oldest {
+                self.tombstones.remove(&a);
+            }
+        }
+        self.tombstones
+            .insert(peer, now_ms.saturating_add(self.cfg.ttl_ms));
+    }
+
     fn peer_seen(&mut self, peer: &PeerAddr, now_ms: u64, direct: bool) -> bool {
         if self.own_address.as_ref() == Some(peer) {
+            return false;
+        }
+        if direct {
+            self.tombstones.remove(peer);
+        } else if self
+            .tombstones
+            .get(peer)
+            .is_some_and(|until| *until > now_ms)
+        {
             return false;
         }
         if let Some(p) = self.peers.get_mut(peer) {
@@ -637,4 +771,9 @@ impl MetagraphTable {
             })
             .collect()
     }
+}
+
+/// A random point in key space (keys are `0x` + hex).
+fn random_key(seed: u64) -> String {
+    format!("0x{:016x}", SplitMix64::new(seed).next_u64())
 }

@@ -215,6 +215,7 @@ impl fmt::Display for PeerAddr {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -187,6 +187,7 @@ impl<H: TestNode> Testnet<H> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
