@@ -2,14 +2,16 @@
 //!
 //! `cargo bench -p bt-tensor --bench codec`
 //!
-//! - decode = `prost` decode of a serialized wire `Tensor` held in a `Bytes` frame
-//!   + `bt_tensor::decode` (default limits, including the finiteness scan) + obtaining `&[f32]`
-//!   (`f32_cow`: a view when the payload is 4-byte aligned in the frame, a copy otherwise).
+//! - decode = `prost` decode of a serialized wire `Tensor` held in a `Bytes` frame, then
+//!   `bt_tensor::decode` (default limits, including the finiteness scan), then obtaining
+//!   `&[f32]` (`f32_cow`: a view when the payload is 4-byte aligned in the frame, else a copy).
 //! - encode = building the wire tensor from the values + `prost` encode into a reused buffer
 //!   (as tonic's encoder does), either taking over a `Vec<f32>` or copying from a `&[f32]`.
 //! - memcpy = `copy_from_slice` into a preallocated buffer.
 //!
 //! Each cell is the median over timed batches; ratios are throughput / memcpy throughput.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly by design
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -1,6 +1,8 @@
 //! Golden fixtures made by numpy and CPython (`tests/fixtures/make_fixtures.py`): decode them,
 //! check the values, and re-encode them byte for byte.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly by design
+
 use std::path::PathBuf;
 
 use bt_tensor::{DType, Limits, Modality, Tensor, decode, encode, pickle};

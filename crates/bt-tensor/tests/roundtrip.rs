@@ -1,6 +1,8 @@
 //! Property tests: every dtype × shape × modality survives encode → prost → decode unchanged,
 //! and every list of strings survives the pickle writer and reader for protocols 3 and 4.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly by design
+
 use bt_tensor::{DType, Limits, Modality, Tensor, bf16, decode, encode, f16, pickle};
 use bytes::Bytes;
 use proptest::prelude::*;

@@ -1,6 +1,8 @@
 //! One test per rejection rule: every `TensorError` and `PickleError` variant is produced here
 //! from bytes a peer could send, and its message states the numbers involved.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly by design
+
 use bt_tensor::{
     DType, Limits, Modality, PickleError, Tensor, TensorError, decode, encode, pickle,
 };
