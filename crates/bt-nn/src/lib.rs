@@ -9,6 +9,20 @@
 //! (except the opt-in [`download`]): remote calls are the network crates' job; this crate only
 //! exposes what they need — the student's output, its vector–Jacobian product and the gradient
 //! with respect to the network context.
+//!
+//! ```
+//! use bt_nn::{GradMode, MnistModel, Synapse};
+//!
+//! let mut model = MnistModel::new(0);
+//! let x = vec![0.1f32; 2 * 784]; // two normalized images
+//! let context = model.forward(&x)?; // alone: the context is our own student output
+//! let sgd = GradMode::Sgd { lr: 0.01, momentum: 0.9 };
+//! let losses = model.step(&x, &[3, 7], &context, sgd, false)?;
+//! assert!(losses.total().is_finite());
+//! let input_grad = model.backward(&x, &context)?; // what a peer's Backward request gets
+//! assert_eq!(input_grad.len(), x.len());
+//! # Ok::<(), bt_nn::NnError>(())
+//! ```
 
 // Tests may unwrap: a panic is the failure report there.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
