@@ -260,3 +260,19 @@ pub(crate) fn build_message(
         tensors,
     }
 }
+
+/// Checks an answer exactly as the dendrite does before handing it back: one tensor, valid
+/// under `limits` (shape, byte length, finiteness), a float dtype, `batch` rows, and `shape`
+/// when given. For callers that receive `TensorMessage`s by other means (and the fuzzer).
+pub fn validate_response(
+    msg: TensorMessage,
+    batch: usize,
+    shape: Option<&[usize]>,
+    limits: &Limits,
+) -> Result<Tensor, BadResponse> {
+    let expect = Expect {
+        batch,
+        shape: shape.map(<[usize]>::to_vec),
+    };
+    validate(msg, &expect, limits)
+}

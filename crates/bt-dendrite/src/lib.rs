@@ -52,6 +52,7 @@ mod outcome;
 mod pool;
 
 pub use breaker::BreakerConfig;
+pub use call::validate_response;
 pub use config::DendriteConfig;
 pub use dendrite::{CallOptions, Dendrite, Inputs};
 pub use endpoint::Endpoint;

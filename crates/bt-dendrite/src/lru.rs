@@ -151,3 +151,83 @@ mod tests {
         assert_eq!(lru.order.len(), lru.map.len());
     }
 }
+
+#[cfg(test)]
+mod model_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Touch(u8),
+        Insert(u8),
+        Remove(u8),
+        Expire(u8),
+        Advance(u8),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            any::<u8>().prop_map(|k| Op::Touch(k % 16)),
+            any::<u8>().prop_map(|k| Op::Insert(k % 16)),
+            any::<u8>().prop_map(|k| Op::Remove(k % 16)),
+            any::<u8>().prop_map(|s| Op::Expire(s % 8)),
+            any::<u8>().prop_map(|s| Op::Advance(s % 4)),
+        ]
+    }
+
+    proptest! {
+        /// Differential test against the obvious model: a Vec ordered by recency.
+        #[test]
+        fn behaves_like_a_recency_ordered_vec(cap in 1usize..6, ops in proptest::collection::vec(op(), 0..200)) {
+            let t0 = Instant::now();
+            let mut now = t0;
+            let mut lru = BoundedLru::new(cap);
+            let mut model: Vec<(u8, Instant)> = Vec::new(); // oldest first
+            for op in ops {
+                match op {
+                    Op::Touch(k) => {
+                        let hit = lru.get_mut(&k, now).is_some();
+                        let pos = model.iter().position(|(m, _)| *m == k);
+                        prop_assert_eq!(hit, pos.is_some());
+                        if let Some(p) = pos {
+                            model.remove(p);
+                            model.push((k, now));
+                        }
+                    }
+                    Op::Insert(k) => {
+                        lru.get_or_insert_with(&k, now, || ());
+                        if let Some(p) = model.iter().position(|(m, _)| *m == k) {
+                            model.remove(p);
+                        } else if model.len() >= cap {
+                            model.remove(0);
+                        }
+                        model.push((k, now));
+                    }
+                    Op::Remove(k) => {
+                        let had = lru.remove(&k).is_some();
+                        let pos = model.iter().position(|(m, _)| *m == k);
+                        prop_assert_eq!(had, pos.is_some());
+                        if let Some(p) = pos {
+                            model.remove(p);
+                        }
+                    }
+                    Op::Expire(s) => {
+                        let idle = Duration::from_secs(u64::from(s));
+                        let dropped = lru.expire_idle(now, idle);
+                        let before = model.len();
+                        // Only a prefix of the recency order can be idle.
+                        while model.first().is_some_and(|(_, t)| now.duration_since(*t) >= idle) {
+                            model.remove(0);
+                        }
+                        prop_assert_eq!(dropped, before - model.len());
+                    }
+                    Op::Advance(s) => now += Duration::from_secs(u64::from(s)),
+                }
+                prop_assert!(lru.len() <= cap);
+                prop_assert_eq!(lru.len(), model.len());
+                prop_assert_eq!(lru.order.len(), lru.map.len());
+            }
+        }
+    }
+}

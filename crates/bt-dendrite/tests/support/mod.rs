@@ -55,7 +55,8 @@ pub struct Seen {
 #[derive(Clone)]
 struct Svc {
     behaviour: Behaviour,
-    seen: Arc<Mutex<Vec<Seen>>>,
+    /// `None`: record nothing (the benchmark's baseline must do no more than echo).
+    seen: Option<Arc<Mutex<Vec<Seen>>>>,
 }
 
 impl Svc {
@@ -70,9 +71,13 @@ impl Svc {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let msg = req.into_inner();
-        let keep = msg.clone();
-        {
-            let mut seen = self.seen.lock().unwrap();
+        if let Some(seen) = &self.seen {
+            let mut keep = msg.clone();
+            if keep.tensors.iter().map(|t| t.buffer.len()).sum::<usize>() > 64 << 10 {
+                // Holding every large payload alive would grow without bound.
+                keep.tensors.clear();
+            }
+            let mut seen = seen.lock().unwrap();
             if seen.len() < 10_000 {
                 seen.push(Seen {
                     grpc_timeout,
@@ -158,7 +163,20 @@ impl RawServer {
 
 /// Starts a raw tonic server with the same transport settings as the axon's defaults.
 pub async fn start(behaviour: Behaviour) -> RawServer {
-    serve(TcpListener::bind("127.0.0.1:0").await.unwrap(), behaviour)
+    serve(
+        TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        behaviour,
+        true,
+    )
+}
+
+/// A raw server that records nothing: the benchmark's baseline.
+pub async fn start_quiet(behaviour: Behaviour) -> RawServer {
+    serve(
+        TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        behaviour,
+        false,
+    )
 }
 
 /// Starts a raw server on a given loopback port (a peer coming back where it was).
@@ -166,15 +184,16 @@ pub async fn start_on(port: u16, behaviour: Behaviour) -> RawServer {
     serve(
         TcpListener::bind(("127.0.0.1", port)).await.unwrap(),
         behaviour,
+        true,
     )
 }
 
-fn serve(listener: TcpListener, behaviour: Behaviour) -> RawServer {
+fn serve(listener: TcpListener, behaviour: Behaviour, record: bool) -> RawServer {
     let addr = listener.local_addr().unwrap();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let svc = BittensorServer::new(Svc {
         behaviour,
-        seen: seen.clone(),
+        seen: record.then(|| seen.clone()),
     })
     .max_decoding_message_size(MAX_MESSAGE)
     .max_encoding_message_size(MAX_MESSAGE);
