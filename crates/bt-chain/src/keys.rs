@@ -115,10 +115,25 @@ impl<'de> Deserialize<'de> for AccountId {
     }
 }
 
-/// An sr25519 key pair that signs transactions.
+/// An sr25519 key pair that signs transactions: an in-memory key, or a wallet key loaded by
+/// `bt-crypto` (same derivation and signing context, so both give the same account).
 #[derive(Clone)]
 pub struct Keypair {
-    inner: schnorrkel::Keypair,
+    inner: Inner,
+}
+
+#[derive(Clone)]
+enum Inner {
+    Raw(Box<schnorrkel::Keypair>),
+    Wallet(std::sync::Arc<bt_crypto::wallet::Sr25519Pair>),
+}
+
+impl From<bt_crypto::wallet::Sr25519Pair> for Keypair {
+    fn from(pair: bt_crypto::wallet::Sr25519Pair) -> Self {
+        Self {
+            inner: Inner::Wallet(std::sync::Arc::new(pair)),
+        }
+    }
 }
 
 impl Keypair {
@@ -131,11 +146,11 @@ impl Keypair {
 
     /// The key pair of a 32-byte mini secret, expanded as Substrate does.
     pub fn from_seed(seed: [u8; 32]) -> Self {
-        // A 32-byte array is always a valid mini secret, so this cannot fail; fall back to a
-        // fixed key rather than panic to keep the no-unwrap rule without an unreachable branch.
+        // `from_bytes` only checks the length, which a [u8; 32] always has: the fallback is
+        // unreachable and exists only to avoid a panic path.
         let mini = MiniSecretKey::from_bytes(&seed).unwrap_or_else(|_| MiniSecretKey::generate());
         Self {
-            inner: mini.expand_to_keypair(ExpansionMode::Ed25519),
+            inner: Inner::Raw(mini.expand_to_keypair(ExpansionMode::Ed25519)),
         }
     }
 
@@ -146,13 +161,17 @@ impl Keypair {
     }
 
     pub fn account(&self) -> AccountId {
-        AccountId(self.inner.public.to_bytes())
+        match &self.inner {
+            Inner::Raw(k) => AccountId(k.public.to_bytes()),
+            Inner::Wallet(p) => AccountId(p.account().0),
+        }
     }
 
     pub fn sign(&self, msg: &[u8]) -> [u8; 64] {
-        self.inner
-            .sign(signing_context(SIGNING_CTX).bytes(msg))
-            .to_bytes()
+        match &self.inner {
+            Inner::Raw(k) => k.sign(signing_context(SIGNING_CTX).bytes(msg)).to_bytes(),
+            Inner::Wallet(p) => p.sign(msg),
+        }
     }
 }
 
@@ -185,6 +204,19 @@ mod tests {
         assert_eq!(
             hex::encode(a.0),
             "d43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d"
+        );
+    }
+
+    #[test]
+    fn wallet_keys_sign_like_raw_keys() {
+        let seed = [7u8; 32];
+        let raw = Keypair::from_seed(seed);
+        let wallet = Keypair::from(bt_crypto::wallet::Sr25519Pair::from_seed(seed));
+        assert_eq!(raw.account(), wallet.account());
+        assert!(raw.account().verify(b"m", &wallet.sign(b"m")));
+        assert_eq!(
+            raw.account().to_ss58(),
+            bt_crypto::wallet::Sr25519Pair::from_seed(seed).ss58()
         );
     }
 

@@ -45,6 +45,7 @@ mod hparams;
 mod keys;
 pub mod metagraph;
 pub mod node;
+pub mod ops;
 pub mod rpc;
 mod state;
 pub mod store;
