@@ -150,7 +150,7 @@ impl Keypair {
         // unreachable and exists only to avoid a panic path.
         let mini = MiniSecretKey::from_bytes(&seed).unwrap_or_else(|_| MiniSecretKey::generate());
         Self {
-            inner: Inner::Raw(mini.expand_to_keypair(ExpansionMode::Ed25519)),
+            inner: Inner::Raw(Box::new(mini.expand_to_keypair(ExpansionMode::Ed25519))),
         }
     }
 
