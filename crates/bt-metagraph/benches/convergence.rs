@@ -58,4 +58,46 @@ fn main() {
         let r = simulate_compact(SimConfig { nodes: n, ..base }, synapse_bytes);
         row("bitset", n, r, t.elapsed().as_secs_f64());
     }
+    if !quick {
+        // N = 10,000 is bandwidth-bound at the default sample: each node must receive 10⁴
+        // definitions, at most ~2·256 per round. A 4x larger sample for comparison:
+        let t = Instant::now();
+        let big = SimConfig {
+            nodes: 10_000,
+            sample_synapses: 1_024,
+            ..base
+        };
+        let r = simulate_compact(big, synapse_bytes);
+        row("bitset*", 10_000, r, t.elapsed().as_secs_f64());
+        println!("(* sample_synapses = 1024)");
+    }
+    seal_cost();
+}
+
+/// What re-announcing costs: the work covers the heartbeat, so each re-announce solves it.
+fn seal_cost() {
+    let key = bt_crypto::NeuronKey::from_seed([1; 32]);
+    let bits = bt_metagraph::DEFAULT_DIFFICULTY_BITS;
+    let reps = 20u32;
+    let mut syns = Vec::new();
+    let t = Instant::now();
+    for i in 0..reps {
+        let mut s = sim_synapse(i as usize, 1_763_780_000_000 + u64::from(i));
+        if bt_crypto::seal_synapse(&key, &mut s, bits).is_ok() {
+            syns.push(s);
+        }
+    }
+    let seal = t.elapsed().as_secs_f64() / f64::from(reps);
+    let t = Instant::now();
+    let ok = syns
+        .iter()
+        .filter(|s| bt_crypto::verify_synapse(s, bits).is_ok())
+        .count();
+    let verify = t.elapsed().as_secs_f64() / syns.len().max(1) as f64;
+    println!(
+        "seal (work + sign) at {bits} bits: {:.1} ms mean over {reps}; verify: {:.1} µs ({ok} ok); ratio {:.0}x",
+        seal * 1e3,
+        verify * 1e6,
+        seal / verify.max(1e-12)
+    );
 }

@@ -24,9 +24,23 @@
 //!
 //! ## Peers
 //! `GossipBatch.peers` holds metagraph addresses; by our convention the first one is the
-//! sender's own. Only peers heard from directly (a successful call, or their own
-//! advertisement) are forwarded, so a dead peer stops spreading one TTL after its last sign of
-//! life. A peer is dropped after `max_peer_failures` consecutive failed calls.
+//! sender's own. Peers heard from directly (a successful call, or their own advertisement)
+//! are forwarded for one TTL, second-hand ones for half a TTL; a peer is dropped after
+//! `max_peer_failures` consecutive failed calls or a TTL without evidence, and then ignored
+//! second hand for one TTL (a tombstone), which damps the re-circulation of dead addresses.
+//!
+//! ## What a gossip call carries
+//! The push is our own definitions plus a *window*: consecutive synapse keys from a random
+//! point of key space. A window proves which keys the pusher holds in the range it spans, so
+//! the answer carries exactly what the pusher lacks there, then a window continuing after
+//! it — anti-entropy within the Release 1 schema. A push that is not a window (a Release 1
+//! peer) is answered with a random window. `cargo bench -p bt-metagraph --bench convergence`
+//! measures rounds to convergence in virtual time ([`sim`]).
+//!
+//! ## Inspecting a node
+//! A `Gossip` call with an empty batch is allowed and side-effect free (the caller is not
+//! added): the node answers with its whole table (as much as fits in one message). See
+//! [`inspect`], [`render_table`], [`render_json`].
 
 mod client;
 pub mod config;

@@ -9,7 +9,8 @@
 //! - [`simulate_tables`] runs the real [`MetagraphTable`] per node. Definitions are made by
 //!   the simulator itself, so they are admitted without work or signature checks (they are
 //!   still structurally checked on subscribe); bytes are exact `prost` encoded lengths.
-//! - [`simulate_compact`] runs the same protocol on bitsets (uniform samples, same sizes),
+//! - [`simulate_compact`] runs the same protocol on bitsets (key windows and range-precise
+//!   answers, same sizes; node indices stand in for keys, uniformly random peer choice),
 //!   for N where N² real entries would not fit in memory (N = 10,000 is 10⁸ entries). The
 //!   two are compared at small N by the benchmark.
 
@@ -237,8 +238,8 @@ impl IndexSet {
 /// The peer-table bound of [`TableConfig::default`].
 const MAX_PEERS: usize = 1_024;
 
-/// Runs the bitset model of the same protocol (uniform samples; every node re-announces, so
-/// only "who knows whom" matters). `synapse_bytes` is the encoded size of one definition.
+/// Runs the bitset model of the same protocol (windows and range-precise answers; every node
+/// re-announces, so only "who knows whom" matters). `synapse_bytes` is the encoded size of one definition.
 pub fn simulate_compact(cfg: SimConfig, synapse_bytes: usize) -> SimResult {
     let n = cfg.nodes;
     let mut rng = SplitMix64::new(cfg.seed);

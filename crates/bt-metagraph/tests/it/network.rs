@@ -172,3 +172,29 @@ async fn inspect_reads_the_table_without_side_effects() {
     );
     net.shutdown().await;
 }
+
+/// `cut` makes a running node unreachable (inbound): calls to it fail while it keeps
+/// pushing its own fresh heartbeat out, so the others still hold its synapse; `heal` makes
+/// it reachable again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_node_is_unreachable_until_healed() {
+    let net = MetagraphTestnet::start(3, INTERVAL, 10).await.unwrap();
+    eventually_some(PATIENCE, || net.fully_connected().then_some(()))
+        .await
+        .unwrap();
+    let addr = net.addr(2).unwrap();
+    net.cut(2);
+    assert!(inspect(&addr, Duration::from_secs(2)).await.is_err());
+    // Twice the TTL later, node 2's synapse is still everywhere: it announces itself.
+    let start = net.node(0).map_or(0, |h| h.rounds_completed());
+    eventually_some(PATIENCE, || {
+        (net.node(0).map_or(0, |h| h.rounds_completed()) > start + 20).then_some(())
+    })
+    .await
+    .unwrap();
+    assert!(net.fully_connected());
+    net.heal(2);
+    let rows = inspect(&addr, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(rows.len(), 3);
+    net.shutdown().await;
+}

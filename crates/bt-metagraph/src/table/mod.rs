@@ -11,16 +11,19 @@
 //!   fresher one.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ops::Bound;
+
 use std::sync::Arc;
 
 use bt_wire::{GossipBatch, Synapse};
 
 use crate::error::MetagraphError;
 use crate::info::SynapseInfo;
-use crate::sample::{SplitMix64, weighted_sample};
+
 use crate::validate::{PeerAddr, Rejection, TimeLimits, check_key, decode_heartbeat};
 use crate::verify::{SynapseVerifier, VerifiedSynapse};
+
+mod peers;
+mod sampling;
 
 /// Sizes and times that bound the table (times in milliseconds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -418,207 +421,6 @@ impl MetagraphTable {
         }
     }
 
-    /// A successful call to `peer`: direct evidence, failure count reset.
-    pub fn peer_succeeded(&mut self, peer: &PeerAddr, now_ms: u64) {
-        self.peer_seen(peer, now_ms, true);
-        if let Some(p) = self.peers.get_mut(peer) {
-            p.failures = 0;
-        }
-    }
-
-    /// A failed call to `peer`; returns true when it was dropped (too many in a row).
-    pub fn peer_failed(&mut self, peer: &PeerAddr, now_ms: u64) -> bool {
-        let limit = self.cfg.max_peer_failures;
-        match self.peers.get_mut(peer) {
-            Some(p) => {
-                p.failures = p.failures.saturating_add(1);
-                if p.failures >= limit {
-                    self.peers.remove(peer);
-                    self.bury(peer.clone(), now_ms);
-                    true
-                } else {
-                    false
-                }
-            }
-            None => false,
-        }
-    }
-
-    /// Adds a peer we were told about (e.g. a bootstrap address) without evidence it is up.
-    pub fn add_peer(&mut self, peer: PeerAddr, now_ms: u64) -> bool {
-        self.peer_seen(&peer, now_ms, false)
-    }
-
-    /// Up to `n` peers, fresher evidence preferred, deterministic for a seed.
-    pub fn peers(&self, n: usize, now_ms: u64, seed: u64) -> Vec<PeerAddr> {
-        let ttl = self.cfg.ttl_ms.max(1) as f64;
-        let items = self.peers.iter().map(|(addr, p)| {
-            let age = now_ms.saturating_sub(p.evidence_ms()) as f64;
-            let direct = if p.last_direct_ms.is_some() { 2.0 } else { 1.0 };
-            (
-                addr,
-                direct / (1.0 + 4.0 * age / ttl) / f64::from(1 + p.failures),
-            )
-        });
-        weighted_sample(items, n, seed)
-            .into_iter()
-            .cloned()
-            .collect()
-    }
-
-    /// Peers worth advertising: our own address first, then up to `n` peers heard from
-    /// directly within the TTL (weight 2) or learned second hand within half of it (weight 1).
-    /// Peers dropped for failing, or expired, are not re-learned second hand for one TTL
-    /// (tombstones), which damps the re-circulation of dead addresses.
-    pub fn advertised_peers(&self, n: usize, now_ms: u64, seed: u64) -> Vec<String> {
-        let cutoff = now_ms.saturating_sub(self.cfg.ttl_ms);
-        let half = now_ms.saturating_sub(self.cfg.ttl_ms / 2);
-        let items = self
-            .peers
-            .iter()
-            .filter(|(_, p)| p.failures == 0)
-            .filter_map(|(addr, p)| match p.last_direct_ms {
-                Some(t) if t >= cutoff => Some((addr, 2.0)),
-                _ if p.first_seen_ms >= half => Some((addr, 1.0)),
-                _ => None,
-            });
-        let mut out: Vec<String> = self.own_address.iter().map(|a| a.to_string()).collect();
-        out.extend(
-            weighted_sample(items, n, seed)
-                .into_iter()
-                .map(|a| a.to_string()),
-        );
-        out
-    }
-
-    /// Up to `n` definitions, fresh and high-weight ones preferred, deterministic for a seed.
-    pub fn synapses(&self, n: usize, now_ms: u64, seed: u64) -> Vec<SynapseInfo> {
-        self.sample_entries(n, now_ms, seed, false)
-            .into_iter()
-            .map(|e| SynapseInfo::from_synapse(&e.synapse, e.weight))
-            .collect()
-    }
-
-    /// What we push in a gossip round: all our own definitions, then a window of the rest,
-    /// `n` in all (own ones first even when they alone exceed `n`).
-    pub fn gossip_sample(&self, n: usize, now_ms: u64, seed: u64) -> Vec<Arc<Synapse>> {
-        let mut out: Vec<Arc<Synapse>> = self
-            .entries
-            .values()
-            .filter(|e| e.own)
-            .map(|e| e.synapse.clone())
-            .collect();
-        let rest = n.saturating_sub(out.len());
-        // A window of consecutive keys from a random start, wrapping around: a receiver that
-        // hears from several peers covers the table in ~(N/n)·ln(N/n) calls instead of the
-        // ~(N/n)·ln(N) a uniform sample needs (the coupon collector's tail).
-        let start = random_key(seed);
-        let from = (Bound::Included(start.as_str()), Bound::Unbounded);
-        let window = self
-            .entries
-            .range::<str, _>(from)
-            .chain(self.entries.iter())
-            .take(self.entries.len())
-            .filter(|(_, e)| !e.own)
-            .take(rest)
-            .map(|(_, e)| e.synapse.clone());
-        out.extend(window);
-        let _ = now_ms;
-        out
-    }
-
-    /// What we answer a gossip push with: our own definitions, then every definition we hold
-    /// that the pusher lacks inside the key range its window covered (a window of
-    /// consecutive keys proves the pusher holds exactly those keys in that range), then a
-    /// window continuing after that range; `n` in all. A push that is not a window (e.g. a
-    /// Release 1 peer's random sample) gets a window from a random start.
-    pub fn answer_sample(&self, request: &[&Synapse], n: usize, seed: u64) -> Vec<Arc<Synapse>> {
-        let mut out: Vec<Arc<Synapse>> = self
-            .entries
-            .values()
-            .filter(|e| e.own)
-            .map(|e| e.synapse.clone())
-            .collect();
-        let sent: BTreeSet<&str> = request.iter().map(|s| s.synapse_key.as_str()).collect();
-        // The pusher's own definitions come first and share its neuron key; the rest is the
-        // window.
-        let pusher = request.first().map(|s| s.neuron_key.as_str());
-        let window: Vec<&str> = request
-            .iter()
-            .filter(|s| Some(s.neuron_key.as_str()) != pusher)
-            .map(|s| s.synapse_key.as_str())
-            .collect();
-        let descents = window.windows(2).filter(|w| w[1] < w[0]).count();
-        let (first, last) = match (window.first(), window.last()) {
-            (Some(f), Some(l)) if descents == 0 || (descents == 1 && l < f) => (*f, *l),
-            _ => {
-                let rest = n.saturating_sub(out.len());
-                out.extend(self.window_after(&random_key(seed), rest, &sent));
-                return out;
-            }
-        };
-        let take = |iter: &mut dyn Iterator<Item = (&Arc<str>, &Entry)>,
-                    out: &mut Vec<Arc<Synapse>>| {
-            for (k, e) in iter {
-                if out.len() >= n {
-                    break;
-                }
-                if !e.own && !sent.contains(&**k) {
-                    out.push(e.synapse.clone());
-                }
-            }
-        };
-        let inside = (Bound::Included(first), Bound::Included(last));
-        if first <= last {
-            take(&mut self.entries.range::<str, _>(inside), &mut out);
-        } else {
-            take(
-                &mut self
-                    .entries
-                    .range::<str, _>((Bound::Included(first), Bound::Unbounded)),
-                &mut out,
-            );
-            take(
-                &mut self
-                    .entries
-                    .range::<str, _>((Bound::Unbounded, Bound::Included(last))),
-                &mut out,
-            );
-        }
-        let mut skip: BTreeSet<&str> = sent.clone();
-        skip.extend(out.iter().map(|s| s.synapse_key.as_str()));
-        let rest = n.saturating_sub(out.len());
-        let more = self.window_after(last, rest, &skip);
-        out.extend(more);
-        out
-    }
-
-    /// Up to `n` foreign definitions with keys after `start` (wrapping), skipping `skip`.
-    fn window_after(&self, start: &str, n: usize, skip: &BTreeSet<&str>) -> Vec<Arc<Synapse>> {
-        self.entries
-            .range::<str, _>((Bound::Excluded(start), Bound::Unbounded))
-            .chain(self.entries.iter())
-            .take(self.entries.len())
-            .filter(|(k, e)| !e.own && !skip.contains(&***k))
-            .take(n)
-            .map(|(_, e)| e.synapse.clone())
-            .collect()
-    }
-
-    fn sample_entries(&self, n: usize, now_ms: u64, seed: u64, foreign_only: bool) -> Vec<&Entry> {
-        let ttl = self.cfg.ttl_ms.max(1) as f64;
-        let items = self
-            .entries
-            .values()
-            .filter(|e| !(foreign_only && e.own))
-            .map(|e| {
-                let age = now_ms.saturating_sub(e.heartbeat_ms) as f64;
-                let w = 1.0 + f64::from(e.weight.clamp(0.0, 1_000.0));
-                (e, w / (1.0 + 4.0 * age / ttl))
-            });
-        weighted_sample(items, n, seed)
-    }
-
     /// Every definition as held, ordered by synapse key.
     pub fn all_synapses(&self) -> Vec<Arc<Synapse>> {
         self.entries.values().map(|e| e.synapse.clone()).collect()
@@ -699,68 +501,6 @@ impl MetagraphTable {
         }
     }
 
-    /// Remembers a dropped peer for one TTL (bounded like the peer table).
-    fn bury(&mut self, peer: PeerAddr, now_ms: u64) {
-        if self.tombstones.len() >= self.cfg.max_peers {
-            let oldest = self
-                .tombstones
-                .iter()
-                .min_by_key(|(_, u)| **u)
-                .map(|(a, _)| a.clone());
-            if let Some(a) = oldest {
-                self.tombstones.remove(&a);
-            }
-        }
-        self.tombstones
-            .insert(peer, now_ms.saturating_add(self.cfg.ttl_ms));
-    }
-
-    fn peer_seen(&mut self, peer: &PeerAddr, now_ms: u64, direct: bool) -> bool {
-        if self.own_address.as_ref() == Some(peer) {
-            return false;
-        }
-        if direct {
-            self.tombstones.remove(peer);
-        } else if self
-            .tombstones
-            .get(peer)
-            .is_some_and(|until| *until > now_ms)
-        {
-            return false;
-        }
-        if let Some(p) = self.peers.get_mut(peer) {
-            if direct {
-                p.last_direct_ms = Some(now_ms);
-            }
-            return false;
-        }
-        if self.peers.len() >= self.cfg.max_peers {
-            // Make room by dropping the peer with the oldest evidence, if this one is fresher.
-            let stalest = self
-                .peers
-                .iter()
-                .min_by_key(|(_, p)| (p.last_direct_ms.is_some(), p.evidence_ms()))
-                .map(|(a, p)| (a.clone(), p.last_direct_ms.is_some(), p.evidence_ms()));
-            // Second-hand peers go before peers we have heard from directly.
-            match stalest {
-                Some((addr, was_direct, t)) if direct || (!was_direct && t < now_ms) => {
-                    self.peers.remove(&addr);
-                }
-                _ => return false,
-            }
-        }
-        let last_direct_ms = direct.then_some(now_ms);
-        self.peers.insert(
-            peer.clone(),
-            Peer {
-                last_direct_ms,
-                first_seen_ms: now_ms,
-                failures: 0,
-            },
-        );
-        true
-    }
-
     /// Exposes a held definition for the simulator without re-verifying it.
     pub(crate) fn verified_entries(&self, keys: &[Arc<Synapse>]) -> Vec<VerifiedSynapse> {
         keys.iter()
@@ -771,9 +511,4 @@ impl MetagraphTable {
             })
             .collect()
     }
-}
-
-/// A random point in key space (keys are `0x` + hex).
-fn random_key(seed: u64) -> String {
-    format!("0x{:016x}", SplitMix64::new(seed).next_u64())
 }

@@ -1,0 +1,142 @@
+//! The peer half of the table: who we gossip with, evidence of life, failures, tombstones.
+
+use super::{MetagraphTable, Peer};
+use crate::sample::weighted_sample;
+use crate::validate::PeerAddr;
+
+impl MetagraphTable {
+    /// A successful call to `peer`: direct evidence, failure count reset.
+    pub fn peer_succeeded(&mut self, peer: &PeerAddr, now_ms: u64) {
+        self.peer_seen(peer, now_ms, true);
+        if let Some(p) = self.peers.get_mut(peer) {
+            p.failures = 0;
+        }
+    }
+
+    /// A failed call to `peer`; returns true when it was dropped (too many in a row).
+    pub fn peer_failed(&mut self, peer: &PeerAddr, now_ms: u64) -> bool {
+        let limit = self.cfg.max_peer_failures;
+        match self.peers.get_mut(peer) {
+            Some(p) => {
+                p.failures = p.failures.saturating_add(1);
+                if p.failures >= limit {
+                    self.peers.remove(peer);
+                    self.bury(peer.clone(), now_ms);
+                    true
+                } else {
+                    false
+                }
+            }
+            None => false,
+        }
+    }
+
+    /// Adds a peer we were told about (e.g. a bootstrap address) without evidence it is up.
+    pub fn add_peer(&mut self, peer: PeerAddr, now_ms: u64) -> bool {
+        self.peer_seen(&peer, now_ms, false)
+    }
+
+    /// Up to `n` peers, fresher evidence preferred, deterministic for a seed.
+    pub fn peers(&self, n: usize, now_ms: u64, seed: u64) -> Vec<PeerAddr> {
+        let ttl = self.cfg.ttl_ms.max(1) as f64;
+        let items = self.peers.iter().map(|(addr, p)| {
+            let age = now_ms.saturating_sub(p.evidence_ms()) as f64;
+            let direct = if p.last_direct_ms.is_some() { 2.0 } else { 1.0 };
+            (
+                addr,
+                direct / (1.0 + 4.0 * age / ttl) / f64::from(1 + p.failures),
+            )
+        });
+        weighted_sample(items, n, seed)
+            .into_iter()
+            .cloned()
+            .collect()
+    }
+
+    /// Peers worth advertising: our own address first, then up to `n` peers heard from
+    /// directly within the TTL (weight 2) or learned second hand within half of it (weight 1).
+    /// Peers dropped for failing, or expired, are not re-learned second hand for one TTL
+    /// (tombstones), which damps the re-circulation of dead addresses.
+    pub fn advertised_peers(&self, n: usize, now_ms: u64, seed: u64) -> Vec<String> {
+        let cutoff = now_ms.saturating_sub(self.cfg.ttl_ms);
+        let half = now_ms.saturating_sub(self.cfg.ttl_ms / 2);
+        let items = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.failures == 0)
+            .filter_map(|(addr, p)| match p.last_direct_ms {
+                Some(t) if t >= cutoff => Some((addr, 2.0)),
+                _ if p.first_seen_ms >= half => Some((addr, 1.0)),
+                _ => None,
+            });
+        let mut out: Vec<String> = self.own_address.iter().map(|a| a.to_string()).collect();
+        out.extend(
+            weighted_sample(items, n, seed)
+                .into_iter()
+                .map(|a| a.to_string()),
+        );
+        out
+    }
+
+    /// Remembers a dropped peer for one TTL (bounded like the peer table).
+    pub(super) fn bury(&mut self, peer: PeerAddr, now_ms: u64) {
+        if self.tombstones.len() >= self.cfg.max_peers {
+            let oldest = self
+                .tombstones
+                .iter()
+                .min_by_key(|(_, u)| **u)
+                .map(|(a, _)| a.clone());
+            if let Some(a) = oldest {
+                self.tombstones.remove(&a);
+            }
+        }
+        self.tombstones
+            .insert(peer, now_ms.saturating_add(self.cfg.ttl_ms));
+    }
+
+    pub(super) fn peer_seen(&mut self, peer: &PeerAddr, now_ms: u64, direct: bool) -> bool {
+        if self.own_address.as_ref() == Some(peer) {
+            return false;
+        }
+        if direct {
+            self.tombstones.remove(peer);
+        } else if self
+            .tombstones
+            .get(peer)
+            .is_some_and(|until| *until > now_ms)
+        {
+            return false;
+        }
+        if let Some(p) = self.peers.get_mut(peer) {
+            if direct {
+                p.last_direct_ms = Some(now_ms);
+            }
+            return false;
+        }
+        if self.peers.len() >= self.cfg.max_peers {
+            // Make room by dropping the peer with the oldest evidence, if this one is fresher.
+            let stalest = self
+                .peers
+                .iter()
+                .min_by_key(|(_, p)| (p.last_direct_ms.is_some(), p.evidence_ms()))
+                .map(|(a, p)| (a.clone(), p.last_direct_ms.is_some(), p.evidence_ms()));
+            // Second-hand peers go before peers we have heard from directly.
+            match stalest {
+                Some((addr, was_direct, t)) if direct || (!was_direct && t < now_ms) => {
+                    self.peers.remove(&addr);
+                }
+                _ => return false,
+            }
+        }
+        let last_direct_ms = direct.then_some(now_ms);
+        self.peers.insert(
+            peer.clone(),
+            Peer {
+                last_direct_ms,
+                first_seen_ms: now_ms,
+                failures: 0,
+            },
+        );
+        true
+    }
+}
