@@ -16,6 +16,7 @@ use http::HeaderMap;
 use tokio::sync::OwnedSemaphorePermit;
 use tonic::{Code, Status};
 
+use crate::incoming::ConnInfo;
 use crate::metrics::MethodLabel;
 use crate::service::Shared;
 
@@ -30,6 +31,7 @@ pub(crate) struct Admitted {
 /// One unit of `max_in_flight`, returned when the last clone is dropped.
 pub(crate) struct InFlight {
     _permit: OwnedSemaphorePermit,
+    _conn_permit: Option<OwnedSemaphorePermit>,
     shared: Arc<Shared>,
 }
 
@@ -92,6 +94,20 @@ where
         if shared.draining.load(Ordering::Acquire) {
             return refuse(Status::unavailable("the axon is shutting down"));
         }
+        // Per connection first, so one greedy connection cannot take the whole axon.
+        let conn_permit = match req.extensions().get::<ConnInfo>() {
+            Some(info) => match info.slots.clone().try_acquire_owned() {
+                Ok(p) => Some(p),
+                Err(_) => {
+                    return refuse(Status::resource_exhausted(format!(
+                        "this connection has {} requests in flight \
+                         (max_in_flight_per_connection); retry later or open another connection",
+                        shared.config.max_in_flight_per_connection
+                    )));
+                }
+            },
+            None => None,
+        };
         let permit = match shared.in_flight.clone().try_acquire_owned() {
             Ok(p) => p,
             Err(_) => {
@@ -108,6 +124,7 @@ where
         let admitted = Admitted {
             _guard: Arc::new(InFlight {
                 _permit: permit,
+                _conn_permit: conn_permit,
                 shared: shared.clone(),
             }),
             arrived,
@@ -202,6 +219,26 @@ mod tests {
             answer_margin(Duration::from_millis(2)),
             Duration::from_millis(1)
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_header_value_parses_or_is_ignored(v in "\\PC{0,12}") {
+            let _ = parse(&v);
+        }
+
+        #[test]
+        fn valid_timeouts_round_trip(n in 0u64..100_000_000, unit in 0usize..6) {
+            let (u, d) = [
+                ("n", Duration::from_nanos(n)),
+                ("u", Duration::from_micros(n)),
+                ("m", Duration::from_millis(n)),
+                ("S", Duration::from_secs(n)),
+                ("M", Duration::from_secs(n * 60)),
+                ("H", Duration::from_secs(n * 3600)),
+            ][unit];
+            proptest::prop_assert_eq!(parse(&format!("{n}{u}")), Some(d));
+        }
     }
 
     #[test]

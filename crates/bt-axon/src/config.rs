@@ -27,6 +27,9 @@ pub struct AxonConfig {
     /// Open TCP connections at once; further ones wait in the kernel's accept backlog.
     /// Default 1024.
     pub max_connections: usize,
+    /// A connection that sends nothing for this long after it was accepted is closed, so that
+    /// silent sockets cannot hold the `max_connections` slots. Default 10 s.
+    pub handshake_timeout: Duration,
     /// Threads of the blocking pool that run synapses, signature checks and tensor codecs;
     /// admitted requests wait (bounded by `max_in_flight`) for one. Default: the number of CPUs.
     pub workers: usize,
@@ -72,6 +75,7 @@ impl Default for AxonConfig {
             max_in_flight_per_connection: 64,
             max_concurrent_streams: 128,
             max_connections: 1024,
+            handshake_timeout: Duration::from_secs(10),
             workers: std::thread::available_parallelism().map_or(2, usize::from),
             allow_unsigned: false,
             nonce_max_age: Duration::from_secs(10),

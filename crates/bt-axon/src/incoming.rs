@@ -65,10 +65,20 @@ impl tokio_stream::Stream for Incoming {
                     return Poll::Ready(Some(Err(io::Error::other("connection slot lost"))));
                 };
                 this.shared.metrics.connection_delta(true);
+                let tcp = stream.connect_info();
                 Poll::Ready(Some(Ok(Conn {
                     stream,
                     _slot: slot,
                     killed: Box::pin(this.kill.clone().cancelled_owned()),
+                    first_byte: Some(Box::pin(tokio::time::sleep(
+                        this.shared.config.handshake_timeout,
+                    ))),
+                    info: ConnInfo {
+                        tcp,
+                        slots: Arc::new(Semaphore::new(
+                            this.shared.config.max_in_flight_per_connection,
+                        )),
+                    },
                     shared: this.shared.clone(),
                 })))
             }
@@ -88,7 +98,19 @@ pub(crate) struct Conn {
     stream: TcpStream,
     _slot: OwnedSemaphorePermit,
     killed: Pin<Box<WaitForCancellationFutureOwned>>,
+    /// Until the client sends its first bytes: a silent socket must not hold a connection slot.
+    first_byte: Option<Pin<Box<tokio::time::Sleep>>>,
+    info: ConnInfo,
     shared: Arc<Shared>,
+}
+
+/// What tonic puts in every request's extensions for this connection: its addresses and its
+/// share of `max_in_flight_per_connection`, taken by the admission layer.
+#[derive(Clone)]
+pub(crate) struct ConnInfo {
+    #[allow(dead_code)] // Kept for logging and future per-address policies.
+    pub(crate) tcp: TcpConnectInfo,
+    pub(crate) slots: Arc<Semaphore>,
 }
 
 impl Drop for Conn {
@@ -110,10 +132,10 @@ impl Conn {
 }
 
 impl Connected for Conn {
-    type ConnectInfo = TcpConnectInfo;
+    type ConnectInfo = ConnInfo;
 
     fn connect_info(&self) -> Self::ConnectInfo {
-        self.stream.connect_info()
+        self.info.clone()
     }
 }
 
@@ -124,7 +146,20 @@ impl AsyncRead for Conn {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         self.check_killed(cx)?;
-        Pin::new(&mut self.stream).poll_read(cx, buf)
+        if let Some(t) = self.first_byte.as_mut()
+            && t.as_mut().poll(cx).is_ready()
+        {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "client sent nothing within the handshake timeout",
+            )));
+        }
+        let before = buf.filled().len();
+        let res = ready!(Pin::new(&mut self.stream).poll_read(cx, buf));
+        if buf.filled().len() > before {
+            self.first_byte = None;
+        }
+        Poll::Ready(res)
     }
 }
 

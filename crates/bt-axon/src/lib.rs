@@ -4,9 +4,10 @@
 //! # Bird's-eye view
 //!
 //! ```text
-//!  TCP ─► Incoming (≤ max_connections) ─► HTTP/2 (tonic; frame/window/keepalive settings)
-//!     ─► per-connection limit (load-shed → RESOURCE_EXHAUSTED)
-//!     ─► Admission, at header time: draining? full (max_in_flight)? → refuse; stamp deadline
+//!  TCP ─► Incoming (≤ max_connections, handshake timeout, killable after the grace period)
+//!     ─► HTTP/2 (tonic; max_concurrent_streams, frame/window/keepalive settings)
+//!     ─► Admission, at header time: draining → UNAVAILABLE; connection or axon full
+//!        (max_in_flight_per_connection, max_in_flight) → RESOURCE_EXHAUSTED; stamp deadline
 //!     ─► handler: route by synapse key (NOT_FOUND), arity (INVALID_ARGUMENT)
 //!     ─► blocking pool (≤ workers): signature → nonce → policy → decode → synapse → encode
 //! ```

@@ -164,8 +164,6 @@ impl AxonBuilder {
 
 fn build_server(c: &AxonConfig) -> tonic::transport::Server {
     tonic::transport::Server::builder()
-        .concurrency_limit_per_connection(c.max_in_flight_per_connection)
-        .load_shed(true)
         .max_concurrent_streams(c.max_concurrent_streams)
         .max_frame_size(c.max_frame_size)
         .initial_stream_window_size(c.initial_stream_window)

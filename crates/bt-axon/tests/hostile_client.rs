@@ -164,3 +164,36 @@ async fn malformed_grpc_bodies_get_errors() {
     good_request_works(addr, &key).await;
     axon.shutdown(Duration::from_secs(5)).await.unwrap();
 }
+
+/// Silent sockets are closed after the handshake timeout, so they cannot hold every
+/// connection slot.
+#[tokio::test]
+async fn silent_sockets_are_dropped() {
+    let key = synapse_key(1);
+    let config = bt_axon::AxonConfig {
+        max_connections: 2,
+        handshake_timeout: Duration::from_millis(200),
+        ..unsigned_config()
+    };
+    let axon = start(config, vec![(key.clone(), Arc::new(EchoSynapse))]).await;
+    let addr = axon.local_addr();
+    let mut silent = Vec::new();
+    for _ in 0..2 {
+        silent.push(TcpStream::connect(addr).await.unwrap());
+    }
+    for mut s in silent {
+        let mut buf = [0u8; 64];
+        let closed = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        assert!(closed.is_ok(), "a silent socket was kept open");
+    }
+    good_request_works(addr, &key).await;
+    axon.shutdown(Duration::from_secs(5)).await.unwrap();
+}

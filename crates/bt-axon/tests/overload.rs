@@ -56,3 +56,65 @@ async fn thousand_concurrent_requests_are_all_answered() {
     assert_eq!(axon.metrics().in_flight, 0);
     axon.shutdown(Duration::from_secs(5)).await.unwrap();
 }
+
+/// One greedy connection is bounded by `max_in_flight_per_connection`, and the axon still has
+/// room for other connections.
+#[tokio::test]
+async fn one_connection_cannot_take_the_whole_axon() {
+    let gated = Arc::new(Gated::default());
+    let (slow, fast) = (synapse_key(1), synapse_key(2));
+    let config = AxonConfig {
+        max_in_flight: 16,
+        max_in_flight_per_connection: 2,
+        workers: 4,
+        ..unsigned_config()
+    };
+    let axon = start(
+        config,
+        vec![
+            (slow.clone(), gated.clone()),
+            (fast.clone(), Arc::new(bt_axon::EchoSynapse)),
+        ],
+    )
+    .await;
+    let greedy = client(axon.local_addr()).await;
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut c = greedy.clone();
+        let m = message(&slow, vec![f32_tensor(&[1.0])]);
+        held.push(tokio::spawn(async move {
+            c.forward(request(m, Duration::from_secs(20))).await
+        }));
+    }
+    let g = gated.clone();
+    eventually(Duration::from_secs(10), "two held", move || {
+        g.entered() == 2
+    })
+    .await;
+    let mut c = greedy.clone();
+    let err = c
+        .forward(request(
+            message(&fast, vec![f32_tensor(&[1.0])]),
+            Duration::from_secs(5),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::ResourceExhausted);
+    assert!(
+        err.message().contains("max_in_flight_per_connection"),
+        "{err:?}"
+    );
+    let mut other = client(axon.local_addr()).await;
+    other
+        .forward(request(
+            message(&fast, vec![f32_tensor(&[1.0])]),
+            Duration::from_secs(5),
+        ))
+        .await
+        .unwrap();
+    gated.open();
+    for h in held {
+        h.await.unwrap().unwrap();
+    }
+    axon.shutdown(Duration::from_secs(5)).await.unwrap();
+}
