@@ -211,8 +211,8 @@ impl MetagraphTable {
     }
 
     /// Adds (or refreshes) one of our own synapses. Own entries are never evicted or cleaned
-    /// and are always part of what we gossip; a foreign definition with the same key is
-    /// refused from then on.
+    /// and are always part of what we gossip; copies that come back are ignored, and one under
+    /// another `neuron_key` is refused as an impersonation.
     pub fn subscribe(&mut self, syn: VerifiedSynapse) -> Result<(), MetagraphError> {
         let key: Arc<str> = Arc::from(syn.synapse().synapse_key.as_str());
         if let Some(old) = self.entries.get(&key) {
@@ -264,15 +264,12 @@ impl MetagraphTable {
                 }
             };
             match self.entries.get(syn.synapse_key.as_str()) {
-                Some(e) if e.own => {
-                    t.rejected.push(Rejection::Impersonation);
-                    continue;
-                }
                 Some(e) if e.synapse.neuron_key != syn.neuron_key => {
                     t.rejected.push(Rejection::Impersonation);
                     continue;
                 }
-                Some(e) if e.heartbeat_ms >= hb => {
+                // Our own definitions echoed back: we are their only source.
+                Some(e) if e.own || e.heartbeat_ms >= hb => {
                     t.unchanged += 1;
                     continue;
                 }
@@ -335,10 +332,10 @@ impl MetagraphTable {
         for v in verified {
             let key = v.synapse().synapse_key.as_str();
             match self.entries.get(key) {
-                Some(e) if e.own || e.synapse.neuron_key != v.synapse().neuron_key => {
+                Some(e) if e.synapse.neuron_key != v.synapse().neuron_key => {
                     *report.rejected.entry(Rejection::Impersonation).or_default() += 1;
                 }
-                Some(e) if e.heartbeat_ms >= v.heartbeat_ms() => report.unchanged += 1,
+                Some(e) if e.own || e.heartbeat_ms >= v.heartbeat_ms() => report.unchanged += 1,
                 Some(e) => {
                     let (weight, key) = (e.weight, Arc::from(key));
                     self.put(key, v, weight, false);
