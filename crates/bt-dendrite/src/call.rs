@@ -71,12 +71,19 @@ async fn attempt(inner: &Inner, mut spec: CallSpec, phase: &AtomicU8) -> Outcome
     if let Admission::Reject { retry_in } = inner.admit(&spec.endpoint) {
         return Outcome::Unavailable(Unavailable::CircuitOpen { retry_in });
     }
-    // The semaphore is never closed; if it were, failing the call is the right answer.
+    // The per-axon slot first: calls queued behind one busy axon must not sit on global
+    // slots that calls to other axons could use. Neither semaphore is ever closed; if one
+    // were, failing the call would be the right answer.
+    let host = spec.endpoint.host();
+    let host_slots = inner.pool.host_slots(&host);
+    let Ok(_host_permit) = host_slots.acquire().await else {
+        return Outcome::Unavailable(Unavailable::Connect("dendrite is shutting down".into()));
+    };
     let Ok(_permit) = inner.permits.acquire().await else {
         return Outcome::Unavailable(Unavailable::Connect("dendrite is shutting down".into()));
     };
     phase.store(PHASE_DIALING, Ordering::Relaxed);
-    let lease = match inner.pool.acquire(&spec.endpoint.host()).await {
+    let lease = match inner.pool.acquire(&host).await {
         Ok(lease) => lease,
         Err(why) => {
             inner.report_failure(&spec.endpoint);

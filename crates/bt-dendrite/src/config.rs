@@ -15,6 +15,10 @@ pub struct DendriteConfig {
     pub timeout: Duration,
     /// Calls in flight at once across all peers; further calls wait (inside their deadline).
     pub max_in_flight: usize,
+    /// Calls in flight at once on one axon's connection; further calls to that axon wait
+    /// (inside their deadline). Match the servers' per-connection limit: bt-axon's default
+    /// `max_in_flight_per_connection` is 64 and it refuses the excess.
+    pub max_in_flight_per_host: usize,
     /// Pooled connections (one per axon `address:port`); the least recently used goes first.
     pub max_connections: usize,
     /// A connection unused this long is dropped.
@@ -46,6 +50,7 @@ impl Default for DendriteConfig {
         Self {
             timeout: Duration::from_secs(5),
             max_in_flight: 1024,
+            max_in_flight_per_host: 64,
             max_connections: 1024,
             idle_timeout: Duration::from_secs(120),
             connect_timeout: Duration::from_secs(3),

@@ -6,10 +6,11 @@
 //! call dials afresh — under the circuit breaker's control rather than tonic's silent reconnect
 //! loop.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::future::{BoxFuture, FutureExt, Shared};
+use tokio::sync::Semaphore;
 use tonic::transport::{Channel, Endpoint as TonicEndpoint};
 
 use crate::config::DendriteConfig;
@@ -28,6 +29,8 @@ struct Entry {
     /// Bumped on every new dial so that a late report about an old connection is ignored.
     generation: u64,
     conn: Option<Conn>,
+    /// Calls in flight on this axon's connection.
+    slots: Arc<Semaphore>,
 }
 
 /// A pooled connection handed to one call.
@@ -41,6 +44,7 @@ pub(crate) struct Pool {
     entries: Mutex<BoundedLru<HostKey, Entry>>,
     settings: ChannelSettings,
     idle_timeout: Duration,
+    per_host: usize,
 }
 
 #[derive(Clone)]
@@ -71,6 +75,7 @@ impl Pool {
                 max_frame_size: cfg.max_frame_size,
             },
             idle_timeout: cfg.idle_timeout,
+            per_host: cfg.max_in_flight_per_host.max(1),
         }
     }
 
@@ -81,9 +86,11 @@ impl Pool {
             let now = Instant::now();
             let mut entries = self.lock();
             entries.expire_idle(now, self.idle_timeout);
+            let per_host = self.per_host;
             let entry = entries.get_or_insert_with(host, now, || Entry {
                 generation: 0,
                 conn: None,
+                slots: Arc::new(Semaphore::new(per_host)),
             });
             match &entry.conn {
                 Some(Conn::Ready(ch)) => Step::Ready(ch.clone(), entry.generation),
@@ -109,6 +116,21 @@ impl Pool {
             host: host.clone(),
             generation,
         })
+    }
+
+    /// The in-flight slots of `host`'s connection. Servers cap the calls in flight per
+    /// connection (the axon sheds the excess with `RESOURCE_EXHAUSTED`); waiting here, within
+    /// the call's deadline, turns a big fan-out to one axon into a queue instead of refusals.
+    pub(crate) fn host_slots(&self, host: &HostKey) -> Arc<Semaphore> {
+        let per_host = self.per_host;
+        self.lock()
+            .get_or_insert_with(host, Instant::now(), || Entry {
+                generation: 0,
+                conn: None,
+                slots: Arc::new(Semaphore::new(per_host)),
+            })
+            .slots
+            .clone()
     }
 
     /// The dial of generation `generation` finished: keep the channel, or clear the slot so

@@ -129,3 +129,33 @@ async fn an_unknown_synapse_is_a_rejection_and_text_echo_is_not_a_model_output()
         r[0].outcome
     );
 }
+
+#[tokio::test]
+async fn a_fan_out_wider_than_the_axons_per_connection_limit_queues_instead_of_being_shed() {
+    // bt-axon sheds calls beyond 64 in flight on one connection; the dendrite's per-axon
+    // limit (default 64) keeps the excess waiting on our side, inside the deadline.
+    let keys: Vec<String> = (0..150)
+        .map(|_| NeuronKey::generate().public_hex())
+        .collect();
+    let mut builder = Axon::builder(AxonConfig::default());
+    for k in &keys {
+        builder = builder.serve_synapse(k.clone(), Arc::new(EchoSynapse));
+    }
+    let axon = builder.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let port = axon.local_addr().port();
+    let eps: Vec<Endpoint> = keys
+        .iter()
+        .map(|k| Endpoint::new("127.0.0.1", port, k.clone()))
+        .collect();
+    let d = dendrite(true);
+    let x = Tensor::from_f32(&[16, 64], &[0.5; 1024], Modality::Tensor).unwrap();
+    for _ in 0..2 {
+        let replies = d
+            .forward_tensor(Inputs::broadcast(eps.clone(), x.clone()))
+            .await
+            .unwrap();
+        for r in &replies {
+            assert!(r.outcome.is_ok(), "{}", r.outcome);
+        }
+    }
+}
