@@ -16,11 +16,12 @@ use std::time::{Duration, Instant};
 
 const N_UIDS: usize = 64;
 const VALIDATORS: usize = 32;
-const TXS_PER_VALIDATOR: usize = 60;
+const TXS_PER_VALIDATOR: usize = 150;
 
 fn genesis() -> Genesis {
     let mut g = Genesis::local_dev(20);
-    g.subnet_defaults.max_allowed_validators = VALIDATORS as u16;
+    // The owner always holds a permit, so leave room for it.
+    g.subnet_defaults.max_allowed_validators = VALIDATORS as u16 + 1;
     g
 }
 
