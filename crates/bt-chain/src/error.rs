@@ -32,6 +32,10 @@ pub enum ChainError {
         "mempool is full ({capacity} transactions); raise ChainConfig::mempool_capacity or retry"
     )]
     MempoolFull { capacity: usize },
+    #[error(
+        "{signer} already has {max} pending transactions; raise NodeConfig::max_pending_per_account or wait for a block"
+    )]
+    TooManyPending { signer: AccountId, max: usize },
     #[error("transaction {0} is already pending")]
     AlreadyPending(String),
 
@@ -208,7 +212,7 @@ impl ChainError {
             | Self::BadAddress { .. }
             | Self::BadSignature { .. } => 1001,
             Self::StaleNonce { .. } | Self::FutureNonce { .. } | Self::AlreadyPending(_) => 1002,
-            Self::MempoolFull { .. } => 1003,
+            Self::MempoolFull { .. } | Self::TooManyPending { .. } => 1003,
             Self::SubnetNotFound(_) => 1004,
             Self::NotInstantMode(_) => 1005,
             Self::Timeout { .. } => 1006,

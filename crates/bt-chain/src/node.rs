@@ -72,6 +72,8 @@ pub struct NodeConfig {
     /// Where the JSON-RPC server (HTTP and WebSocket) listens; port 0 picks one.
     pub rpc_addr: SocketAddr,
     pub mempool_capacity: usize,
+    /// Pending transactions one account may have, so a single signer cannot fill the mempool.
+    pub max_pending_per_account: usize,
     pub rpc: RpcLimits,
 }
 
@@ -84,6 +86,7 @@ impl NodeConfig {
             mode: BlockMode::Interval(Duration::from_secs(1)),
             rpc_addr: SocketAddr::from(([127, 0, 0, 1], 9944)),
             mempool_capacity: 8192,
+            max_pending_per_account: 1024,
             rpc: RpcLimits::default(),
         }
     }
@@ -116,6 +119,7 @@ pub struct Shared {
     pub(crate) store: Arc<Store>,
     inbox: SyncSender<Msg>,
     mempool_capacity: usize,
+    max_pending_per_account: usize,
     pending_nonce: Mutex<HashMap<AccountId, u64>>,
     waiters: Mutex<HashMap<Hash, Waiter>>,
     pub(crate) heads: broadcast::Sender<Header>,
@@ -182,6 +186,12 @@ impl Shared {
                 signer: tx.signer,
                 got: tx.nonce,
                 expected,
+            });
+        }
+        if tx.nonce - on_chain >= self.max_pending_per_account as u64 {
+            return Err(ChainError::TooManyPending {
+                signer: tx.signer,
+                max: self.max_pending_per_account,
             });
         }
         if let Some(w) = waiter {
@@ -267,6 +277,7 @@ impl ChainNode {
             store,
             inbox,
             mempool_capacity: config.mempool_capacity,
+            max_pending_per_account: config.max_pending_per_account.max(1),
             pending_nonce: Mutex::new(HashMap::new()),
             waiters: Mutex::new(HashMap::new()),
             heads,

@@ -186,3 +186,49 @@ async fn interval_mode_produces_blocks_on_its_own() {
     ));
     node.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_account_cannot_fill_the_mempool() {
+    let mut cfg = NodeConfig::instant_in_memory(10);
+    // No block will come during the test, so everything stays pending.
+    cfg.mode = bt_chain::BlockMode::Interval(Duration::from_secs(3600));
+    cfg.max_pending_per_account = 2;
+    let node = ChainNode::start(cfg).await.unwrap();
+    let chain = RpcChain::connect(&node.local_addr().to_string())
+        .await
+        .unwrap();
+    let genesis = chain.genesis_hash().await.unwrap();
+    let k = Keypair::dev("spammer");
+    for nonce in 0..2 {
+        chain
+            .submit_nowait(&SignedTx::sign(&k, nonce, Call::Faucet, &genesis))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        chain.nonce(&k.account()).await.unwrap(),
+        2,
+        "the nonce query counts pending transactions"
+    );
+    match chain
+        .submit_nowait(&SignedTx::sign(&k, 2, Call::Faucet, &genesis))
+        .await
+    {
+        Err(ChainError::Remote {
+            code: 1003,
+            message,
+        }) => assert!(message.contains("pending"), "{message}"),
+        other => panic!("expected the per-account limit, got {other:?}"),
+    }
+    // Another account is unaffected.
+    chain
+        .submit_nowait(&SignedTx::sign(
+            &Keypair::dev("other"),
+            0,
+            Call::Faucet,
+            &genesis,
+        ))
+        .await
+        .unwrap();
+    node.shutdown().await;
+}
