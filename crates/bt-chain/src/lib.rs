@@ -50,6 +50,7 @@ pub mod rpc;
 mod state;
 pub mod store;
 mod tx;
+mod weights;
 
 pub use apply::{MAX_PENDING_COMMITS, POW_WINDOW};
 pub use block::{
