@@ -142,7 +142,7 @@ fn main() -> Res<()> {
         );
     }
     // The machine is shared: alternate ours and PyTorch so both see similar load, and report
-    // every round's ratio plus the median.
+    // every round's ratio plus the median (the lower middle one for an even count).
     let mut ratios = Vec::new();
     for round in 1..=rounds {
         let ours_rate = ours(&data, warmup)?;
@@ -160,7 +160,7 @@ fn main() -> Res<()> {
         println!(
             "median ratio bt-nn / pytorch over {} rounds = {:.2}x",
             ratios.len(),
-            ratios[ratios.len() / 2]
+            ratios[(ratios.len() - 1) / 2]
         );
     }
     Ok(())
