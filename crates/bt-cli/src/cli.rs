@@ -1,0 +1,212 @@
+//! The command line: one clap `Args` struct per subsystem, every flag also an environment variable.
+//!
+//! The seeds spell flags with underscores (`--axon_port`); the kebab-case spelling
+//! (`--axon-port`) is accepted as an alias so both habits work.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "bittensor",
+    version,
+    about = "A peer-to-peer machine intelligence network: neurons that serve, query and learn from each other.",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one neuron: serve its model on an axon, find peers, and (for learning neurons) train.
+    Neuron(NeuronCommand),
+    /// Start N neurons on this machine that find each other and train together (the main job).
+    Localnet(LocalnetArgs),
+    /// Look at a running metagraph without joining it.
+    #[command(subcommand)]
+    Metagraph(MetagraphCommand),
+    /// Create or show neuron keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Yuma consensus tools.
+    #[command(subcommand)]
+    Consensus(ConsensusCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct NeuronCommand {
+    /// Which neuron to run.
+    #[arg(value_enum)]
+    pub kind: NeuronKind,
+    #[command(flatten)]
+    pub args: NeuronArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NeuronKind {
+    /// Serves a synapse that returns its input unchanged (interop tests, benchmarks).
+    Echo,
+    /// The seeds' MNIST neuron: learns digits from its data and from its peers.
+    Mnist,
+}
+
+/// The seeds' neuron flags. Every value is optional here so that a `--config` file can fill what
+/// the command line leaves out; `crate::config` resolves the final settings.
+#[derive(Debug, Clone, Default, Args)]
+pub struct NeuronArgs {
+    /// TOML file with any of these settings (command line and environment win over it).
+    #[arg(long, env = "BT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Chain endpoint (host:port of a JSON-RPC node); without it peers are found by gossip.
+    #[arg(
+        long = "chain_endpoint",
+        alias = "chain-endpoint",
+        env = "BT_CHAIN_ENDPOINT"
+    )]
+    pub chain_endpoint: Option<String>,
+    /// Axon (tensor server) port; a free port is picked when absent.
+    #[arg(long = "axon_port", alias = "axon-port", env = "BT_AXON_PORT")]
+    pub axon_port: Option<u16>,
+    /// Metagraph (gossip) port; a free port is picked when absent.
+    #[arg(
+        long = "metagraph_port",
+        alias = "metagraph-port",
+        env = "BT_METAGRAPH_PORT"
+    )]
+    pub metagraph_port: Option<u16>,
+    /// Maximum number of synapses kept in the metagraph table.
+    #[arg(
+        long = "metagraph_size",
+        alias = "metagraph-size",
+        env = "BT_METAGRAPH_SIZE"
+    )]
+    pub metagraph_size: Option<usize>,
+    /// Metagraph peers to bootstrap from (host:port), repeatable or comma separated.
+    #[arg(long, env = "BT_BOOTSTRAP", value_delimiter = ',')]
+    pub bootstrap: Vec<String>,
+    /// Path of the neuron key file (created on first use).
+    #[arg(long = "neuron_key", alias = "neuron-key", env = "BT_NEURON_KEY")]
+    pub neuron_key: Option<PathBuf>,
+    /// IP address peers should use to reach this neuron; found from local interfaces when absent.
+    #[arg(long = "remote_ip", alias = "remote-ip", env = "BT_REMOTE_IP")]
+    pub remote_ip: Option<String>,
+    /// Checkpoint to resume from (and to write to).
+    #[arg(long = "model_path", alias = "model-path", env = "BT_MODEL_PATH")]
+    pub model_path: Option<PathBuf>,
+    /// Directory for log files (logs go to stderr too).
+    #[arg(long = "log_dir", alias = "log-dir", env = "BT_LOG_DIR")]
+    pub log_dir: Option<PathBuf>,
+    /// Seconds between gossip rounds.
+    #[arg(
+        long = "gossip_interval",
+        alias = "gossip-interval",
+        env = "BT_GOSSIP_INTERVAL"
+    )]
+    pub gossip_interval: Option<f64>,
+    /// Dataset directory (MNIST IDX files); the vendored MNIST when absent.
+    #[arg(long = "data_dir", alias = "data-dir", env = "BT_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Training epochs (learning neurons).
+    #[arg(long, env = "BT_EPOCHS")]
+    pub epochs: Option<usize>,
+    /// Stop after this many training steps (0 = no limit).
+    #[arg(long = "max_steps", alias = "max-steps", env = "BT_MAX_STEPS")]
+    pub max_steps: Option<usize>,
+    /// Accept unsigned requests from Release 1 peers.
+    #[arg(
+        long = "allow_unsigned",
+        alias = "allow-unsigned",
+        env = "BT_ALLOW_UNSIGNED"
+    )]
+    pub allow_unsigned: bool,
+    /// Port for Prometheus metrics (`/metrics`); off when absent.
+    #[arg(long = "metrics_port", alias = "metrics-port", env = "BT_METRICS_PORT")]
+    pub metrics_port: Option<u16>,
+}
+
+#[derive(Debug, Args)]
+pub struct LocalnetArgs {
+    /// How many neurons to start.
+    #[arg(long, default_value_t = 3, env = "BT_LOCALNET_NEURONS")]
+    pub neurons: usize,
+    /// Which neuron every node runs.
+    #[arg(long, value_enum, default_value = "mnist")]
+    pub neuron: NeuronKind,
+    /// Training epochs per neuron.
+    #[arg(long, default_value_t = 1)]
+    pub epochs: usize,
+    /// Stop each neuron after this many steps (0 = run the epochs).
+    #[arg(long = "max_steps", alias = "max-steps", default_value_t = 0)]
+    pub max_steps: usize,
+    /// Where keys, logs and checkpoints of the nodes go.
+    #[arg(long, default_value = "localnet")]
+    pub dir: PathBuf,
+    /// Dataset directory for every node; the vendored MNIST when absent.
+    #[arg(long = "data_dir", alias = "data-dir")]
+    pub data_dir: Option<PathBuf>,
+    /// Seconds between gossip rounds.
+    #[arg(
+        long = "gossip_interval",
+        alias = "gossip-interval",
+        default_value_t = 2.0
+    )]
+    pub gossip_interval: f64,
+    /// Print plain log lines instead of the live view.
+    #[arg(long)]
+    pub plain: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MetagraphCommand {
+    /// Ask a running metagraph for its table without joining it.
+    Inspect {
+        /// host:port of the metagraph (its --metagraph_port).
+        address: String,
+        /// Print JSON with the schema's field names.
+        #[arg(long)]
+        json: bool,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 5.0)]
+        timeout: f64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a new neuron key file.
+    New {
+        /// Where to write it.
+        #[arg(long, default_value = "neuron.key", env = "BT_NEURON_KEY")]
+        path: PathBuf,
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the public key of a key file.
+    Show {
+        #[arg(long, default_value = "neuron.key", env = "BT_NEURON_KEY")]
+        path: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConsensusCommand {
+    /// Run a scenario of weights, stake and epochs and print every epoch's outputs.
+    Simulate {
+        /// The scenario (JSON); see the README for the format.
+        scenario: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: OutputFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+}

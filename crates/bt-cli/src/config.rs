@@ -1,0 +1,195 @@
+//! Neuron settings: command line and environment first, then the `--config` TOML file, then
+//! defaults. The file is a separate serde struct so that unknown keys are an error that names the
+//! key, not a silently ignored typo.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+
+use crate::cli::NeuronArgs;
+
+/// Everything a neuron needs, resolved.
+#[derive(Debug, Clone)]
+pub struct NeuronSettings {
+    pub chain_endpoint: Option<String>,
+    /// 0 = pick a free port.
+    pub axon_port: u16,
+    /// 0 = pick a free port.
+    pub metagraph_port: u16,
+    pub metagraph_size: usize,
+    pub bootstrap: Vec<String>,
+    pub neuron_key: PathBuf,
+    pub remote_ip: Option<String>,
+    pub model_path: Option<PathBuf>,
+    pub log_dir: Option<PathBuf>,
+    pub gossip_interval: Duration,
+    pub data_dir: Option<PathBuf>,
+    pub epochs: usize,
+    /// 0 = no limit.
+    pub max_steps: usize,
+    pub allow_unsigned: bool,
+    pub metrics_port: Option<u16>,
+}
+
+pub const DEFAULT_METAGRAPH_SIZE: usize = 10_000;
+pub const DEFAULT_GOSSIP_INTERVAL_SECS: f64 = 10.0;
+pub const DEFAULT_NEURON_KEY: &str = "neuron.key";
+
+/// The `--config` file: the same names as the flags (underscores).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NeuronFileConfig {
+    pub chain_endpoint: Option<String>,
+    pub axon_port: Option<u16>,
+    pub metagraph_port: Option<u16>,
+    pub metagraph_size: Option<usize>,
+    pub bootstrap: Option<Vec<String>>,
+    pub neuron_key: Option<PathBuf>,
+    pub remote_ip: Option<String>,
+    pub model_path: Option<PathBuf>,
+    pub log_dir: Option<PathBuf>,
+    pub gossip_interval: Option<f64>,
+    pub data_dir: Option<PathBuf>,
+    pub epochs: Option<usize>,
+    pub max_steps: Option<usize>,
+    pub allow_unsigned: Option<bool>,
+    pub metrics_port: Option<u16>,
+}
+
+impl NeuronFileConfig {
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read --config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("bad --config file {}", path.display()))
+    }
+}
+
+impl NeuronSettings {
+    pub fn into_neuron_config(self) -> Result<bt_neuron::NeuronConfig> {
+        Ok(bt_neuron::NeuronConfig {
+            chain_endpoint: self.chain_endpoint,
+            axon_port: self.axon_port,
+            metagraph_port: self.metagraph_port,
+            metagraph_size: self.metagraph_size,
+            bootstrap: self.bootstrap,
+            neuron_key: self.neuron_key,
+            remote_ip: self.remote_ip,
+            model_path: self.model_path,
+            log_dir: self.log_dir,
+            gossip_interval: self.gossip_interval,
+            data_dir: self.data_dir,
+            epochs: self.epochs,
+            max_steps: self.max_steps,
+            allow_unsigned: self.allow_unsigned,
+            metrics_port: self.metrics_port,
+        })
+    }
+
+    pub fn resolve(args: &NeuronArgs) -> Result<Self> {
+        let file = match &args.config {
+            Some(path) => NeuronFileConfig::load(path)?,
+            None => NeuronFileConfig::default(),
+        };
+        let gossip_secs = args
+            .gossip_interval
+            .or(file.gossip_interval)
+            .unwrap_or(DEFAULT_GOSSIP_INTERVAL_SECS);
+        if !(gossip_secs.is_finite() && gossip_secs > 0.0 && gossip_secs <= 3600.0) {
+            bail!("--gossip_interval must be between 0 and 3600 seconds, got {gossip_secs}");
+        }
+        let metagraph_size = args
+            .metagraph_size
+            .or(file.metagraph_size)
+            .unwrap_or(DEFAULT_METAGRAPH_SIZE);
+        if metagraph_size == 0 {
+            bail!("--metagraph_size must be at least 1");
+        }
+        let bootstrap = if args.bootstrap.is_empty() {
+            file.bootstrap.unwrap_or_default()
+        } else {
+            args.bootstrap.clone()
+        };
+        Ok(Self {
+            chain_endpoint: args.chain_endpoint.clone().or(file.chain_endpoint),
+            axon_port: args.axon_port.or(file.axon_port).unwrap_or(0),
+            metagraph_port: args.metagraph_port.or(file.metagraph_port).unwrap_or(0),
+            metagraph_size,
+            bootstrap: bootstrap
+                .into_iter()
+                .filter(|b| !b.trim().is_empty())
+                .collect(),
+            neuron_key: args
+                .neuron_key
+                .clone()
+                .or(file.neuron_key)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_NEURON_KEY)),
+            remote_ip: args.remote_ip.clone().or(file.remote_ip),
+            model_path: args.model_path.clone().or(file.model_path),
+            log_dir: args.log_dir.clone().or(file.log_dir),
+            gossip_interval: Duration::from_secs_f64(gossip_secs),
+            data_dir: args.data_dir.clone().or(file.data_dir),
+            epochs: args.epochs.or(file.epochs).unwrap_or(1),
+            max_steps: args.max_steps.or(file.max_steps).unwrap_or(0),
+            allow_unsigned: args.allow_unsigned || file.allow_unsigned.unwrap_or(false),
+            metrics_port: args.metrics_port.or(file.metrics_port),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_wins_over_file_and_file_over_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("n.toml");
+        std::fs::write(
+            &path,
+            "axon_port = 9000\nmetagraph_size = 50\nbootstrap = [\"127.0.0.1:1\"]\n",
+        )
+        .unwrap();
+        let args = NeuronArgs {
+            config: Some(path),
+            axon_port: Some(9100),
+            ..NeuronArgs::default()
+        };
+        let s = NeuronSettings::resolve(&args).unwrap();
+        assert_eq!(s.axon_port, 9100);
+        assert_eq!(s.metagraph_size, 50);
+        assert_eq!(s.bootstrap, vec!["127.0.0.1:1".to_string()]);
+        assert_eq!(s.metagraph_port, 0);
+        assert_eq!(s.gossip_interval, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn unknown_key_in_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("n.toml");
+        std::fs::write(&path, "axon_prot = 1\n").unwrap();
+        let args = NeuronArgs {
+            config: Some(path),
+            ..NeuronArgs::default()
+        };
+        let err = format!("{:#}", NeuronSettings::resolve(&args).unwrap_err());
+        assert!(err.contains("axon_prot"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_the_flag() {
+        let args = NeuronArgs {
+            gossip_interval: Some(-1.0),
+            ..NeuronArgs::default()
+        };
+        let err = NeuronSettings::resolve(&args).unwrap_err().to_string();
+        assert!(err.contains("--gossip_interval"), "{err}");
+        let args = NeuronArgs {
+            metagraph_size: Some(0),
+            ..NeuronArgs::default()
+        };
+        let err = NeuronSettings::resolve(&args).unwrap_err().to_string();
+        assert!(err.contains("--metagraph_size"), "{err}");
+    }
+}

@@ -1,0 +1,69 @@
+//! Exit codes: distinct per kind of failure so scripts can tell them apart. Documented in the
+//! README and in `docs/cli.md`.
+
+/// Success.
+pub const OK: u8 = 0;
+/// Anything not classified below.
+pub const FAILURE: u8 = 1;
+/// Bad command line, configuration file or setting (clap itself also uses 2).
+pub const USAGE: u8 = 2;
+/// A port could not be bound (in use or not permitted): change the named flag.
+pub const PORT_IN_USE: u8 = 3;
+/// A key file is missing, unreadable or malformed.
+pub const KEY: u8 = 4;
+/// A peer, metagraph or chain could not be reached or answered with an error.
+pub const UNREACHABLE: u8 = 5;
+/// A data set or checkpoint could not be read.
+pub const DATA: u8 = 6;
+/// Stopped by Ctrl-C after a clean shutdown.
+pub const INTERRUPTED: u8 = 130;
+
+/// The error kinds a command reports; `main` maps them to exit codes.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    PortInUse(String),
+    #[error("{0}")]
+    Key(String),
+    #[error("{0}")]
+    Unreachable(String),
+    #[error("{0}")]
+    Data(String),
+}
+
+/// The exit code for an error chain: the first classified error in it wins.
+pub fn code_for(err: &anyhow::Error) -> u8 {
+    for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<CliError>() {
+            return match e {
+                CliError::Usage(_) => USAGE,
+                CliError::PortInUse(_) => PORT_IN_USE,
+                CliError::Key(_) => KEY,
+                CliError::Unreachable(_) => UNREACHABLE,
+                CliError::Data(_) => DATA,
+            };
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::AddrInUse
+        {
+            return PORT_IN_USE;
+        }
+    }
+    FAILURE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classified_errors_map_to_their_codes_through_context() {
+        let err = anyhow::Error::new(CliError::Key("bad".into())).context("loading");
+        assert_eq!(code_for(&err), KEY);
+        let io = std::io::Error::new(std::io::ErrorKind::AddrInUse, "busy");
+        assert_eq!(code_for(&anyhow::Error::new(io)), PORT_IN_USE);
+        assert_eq!(code_for(&anyhow::anyhow!("other")), FAILURE);
+    }
+}

@@ -1,0 +1,333 @@
+//! `bittensor localnet`: N neurons as child processes on loopback that bootstrap to the first and
+//! train together, with a live view, a summary, and a clean stop on Ctrl-C.
+//!
+//! The supervisor learns everything from the children's stdout (the same lines a person reads),
+//! so what it shows is what the neurons said, never a guess.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use bt_neuron::report::{self, Event, Ready, TestLine, TrainLine};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
+
+use crate::cli::{LocalnetArgs, NeuronKind};
+
+/// How long the first neuron may take to say where its metagraph listens.
+const READY_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long children get to checkpoint and exit after Ctrl-C before they are killed.
+const STOP_GRACE: Duration = Duration::from_secs(20);
+const MAX_NEURONS: usize = 64;
+
+#[derive(Debug, Default, Clone)]
+struct NodeView {
+    ready: Option<Ready>,
+    last_train: Option<TrainLine>,
+    last_test: Option<TestLine>,
+    checkpoint: Option<String>,
+    exit: Option<String>,
+    steps_seen: usize,
+}
+
+struct Line {
+    node: usize,
+    text: String,
+}
+
+pub async fn run(args: LocalnetArgs) -> Result<()> {
+    if args.neurons == 0 || args.neurons > MAX_NEURONS {
+        bail!(
+            "--neurons must be between 1 and {MAX_NEURONS}, got {}",
+            args.neurons
+        );
+    }
+    std::fs::create_dir_all(&args.dir)
+        .with_context(|| format!("cannot create --dir {}", args.dir.display()))?;
+    let exe = std::env::current_exe().context("cannot find the bittensor executable")?;
+    let live = !args.plain && std::io::stdout().is_terminal();
+    // Bounded: a neuron that floods its stdout slows itself down, never the supervisor's memory.
+    let (tx, mut rx) = mpsc::channel::<Line>(1024);
+    let mut children: Vec<Child> = Vec::with_capacity(args.neurons);
+    let mut views = vec![NodeView::default(); args.neurons];
+    let started = Instant::now();
+
+    let first = spawn_node(&exe, &args, 0, None, tx.clone())?;
+    children.push(first);
+    let bootstrap = match wait_ready(&mut rx, &mut views, live).await {
+        Ok(addr) => addr,
+        Err(e) => {
+            stop_all(&mut children).await;
+            return Err(e);
+        }
+    };
+    for node in 1..args.neurons {
+        children.push(spawn_node(&exe, &args, node, Some(&bootstrap), tx.clone())?);
+    }
+    drop(tx);
+
+    let mut redraw = tokio::time::interval(Duration::from_millis(500));
+    let mut drawn_lines = 0usize;
+    let mut interrupted = false;
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        tokio::select! {
+            line = rx.recv() => match line {
+                Some(line) => absorb(&mut views, line, live),
+                None => break, // every child closed its stdout
+            },
+            _ = redraw.tick(), if live => {
+                drawn_lines = draw(&views, drawn_lines, started.elapsed());
+            }
+            _ = &mut ctrl_c, if !interrupted => {
+                interrupted = true;
+                eprintln!("\nstopping {} neurons (they checkpoint first)…", children.len());
+                interrupt_all(&children);
+            }
+        }
+    }
+    let mut failures = 0;
+    for (node, child) in children.iter_mut().enumerate() {
+        let status = match tokio::time::timeout(STOP_GRACE, child.wait()).await {
+            Ok(status) => status.context("waiting for a neuron")?,
+            Err(_) => {
+                child.kill().await.ok();
+                child.wait().await.context("waiting for a killed neuron")?
+            }
+        };
+        if !status.success() && !interrupted {
+            failures += 1;
+        }
+        if let Some(view) = views.get_mut(node) {
+            view.exit = Some(status.to_string());
+        }
+    }
+    if live {
+        draw(&views, drawn_lines, started.elapsed());
+    }
+    print_summary(&views, &args.dir, started.elapsed());
+    if failures > 0 {
+        bail!(
+            "{failures} of {} neurons failed; their logs are in {}",
+            views.len(),
+            args.dir.display()
+        );
+    }
+    Ok(())
+}
+
+fn node_dir(dir: &Path, node: usize) -> PathBuf {
+    dir.join(format!("node{node}"))
+}
+
+fn spawn_node(
+    exe: &Path,
+    args: &LocalnetArgs,
+    node: usize,
+    bootstrap: Option<&str>,
+    tx: mpsc::Sender<Line>,
+) -> Result<Child> {
+    let dir = node_dir(&args.dir, node);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let kind = match args.neuron {
+        NeuronKind::Echo => "echo",
+        NeuronKind::Mnist => "mnist",
+    };
+    let mut cmd = Command::new(exe);
+    cmd.arg("neuron")
+        .arg(kind)
+        .arg("--neuron_key")
+        .arg(dir.join("neuron.key"))
+        .arg("--model_path")
+        .arg(dir.join("model.safetensors"))
+        .arg("--log_dir")
+        .arg(&dir)
+        .arg("--remote_ip")
+        .arg("127.0.0.1")
+        .arg("--epochs")
+        .arg(args.epochs.to_string())
+        .arg("--max_steps")
+        .arg(args.max_steps.to_string())
+        .arg("--gossip_interval")
+        .arg(args.gossip_interval.to_string());
+    if let Some(data) = &args.data_dir {
+        cmd.arg("--data_dir").arg(data);
+    }
+    if let Some(addr) = bootstrap {
+        cmd.arg("--bootstrap").arg(addr);
+    }
+    // The children share the machine: splitting the cores between them keeps N neurons from
+    // fighting over the same ones (the dense kernels use rayon's pool).
+    cmd.env(
+        "RAYON_NUM_THREADS",
+        per_node_threads(args.neurons).to_string(),
+    )
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .kill_on_drop(true);
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("cannot start neuron {node} ({})", exe.display()))?;
+    if let Some(out) = child.stdout.take() {
+        tokio::spawn(forward_lines(node, BufReader::new(out), tx.clone()));
+    }
+    if let Some(err) = child.stderr.take() {
+        tokio::spawn(forward_lines(node, BufReader::new(err), tx));
+    }
+    Ok(child)
+}
+
+fn per_node_threads(neurons: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores / neurons.max(1)).max(1)
+}
+
+async fn forward_lines<R: tokio::io::AsyncRead + Unpin>(
+    node: usize,
+    reader: BufReader<R>,
+    tx: mpsc::Sender<Line>,
+) {
+    let mut lines = reader.lines();
+    while let Ok(Some(text)) = lines.next_line().await {
+        if tx.send(Line { node, text }).await.is_err() {
+            break;
+        }
+    }
+}
+
+async fn wait_ready(
+    rx: &mut mpsc::Receiver<Line>,
+    views: &mut [NodeView],
+    live: bool,
+) -> Result<String> {
+    let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
+    loop {
+        let line = tokio::time::timeout_at(deadline, rx.recv())
+            .await
+            .context("the first neuron did not report ready in time")?
+            .context("the first neuron exited before it was ready (see its output above)")?;
+        let ready = match report::parse(&line.text) {
+            Some(Event::Ready(r)) => Some(r),
+            _ => None,
+        };
+        absorb(views, line, live);
+        if let Some(r) = ready {
+            return Ok(r.metagraph);
+        }
+    }
+}
+
+fn absorb(views: &mut [NodeView], line: Line, live: bool) {
+    let Some(view) = views.get_mut(line.node) else {
+        return;
+    };
+    match report::parse(&line.text) {
+        Some(Event::Ready(r)) => view.ready = Some(r),
+        Some(Event::Train(t)) => {
+            view.steps_seen += 1;
+            view.last_train = Some(t);
+        }
+        Some(Event::Test(t)) => view.last_test = Some(t),
+        Some(Event::Checkpoint(p)) => view.checkpoint = Some(p),
+        Some(Event::Done) | None => {}
+    }
+    if !live {
+        println!("[n{}] {}", line.node, line.text);
+    }
+}
+
+fn interrupt_all(children: &[Child]) {
+    for child in children {
+        if let Some(pid) = child.id().and_then(|id| i32::try_from(id).ok()) {
+            // The children checkpoint on SIGINT, as on a Ctrl-C in their own terminal.
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGINT,
+            );
+        }
+    }
+}
+
+async fn stop_all(children: &mut [Child]) {
+    interrupt_all(children);
+    for child in children.iter_mut() {
+        if tokio::time::timeout(STOP_GRACE, child.wait())
+            .await
+            .is_err()
+        {
+            child.kill().await.ok();
+        }
+    }
+}
+
+fn row(node: usize, v: &NodeView) -> String {
+    let (epoch, progress, local, network, distil, peers) = match &v.last_train {
+        Some(t) => (
+            t.epoch.to_string(),
+            format!("{}/{}", t.seen, t.total),
+            format!("{:.4}", t.local_loss),
+            format!("{:.4}", t.network_loss),
+            format!("{:.4}", t.distillation_loss),
+            format!("{}|{}", t.peers, t.synapses),
+        ),
+        None => Default::default(),
+    };
+    let acc = v
+        .last_test
+        .as_ref()
+        .map(|t| format!("{:.2}%", t.accuracy * 100.0))
+        .unwrap_or_default();
+    let state = match (&v.exit, &v.ready) {
+        (Some(e), _) => e.clone(),
+        (None, Some(_)) => "running".to_string(),
+        (None, None) => "starting".to_string(),
+    };
+    format!(
+        "n{node:<3} {state:<10} {epoch:>5} {progress:>13} {local:>10} {network:>10} {distil:>10} {peers:>7} {acc:>8}"
+    )
+}
+
+fn header() -> String {
+    format!(
+        "{:<4} {:<10} {:>5} {:>13} {:>10} {:>10} {:>10} {:>7} {:>8}",
+        "node", "state", "epoch", "progress", "local", "network", "distil", "nP|nS", "test acc"
+    )
+}
+
+/// Redraws the live table in place; returns how many lines it drew.
+fn draw(views: &[NodeView], previous: usize, elapsed: Duration) -> usize {
+    let mut out = String::new();
+    if previous > 0 {
+        out.push_str(&format!("\x1b[{previous}A"));
+    }
+    out.push_str(&format!(
+        "\x1b[2Klocalnet: {} neurons, {:.0}s\n",
+        views.len(),
+        elapsed.as_secs_f64()
+    ));
+    out.push_str(&format!("\x1b[2K{}\n", header()));
+    for (i, v) in views.iter().enumerate() {
+        out.push_str(&format!("\x1b[2K{}\n", row(i, v)));
+    }
+    print!("{out}");
+    views.len() + 2
+}
+
+fn print_summary(views: &[NodeView], dir: &Path, elapsed: Duration) {
+    println!("\nlocalnet summary ({:.1}s)", elapsed.as_secs_f64());
+    println!("{}", header());
+    for (i, v) in views.iter().enumerate() {
+        println!("{}", row(i, v));
+    }
+    for (i, v) in views.iter().enumerate() {
+        if let Some(p) = &v.checkpoint {
+            println!("n{i} checkpoint: {p}");
+        }
+    }
+    println!("keys, logs and checkpoints: {}", dir.display());
+}

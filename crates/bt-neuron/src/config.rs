@@ -1,0 +1,52 @@
+//! What a neuron is told to do, resolved from flags, environment and config file by the CLI.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Settings of one neuron. Ports of 0 mean "pick a free port" (printed at start).
+#[derive(Debug, Clone)]
+pub struct NeuronConfig {
+    /// `--chain_endpoint`: find peers through a chain instead of gossip (not wired yet).
+    pub chain_endpoint: Option<String>,
+    pub axon_port: u16,
+    pub metagraph_port: u16,
+    pub metagraph_size: usize,
+    pub bootstrap: Vec<String>,
+    /// The neuron key file; created on first use. The synapse key lives beside it.
+    pub neuron_key: PathBuf,
+    /// The address peers use to reach us; found from the local interfaces when absent.
+    pub remote_ip: Option<String>,
+    /// Checkpoint to resume from and to write to.
+    pub model_path: Option<PathBuf>,
+    pub log_dir: Option<PathBuf>,
+    pub gossip_interval: Duration,
+    /// MNIST-like IDX directory; the vendored MNIST when absent.
+    pub data_dir: Option<PathBuf>,
+    pub epochs: usize,
+    /// 0 = no limit.
+    pub max_steps: usize,
+    pub allow_unsigned: bool,
+    pub metrics_port: Option<u16>,
+}
+
+impl Default for NeuronConfig {
+    fn default() -> Self {
+        Self {
+            chain_endpoint: None,
+            axon_port: 0,
+            metagraph_port: 0,
+            metagraph_size: 10_000,
+            bootstrap: Vec::new(),
+            neuron_key: PathBuf::from("neuron.key"),
+            remote_ip: None,
+            model_path: None,
+            log_dir: None,
+            gossip_interval: Duration::from_secs(10),
+            data_dir: None,
+            epochs: 1,
+            max_steps: 0,
+            allow_unsigned: false,
+            metrics_port: None,
+        }
+    }
+}

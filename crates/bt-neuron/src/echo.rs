@@ -1,0 +1,25 @@
+//! `bittensor neuron echo`: serves a synapse that returns its input unchanged, for interop
+//! tests and benchmarks.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use bt_axon::EchoSynapse;
+
+use crate::config::NeuronConfig;
+use crate::error::{NeuronError, Stopped};
+use crate::identity::load_identity;
+use crate::network::Network;
+use crate::report;
+
+pub async fn run_echo(
+    cfg: NeuronConfig,
+    shutdown: impl Future<Output = ()>,
+) -> Result<Stopped, NeuronError> {
+    let identity = load_identity(&cfg.neuron_key)?;
+    let network = Network::start(&cfg, &identity, Arc::new(EchoSynapse)).await?;
+    shutdown.await;
+    network.stop().await;
+    println!("{}", report::done_line());
+    Ok(Stopped::Interrupted)
+}

@@ -1,0 +1,74 @@
+//! Why a neuron could not start or stopped early. Messages name the flag to change.
+
+use std::net::SocketAddr;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NeuronError {
+    #[error("cannot bind {what} to {addr}: {source} (change {flag})")]
+    Bind {
+        what: &'static str,
+        flag: &'static str,
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("neuron key: {0}")]
+    Key(#[from] bt_crypto::CryptoError),
+    #[error("dataset: {0}")]
+    Data(String),
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
+    #[error("invalid setting: {0}")]
+    Config(String),
+    #[error("axon: {0}")]
+    Axon(bt_axon::AxonError),
+    #[error("metagraph: {0}")]
+    Metagraph(bt_metagraph::MetagraphError),
+    #[error("model: {0}")]
+    Model(#[from] bt_nn::NnError),
+    #[error("training thread: {0}")]
+    Training(String),
+}
+
+impl From<bt_axon::AxonError> for NeuronError {
+    fn from(e: bt_axon::AxonError) -> Self {
+        match e {
+            bt_axon::AxonError::Bind { addr, source } => NeuronError::Bind {
+                what: "the axon",
+                flag: "--axon_port",
+                addr,
+                source,
+            },
+            bt_axon::AxonError::MetricsBind { addr, source } => NeuronError::Bind {
+                what: "the metrics endpoint",
+                flag: "--metrics_port",
+                addr,
+                source,
+            },
+            other => NeuronError::Axon(other),
+        }
+    }
+}
+
+impl From<bt_metagraph::MetagraphError> for NeuronError {
+    fn from(e: bt_metagraph::MetagraphError) -> Self {
+        match e {
+            bt_metagraph::MetagraphError::Bind { addr, source } => NeuronError::Bind {
+                what: "the metagraph",
+                flag: "--metagraph_port",
+                addr,
+                source,
+            },
+            other => NeuronError::Metagraph(other),
+        }
+    }
+}
+
+/// How a neuron ended without error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// It did what it was asked (epochs, steps).
+    Finished,
+    /// Ctrl-C or SIGTERM; state was saved first.
+    Interrupted,
+}

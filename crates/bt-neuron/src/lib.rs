@@ -1,0 +1,27 @@
+//! Running neurons: the composition of model, axon, dendrite, metagraph and router.
+//!
+//! The network crates never see the ML framework; this crate is where the two meet:
+//! [`served::ServedModel`] puts a bt-nn model behind the axon's `Synapse` trait, and
+//! [`trainer::Trainer`] drives the seeds' learning loop over the dendrite and the router.
+//!
+//! - [`run_echo`]: `bittensor neuron echo`, a synapse that answers with its input.
+//! - [`run_mnist`]: `bittensor neuron mnist`, the seeds' MNIST neuron.
+//!
+//! Both print a [`report::Ready`] line when they serve and the seeds' log lines while they
+//! train; `bittensor localnet` reads the same lines.
+
+pub mod config;
+mod echo;
+pub mod error;
+pub mod identity;
+mod mnist;
+pub mod network;
+pub mod peers;
+pub mod report;
+pub mod served;
+pub mod trainer;
+
+pub use config::NeuronConfig;
+pub use echo::run_echo;
+pub use error::{NeuronError, Stopped};
+pub use mnist::run_mnist;

@@ -1,0 +1,411 @@
+//! The MNIST neuron's training loop (seed 003 §6.2, DESIGN.md "Remote autograd", "Router").
+//!
+//! Runs on its own thread. Per step: the student encodes the batch (the context); the router
+//! picks, per example, the k peers to ask; each peer receives only its examples; the answers
+//! become leaves of a small candle graph (router gates × answers); the model steps on the local
+//! and network paths; the gradient of the network loss with respect to the joined answer trains
+//! the router and, per peer, is queued for that peer's `Backward`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use bt_dendrite::{CallOptions, Dendrite, Endpoint, Inputs, Outcome};
+use bt_nn::mnist::CONTEXT_DIM;
+use bt_nn::{Batch, Dataset, GradMode, MnistModel, Router, RouterConfig, StepLosses, TrainConfig};
+use bt_tensor::Modality;
+use candle_core::{Device, Tensor as CTensor, Var};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use tokio::sync::{mpsc, watch};
+
+use crate::error::NeuronError;
+use crate::peers::{BackwardJob, PeerView};
+use crate::report::{TestLine, TrainLine};
+use crate::served::{ServedModel, wire_images};
+
+/// How a learning neuron trains. Defaults are the seeds'.
+#[derive(Debug, Clone)]
+pub struct TrainerConfig {
+    pub train: TrainConfig,
+    pub epochs: usize,
+    /// 0 = no limit.
+    pub max_steps: usize,
+    /// Router: key width and peers per example (the seeds: 100 and 10).
+    pub key_dim: usize,
+    pub topk: usize,
+    /// Deadline of one step's fan-out to the peers.
+    pub forward_timeout: Duration,
+    /// Steps between log lines.
+    pub log_every: usize,
+    /// Steps between refreshes of the served copy.
+    pub refresh_every: usize,
+    pub seed: u64,
+    /// Checkpoint written after every epoch (and by the caller on Ctrl-C).
+    pub model_path: Option<std::path::PathBuf>,
+}
+
+impl Default for TrainerConfig {
+    fn default() -> Self {
+        Self {
+            train: TrainConfig::default(),
+            epochs: 1,
+            max_steps: 0,
+            key_dim: 100,
+            topk: 10,
+            forward_timeout: Duration::from_secs(2),
+            log_every: 10,
+            refresh_every: 50,
+            seed: 0,
+            model_path: None,
+        }
+    }
+}
+
+/// Everything the training thread talks to.
+pub struct TrainerLinks {
+    pub runtime: tokio::runtime::Handle,
+    pub dendrite: Dendrite,
+    pub view: watch::Receiver<PeerView>,
+    pub weights: watch::Sender<Vec<(String, f32)>>,
+    pub backward: mpsc::Sender<BackwardJob>,
+    pub served: Arc<ServedModel>,
+    pub stop: Arc<AtomicBool>,
+}
+
+/// Where training ended.
+pub struct TrainerResult {
+    pub model: MnistModel,
+    pub epoch: u64,
+    pub step: u64,
+    pub interrupted: bool,
+}
+
+/// What one step learned of the network, for the log line.
+struct NetworkStep {
+    context: Vec<f32>,
+    graph: Option<JoinedGraph>,
+}
+
+/// The candle side of a step whose context came from peers.
+struct JoinedGraph {
+    joined: CTensor,
+    answers: Vec<(Endpoint, bt_tensor::Tensor, Var)>,
+}
+
+pub struct Trainer {
+    cfg: TrainerConfig,
+    model: MnistModel,
+    router: Router<String>,
+    rng: StdRng,
+    links: TrainerLinks,
+    endpoints: HashMap<String, Endpoint>,
+    counts: (usize, usize),
+}
+
+impl Trainer {
+    pub fn new(
+        cfg: TrainerConfig,
+        model: MnistModel,
+        links: TrainerLinks,
+    ) -> Result<Self, NeuronError> {
+        let mut rng = StdRng::seed_from_u64(cfg.seed);
+        let router_cfg = RouterConfig {
+            key_dim: cfg.key_dim,
+            k: cfg.topk,
+            ..RouterConfig::new(CONTEXT_DIM, CONTEXT_DIM)
+        };
+        let router = Router::new(router_cfg, &mut rng)?;
+        Ok(Self {
+            cfg,
+            model,
+            router,
+            rng,
+            links,
+            endpoints: HashMap::new(),
+            counts: (0, 1),
+        })
+    }
+
+    /// Trains from `(start_epoch, start_step)` until the epochs or steps are done or `stop` is
+    /// set, printing the seeds' log lines and a test accuracy after every epoch.
+    pub fn run(
+        mut self,
+        train: &Dataset,
+        test: &Dataset,
+        start_epoch: u64,
+        start_step: u64,
+    ) -> Result<TrainerResult, NeuronError> {
+        let mut step = start_step;
+        let mut epoch = start_epoch;
+        let batch_size = self.cfg.train.batch_size;
+        let total = train.len() - train.len() % batch_size.max(1);
+        let mut batch = Batch::default();
+        let mut interrupted = false;
+        let mut sums = [0.0f64; 3];
+        let mut since_log = 0usize;
+        while (epoch as usize) < self.cfg.epochs {
+            let mut order = train.epoch(batch_size, self.cfg.seed ^ epoch);
+            let mut seen = 0usize;
+            while order.next_into(&mut batch)? {
+                if self.links.stop.load(Ordering::Relaxed) {
+                    interrupted = true;
+                    break;
+                }
+                if self.cfg.max_steps > 0 && step as usize >= self.cfg.max_steps {
+                    break;
+                }
+                let losses = self.step(&batch)?;
+                step += 1;
+                seen += batch.len();
+                for (s, v) in
+                    sums.iter_mut()
+                        .zip([losses.local, losses.network, losses.distillation])
+                {
+                    *s += f64::from(v);
+                }
+                since_log += 1;
+                if since_log >= self.cfg.log_every || seen == total {
+                    let n = since_log as f64;
+                    println!(
+                        "{}",
+                        TrainLine {
+                            epoch: epoch as usize,
+                            seen,
+                            total,
+                            local_loss: sums[0] / n,
+                            network_loss: sums[1] / n,
+                            distillation_loss: sums[2] / n,
+                            peers: self.counts.0,
+                            synapses: self.counts.1,
+                        }
+                    );
+                    sums = [0.0; 3];
+                    since_log = 0;
+                }
+                if step as usize % self.cfg.refresh_every.max(1) == 0 {
+                    self.links.served.refresh(self.model.clone());
+                }
+            }
+            if interrupted {
+                break;
+            }
+            let finished_epoch = seen == total;
+            self.print_test(test, epoch)?;
+            if finished_epoch {
+                epoch += 1;
+                if let Some(path) = &self.cfg.model_path {
+                    save_checkpoint(&self.model, path, epoch, step)?;
+                }
+            }
+            if self.cfg.max_steps > 0 && step as usize >= self.cfg.max_steps {
+                break;
+            }
+        }
+        self.links.served.refresh(self.model.clone());
+        Ok(TrainerResult {
+            model: self.model,
+            epoch,
+            step,
+            interrupted,
+        })
+    }
+
+    fn print_test(&self, test: &Dataset, epoch: u64) -> Result<(), NeuronError> {
+        let acc = bt_nn::accuracy(&self.model, test)?;
+        let correct = (acc * test.len() as f64).round() as usize;
+        println!(
+            "{}",
+            TestLine {
+                epoch: epoch as usize,
+                accuracy: acc,
+                correct,
+                total: test.len(),
+            }
+        );
+        Ok(())
+    }
+
+    fn sync_peers(&mut self) -> Result<(), NeuronError> {
+        if !self.links.view.has_changed().unwrap_or(false) && !self.endpoints.is_empty() {
+            return Ok(());
+        }
+        let view = self.links.view.borrow_and_update().clone();
+        self.counts = (view.peers, view.synapses);
+        let gone: Vec<String> = self
+            .router
+            .peers()
+            .filter(|p| !view.endpoints.contains_key(*p))
+            .cloned()
+            .collect();
+        for key in gone {
+            self.router.remove_peer(&key);
+        }
+        for key in view.endpoints.keys() {
+            self.router.add_peer(key.clone(), &mut self.rng)?;
+        }
+        self.endpoints = view.endpoints.into_iter().collect();
+        Ok(())
+    }
+
+    fn step(&mut self, batch: &Batch) -> Result<StepLosses, NeuronError> {
+        self.sync_peers()?;
+        let rows = batch.len();
+        let local = self.model.forward_image(&batch.x)?;
+        let network = self.ask_network(batch, &local)?;
+        let mode = GradMode::Sgd {
+            lr: self.cfg.train.lr,
+            momentum: self.cfg.train.momentum,
+        };
+        let with_peers = network.graph.is_some();
+        let losses = self
+            .model
+            .step(&batch.x, &batch.y, &network.context, mode, with_peers)?;
+        if let Some(graph) = network.graph {
+            self.learn_from_peers(graph, rows)?;
+        }
+        let weights = self.router.weights();
+        self.links.weights.send_replace(weights);
+        Ok(losses)
+    }
+
+    /// The network context: the router's gated join of the peers' answers, with our own student
+    /// output for examples no peer answered (and for every example when we are alone).
+    fn ask_network(&mut self, batch: &Batch, local: &[f32]) -> Result<NetworkStep, NeuronError> {
+        let rows = batch.len();
+        if self.endpoints.is_empty() {
+            return Ok(NetworkStep {
+                context: local.to_vec(),
+                graph: None,
+            });
+        }
+        let x = CTensor::from_slice(local, (rows, CONTEXT_DIM), &Device::Cpu).map_err(nn)?;
+        let routing = self.router.route(&x, &mut self.rng)?;
+        let mut calls = Vec::with_capacity(routing.dispatch.len());
+        for d in &routing.dispatch {
+            let Some(ep) = self.endpoints.get(&d.peer) else {
+                continue;
+            };
+            let mut sub = Vec::with_capacity(d.examples.len() * batch.dim);
+            for &r in &d.examples {
+                sub.extend_from_slice(&batch.x[r * batch.dim..(r + 1) * batch.dim]);
+            }
+            let images = wire_images(&sub, d.examples.len())
+                .map_err(|e| NeuronError::Training(e.to_string()))?;
+            calls.push((ep.clone(), images));
+        }
+        let opts = CallOptions {
+            timeout: Some(self.cfg.forward_timeout),
+            output_dims: Some(vec![CONTEXT_DIM]),
+        };
+        let started = Instant::now();
+        let replies = self.links.runtime.block_on(self.links.dendrite.forward(
+            Modality::Image,
+            Inputs::PerPeer(calls.clone()),
+            &opts,
+        ));
+        let replies = replies.map_err(|e| NeuronError::Training(e.to_string()))?;
+        tracing::debug!(peers = calls.len(), elapsed = ?started.elapsed(), "network forward");
+        let mut answers = Vec::with_capacity(routing.dispatch.len());
+        let mut leaves = Vec::new();
+        for ((ep, inputs), reply) in calls.into_iter().zip(replies) {
+            let leaf = match reply.outcome {
+                Outcome::Ok(t) => {
+                    let values = t.to_f32_vec().ok();
+                    let rows = t.shape().first().copied().unwrap_or(0);
+                    values.and_then(|v| {
+                        CTensor::from_vec(v, (rows, CONTEXT_DIM), &Device::Cpu)
+                            .and_then(|t| Var::from_tensor(&t))
+                            .ok()
+                    })
+                }
+                other => {
+                    tracing::debug!(peer = %ep.synapse_key, outcome = %other, "peer did not answer");
+                    None
+                }
+            };
+            answers.push(leaf.as_ref().map(|v| v.as_tensor().clone()));
+            if let Some(var) = leaf {
+                leaves.push((ep, inputs, var));
+            }
+        }
+        let joined = self.router.join(&routing, &answers)?;
+        let answered_rows = joined
+            .gates
+            .sum(1)
+            .map_err(nn)?
+            .to_vec1::<f32>()
+            .map_err(nn)?;
+        let mut context = joined
+            .output
+            .flatten_all()
+            .and_then(|t| t.to_vec1::<f32>())
+            .map_err(nn)?;
+        for (r, &g) in answered_rows.iter().enumerate() {
+            if g <= 0.0 {
+                context[r * CONTEXT_DIM..(r + 1) * CONTEXT_DIM]
+                    .copy_from_slice(&local[r * CONTEXT_DIM..(r + 1) * CONTEXT_DIM]);
+            }
+        }
+        let graph = (!leaves.is_empty()).then_some(JoinedGraph {
+            joined: joined.output,
+            answers: leaves,
+        });
+        Ok(NetworkStep { context, graph })
+    }
+
+    /// Backpropagates the network loss's gradient (w.r.t. the context) through the join: into
+    /// the router's projection and keys, and to each answering peer.
+    fn learn_from_peers(&mut self, graph: JoinedGraph, rows: usize) -> Result<(), NeuronError> {
+        let d_ctx =
+            CTensor::from_slice(self.model.context_grad(), (rows, CONTEXT_DIM), &Device::Cpu)
+                .map_err(nn)?;
+        let surrogate = (&graph.joined * &d_ctx)
+            .and_then(|t| t.sum_all())
+            .map_err(nn)?;
+        let grads = surrogate.backward().map_err(nn)?;
+        self.router.sgd_step(&grads, f64::from(self.cfg.train.lr))?;
+        for (endpoint, inputs, var) in graph.answers {
+            let Some(g) = grads.get(var.as_tensor()) else {
+                continue;
+            };
+            let (Ok(values), Ok((n, d))) =
+                (g.flatten_all().and_then(|t| t.to_vec1::<f32>()), g.dims2())
+            else {
+                continue;
+            };
+            let Ok(grads) = bt_tensor::Tensor::from_f32_vec(&[n, d], values, Modality::Tensor)
+            else {
+                continue;
+            };
+            // A full queue means the peers are slower than we train: drop, never wait.
+            let _ = self.links.backward.try_send(BackwardJob {
+                endpoint,
+                inputs,
+                grads,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Writes a checkpoint (atomically, by bt-nn) and says so on stdout.
+pub fn save_checkpoint(
+    model: &MnistModel,
+    path: &std::path::Path,
+    epoch: u64,
+    step: u64,
+) -> Result<(), NeuronError> {
+    bt_nn::checkpoint::save(model, bt_nn::TrainingState { epoch, step }, path)
+        .map_err(|e| NeuronError::Checkpoint(e.to_string()))?;
+    println!(
+        "{}",
+        crate::report::checkpoint_line(&path.display().to_string())
+    );
+    Ok(())
+}
+
+fn nn(e: candle_core::Error) -> NeuronError {
+    NeuronError::Model(bt_nn::NnError::from(e))
+}
