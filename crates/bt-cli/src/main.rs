@@ -1,6 +1,8 @@
 //! `bittensor`: run neurons and a local network, inspect metagraphs, manage keys, simulate
 //! consensus. `bittensor --help` is the reference; `docs/cli.md` is generated from it.
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
 mod cli;
 mod commands;
 mod config;

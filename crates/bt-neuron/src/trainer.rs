@@ -184,7 +184,7 @@ impl Trainer {
                     sums = [0.0; 3];
                     since_log = 0;
                 }
-                if step as usize % self.cfg.refresh_every.max(1) == 0 {
+                if (step as usize).is_multiple_of(self.cfg.refresh_every.max(1)) {
                     self.links.served.refresh(self.model.clone());
                 }
             }

@@ -67,12 +67,19 @@ mod tests {
         let decoded = decoded.unwrap_or_default();
         let start = decoded.buffer.as_ptr() as usize;
         let frame_range = frame.as_ptr() as usize..frame.as_ptr() as usize + frame.len();
-        assert!(frame_range.contains(&start), "buffer must point into the received frame");
+        assert!(
+            frame_range.contains(&start),
+            "buffer must point into the received frame"
+        );
     }
 
     #[test]
     fn schema_has_no_package_line() {
-        assert!(!PROTO_SOURCE.lines().any(|l| l.trim_start().starts_with("package")));
+        assert!(
+            !PROTO_SOURCE
+                .lines()
+                .any(|l| l.trim_start().starts_with("package"))
+        );
         assert_eq!(paths::FORWARD, "/Bittensor/Forward");
     }
 }

@@ -1,0 +1,301 @@
+//! The `bittensor` binary as a user runs it: every subcommand, the main error paths with their
+//! exit codes, a 3-neuron localnet, and the CLI reference kept current.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command as StdCommand, Stdio};
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn bittensor() -> Command {
+    Command::cargo_bin("bittensor").unwrap()
+}
+
+#[test]
+fn version_and_help() {
+    bittensor()
+        .arg("--version")
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with("bittensor "));
+    bittensor()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("localnet"));
+}
+
+#[test]
+fn keys_new_then_show_and_refuse_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.key");
+    let out = bittensor()
+        .args(["keys", "new", "--path"])
+        .arg(&path)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    let public = text
+        .lines()
+        .find_map(|l| l.strip_prefix("neuron key: "))
+        .unwrap()
+        .to_string();
+    assert!(public.starts_with("0x") && public.len() == 66, "{public}");
+    bittensor()
+        .args(["keys", "show", "--path"])
+        .arg(&path)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(public.as_str()));
+    bittensor()
+        .args(["keys", "new", "--path"])
+        .arg(&path)
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("--force"));
+}
+
+#[test]
+fn bad_key_file_is_exit_code_4() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.key");
+    std::fs::write(&path, "not json").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    bittensor()
+        .args(["keys", "show", "--path"])
+        .arg(&path)
+        .assert()
+        .code(4);
+}
+
+#[test]
+fn consensus_simulate_example_scenario() {
+    let scenario = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../bt-consensus/examples/scenario.json"
+    );
+    bittensor()
+        .args(["consensus", "simulate", scenario, "--format", "json"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("incentive"));
+    bittensor()
+        .args(["consensus", "simulate", "/nonexistent.json"])
+        .assert()
+        .code(6);
+}
+
+#[test]
+fn bad_settings_name_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("n.toml");
+    std::fs::write(&cfg, "axon_prot = 1\n").unwrap();
+    bittensor()
+        .args(["neuron", "echo", "--config"])
+        .arg(&cfg)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("axon_prot"));
+    bittensor()
+        .args(["neuron", "echo", "--gossip_interval=0"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--gossip_interval"));
+}
+
+#[test]
+fn metagraph_inspect_of_nothing_is_unreachable() {
+    let port = bt_testnet::free_port().unwrap();
+    bittensor()
+        .args([
+            "metagraph",
+            "inspect",
+            &format!("127.0.0.1:{port}"),
+            "--timeout",
+            "2",
+        ])
+        .assert()
+        .code(5);
+}
+
+/// Starts `bittensor neuron echo` and returns it with its ready line's fields.
+fn start_echo(dir: &std::path::Path, extra: &[&str]) -> (std::process::Child, String, String) {
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("bittensor"))
+        .args([
+            "neuron",
+            "echo",
+            "--remote_ip",
+            "127.0.0.1",
+            "--gossip_interval",
+            "0.5",
+        ])
+        .arg("--neuron_key")
+        .arg(dir.join("neuron.key"))
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let ready = loop {
+        let line = lines.next().expect("echo neuron exited early").unwrap();
+        if let Some(bt_neuron::report::Event::Ready(r)) = bt_neuron::report::parse(&line) {
+            break r;
+        }
+    };
+    (child, ready.axon, ready.metagraph)
+}
+
+fn interrupt(child: &mut std::process::Child) {
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "neuron did not stop on SIGINT");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn echo_neuron_is_inspectable_and_port_in_use_is_exit_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, axon, metagraph) = start_echo(dir.path(), &[]);
+    let out = bittensor()
+        .args(["metagraph", "inspect", &metagraph, "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let rows: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let row = &rows.as_array().unwrap()[0];
+    assert_eq!(
+        format!("127.0.0.1:{}", row["port"]),
+        axon,
+        "the metagraph announces the axon"
+    );
+    assert!(row["synapse_key"].as_str().unwrap().starts_with("0x"));
+    let port = axon.rsplit(':').next().unwrap();
+    let dir2 = tempfile::tempdir().unwrap();
+    bittensor()
+        .args([
+            "neuron",
+            "echo",
+            "--remote_ip",
+            "127.0.0.1",
+            "--axon_port",
+            port,
+        ])
+        .arg("--neuron_key")
+        .arg(dir2.path().join("k"))
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("--axon_port"));
+    interrupt(&mut child);
+}
+
+#[test]
+fn localnet_of_three_trains_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bittensor()
+        .args(["localnet", "--neurons", "3", "--max_steps", "30", "--plain"])
+        .args(["--gossip_interval", "0.5", "--dir"])
+        .arg(dir.path())
+        .env(
+            "BT_MNIST_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/mnist"),
+        )
+        .timeout(Duration::from_secs(600))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    let mut best = [0usize; 3];
+    for line in text.lines() {
+        let Some((node, rest)) = line.strip_prefix("[n").and_then(|l| l.split_once("] ")) else {
+            continue;
+        };
+        let node: usize = node.parse().unwrap();
+        if let Some(bt_neuron::report::Event::Train(t)) = bt_neuron::report::parse(rest) {
+            assert!(t.local_loss.is_finite() && t.network_loss.is_finite());
+            best[node] = best[node].max(t.synapses * 10 + t.peers);
+        }
+    }
+    // nP|nS reaches 2|3 on every neuron: each found both others.
+    assert_eq!(best, [32, 32, 32], "log:\n{text}");
+    for node in 0..3 {
+        assert!(
+            dir.path()
+                .join(format!("node{node}/model.safetensors"))
+                .exists()
+        );
+    }
+    assert!(text.contains("Test Epoch: 0"), "{text}");
+}
+
+/// `docs/cli.md` is `--help` of every command; regenerate with `BT_UPDATE_DOCS=1`.
+#[test]
+fn cli_reference_is_current() {
+    let commands: &[&[&str]] = &[
+        &[],
+        &["neuron"],
+        &["localnet"],
+        &["metagraph", "inspect"],
+        &["keys", "new"],
+        &["keys", "show"],
+        &["consensus", "simulate"],
+    ];
+    let mut doc = String::from(
+        "# `bittensor` command reference\n\nGenerated from `--help` by \
+         `BT_UPDATE_DOCS=1 cargo test -p bt-cli --test cli cli_reference_is_current`; \
+         a test fails when it is out of date.\n",
+    );
+    for cmd in commands {
+        let out = bittensor()
+            .args(*cmd)
+            .arg("--help")
+            .env("COLUMNS", "100")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let title = if cmd.is_empty() {
+            "bittensor".to_string()
+        } else {
+            format!("bittensor {}", cmd.join(" "))
+        };
+        doc.push_str(&format!(
+            "\n## `{title}`\n\n```text\n{}```\n",
+            String::from_utf8(out.stdout).unwrap()
+        ));
+    }
+    doc.push_str(
+        "\n## Exit codes\n\n| code | meaning |\n|---|---|\n| 0 | success |\n| 1 | other failure |\n\
+         | 2 | bad command line, configuration file or setting |\n\
+         | 3 | a port could not be bound (the message names the flag) |\n\
+         | 4 | a key file is missing, unreadable or malformed |\n\
+         | 5 | a metagraph, peer or chain could not be reached |\n\
+         | 6 | a dataset, scenario or checkpoint could not be read |\n\
+         | 130 | stopped by Ctrl-C or SIGTERM after saving state |\n",
+    );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/cli.md");
+    if std::env::var_os("BT_UPDATE_DOCS").is_some() {
+        std::fs::write(path, &doc).unwrap();
+    }
+    let current = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        current == doc,
+        "docs/cli.md is out of date: run BT_UPDATE_DOCS=1 cargo test -p bt-cli --test cli"
+    );
+}
