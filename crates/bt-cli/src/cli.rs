@@ -34,6 +34,15 @@ pub enum Command {
     /// Yuma consensus tools.
     #[command(subcommand)]
     Consensus(ConsensusCommand),
+    /// Run a local chain node.
+    #[command(subcommand)]
+    Chain(crate::chain_cmd::ChainCommand),
+    /// Subnets on a chain: create, register, metagraph, hyperparameters, faucet.
+    #[command(subcommand)]
+    Subnet(crate::chain_cmd::SubnetCommand),
+    /// sr25519 wallets (coldkey and hotkeys) for the chain.
+    #[command(subcommand)]
+    Wallet(crate::chain_cmd::WalletCommand),
 }
 
 #[derive(Debug, Args)]

@@ -24,6 +24,9 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
             timeout,
         }) => inspect(&address, json, timeout).await,
         Command::Keys(cmd) => keys(cmd),
+        Command::Chain(cmd) => crate::chain_cmd::chain(cmd, shutdown_signal()).await,
+        Command::Subnet(cmd) => crate::chain_cmd::subnet(cmd).await,
+        Command::Wallet(cmd) => crate::chain_cmd::wallet(cmd),
         Command::Consensus(ConsensusCommand::Simulate { scenario, format }) => {
             let format = match format {
                 crate::cli::OutputFormat::Table => bt_consensus::simulate::Format::Table,

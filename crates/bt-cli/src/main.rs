@@ -3,6 +3,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+mod chain_cmd;
 mod cli;
 mod commands;
 mod config;
@@ -15,7 +16,14 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    init_logging();
+    let log_dir = match &cli.command {
+        cli::Command::Neuron(cmd) => cmd.args.log_dir.clone(),
+        _ => None,
+    };
+    if let Err(e) = init_logging(log_dir.as_deref()) {
+        eprintln!("error: {e}");
+        return ExitCode::from(exit::USAGE);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("bt-io")
@@ -37,12 +45,34 @@ fn main() -> ExitCode {
 }
 
 /// Logs go to stderr so stdout stays the neuron's report lines (which the localnet parses).
-fn init_logging() {
+/// With `--log_dir`, they are also appended to `bittensor.log` there, at info level.
+fn init_logging(log_dir: Option<&std::path::Path>) -> Result<(), String> {
+    use tracing_subscriber::fmt::writer::MakeWriterExt;
+    let default = if log_dir.is_some() { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("BT_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
+        .with_target(false);
+    match log_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create --log_dir {}: {e}", dir.display()))?;
+            let path = dir.join("bittensor.log");
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .map_err(|e| format!("cannot open {} (--log_dir): {e}", path.display()))?;
+            let stderr = std::io::stderr.with_max_level(tracing::Level::WARN);
+            let _ = builder
+                .with_ansi(false)
+                .with_writer(stderr.and(std::sync::Mutex::new(file)))
+                .try_init();
+        }
+        None => {
+            let _ = builder.with_writer(std::io::stderr).try_init();
+        }
+    }
+    Ok(())
 }

@@ -245,6 +245,74 @@ fn localnet_of_three_trains_together() {
     assert!(text.contains("Test Epoch: 0"), "{text}");
 }
 
+#[test]
+fn local_chain_subnet_and_wallet_flow() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = bt_testnet::free_port().unwrap().to_string();
+    let mut node = StdCommand::new(assert_cmd::cargo::cargo_bin("bittensor"))
+        .args([
+            "chain",
+            "start",
+            "--instant",
+            "--dev",
+            "--tempo",
+            "2",
+            "--port",
+            &port,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
+    let ready = lines.next().expect("chain exited early").unwrap();
+    assert!(ready.starts_with("Chain ready"), "{ready}");
+    let endpoint = format!("127.0.0.1:{port}");
+    let run = |args: &[&str]| {
+        bittensor()
+            .args(args)
+            .env("BT_WALLET_PATH", dir.path())
+            .env("BT_CHAIN_ENDPOINT", &endpoint)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone()
+    };
+    for name in ["owner", "miner"] {
+        run(&["wallet", "new", "--wallet_name", name]);
+        run(&["subnet", "faucet", "--wallet_name", name]);
+    }
+    let created = String::from_utf8(run(&["subnet", "create", "--wallet_name", "owner"])).unwrap();
+    let netuid = created.trim().rsplit(' ').next().unwrap().to_string();
+    let registered = String::from_utf8(run(&[
+        "subnet",
+        "register",
+        "--netuid",
+        &netuid,
+        "--wallet_name",
+        "miner",
+    ]))
+    .unwrap();
+    assert!(registered.contains("as uid 1"), "{registered}");
+    let mg = String::from_utf8(run(&["subnet", "metagraph", "--netuid", &netuid])).unwrap();
+    assert!(mg.contains("2 neurons"), "{mg}");
+    let listed = String::from_utf8(run(&["wallet", "list"])).unwrap();
+    assert!(
+        listed.contains("owner") && listed.contains("miner"),
+        "{listed}"
+    );
+    // A wallet that does not exist is a key error that says how to create it.
+    bittensor()
+        .args(["subnet", "faucet", "--wallet_name", "nobody"])
+        .env("BT_WALLET_PATH", dir.path())
+        .env("BT_CHAIN_ENDPOINT", &endpoint)
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("wallet new"));
+    interrupt(&mut node);
+}
+
 /// `docs/cli.md` is `--help` of every command; regenerate with `BT_UPDATE_DOCS=1`.
 #[test]
 fn cli_reference_is_current() {
@@ -256,6 +324,14 @@ fn cli_reference_is_current() {
         &["keys", "new"],
         &["keys", "show"],
         &["consensus", "simulate"],
+        &["chain", "start"],
+        &["subnet", "create"],
+        &["subnet", "register"],
+        &["subnet", "metagraph"],
+        &["subnet", "hparams"],
+        &["subnet", "faucet"],
+        &["wallet", "new"],
+        &["wallet", "list"],
     ];
     let mut doc = String::from(
         "# `bittensor` command reference\n\nGenerated from `--help` by \
