@@ -7,7 +7,7 @@ use anyhow::Result;
 use bt_crypto::NeuronKey;
 
 use crate::cli::{Cli, Command, ConsensusCommand, KeysCommand, MetagraphCommand, NeuronKind};
-use crate::config::NeuronSettings;
+use crate::config::{NeuronSettings, Resolve};
 use crate::exit::{self, CliError};
 
 pub async fn dispatch(cli: Cli) -> Result<u8> {
@@ -40,10 +40,7 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
     }
 }
 
-async fn run_neuron(kind: NeuronKind, settings: NeuronSettings) -> Result<u8> {
-    let config = settings
-        .into_neuron_config()
-        .map_err(|e| CliError::Usage(format!("{e:#}")))?;
+async fn run_neuron(kind: NeuronKind, config: NeuronSettings) -> Result<u8> {
     let outcome = match kind {
         NeuronKind::Echo => bt_neuron::run_echo(config, shutdown_signal()).await,
         NeuronKind::Mnist => bt_neuron::run_mnist(config, shutdown_signal()).await,

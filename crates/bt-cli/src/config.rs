@@ -10,28 +10,8 @@ use serde::Deserialize;
 
 use crate::cli::NeuronArgs;
 
-/// Everything a neuron needs, resolved.
-#[derive(Debug, Clone)]
-pub struct NeuronSettings {
-    pub chain_endpoint: Option<String>,
-    /// 0 = pick a free port.
-    pub axon_port: u16,
-    /// 0 = pick a free port.
-    pub metagraph_port: u16,
-    pub metagraph_size: usize,
-    pub bootstrap: Vec<String>,
-    pub neuron_key: PathBuf,
-    pub remote_ip: Option<String>,
-    pub model_path: Option<PathBuf>,
-    pub log_dir: Option<PathBuf>,
-    pub gossip_interval: Duration,
-    pub data_dir: Option<PathBuf>,
-    pub epochs: usize,
-    /// 0 = no limit.
-    pub max_steps: usize,
-    pub allow_unsigned: bool,
-    pub metrics_port: Option<u16>,
-}
+/// Everything a neuron needs, resolved: the neuron crate's own configuration.
+pub type NeuronSettings = bt_neuron::NeuronConfig;
 
 pub const DEFAULT_METAGRAPH_SIZE: usize = 10_000;
 pub const DEFAULT_GOSSIP_INTERVAL_SECS: f64 = 10.0;
@@ -66,28 +46,13 @@ impl NeuronFileConfig {
     }
 }
 
-impl NeuronSettings {
-    pub fn into_neuron_config(self) -> Result<bt_neuron::NeuronConfig> {
-        Ok(bt_neuron::NeuronConfig {
-            chain_endpoint: self.chain_endpoint,
-            axon_port: self.axon_port,
-            metagraph_port: self.metagraph_port,
-            metagraph_size: self.metagraph_size,
-            bootstrap: self.bootstrap,
-            neuron_key: self.neuron_key,
-            remote_ip: self.remote_ip,
-            model_path: self.model_path,
-            log_dir: self.log_dir,
-            gossip_interval: self.gossip_interval,
-            data_dir: self.data_dir,
-            epochs: self.epochs,
-            max_steps: self.max_steps,
-            allow_unsigned: self.allow_unsigned,
-            metrics_port: self.metrics_port,
-        })
-    }
+/// Resolves the final settings of a neuron.
+pub trait Resolve: Sized {
+    fn resolve(args: &NeuronArgs) -> Result<Self>;
+}
 
-    pub fn resolve(args: &NeuronArgs) -> Result<Self> {
+impl Resolve for NeuronSettings {
+    fn resolve(args: &NeuronArgs) -> Result<Self> {
         let file = match &args.config {
             Some(path) => NeuronFileConfig::load(path)?,
             None => NeuronFileConfig::default(),
