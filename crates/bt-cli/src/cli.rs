@@ -143,29 +143,35 @@ pub struct LocalnetArgs {
     #[arg(long, default_value_t = 3, env = "BT_LOCALNET_NEURONS")]
     pub neurons: usize,
     /// Which neuron every node runs.
-    #[arg(long, value_enum, default_value = "mnist")]
+    #[arg(long, value_enum, default_value = "mnist", env = "BT_LOCALNET_NEURON")]
     pub neuron: NeuronKind,
     /// Training epochs per neuron.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, env = "BT_EPOCHS")]
     pub epochs: usize,
     /// Stop each neuron after this many steps (0 = run the epochs).
-    #[arg(long = "max_steps", alias = "max-steps", default_value_t = 0)]
+    #[arg(
+        long = "max_steps",
+        alias = "max-steps",
+        default_value_t = 0,
+        env = "BT_MAX_STEPS"
+    )]
     pub max_steps: usize,
     /// Where keys, logs and checkpoints of the nodes go.
-    #[arg(long, default_value = "localnet")]
+    #[arg(long, default_value = "localnet", env = "BT_LOCALNET_DIR")]
     pub dir: PathBuf,
     /// Dataset directory for every node; the vendored MNIST when absent.
-    #[arg(long = "data_dir", alias = "data-dir")]
+    #[arg(long = "data_dir", alias = "data-dir", env = "BT_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
     /// Seconds between gossip rounds.
     #[arg(
         long = "gossip_interval",
         alias = "gossip-interval",
-        default_value_t = 2.0
+        default_value_t = 2.0,
+        env = "BT_GOSSIP_INTERVAL"
     )]
     pub gossip_interval: f64,
     /// Print plain log lines instead of the live view.
-    #[arg(long)]
+    #[arg(long, env = "BT_PLAIN")]
     pub plain: bool,
 }
 

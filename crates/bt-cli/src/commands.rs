@@ -17,7 +17,7 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
                 .map_err(|e| CliError::Usage(format!("{e:#}")))?;
             run_neuron(cmd.kind, settings).await
         }
-        Command::Localnet(args) => crate::localnet::run(args).await.map(|()| exit::OK),
+        Command::Localnet(args) => crate::localnet::run(args).await,
         Command::Metagraph(MetagraphCommand::Inspect {
             address,
             json,

@@ -16,6 +16,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
 use crate::cli::{LocalnetArgs, NeuronKind};
+use crate::exit;
 
 /// How long the first neuron may take to say where its metagraph listens.
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
@@ -38,12 +39,13 @@ struct Line {
     text: String,
 }
 
-pub async fn run(args: LocalnetArgs) -> Result<()> {
+pub async fn run(args: LocalnetArgs) -> Result<u8> {
     if args.neurons == 0 || args.neurons > MAX_NEURONS {
-        bail!(
+        return Err(exit::CliError::Usage(format!(
             "--neurons must be between 1 and {MAX_NEURONS}, got {}",
             args.neurons
-        );
+        ))
+        .into());
     }
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("cannot create --dir {}", args.dir.display()))?;
@@ -117,7 +119,11 @@ pub async fn run(args: LocalnetArgs) -> Result<()> {
             args.dir.display()
         );
     }
-    Ok(())
+    Ok(if interrupted {
+        exit::INTERRUPTED
+    } else {
+        exit::OK
+    })
 }
 
 fn node_dir(dir: &Path, node: usize) -> PathBuf {
