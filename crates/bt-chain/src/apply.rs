@@ -2,11 +2,12 @@
 //! check has passed, so a failed call leaves the state untouched (the block still records it,
 //! and the signer's nonce still advances).
 
+use crate::axon::AxonInfo;
 use crate::error::ChainError;
 use crate::genesis::Genesis;
 use crate::keys::AccountId;
 use crate::state::{ChainState, Neuron, Subnet};
-use crate::tx::{AxonInfo, Call, pow_seal, seal_meets_difficulty};
+use crate::tx::{Call, pow_seal, seal_meets_difficulty};
 use crate::weights::{check_weights, commit_weights, reveal_weights, store_weights};
 
 /// Pending commits per hotkey and subnet.
@@ -66,6 +67,7 @@ pub(crate) fn apply_call(
             port,
             ip_type,
             protocol,
+            identity,
         } => {
             let axon = AxonInfo {
                 version: *version,
@@ -74,6 +76,7 @@ pub(crate) fn apply_call(
                 ip_type: *ip_type,
                 protocol: *protocol,
                 block,
+                identity: identity.clone(),
             };
             serve_axon(s, signer, *netuid, axon, block)
         }
@@ -425,6 +428,7 @@ fn serve_axon(
     if axon.port == 0 {
         return Err(ChainError::InvalidAxon("port 0".into()));
     }
+    axon.identity.verify(&hotkey, netuid)?;
     let neuron = &mut sn.neurons[usize::from(uid)];
     if let Some(prev) = &neuron.axon {
         let limit = sn.hparams.serving_rate_limit;

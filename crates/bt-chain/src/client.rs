@@ -5,6 +5,7 @@
 //! Cancel-safety: every method is a single request/response; dropping a future abandons the
 //! request (a submitted transaction may still be included — check its nonce or receipt).
 
+use crate::axon::{AxonEndpoint, AxonIdentity};
 use crate::block::{Header, Receipt};
 use crate::error::ChainError;
 use crate::hash::Hash;
@@ -15,7 +16,6 @@ use crate::rpc::ChainApiClient;
 use crate::tx::{Call, SignedTx, commit_hash, solve_pow};
 use async_trait::async_trait;
 use jsonrpsee::ws_client::{WsClient, WsClientBuilder};
-use std::net::IpAddr;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -325,18 +325,24 @@ pub trait ChainExt: Chain {
         )
         .await
     }
+    /// Publishes `hotkey`'s axon on `netuid` with its Ed25519 keys (sign `identity` for this
+    /// hotkey and netuid with [`AxonIdentity::sign`]).
     async fn serve_axon(
         &self,
         hotkey: &Keypair,
         netuid: u16,
-        ip: IpAddr,
-        port: u16,
-        protocol: u8,
-        version: u32,
+        endpoint: AxonEndpoint,
+        identity: AxonIdentity,
     ) -> Result<Receipt, ChainError> {
+        let AxonEndpoint {
+            ip,
+            port,
+            protocol,
+            version,
+        } = endpoint;
         let (ip, ip_type) = match ip {
-            IpAddr::V4(v4) => (u128::from(u32::from(v4)), 4),
-            IpAddr::V6(v6) => (u128::from(v6), 6),
+            std::net::IpAddr::V4(v4) => (u128::from(u32::from(v4)), 4),
+            std::net::IpAddr::V6(v6) => (u128::from(v6), 6),
         };
         self.call(
             hotkey,
@@ -347,6 +353,7 @@ pub trait ChainExt: Chain {
                 port,
                 ip_type,
                 protocol,
+                identity,
             },
         )
         .await

@@ -8,7 +8,9 @@
 //! - **Transactions.** [`SignedTx`]: sr25519 (`substrate` context) over a canonical binary
 //!   encoding (see the `codec` module), a nonce per account, bound to the genesis hash.
 //!   Coldkeys sign funds, stake and subnet operations; hotkeys sign weights, commits, reveals,
-//!   axons and proof-of-work registrations.
+//!   axons and proof-of-work registrations. An axon also carries the Ed25519 neuron and
+//!   synapse keys of the tensor protocol, bound to the hotkey by both keys' signatures
+//!   ([`axon`]).
 //! - **Storage.** [`store::Store`] keeps blocks, receipts and the state in redb; one write
 //!   transaction per block, so a crash loses no committed block and a restart resumes exactly.
 //! - **Node.** [`ChainNode::start`] runs the authority (block timer or instant mode), a bounded
@@ -34,6 +36,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 mod apply;
+pub mod axon;
 mod block;
 pub mod client;
 mod codec;
@@ -53,6 +56,7 @@ mod tx;
 mod weights;
 
 pub use apply::{MAX_PENDING_COMMITS, POW_WINDOW};
+pub use axon::{AxonEndpoint, AxonIdentity, AxonInfo};
 pub use block::{
     Block, Header, MAX_BLOCK_TXS, Produced, Receipt, Rejected, apply_block, genesis, import_block,
 };
@@ -67,8 +71,7 @@ pub use metagraph::Metagraph;
 pub use node::{BlockMode, ChainNode, NodeConfig};
 pub use state::{Account, ChainState, Commit, Neuron, Subnet};
 pub use tx::{
-    AxonInfo, Call, MAX_SALT_BYTES, SignedTx, commit_hash, pow_seal, seal_meets_difficulty,
-    solve_pow,
+    Call, MAX_SALT_BYTES, SignedTx, commit_hash, pow_seal, seal_meets_difficulty, solve_pow,
 };
 
 #[cfg(test)]

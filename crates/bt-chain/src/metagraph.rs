@@ -1,11 +1,11 @@
 //! The metagraph: a subnet as the chain shows it, one vector per field indexed by uid — the
 //! same fields as the Python SDK's metagraph.
 
+use crate::axon::AxonInfo;
 use crate::error::ChainError;
 use crate::hparams::Hyperparams;
 use crate::keys::AccountId;
 use crate::state::ChainState;
-use crate::tx::AxonInfo;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,11 +1,11 @@
 //! The chain state: accounts, stake, subnets and their neurons. Plain data in ordered maps so
 //! that its serialization — and therefore the state root — is deterministic.
 
+use crate::axon::AxonInfo;
 use crate::error::ChainError;
 use crate::hash::{Hash, blake2_256};
 use crate::hparams::Hyperparams;
 use crate::keys::AccountId;
-use crate::tx::AxonInfo;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 

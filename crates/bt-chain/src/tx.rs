@@ -4,6 +4,7 @@
 //! weights, commits, reveals, axons and proof-of-work registration. Ownership (hotkey ↔ coldkey,
 //! subnet ↔ owner) is checked by the state machine.
 
+use crate::axon::AxonIdentity;
 use crate::codec::{MAX_TX_BYTES, Reader, Writer};
 use crate::error::ChainError;
 use crate::hash::{Hash, blake2_256, blake2_256_parts};
@@ -16,19 +17,6 @@ const SIGN_DOMAIN: &[u8] = b"bt-chain/tx/v1";
 /// Longest commit-reveal salt.
 pub const MAX_SALT_BYTES: usize = 64;
 const MAX_WEIGHTS: usize = MAX_UIDS_CAP as usize;
-
-/// An axon's address as the metagraph shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AxonInfo {
-    pub version: u32,
-    /// IPv4 in the low 32 bits, or a full IPv6 address.
-    pub ip: u128,
-    pub port: u16,
-    /// 4 or 6.
-    pub ip_type: u8,
-    pub protocol: u8,
-    pub block: u64,
-}
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Call {
@@ -57,7 +45,7 @@ pub enum Call {
     AddStake { hotkey: AccountId, amount: u64 },
     /// Coldkey: move stake on `hotkey` back to balance.
     RemoveStake { hotkey: AccountId, amount: u64 },
-    /// Hotkey: publish its axon.
+    /// Hotkey: publish its axon and the Ed25519 keys it uses (see the `axon` module).
     ServeAxon {
         netuid: u16,
         version: u32,
@@ -65,6 +53,7 @@ pub enum Call {
         port: u16,
         ip_type: u8,
         protocol: u8,
+        identity: AxonIdentity,
     },
     /// Hotkey: set weights directly (subnets with commit-reveal off).
     SetWeights {
@@ -138,6 +127,7 @@ impl Call {
                 port,
                 ip_type,
                 protocol,
+                identity,
             } => {
                 w.u8(8);
                 w.u16(*netuid);
@@ -146,6 +136,9 @@ impl Call {
                 w.u16(*port);
                 w.u8(*ip_type);
                 w.u8(*protocol);
+                w.raw(&identity.neuron_key);
+                w.raw(&identity.synapse_key);
+                w.raw(&identity.signature);
             }
             Call::SetWeights {
                 netuid,
@@ -228,6 +221,11 @@ impl Call {
                 port: r.u16("port")?,
                 ip_type: r.u8("ip_type")?,
                 protocol: r.u8("protocol")?,
+                identity: AxonIdentity {
+                    neuron_key: r.hash("neuron_key")?,
+                    synapse_key: r.hash("synapse_key")?,
+                    signature: r.sig()?,
+                },
             },
             9 => Call::SetWeights {
                 netuid: r.u16("netuid")?,

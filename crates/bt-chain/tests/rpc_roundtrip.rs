@@ -5,9 +5,10 @@
 
 use bt_chain::rpc::ChainApiClient;
 use bt_chain::{
-    Call, Chain, ChainError, ChainExt, ChainNode, Keypair, NodeConfig, RAO_PER_TAO, RpcChain,
-    SignedTx,
+    AxonEndpoint, AxonIdentity, Call, Chain, ChainError, ChainExt, ChainNode, Keypair, NodeConfig,
+    RAO_PER_TAO, RpcChain, SignedTx,
 };
+use bt_crypto::NeuronKey;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
@@ -46,6 +47,7 @@ async fn register_set_weights_epoch_and_metagraph() {
 
     let (vcold, vhot) = (Keypair::dev("v-cold"), Keypair::dev("v-hot"));
     let (mcold, mhot) = (Keypair::dev("m-cold"), Keypair::dev("m-hot"));
+    let (mneuron, msynapse) = (NeuronKey::from_seed([3; 32]), NeuronKey::from_seed([4; 32]));
     chain.faucet(&vcold).await.unwrap();
     chain.faucet(&mcold).await.unwrap();
     let v = chain
@@ -70,7 +72,17 @@ async fn register_set_weights_epoch_and_metagraph() {
             >= 50 * RAO_PER_TAO
     );
     chain
-        .serve_axon(&mhot, netuid, IpAddr::V4(Ipv4Addr::LOCALHOST), 8091, 4, 1)
+        .serve_axon(
+            &mhot,
+            netuid,
+            AxonEndpoint {
+                ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+                port: 8091,
+                protocol: 4,
+                version: 1,
+            },
+            AxonIdentity::sign(&mneuron, &mhot.account(), netuid, &msynapse.public()),
+        )
         .await
         .unwrap();
 
@@ -114,6 +126,10 @@ async fn register_set_weights_epoch_and_metagraph() {
     assert!(!mg.bonds[usize::from(v)].is_empty());
     let axon = mg.axons[usize::from(m)].clone().unwrap();
     assert_eq!((axon.port, axon.ip, axon.ip_type), (8091, 0x7f00_0001, 4));
+    // The Ed25519 keys come back over JSON-RPC, still verifiable.
+    assert_eq!(axon.identity.neuron_key_hex(), mneuron.public_hex());
+    assert_eq!(axon.identity.synapse_key_hex(), msynapse.public_hex());
+    axon.identity.verify(&mhot.account(), netuid).unwrap();
     assert_eq!(mg.block, chain.block(None).await.unwrap().unwrap().number);
 
     // Head subscription over WebSocket.

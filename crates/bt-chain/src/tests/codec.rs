@@ -36,21 +36,35 @@ fn call() -> impl Strategy<Value = Call> {
         (account(), any::<u64>()).prop_map(|(hotkey, amount)| Call::AddStake { hotkey, amount }),
         (account(), any::<u64>()).prop_map(|(hotkey, amount)| Call::RemoveStake { hotkey, amount }),
         (
-            any::<u16>(),
-            any::<u32>(),
-            any::<u128>(),
-            any::<u16>(),
-            any::<u8>(),
-            any::<u8>()
+            (
+                any::<u16>(),
+                any::<u32>(),
+                any::<u128>(),
+                any::<u16>(),
+                any::<u8>(),
+                any::<u8>()
+            ),
+            (
+                any::<[u8; 32]>(),
+                any::<[u8; 32]>(),
+                proptest::collection::vec(any::<u8>(), 64)
+            )
         )
             .prop_map(
-                |(netuid, version, ip, port, ip_type, protocol)| Call::ServeAxon {
-                    netuid,
-                    version,
-                    ip,
-                    port,
-                    ip_type,
-                    protocol
+                |((netuid, version, ip, port, ip_type, protocol), (nk, sk, sig))| {
+                    Call::ServeAxon {
+                        netuid,
+                        version,
+                        ip,
+                        port,
+                        ip_type,
+                        protocol,
+                        identity: crate::AxonIdentity {
+                            neuron_key: nk,
+                            synapse_key: sk,
+                            signature: sig.try_into().unwrap(),
+                        },
+                    }
                 }
             ),
         (any::<u16>(), weights.clone(), any::<u64>()).prop_map(

@@ -1,6 +1,7 @@
 use super::*;
+use crate::axon::{AxonIdentity, AxonInfo};
 use crate::hparams::{HyperparamKey, RAO_PER_TAO};
-use crate::tx::AxonInfo;
+use bt_crypto::NeuronKey;
 
 #[test]
 fn transfer_rules() {
@@ -277,7 +278,20 @@ fn stake_rules() {
     assert_eq!(h.s.balance(&cold.account()), before + 100 * RAO_PER_TAO);
 }
 
-fn axon(port: u16) -> Call {
+fn neuron() -> NeuronKey {
+    NeuronKey::from_seed([7; 32])
+}
+
+fn identity(hotkey: &Keypair) -> AxonIdentity {
+    AxonIdentity::sign(
+        &neuron(),
+        &hotkey.account(),
+        1,
+        &NeuronKey::from_seed([8; 32]).public(),
+    )
+}
+
+fn axon_with(port: u16, identity: AxonIdentity) -> Call {
     Call::ServeAxon {
         netuid: 1,
         version: 1,
@@ -285,7 +299,12 @@ fn axon(port: u16) -> Call {
         port,
         ip_type: 4,
         protocol: 4,
+        identity,
     }
+}
+
+fn axon(port: u16) -> Call {
+    axon_with(port, identity(&key("alice-hot")))
 }
 
 #[test]
@@ -307,6 +326,7 @@ fn serve_axon_rules() {
         port: 1,
         ip_type: 5,
         protocol: 0,
+        identity: identity(&hot),
     };
     assert!(matches!(
         h.check(&hot, bad_type),
@@ -319,11 +339,30 @@ fn serve_axon_rules() {
         port: 1,
         ip_type: 4,
         protocol: 0,
+        identity: identity(&hot),
     };
     assert!(matches!(
         h.check(&hot, wide_v4),
         Err(ChainError::InvalidAxon(_))
     ));
+    // The binding must be signed by the neuron key, for this hotkey, netuid and synapse key.
+    let for_other_hotkey = identity(&key("stranger"));
+    let mut tampered = identity(&hot);
+    tampered.synapse_key = *NeuronKey::from_seed([9; 32]).public().as_bytes();
+    let mut other_netuid = identity(&hot);
+    other_netuid.signature = AxonIdentity::sign(
+        &neuron(),
+        &hot.account(),
+        2,
+        &NeuronKey::from_seed([8; 32]).public(),
+    )
+    .signature;
+    let mut not_a_point = identity(&hot);
+    not_a_point.neuron_key = [0xff; 32];
+    for bad in [for_other_hotkey, tampered, other_netuid, not_a_point] {
+        let err = h.check(&hot, axon_with(80, bad)).unwrap_err();
+        assert!(matches!(err, ChainError::InvalidAxon(_)), "{err}");
+    }
     h.ok(
         &key("alice"),
         Call::SetHyperparam {
@@ -343,9 +382,13 @@ fn serve_axon_rules() {
             port: 8091,
             ip_type: 4,
             protocol: 4,
-            block
+            block,
+            identity: identity(&hot),
         }
     );
+    assert_eq!(got.ip_addr(), std::net::IpAddr::from([10, 0, 0, 1]));
+    assert_eq!(got.identity.neuron_key_hex(), neuron().public_hex());
+    got.identity.verify(&hot.account(), 1).unwrap();
     assert!(matches!(
         h.check(&hot, axon(8092)),
         Err(ChainError::RateLimited { limit: 5, .. })
