@@ -1,0 +1,91 @@
+//! The seeds' bipartite rule on the axon: a miner answers only validators, i.e. callers whose
+//! Ed25519 neuron key is bound (by `serve_axon`) to a uid holding a validator permit on the
+//! subnet. The set of such keys is rebuilt from each metagraph refresh; the check itself is a
+//! hash-set look-up under a read lock (it runs per request on the axon's blocking pool).
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use bt_axon::{Decision, Policy, Priority, PublicKey, RpcMethod};
+use bt_chain::Metagraph;
+
+/// Admits permit holders of one subnet, refuses everyone else with a reason that says why.
+pub struct PermitPolicy {
+    netuid: u16,
+    permitted: RwLock<Arc<HashSet<[u8; 32]>>>,
+    refused: AtomicU64,
+}
+
+impl PermitPolicy {
+    /// Starts empty: nobody is served until the first [`Self::update`].
+    pub fn new(netuid: u16) -> Self {
+        Self {
+            netuid,
+            permitted: RwLock::new(Arc::new(HashSet::new())),
+            refused: AtomicU64::new(0),
+        }
+    }
+
+    /// Replaces the permitted keys with those of `mg` (bounded by the subnet's size). A
+    /// metagraph of another subnet is ignored.
+    pub fn update(&self, mg: &Metagraph) {
+        if mg.netuid != self.netuid {
+            return;
+        }
+        let keys: HashSet<[u8; 32]> = mg
+            .validator_permit
+            .iter()
+            .zip(&mg.axons)
+            .filter(|(permit, _)| **permit)
+            .filter_map(|(_, axon)| axon.as_ref().map(|a| a.identity.neuron_key))
+            .collect();
+        let keys = Arc::new(keys);
+        match self.permitted.write() {
+            Ok(mut slot) => *slot = keys,
+            Err(poisoned) => *poisoned.into_inner() = keys,
+        }
+    }
+
+    /// How many neuron keys are admitted now.
+    pub fn permitted(&self) -> usize {
+        self.snapshot().len()
+    }
+
+    /// Requests refused so far.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
+    }
+
+    /// Whether `key` would be admitted.
+    pub fn admits(&self, key: &PublicKey) -> bool {
+        self.snapshot().contains(key.as_bytes())
+    }
+
+    fn snapshot(&self) -> Arc<HashSet<[u8; 32]>> {
+        match self.permitted.read() {
+            Ok(s) => s.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn deny(&self, why: String) -> Decision {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        Decision::Deny(why)
+    }
+}
+
+impl Policy for PermitPolicy {
+    fn check(&self, caller: Option<&PublicKey>, _: &str, _: RpcMethod) -> Decision {
+        let n = self.netuid;
+        match caller {
+            None => self.deny(format!(
+                "miner answers only validators with a permit on netuid {n}; sign your requests"
+            )),
+            Some(key) if self.admits(key) => Decision::Allow(Priority::High),
+            Some(key) => self.deny(format!(
+                "miner answers only validators with a permit on netuid {n}; neuron key {key} is not bound to a permit holder"
+            )),
+        }
+    }
+}

@@ -1,0 +1,372 @@
+//! [`ChainMetagraph`]: the metagraph of one subnet, read from the chain instead of gossip.
+//!
+//! Every chain call runs under a deadline. Reads are served from the last snapshot while it is
+//! younger than `max_age`, so many readers cost one RPC per `max_age`; a failed refresh leaves
+//! the previous snapshot in place and returns the error.
+//!
+//! Weights go on the chain as the subnet asks: a `set_weights` transaction, or, when the subnet
+//! has commit-reveal enabled, a commitment now and its reveal in the reveal epoch (the salt and
+//! values wait here, bounded by `bt_chain::MAX_PENDING_COMMITS`; call
+//! [`ChainMetagraph::reveal_due`] once per block or round).
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bt_chain::{Chain, ChainExt, Keypair, MAX_PENDING_COMMITS, Metagraph, RpcChain};
+use bt_metagraph::{MetagraphError, MetagraphSource, PeerAddr, SynapseInfo};
+use rand::RngCore;
+
+use crate::error::SubnetError;
+use crate::weights::{to_u16_weights, weight_of};
+
+/// A commitment waiting for its reveal epoch.
+#[derive(Debug, Clone)]
+struct PendingReveal {
+    epoch: u64,
+    uids: Vec<u16>,
+    values: Vec<u16>,
+    salt: Vec<u8>,
+    version_key: u64,
+}
+
+/// How a weight submission went on the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WeightsOutcome {
+    /// Stored directly (commit-reveal off).
+    Set { block: u64 },
+    /// Committed; revealed by a later [`ChainMetagraph::reveal_due`].
+    Committed { block: u64, reveal_epoch: u64 },
+}
+
+struct Snapshot {
+    at: Instant,
+    mg: Arc<Metagraph>,
+}
+
+/// A chain-backed [`MetagraphSource`] for one subnet, acting as one hotkey.
+pub struct ChainMetagraph {
+    chain: RpcChain,
+    endpoint: String,
+    netuid: u16,
+    hotkey: Keypair,
+    timeout: Duration,
+    max_age: Duration,
+    snapshot: Mutex<Option<Snapshot>>,
+    pending: Mutex<VecDeque<PendingReveal>>,
+}
+
+impl ChainMetagraph {
+    /// Connects to `endpoint` (`host:port` or `ws://…`) within `timeout`; every later call gets
+    /// the same deadline. Reads reuse a snapshot for up to `max_age`.
+    pub async fn connect(
+        endpoint: &str,
+        netuid: u16,
+        hotkey: Keypair,
+        timeout: Duration,
+        max_age: Duration,
+    ) -> Result<Self, SubnetError> {
+        let chain = deadline(timeout, "connect", RpcChain::connect(endpoint)).await?;
+        Ok(Self {
+            chain,
+            endpoint: endpoint.to_string(),
+            netuid,
+            hotkey,
+            timeout,
+            max_age,
+            snapshot: Mutex::new(None),
+            pending: Mutex::new(VecDeque::new()),
+        })
+    }
+
+    pub fn netuid(&self) -> u16 {
+        self.netuid
+    }
+
+    pub fn hotkey(&self) -> &Keypair {
+        &self.hotkey
+    }
+
+    /// The client, for calls this type does not wrap (always put a deadline on them).
+    pub fn chain(&self) -> &RpcChain {
+        &self.chain
+    }
+
+    /// Runs `fut` (a call on [`Self::chain`]) under this source's deadline.
+    pub async fn call<T>(
+        &self,
+        op: &'static str,
+        fut: impl Future<Output = Result<T, bt_chain::ChainError>>,
+    ) -> Result<T, SubnetError> {
+        deadline(self.timeout, op, fut).await
+    }
+
+    /// Reads the metagraph now and keeps it as the snapshot.
+    pub async fn refresh(&self) -> Result<Arc<Metagraph>, SubnetError> {
+        let mg = Arc::new(
+            self.call("metagraph", self.chain.metagraph(self.netuid))
+                .await?,
+        );
+        *lock(&self.snapshot) = Some(Snapshot {
+            at: Instant::now(),
+            mg: mg.clone(),
+        });
+        Ok(mg)
+    }
+
+    /// The snapshot if younger than `max_age`, else a fresh read.
+    pub async fn current(&self) -> Result<Arc<Metagraph>, SubnetError> {
+        if let Some(s) = lock(&self.snapshot).as_ref()
+            && s.at.elapsed() < self.max_age
+        {
+            return Ok(s.mg.clone());
+        }
+        self.refresh().await
+    }
+
+    /// Our uid, if our hotkey is registered.
+    pub async fn uid(&self) -> Result<Option<u16>, SubnetError> {
+        Ok(self.current().await?.uid_of(&self.hotkey.account()))
+    }
+
+    /// Submits weights by uid (any non-negative finite scale; normalized here). Follows the
+    /// subnet's commit-reveal setting and its `max_weights_limit` / `min_allowed_weights`.
+    pub async fn set_uid_weights(
+        &self,
+        uids: &[u16],
+        weights: &[f32],
+    ) -> Result<WeightsOutcome, SubnetError> {
+        let mg = self.refresh().await?;
+        let me = mg
+            .uid_of(&self.hotkey.account())
+            .ok_or(SubnetError::NotRegistered {
+                netuid: self.netuid,
+                hotkey: self.hotkey.account(),
+            })?;
+        let (uids, values) = to_u16_weights(uids, weights, &mg, me)?;
+        let h = &mg.hparams;
+        let version_key = h.weights_version;
+        if !h.commit_reveal_enabled {
+            let r = self
+                .call(
+                    "set_weights",
+                    self.chain
+                        .set_weights(&self.hotkey, self.netuid, uids, values, version_key),
+                )
+                .await?;
+            return Ok(WeightsOutcome::Set { block: r.block });
+        }
+        let mut salt = vec![0u8; 16];
+        rand::rng().fill_bytes(&mut salt);
+        let r = self
+            .call(
+                "commit_weights",
+                self.chain.commit_weights(
+                    &self.hotkey,
+                    self.netuid,
+                    &uids,
+                    &values,
+                    &salt,
+                    version_key,
+                ),
+            )
+            .await?;
+        let reveal_epoch = epoch_index(self.netuid, h.tempo, r.block) + h.commit_reveal_period;
+        let mut pending = lock(&self.pending);
+        if pending.len() >= MAX_PENDING_COMMITS {
+            pending.pop_front();
+        }
+        pending.push_back(PendingReveal {
+            epoch: reveal_epoch,
+            uids,
+            values,
+            salt,
+            version_key,
+        });
+        Ok(WeightsOutcome::Committed {
+            block: r.block,
+            reveal_epoch,
+        })
+    }
+
+    /// Reveals the commitments whose epoch has come (and drops expired ones); returns how many
+    /// were revealed.
+    pub async fn reveal_due(&self) -> Result<usize, SubnetError> {
+        let mg = self.current().await?;
+        let now = epoch_index(self.netuid, mg.hparams.tempo, mg.block);
+        let due: Vec<PendingReveal> = {
+            let mut pending = lock(&self.pending);
+            pending.retain(|p| p.epoch >= now);
+            let (due, later): (Vec<_>, Vec<_>) = pending.drain(..).partition(|p| p.epoch == now);
+            pending.extend(later);
+            due
+        };
+        let mut revealed = 0;
+        for p in due {
+            self.call(
+                "reveal_weights",
+                self.chain.reveal_weights(
+                    &self.hotkey,
+                    self.netuid,
+                    p.uids,
+                    p.values,
+                    p.salt,
+                    p.version_key,
+                ),
+            )
+            .await?;
+            revealed += 1;
+        }
+        Ok(revealed)
+    }
+
+    fn to_metagraph_error(&self, e: SubnetError) -> MetagraphError {
+        // MetagraphError has no chain variant; a timeout maps onto its own, the rest onto an
+        // RPC failure that carries the message.
+        match e {
+            SubnetError::ChainTimeout { after, .. } => MetagraphError::Timeout {
+                peer: self.endpoint.clone(),
+                timeout_ms: u64::try_from(after.as_millis()).unwrap_or(u64::MAX),
+            },
+            e => MetagraphError::Rpc {
+                peer: self.endpoint.clone(),
+                status: Box::new(tonic::Status::unavailable(e.to_string())),
+            },
+        }
+    }
+}
+
+/// Subtensor's epoch index of `block` (`(block + netuid + 1) / (tempo + 1)`), as the chain
+/// computes it for commit-reveal.
+pub fn epoch_index(netuid: u16, tempo: u16, block: u64) -> u64 {
+    (block + u64::from(netuid) + 1) / (u64::from(tempo) + 1)
+}
+
+/// The served axons of `mg` as the gossip metagraph describes synapses, with the weight `row`
+/// gives each (normalized over the row).
+pub fn synapse_infos(mg: &Metagraph, row: &[(u16, u16)]) -> Vec<SynapseInfo> {
+    mg.axons
+        .iter()
+        .enumerate()
+        .filter_map(|(uid, axon)| {
+            let axon = axon.as_ref()?;
+            let uid = u16::try_from(uid).ok()?;
+            Some(SynapseInfo {
+                synapse_key: axon.identity.synapse_key_hex(),
+                neuron_key: axon.identity.neuron_key_hex(),
+                address: axon.ip_addr().to_string(),
+                port: axon.port,
+                version: axon.version.to_string(),
+                // The chain records the block an axon was served at, not a wall-clock time.
+                heartbeat_ms: 0,
+                weight: weight_of(row, uid),
+            })
+        })
+        .collect()
+}
+
+fn our_row(mg: &Metagraph, hotkey: &Keypair) -> Vec<(u16, u16)> {
+    mg.uid_of(&hotkey.account())
+        .and_then(|u| mg.weights.get(usize::from(u)).cloned())
+        .unwrap_or_default()
+}
+
+impl MetagraphSource for ChainMetagraph {
+    /// Served axons, highest weight first, then most recently served.
+    async fn synapses(&self, n: usize) -> Result<Vec<SynapseInfo>, MetagraphError> {
+        let mg = self
+            .current()
+            .await
+            .map_err(|e| self.to_metagraph_error(e))?;
+        let mut rows: Vec<(u64, SynapseInfo)> = synapse_infos(&mg, &our_row(&mg, &self.hotkey))
+            .into_iter()
+            .zip(mg.axons.iter().flatten())
+            .map(|(info, axon)| (axon.block, info))
+            .collect();
+        rows.sort_by(|a, b| b.1.weight.total_cmp(&a.1.weight).then(b.0.cmp(&a.0)));
+        Ok(rows.into_iter().take(n).map(|(_, i)| i).collect())
+    }
+
+    /// The chain replaces gossip: there are no metagraph peers to exchange tables with.
+    async fn peers(&self, _n: usize) -> Result<Vec<PeerAddr>, MetagraphError> {
+        Ok(Vec::new())
+    }
+
+    async fn weights(&self, synapse_keys: &[String]) -> Result<Vec<f32>, MetagraphError> {
+        let mg = self
+            .current()
+            .await
+            .map_err(|e| self.to_metagraph_error(e))?;
+        let row = our_row(&mg, &self.hotkey);
+        Ok(synapse_keys
+            .iter()
+            .map(|k| uid_of_synapse(&mg, k).map_or(0.0, |uid| weight_of(&row, uid)))
+            .collect())
+    }
+
+    /// Keys not on the chain are refused (`Config`), since their weight could not be stored.
+    async fn set_weights(
+        &self,
+        synapse_keys: &[String],
+        weights: &[f32],
+    ) -> Result<(), MetagraphError> {
+        if synapse_keys.len() != weights.len() {
+            return Err(MetagraphError::WeightsLength {
+                keys: synapse_keys.len(),
+                weights: weights.len(),
+            });
+        }
+        let mg = self
+            .refresh()
+            .await
+            .map_err(|e| self.to_metagraph_error(e))?;
+        let uids = synapse_keys
+            .iter()
+            .map(|k| {
+                uid_of_synapse(&mg, k).ok_or_else(|| {
+                    MetagraphError::Config(format!(
+                        "synapse key {k} is not served on netuid {}",
+                        self.netuid
+                    ))
+                })
+            })
+            .collect::<Result<Vec<u16>, _>>()?;
+        self.set_uid_weights(&uids, weights)
+            .await
+            .map(|_| ())
+            .map_err(|e| match e {
+                SubnetError::Config(msg) => MetagraphError::Config(msg),
+                e => self.to_metagraph_error(e),
+            })
+    }
+}
+
+/// The uid whose axon serves `synapse_key` (the first one if several do).
+pub fn uid_of_synapse(mg: &Metagraph, synapse_key: &str) -> Option<u16> {
+    mg.axons
+        .iter()
+        .position(|a| {
+            a.as_ref().is_some_and(|a| {
+                a.identity
+                    .synapse_key_hex()
+                    .eq_ignore_ascii_case(synapse_key)
+            })
+        })
+        .and_then(|i| u16::try_from(i).ok())
+}
+
+async fn deadline<T>(
+    after: Duration,
+    op: &'static str,
+    fut: impl Future<Output = Result<T, bt_chain::ChainError>>,
+) -> Result<T, SubnetError> {
+    tokio::time::timeout(after, fut)
+        .await
+        .map_err(|_| SubnetError::ChainTimeout { op, after })?
+        .map_err(SubnetError::chain(op))
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -1,0 +1,133 @@
+//! The bipartite rule over real sockets: a miner refuses callers without a validator permit
+//! (PERMISSION_DENIED, with the reason) and serves the permit holder once the chain binds its
+//! neuron key to the permitted uid.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use bt_chain::{AxonEndpoint, AxonIdentity, Chain, ChainExt, Keypair};
+use bt_crypto::NeuronKey;
+use bt_dendrite::{CallOptions, Dendrite, DendriteConfig, Endpoint, Inputs, Outcome};
+use bt_nn::MnistModel;
+use bt_subnet::{MinerConfig, run_miner};
+use bt_tensor::{Modality, Tensor};
+
+async fn ask(key: NeuronKey, ep: &Endpoint) -> Outcome {
+    let d = Dendrite::new(key, DendriteConfig::default());
+    let x = Tensor::from_f32_vec(&[2, 784], vec![0.3; 2 * 784], Modality::Image).unwrap();
+    let opts = CallOptions {
+        timeout: Some(Duration::from_secs(10)),
+        output_dims: Some(vec![10]),
+    };
+    let mut r = d
+        .forward(Modality::Image, Inputs::broadcast([ep.clone()], x), &opts)
+        .await
+        .unwrap();
+    r.remove(0).outcome
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn miner_answers_only_permit_holders() {
+    let net = common::Net::start().await;
+    let netuid = net.netuid;
+    let miner_hot = Keypair::dev("miner-hot");
+    let mut settings = net.settings(miner_hot.clone(), 1);
+    settings.coldkey = Some(net.funded_coldkey("miner-cold").await);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let miner = tokio::spawn(run_miner(
+        MinerConfig::new(settings),
+        MnistModel::new(1),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+
+    // The miner registers itself and publishes its axon with its keys.
+    let axon = common::poll(Duration::from_secs(30), || async {
+        let mg = net.chain.metagraph(netuid).await.ok()?;
+        mg.uid_of(&miner_hot.account())
+            .and_then(|u| mg.axons[usize::from(u)].clone())
+    })
+    .await
+    .unwrap_or_else(|e| panic!("miner never served: {e}\n{}", net.dump()));
+    assert_eq!(
+        axon.identity.neuron_key_hex(),
+        NeuronKey::from_seed([1; 32]).public_hex()
+    );
+    let ep = Endpoint::new(
+        axon.ip_addr().to_string(),
+        axon.port,
+        axon.identity.synapse_key_hex(),
+    );
+
+    // A stranger (no uid at all) is refused with the rule as the reason.
+    match ask(NeuronKey::from_seed([42; 32]), &ep).await {
+        Outcome::Rejected { code, message } => {
+            assert_eq!(code, tonic::Code::PermissionDenied);
+            assert!(
+                message.contains(&format!(
+                    "miner answers only validators with a permit on netuid {netuid}"
+                )),
+                "{message}"
+            );
+        }
+        other => panic!("expected PERMISSION_DENIED, got {other}"),
+    }
+    // The miner itself holds no permit either (no stake): its own key is refused too.
+    assert!(matches!(
+        ask(NeuronKey::from_seed([1; 32]), &ep).await,
+        Outcome::Rejected {
+            code: tonic::Code::PermissionDenied,
+            ..
+        }
+    ));
+
+    // The validator (subnet owner with stake) binds its neuron key; once the epoch gives it a
+    // permit and the miner's next refresh sees it, its requests are answered.
+    let validator_key = NeuronKey::from_seed([9; 32]);
+    net.chain
+        .serve_axon(
+            &net.validator_hot,
+            netuid,
+            AxonEndpoint {
+                ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+                port: 9,
+                protocol: 4,
+                version: 1,
+            },
+            AxonIdentity::sign(
+                &validator_key,
+                &net.validator_hot.account(),
+                netuid,
+                &NeuronKey::from_seed([10; 32]).public(),
+            ),
+        )
+        .await
+        .unwrap();
+    let answer = common::poll(Duration::from_secs(30), || async {
+        ask(NeuronKey::from_seed([9; 32]), &ep).await.into_tensor()
+    })
+    .await
+    .unwrap_or_else(|e| panic!("validator never served: {e}\n{}", net.dump()));
+    assert_eq!(answer.shape(), [2, 10]);
+    // ... and the stranger is still refused.
+    assert!(matches!(
+        ask(NeuronKey::from_seed([42; 32]), &ep).await,
+        Outcome::Rejected {
+            code: tonic::Code::PermissionDenied,
+            ..
+        }
+    ));
+
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(20), miner)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    net.node.shutdown().await;
+}
