@@ -30,9 +30,20 @@ pub struct AxonConfig {
     /// A connection that sends nothing for this long after it was accepted is closed, so that
     /// silent sockets cannot hold the `max_connections` slots. Default 10 s.
     pub handshake_timeout: Duration,
-    /// Threads of the blocking pool that run synapses, signature checks and tensor codecs;
-    /// admitted requests wait (bounded by `max_in_flight`) for one. Default: the number of CPUs.
+    /// Threads of the blocking pool that run synapses, and the signature checks and tensor
+    /// codecs of requests larger than `inline_max_bytes`; admitted requests wait (bounded by
+    /// `max_in_flight`) for one. Default: the number of CPUs.
     pub workers: usize,
+    /// Requests whose encoded size is at most this are authenticated on the async executor,
+    /// their signatures verified in batches with those of concurrent requests (half the CPU of
+    /// one-by-one checks), and served there too when the synapse is
+    /// [lightweight](crate::Synapse::is_lightweight); larger ones go to the blocking pool, where
+    /// hashing the payload cannot stall other connections. 0 sends everything to the pool.
+    /// Default 64 KiB.
+    pub inline_max_bytes: usize,
+    /// Most signatures one batch verification checks (it runs on an executor thread, so this
+    /// bounds the time it holds that thread: about 20 µs per signature). Default 32.
+    pub max_verify_batch: usize,
     /// Accept requests with an empty signature (Release 1 peers, which never signed). Such a
     /// caller is anonymous: the [`Policy`](crate::Policy) sees `None`. Default `false`.
     pub allow_unsigned: bool,
@@ -77,6 +88,8 @@ impl Default for AxonConfig {
             max_connections: 1024,
             handshake_timeout: Duration::from_secs(10),
             workers: std::thread::available_parallelism().map_or(2, usize::from),
+            inline_max_bytes: 64 << 10,
+            max_verify_batch: 32,
             allow_unsigned: false,
             nonce_max_age: Duration::from_secs(10),
             nonce_max_skew: Duration::from_secs(2),
@@ -127,6 +140,9 @@ impl AxonConfig {
                     self.max_frame_size
                 ),
             );
+        }
+        if self.max_verify_batch == 0 {
+            return bad("max_verify_batch", "must be at least 1".into());
         }
         if self.max_callers == 0 {
             return bad("max_callers", "must be at least 1".into());

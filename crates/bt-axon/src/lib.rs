@@ -9,13 +9,18 @@
 //!     ─► Admission, at header time: draining → UNAVAILABLE; connection or axon full
 //!        (max_in_flight_per_connection, max_in_flight) → RESOURCE_EXHAUSTED; stamp deadline
 //!     ─► handler: route by synapse key (NOT_FOUND), arity (INVALID_ARGUMENT)
-//!     ─► blocking pool (≤ workers): signature → nonce → policy → decode → synapse → encode
+//!     ─► small request (≤ inline_max_bytes): signature (batch-verified with concurrent
+//!        requests) → nonce → policy on the executor; then decode → synapse → encode there too
+//!        for a lightweight synapse, else on the blocking pool (≤ workers)
+//!     ─► large request: all of it on the blocking pool
 //! ```
 //!
 //! Nothing waits without a bound: connections wait in the kernel backlog, requests beyond
 //! `max_in_flight` are refused before their body is read, admitted requests wait for one of
 //! `workers` threads at most until their deadline. The signature and nonce are checked before
-//! any tensor is decoded, once per request, on the blocking pool (never on the I/O threads).
+//! any tensor is decoded, once per request; on the executor only for small requests, in
+//! batches of at most `max_verify_batch` (so one batch holds an executor thread for about a
+//! millisecond at most), never for payloads whose hashing would take long.
 //! Errors are gRPC statuses, never crashes: a synapse that fails or panics yields `INTERNAL`.
 //!
 //! # Example
@@ -45,6 +50,7 @@ mod policy;
 mod server;
 mod service;
 mod synapse;
+mod verify;
 
 pub use config::{AxonConfig, MAX_HTTP2_FRAME_SIZE};
 pub use error::AxonError;

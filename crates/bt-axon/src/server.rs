@@ -19,6 +19,7 @@ use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::policy::{AllowAll, Policy};
 use crate::service::{AxonService, Shared};
 use crate::synapse::Synapse;
+use crate::verify::BatchVerifier;
 use crate::{AxonConfig, AxonError};
 
 /// After the grace period, connections are closed forcibly; this bounds the wait for their
@@ -110,6 +111,7 @@ impl AxonBuilder {
             synapses,
             policy: self.policy,
             replay: Mutex::new(replay),
+            verifier: BatchVerifier::new(config.max_verify_batch),
             limits,
             config,
         });

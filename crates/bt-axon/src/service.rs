@@ -1,5 +1,11 @@
 //! The `Bittensor` gRPC service: route to a synapse, authenticate, apply the policy, decode,
-//! compute, encode — everything after routing on the bounded blocking pool.
+//! compute, encode.
+//!
+//! Where each step runs is a matter of cost. A small request (≤ `inline_max_bytes`) is
+//! authenticated on the executor, its signature batch-verified with those of concurrent
+//! requests; a lightweight synapse then serves it right there. Everything else — large
+//! payloads (whose hashing and decoding take long) and real models — runs on the bounded
+//! blocking pool. Either way the signature and nonce are checked before any tensor is decoded.
 
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -19,6 +25,7 @@ use crate::admission::Admitted;
 use crate::metrics::Metrics;
 use crate::policy::{Decision, Policy, Priority};
 use crate::synapse::{Synapse, SynapseError};
+use crate::verify::BatchVerifier;
 
 /// The protocol version we put in responses (Release 1 sent "0.0.0"; any is accepted).
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -35,6 +42,7 @@ pub(crate) struct Shared {
     pub(crate) synapses: HashMap<String, Arc<dyn Synapse>>,
     pub(crate) policy: Arc<dyn Policy>,
     pub(crate) replay: Mutex<ReplayGuard>,
+    pub(crate) verifier: BatchVerifier,
     pub(crate) limits: Limits,
 }
 
@@ -72,7 +80,8 @@ async fn handle(
         ));
     };
     let msg = request.into_inner();
-    shared.metrics.add_bytes_in(msg.encoded_len());
+    let size = msg.encoded_len();
+    shared.metrics.add_bytes_in(size);
     let synapse = shared
         .synapses
         .get(&msg.synapse_key)
@@ -88,38 +97,77 @@ async fn handle(
         })?;
     check_arity(method, msg.tensors.len())?;
 
-    let deadline = tokio::time::Instant::from_std(admitted.deadline);
-    let expired = || {
-        Status::deadline_exceeded(format!(
-            "deadline of {:?} expired at the axon",
-            admitted
-                .deadline
-                .saturating_duration_since(admitted.arrived)
-        ))
+    let msg = Arc::new(msg);
+    let reply = if size <= shared.config.inline_max_bytes {
+        // Small: authenticate here, batched with concurrent requests; hashing a small payload
+        // and a share of a batch verification cost less than a hand-off to the pool.
+        if Instant::now() >= admitted.deadline {
+            return Err(expired(&admitted));
+        }
+        let caller = shared.authenticate_batched(&msg, method).await?;
+        shared.authorize(caller.as_ref(), &msg.synapse_key, method)?;
+        if synapse.is_lightweight() {
+            shared.compute(method, &msg, synapse.as_ref())?
+        } else {
+            on_pool(shared, &admitted, move |s| {
+                s.compute(method, &msg, synapse.as_ref())
+            })
+            .await?
+        }
+    } else {
+        on_pool(shared, &admitted, move |s| {
+            let caller = s.authenticate(&msg, method)?;
+            s.authorize(caller.as_ref(), &msg.synapse_key, method)?;
+            s.compute(method, &msg, synapse.as_ref())
+        })
+        .await?
     };
+    shared.metrics.add_bytes_out(reply.encoded_len());
+    drop(admitted);
+    Ok(Response::new(reply))
+}
+
+fn expired(admitted: &Admitted) -> Status {
+    Status::deadline_exceeded(format!(
+        "deadline of {:?} expired at the axon",
+        admitted
+            .deadline
+            .saturating_duration_since(admitted.arrived)
+    ))
+}
+
+/// Runs `job` on the bounded blocking pool within the request's deadline.
+async fn on_pool(
+    shared: &Arc<Shared>,
+    admitted: &Admitted,
+    job: impl FnOnce(&Shared) -> Result<TensorMessage, Status> + Send + 'static,
+) -> Result<TensorMessage, Status> {
+    let deadline = tokio::time::Instant::from_std(admitted.deadline);
     // Waiting here is bounded: at most `max_in_flight` requests can be waiting.
     let worker =
         match tokio::time::timeout_at(deadline, shared.workers.clone().acquire_owned()).await {
             Ok(Ok(w)) => w,
             Ok(Err(_)) => return Err(Status::unavailable("the axon is shutting down")),
-            Err(_) => return Err(expired()),
+            Err(_) => return Err(expired(admitted)),
         };
     let job_shared = shared.clone();
     let job_deadline = admitted.deadline;
     let job = tokio::task::spawn_blocking(move || {
         let _worker = worker;
-        job_shared.run(method, msg, synapse.as_ref(), job_deadline)
+        if Instant::now() >= job_deadline {
+            return Err(Status::deadline_exceeded(
+                "deadline expired before the request ran",
+            ));
+        }
+        job(&job_shared)
     });
     // On expiry the job runs on to completion (it cannot be interrupted) but keeps its worker,
     // so the pool stays bounded; the client is answered now.
-    let reply = match tokio::time::timeout_at(deadline, job).await {
-        Err(_) => return Err(expired()),
-        Ok(Err(join)) => return Err(Status::internal(format!("request task failed: {join}"))),
-        Ok(Ok(reply)) => reply?,
-    };
-    shared.metrics.add_bytes_out(reply.encoded_len());
-    drop(admitted);
-    Ok(Response::new(reply))
+    match tokio::time::timeout_at(deadline, job).await {
+        Err(_) => Err(expired(admitted)),
+        Ok(Err(join)) => Err(Status::internal(format!("request task failed: {join}"))),
+        Ok(Ok(reply)) => reply,
+    }
 }
 
 fn check_arity(method: RpcMethod, n: usize) -> Result<(), Status> {
@@ -137,36 +185,36 @@ fn check_arity(method: RpcMethod, n: usize) -> Result<(), Status> {
 }
 
 impl Shared {
-    /// Everything CPU-bound of one request, on a blocking-pool thread.
-    fn run(
+    /// The policy's verdict on an authenticated (or anonymous) caller.
+    fn authorize(
+        &self,
+        caller: Option<&PublicKey>,
+        synapse_key: &str,
+        method: RpcMethod,
+    ) -> Result<(), Status> {
+        match self.policy.check(caller, synapse_key, method) {
+            Decision::Deny(reason) => Err(status(tonic::Code::PermissionDenied, reason)),
+            Decision::Allow(Priority::Low) if self.busy() => Err(Status::resource_exhausted(
+                "the axon is busy and serves only higher-priority callers; retry later",
+            )),
+            Decision::Allow(_) => Ok(()),
+        }
+    }
+
+    /// Decode, call the synapse, encode: everything after authentication.
+    fn compute(
         &self,
         method: RpcMethod,
-        msg: TensorMessage,
+        msg: &TensorMessage,
         synapse: &dyn Synapse,
-        deadline: Instant,
     ) -> Result<TensorMessage, Status> {
-        if Instant::now() >= deadline {
-            return Err(Status::deadline_exceeded(
-                "deadline expired before the request ran",
-            ));
-        }
-        let caller = self.authenticate(&msg, method)?;
-        match self.policy.check(caller.as_ref(), &msg.synapse_key, method) {
-            Decision::Deny(reason) => return Err(status(tonic::Code::PermissionDenied, reason)),
-            Decision::Allow(Priority::Low) if self.busy() => {
-                return Err(Status::resource_exhausted(
-                    "the axon is busy and serves only higher-priority callers; retry later",
-                ));
-            }
-            Decision::Allow(_) => {}
-        }
         let tensors = match method {
-            RpcMethod::Forward => self.forward(&msg, synapse)?,
-            RpcMethod::Backward => self.backward(&msg, synapse)?,
+            RpcMethod::Forward => self.forward(msg, synapse)?,
+            RpcMethod::Backward => self.backward(msg, synapse)?,
         };
         let reply = TensorMessage {
             version: VERSION.to_string(),
-            synapse_key: msg.synapse_key,
+            synapse_key: msg.synapse_key.clone(),
             tensors,
             ..TensorMessage::default()
         };
@@ -187,23 +235,48 @@ impl Shared {
         method: RpcMethod,
     ) -> Result<Option<PublicKey>, Status> {
         if msg.signature.is_empty() {
-            if self.config.allow_unsigned {
-                return Ok(None);
-            }
-            return Err(Status::unauthenticated(
-                "unsigned request refused: sign it with your neuron key (this axon was not \
-                 started with allow_unsigned)",
-            ));
+            return self.anonymous();
         }
-        let caller = bt_crypto::verify_request(msg, method)
-            .map_err(|e| status(tonic::Code::Unauthenticated, e.to_string()))?;
+        let caller = bt_crypto::verify_request(msg, method).map_err(unauthenticated)?;
+        self.check_nonce(&caller, msg.nounce)?;
+        Ok(Some(caller))
+    }
+
+    /// [`Shared::authenticate`] with the signature checked in a batch with concurrent requests.
+    async fn authenticate_batched(
+        &self,
+        msg: &Arc<TensorMessage>,
+        method: RpcMethod,
+    ) -> Result<Option<PublicKey>, Status> {
+        if msg.signature.is_empty() {
+            return self.anonymous();
+        }
+        let caller = self
+            .verifier
+            .verify(msg, method)
+            .await
+            .map_err(unauthenticated)?;
+        self.check_nonce(&caller, msg.nounce)?;
+        Ok(Some(caller))
+    }
+
+    fn anonymous(&self) -> Result<Option<PublicKey>, Status> {
+        if self.config.allow_unsigned {
+            return Ok(None);
+        }
+        Err(Status::unauthenticated(
+            "unsigned request refused: sign it with your neuron key (this axon was not \
+             started with allow_unsigned)",
+        ))
+    }
+
+    fn check_nonce(&self, caller: &PublicKey, nonce: i64) -> Result<(), Status> {
         let now = bt_crypto::unix_nanos();
         self.replay
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .check_and_record(&caller, msg.nounce, now)
-            .map_err(|e| status(tonic::Code::Unauthenticated, e.to_string()))?;
-        Ok(Some(caller))
+            .check_and_record(caller, nonce, now)
+            .map_err(unauthenticated)
     }
 
     /// More than half of `max_in_flight` in use.
@@ -286,6 +359,10 @@ pub(crate) fn synapse_status(e: &SynapseError) -> Status {
         SynapseError::Failed(_) => tonic::Code::Internal,
     };
     status(code, e.to_string())
+}
+
+fn unauthenticated(e: impl std::fmt::Display) -> Status {
+    status(tonic::Code::Unauthenticated, e.to_string())
 }
 
 fn invalid(e: impl std::fmt::Display) -> Status {

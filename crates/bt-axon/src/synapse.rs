@@ -3,10 +3,18 @@
 use bt_tensor::{Modality, Tensor};
 
 /// A model served on the network. Implementations run on the axon's blocking pool, never on the
-/// async executor, so they may compute for as long as the caller's deadline allows.
+/// async executor, so they may compute for as long as the caller's deadline allows — unless
+/// they declare themselves [lightweight](Synapse::is_lightweight).
 pub trait Synapse: Send + Sync + 'static {
     /// Modalities this synapse serves.
     fn modalities(&self) -> &[Modality];
+    /// `true` only if `forward` and `backward` never block and cost about as much as copying
+    /// their input (an echo, a lookup): the axon then runs them on the async executor for small
+    /// requests (up to `AxonConfig::inline_max_bytes`), saving the hand-off to a pool thread,
+    /// which costs more than such a call. Default `false`: every call goes to the blocking pool.
+    fn is_lightweight(&self) -> bool {
+        false
+    }
     fn forward(&self, modality: Modality, input: Tensor) -> Result<Tensor, SynapseError>;
     /// inputs = the original forward inputs, grads = gradients w.r.t. the forward outputs;
     /// returns gradients w.r.t. the inputs.
@@ -41,6 +49,10 @@ const ALL_MODALITIES: [Modality; 3] = [Modality::Tensor, Modality::Image, Modali
 impl Synapse for EchoSynapse {
     fn modalities(&self) -> &[Modality] {
         &ALL_MODALITIES
+    }
+
+    fn is_lightweight(&self) -> bool {
+        true
     }
 
     fn forward(&self, _modality: Modality, input: Tensor) -> Result<Tensor, SynapseError> {

@@ -33,6 +33,9 @@ const FANOUT_AXONS: usize = 10;
 const SYNAPSES_PER_AXON: usize = 90;
 const FANOUT_HOLES: usize = 10;
 const IN_FLIGHT: usize = 64;
+/// `raw`, `unsigned` or `signed`: run only that configuration's throughput loop for
+/// `BT_RPC_PROFILE_SECS` (default 10) seconds, to attach `perf` to.
+const PROFILE_ENV: &str = "BT_RPC_PROFILE";
 
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -43,7 +46,32 @@ fn main() {
         rt.block_on(serve_fanout_peers());
         return;
     }
+    if let Ok(which) = std::env::var(PROFILE_ENV) {
+        rt.block_on(profile(&which));
+        return;
+    }
     rt.block_on(run());
+}
+
+async fn profile(which: &str) {
+    let secs: f64 = std::env::var("BT_RPC_PROFILE_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10.0);
+    let key = NeuronKey::generate().public_hex();
+    let raw = support::start_quiet(support::Behaviour::Echo).await;
+    let axon = start_axon(std::slice::from_ref(&key), true).await;
+    let axon_ep = Endpoint::new("127.0.0.1", axon.local_addr().port(), key.clone());
+    let client = raw_client(raw.addr.port()).await;
+    let x = f32_tensor(1 << 10);
+    let once = match which {
+        "raw" => raw_config(&client, &x),
+        "unsigned" => dendrite_config(&dendrite(false), &axon_ep, &x),
+        "signed" => dendrite_config(&dendrite(true), &axon_ep, &x),
+        other => panic!("{PROFILE_ENV}={other}: expected raw, unsigned or signed"),
+    };
+    let r = throughput_for(&Arc::new(once), secs).await;
+    println!("{which}: {r:.0} req/s over {secs} s");
 }
 
 fn bench_axon_config(allow_unsigned: bool) -> AxonConfig {
@@ -136,39 +164,50 @@ async fn throughputs(configs: &[Arc<Once>]) -> Vec<f64> {
     let mut secs = vec![0f64; configs.len()];
     for _ in 0..ROUNDS {
         for (c, once) in configs.iter().enumerate() {
-            let count = Arc::new(AtomicU64::new(0));
-            let failed = Arc::new(AtomicU64::new(0));
-            let start = Instant::now();
-            let end = start + Duration::from_secs_f64(SLICE_SECS);
-            let mut tasks = Vec::new();
-            for _ in 0..IN_FLIGHT {
-                let (once, count, failed) = (once.clone(), count.clone(), failed.clone());
-                tasks.push(tokio::spawn(async move {
-                    while Instant::now() < end {
-                        if once().await {
-                            count.fetch_add(1, Ordering::Relaxed);
-                        } else {
-                            failed.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                }));
-            }
-            for t in tasks {
-                t.await.unwrap();
-            }
-            secs[c] += start.elapsed().as_secs_f64();
-            done[c] += count.load(Ordering::Relaxed);
-            assert_eq!(
-                failed.load(Ordering::Relaxed),
-                0,
-                "calls failed in throughput run"
-            );
+            let (n, s) = run_slice(once, SLICE_SECS).await;
+            done[c] += n;
+            secs[c] += s;
         }
     }
     done.iter()
         .zip(&secs)
         .map(|(&n, &s)| n as f64 / s)
         .collect()
+}
+
+async fn throughput_for(once: &Arc<Once>, secs: f64) -> f64 {
+    let (n, s) = run_slice(once, secs).await;
+    n as f64 / s
+}
+
+/// `IN_FLIGHT` workers calling `once` for `slice_secs`: (calls completed, seconds taken).
+async fn run_slice(once: &Arc<Once>, slice_secs: f64) -> (u64, f64) {
+    let count = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let end = start + Duration::from_secs_f64(slice_secs);
+    let mut tasks = Vec::new();
+    for _ in 0..IN_FLIGHT {
+        let (once, count, failed) = (once.clone(), count.clone(), failed.clone());
+        tasks.push(tokio::spawn(async move {
+            while Instant::now() < end {
+                if once().await {
+                    count.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(
+        failed.load(Ordering::Relaxed),
+        0,
+        "calls failed in throughput run"
+    );
+    (count.load(Ordering::Relaxed), start.elapsed().as_secs_f64())
 }
 
 fn raw_config(c: &BittensorClient<Channel>, x: &Tensor) -> Once {
