@@ -1,7 +1,8 @@
 //! Running neurons: the composition of model, axon, dendrite, metagraph and router.
 //!
 //! The network crates never see the ML framework; this crate is where the two meet:
-//! [`served::ServedModel`] puts a bt-nn model behind the axon's `Synapse` trait, and
+//! [`served::ServedModel`] is the served copy of a bt-nn model, [`adapter::AxonSynapse`] puts
+//! any model-side `bt_nn::Synapse` behind the axon's wire-level `Synapse` trait, and
 //! [`trainer::Trainer`] drives the seeds' learning loop over the dendrite and the router.
 //!
 //! - [`run_echo`]: `bittensor neuron echo`, a synapse that answers with its input.
@@ -13,13 +14,15 @@
 // Tests may unwrap: a panic is the failure report there.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod adapter;
 pub mod config;
 mod echo;
 pub mod error;
 pub mod identity;
-mod mnist;
+pub mod mnist;
 pub mod network;
 pub mod peers;
+pub mod progress;
 pub mod report;
 pub mod served;
 pub mod trainer;
@@ -27,4 +30,5 @@ pub mod trainer;
 pub use config::NeuronConfig;
 pub use echo::run_echo;
 pub use error::{NeuronError, Stopped};
-pub use mnist::run_mnist;
+pub use mnist::{MnistNeuron, run_mnist, run_mnist_with};
+pub use served::RemoteLearning;

@@ -6,69 +6,51 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use bt_axon::AxonHandle;
 use bt_dendrite::{Dendrite, DendriteConfig};
+use bt_metagraph::MetagraphHandle;
 use bt_nn::{Dataset, MnistModel, default_mnist_dir};
 use tokio::sync::watch;
 
+use crate::adapter::AxonSynapse;
 use crate::config::NeuronConfig;
 use crate::error::{NeuronError, Stopped};
-use crate::identity::load_identity;
+use crate::identity::{Identity, load_identity};
 use crate::network::Network;
 use crate::peers::{self, BackwardStats, PeerView};
 use crate::report;
-use crate::served::ServedModel;
+use crate::served::{RemoteLearning, ServedModel};
 use crate::trainer::{Trainer, TrainerConfig, TrainerLinks, save_checkpoint};
 
+/// The MNIST neuron with the seeds' behaviour (no learning from remote gradients).
 pub async fn run_mnist(
     cfg: NeuronConfig,
+    shutdown: impl Future<Output = ()>,
+) -> Result<Stopped, NeuronError> {
+    run_mnist_with(cfg, None, shutdown).await
+}
+
+/// [`run_mnist`] with remote learning: `Some` lets peers' `Backward` gradients train the served
+/// student (clipped and scaled, see [`RemoteLearning`]).
+pub async fn run_mnist_with(
+    cfg: NeuronConfig,
+    remote_learning: Option<RemoteLearning>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<Stopped, NeuronError> {
     let identity = load_identity(&cfg.neuron_key)?;
     let data_dir = cfg.data_dir.clone().unwrap_or_else(default_mnist_dir);
     let (train, test) = load_data(data_dir).await?;
     let (model, start) = load_model(cfg.model_path.clone(), &identity.neuron.public_hex()).await?;
-
-    let served = Arc::new(ServedModel::new(model.clone()));
-    let network = Network::start(&cfg, &identity, served.clone()).await?;
-    let metagraph = Arc::new(network.metagraph);
-    let axon = network.axon;
-    let synapse_key = network.synapse_key;
-
-    let dendrite = Dendrite::new(identity.neuron_key()?, DendriteConfig::default());
-    let (view_tx, view_rx) = watch::channel(PeerView::default());
-    let (weights_tx, weights_rx) = watch::channel(Vec::new());
-    let sync = tokio::spawn(peers::sync_loop(
-        metagraph.clone(),
-        synapse_key.clone(),
-        view_tx,
-        weights_rx,
-    ));
-    let (backward_tx, backward_rx) = peers::backward_queue();
-    let stats = Arc::new(BackwardStats::default());
-    let sender = tokio::spawn(peers::backward_sender(
-        dendrite.clone(),
-        backward_rx,
-        stats.clone(),
-    ));
-
-    let stop = Arc::new(AtomicBool::new(false));
+    let mut neuron = MnistNeuron::start(&cfg, &identity, model.clone(), remote_learning).await?;
     let trainer_cfg = TrainerConfig {
         epochs: cfg.epochs,
         max_steps: cfg.max_steps,
-        seed: seed_from_key(&synapse_key),
+        seed: seed_from_key(&neuron.synapse_key),
         model_path: cfg.model_path.clone(),
         ..TrainerConfig::default()
     };
-    let links = TrainerLinks {
-        runtime: tokio::runtime::Handle::current(),
-        dendrite,
-        view: view_rx,
-        weights: weights_tx,
-        backward: backward_tx,
-        served,
-        stop: stop.clone(),
-    };
-    let trainer = Trainer::new(trainer_cfg, model, links)?;
+    let stop = neuron.stop.clone();
+    let trainer = neuron.trainer(trainer_cfg, model)?;
     let mut training =
         tokio::task::spawn_blocking(move || trainer.run(&train, &test, start.epoch, start.step));
     tokio::pin!(shutdown);
@@ -81,15 +63,7 @@ pub async fn run_mnist(
     };
     let outcome = result.map_err(|e| NeuronError::Training(e.to_string()))?;
     // Stop serving first, then save: the checkpoint is the last thing a stopped neuron did.
-    sync.abort();
-    sender.abort();
-    let metagraph = Arc::try_unwrap(metagraph).ok();
-    if let Some(m) = metagraph {
-        m.shutdown().await;
-    }
-    if let Err(e) = axon.shutdown(crate::network::SHUTDOWN_GRACE).await {
-        tracing::warn!(error = %e, "axon did not stop cleanly");
-    }
+    neuron.shutdown().await;
     let trained = outcome?;
     if let Some(path) = &cfg.model_path {
         let model = trained.model;
@@ -99,11 +73,6 @@ pub async fn run_mnist(
             .await
             .map_err(|e| NeuronError::Training(e.to_string()))??;
     }
-    tracing::info!(
-        sent = stats.sent.load(Ordering::Relaxed),
-        failed = stats.failed.load(Ordering::Relaxed),
-        "backward calls"
-    );
     println!("{}", report::done_line());
     Ok(if trained.interrupted {
         Stopped::Interrupted
@@ -112,7 +81,112 @@ pub async fn run_mnist(
     })
 }
 
-async fn load_data(dir: PathBuf) -> Result<(Dataset, Dataset), NeuronError> {
+/// A running MNIST neuron's network side: the axon serving its student, the metagraph, the peer
+/// sync and the `Backward` sender. Its training loop is a [`Trainer`] made by
+/// [`MnistNeuron::trainer`]; the network keeps serving after training ends, until
+/// [`MnistNeuron::shutdown`].
+pub struct MnistNeuron {
+    pub served: Arc<ServedModel>,
+    pub metagraph: Arc<MetagraphHandle>,
+    pub synapse_key: String,
+    pub stats: Arc<BackwardStats>,
+    /// Set to stop the training loop at the next step.
+    pub stop: Arc<AtomicBool>,
+    axon: AxonHandle,
+    links: Option<TrainerLinks>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl MnistNeuron {
+    /// Serves `model` and joins the network described by `cfg`.
+    pub async fn start(
+        cfg: &NeuronConfig,
+        identity: &Identity,
+        model: MnistModel,
+        remote_learning: Option<RemoteLearning>,
+    ) -> Result<Self, NeuronError> {
+        let served = Arc::new(ServedModel::with_learning(model, remote_learning));
+        let axon_synapse = Arc::new(AxonSynapse::new(served.clone()));
+        let network = Network::start(cfg, identity, axon_synapse).await?;
+        let metagraph = Arc::new(network.metagraph);
+        let synapse_key = network.synapse_key;
+        let dendrite = Dendrite::new(identity.neuron_key()?, DendriteConfig::default());
+        let (view_tx, view_rx) = watch::channel(PeerView::default());
+        let (weights_tx, weights_rx) = watch::channel(Vec::new());
+        let sync = tokio::spawn(peers::sync_loop(
+            metagraph.clone(),
+            synapse_key.clone(),
+            view_tx,
+            weights_rx,
+        ));
+        let (backward_tx, backward_rx) = peers::backward_queue();
+        let stats = Arc::new(BackwardStats::default());
+        let sender = tokio::spawn(peers::backward_sender(
+            dendrite.clone(),
+            backward_rx,
+            stats.clone(),
+        ));
+        let stop = Arc::new(AtomicBool::new(false));
+        let links = TrainerLinks {
+            runtime: tokio::runtime::Handle::current(),
+            dendrite,
+            view: view_rx,
+            weights: weights_tx,
+            backward: backward_tx,
+            served: served.clone(),
+            stop: stop.clone(),
+        };
+        Ok(Self {
+            served,
+            metagraph,
+            synapse_key,
+            stats,
+            stop,
+            axon: network.axon,
+            links: Some(links),
+            tasks: vec![sync, sender],
+        })
+    }
+
+    /// The axon's address.
+    pub fn axon_addr(&self) -> std::net::SocketAddr {
+        self.axon.local_addr()
+    }
+
+    /// The training loop of this neuron (one per neuron: it owns the links to the network).
+    pub fn trainer(
+        &mut self,
+        cfg: TrainerConfig,
+        model: MnistModel,
+    ) -> Result<Trainer, NeuronError> {
+        let links = self.links.take().ok_or_else(|| {
+            NeuronError::Training("this neuron's trainer was already made".into())
+        })?;
+        Trainer::new(cfg, model, links)
+    }
+
+    /// Stops the peer tasks, the metagraph and the axon.
+    pub async fn shutdown(self) {
+        for t in self.tasks {
+            t.abort();
+            // wait for the abort so the tasks' metagraph clones are gone before try_unwrap
+            let _ = t.await;
+        }
+        tracing::info!(
+            sent = self.stats.sent.load(Ordering::Relaxed),
+            failed = self.stats.failed.load(Ordering::Relaxed),
+            "backward calls"
+        );
+        if let Ok(m) = Arc::try_unwrap(self.metagraph) {
+            m.shutdown().await;
+        }
+        if let Err(e) = self.axon.shutdown(crate::network::SHUTDOWN_GRACE).await {
+            tracing::warn!(error = %e, "axon did not stop cleanly");
+        }
+    }
+}
+
+pub async fn load_data(dir: PathBuf) -> Result<(Dataset, Dataset), NeuronError> {
     let shown = dir.display().to_string();
     tokio::task::spawn_blocking(move || Dataset::load_dir(&dir))
         .await
@@ -149,7 +223,7 @@ async fn load_model(
 
 /// Different neurons start from different weights and data orders; the same neuron is
 /// reproducible.
-fn seed_from_key(key_hex: &str) -> u64 {
+pub fn seed_from_key(key_hex: &str) -> u64 {
     key_hex.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })

@@ -1,29 +1,73 @@
-//! The model as peers see it: a copy of the trained model behind the axon's `Synapse` trait.
+//! The model as peers see it: a copy of the trained model behind the model-side
+//! [`bt_nn::Synapse`] trait, served to the axon through [`crate::adapter::AxonSynapse`].
 //!
 //! Peers send images as the wire defines them (float32 in 0..1, `[B, 1, 28, 28]` or `[B, 784]`);
-//! the model works on normalized pixels, so forward normalizes and backward scales the input
-//! gradient back to the wire's units (d/dx of (x - mean) / std is 1 / std).
+//! the MNIST synapse normalizes them itself and returns input gradients in the wire's units.
+//!
+//! Remote learning (opt-in, [`RemoteLearning`]): a `Backward` request also yields the gradient
+//! of the peer's loss with respect to our student's parameters. Each one is clipped to a maximum
+//! norm, scaled, and summed into one fixed-size accumulator; the training loop takes the sum
+//! ([`ServedModel::take_remote_grad`]), applies it to the model it trains, and the next refresh
+//! serves the result. So a peer can nudge our student, never by more than `max_norm·scale` per
+//! request, and never grow our memory.
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
-use bt_axon::{Synapse, SynapseError};
-use bt_nn::MnistModel;
+use bt_axon::SynapseError;
+
+use crate::adapter::synapse_error;
 use bt_nn::dataset::{MNIST_MEAN, MNIST_STD};
-use bt_nn::mnist::{CONTEXT_DIM, IMAGE_DIM};
+use bt_nn::mnist::IMAGE_DIM;
+use bt_nn::{MnistModel, Modality as NnModality, StudentGrad, Synapse};
 use bt_tensor::{Modality, Tensor};
+
+/// How much a served student learns from its peers' gradients.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RemoteLearning {
+    /// Factor on every (clipped) remote gradient before it is summed.
+    pub scale: f32,
+    /// Largest L2 norm one request may contribute (before `scale`).
+    pub max_norm: f32,
+}
+
+impl Default for RemoteLearning {
+    fn default() -> Self {
+        Self {
+            scale: 1.0,
+            max_norm: 1.0,
+        }
+    }
+}
+
+/// Remote gradients received since the training loop last took them.
+#[derive(Default)]
+struct Pending {
+    grad: Option<StudentGrad>,
+    requests: u64,
+}
 
 /// A served copy, swapped for a fresh one by the training loop every few steps. Requests read
 /// the current copy without blocking training (an `Arc` clone under a short read lock).
 pub struct ServedModel {
     current: RwLock<Arc<MnistModel>>,
+    learning: Option<RemoteLearning>,
+    pending: Mutex<Pending>,
 }
 
-const MODALITIES: [Modality; 2] = [Modality::Image, Modality::Tensor];
+const MODALITIES: [NnModality; 2] = [NnModality::Image, NnModality::Tensor];
 
 impl ServedModel {
+    /// Serves `model`; remote gradients are not learned from.
     pub fn new(model: MnistModel) -> Self {
+        Self::with_learning(model, None)
+    }
+
+    /// Serves `model`, learning from remote gradients when `learning` is set.
+    pub fn with_learning(model: MnistModel, learning: Option<RemoteLearning>) -> Self {
         Self {
             current: RwLock::new(Arc::new(model)),
+            learning,
+            pending: Mutex::new(Pending::default()),
         }
     }
 
@@ -35,11 +79,69 @@ impl ServedModel {
         }
     }
 
-    fn snapshot(&self) -> Arc<MnistModel> {
+    /// The copy being served now.
+    pub fn snapshot(&self) -> Arc<MnistModel> {
         match self.current.read() {
             Ok(slot) => slot.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
+    }
+
+    /// The summed remote gradient and how many requests contributed, if any arrived since the
+    /// last call.
+    pub fn take_remote_grad(&self) -> Option<(StudentGrad, u64)> {
+        let mut p = match self.pending.lock() {
+            Ok(p) => p,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let requests = std::mem::take(&mut p.requests);
+        p.grad.take().map(|g| (g, requests))
+    }
+
+    fn learn(&self, model: &MnistModel, x: &[f32], g: &[f32]) -> bt_nn::Result<()> {
+        let Some(cfg) = self.learning else {
+            return Ok(());
+        };
+        let grad = model.student_param_grad(x, g)?;
+        let mut p = match self.pending.lock() {
+            Ok(p) => p,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let acc = p.grad.get_or_insert_with(StudentGrad::zeros);
+        if acc.add_clipped(&grad, cfg.scale, cfg.max_norm) > 0.0 {
+            p.requests += 1;
+        }
+        Ok(())
+    }
+}
+
+impl Synapse for ServedModel {
+    fn modalities(&self) -> &[NnModality] {
+        &MODALITIES
+    }
+    fn output_dim(&self) -> usize {
+        bt_nn::mnist::CONTEXT_DIM
+    }
+    fn forward_image(&self, images: &[f32], rows: usize) -> bt_nn::Result<Vec<f32>> {
+        Synapse::forward_image(&*self.snapshot(), images, rows)
+    }
+    fn forward_tensor(&self, x: &[f32], rows: usize) -> bt_nn::Result<Vec<f32>> {
+        Synapse::forward_tensor(&*self.snapshot(), x, rows)
+    }
+    fn backward(
+        &self,
+        modality: NnModality,
+        inputs: &[f32],
+        rows: usize,
+        grads: &[f32],
+    ) -> bt_nn::Result<Vec<f32>> {
+        let model = self.snapshot();
+        let dx = Synapse::backward(&*model, modality, inputs, rows, grads)?;
+        if self.learning.is_some() {
+            let x = bt_nn::synapse::normalize_images(inputs, rows)?;
+            self.learn(&model, &x, grads)?;
+        }
+        Ok(dx)
     }
 }
 
@@ -58,18 +160,8 @@ pub fn normalized_images(t: &Tensor) -> Result<(usize, Vec<f32>), SynapseError> 
     let values = t
         .to_f32_vec()
         .map_err(|e| SynapseError::InvalidInput(e.to_string()))?;
-    if let Some(bad) = values.iter().find(|v| !v.is_finite()) {
-        return Err(SynapseError::InvalidInput(format!(
-            "image values must be finite, got {bad}"
-        )));
-    }
-    Ok((
-        rows,
-        values
-            .into_iter()
-            .map(|v| (v - MNIST_MEAN) / MNIST_STD)
-            .collect(),
-    ))
+    let x = bt_nn::synapse::normalize_images(&values, rows).map_err(synapse_error)?;
+    Ok((rows, x))
 }
 
 /// Normalized pixels back to the wire's 0..1 images, `[B, 1, 28, 28]`.
@@ -81,59 +173,12 @@ pub fn wire_images(normalized: &[f32], rows: usize) -> Result<Tensor, bt_tensor:
     Tensor::from_f32_vec(&[rows, 1, 28, 28], raw, Modality::Image)
 }
 
-fn failed(e: impl std::fmt::Display) -> SynapseError {
-    SynapseError::Failed(e.to_string())
-}
-
-impl Synapse for ServedModel {
-    fn modalities(&self) -> &[Modality] {
-        &MODALITIES
-    }
-
-    fn forward(&self, modality: Modality, input: Tensor) -> Result<Tensor, SynapseError> {
-        if !MODALITIES.contains(&modality) {
-            return Err(SynapseError::UnsupportedModality(modality));
-        }
-        let (rows, x) = normalized_images(&input)?;
-        let out = self.snapshot().forward_image(&x).map_err(failed)?;
-        Tensor::from_f32_vec(&[rows, CONTEXT_DIM], out, Modality::Tensor).map_err(failed)
-    }
-
-    fn backward(
-        &self,
-        inputs: Vec<Tensor>,
-        grads: Vec<Tensor>,
-    ) -> Result<Vec<Tensor>, SynapseError> {
-        let (Some(input), Some(grad), 1, 1) =
-            (inputs.first(), grads.first(), inputs.len(), grads.len())
-        else {
-            return Err(SynapseError::InvalidInput(format!(
-                "backward takes one input and one gradient, got {} and {}",
-                inputs.len(),
-                grads.len()
-            )));
-        };
-        let (rows, x) = normalized_images(input)?;
-        if grad.shape() != [rows, CONTEXT_DIM] {
-            return Err(SynapseError::InvalidInput(format!(
-                "gradient must be [{rows}, {CONTEXT_DIM}], got {:?}",
-                grad.shape()
-            )));
-        }
-        let g = grad
-            .to_f32_vec()
-            .map_err(|e| SynapseError::InvalidInput(e.to_string()))?;
-        let dx = self.snapshot().student_vjp(&x, &g).map_err(failed)?;
-        let dx_wire: Vec<f32> = dx.into_iter().map(|v| v / MNIST_STD).collect();
-        Tensor::from_f32_vec(input.shape(), dx_wire, Modality::Image)
-            .map(|t| vec![t])
-            .map_err(failed)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapter::AxonSynapse;
+    use bt_axon::Synapse as _;
+    use bt_nn::mnist::CONTEXT_DIM;
 
     fn images(rows: usize) -> Tensor {
         let values: Vec<f32> = (0..rows * IMAGE_DIM)
@@ -142,10 +187,17 @@ mod tests {
         Tensor::from_f32_vec(&[rows, 1, 28, 28], values, Modality::Image).unwrap()
     }
 
+    fn grads(rows: usize, scale: f32) -> Tensor {
+        let g: Vec<f32> = (0..rows * CONTEXT_DIM)
+            .map(|i| ((i % 7) as f32 - 3.0) * scale)
+            .collect();
+        Tensor::from_f32_vec(&[rows, CONTEXT_DIM], g, Modality::Tensor).unwrap()
+    }
+
     #[test]
     fn forward_matches_the_model_on_normalized_pixels() {
         let model = MnistModel::new(1);
-        let served = ServedModel::new(model.clone());
+        let served = AxonSynapse::new(ServedModel::new(model.clone()));
         let x = images(3);
         let out = served.forward(Modality::Image, x.clone()).unwrap();
         assert_eq!(out.shape(), [3, CONTEXT_DIM]);
@@ -160,25 +212,58 @@ mod tests {
     #[test]
     fn backward_is_the_student_vjp_in_wire_units() {
         let model = MnistModel::new(2);
-        let served = ServedModel::new(model.clone());
+        let served = AxonSynapse::new(ServedModel::new(model.clone()));
         let x = images(2);
-        let g: Vec<f32> = (0..2 * CONTEXT_DIM)
-            .map(|i| ((i % 7) as f32 - 3.0) * 0.01)
-            .collect();
-        let gt = Tensor::from_f32_vec(&[2, CONTEXT_DIM], g.clone(), Modality::Tensor).unwrap();
-        let dx = served.backward(vec![x.clone()], vec![gt]).unwrap();
+        let gt = grads(2, 0.01);
+        let dx = served.backward(vec![x.clone()], vec![gt.clone()]).unwrap();
         assert_eq!(dx[0].shape(), x.shape());
         let (_, normalized) = normalized_images(&x).unwrap();
-        let expect = model.student_vjp(&normalized, &g).unwrap();
+        let expect = model
+            .student_vjp(&normalized, &gt.to_f32_vec().unwrap())
+            .unwrap();
         let got = dx[0].to_f32_vec().unwrap();
         for (a, b) in got.iter().zip(&expect) {
             assert!((a * MNIST_STD - b).abs() < 1e-5);
         }
+        // learning is off by default: nothing is kept
+        assert!(served.inner().take_remote_grad().is_none());
+    }
+
+    #[test]
+    fn remote_gradients_are_clipped_scaled_and_summed_when_enabled() {
+        let model = MnistModel::new(3);
+        let learning = RemoteLearning {
+            scale: 0.5,
+            max_norm: 2.0,
+        };
+        let served = AxonSynapse::new(ServedModel::with_learning(model.clone(), Some(learning)));
+        // a huge gradient from a hostile peer contributes at most scale·max_norm
+        let huge = grads(2, 1e3);
+        served.backward(vec![images(2)], vec![huge]).unwrap();
+        let (g, n) = served.inner().take_remote_grad().unwrap();
+        assert_eq!(n, 1);
+        assert!((g.norm() - 1.0).abs() < 1e-3, "norm {}", g.norm());
+        assert!(served.inner().take_remote_grad().is_none());
+        // the direction is the student's parameter gradient: applying it lowers sum(out·g)
+        let small = grads(2, 1e-3);
+        served
+            .backward(vec![images(2)], vec![small.clone()])
+            .unwrap();
+        let (g, _) = served.inner().take_remote_grad().unwrap();
+        let (_, x) = normalized_images(&images(2)).unwrap();
+        let gv = small.to_f32_vec().unwrap();
+        let objective = |m: &MnistModel| -> f64 {
+            let out = m.forward_image(&x).unwrap();
+            out.iter().zip(&gv).map(|(a, b)| f64::from(a * b)).sum()
+        };
+        let mut trained = model.clone();
+        trained.apply_student_grad(&g, 0.1);
+        assert!(objective(&trained) < objective(&model));
     }
 
     #[test]
     fn bad_inputs_are_refused_not_crashed() {
-        let served = ServedModel::new(MnistModel::new(3));
+        let served = AxonSynapse::new(ServedModel::new(MnistModel::new(3)));
         let text = Tensor::text(&["a"]);
         assert!(matches!(
             served.forward(Modality::Text, text),

@@ -4,22 +4,25 @@
 //! datasets with seeded mini-batches; [`mnist::MnistModel`] is the MNIST synapse (student,
 //! forward network, target head) trained by one fused step on the [`dense`] engine — a
 //! hand-written dense layer on the `gemm` kernel, checked against candle autograd — and
-//! [`checkpoint`] stores it as safetensors through candle. [`router`] holds the sparse
+//! [`checkpoint`] stores it as safetensors through candle; [`average`] keeps the moving average
+//! of the weights that a neuron evaluates. [`router`] holds the sparse
 //! mixture-of-peers router (written with candle autograd). Nothing here does network I/O
 //! (except the opt-in [`download`]): remote calls are the network crates' job; this crate only
 //! exposes what they need — the student's output, its vector–Jacobian product and the gradient
 //! with respect to the network context.
 //!
 //! ```
-//! use bt_nn::{GradMode, MnistModel, Synapse};
+//! use bt_nn::{GradMode, MnistModel, Modality, Synapse};
 //!
 //! let mut model = MnistModel::new(0);
 //! let x = vec![0.1f32; 2 * 784]; // two normalized images
-//! let context = model.forward(&x)?; // alone: the context is our own student output
+//! let context = model.forward_image(&x)?; // alone: the context is our own student output
 //! let sgd = GradMode::Sgd { lr: 0.01, momentum: 0.9 };
 //! let losses = model.step(&x, &[3, 7], &context, sgd, false)?;
 //! assert!(losses.total().is_finite());
-//! let input_grad = model.backward(&x, &context)?; // what a peer's Backward request gets
+//! // what a peer's Backward request gets (the synapse speaks the wire's 0..1 pixels)
+//! let wire = vec![0.5f32; 2 * 784];
+//! let input_grad = model.backward(Modality::Image, &wire, 2, &context)?;
 //! assert_eq!(input_grad.len(), x.len());
 //! # Ok::<(), bt_nn::NnError>(())
 //! ```
@@ -27,6 +30,7 @@
 // Tests may unwrap: a panic is the failure report there.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod average;
 pub mod candle_ref;
 pub mod checkpoint;
 pub mod dataset;
@@ -38,15 +42,20 @@ pub mod idx;
 pub mod mnist;
 #[cfg(test)]
 mod mnist_tests;
+pub mod remote;
 pub mod router;
 #[cfg(test)]
 mod router_tests;
+pub mod synapse;
 pub mod train;
 
+pub use average::WeightAverage;
 pub use checkpoint::TrainingState;
 pub use dataset::{Batch, Dataset, default_mnist_dir};
 pub use dense::{Dense, GradMode};
 pub use error::{NnError, Result};
 pub use mnist::{MnistModel, StepLosses};
+pub use remote::StudentGrad;
 pub use router::{Dispatch, Joined, PeerOutcome, Router, RouterConfig, Routing};
-pub use train::{Synapse, TrainConfig, accuracy, train_epoch_alone};
+pub use synapse::{Modality, Synapse};
+pub use train::{TrainConfig, accuracy, train_epoch_alone, train_epoch_averaged};

@@ -1,38 +1,10 @@
-//! Training-loop pieces: the synapse interface the axon serves, one epoch, evaluation.
+//! Training-loop pieces: one epoch of a neuron alone, evaluation.
 
+use crate::average::WeightAverage;
 use crate::dataset::{Batch, Dataset};
 use crate::dense::GradMode;
 use crate::error::{NnError, Result};
-use crate::mnist::{CONTEXT_DIM, IMAGE_DIM, MnistModel, StepLosses};
-
-/// What a served model offers peers: a forward pass and the vector–Jacobian product of that
-/// forward pass (the seeds' `Synapse.call_forward` / `call_backward`). Tensors are flat
-/// row-major `f32` slices whose row count is inferred from the input width.
-pub trait Synapse: Send + Sync {
-    /// Values per input row (784 for MNIST images).
-    fn input_dim(&self) -> usize;
-    /// Values per output row (1024 for the MNIST student).
-    fn output_dim(&self) -> usize;
-    /// `[B, input_dim]` → `[B, output_dim]`.
-    fn forward(&self, inputs: &[f32]) -> Result<Vec<f32>>;
-    /// Gradient of `sum(forward(inputs) * grads)` w.r.t. `inputs` (`[B, input_dim]`).
-    fn backward(&self, inputs: &[f32], grads: &[f32]) -> Result<Vec<f32>>;
-}
-
-impl Synapse for MnistModel {
-    fn input_dim(&self) -> usize {
-        IMAGE_DIM
-    }
-    fn output_dim(&self) -> usize {
-        CONTEXT_DIM
-    }
-    fn forward(&self, inputs: &[f32]) -> Result<Vec<f32>> {
-        self.forward_image(inputs)
-    }
-    fn backward(&self, inputs: &[f32], grads: &[f32]) -> Result<Vec<f32>> {
-        self.student_vjp(inputs, grads)
-    }
-}
+use crate::mnist::{MnistModel, StepLosses};
 
 /// Hyper-parameters of the MNIST neuron (the reference's defaults).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -66,6 +38,19 @@ pub fn train_epoch_alone(
     data: &Dataset,
     cfg: TrainConfig,
     seed: u64,
+    on_step: impl FnMut(u64, &StepLosses),
+) -> Result<EpochReport> {
+    train_epoch_averaged(model, None, data, cfg, seed, on_step)
+}
+
+/// [`train_epoch_alone`] that also folds every step into a weight average (the model to
+/// evaluate, see [`crate::average`]).
+pub fn train_epoch_averaged(
+    model: &mut MnistModel,
+    mut average: Option<&mut WeightAverage>,
+    data: &Dataset,
+    cfg: TrainConfig,
+    seed: u64,
     mut on_step: impl FnMut(u64, &StepLosses),
 ) -> Result<EpochReport> {
     let mode = GradMode::Sgd {
@@ -86,6 +71,9 @@ pub fn train_epoch_alone(
         }
         for (s, v) in sum.iter_mut().zip([l.local, l.network, l.distillation]) {
             *s += f64::from(v);
+        }
+        if let Some(avg) = average.as_deref_mut() {
+            avg.observe(model);
         }
         on_step(steps, &l);
         steps += 1;
@@ -144,10 +132,5 @@ mod tests {
         assert!(last < first * 0.6, "local loss {first} -> {last}");
         let acc = accuracy(&model, &all.head(2000)).unwrap();
         assert!(acc > 0.5, "accuracy {acc} after 20 steps");
-        // the synapse interface serves the student
-        let out = Synapse::forward(&model, &train.images()[..2 * 784]).unwrap();
-        assert_eq!(out.len(), 2 * model.output_dim());
-        let g = Synapse::backward(&model, &train.images()[..2 * 784], &out).unwrap();
-        assert_eq!(g.len(), 2 * model.input_dim());
     }
 }

@@ -11,7 +11,10 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use bt_nn::checkpoint::{self, TrainingState};
-use bt_nn::{Dataset, MnistModel, TrainConfig, accuracy, default_mnist_dir, train_epoch_alone};
+use bt_nn::{
+    Dataset, MnistModel, TrainConfig, WeightAverage, accuracy, default_mnist_dir,
+    train_epoch_averaged,
+};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -60,27 +63,36 @@ fn main() -> Res<()> {
             state.step
         );
     }
+    // the average is not checkpointed: a resumed run restarts it at the loaded weights
+    let mut average = WeightAverage::with_defaults(&model);
     let t0 = Instant::now();
     while state.epoch < epochs {
-        let report = train_epoch_alone(
+        let epoch_start = Instant::now();
+        let report = train_epoch_averaged(
             &mut model,
+            Some(&mut average),
             &train,
             cfg,
             seed.wrapping_add(state.epoch),
             |_, _| {},
         )?;
+        let epoch_secs = epoch_start.elapsed().as_secs_f64();
         state.epoch += 1;
         state.step += report.steps;
-        let acc = accuracy(&model, &test)?;
+        let acc = accuracy(average.model(), &test)?;
+        let last = accuracy(&model, &test)?;
         println!(
-            "epoch {}: {} steps, mean losses local {:.4} network {:.4} distillation {:.5}; \
-             test accuracy {:.2}%; wall {:.1}s",
+            "epoch {}: {} steps in {epoch_secs:.1}s ({:.1} steps/s), mean losses local {:.4} \
+             network {:.4} distillation {:.5}; test accuracy {:.2}% (averaged weights; last \
+             iterate {:.2}%); total wall {:.1}s",
             state.epoch,
             report.steps,
+            report.steps as f64 / epoch_secs,
             report.mean.local,
             report.mean.network,
             report.mean.distillation,
             acc * 100.0,
+            last * 100.0,
             t0.elapsed().as_secs_f64()
         );
         if let Some(path) = &ckpt {
