@@ -37,7 +37,7 @@ pub enum ChainCommand {
     },
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct WalletArgs {
     /// Directory holding wallets (the Python SDK's layout).
     #[arg(long = "wallet_path", alias = "wallet-path", env = "BT_WALLET_PATH")]
@@ -61,7 +61,7 @@ pub struct WalletArgs {
 }
 
 impl WalletArgs {
-    fn root(&self) -> PathBuf {
+    pub fn root(&self) -> PathBuf {
         self.root.clone().unwrap_or_else(|| {
             std::env::var_os("HOME")
                 .map_or_else(|| PathBuf::from("."), PathBuf::from)
@@ -147,7 +147,7 @@ fn unreachable(e: bt_chain::ChainError) -> anyhow::Error {
     CliError::Unreachable(e.to_string()).into()
 }
 
-fn keys(w: &WalletArgs) -> Result<(bt_chain::Keypair, bt_chain::Keypair)> {
+pub fn keys(w: &WalletArgs) -> Result<(bt_chain::Keypair, bt_chain::Keypair)> {
     ops::wallet_load(&w.root(), &w.name, &w.hotkey).map_err(|e| {
         CliError::Key(format!(
             "{e} (create it with `bittensor wallet new --wallet_name {} --wallet_hotkey {}`)",

@@ -22,7 +22,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run one neuron: serve its model on an axon, find peers, and (for learning neurons) train.
-    Neuron(NeuronCommand),
+    Neuron(Box<NeuronCommand>),
     /// Start N neurons on this machine that find each other and train together (the main job).
     Localnet(LocalnetArgs),
     /// Look at a running metagraph without joining it.
@@ -43,6 +43,9 @@ pub enum Command {
     /// sr25519 wallets (coldkey and hotkeys) for the chain.
     #[command(subcommand)]
     Wallet(crate::chain_cmd::WalletCommand),
+    /// Stake a coldkey's TAO on its hotkey (validators need stake for a permit).
+    #[command(subcommand)]
+    Stake(crate::stake_cmd::StakeCommand),
 }
 
 #[derive(Debug, Args)]
@@ -135,6 +138,41 @@ pub struct NeuronArgs {
     /// Port for Prometheus metrics (`/metrics`); off when absent.
     #[arg(long = "metrics_port", alias = "metrics-port", env = "BT_METRICS_PORT")]
     pub metrics_port: Option<u16>,
+    /// Subnet to join on the chain given by --chain_endpoint (with --role).
+    #[arg(long, env = "BT_NETUID")]
+    pub netuid: Option<u16>,
+    /// Role on the subnet: miners answer permit-holding validators; validators score miners
+    /// and set weights every tempo.
+    #[arg(long, value_enum, env = "BT_ROLE")]
+    pub role: Option<Role>,
+    /// Directory holding wallets (the Python SDK's layout; ~/.bittensor/wallets when absent).
+    #[arg(long = "wallet_path", alias = "wallet-path", env = "BT_WALLET_PATH")]
+    pub wallet_path: Option<PathBuf>,
+    /// Wallet (coldkey) name; its coldkey pays a burned registration when the hotkey has no uid.
+    #[arg(long = "wallet_name", alias = "wallet-name", env = "BT_WALLET_NAME")]
+    pub wallet_name: Option<String>,
+    /// Hotkey name within the wallet: the subnet identity of this neuron.
+    #[arg(
+        long = "wallet_hotkey",
+        alias = "wallet-hotkey",
+        env = "BT_WALLET_HOTKEY"
+    )]
+    pub wallet_hotkey: Option<String>,
+    /// Seconds between a subnet neuron's chain refreshes (and a validator's query rounds).
+    #[arg(
+        long = "subnet_interval",
+        alias = "subnet-interval",
+        env = "BT_SUBNET_INTERVAL"
+    )]
+    pub subnet_interval: Option<f64>,
+}
+
+/// A neuron's role on a subnet (the seeds' bipartite split).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Miner,
+    Validator,
 }
 
 #[derive(Debug, Args)]

@@ -7,15 +7,20 @@ use anyhow::Result;
 use bt_crypto::NeuronKey;
 
 use crate::cli::{Cli, Command, ConsensusCommand, KeysCommand, MetagraphCommand, NeuronKind};
-use crate::config::{NeuronSettings, Resolve};
+use crate::config::{NeuronSettings, Resolve, SubnetSettings};
 use crate::exit::{self, CliError};
 
 pub async fn dispatch(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Neuron(cmd) => {
-            let settings = NeuronSettings::resolve(&cmd.args)
-                .map_err(|e| CliError::Usage(format!("{e:#}")))?;
-            run_neuron(cmd.kind, settings).await
+            let usage = |e: anyhow::Error| CliError::Usage(format!("{e:#}"));
+            let settings = NeuronSettings::resolve(&cmd.args).map_err(usage)?;
+            match SubnetSettings::resolve(&cmd.args).map_err(usage)? {
+                Some(subnet) => {
+                    crate::subnet_neuron::run(cmd.kind, settings, subnet, shutdown_signal()).await
+                }
+                None => run_neuron(cmd.kind, settings).await,
+            }
         }
         Command::Localnet(args) => crate::localnet::run(args).await,
         Command::Metagraph(MetagraphCommand::Inspect {
@@ -27,6 +32,7 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
         Command::Chain(cmd) => crate::chain_cmd::chain(cmd, shutdown_signal()).await,
         Command::Subnet(cmd) => crate::chain_cmd::subnet(cmd).await,
         Command::Wallet(cmd) => crate::chain_cmd::wallet(cmd),
+        Command::Stake(cmd) => crate::stake_cmd::stake(cmd).await,
         Command::Consensus(ConsensusCommand::Simulate { scenario, format }) => {
             let format = match format {
                 crate::cli::OutputFormat::Table => bt_consensus::simulate::Format::Table,

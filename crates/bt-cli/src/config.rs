@@ -8,7 +8,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
-use crate::cli::NeuronArgs;
+use crate::chain_cmd::WalletArgs;
+use crate::cli::{NeuronArgs, Role};
 
 /// Everything a neuron needs, resolved: the neuron crate's own configuration.
 pub type NeuronSettings = bt_neuron::NeuronConfig;
@@ -16,6 +17,8 @@ pub type NeuronSettings = bt_neuron::NeuronConfig;
 pub const DEFAULT_METAGRAPH_SIZE: usize = 10_000;
 pub const DEFAULT_GOSSIP_INTERVAL_SECS: f64 = 10.0;
 pub const DEFAULT_NEURON_KEY: &str = "neuron.key";
+/// One block of today's network: how often subnet neurons look at the chain by default.
+pub const DEFAULT_SUBNET_INTERVAL_SECS: f64 = 12.0;
 
 /// The `--config` file: the same names as the flags (underscores).
 #[derive(Debug, Default, Deserialize)]
@@ -36,6 +39,12 @@ pub struct NeuronFileConfig {
     pub max_steps: Option<usize>,
     pub allow_unsigned: Option<bool>,
     pub metrics_port: Option<u16>,
+    pub netuid: Option<u16>,
+    pub role: Option<Role>,
+    pub wallet_path: Option<PathBuf>,
+    pub wallet_name: Option<String>,
+    pub wallet_hotkey: Option<String>,
+    pub subnet_interval: Option<f64>,
 }
 
 impl NeuronFileConfig {
@@ -43,6 +52,74 @@ impl NeuronFileConfig {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read --config file {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("bad --config file {}", path.display()))
+    }
+
+    fn of(args: &NeuronArgs) -> Result<Self> {
+        match &args.config {
+            Some(path) => Self::load(path),
+            None => Ok(Self::default()),
+        }
+    }
+}
+
+/// Where a neuron stands on a chain: present only with `--chain_endpoint`.
+#[derive(Debug, Clone)]
+pub struct SubnetSettings {
+    pub chain_endpoint: String,
+    pub netuid: u16,
+    pub role: Role,
+    pub wallet: WalletArgs,
+    /// Chain refreshes, validator rounds and status lines.
+    pub interval: Duration,
+}
+
+impl SubnetSettings {
+    /// `None` for a gossip neuron. The chain flags come as a set: a chain endpoint without a
+    /// subnet and role (or the reverse) is a usage error naming what is missing.
+    pub fn resolve(args: &NeuronArgs) -> Result<Option<Self>> {
+        let file = NeuronFileConfig::of(args)?;
+        let endpoint = args.chain_endpoint.clone().or(file.chain_endpoint);
+        let netuid = args.netuid.or(file.netuid);
+        let role = args.role.or(file.role);
+        let Some(chain_endpoint) = endpoint else {
+            if netuid.is_some() || role.is_some() {
+                bail!("--netuid and --role need --chain_endpoint (the chain to join)");
+            }
+            return Ok(None);
+        };
+        let (Some(netuid), Some(role)) = (netuid, role) else {
+            bail!(
+                "--chain_endpoint needs --netuid N and --role miner|validator \
+                 (without a chain, neurons find each other by gossip)"
+            );
+        };
+        let secs = args
+            .subnet_interval
+            .or(file.subnet_interval)
+            .unwrap_or(DEFAULT_SUBNET_INTERVAL_SECS);
+        if !(secs.is_finite() && (0.05..=3600.0).contains(&secs)) {
+            bail!("--subnet_interval must be between 0.05 and 3600 seconds, got {secs}");
+        }
+        let wallet = WalletArgs {
+            root: args.wallet_path.clone().or(file.wallet_path),
+            name: args
+                .wallet_name
+                .clone()
+                .or(file.wallet_name)
+                .unwrap_or_else(|| "default".into()),
+            hotkey: args
+                .wallet_hotkey
+                .clone()
+                .or(file.wallet_hotkey)
+                .unwrap_or_else(|| "default".into()),
+        };
+        Ok(Some(Self {
+            chain_endpoint,
+            netuid,
+            role,
+            wallet,
+            interval: Duration::from_secs_f64(secs),
+        }))
     }
 }
 
@@ -53,10 +130,7 @@ pub trait Resolve: Sized {
 
 impl Resolve for NeuronSettings {
     fn resolve(args: &NeuronArgs) -> Result<Self> {
-        let file = match &args.config {
-            Some(path) => NeuronFileConfig::load(path)?,
-            None => NeuronFileConfig::default(),
-        };
+        let file = NeuronFileConfig::of(args)?;
         let gossip_secs = args
             .gossip_interval
             .or(file.gossip_interval)

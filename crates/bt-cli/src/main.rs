@@ -9,6 +9,8 @@ mod commands;
 mod config;
 mod exit;
 mod localnet;
+mod stake_cmd;
+mod subnet_neuron;
 
 use std::process::ExitCode;
 

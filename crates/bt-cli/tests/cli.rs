@@ -111,6 +111,37 @@ fn bad_settings_name_the_flag() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("--gossip_interval"));
+    // The chain flags come as a set.
+    bittensor()
+        .args(["neuron", "mnist", "--chain_endpoint", "127.0.0.1:1"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--role"));
+    bittensor()
+        .args(["neuron", "mnist", "--netuid", "1", "--role", "miner"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--chain_endpoint"));
+    let wallets = dir.path().join("wallets");
+    bittensor()
+        .args(["neuron", "mnist", "--chain_endpoint", "127.0.0.1:1"])
+        .args([
+            "--netuid",
+            "1",
+            "--role",
+            "miner",
+            "--wallet_name",
+            "nobody",
+        ])
+        .env("BT_WALLET_PATH", &wallets)
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("bittensor wallet new"));
+    bittensor()
+        .args(["stake", "add", "--amount", "-1"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--amount"));
 }
 
 #[test]
@@ -332,6 +363,8 @@ fn cli_reference_is_current() {
         &["subnet", "faucet"],
         &["wallet", "new"],
         &["wallet", "list"],
+        &["stake", "add"],
+        &["stake", "remove"],
     ];
     let mut doc = String::from(
         "# `bittensor` command reference\n\nGenerated from `--help` by \

@@ -1,6 +1,8 @@
 //! Ctrl-C on `bittensor localnet`: every neuron stops cleanly, keeps its checkpoint, and the
 //! supervisor exits with the documented code 130 after printing its summary.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
