@@ -35,9 +35,24 @@ struct PendingReveal {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WeightsOutcome {
     /// Stored directly (commit-reveal off).
-    Set { block: u64 },
+    Set { block: u64, row: Vec<(u16, u16)> },
     /// Committed; revealed by a later [`ChainMetagraph::reveal_due`].
-    Committed { block: u64, reveal_epoch: u64 },
+    Committed {
+        block: u64,
+        reveal_epoch: u64,
+        row: Vec<(u16, u16)>,
+    },
+}
+
+impl WeightsOutcome {
+    /// The submitted row as `uid:value` pairs (u16 values, largest 65535).
+    pub fn row_text(&self) -> String {
+        let (Self::Set { row, .. } | Self::Committed { row, .. }) = self;
+        row.iter()
+            .map(|(u, v)| format!("{u}:{v}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
 }
 
 struct Snapshot {
@@ -147,6 +162,7 @@ impl ChainMetagraph {
         let (uids, values) = to_u16_weights(uids, weights, &mg, me)?;
         let h = &mg.hparams;
         let version_key = h.weights_version;
+        let row: Vec<(u16, u16)> = uids.iter().copied().zip(values.iter().copied()).collect();
         if !h.commit_reveal_enabled {
             let r = self
                 .call(
@@ -155,7 +171,10 @@ impl ChainMetagraph {
                         .set_weights(&self.hotkey, self.netuid, uids, values, version_key),
                 )
                 .await?;
-            return Ok(WeightsOutcome::Set { block: r.block });
+            return Ok(WeightsOutcome::Set {
+                block: r.block,
+                row,
+            });
         }
         let mut salt = vec![0u8; 16];
         rand::rng().fill_bytes(&mut salt);
@@ -187,6 +206,7 @@ impl ChainMetagraph {
         Ok(WeightsOutcome::Committed {
             block: r.block,
             reveal_epoch,
+            row,
         })
     }
 

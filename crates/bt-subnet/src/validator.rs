@@ -113,7 +113,8 @@ impl Scores {
 /// - `Validator: uid U serving on IP:PORT netuid N neuron_key 0x… synapse_key 0x…` once;
 /// - `Validator: block B scores 1:0.912 2:0.431(timeout) …` every round: the moving average
 ///   per uid, with the reason when this round's query failed;
-/// - `Validator: block B set_weights ok uids 1,2,3` (or `committed, reveal in epoch E`,
+/// - `Validator: block B set_weights ok 1:5890,2:32940,3:65535` (uid:u16 weight; or
+///   `set_weights committed …, reveal in epoch E`,
 ///   `revealed N commitment(s)`, `set_weights failed: …`) when weights are due, once per tempo.
 pub async fn run_validator(
     cfg: ValidatorConfig,
@@ -268,19 +269,14 @@ impl Rounds<'_> {
         }
         let uids: Vec<u16> = sorted.iter().map(|(u, _)| *u).collect();
         let w: Vec<f32> = sorted.iter().map(|(_, s)| *s as f32).collect();
-        let list = uids
-            .iter()
-            .map(u16::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
-        Ok(Some(
-            match self.s.source.set_uid_weights(&uids, &w).await? {
-                WeightsOutcome::Set { .. } => format!("set_weights ok uids {list}"),
-                WeightsOutcome::Committed { reveal_epoch, .. } => {
-                    format!("set_weights committed uids {list}, reveal in epoch {reveal_epoch}")
-                }
-            },
-        ))
+        let outcome = self.s.source.set_uid_weights(&uids, &w).await?;
+        Ok(Some(match &outcome {
+            WeightsOutcome::Set { .. } => format!("set_weights ok {}", outcome.row_text()),
+            WeightsOutcome::Committed { reveal_epoch, .. } => format!(
+                "set_weights committed {}, reveal in epoch {reveal_epoch}",
+                outcome.row_text()
+            ),
+        }))
     }
 }
 

@@ -1,5 +1,5 @@
 //! The subnet end to end: a local chain (150 ms blocks, tempo 4), one validator and three
-//! miners whose models were trained for 0, 30 and 300 steps. The validator scores them every
+//! miners whose models were trained for 0, 60 and 120 steps. The validator scores them every
 //! round and sets weights every tempo; Yuma consensus must rank their incentive by quality.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -13,14 +13,17 @@ use bt_chain::{Chain, Keypair, Metagraph};
 use bt_nn::{Dataset, MnistModel, TrainConfig, default_mnist_dir, train_epoch_alone};
 use bt_subnet::{MinerConfig, ValidatorConfig, run_miner, run_validator};
 
-/// Models after 0, 30 and 300 SGD steps of 64 images (one training run, two snapshots).
+/// Models after 0, 60 and 120 SGD steps of 32 images (one training run, two snapshots).
 fn models(train: &Dataset) -> [MnistModel; 3] {
     let untrained = MnistModel::new(1);
     let mut short = untrained.clone();
-    let cfg = TrainConfig::default();
-    train_epoch_alone(&mut short, &train.head(30 * 64), cfg, 1, |_, _| {}).unwrap();
+    let cfg = TrainConfig {
+        batch_size: 32,
+        ..TrainConfig::default()
+    };
+    train_epoch_alone(&mut short, &train.head(60 * 32), cfg, 1, |_, _| {}).unwrap();
     let mut long = short.clone();
-    train_epoch_alone(&mut long, &train.head(270 * 64), cfg, 2, |_, _| {}).unwrap();
+    train_epoch_alone(&mut long, &train.head(60 * 32), cfg, 2, |_, _| {}).unwrap();
     [untrained, short, long]
 }
 
@@ -31,6 +34,7 @@ async fn best_miner_earns_the_most_incentive() {
         .await
         .unwrap()
         .unwrap();
+    eprintln!("data: {:?}", started.elapsed());
     let trained = tokio::task::spawn_blocking(move || models(&train));
     let net = common::Net::start().await;
     let netuid = net.netuid;
@@ -57,10 +61,8 @@ async fn best_miner_earns_the_most_incentive() {
             shutdown(&stop),
         )));
     }
-    let mut vcfg = ValidatorConfig::new(
-        net.settings(net.validator_hot.clone(), 10),
-        Arc::new(test.head(2_000)),
-    );
+    let mut vcfg =
+        ValidatorConfig::new(net.settings(net.validator_hot.clone(), 10), Arc::new(test));
     vcfg.batch_size = 32;
     vcfg.round_interval = Duration::from_millis(200);
     vcfg.query_timeout = Duration::from_secs(10);
@@ -101,6 +103,15 @@ async fn best_miner_earns_the_most_incentive() {
     );
     // The validator's weights on chain say the same.
     let row = &mg.weights[0];
+    eprintln!(
+        "validator row {row:?}; miner uids {:?}; permits {:?}; stake {:?}",
+        miner_hotkeys
+            .iter()
+            .map(|h| mg.uid_of(h))
+            .collect::<Vec<_>>(),
+        mg.validator_permit,
+        mg.stake
+    );
     let w = |hot| {
         let uid = mg.uid_of(hot).unwrap();
         row.iter().find(|(u, _)| *u == uid).map_or(0, |(_, v)| *v)
@@ -108,6 +119,17 @@ async fn best_miner_earns_the_most_incentive() {
     assert!(w(&miner_hotkeys[2]) > w(&miner_hotkeys[1]));
     assert!(w(&miner_hotkeys[1]) > w(&miner_hotkeys[0]));
     let lines = net.dump();
+    for l in lines
+        .lines()
+        .filter(|l| l.contains("set_weights"))
+        .rev()
+        .take(3)
+    {
+        eprintln!("{l}");
+    }
+    if let Some(l) = lines.lines().rev().find(|l| l.contains("scores")) {
+        eprintln!("{l}");
+    }
     assert!(lines.contains("set_weights ok"), "{lines}");
     assert!(lines.contains("Miner: uid"), "{lines}");
 

@@ -1,0 +1,101 @@
+//! `ChainMetagraph` as a `MetagraphSource` against a real node: synapses are the served axons
+//! with their keys, set_weights is a transaction, weights reads our row back.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use bt_chain::{AxonEndpoint, AxonIdentity, ChainExt, Keypair};
+use bt_crypto::NeuronKey;
+use bt_metagraph::{MetagraphError, MetagraphSource};
+use bt_subnet::ChainMetagraph;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chain_metagraph_is_a_metagraph_source() {
+    let net = common::Net::start().await;
+    let netuid = net.netuid;
+    let mut synapse_keys = Vec::new();
+    for i in 0..2u8 {
+        let (cold, hot) = (
+            net.funded_coldkey(&format!("m-cold-{i}")).await,
+            Keypair::dev(&format!("m-hot-{i}")),
+        );
+        net.chain
+            .burned_register(&cold, netuid, &hot.account())
+            .await
+            .unwrap();
+        let (neuron, synapse) = (
+            NeuronKey::from_seed([i; 32]),
+            NeuronKey::from_seed([50 + i; 32]),
+        );
+        net.chain
+            .serve_axon(
+                &hot,
+                netuid,
+                AxonEndpoint {
+                    ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1 + i)),
+                    port: 8091 + u16::from(i),
+                    protocol: 4,
+                    version: 7,
+                },
+                AxonIdentity::sign(&neuron, &hot.account(), netuid, &synapse.public()),
+            )
+            .await
+            .unwrap();
+        synapse_keys.push(synapse.public_hex());
+    }
+    let source = ChainMetagraph::connect(
+        &net.endpoint,
+        netuid,
+        net.validator_hot.clone(),
+        Duration::from_secs(10),
+        Duration::ZERO,
+    )
+    .await
+    .unwrap();
+
+    let syn = source.synapses(10).await.unwrap();
+    assert_eq!(syn.len(), 2);
+    let first = syn
+        .iter()
+        .find(|s| s.synapse_key == synapse_keys[0])
+        .unwrap();
+    assert_eq!(first.neuron_key, NeuronKey::from_seed([0; 32]).public_hex());
+    assert_eq!((first.address.as_str(), first.port), ("10.0.0.1", 8091));
+    assert_eq!(first.version, "7");
+    assert_eq!(source.synapses(1).await.unwrap().len(), 1, "bounded by n");
+    assert!(source.peers(5).await.unwrap().is_empty());
+    assert_eq!(
+        source.weights(&synapse_keys).await.unwrap(),
+        vec![0.0, 0.0],
+        "no weights yet"
+    );
+
+    // Unknown keys and mismatched lengths are refused before anything is submitted.
+    assert!(matches!(
+        source.set_weights(&["0xnot-served".into()], &[1.0]).await,
+        Err(MetagraphError::Config(_))
+    ));
+    assert!(matches!(
+        source.set_weights(&synapse_keys, &[1.0]).await,
+        Err(MetagraphError::WeightsLength { .. })
+    ));
+
+    // Once the owner's permit is in place, weights go on chain and read back normalized.
+    common::poll(Duration::from_secs(30), || async {
+        source.set_weights(&synapse_keys, &[3.0, 1.0]).await.ok()
+    })
+    .await
+    .unwrap_or_else(|e| panic!("set_weights never accepted: {e}\n{}", net.dump()));
+    let w = source.weights(&synapse_keys).await.unwrap();
+    assert!(
+        (w[0] - 0.75).abs() < 1e-3 && (w[1] - 0.25).abs() < 1e-3,
+        "{w:?}"
+    );
+    let syn = source.synapses(1).await.unwrap();
+    assert_eq!(syn[0].synapse_key, synapse_keys[0], "highest weight first");
+    net.node.shutdown().await;
+}
