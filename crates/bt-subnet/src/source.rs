@@ -214,7 +214,9 @@ impl ChainMetagraph {
     /// were revealed.
     pub async fn reveal_due(&self) -> Result<usize, SubnetError> {
         let mg = self.current().await?;
-        let now = epoch_index(self.netuid, mg.hparams.tempo, mg.block);
+        // The reveal lands in the next block at the earliest: judge by that block's epoch, so a
+        // reveal sent in an epoch's last block is not included one epoch too late.
+        let now = epoch_index(self.netuid, mg.hparams.tempo, mg.block + 1);
         let due: Vec<PendingReveal> = {
             let mut pending = lock(&self.pending);
             pending.retain(|p| p.epoch >= now);

@@ -8,10 +8,10 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use bt_chain::{AxonEndpoint, AxonIdentity, ChainExt, Keypair};
+use bt_chain::{AxonEndpoint, AxonIdentity, ChainExt, HyperparamKey, Keypair};
 use bt_crypto::NeuronKey;
 use bt_metagraph::{MetagraphError, MetagraphSource};
-use bt_subnet::ChainMetagraph;
+use bt_subnet::{ChainMetagraph, WeightsOutcome, epoch_index};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chain_metagraph_is_a_metagraph_source() {
@@ -97,5 +97,60 @@ async fn chain_metagraph_is_a_metagraph_source() {
     );
     let syn = source.synapses(1).await.unwrap();
     assert_eq!(syn[0].synapse_key, synapse_keys[0], "highest weight first");
+    net.node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commit_reveal_subnets_get_commitments_then_reveals() {
+    let net = common::Net::start().await;
+    let netuid = net.netuid;
+    let owner = Keypair::dev("owner");
+    for (key, value) in [
+        (HyperparamKey::CommitRevealEnabled, 1),
+        (HyperparamKey::CommitRevealPeriod, 1),
+    ] {
+        net.chain
+            .set_hyperparam(&owner, netuid, key, value)
+            .await
+            .unwrap();
+    }
+    let cold = net.funded_coldkey("m-cold").await;
+    let miner = net
+        .chain
+        .burned_register(&cold, netuid, &Keypair::dev("m-hot").account())
+        .await
+        .unwrap();
+    let source = ChainMetagraph::connect(
+        &net.endpoint,
+        netuid,
+        net.validator_hot.clone(),
+        Duration::from_secs(10),
+        Duration::ZERO,
+    )
+    .await
+    .unwrap();
+    let outcome = common::poll(Duration::from_secs(30), || async {
+        source.set_uid_weights(&[miner], &[1.0]).await.ok()
+    })
+    .await
+    .unwrap();
+    let WeightsOutcome::Committed { reveal_epoch, .. } = outcome else {
+        panic!("commit-reveal subnet took weights directly: {outcome:?}");
+    };
+    assert_eq!(outcome.row_text(), format!("{miner}:65535"));
+    // Nothing on chain until the reveal epoch; then reveal_due reveals it.
+    let mg = source.refresh().await.unwrap();
+    assert!(mg.weights[0].is_empty());
+    common::poll(Duration::from_secs(30), || async {
+        match source.reveal_due().await {
+            Ok(n) if n > 0 => Some(()),
+            _ => None,
+        }
+    })
+    .await
+    .unwrap();
+    let mg = source.refresh().await.unwrap();
+    assert_eq!(mg.weights[0], vec![(miner, 65535)]);
+    assert!(epoch_index(netuid, mg.hparams.tempo, mg.block) >= reveal_epoch);
     net.node.shutdown().await;
 }
