@@ -1,0 +1,285 @@
+//! The network effect: does a new neuron that joins trained peers learn faster than the same
+//! neuron alone?
+//!
+//! One run, on loopback, with real axons, dendrites and gossip:
+//! 1. two peers A and B find each other and train together for `--pretrain` steps (with
+//!    `--remote-learning on`, the default, each one's served student also learns from the
+//!    other's `Backward` gradients);
+//! 2. A and B stop training but keep serving; a new neuron C joins them and trains for
+//!    `--steps` steps, its test accuracy measured every `--every` steps;
+//! 3. the same neuron alone (same initial weights, same data order, no peers) trains for the
+//!    same steps, measured the same way.
+//!
+//! Prints the table (accuracy at each checkpoint, steps to reach each threshold) and writes
+//! the PNG (`--out`, default `docs/network_effect.png`).
+//!
+//! `cargo run --release -p bt-neuron --bin network-effect -- [--pretrain 400] [--steps 300]
+//!  [--every 25] [--test 2000] [--seed 7] [--remote-learning on|off] [--remote-scale F]
+//!  [--remote-clip F] [--out FILE] [--font TTF]`
+
+mod plot;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bt_neuron::identity::load_identity;
+use bt_neuron::trainer::TrainerConfig;
+use bt_neuron::{MnistNeuron, NeuronConfig, RemoteLearning};
+use bt_nn::{Dataset, MnistModel, accuracy, default_mnist_dir};
+
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
+struct Args {
+    pretrain: usize,
+    steps: usize,
+    every: usize,
+    test: usize,
+    seed: u64,
+    remote_learning: bool,
+    remote_scale: f32,
+    remote_clip: f32,
+    out: PathBuf,
+    font: Option<PathBuf>,
+    data: PathBuf,
+}
+
+fn value<'a>(args: &'a [String], name: &str) -> Res<Option<&'a str>> {
+    match args.iter().position(|a| a == name) {
+        Some(i) => Ok(Some(
+            args.get(i + 1).ok_or(format!("{name} needs a value"))?,
+        )),
+        None => Ok(None),
+    }
+}
+
+fn parse<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> Res<T>
+where
+    T::Err: std::error::Error + 'static,
+{
+    Ok(match value(args, name)? {
+        Some(v) => v.parse()?,
+        None => default,
+    })
+}
+
+fn args() -> Res<Args> {
+    let a: Vec<String> = std::env::args().collect();
+    let remote_learning = match value(&a, "--remote-learning")? {
+        None | Some("on") => true,
+        Some("off") => false,
+        Some(other) => return Err(format!("--remote-learning on|off, not {other}").into()),
+    };
+    Ok(Args {
+        pretrain: parse(&a, "--pretrain", 400)?,
+        steps: parse(&a, "--steps", 300)?,
+        every: parse::<usize>(&a, "--every", 25)?.max(1),
+        test: parse(&a, "--test", 2000)?,
+        seed: parse(&a, "--seed", 7)?,
+        remote_learning,
+        remote_scale: parse(&a, "--remote-scale", RemoteLearning::default().scale)?,
+        remote_clip: parse(&a, "--remote-clip", RemoteLearning::default().max_norm)?,
+        out: value(&a, "--out")?.map(PathBuf::from).unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/network_effect.png")
+        }),
+        font: value(&a, "--font")?.map(PathBuf::from),
+        data: value(&a, "--data")?
+            .map(PathBuf::from)
+            .unwrap_or_else(default_mnist_dir),
+    })
+}
+
+fn neuron_config(dir: &Path, name: &str, bootstrap: Vec<String>) -> NeuronConfig {
+    NeuronConfig {
+        neuron_key: dir.join(format!("{name}.key")),
+        remote_ip: Some("127.0.0.1".into()),
+        gossip_interval: Duration::from_millis(200),
+        bootstrap,
+        ..NeuronConfig::default()
+    }
+}
+
+async fn start(
+    dir: &Path,
+    name: &str,
+    bootstrap: Vec<String>,
+    model: &MnistModel,
+    learning: Option<RemoteLearning>,
+) -> Res<MnistNeuron> {
+    let cfg = neuron_config(dir, name, bootstrap);
+    let identity = load_identity(&cfg.neuron_key)?;
+    Ok(MnistNeuron::start(&cfg, &identity, model.clone(), learning).await?)
+}
+
+async fn wait_for(neuron: &MnistNeuron, counts: (usize, usize)) -> Res<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while neuron.metagraph.counts() != counts {
+        if Instant::now() > deadline {
+            return Err(format!(
+                "gossip: expected nP|nS {}|{}, have {:?}",
+                counts.0,
+                counts.1,
+                neuron.metagraph.counts()
+            )
+            .into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
+fn trainer_config(seed: u64, max_steps: usize) -> TrainerConfig {
+    TrainerConfig {
+        max_steps,
+        // quiet: the table is the output
+        log_every: usize::MAX,
+        seed,
+        ..TrainerConfig::default()
+    }
+}
+
+/// Trains `neuron` from `model` for `steps`, measuring test accuracy every `every` steps.
+async fn measured_run(
+    neuron: &mut MnistNeuron,
+    model: MnistModel,
+    a: &Args,
+    train: &Arc<Dataset>,
+    test: &Arc<Dataset>,
+) -> Res<Vec<(u64, f64)>> {
+    let first = accuracy(&model, test)? * 100.0;
+    let curve = Arc::new(Mutex::new(vec![(0u64, first)]));
+    let record = curve.clone();
+    let (every, eval) = (a.every as u64, test.clone());
+    let trainer = neuron
+        .trainer(trainer_config(a.seed, a.steps), model)?
+        .with_hook(move |e| {
+            if e.step % every == 0
+                && let (Ok(acc), Ok(mut c)) = (accuracy(e.model, &eval), record.lock())
+            {
+                c.push((e.step, acc * 100.0));
+            }
+        });
+    let (train, test) = (train.clone(), test.clone());
+    tokio::task::spawn_blocking(move || trainer.run(&train, &test, 0, 0)).await??;
+    let points = curve.lock().map_err(|_| "curve lock poisoned")?.clone();
+    Ok(points)
+}
+
+fn steps_to(points: &[(u64, f64)], threshold: f64) -> String {
+    points
+        .iter()
+        .find(|p| p.1 >= threshold)
+        .map_or_else(|| "not reached".into(), |p| p.0.to_string())
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Res<()> {
+    let a = args()?;
+    let started = Instant::now();
+    let (train, test) = Dataset::load_dir(&a.data)?;
+    let (train, test) = (Arc::new(train), Arc::new(test.head(a.test)));
+    let dir = std::env::temp_dir().join(format!("bt-network-effect-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let learning = a.remote_learning.then_some(RemoteLearning {
+        scale: a.remote_scale,
+        max_norm: a.remote_clip,
+    });
+    println!(
+        "network effect: peers pretrain {} steps (remote learning {:?}), then the new neuron \
+         trains {} steps; test accuracy on {} test images every {} steps",
+        a.pretrain,
+        learning,
+        a.steps,
+        test.len(),
+        a.every
+    );
+
+    // 1. two peers train together
+    let mut peer_a = start(&dir, "a", vec![], &MnistModel::new(1), learning).await?;
+    let boot = vec![peer_a.metagraph.local_addr().to_string()];
+    let mut peer_b = start(&dir, "b", boot.clone(), &MnistModel::new(2), learning).await?;
+    wait_for(&peer_a, (1, 2)).await?;
+    wait_for(&peer_b, (1, 2)).await?;
+    let mut runs = Vec::new();
+    for (i, p) in [&mut peer_a, &mut peer_b].into_iter().enumerate() {
+        let trainer = p.trainer(
+            trainer_config(100 + i as u64, a.pretrain),
+            MnistModel::new(1 + i as u64),
+        )?;
+        let (train, test) = (train.clone(), test.clone());
+        runs.push(tokio::task::spawn_blocking(move || {
+            trainer.run(&train, &test, 0, 0)
+        }));
+    }
+    for r in runs {
+        r.await??;
+    }
+    println!(
+        "peers pretrained in {:.0}s; remote gradients sent A→B {} and B→A {}",
+        started.elapsed().as_secs_f64(),
+        peer_a.stats.sent.load(std::sync::atomic::Ordering::Relaxed),
+        peer_b.stats.sent.load(std::sync::atomic::Ordering::Relaxed),
+    );
+
+    // 2. the new neuron joins them
+    let fresh = MnistModel::new(a.seed);
+    let mut joiner = start(&dir, "c", boot, &fresh, None).await?;
+    wait_for(&joiner, (2, 3)).await?;
+    let t = Instant::now();
+    let joined = measured_run(&mut joiner, fresh.clone(), &a, &train, &test).await?;
+    println!("joined run: {:.0}s", t.elapsed().as_secs_f64());
+    joiner.shutdown().await;
+    peer_a.shutdown().await;
+    peer_b.shutdown().await;
+
+    // 3. the same neuron alone
+    let mut alone = start(&dir, "alone", vec![], &fresh, None).await?;
+    let t = Instant::now();
+    let solo = measured_run(&mut alone, fresh, &a, &train, &test).await?;
+    println!("alone run: {:.0}s", t.elapsed().as_secs_f64());
+    alone.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+
+    println!("\n| step | alone | joined two trained peers |\n|---:|---:|---:|");
+    for (s, j) in solo.iter().zip(&joined) {
+        println!("| {} | {:.2}% | {:.2}% |", s.0, s.1, j.1);
+    }
+    println!("\n| steps to reach | alone | joined |\n|---|---:|---:|");
+    for threshold in [80.0, 85.0, 90.0, 92.0, 94.0] {
+        println!(
+            "| {threshold:.0}% | {} | {} |",
+            steps_to(&solo, threshold),
+            steps_to(&joined, threshold)
+        );
+    }
+
+    let font = plot::register_font(a.font.as_deref());
+    let curves = [
+        plot::Curve {
+            name: "new neuron alone".into(),
+            points: solo,
+        },
+        plot::Curve {
+            name: format!("new neuron joining two peers trained {} steps", a.pretrain),
+            points: joined,
+        },
+    ];
+    if let Some(parent) = a.out.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    plot::draw(
+        &a.out,
+        "MNIST: the network effect (test accuracy of the new neuron)",
+        &curves,
+        font.is_some(),
+    )?;
+    match font {
+        Some(f) => println!("\nplot: {} (font {})", a.out.display(), f.display()),
+        None => println!(
+            "\nplot: {} (no TrueType font found, drawn without text; pass --font FILE.ttf)",
+            a.out.display()
+        ),
+    }
+    println!("total {:.0}s", started.elapsed().as_secs_f64());
+    Ok(())
+}
