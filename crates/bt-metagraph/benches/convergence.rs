@@ -27,23 +27,36 @@ fn row(model: &str, n: usize, r: SimResult, secs: f64) {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
+    // `--bitset`: only the bitset model (seconds instead of a minute).
+    let bitset_only = std::env::args().any(|a| a == "--bitset");
     let defaults = MetagraphConfig::default();
     let base = SimConfig {
         nodes: 0,
         sample_synapses: defaults.sample_synapses,
         sample_peers: defaults.sample_peers,
         interval_ms: u64::try_from(defaults.gossip_interval.as_millis()).unwrap_or(10_000),
+        // The node re-seals its definitions `heartbeats_per_ttl` times per TTL.
+        reseal_every: (defaults.table.ttl_ms / u64::from(defaults.heartbeats_per_ttl.max(1)))
+            .div_ceil(
+                u64::try_from(defaults.gossip_interval.as_millis())
+                    .unwrap_or(10_000)
+                    .max(1),
+            ) as usize,
         max_rounds: 200,
         seed: 42,
     };
     let synapse_bytes = sim_synapse(9_999, 1_763_780_000_000).encoded_len();
     println!(
-        "sample_synapses = {}, sample_peers = {}, one definition = {synapse_bytes} bytes encoded",
-        base.sample_synapses, base.sample_peers
+        "sample_synapses = {} (grows to held/{}, at most {}), sample_peers = {}, re-seal every {} rounds, one definition = {synapse_bytes} bytes encoded",
+        base.sample_synapses,
+        bt_metagraph::table::SAMPLE_DIVISOR,
+        defaults.table.max_batch_synapses,
+        base.sample_peers,
+        base.reseal_every
     );
     println!("| model   |      N | rounds | 3·log2(N)   | ≤ ? | bytes/node/round | time s |");
     println!("|---------|-------:|-------:|------------:|:---:|-----------------:|-------:|");
-    for n in [100, 1_000] {
+    for n in [100, 1_000].into_iter().filter(|_| !bitset_only) {
         let t = Instant::now();
         let r = simulate_tables(SimConfig { nodes: n, ..base });
         row("table", n, r, t.elapsed().as_secs_f64());
@@ -57,19 +70,6 @@ fn main() {
         let t = Instant::now();
         let r = simulate_compact(SimConfig { nodes: n, ..base }, synapse_bytes);
         row("bitset", n, r, t.elapsed().as_secs_f64());
-    }
-    if !quick {
-        // N = 10,000 is bandwidth-bound at the default sample: each node must receive 10⁴
-        // definitions, at most ~2·256 per round. A 4x larger sample for comparison:
-        let t = Instant::now();
-        let big = SimConfig {
-            nodes: 10_000,
-            sample_synapses: 1_024,
-            ..base
-        };
-        let r = simulate_compact(big, synapse_bytes);
-        row("bitset*", 10_000, r, t.elapsed().as_secs_f64());
-        println!("(* sample_synapses = 1024)");
     }
     seal_cost();
 }

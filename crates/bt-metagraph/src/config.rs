@@ -31,8 +31,14 @@ pub struct MetagraphConfig {
     /// Each interval is scaled by a random factor in `1 ± jitter`, so nodes do not march in
     /// lock step.
     pub jitter: f64,
-    /// Definitions pushed (and answered) per gossip call.
+    /// Definitions pushed (and answered) per gossip call, at least; the sample grows with
+    /// the table (see [`crate::MetagraphTable::sample_size`]).
     pub sample_synapses: usize,
+    /// Our own definitions are re-sealed (fresh heartbeat, new proof of work) this many
+    /// times per TTL, not every round: sealing costs ~2^difficulty hashes, which many nodes
+    /// on short intervals cannot afford each round, and a heartbeat at most TTL/6 old leaves
+    /// 5/6 of the TTL for the refresh to spread.
+    pub heartbeats_per_ttl: u32,
     /// Peer addresses advertised per gossip call (besides our own).
     pub sample_peers: usize,
     /// Deadline of one gossip call, connection included.
@@ -58,6 +64,7 @@ impl Default for MetagraphConfig {
             gossip_interval: Duration::from_secs(10),
             jitter: 0.2,
             sample_synapses: 256,
+            heartbeats_per_ttl: 6,
             sample_peers: 32,
             call_timeout: Duration::from_secs(3),
             difficulty_bits: DEFAULT_DIFFICULTY_BITS,

@@ -66,7 +66,8 @@ impl Shared {
     pub(crate) fn gossip_batch(&self, now: u64) -> GossipBatch {
         let seed = self.next_seed();
         let t = self.table();
-        let synapses = t.gossip_sample(self.cfg.sample_synapses, now, seed);
+        let n = t.sample_size(self.cfg.sample_synapses);
+        let synapses = t.gossip_sample(n, now, seed);
         GossipBatch {
             version: 0.0,
             peers: t.advertised_peers(self.cfg.sample_peers, now, seed),
@@ -83,7 +84,8 @@ impl Shared {
         let t = self.table();
         let limit = self.cfg.table.max_batch_synapses;
         let sent: Vec<&Synapse> = request.synapses.iter().take(limit).collect();
-        let synapses = t.answer_sample(&sent, self.cfg.sample_synapses, seed);
+        let n = t.sample_size(self.cfg.sample_synapses);
+        let synapses = t.answer_sample(&sent, n, seed);
         GossipBatch {
             version: 0.0,
             peers: t.advertised_peers(self.cfg.sample_peers, now, seed),

@@ -9,6 +9,9 @@
 //! - [`Testnet`]: a generic, index-addressed set of running nodes of any kind implementing
 //!   [`TestNode`] (kill one, look at the survivors); [`metagraph::MetagraphTestnet`] builds on
 //!   it for gossip nodes, and later neuron harnesses can do the same.
+//! - [`ChildProcess`] ([`process`]): real processes (e.g. `bittensor neuron echo`) with their
+//!   output captured in a bounded ring, a deadline on every wait, SIGKILL, kill on drop, and
+//!   the output tail in every failure message.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), bt_testnet::HarnessError> {
@@ -21,12 +24,14 @@
 //! ```
 
 pub mod metagraph;
+pub mod process;
 mod proxy;
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::time::Duration;
 
+pub use process::ChildProcess;
 pub use proxy::Proxy;
 
 /// Everything the harness can fail with.
@@ -40,9 +45,30 @@ pub enum HarnessError {
     Start { index: usize, reason: String },
     #[error("node {index} is not running")]
     NotRunning { index: usize },
+    #[error("cannot start process {name}: {source}")]
+    Spawn {
+        name: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "process {name} exited ({status}) before the expected line; its last output:\n{output}"
+    )]
+    Exited {
+        name: String,
+        status: String,
+        output: String,
+    },
+    #[error(
+        "process {name} printed no expected line within {waited:?}; its last output:\n{output}"
+    )]
+    NoLine {
+        name: String,
+        waited: Duration,
+        output: String,
+    },
 }
 
-const POLL: Duration = Duration::from_millis(10);
+pub(crate) const POLL: Duration = Duration::from_millis(10);
 
 /// Polls `condition` every 10 ms until it returns true, or fails after `timeout`.
 pub async fn eventually(
@@ -72,8 +98,19 @@ pub async fn eventually_some<T>(
 }
 
 /// Polls an async `condition` every 10 ms until it returns true, or fails after `timeout`.
-pub async fn eventually_async<F, Fut>(
+pub async fn eventually_async<F, Fut>(timeout: Duration, condition: F) -> Result<(), HarnessError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    eventually_async_every(timeout, POLL, condition).await
+}
+
+/// Like [`eventually_async`], polling every `period` (for conditions that cost real work,
+/// such as asking 20 processes for their tables).
+pub async fn eventually_async_every<F, Fut>(
     timeout: Duration,
+    period: Duration,
     mut condition: F,
 ) -> Result<(), HarnessError>
 where
@@ -92,7 +129,7 @@ where
                 waited: start.elapsed(),
             });
         }
-        tokio::time::sleep(POLL).await;
+        tokio::time::sleep(period).await;
     }
 }
 
@@ -117,6 +154,12 @@ pub trait TestNode: Send {
 impl TestNode for bt_metagraph::MetagraphHandle {
     fn shutdown(self) -> impl Future<Output = ()> + Send {
         bt_metagraph::MetagraphHandle::shutdown(self)
+    }
+}
+
+impl TestNode for ChildProcess {
+    async fn shutdown(mut self) {
+        let _ = self.kill().await;
     }
 }
 

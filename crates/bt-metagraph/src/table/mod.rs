@@ -25,6 +25,14 @@ use crate::verify::{SynapseVerifier, VerifiedSynapse};
 mod peers;
 mod sampling;
 
+/// A gossip sample is at least 1/`SAMPLE_DIVISOR` of the table (see
+/// [`MetagraphTable::sample_size`]).
+pub const SAMPLE_DIVISOR: usize = 2;
+
+/// At most 1/`HOT_DIVISOR` of an answer is "hot" (the newest arrivals, see
+/// [`MetagraphTable::answer_sample`]); the rest reconciles the pusher's window.
+pub const HOT_DIVISOR: usize = 2;
+
 /// Sizes and times that bound the table (times in milliseconds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TableConfig {
@@ -74,6 +82,9 @@ struct Entry {
     heartbeat_ms: u64,
     weight: f32,
     own: bool,
+    /// When this version arrived (a table-local counter): the newest are "hot" and are
+    /// forwarded first, so news spreads like a rumour instead of waiting for a window sweep.
+    seq: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -143,6 +154,11 @@ pub struct MetagraphTable {
     entries: BTreeMap<Arc<str>, Entry>,
     /// (heartbeat, key) for every entry: the stalest is first.
     by_age: BTreeSet<(u64, Arc<str>)>,
+    /// Arrival order of every entry's current version (see `Entry::seq`).
+    by_seq: BTreeMap<u64, Arc<str>>,
+    next_seq: u64,
+    /// Where our next push window starts (see `sampling`): pushes sweep key space in order.
+    cursor: Option<Arc<str>>,
     peers: BTreeMap<PeerAddr, Peer>,
     own_address: Option<PeerAddr>,
     /// Peers recently dropped, with the time until which second-hand news of them is ignored.
@@ -157,6 +173,9 @@ impl MetagraphTable {
             cfg,
             entries: BTreeMap::new(),
             by_age: BTreeSet::new(),
+            by_seq: BTreeMap::new(),
+            next_seq: 0,
+            cursor: None,
             peers: BTreeMap::new(),
             own_address: None,
             tombstones: BTreeMap::new(),
@@ -233,9 +252,10 @@ impl MetagraphTable {
     pub fn unsubscribe(&mut self, synapse_key: &str) -> bool {
         match self.entries.get(synapse_key) {
             Some(e) if e.own => {
-                let hb = e.heartbeat_ms;
+                let (hb, seq) = (e.heartbeat_ms, e.seq);
                 if let Some((k, _)) = self.entries.remove_entry(synapse_key) {
                     self.by_age.remove(&(hb, k));
+                    self.by_seq.remove(&seq);
                 }
                 true
             }
@@ -397,8 +417,7 @@ impl MetagraphTable {
             .cloned()
             .collect();
         for item in &dead {
-            self.entries.remove(&item.1);
-            self.by_age.remove(item);
+            self.remove_aged(item);
         }
         let expired: Vec<PeerAddr> = self
             .peers
@@ -468,16 +487,29 @@ impl MetagraphTable {
     fn put(&mut self, key: Arc<str>, v: VerifiedSynapse, weight: f32, own: bool) {
         if let Some(old) = self.entries.get(&key) {
             self.by_age.remove(&(old.heartbeat_ms, key.clone()));
+            self.by_seq.remove(&old.seq);
         }
         let heartbeat_ms = v.heartbeat_ms();
         self.by_age.insert((heartbeat_ms, key.clone()));
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.by_seq.insert(seq, key.clone());
         let entry = Entry {
             synapse: v.synapse().clone(),
             heartbeat_ms,
             weight,
             own,
+            seq,
         };
         self.entries.insert(key, entry);
+    }
+
+    /// Removes the entry `item` of `by_age` names, from every index.
+    fn remove_aged(&mut self, item: &(u64, Arc<str>)) {
+        if let Some(e) = self.entries.remove(&item.1) {
+            self.by_seq.remove(&e.seq);
+        }
+        self.by_age.remove(item);
     }
 
     /// Evicts the stalest foreign entry if it is older than `newer_than`.
@@ -490,8 +522,7 @@ impl MetagraphTable {
             .cloned();
         match victim {
             Some(item) => {
-                self.entries.remove(&item.1);
-                self.by_age.remove(&item);
+                self.remove_aged(&item);
                 true
             }
             None => false,

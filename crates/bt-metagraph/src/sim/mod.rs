@@ -25,6 +25,9 @@ use crate::table::{MetagraphTable, TableConfig};
 use crate::validate::{PeerAddr, encode_heartbeat};
 use crate::verify::{PreVerified, VerifiedSynapse};
 
+mod compact;
+pub use compact::simulate_compact;
+
 /// Parameters of one simulation run.
 #[derive(Debug, Clone, Copy)]
 pub struct SimConfig {
@@ -34,6 +37,9 @@ pub struct SimConfig {
     /// Peer addresses advertised per gossip call (besides the sender's own).
     pub sample_peers: usize,
     pub interval_ms: u64,
+    /// Rounds between re-seals of a node's own definition (the node's
+    /// `heartbeats_per_ttl`: TTL / 6 = 5 rounds by default).
+    pub reseal_every: usize,
     pub max_rounds: usize,
     pub seed: u64,
 }
@@ -98,7 +104,7 @@ fn peer_index(p: &PeerAddr) -> Option<usize> {
     Some((a << 16) | (b << 8) | c)
 }
 
-fn shuffled(n: usize, rng: &mut SplitMix64) -> Vec<usize> {
+pub(crate) fn shuffled(n: usize, rng: &mut SplitMix64) -> Vec<usize> {
     let mut order: Vec<usize> = (0..n).collect();
     for i in (1..n).rev() {
         order.swap(i, rng.below(i + 1));
@@ -129,7 +135,8 @@ pub fn simulate_tables(cfg: SimConfig) -> SimResult {
     let mut bytes = 0usize;
     for round in 1..=cfg.max_rounds {
         let now = round as u64 * cfg.interval_ms;
-        for (i, t) in tables.iter_mut().enumerate() {
+        let reseal = (round - 1) % cfg.reseal_every.max(1) == 0;
+        for (i, t) in tables.iter_mut().enumerate().filter(|_| reseal) {
             if let Ok(v) = VerifiedSynapse::verify(
                 sim_synapse(i, now),
                 now,
@@ -147,10 +154,14 @@ pub fn simulate_tables(cfg: SimConfig) -> SimResult {
             let Some(j) = peer_index(&target).filter(|j| *j < n && *j != i) else {
                 continue;
             };
-            let push = tables[i].gossip_sample(cfg.sample_synapses, now, seed);
+            let push =
+                tables[i].gossip_sample(tables[i].sample_size(cfg.sample_synapses), now, seed);
             let push_peers = tables[i].advertised_peers(cfg.sample_peers, now, seed);
             let sent: Vec<&Synapse> = push.iter().map(|s| &**s).collect();
-            let answer = tables[j].answer_sample(&sent, cfg.sample_synapses, seed ^ 1);
+            let answer_n = tables[j].sample_size(cfg.sample_synapses);
+            let answer = tables[j].answer_sample(&sent, answer_n, seed ^ 1);
+            let got: Vec<&Synapse> = answer.iter().map(|s| &**s).collect();
+            tables[i].advance_cursor(&sent, &got);
             let answer_peers = tables[j].advertised_peers(cfg.sample_peers, now, seed ^ 1);
             bytes +=
                 batch_encoded_len(&push, &push_peers) + batch_encoded_len(&answer, &answer_peers);
@@ -166,154 +177,6 @@ pub fn simulate_tables(cfg: SimConfig) -> SimResult {
             tables[i].peer_succeeded(&target, now);
         }
         if tables.iter().all(|t| t.len() == n) {
-            return SimResult {
-                rounds: Some(round),
-                bytes_per_node_round: bytes as f64 / (n * round) as f64,
-            };
-        }
-    }
-    SimResult {
-        rounds: None,
-        bytes_per_node_round: bytes as f64 / (n * cfg.max_rounds).max(1) as f64,
-    }
-}
-
-/// A set of node indices with O(1) membership and O(1) uniform picks.
-#[derive(Clone, Default)]
-struct IndexSet {
-    list: Vec<u32>,
-    bits: Vec<u64>,
-}
-
-impl IndexSet {
-    fn new(n: usize) -> Self {
-        Self {
-            list: Vec::new(),
-            bits: vec![0; n.div_ceil(64)],
-        }
-    }
-    fn insert(&mut self, i: u32) {
-        let (w, b) = ((i / 64) as usize, i % 64);
-        if self.bits[w] & (1 << b) == 0 {
-            self.bits[w] |= 1 << b;
-            self.list.push(i);
-        }
-    }
-    fn has(&self, i: usize) -> bool {
-        self.bits[i / 64] & (1 << (i % 64)) != 0
-    }
-
-    /// Up to `k` members with consecutive indices from `start`, wrapping (the table's
-    /// key-order window; node indices stand in for the random keys).
-    fn window_from(&self, start: usize, k: usize, n: usize) -> Vec<u32> {
-        let mut out = Vec::with_capacity(k.min(self.list.len()));
-        if k == 0 {
-            return out;
-        }
-        for step in 0..n {
-            let i = (start + step) % n;
-            if self.bits[i / 64] & (1 << (i % 64)) != 0 {
-                out.push(i as u32);
-                if out.len() == k {
-                    break;
-                }
-            }
-        }
-        out
-    }
-
-    /// Up to `k` distinct members, uniformly (rejection of repeats; k is small next to len).
-    fn sample(&self, k: usize, rng: &mut SplitMix64) -> Vec<u32> {
-        if k >= self.list.len() {
-            return self.list.clone();
-        }
-        let mut picked = std::collections::HashSet::with_capacity(k);
-        while picked.len() < k {
-            picked.insert(self.list[rng.below(self.list.len())]);
-        }
-        picked.into_iter().collect()
-    }
-}
-
-/// The peer-table bound of [`TableConfig::default`].
-const MAX_PEERS: usize = 1_024;
-
-/// Runs the bitset model of the same protocol (windows and range-precise answers; every node
-/// re-announces, so only "who knows whom" matters). `synapse_bytes` is the encoded size of one definition.
-pub fn simulate_compact(cfg: SimConfig, synapse_bytes: usize) -> SimResult {
-    let n = cfg.nodes;
-    let mut rng = SplitMix64::new(cfg.seed);
-    let mut known: Vec<IndexSet> = (0..n)
-        .map(|i| {
-            let mut s = IndexSet::new(n);
-            s.insert(i as u32);
-            s
-        })
-        .collect();
-    let mut peers: Vec<IndexSet> = vec![IndexSet::new(n); n];
-    let mut direct: Vec<IndexSet> = vec![IndexSet::new(n); n];
-    for (i, p) in peers.iter_mut().enumerate().skip(1) {
-        p.insert(rng.below(i) as u32);
-    }
-    let peer_bytes = 1 + 1 + "10.0.0.0:8120".len();
-    let syn_field = 1 + prost::length_delimiter_len(synapse_bytes) + synapse_bytes;
-    let mut bytes = 0usize;
-    for round in 1..=cfg.max_rounds {
-        for i in shuffled(n, &mut rng) {
-            if peers[i].list.is_empty() {
-                continue;
-            }
-            let j = peers[i].list[rng.below(peers[i].list.len())] as usize;
-            let k = cfg.sample_synapses.saturating_sub(1);
-            let advert = |from: usize, rng: &mut SplitMix64| {
-                let mut p = peers[from].sample(cfg.sample_peers, rng);
-                p.push(from as u32);
-                p
-            };
-            // Push: own + a window from a random start.
-            let mut push_s = known[i].window_from(rng.below(n), k, n);
-            // Answer: own + what the pusher lacks inside its window's range, then a window
-            // continuing after that range (see `MetagraphTable::answer_sample`).
-            let (first, last) = (push_s.first().copied(), push_s.last().copied());
-            let mut ans_s = Vec::new();
-            if let (Some(first), Some(last)) = (first, last) {
-                let span = (last as usize + n - first as usize) % n + 1;
-                for step in 0..span {
-                    let x = (first as usize + step) % n;
-                    if ans_s.len() < k && known[j].has(x) && !known[i].has(x) {
-                        ans_s.push(x as u32);
-                    }
-                }
-                let rest = k - ans_s.len();
-                ans_s.extend(known[j].window_from((last as usize + 1) % n, rest, n));
-            } else {
-                ans_s = known[j].window_from(rng.below(n), k, n);
-            }
-            push_s.push(i as u32);
-            ans_s.push(j as u32);
-            let (push_p, ans_p) = (advert(i, &mut rng), advert(j, &mut rng));
-            bytes += (push_s.len() + ans_s.len()) * syn_field
-                + (push_p.len() + ans_p.len()) * peer_bytes;
-            for s in push_s {
-                known[j].insert(s)
-            }
-            for s in ans_s {
-                known[i].insert(s)
-            }
-            for p in push_p.into_iter().filter(|p| *p as usize != j) {
-                if peers[j].list.len() < MAX_PEERS {
-                    peers[j].insert(p)
-                }
-            }
-            for p in ans_p.into_iter().filter(|p| *p as usize != i) {
-                if peers[i].list.len() < MAX_PEERS {
-                    peers[i].insert(p)
-                }
-            }
-            direct[j].insert(i as u32);
-            direct[i].insert(j as u32);
-        }
-        if known.iter().all(|k| k.list.len() == n) {
             return SimResult {
                 rounds: Some(round),
                 bytes_per_node_round: bytes as f64 / (n * round) as f64,
@@ -352,6 +215,7 @@ mod tests {
             sample_synapses: 16,
             sample_peers: 8,
             interval_ms: 10_000,
+            reseal_every: 5,
             max_rounds: 60,
             seed: 3,
         };
