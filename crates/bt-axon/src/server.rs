@@ -111,7 +111,7 @@ impl AxonBuilder {
             synapses,
             policy: self.policy,
             replay: Mutex::new(replay),
-            verifier: BatchVerifier::new(config.max_verify_batch),
+            verifier: BatchVerifier::new(config.max_verify_batch, config.max_callers.min(4096)),
             limits,
             config,
         });

@@ -11,7 +11,11 @@
 //! result never comes (its sender dropped) verifies its own request. Verification happens at
 //! most once per request either way. The queue is bounded by the requests admitted at once
 //! (`max_in_flight`): each admitted request queues at most one job.
+//!
+//! Caller keys are cached (bounded): decompressing a key costs about a fifth of a batched
+//! verification, and the same callers come back request after request.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bt_crypto::{CryptoError, PublicKey, RpcMethod};
@@ -36,14 +40,17 @@ struct Queue {
 pub(crate) struct BatchVerifier {
     queue: Mutex<Queue>,
     max_batch: usize,
+    keys: CallerKeys,
 }
 
 impl BatchVerifier {
-    /// `max_batch` bounds the time one leader spends verifying in a row (≥ 1).
-    pub(crate) fn new(max_batch: usize) -> Self {
+    /// `max_batch` bounds the time one leader spends verifying in a row (≥ 1);
+    /// `max_keys` the caller keys kept parsed.
+    pub(crate) fn new(max_batch: usize, max_keys: usize) -> Self {
         Self {
             queue: Mutex::new(Queue::default()),
             max_batch: max_batch.max(1),
+            keys: CallerKeys::new(max_keys),
         }
     }
 
@@ -91,13 +98,50 @@ impl BatchVerifier {
             };
             let requests: Vec<(&TensorMessage, RpcMethod)> =
                 batch.iter().map(|j| (j.msg.as_ref(), j.method)).collect();
-            let verdicts = bt_crypto::verify_requests_batch(&requests);
+            let verdicts =
+                bt_crypto::verify_requests_batch_with(&requests, |hex| self.keys.get(hex));
             drop(requests);
             for (job, verdict) in batch.into_iter().zip(verdicts) {
                 // A handler that went away (deadline, client reset) needs no answer.
                 let _ = job.reply.send(verdict);
             }
         }
+    }
+}
+
+/// Caller keys parsed and checked (`bt_crypto::parse_caller_key`), by their wire string.
+/// When full it starts over: a flood of new keys costs us the cache's benefit, nothing more.
+struct CallerKeys {
+    keys: Mutex<HashMap<String, PublicKey>>,
+    capacity: usize,
+}
+
+impl CallerKeys {
+    fn new(capacity: usize) -> Self {
+        Self {
+            keys: Mutex::new(HashMap::new()),
+            capacity,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, PublicKey>> {
+        self.keys.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn get(&self, neuron_key: &str) -> Result<PublicKey, CryptoError> {
+        if let Some(k) = self.lock().get(neuron_key) {
+            return Ok(*k);
+        }
+        // Parsed outside the lock: the other executor thread may be verifying too.
+        let key = bt_crypto::parse_caller_key(neuron_key)?;
+        if self.capacity > 0 {
+            let mut keys = self.lock();
+            if keys.len() >= self.capacity {
+                keys.clear();
+            }
+            keys.insert(neuron_key.to_owned(), key);
+        }
+        Ok(key)
     }
 }
 
@@ -143,7 +187,7 @@ mod tests {
 
     #[tokio::test(flavor = "current_thread")]
     async fn concurrent_requests_are_batched_and_each_gets_its_own_verdict() {
-        let v = Arc::new(BatchVerifier::new(4));
+        let v = Arc::new(BatchVerifier::new(4, 2));
         let key = NeuronKey::from_seed([1; 32]);
         let mut tasks = Vec::new();
         for i in 0..10 {
@@ -168,7 +212,7 @@ mod tests {
 
     #[tokio::test(flavor = "current_thread")]
     async fn a_cancelled_leader_strands_nobody() {
-        let v = Arc::new(BatchVerifier::new(64));
+        let v = Arc::new(BatchVerifier::new(64, 2));
         let key = NeuronKey::from_seed([2; 32]);
         let leader_msg = signed(&key, 1);
         let follower_msg = signed(&key, 2);
@@ -183,6 +227,24 @@ mod tests {
         assert!(follower.await.unwrap());
         let q = v.lock();
         assert!(q.jobs.is_empty() && !q.led);
+    }
+
+    #[test]
+    fn caller_keys_are_cached_bounded_and_checked() {
+        let keys = CallerKeys::new(2);
+        let hex: Vec<String> = (0..3u8)
+            .map(|i| NeuronKey::from_seed([i; 32]).public_hex())
+            .collect();
+        for h in &hex {
+            assert_eq!(keys.get(h).unwrap().to_hex(), *h);
+            assert!(keys.lock().len() <= 2);
+        }
+        assert_eq!(keys.get(&hex[2]).unwrap().to_hex(), hex[2]);
+        // The identity point is a valid encoding but of small order: refused, not cached.
+        let weak = format!("0x01{}", "00".repeat(31));
+        assert!(keys.get(&weak).is_err());
+        assert!(!keys.lock().contains_key(&weak));
+        assert!(keys.get("0xnothex").is_err());
     }
 
     async fn futures_poll_once<F: std::future::Future + Unpin>(f: F) -> Option<F::Output> {

@@ -94,7 +94,7 @@ fn message_digest(msg: &TensorMessage, method: RpcMethod) -> [u8; 32] {
 /// Check the request's signature only (not nonce freshness: see [`crate::ReplayGuard`]).
 /// Returns the authenticated caller key.
 pub fn verify_request(msg: &TensorMessage, method: RpcMethod) -> Result<PublicKey, CryptoError> {
-    let (caller, sig, digest) = prepare(msg, method)?;
+    let (caller, sig, digest) = prepare(msg, method, &mut parse_caller_key)?;
     caller.verify(&digest, &sig.to_bytes())?;
     Ok(caller)
 }
@@ -102,6 +102,7 @@ pub fn verify_request(msg: &TensorMessage, method: RpcMethod) -> Result<PublicKe
 fn prepare(
     msg: &TensorMessage,
     method: RpcMethod,
+    caller_key: &mut impl FnMut(&str) -> Result<PublicKey, CryptoError>,
 ) -> Result<(PublicKey, Signature, [u8; 32]), CryptoError> {
     if msg.neuron_key.is_empty() {
         return Err(CryptoError::Unsigned {
@@ -113,15 +114,23 @@ fn prepare(
             missing: "signature",
         });
     }
-    let caller = PublicKey::from_hex(&msg.neuron_key)?;
+    let caller = caller_key(&msg.neuron_key)?;
+    let sig = parse_signature(&msg.signature)?;
+    Ok((caller, sig, message_digest(msg, method)))
+}
+
+/// A request's `neuron_key` as a caller key: `0x` + 64 hex digits of a point that is not of
+/// small order. Decompressing the point is a good part of a verification's cost, so a server
+/// that sees the same callers again may cache the result (see [`verify_requests_batch_with`]).
+pub fn parse_caller_key(neuron_key: &str) -> Result<PublicKey, CryptoError> {
+    let caller = PublicKey::from_hex(neuron_key)?;
     if caller.verifying_key().is_weak() {
         return Err(CryptoError::BadPublicKey {
-            key: clip(&msg.neuron_key),
+            key: clip(neuron_key),
             reason: "small-order (weak) key".into(),
         });
     }
-    let sig = parse_signature(&msg.signature)?;
-    Ok((caller, sig, message_digest(msg, method)))
+    Ok(caller)
 }
 
 /// Verify many queued requests at once with Ed25519 batch verification (about half the CPU per
@@ -135,13 +144,22 @@ fn prepare(
 pub fn verify_requests_batch(
     requests: &[(&TensorMessage, RpcMethod)],
 ) -> Vec<Result<PublicKey, CryptoError>> {
+    verify_requests_batch_with(requests, parse_caller_key)
+}
+
+/// [`verify_requests_batch`] with the caller keys obtained from `caller_key`, which must
+/// behave like [`parse_caller_key`] (typically: a bounded cache in front of it).
+pub fn verify_requests_batch_with(
+    requests: &[(&TensorMessage, RpcMethod)],
+    mut caller_key: impl FnMut(&str) -> Result<PublicKey, CryptoError>,
+) -> Vec<Result<PublicKey, CryptoError>> {
     let mut results: Vec<Result<PublicKey, CryptoError>> = Vec::with_capacity(requests.len());
     let mut digests: Vec<[u8; 32]> = Vec::with_capacity(requests.len());
     let mut sigs: Vec<Signature> = Vec::with_capacity(requests.len());
     let mut keys: Vec<VerifyingKey> = Vec::with_capacity(requests.len());
     let mut pending: Vec<usize> = Vec::with_capacity(requests.len());
     for (i, (msg, method)) in requests.iter().enumerate() {
-        match prepare(msg, *method) {
+        match prepare(msg, *method, &mut caller_key) {
             Ok((caller, sig, digest)) => {
                 keys.push(*caller.verifying_key());
                 sigs.push(sig);

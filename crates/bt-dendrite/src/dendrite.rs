@@ -1,12 +1,14 @@
 //! The dendrite: fan-out of one batch to many remote synapses.
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bt_crypto::{NeuronKey, NonceClock, RpcMethod, tensors_hash};
 use bt_tensor::{Modality, Tensor};
 use bt_wire::TensorMessage;
+use futures_util::FutureExt as _;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -257,8 +259,22 @@ impl Dendrite {
 
     /// Runs every call as its own task (so decoding and validation use every core, and a
     /// panic inside tonic on a hostile answer costs that call only).
-    async fn fan_out(&self, specs: Vec<CallSpec>) -> Vec<Reply> {
+    async fn fan_out(&self, mut specs: Vec<CallSpec>) -> Vec<Reply> {
         let start = Instant::now();
+        if specs.len() == 1
+            && let Some(spec) = specs.pop()
+        {
+            // One call needs no task of its own: running it here saves a spawn and a
+            // cross-thread wake-up, and `catch_unwind` keeps the per-call panic isolation.
+            let outcome = AssertUnwindSafe(call(&self.inner, spec))
+                .catch_unwind()
+                .await
+                .unwrap_or(Outcome::BadResponse(BadResponse::DecoderPanic));
+            return vec![Reply {
+                outcome,
+                elapsed: start.elapsed(),
+            }];
+        }
         let mut set = JoinSet::new();
         let mut index_of = HashMap::with_capacity(specs.len());
         let mut replies: Vec<Option<Reply>> = Vec::with_capacity(specs.len());
