@@ -140,7 +140,7 @@ async fn twenty_processes_converge_and_forget_the_killed() {
     for n in dead.iter_mut() {
         n.process.kill().await.unwrap();
     }
-    let at_kill: Vec<u64> = survivors.iter().map(|n| rounds(n)).collect();
+    let at_kill: Vec<u64> = survivors.iter().map(rounds).collect();
     let t1 = Instant::now();
     let alive: Vec<&Neuron> = survivors.iter().collect();
     eventually_async_every(PATIENCE, POLL, || all_hold_exactly(&alive))
