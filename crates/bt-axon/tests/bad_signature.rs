@@ -1,5 +1,6 @@
 //! A request whose signature does not verify is UNAUTHENTICATED, checked before any tensor is
-//! decoded (a bad signature on a malformed tensor still says UNAUTHENTICATED).
+//! decoded (a bad signature on a malformed tensor still says UNAUTHENTICATED), whether it is
+//! verified alone, in a batch with concurrent requests, or on the blocking pool (large).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 mod common;
 
@@ -92,5 +93,81 @@ async fn bad_signatures_are_unauthenticated() {
         ))
         .await;
     assert!(ok.is_ok(), "{ok:?}");
+    axon.shutdown(Duration::from_secs(5)).await.unwrap();
+}
+
+/// Concurrent requests are verified in batches: a forged request among honest ones is refused
+/// and does not sink its batch.
+#[tokio::test]
+async fn forgeries_in_a_concurrent_batch_are_refused_alone() {
+    let key = synapse_key(1);
+    let axon = start(
+        AxonConfig::default(),
+        vec![(key.clone(), Arc::new(EchoSynapse))],
+    )
+    .await;
+    let c = client(axon.local_addr()).await;
+    let mut calls = Vec::new();
+    for i in 0..60u8 {
+        let mut m = signed(
+            &caller(i % 4),
+            message(&key, vec![f32_tensor(&[f32::from(i)])]),
+            RpcMethod::Forward,
+        );
+        let forged = i % 5 == 0;
+        if forged {
+            m.tensors = message(&key, vec![f32_tensor(&[-1.0])]).tensors;
+        }
+        let mut c = c.clone();
+        calls.push(tokio::spawn(async move {
+            (forged, c.forward(request(m, Duration::from_secs(10))).await)
+        }));
+    }
+    for call in calls {
+        let (forged, result) = call.await.unwrap();
+        match result {
+            Ok(_) => assert!(!forged, "a forged request was served"),
+            Err(s) => {
+                assert!(forged, "an honest request was refused: {s:?}");
+                assert_eq!(s.code(), Code::Unauthenticated, "{s:?}");
+            }
+        }
+    }
+    axon.shutdown(Duration::from_secs(5)).await.unwrap();
+}
+
+/// Requests above `inline_max_bytes` are authenticated on the blocking pool, by the same rules.
+#[tokio::test]
+async fn large_requests_are_authenticated_too() {
+    let key = synapse_key(1);
+    let config = AxonConfig {
+        inline_max_bytes: 1024,
+        ..AxonConfig::default()
+    };
+    let axon = start(config, vec![(key.clone(), Arc::new(EchoSynapse))]).await;
+    let mut c = client(axon.local_addr()).await;
+    let me = caller(1);
+    let big = || message(&key, vec![f32_tensor(&[0.5; 4096])]);
+
+    let honest = signed(&me, big(), RpcMethod::Forward);
+    let reply = c
+        .forward(request(honest.clone(), Duration::from_secs(5)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(reply.tensors[0].buffer.len(), 4 * 4096);
+    let replay = c
+        .forward(request(honest, Duration::from_secs(5)))
+        .await
+        .unwrap_err();
+    assert_eq!(replay.code(), Code::Unauthenticated, "{replay:?}");
+
+    let mut tampered = signed(&me, big(), RpcMethod::Forward);
+    tampered.tensors[0].dtype = 99;
+    let err = c
+        .forward(request(tampered, Duration::from_secs(5)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
     axon.shutdown(Duration::from_secs(5)).await.unwrap();
 }
