@@ -5,4 +5,5 @@
 
 mod attack;
 mod network;
+mod sweep;
 mod table_props;
