@@ -225,8 +225,15 @@ impl MnistModel {
 
     /// Class logits `[B, 10]` through the local path (context = own student output).
     pub fn logits(&self, x: &[f32]) -> Result<Vec<f32>> {
-        let b = Self::check_images(x)?;
         let s = self.forward_image(x)?;
+        self.logits_with_context(x, &s)
+    }
+
+    /// Class logits `[B, 10]` for a given context `[B, 1024]`: the network path when the
+    /// context is the peers' joined answer.
+    pub fn logits_with_context(&self, x: &[f32], s: &[f32]) -> Result<Vec<f32>> {
+        let b = Self::check_images(x)?;
+        Self::check_rows("context", s, b, CONTEXT_DIM)?;
         let mut xs = vec![0.0; b * (IMAGE_DIM + CONTEXT_DIM)];
         for ((row, xi), si) in xs
             .chunks_exact_mut(IMAGE_DIM + CONTEXT_DIM)

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use bt_neuron::identity::load_identity;
 use bt_neuron::trainer::TrainerConfig;
 use bt_neuron::{MnistNeuron, NeuronConfig, RemoteLearning};
+use bt_nn::mnist::{CONTEXT_DIM, IMAGE_DIM};
 use bt_nn::{Dataset, MnistModel, accuracy, default_mnist_dir};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
@@ -138,31 +139,131 @@ fn trainer_config(seed: u64, max_steps: usize) -> TrainerConfig {
     }
 }
 
-/// Trains `neuron` from `model` for `steps`, measuring test accuracy every `every` steps.
+/// Accuracy through the network path: the test images with a given context (the peers'
+/// answers to them).
+fn accuracy_with(model: &MnistModel, test: &Dataset, context: &[f32]) -> bt_nn::Result<f64> {
+    const CHUNK: usize = 500;
+    let mut correct = 0usize;
+    for ((x, y), ctx) in test
+        .images()
+        .chunks(CHUNK * IMAGE_DIM)
+        .zip(test.labels().chunks(CHUNK))
+        .zip(context.chunks(CHUNK * CONTEXT_DIM))
+    {
+        let logits = model.logits_with_context(x, ctx)?;
+        correct += logits
+            .chunks_exact(10)
+            .zip(y)
+            .filter(|(row, y)| {
+                let best = row
+                    .iter()
+                    .enumerate()
+                    .fold(
+                        (0, f32::NEG_INFINITY),
+                        |b, (i, &v)| if v > b.1 { (i, v) } else { b },
+                    );
+                best.0 == usize::from(**y)
+            })
+            .count();
+    }
+    Ok(correct as f64 / test.len().max(1) as f64)
+}
+
+/// The context the peers' served students give the test images, averaged over the peers.
+fn peer_context(peers: &[Arc<MnistModel>], test: &Dataset) -> bt_nn::Result<Vec<f32>> {
+    let mut sum = vec![0.0f32; test.len() * CONTEXT_DIM];
+    for p in peers {
+        let out = p.forward_image(test.images())?;
+        sum.iter_mut().zip(out).for_each(|(s, o)| *s += o);
+    }
+    let n = peers.len().max(1) as f32;
+    sum.iter_mut().for_each(|s| *s /= n);
+    Ok(sum)
+}
+
+/// How much the class shows in a context: nearest-class-mean accuracy, class means taken on
+/// the first half of the test images and scored on the second half. A diagnostic of what the
+/// peers' students learned (their random initial features score well above chance too).
+fn class_mean_probe(context: &[f32], labels: &[u8]) -> f64 {
+    let n = labels.len();
+    let half = n / 2;
+    let mut means = vec![0.0f64; 10 * CONTEXT_DIM];
+    let mut counts = [0usize; 10];
+    for (row, &y) in context.chunks(CONTEXT_DIM).zip(labels).take(half) {
+        let c = usize::from(y);
+        counts[c] += 1;
+        for (m, v) in means[c * CONTEXT_DIM..(c + 1) * CONTEXT_DIM]
+            .iter_mut()
+            .zip(row)
+        {
+            *m += f64::from(*v);
+        }
+    }
+    for (c, &k) in counts.iter().enumerate() {
+        means[c * CONTEXT_DIM..(c + 1) * CONTEXT_DIM]
+            .iter_mut()
+            .for_each(|m| *m /= k.max(1) as f64);
+    }
+    let correct = context
+        .chunks(CONTEXT_DIM)
+        .zip(labels)
+        .skip(half)
+        .filter(|(row, y)| {
+            let dist = |c: usize| -> f64 {
+                means[c * CONTEXT_DIM..(c + 1) * CONTEXT_DIM]
+                    .iter()
+                    .zip(row.iter())
+                    .map(|(m, v)| (m - f64::from(*v)).powi(2))
+                    .sum()
+            };
+            let best = (0..10).min_by(|&a, &b| dist(a).total_cmp(&dist(b)));
+            best == Some(usize::from(**y))
+        })
+        .count();
+    correct as f64 / (n - half).max(1) as f64
+}
+
+type Curve = Arc<Mutex<Vec<(u64, f64)>>>;
+
+/// Trains `neuron` from `model` for `steps`, measuring test accuracy every `every` steps
+/// through the local path and, given the peers' context, through the network path.
 async fn measured_run(
     neuron: &mut MnistNeuron,
     model: MnistModel,
     a: &Args,
     train: &Arc<Dataset>,
     test: &Arc<Dataset>,
-) -> Res<Vec<(u64, f64)>> {
-    let first = accuracy(&model, test)? * 100.0;
-    let curve = Arc::new(Mutex::new(vec![(0u64, first)]));
-    let record = curve.clone();
+    network: Option<Arc<Vec<f32>>>,
+) -> Res<(Vec<(u64, f64)>, Vec<(u64, f64)>)> {
+    let local: Curve = Arc::new(Mutex::new(vec![(0, accuracy(&model, test)? * 100.0)]));
+    let net: Curve = Arc::new(Mutex::new(Vec::new()));
+    if let Some(ctx) = &network {
+        net.lock()
+            .map_err(|_| "poisoned")?
+            .push((0, accuracy_with(&model, test, ctx)? * 100.0));
+    }
+    let (rec_local, rec_net) = (local.clone(), net.clone());
     let (every, eval) = (a.every as u64, test.clone());
     let trainer = neuron
         .trainer(trainer_config(a.seed, a.steps), model)?
         .with_hook(move |e| {
-            if e.step % every == 0
-                && let (Ok(acc), Ok(mut c)) = (accuracy(e.model, &eval), record.lock())
+            if e.step % every != 0 {
+                return;
+            }
+            if let (Ok(acc), Ok(mut c)) = (accuracy(e.model, &eval), rec_local.lock()) {
+                c.push((e.step, acc * 100.0));
+            }
+            if let Some(ctx) = &network
+                && let (Ok(acc), Ok(mut c)) = (accuracy_with(e.model, &eval, ctx), rec_net.lock())
             {
                 c.push((e.step, acc * 100.0));
             }
         });
     let (train, test) = (train.clone(), test.clone());
     tokio::task::spawn_blocking(move || trainer.run(&train, &test, 0, 0)).await??;
-    let points = curve.lock().map_err(|_| "curve lock poisoned")?.clone();
-    Ok(points)
+    let local = local.lock().map_err(|_| "poisoned")?.clone();
+    let net = net.lock().map_err(|_| "poisoned")?.clone();
+    Ok((local, net))
 }
 
 fn steps_to(points: &[(u64, f64)], threshold: f64) -> String {
@@ -226,7 +327,17 @@ async fn main() -> Res<()> {
     let mut joiner = start(&dir, "c", boot, &fresh, None).await?;
     wait_for(&joiner, (2, 3)).await?;
     let t = Instant::now();
-    let joined = measured_run(&mut joiner, fresh.clone(), &a, &train, &test).await?;
+    let peers = [peer_a.served.snapshot(), peer_b.served.snapshot()];
+    let context = Arc::new(peer_context(&peers, &test)?);
+    let untrained = peer_context(&[Arc::new(MnistModel::new(1))], &test)?;
+    println!(
+        "class information in the context (nearest class mean on held-out test images): \
+         trained peers' answers {:.2}%, an untrained student {:.2}%",
+        class_mean_probe(&context, test.labels()) * 100.0,
+        class_mean_probe(&untrained, test.labels()) * 100.0
+    );
+    let (joined, joined_net) =
+        measured_run(&mut joiner, fresh.clone(), &a, &train, &test, Some(context)).await?;
     println!("joined run: {:.0}s", t.elapsed().as_secs_f64());
     joiner.shutdown().await;
     peer_a.shutdown().await;
@@ -235,21 +346,27 @@ async fn main() -> Res<()> {
     // 3. the same neuron alone
     let mut alone = start(&dir, "alone", vec![], &fresh, None).await?;
     let t = Instant::now();
-    let solo = measured_run(&mut alone, fresh, &a, &train, &test).await?;
+    let (solo, _) = measured_run(&mut alone, fresh, &a, &train, &test, None).await?;
     println!("alone run: {:.0}s", t.elapsed().as_secs_f64());
     alone.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 
-    println!("\n| step | alone | joined two trained peers |\n|---:|---:|---:|");
-    for (s, j) in solo.iter().zip(&joined) {
-        println!("| {} | {:.2}% | {:.2}% |", s.0, s.1, j.1);
+    println!(
+        "\n| step | alone | joined: own student as context (local path) | joined: peers' answers \
+         as context (network path) |\n|---:|---:|---:|---:|"
+    );
+    for ((s, j), n) in solo.iter().zip(&joined).zip(&joined_net) {
+        println!("| {} | {:.2}% | {:.2}% | {:.2}% |", s.0, s.1, j.1, n.1);
     }
-    println!("\n| steps to reach | alone | joined |\n|---|---:|---:|");
+    println!(
+        "\n| steps to reach | alone | joined, local path | joined, network path |\n|---|---:|---:|---:|"
+    );
     for threshold in [80.0, 85.0, 90.0, 92.0, 94.0] {
         println!(
-            "| {threshold:.0}% | {} | {} |",
+            "| {threshold:.0}% | {} | {} | {} |",
             steps_to(&solo, threshold),
-            steps_to(&joined, threshold)
+            steps_to(&joined, threshold),
+            steps_to(&joined_net, threshold)
         );
     }
 
@@ -260,8 +377,15 @@ async fn main() -> Res<()> {
             points: solo,
         },
         plot::Curve {
-            name: format!("new neuron joining two peers trained {} steps", a.pretrain),
+            name: format!(
+                "joining two peers ({} steps trained): own student as context",
+                a.pretrain
+            ),
             points: joined,
+        },
+        plot::Curve {
+            name: "joining two peers: peers' answers as context".into(),
+            points: joined_net,
         },
     ];
     if let Some(parent) = a.out.parent() {
