@@ -15,8 +15,10 @@
 //! - both sides advertise their own address plus 32 random known peers; peer lists are
 //!   capped at `max_peers` (a random one is replaced when full); peers are chosen uniformly.
 //!
-//! Not modelled: heartbeats and refreshes (every definition stays valid), failures, and the
-//! real table's freshness-weighted peer choice. The benchmark runs both models at N = 100 and
+//! Re-seals are modelled as versions: every `reseal_every` rounds each node's own definition
+//! gets a new version, which replaces older ones wherever it arrives and counts as news (hot).
+//! Not modelled: expiry (the runs end long before a TTL), failures, and the real table's
+//! freshness-weighted peer choice. The benchmark runs both models at N = 100 and
 //! 1,000 to show they agree.
 //!
 //! [`MetagraphTable`]: crate::MetagraphTable
@@ -125,6 +127,9 @@ const RECENT: usize = 4_096;
 struct Node {
     key: usize,
     known: Bits,
+    /// Version (re-seal epoch) held per key, 0 when not held: a newer one replaces it and
+    /// counts as an arrival, as a newer heartbeat does in the table.
+    ver: Vec<u8>,
     peers: Vec<u32>,
     peer_set: Bits,
     cursor: Option<usize>,
@@ -137,15 +142,19 @@ impl Node {
         base.max(self.known.count / SAMPLE_DIVISOR).min(max)
     }
 
-    fn learn(&mut self, key: usize) -> bool {
-        let fresh = self.known.insert(key);
-        if fresh {
-            if self.recent.len() >= RECENT {
-                self.recent.pop_front();
-            }
-            self.recent.push_back(key);
+    fn learn(&mut self, key: usize, version: u8) {
+        if self.ver[key] >= version {
+            return;
         }
-        fresh
+        let fresh = self.known.insert(key);
+        self.ver[key] = version;
+        if !fresh {
+            return;
+        }
+        if self.recent.len() >= RECENT {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(key);
     }
 
     fn add_peer(&mut self, p: u32, max_peers: usize, rng: &mut SplitMix64) {
@@ -186,9 +195,12 @@ pub fn simulate_compact(cfg: SimConfig, synapse_bytes: usize) -> SimResult {
         .map(|i| {
             let mut known = Bits::new(n);
             known.insert(perm[i]);
+            let mut ver = vec![0; n];
+            ver[perm[i]] = 1;
             Node {
                 key: perm[i],
                 known,
+                ver,
                 peers: Vec::new(),
                 peer_set: Bits::new(n),
                 cursor: None,
@@ -205,6 +217,13 @@ pub fn simulate_compact(cfg: SimConfig, synapse_bytes: usize) -> SimResult {
     let mut chosen = Bits::new(n);
     let mut bytes = 0usize;
     for round in 1..=cfg.max_rounds {
+        if round > 1 && (round - 1) % cfg.reseal_every.max(1) == 0 {
+            let epoch = u8::try_from((round - 1) / cfg.reseal_every.max(1) + 1).unwrap_or(u8::MAX);
+            for node in nodes.iter_mut() {
+                let own = node.key;
+                node.ver[own] = epoch;
+            }
+        }
         for i in shuffled(n, &mut rng) {
             if nodes[i].peers.is_empty() {
                 continue;
@@ -231,11 +250,21 @@ pub fn simulate_compact(cfg: SimConfig, synapse_bytes: usize) -> SimResult {
                 nodes[i].cursor = Some(*c);
             }
             let (own_i, own_j) = (nodes[i].key, nodes[j].key);
-            for x in push.into_iter().chain([own_i]) {
-                nodes[j].learn(x);
+            let pushed: Vec<(usize, u8)> = push
+                .into_iter()
+                .chain([own_i])
+                .map(|x| (x, nodes[i].ver[x]))
+                .collect();
+            let answered: Vec<(usize, u8)> = answer
+                .into_iter()
+                .chain([own_j])
+                .map(|x| (x, nodes[j].ver[x]))
+                .collect();
+            for (x, v) in pushed {
+                nodes[j].learn(x, v);
             }
-            for x in answer.into_iter().chain([own_j]) {
-                nodes[i].learn(x);
+            for (x, v) in answered {
+                nodes[i].learn(x, v);
             }
             for p in adv_a.into_iter().filter(|p| *p as usize != j) {
                 nodes[j].add_peer(p, max_peers, &mut rng);
@@ -311,15 +340,18 @@ fn answer(
         }
     };
     let sent = |p: usize| p == a.key || (in_range(p) && a.known.has(p));
+    // Not sent, or sent with an older version.
+    let lacks = |p: usize| !sent(p) || a.ver[p] < b.ver[p];
     let mut out: Vec<usize> = Vec::with_capacity(want);
     for &p in b.recent.iter().rev() {
         if out.len() >= (k / HOT_DIVISOR).min(want) {
             break;
         }
-        if p != b.key && !sent(p) && chosen.insert(p) {
+        if p != b.key && lacks(p) && chosen.insert(p) {
             out.push(p);
         }
     }
+    // Missing keys first, then newer versions of held ones (news before refreshes).
     b.known
         .scan_cyclic(Some(&a.known), first, last, n, &mut |p| {
             if p != b.key && chosen.insert(p) {
@@ -327,6 +359,14 @@ fn answer(
             }
             out.len() < want
         });
+    if out.len() < want {
+        b.known.scan_cyclic(None, first, last, n, &mut |p| {
+            if p != b.key && a.known.has(p) && a.ver[p] < b.ver[p] && chosen.insert(p) {
+                out.push(p);
+            }
+            out.len() < want
+        });
+    }
     if out.len() < want {
         let start = (last + 1) % n;
         b.known

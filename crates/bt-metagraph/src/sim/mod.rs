@@ -147,8 +147,9 @@ pub fn simulate_tables(cfg: SimConfig) -> SimResult {
             }
         }
         for i in shuffled(n, &mut rng) {
+            // Independent draws, as in the node (peer choice and samples use separate seeds).
             let seed = rng.next_u64();
-            let Some(target) = tables[i].peers(1, now, seed).pop() else {
+            let Some(target) = tables[i].peers(1, now, rng.next_u64()).pop() else {
                 continue;
             };
             let Some(j) = peer_index(&target).filter(|j| *j < n && *j != i) else {
@@ -156,13 +157,13 @@ pub fn simulate_tables(cfg: SimConfig) -> SimResult {
             };
             let push =
                 tables[i].gossip_sample(tables[i].sample_size(cfg.sample_synapses), now, seed);
-            let push_peers = tables[i].advertised_peers(cfg.sample_peers, now, seed);
+            let push_peers = tables[i].advertised_peers(cfg.sample_peers, now, rng.next_u64());
             let sent: Vec<&Synapse> = push.iter().map(|s| &**s).collect();
             let answer_n = tables[j].sample_size(cfg.sample_synapses);
             let answer = tables[j].answer_sample(&sent, answer_n, seed ^ 1);
             let got: Vec<&Synapse> = answer.iter().map(|s| &**s).collect();
             tables[i].advance_cursor(&sent, &got);
-            let answer_peers = tables[j].advertised_peers(cfg.sample_peers, now, seed ^ 1);
+            let answer_peers = tables[j].advertised_peers(cfg.sample_peers, now, rng.next_u64());
             bytes +=
                 batch_encoded_len(&push, &push_peers) + batch_encoded_len(&answer, &answer_peers);
             let push_v = tables[i].verified_entries(&push);

@@ -82,7 +82,7 @@ struct Entry {
     heartbeat_ms: u64,
     weight: f32,
     own: bool,
-    /// When this version arrived (a table-local counter): the newest are "hot" and are
+    /// When this key first arrived (a table-local counter): the newest are "hot" and are
     /// forwarded first, so news spreads like a rumour instead of waiting for a window sweep.
     seq: u64,
 }
@@ -154,7 +154,7 @@ pub struct MetagraphTable {
     entries: BTreeMap<Arc<str>, Entry>,
     /// (heartbeat, key) for every entry: the stalest is first.
     by_age: BTreeSet<(u64, Arc<str>)>,
-    /// Arrival order of every entry's current version (see `Entry::seq`).
+    /// Arrival order of every key (see `Entry::seq`).
     by_seq: BTreeMap<u64, Arc<str>>,
     next_seq: u64,
     /// Where our next push window starts (see `sampling`): pushes sweep key space in order.
@@ -485,15 +485,22 @@ impl MetagraphTable {
     }
 
     fn put(&mut self, key: Arc<str>, v: VerifiedSynapse, weight: f32, own: bool) {
-        if let Some(old) = self.entries.get(&key) {
-            self.by_age.remove(&(old.heartbeat_ms, key.clone()));
-            self.by_seq.remove(&old.seq);
-        }
+        // A refresh keeps its arrival order: only new keys are news (refreshes travel with the
+        // range fills, after missing keys).
+        let seq = match self.entries.get(&key) {
+            Some(old) => {
+                self.by_age.remove(&(old.heartbeat_ms, key.clone()));
+                old.seq
+            }
+            None => {
+                let seq = self.next_seq;
+                self.next_seq += 1;
+                self.by_seq.insert(seq, key.clone());
+                seq
+            }
+        };
         let heartbeat_ms = v.heartbeat_ms();
         self.by_age.insert((heartbeat_ms, key.clone()));
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        self.by_seq.insert(seq, key.clone());
         let entry = Entry {
             synapse: v.synapse().clone(),
             heartbeat_ms,

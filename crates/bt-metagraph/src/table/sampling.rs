@@ -89,7 +89,8 @@ impl MetagraphTable {
     /// What we answer a gossip push with, `n` in all: our own definitions; then up to `n/4`
     /// of the definitions that reached us most recently ("hot": news travels as a rumour,
     /// in O(log N) rounds, instead of once per window sweep); then every definition we hold
-    /// that the pusher lacks (or holds older) inside the key range its window covered (a
+    /// that the pusher lacks, then those it holds older, inside the key range its window
+    /// covered (a
     /// window of consecutive keys proves the pusher holds exactly those keys in that range);
     /// then a window continuing after that range. The order matters: the pusher resumes its
     /// sweep after our last entry. A push that is not a window (e.g. a Release 1 peer's
@@ -145,33 +146,35 @@ impl MetagraphTable {
             .iter()
             .map(|s| Arc::<str>::from(s.synapse_key.as_str()))
             .collect();
-        let take = |iter: &mut dyn Iterator<Item = (&Arc<str>, &Entry)>,
-                    out: &mut Vec<Arc<Synapse>>| {
-            for (k, e) in iter {
-                if out.len() >= n {
-                    break;
-                }
-                if lacks(k, e) && !chosen.contains(k) {
-                    out.push(e.synapse.clone());
+        // Keys the pusher lacks first, then newer heartbeats of keys it holds: news before
+        // refreshes, which have most of a TTL to spread.
+        for refreshes in [false, true] {
+            let wanted = |k: &str, e: &Entry| {
+                !e.own
+                    && !chosen.contains(k)
+                    && match sent.get(k) {
+                        None => !refreshes,
+                        Some(hb) => refreshes && *hb < e.heartbeat_ms,
+                    }
+            };
+            let ranges: Vec<(Bound<&str>, Bound<&str>)> = if first <= last {
+                vec![(Bound::Included(first), Bound::Included(last))]
+            } else {
+                vec![
+                    (Bound::Included(first), Bound::Unbounded),
+                    (Bound::Unbounded, Bound::Included(last)),
+                ]
+            };
+            for range in ranges {
+                for (k, e) in self.entries.range::<str, _>(range) {
+                    if out.len() >= n {
+                        break;
+                    }
+                    if wanted(k, e) {
+                        out.push(e.synapse.clone());
+                    }
                 }
             }
-        };
-        let inside = (Bound::Included(first), Bound::Included(last));
-        if first <= last {
-            take(&mut self.entries.range::<str, _>(inside), &mut out);
-        } else {
-            take(
-                &mut self
-                    .entries
-                    .range::<str, _>((Bound::Included(first), Bound::Unbounded)),
-                &mut out,
-            );
-            take(
-                &mut self
-                    .entries
-                    .range::<str, _>((Bound::Unbounded, Bound::Included(last))),
-                &mut out,
-            );
         }
         let rest = n.saturating_sub(out.len());
         let mut skip: BTreeSet<&str> = sent.keys().copied().collect();
