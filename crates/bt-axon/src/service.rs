@@ -251,9 +251,10 @@ impl Shared {
         if msg.signature.is_empty() {
             return self.anonymous();
         }
+        let alone = self.in_flight.available_permits() + 1 >= self.config.max_in_flight;
         let caller = self
             .verifier
-            .verify(msg, method)
+            .verify(msg, method, alone)
             .await
             .map_err(unauthenticated)?;
         self.check_nonce(&caller, msg.nounce)?;

@@ -55,7 +55,13 @@ impl BatchVerifier {
     }
 
     /// The signature check of `msg` (not the nonce), batched with concurrent callers.
-    pub(crate) async fn verify(&self, msg: &Arc<TensorMessage>, method: RpcMethod) -> Verdict {
+    /// `alone`: no other request is in flight, so waiting for company would only add latency.
+    pub(crate) async fn verify(
+        &self,
+        msg: &Arc<TensorMessage>,
+        method: RpcMethod,
+        alone: bool,
+    ) -> Verdict {
         let (reply, verdict) = oneshot::channel();
         let lead = {
             let mut q = self.lock();
@@ -68,7 +74,9 @@ impl BatchVerifier {
         };
         if lead {
             let leadership = Leadership(self);
-            tokio::task::yield_now().await;
+            if !alone {
+                tokio::task::yield_now().await;
+            }
             leadership.drain();
         }
         match verdict.await {
@@ -200,7 +208,7 @@ mod tests {
             }
             let v = v.clone();
             tasks.push(tokio::spawn(async move {
-                v.verify(&msg, RpcMethod::Forward).await.is_ok()
+                v.verify(&msg, RpcMethod::Forward, false).await.is_ok()
             }));
         }
         for (i, t) in tasks.into_iter().enumerate() {
@@ -216,12 +224,15 @@ mod tests {
         let key = NeuronKey::from_seed([2; 32]);
         let leader_msg = signed(&key, 1);
         let follower_msg = signed(&key, 2);
-        let mut leader = Box::pin(v.verify(&leader_msg, RpcMethod::Forward));
+        let mut leader = Box::pin(v.verify(&leader_msg, RpcMethod::Forward, false));
         // Polled once: the leader queued its job and is yielding.
         assert!(futures_poll_once(leader.as_mut()).await.is_none());
         let v2 = v.clone();
-        let follower =
-            tokio::spawn(async move { v2.verify(&follower_msg, RpcMethod::Forward).await.is_ok() });
+        let follower = tokio::spawn(async move {
+            v2.verify(&follower_msg, RpcMethod::Forward, false)
+                .await
+                .is_ok()
+        });
         tokio::task::yield_now().await;
         drop(leader);
         assert!(follower.await.unwrap());
