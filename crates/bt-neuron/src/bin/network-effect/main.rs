@@ -393,7 +393,7 @@ async fn main() -> Res<()> {
     }
     plot::draw(
         &a.out,
-        "MNIST: the network effect (test accuracy of the new neuron)",
+        "MNIST: a new neuron alone vs joining two trained peers",
         &curves,
         font.is_some(),
     )?;
