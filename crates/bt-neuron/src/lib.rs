@@ -6,7 +6,10 @@
 //! [`trainer::Trainer`] drives the seeds' learning loop over the dendrite and the router.
 //!
 //! - [`run_echo`]: `bittensor neuron echo`, a synapse that answers with its input.
-//! - [`run_mnist`]: `bittensor neuron mnist`, the seeds' MNIST neuron.
+//! - [`run_mnist`]: `bittensor neuron mnist`, the seeds' MNIST neuron ([`run_mnist_with`] adds
+//!   opt-in learning from peers' gradients, [`RemoteLearning`]); [`MnistNeuron`] is the same
+//!   neuron as a value, for in-process networks (tests, the `network-effect` bench).
+//! - [`progress`]: a bar on a terminal, the seeds' log lines otherwise.
 //!
 //! Both print a [`report::Ready`] line when they serve and the seeds' log lines while they
 //! train; `bittensor localnet` reads the same lines.

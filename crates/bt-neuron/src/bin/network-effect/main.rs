@@ -10,8 +10,16 @@
 //! 3. the same neuron alone (same initial weights, same data order, no peers) trains for the
 //!    same steps, measured the same way.
 //!
+//! C is measured two ways: through its local path (its own student as context, the head a
+//! neuron is scored by) and through its network path (the peers' served answers, averaged, as
+//! context; the router's gates are not used for this evaluation). A nearest-class-mean probe
+//! says how much class information the peers' answers carry compared with an untrained student.
 //! Prints the table (accuracy at each checkpoint, steps to reach each threshold) and writes
 //! the PNG (`--out`, default `docs/network_effect.png`).
+//!
+//! Measured so far (see the README): no speed-up. The seeds' forward network leans on the image
+//! and the peers serve students, which only learn through distillation (a mean-squared error
+//! averaged over 1024 outputs, so a weak signal) and remote gradients.
 //!
 //! `cargo run --release -p bt-neuron --bin network-effect -- [--pretrain 400] [--steps 300]
 //!  [--every 25] [--test 2000] [--seed 7] [--remote-learning on|off] [--remote-scale F]
