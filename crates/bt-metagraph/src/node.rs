@@ -231,7 +231,7 @@ async fn gossip_round(shared: &Arc<Shared>, rng: &mut SplitMix64) {
                 t.add_peer(b, now);
             }
         }
-        t.peers(1, now, rng.next_u64()).pop()
+        t.gossip_target(rng.next_u64())
     };
     let Some(target) = target else { return };
     let batch = shared.gossip_batch(now);

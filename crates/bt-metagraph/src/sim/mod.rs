@@ -149,7 +149,7 @@ pub fn simulate_tables(cfg: SimConfig) -> SimResult {
         for i in shuffled(n, &mut rng) {
             // Independent draws, as in the node (peer choice and samples use separate seeds).
             let seed = rng.next_u64();
-            let Some(target) = tables[i].peers(1, now, rng.next_u64()).pop() else {
+            let Some(target) = tables[i].gossip_target(rng.next_u64()) else {
                 continue;
             };
             let Some(j) = peer_index(&target).filter(|j| *j < n && *j != i) else {

@@ -53,6 +53,19 @@ impl MetagraphTable {
             .collect()
     }
 
+    /// Whom to gossip with this round: uniform over the peers we know, a peer with recent
+    /// failures proportionally less likely. Uniform choice is what makes push-pull gossip
+    /// converge in O(log N) rounds; preferring fresh or direct peers (as [`Self::peers`]
+    /// does) re-syncs with partners we just synced with and cost a quarter more rounds in the
+    /// table simulation (N = 1,000: 20 rounds instead of 16).
+    pub fn gossip_target(&self, seed: u64) -> Option<PeerAddr> {
+        let items = self
+            .peers
+            .iter()
+            .map(|(addr, p)| (addr, 1.0 / f64::from(1 + p.failures)));
+        weighted_sample(items, 1, seed).pop().cloned()
+    }
+
     /// Peers worth advertising: our own address first, then up to `n` peers heard from
     /// directly within the TTL (weight 2) or learned second hand within half of it (weight 1).
     /// Peers dropped for failing, or expired, are not re-learned second hand for one TTL
