@@ -8,7 +8,8 @@ use crate::table::TableConfig;
 
 /// Default proof-of-work difficulty for synapse definitions, in leading zero bits. Measured
 /// (see the crate report): ~2^16 SHA-256 of ~300 bytes, a few tens of ms per re-announce on
-/// one core, paid once per gossip interval per own synapse; verification costs one hash.
+/// one core, paid `heartbeats_per_ttl` times per TTL per own synapse (not every round);
+/// verification costs one hash.
 pub const DEFAULT_DIFFICULTY_BITS: u32 = 16;
 
 /// Everything a [`crate::MetagraphNode`] needs besides its key and own synapses.

@@ -30,12 +30,27 @@
 //! second hand for one TTL (a tombstone), which damps the re-circulation of dead addresses.
 //!
 //! ## What a gossip call carries
-//! The push is our own definitions plus a *window*: consecutive synapse keys from a random
-//! point of key space. A window proves which keys the pusher holds in the range it spans, so
-//! the answer carries exactly what the pusher lacks there, then a window continuing after
-//! it — anti-entropy within the Release 1 schema. A push that is not a window (a Release 1
-//! peer) is answered with a random window. `cargo bench -p bt-metagraph --bench convergence`
-//! measures rounds to convergence in virtual time ([`sim`]).
+//! Every round a node calls one peer chosen uniformly (failing peers less often).
+//! - The push is our own definitions plus a *window*: consecutive synapse keys starting where
+//!   our previous exchange ended (a sweep cursor), so each node reconciles key space in order
+//!   instead of at random points (random points leave a coupon collector's tail: ~N/k·ln N
+//!   rounds for the last keys).
+//! - A window proves which keys the pusher holds in the range it spans, so the answer carries
+//!   our own definitions, then up to half the sample of our *newest* keys (news spreads as a
+//!   rumour, O(log N) rounds, instead of once per sweep), then exactly what the pusher lacks
+//!   in that range, then what it holds with an older heartbeat, then a window continuing
+//!   after it — anti-entropy within the Release 1 schema. The pusher's cursor moves to the
+//!   answer's last key. A push that is not a window (a Release 1 peer) is answered with a
+//!   random window.
+//! - The sample is `sample_synapses` (256) or half the table, whichever is larger, at most
+//!   `max_batch_synapses` (1024): with ~280-byte signed definitions, every node of an
+//!   N-node network must receive ~280·N bytes, and a fixed sample makes that take O(N)
+//!   rounds.
+//! - Our own definitions are re-sealed `heartbeats_per_ttl` (6) times per TTL, not every
+//!   round: sealing costs 2^difficulty hashes.
+//!
+//! `cargo bench -p bt-metagraph --bench convergence` measures rounds to convergence in
+//! virtual time ([`sim`]).
 //!
 //! ## Inspecting a node
 //! A `Gossip` call with an empty batch is allowed and side-effect free (the caller is not

@@ -22,9 +22,10 @@ impl MetagraphTable {
     }
 
     /// How many definitions a push or an answer carries: `base` (the configured
-    /// `sample_synapses`), growing with the table to 1/[`SAMPLE_DIVISOR`](super::SAMPLE_DIVISOR) of it, at most `max_batch_synapses`.
-    /// A fixed sample makes convergence bandwidth-bound in big networks (every node must
-    /// receive N definitions); growing it keeps rounds logarithmic while small tables stay cheap.
+    /// `sample_synapses`), growing with the table to 1/[`super::SAMPLE_DIVISOR`] of it, at
+    /// most `max_batch_synapses`. A fixed sample makes convergence bandwidth-bound in big
+    /// networks (every node must receive N definitions); growing it keeps rounds
+    /// logarithmic while small tables stay cheap.
     pub fn sample_size(&self, base: usize) -> usize {
         base.max(self.entries.len() / super::SAMPLE_DIVISOR)
             .min(self.cfg.max_batch_synapses.max(1))
