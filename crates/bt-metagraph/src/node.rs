@@ -81,7 +81,7 @@ impl MetagraphNode {
             .unwrap_or(now ^ (u64::from(local_addr.port()) << 48));
         let shared = Arc::new(Shared::new(table, config, seed));
         let key = Arc::new(key);
-        announce(&shared, &key, &own_synapses).await?;
+        announce(&shared, &key, &own_synapses, now).await?;
 
         let (stop_tx, stop_rx) = watch::channel(false);
         let server = {
@@ -134,11 +134,11 @@ async fn announce(
     shared: &Arc<Shared>,
     key: &Arc<NeuronKey>,
     own: &[OwnSynapse],
+    now: u64,
 ) -> Result<(), MetagraphError> {
     if own.is_empty() {
         return Ok(());
     }
-    let now = now_ms();
     let (key, own, bits) = (key.clone(), own.to_vec(), shared.cfg.difficulty_bits);
     let sealed = tokio::task::spawn_blocking(move || {
         own.iter()
@@ -180,8 +180,8 @@ async fn gossip_loop(
     let mut rng = SplitMix64::new(seed);
     let mut first = true;
     let reseal_ms = shared.cfg.table.ttl_ms / u64::from(shared.cfg.heartbeats_per_ttl.max(1));
-    // `start` sealed once already.
-    let mut sealed_at = now_ms();
+    // `start` sealed once already; the heartbeats it and we seal are these times exactly.
+    let mut sealed_at = shared.table().own_heartbeat().unwrap_or_else(now_ms);
     loop {
         if !first {
             let base = shared.cfg.gossip_interval.as_secs_f64();
@@ -194,9 +194,10 @@ async fn gossip_loop(
             }
         }
         first = false;
-        if now_ms().saturating_sub(sealed_at) >= reseal_ms {
-            sealed_at = now_ms();
-            if let Err(e) = announce(&shared, &key, &own).await {
+        let now = now_ms();
+        if now.saturating_sub(sealed_at) >= reseal_ms {
+            sealed_at = now;
+            if let Err(e) = announce(&shared, &key, &own, now).await {
                 tracing::error!(error = %e, "re-announcing our synapses failed");
             }
         }

@@ -219,6 +219,15 @@ impl MetagraphTable {
         self.entries.contains_key(synapse_key)
     }
 
+    /// The newest heartbeat among our own definitions, if we have any.
+    pub fn own_heartbeat(&self) -> Option<u64> {
+        self.entries
+            .values()
+            .filter(|e| e.own)
+            .map(|e| e.heartbeat_ms)
+            .max()
+    }
+
     /// Heartbeat held for `synapse_key`.
     pub fn heartbeat_of(&self, synapse_key: &str) -> Option<u64> {
         self.entries.get(synapse_key).map(|e| e.heartbeat_ms)

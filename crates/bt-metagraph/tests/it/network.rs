@@ -198,3 +198,34 @@ async fn a_cut_node_is_unreachable_until_healed() {
     assert_eq!(rows.len(), 3);
     net.shutdown().await;
 }
+
+/// Sealing costs 2^difficulty hashes, so a node re-seals its own definition
+/// `heartbeats_per_ttl` times per TTL, not every round: consecutive heartbeats are at least
+/// TTL / 6 apart although rounds run ten times as often, and it is still refreshed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn own_definition_is_resealed_a_few_times_per_ttl_not_every_round() {
+    let interval = Duration::from_millis(50);
+    let cfg = MetagraphConfig::loopback(interval, 60);
+    let reseal_ms = cfg.table.ttl_ms / u64::from(cfg.heartbeats_per_ttl);
+    assert!(reseal_ms >= 10 * interval.as_millis() as u64);
+    let net = MetagraphTestnet::start_with(1, cfg).await.unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    eventually_some(PATIENCE, || {
+        let hb = net.snapshot(0).ok()?.first()?.heartbeat_ms;
+        seen.insert(hb);
+        (seen.len() >= 3).then_some(())
+    })
+    .await
+    .unwrap();
+    let beats: Vec<u64> = seen.into_iter().collect();
+    for pair in beats.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= reseal_ms,
+            "re-sealed after {} ms (cadence {reseal_ms} ms): {beats:?}",
+            pair[1] - pair[0]
+        );
+    }
+    let rounds = net.node(0).map_or(0, |h| h.rounds_completed());
+    println!("3 heartbeats {beats:?} over {rounds} rounds");
+    net.shutdown().await;
+}
