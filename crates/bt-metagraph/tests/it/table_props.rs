@@ -89,7 +89,9 @@ proptest! {
     #[test]
     fn full_table_evicts_only_for_fresher(e in entries()) {
         let mut t = MetagraphTable::new(cfg(5));
-        for chunk in e.chunks(7) {
+        // One definition per batch: within a batch, a stale definition may take a free slot
+        // before a fresher one evicts something, which this property does not describe.
+        for chunk in e.chunks(1) {
             let before: Vec<u64> = t.snapshot().iter().map(|s| s.heartbeat_ms).collect();
             let report = t.sink(&batch(chunk, &[]), NOW, &PreVerified);
             if report.evicted > 0 {
