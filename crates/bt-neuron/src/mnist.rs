@@ -1,4 +1,4 @@
-//! `bittensor neuron mnist`: the seeds' MNIST neuron. Serves its student on the axon, finds
+//! `bittensor neuron mnist`: the seeds' MNIST neuron. Serves its encoding on the axon, finds
 //! peers by gossip, routes to them, distils what they answer, sends them gradients.
 
 use std::future::Future;
@@ -31,7 +31,7 @@ pub async fn run_mnist(
 }
 
 /// [`run_mnist`] with remote learning: `Some` lets peers' `Backward` gradients train the served
-/// student (clipped and scaled, see [`RemoteLearning`]).
+/// encoder (student and forward network; clipped and scaled, see [`RemoteLearning`]).
 pub async fn run_mnist_with(
     cfg: NeuronConfig,
     remote_learning: Option<RemoteLearning>,
@@ -81,7 +81,7 @@ pub async fn run_mnist_with(
     })
 }
 
-/// A running MNIST neuron's network side: the axon serving its student, the metagraph, the peer
+/// A running MNIST neuron's network side: the axon serving its encoding, the metagraph, the peer
 /// sync and the `Backward` sender. Its training loop is a [`Trainer`] made by
 /// [`MnistNeuron::trainer`]; the network keeps serving after training ends, until
 /// [`MnistNeuron::shutdown`].

@@ -4,12 +4,16 @@
 //! Peers send images as the wire defines them (float32 in 0..1, `[B, 1, 28, 28]` or `[B, 784]`);
 //! the MNIST synapse normalizes them itself and returns input gradients in the wire's units.
 //!
+//! What is served is the model's encoding ([`MnistModel::encode`]: the forward network over the
+//! image and the student's output, trained by the labels), and `Backward` returns that
+//! encoding's input gradient.
+//!
 //! Remote learning (opt-in, [`RemoteLearning`]): a `Backward` request also yields the gradient
-//! of the peer's loss with respect to our student's parameters. Each one is clipped to a maximum
-//! norm, scaled, and summed into one fixed-size accumulator; the training loop takes the sum
-//! ([`ServedModel::take_remote_grad`]), applies it to the model it trains, and the next refresh
-//! serves the result. So a peer can nudge our student, never by more than `max_norm·scale` per
-//! request, and never grow our memory.
+//! of the peer's loss with respect to the parameters behind the encoding (student and forward
+//! network). Each one is clipped to a maximum norm, scaled, and summed into one fixed-size
+//! accumulator; the training loop takes the sum ([`ServedModel::take_remote_grad`]), applies it
+//! to the model it trains, and the next refresh serves the result. So a peer can nudge our
+//! encoder, never by more than `max_norm·scale` per request, and never grow our memory.
 
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -18,10 +22,10 @@ use bt_axon::SynapseError;
 use crate::adapter::synapse_error;
 use bt_nn::dataset::{MNIST_MEAN, MNIST_STD};
 use bt_nn::mnist::IMAGE_DIM;
-use bt_nn::{MnistModel, Modality as NnModality, StudentGrad, Synapse};
+use bt_nn::{EncoderGrad, MnistModel, Modality as NnModality, Synapse};
 use bt_tensor::{Modality, Tensor};
 
-/// How much a served student learns from its peers' gradients.
+/// How much a served model learns from its peers' gradients.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RemoteLearning {
     /// Factor on every (clipped) remote gradient before it is summed.
@@ -42,7 +46,7 @@ impl Default for RemoteLearning {
 /// Remote gradients received since the training loop last took them.
 #[derive(Default)]
 struct Pending {
-    grad: Option<StudentGrad>,
+    grad: Option<EncoderGrad>,
     requests: u64,
 }
 
@@ -89,7 +93,7 @@ impl ServedModel {
 
     /// The summed remote gradient and how many requests contributed, if any arrived since the
     /// last call.
-    pub fn take_remote_grad(&self) -> Option<(StudentGrad, u64)> {
+    pub fn take_remote_grad(&self) -> Option<(EncoderGrad, u64)> {
         let mut p = match self.pending.lock() {
             Ok(p) => p,
             Err(poisoned) => poisoned.into_inner(),
@@ -102,12 +106,12 @@ impl ServedModel {
         let Some(cfg) = self.learning else {
             return Ok(());
         };
-        let grad = model.student_param_grad(x, g)?;
+        let grad = model.encoder_param_grad(x, g)?;
         let mut p = match self.pending.lock() {
             Ok(p) => p,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let acc = p.grad.get_or_insert_with(StudentGrad::zeros);
+        let acc = p.grad.get_or_insert_with(EncoderGrad::zeros);
         if acc.add_clipped(&grad, cfg.scale, cfg.max_norm) > 0.0 {
             p.requests += 1;
         }
@@ -202,7 +206,7 @@ mod tests {
         let out = served.forward(Modality::Image, x.clone()).unwrap();
         assert_eq!(out.shape(), [3, CONTEXT_DIM]);
         let (_, normalized) = normalized_images(&x).unwrap();
-        let direct = model.forward_image(&normalized).unwrap();
+        let direct = model.encode(&normalized).unwrap();
         assert_eq!(out.to_f32_vec().unwrap(), direct);
         let back = wire_images(&normalized, 3).unwrap().to_f32_vec().unwrap();
         let orig = x.to_f32_vec().unwrap();
@@ -210,7 +214,7 @@ mod tests {
     }
 
     #[test]
-    fn backward_is_the_student_vjp_in_wire_units() {
+    fn backward_is_the_encoding_vjp_in_wire_units() {
         let model = MnistModel::new(2);
         let served = AxonSynapse::new(ServedModel::new(model.clone()));
         let x = images(2);
@@ -219,7 +223,7 @@ mod tests {
         assert_eq!(dx[0].shape(), x.shape());
         let (_, normalized) = normalized_images(&x).unwrap();
         let expect = model
-            .student_vjp(&normalized, &gt.to_f32_vec().unwrap())
+            .encode_vjp(&normalized, &gt.to_f32_vec().unwrap())
             .unwrap();
         let got = dx[0].to_f32_vec().unwrap();
         for (a, b) in got.iter().zip(&expect) {
@@ -244,7 +248,8 @@ mod tests {
         assert_eq!(n, 1);
         assert!((g.norm() - 1.0).abs() < 1e-3, "norm {}", g.norm());
         assert!(served.inner().take_remote_grad().is_none());
-        // the direction is the student's parameter gradient: applying it lowers sum(out·g)
+        // the direction is the encoder's parameter gradient (student and forward network):
+        // applying it lowers sum(out·g), and it moves both
         let small = grads(2, 1e-3);
         served
             .backward(vec![images(2)], vec![small.clone()])
@@ -253,12 +258,16 @@ mod tests {
         let (_, x) = normalized_images(&images(2)).unwrap();
         let gv = small.to_f32_vec().unwrap();
         let objective = |m: &MnistModel| -> f64 {
-            let out = m.forward_image(&x).unwrap();
+            let out = m.encode(&x).unwrap();
             out.iter().zip(&gv).map(|(a, b)| f64::from(a * b)).sum()
         };
         let mut trained = model.clone();
-        trained.apply_student_grad(&g, 0.1);
+        trained.apply_encoder_grad(&g, 0.1);
         assert!(objective(&trained) < objective(&model));
+        assert_ne!(trained.forward1.w, model.forward1.w);
+        assert_ne!(trained.forward2.w, model.forward2.w);
+        assert_ne!(trained.student1.w, model.student1.w);
+        assert_eq!(trained.target1.w, model.target1.w);
     }
 
     #[test]

@@ -1,10 +1,13 @@
 //! The MNIST neuron's training loop (seed 003 §6.2, DESIGN.md "Remote autograd", "Router").
 //!
-//! Runs on its own thread. Per step: the student encodes the batch (the context); the router
-//! picks, per example, the k peers to ask; each peer receives only its examples; the answers
-//! become leaves of a small candle graph (router gates × answers); the model steps on the local
-//! and network paths; the gradient of the network loss with respect to the joined answer trains
-//! the router and, per peer, is queued for that peer's `Backward`.
+//! Runs on its own thread. Per step: the student encodes the batch (the local context, and the
+//! router's input); the router picks, per example, the k peers to ask; each peer receives only
+//! its examples and answers with its encoding (its forward network over the image and its
+//! student's output); the answers become leaves of a small candle graph (router gates ×
+//! answers); the model steps on the local path (own student as context) and the network path
+//! (joined encodings as context), and the student distils the joined encodings; the gradient of
+//! the network loss with respect to the joined answer trains the router and, per peer, is queued
+//! for that peer's `Backward`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -127,7 +130,7 @@ pub struct Trainer {
     counts: (usize, usize),
     average: WeightAverage,
     hook: Option<StepHook>,
-    /// Remote `Backward` requests whose gradients reached our student.
+    /// Remote `Backward` requests whose gradients reached our encoder.
     remote_requests: u64,
 }
 
@@ -255,7 +258,7 @@ impl Trainer {
         if self.remote_requests > 0 {
             tracing::info!(
                 requests = self.remote_requests,
-                "remote gradients applied to the student"
+                "remote gradients applied to the encoder (student and forward network)"
             );
         }
         Ok(TrainerResult {
@@ -308,12 +311,12 @@ impl Trainer {
     fn step(&mut self, batch: &Batch) -> Result<(StepLosses, usize), NeuronError> {
         self.sync_peers()?;
         if let Some((grad, requests)) = self.links.served.take_remote_grad() {
-            // what peers taught our served student; served again at the next refresh
-            self.model.apply_student_grad(&grad, self.cfg.train.lr);
+            // what peers taught our served encoder; served again at the next refresh
+            self.model.apply_encoder_grad(&grad, self.cfg.train.lr);
             self.remote_requests += requests;
         }
         let rows = batch.len();
-        let local = self.model.forward_image(&batch.x)?;
+        let local = self.model.student(&batch.x)?;
         let network = self.ask_network(batch, &local)?;
         let mode = GradMode::Sgd {
             lr: self.cfg.train.lr,

@@ -37,7 +37,7 @@ async fn gradient_through_the_network_equals_the_local_gradient() {
     let images = Tensor::from_f32_vec(&[rows, 1, 28, 28], raw.clone(), Modality::Image).unwrap();
     let normalized: Vec<f32> = raw.iter().map(|v| (v - MNIST_MEAN) / MNIST_STD).collect();
 
-    // Forward: the answer is the student's output.
+    // Forward: the answer is the model's encoding.
     let replies = dendrite
         .forward(
             Modality::Image,
@@ -52,7 +52,7 @@ async fn gradient_through_the_network_equals_the_local_gradient() {
     let Outcome::Ok(answer) = &replies[0].outcome else {
         panic!("forward failed: {}", replies[0].outcome);
     };
-    let local = model.forward_image(&normalized).unwrap();
+    let local = model.encode(&normalized).unwrap();
     let remote = answer.to_f32_vec().unwrap();
     let max_fwd = remote
         .iter()
@@ -61,7 +61,7 @@ async fn gradient_through_the_network_equals_the_local_gradient() {
         .fold(0.0f32, f32::max);
     assert!(max_fwd <= 1e-5, "forward differs by {max_fwd}");
 
-    // Backward: the VJP of sum(student(x) * g) w.r.t. the wire images.
+    // Backward: the VJP of sum(encode(x) * g) w.r.t. the wire images.
     let g: Vec<f32> = (0..rows * CONTEXT_DIM)
         .map(|i| ((i % 11) as f32 - 5.0) * 0.01)
         .collect();
@@ -72,7 +72,7 @@ async fn gradient_through_the_network_equals_the_local_gradient() {
     };
     assert_eq!(dx.shape(), images.shape());
     let local_dx: Vec<f32> = model
-        .student_vjp(&normalized, &g)
+        .encode_vjp(&normalized, &g)
         .unwrap()
         .into_iter()
         .map(|v| v / MNIST_STD)

@@ -62,6 +62,13 @@ impl CandleMnist {
         Ok(self.seq(0..2, x, true)?)
     }
 
+    /// The served encoding: the forward network over `[x, student(x)]`, student attached (so
+    /// autograd reaches the image through both branches and every layer below the head).
+    pub fn encode(&self, x: &Tensor) -> Result<Tensor> {
+        let s = self.student(x)?;
+        Ok(self.seq(2..4, &Tensor::cat(&[x, &s], 1)?, true)?)
+    }
+
     /// The seeds' losses: `context` is used detached in the distillation and attached in the
     /// network path, so a `Var` context receives the network-target gradient.
     pub fn losses(&self, x: &Tensor, y: &Tensor, context: &Tensor) -> Result<CandleLosses> {

@@ -189,7 +189,7 @@ mod tests {
         let mut a = MnistModel::new(5);
         let x = vec![0.3f32; 4 * 784];
         let y = [1u8, 2, 3, 4];
-        let ctx = a.forward_image(&x).unwrap();
+        let ctx = a.student(&x).unwrap();
         let sgd = GradMode::Sgd {
             lr: 0.01,
             momentum: 0.9,

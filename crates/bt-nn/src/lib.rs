@@ -8,18 +8,22 @@
 //! of the weights that a neuron evaluates. [`router`] holds the sparse
 //! mixture-of-peers router (written with candle autograd). Nothing here does network I/O
 //! (except the opt-in [`download`]): remote calls are the network crates' job; this crate only
-//! exposes what they need — the student's output, its vector–Jacobian product and the gradient
-//! with respect to the network context.
+//! exposes what they need — the served encoding ([`MnistModel::encode`]: the forward network
+//! over the image and the student's output), its vector–Jacobian product and parameter
+//! gradient, and the gradient with respect to the network context.
 //!
 //! ```
 //! use bt_nn::{GradMode, MnistModel, Modality, Synapse};
 //!
 //! let mut model = MnistModel::new(0);
 //! let x = vec![0.1f32; 2 * 784]; // two normalized images
-//! let context = model.forward_image(&x)?; // alone: the context is our own student output
+//! let context = model.student(&x)?; // alone: the context is our own student output
 //! let sgd = GradMode::Sgd { lr: 0.01, momentum: 0.9 };
 //! let losses = model.step(&x, &[3, 7], &context, sgd, false)?;
 //! assert!(losses.total().is_finite());
+//! // what a peer's Forward request gets: the encoding, not the student
+//! let served = model.forward_image(&vec![0.5f32; 2 * 784], 2)?;
+//! assert_eq!(served.len(), 2 * 1024);
 //! // what a peer's Backward request gets (the synapse speaks the wire's 0..1 pixels)
 //! let wire = vec![0.5f32; 2 * 784];
 //! let input_grad = model.backward(Modality::Image, &wire, 2, &context)?;
@@ -55,7 +59,7 @@ pub use dataset::{Batch, Dataset, default_mnist_dir};
 pub use dense::{Dense, GradMode};
 pub use error::{NnError, Result};
 pub use mnist::{MnistModel, StepLosses};
-pub use remote::StudentGrad;
+pub use remote::{EncoderGrad, LayerGrad};
 pub use router::{Dispatch, Joined, PeerOutcome, Router, RouterConfig, Routing};
 pub use synapse::{Modality, Synapse};
 pub use train::{TrainConfig, accuracy, train_epoch_alone, train_epoch_averaged};

@@ -5,6 +5,11 @@
 //! `MSE(student, context) + CE(target(forward(x, student))) + CE(target(forward(x, context)))`
 //! with the student and the context detached where the seeds detach them.
 //!
+//! What the synapse serves ([`MnistModel::encode`]) is the forward network's output over
+//! `[image, student(image)]` — Release 1's `local_hidden` — not the student's output: the
+//! student only learns by imitating the network, so serving it would pass no label information
+//! from neuron to neuron. The context of the network path is the peers' joined encodings.
+//!
 //! The two forward-network paths share the image half of the first layer (`x·W_xᵀ` is computed
 //! once) and run as one stacked batch of `2B` rows, so every gemm is larger and the weight
 //! gradients of both paths come out of one gemm each.
@@ -15,12 +20,41 @@ use rand::rngs::StdRng;
 use crate::dataset::NUM_CLASSES;
 use crate::dense::{Dense, GradMode, mode_keep, relu_inplace, relu_mask};
 use crate::error::{NnError, Result, shape_err};
-use crate::gemm_ops::View;
+use crate::gemm_ops::{View, ViewMut, gemm};
 
 pub const IMAGE_DIM: usize = 784;
 pub const HIDDEN: usize = 1024;
-/// Width of the student's output, i.e. of the network context.
+/// Width of the network context: of what a synapse serves (its encoding, the forward network's
+/// output) and of the student's output, which imitates the peers' encodings.
 pub const CONTEXT_DIM: usize = 1024;
+const _: () = assert!(
+    CONTEXT_DIM == HIDDEN,
+    "the student imitates encodings of width HIDDEN"
+);
+
+/// Activations of [`MnistModel::encode`] for one batch.
+#[derive(Debug, Clone)]
+pub(crate) struct EncodeActs {
+    pub b: usize,
+    /// Student hidden `[B, 1024]`.
+    pub h1: Vec<f32>,
+    /// Student output `[B, 1024]`.
+    pub s: Vec<f32>,
+    /// Forward network hidden `[B, 1024]`.
+    pub a1: Vec<f32>,
+    /// The encoding `[B, 1024]`.
+    pub e: Vec<f32>,
+}
+
+/// Gradients of `sum(encode(x) * g)` at each layer's pre-activation, and at the images.
+#[derive(Debug, Clone)]
+pub(crate) struct EncodeDeltas {
+    pub de: Vec<f32>,
+    pub da1: Vec<f32>,
+    pub ds: Vec<f32>,
+    pub dh1: Vec<f32>,
+    pub dx: Vec<f32>,
+}
 
 /// The three losses of one step (their sum is what is minimized).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -173,17 +207,17 @@ impl MnistModel {
         Ok(())
     }
 
-    /// The student's output `[B, 1024]` for normalized images `[B, 784]` (no gradient): what
-    /// the synapse serves to peers, and the context of a neuron that is alone.
-    pub fn forward_image(&self, x: &[f32]) -> Result<Vec<f32>> {
+    /// The student's output `[B, 1024]` for normalized images `[B, 784]` (no gradient): the
+    /// context of the local path, and of every path when a neuron is alone.
+    pub fn student(&self, x: &[f32]) -> Result<Vec<f32>> {
         let (mut h1, mut s) = (Vec::new(), Vec::new());
-        self.forward_image_into(x, &mut h1, &mut s)?;
+        self.student_into(x, &mut h1, &mut s)?;
         Ok(s)
     }
 
-    /// [`Self::forward_image`] into caller-owned buffers (`scratch` holds the hidden layer), so
-    /// a training loop allocates nothing per step.
-    pub fn forward_image_into(
+    /// [`Self::student`] into caller-owned buffers (`scratch` holds the hidden layer), so a
+    /// training loop allocates nothing per step.
+    pub fn student_into(
         &self,
         x: &[f32],
         scratch: &mut Vec<f32>,
@@ -199,33 +233,99 @@ impl MnistModel {
         Ok(())
     }
 
-    /// Vector–Jacobian product of the student: the gradient of `sum(student(x) * g)` with
-    /// respect to the images `x` (`[B, 784]`). This is what the axon returns to a peer's
-    /// `Backward` request. Parameters are not touched.
-    pub fn student_vjp(&self, x: &[f32], g: &[f32]) -> Result<Vec<f32>> {
+    /// What the synapse serves to peers: the local hidden encoding
+    /// `forward_net([x, student(x)])` (`[B, 1024]`, after the forward network's last ReLU), for
+    /// normalized images `[B, 784]`. This is Release 1's `forward_image` (its `local_hidden`):
+    /// unlike the student, which only imitates the network, the forward network is trained by
+    /// the labels, so the encoding carries class information to the peers that ask for it.
+    pub fn encode(&self, x: &[f32]) -> Result<Vec<f32>> {
+        Ok(self.encode_acts(x)?.e)
+    }
+
+    /// The activations of [`Self::encode`], kept for its backward passes.
+    pub(crate) fn encode_acts(&self, x: &[f32]) -> Result<EncodeActs> {
         let b = Self::check_images(x)?;
-        Self::check_rows("student vjp gradient", g, b, CONTEXT_DIM)?;
         let mut h1 = vec![0.0; b * HIDDEN];
         let mut s = vec![0.0; b * CONTEXT_DIM];
-        self.student1
-            .forward(View::new(x, b, IMAGE_DIM), &mut h1, true);
+        let mut a1 = vec![0.0; b * HIDDEN];
+        let mut e = vec![0.0; b * HIDDEN];
+        let xv = View::new(x, b, IMAGE_DIM);
+        self.student1.forward(xv, &mut h1, true);
         self.student2
             .forward(View::new(&h1, b, HIDDEN), &mut s, true);
-        let mut ds = g.to_vec();
-        relu_mask(&mut ds, &s);
+        // forward1 over [x, s] without building the concatenation: image columns, then context
+        self.forward1.forward_cols(xv, 0, &mut a1, false);
+        let wc = self.forward1.weight().cols(IMAGE_DIM, CONTEXT_DIM).t();
+        gemm(
+            ViewMut::new(&mut a1, b, HIDDEN),
+            View::new(&s, b, CONTEXT_DIM),
+            wc,
+            1.0,
+        );
+        relu_inplace(&mut a1);
+        self.forward2
+            .forward(View::new(&a1, b, HIDDEN), &mut e, true);
+        Ok(EncodeActs { b, h1, s, a1, e })
+    }
+
+    /// Backward of `sum(encode(x) * g)` down to every layer's pre-activation gradient and the
+    /// input gradient (both branches: the image fed to the forward network directly, and the
+    /// image through the student).
+    pub(crate) fn encode_backward(
+        &self,
+        x: &[f32],
+        g: &[f32],
+    ) -> Result<(EncodeActs, EncodeDeltas)> {
+        let acts = self.encode_acts(x)?;
+        let b = acts.b;
+        Self::check_rows("encoding gradient", g, b, HIDDEN)?;
+        let mut de = g.to_vec();
+        relu_mask(&mut de, &acts.e);
+        let mut da1 = vec![0.0; b * HIDDEN];
+        self.forward2
+            .input_grad(View::new(&de, b, HIDDEN), &mut da1);
+        relu_mask(&mut da1, &acts.a1);
+        let da1v = View::new(&da1, b, HIDDEN);
+        let mut dx = vec![0.0; b * IMAGE_DIM];
+        self.forward1.input_grad_cols(da1v, 0, IMAGE_DIM, &mut dx);
+        let mut ds = vec![0.0; b * CONTEXT_DIM];
+        self.forward1
+            .input_grad_cols(da1v, IMAGE_DIM, CONTEXT_DIM, &mut ds);
+        relu_mask(&mut ds, &acts.s);
         let mut dh1 = vec![0.0; b * HIDDEN];
         self.student2
             .input_grad(View::new(&ds, b, CONTEXT_DIM), &mut dh1);
-        relu_mask(&mut dh1, &h1);
-        let mut dx = vec![0.0; b * IMAGE_DIM];
-        self.student1
-            .input_grad(View::new(&dh1, b, HIDDEN), &mut dx);
-        Ok(dx)
+        relu_mask(&mut dh1, &acts.h1);
+        // dx += dh1·W1: the student branch adds to the direct branch
+        gemm(
+            ViewMut::new(&mut dx, b, IMAGE_DIM),
+            View::new(&dh1, b, HIDDEN),
+            self.student1.weight(),
+            1.0,
+        );
+        Ok((
+            acts,
+            EncodeDeltas {
+                de,
+                da1,
+                ds,
+                dh1,
+                dx,
+            },
+        ))
+    }
+
+    /// Vector–Jacobian product of the served encoding: the gradient of `sum(encode(x) * g)`
+    /// with respect to the images `x` (`[B, 784]`), through the forward network and the
+    /// student. This is what the axon returns to a peer's `Backward` request. Parameters are
+    /// not touched.
+    pub fn encode_vjp(&self, x: &[f32], g: &[f32]) -> Result<Vec<f32>> {
+        Ok(self.encode_backward(x, g)?.1.dx)
     }
 
     /// Class logits `[B, 10]` through the local path (context = own student output).
     pub fn logits(&self, x: &[f32]) -> Result<Vec<f32>> {
-        let s = self.forward_image(x)?;
+        let s = self.student(x)?;
         self.logits_with_context(x, &s)
     }
 
@@ -277,8 +377,8 @@ impl MnistModel {
     }
 
     /// One forward + backward on a batch. `x` is `[B, 784]` normalized images, `y` the labels,
-    /// `context` the network context `[B, 1024]` (a neuron alone passes its own
-    /// [`Self::forward_image`]). With [`GradMode::Sgd`] the parameters are updated; with
+    /// `context` the network context `[B, 1024]` (the peers' joined encodings; a neuron alone
+    /// passes its own [`Self::student`]). With [`GradMode::Sgd`] the parameters are updated; with
     /// [`GradMode::Store`] the gradients are left in each layer's `gw`/`gb`.
     pub fn step(
         &mut self,

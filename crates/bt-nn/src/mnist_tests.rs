@@ -7,6 +7,7 @@ use rand::{Rng, SeedableRng};
 use crate::candle_ref::{CandleMnist, batch_tensors, context_tensor, max_rel_diff};
 use crate::dense::GradMode;
 use crate::mnist::{CONTEXT_DIM, IMAGE_DIM, MnistModel};
+use crate::remote::EncoderGrad;
 
 const TOL: f32 = 1e-5;
 
@@ -63,24 +64,57 @@ fn gradients_match_candle_autograd() {
 }
 
 #[test]
-fn student_vjp_matches_candle() {
+fn encode_vjp_and_parameter_gradient_match_candle() {
     let b = 5;
     let m = MnistModel::new(8);
     let (x, _, g) = inputs(b, 9);
+    // a gradient of both signs, as a peer's loss would send
+    let g: Vec<f32> = g.iter().map(|v| v - 0.15).collect();
     let reference = CandleMnist::from_model(&m).unwrap();
     let xv = Var::from_tensor(&batch_tensors(&x, &[0; 5]).unwrap().0).unwrap();
     let gt = context_tensor(&g, b).unwrap();
-    let out = reference.student(xv.as_tensor()).unwrap();
-    let grads = (out * gt).unwrap().sum_all().unwrap().backward().unwrap();
-    let ours = m.student_vjp(&x, &g).unwrap();
+    let out = reference.encode(xv.as_tensor()).unwrap();
+    let grads = (&out * gt).unwrap().sum_all().unwrap().backward().unwrap();
+
+    // forward: what is served
+    let fwd = m.encode(&x).unwrap();
+    assert_eq!(fwd.len(), b * CONTEXT_DIM);
+    assert!(max_rel_diff(&fwd, &out).unwrap() <= TOL);
+    assert!(fwd.iter().any(|v| *v > 0.0));
+
+    // the VJP w.r.t. the images, through the forward network and the student
+    let ours = m.encode_vjp(&x, &g).unwrap();
     assert_eq!(ours.len(), b * IMAGE_DIM);
-    assert!(max_rel_diff(&ours, grads.get(&xv).unwrap()).unwrap() <= TOL);
-    // forward_image agrees with candle too
-    let fwd = m.forward_image(&x).unwrap();
+    let dx = max_rel_diff(&ours, grads.get(&xv).unwrap()).unwrap();
+    assert!(dx <= 1e-4, "input gradient diff {dx}");
+    // the student branch matters: without it the VJP would differ
+    let direct_only = {
+        let mut m2 = m.clone();
+        m2.student2.w.fill(0.0);
+        m2.student2.b.fill(0.0);
+        m2.encode_vjp(&x, &g).unwrap()
+    };
+    assert!(max_rel_diff(&direct_only, grads.get(&xv).unwrap()).unwrap() > 1e-3);
+
+    // the parameter gradient (what remote learning applies) for the four layers
+    let pg = m.encoder_param_grad(&x, &g).unwrap();
+    for (i, name) in EncoderGrad::LAYERS.into_iter().enumerate() {
+        let (ref_name, w, bias) = &reference.params[i];
+        assert_eq!(*ref_name, name);
+        let dw = max_rel_diff(&pg.layers[i].w, grads.get(w).unwrap()).unwrap();
+        let db = max_rel_diff(&pg.layers[i].b, grads.get(bias).unwrap()).unwrap();
+        assert!(
+            dw <= 1e-4 && db <= 1e-4,
+            "{name}: weight diff {dw}, bias diff {db}"
+        );
+    }
+
+    // the student agrees with candle too
+    let st = m.student(&x).unwrap();
     let want = reference
         .student(&batch_tensors(&x, &[0; 5]).unwrap().0)
         .unwrap();
-    assert!(max_rel_diff(&fwd, &want).unwrap() <= TOL);
+    assert!(max_rel_diff(&st, &want).unwrap() <= TOL);
 }
 
 #[test]
@@ -123,12 +157,16 @@ fn sgd_momentum_steps_match_candle() {
 fn rejects_bad_shapes_and_values() {
     let mut m = MnistModel::new(1);
     let (x, y, ctx) = inputs(2, 1);
-    assert!(m.forward_image(&x[..100]).is_err());
+    assert!(m.student(&x[..100]).is_err());
+    assert!(m.encode(&x[..100]).is_err());
     assert!(m.step(&x, &y[..1], &ctx, GradMode::Store, false).is_err());
     assert!(m.step(&x, &y, &ctx[..10], GradMode::Store, false).is_err());
     let mut nan_ctx = ctx.clone();
     nan_ctx[3] = f32::NAN;
     assert!(m.step(&x, &y, &nan_ctx, GradMode::Store, false).is_err());
     assert!(m.step(&x, &[0, 10], &ctx, GradMode::Store, false).is_err());
-    assert!(m.student_vjp(&x, &ctx[..5]).is_err());
+    assert!(m.encode_vjp(&x, &ctx[..5]).is_err());
+    let mut nan_g = ctx.clone();
+    nan_g[0] = f32::INFINITY;
+    assert!(m.encode_vjp(&x, &nan_g).is_err());
 }

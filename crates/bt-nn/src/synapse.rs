@@ -94,9 +94,10 @@ pub fn normalize_images(images: &[f32], rows: usize) -> Result<Vec<f32>> {
         .collect())
 }
 
-/// The MNIST synapse serves its student: images (or their flat tensors) in, the 1024-wide
-/// context out; backward is the student's VJP in the wire's units (d/dx of
-/// `(x - mean) / std` is `1 / std`).
+/// The MNIST synapse serves its encoding ([`MnistModel::encode`], the forward network over the
+/// image and the student's output): images (or their flat tensors) in, the 1024-wide context
+/// out; backward is the encoding's VJP in the wire's units (d/dx of `(x - mean) / std` is
+/// `1 / std`).
 impl Synapse for MnistModel {
     fn modalities(&self) -> &[Modality] {
         &[Modality::Image, Modality::Tensor]
@@ -105,7 +106,7 @@ impl Synapse for MnistModel {
         CONTEXT_DIM
     }
     fn forward_image(&self, images: &[f32], rows: usize) -> Result<Vec<f32>> {
-        MnistModel::forward_image(self, &normalize_images(images, rows)?)
+        self.encode(&normalize_images(images, rows)?)
     }
     fn forward_tensor(&self, x: &[f32], rows: usize) -> Result<Vec<f32>> {
         Synapse::forward_image(self, x, rows)
@@ -121,7 +122,7 @@ impl Synapse for MnistModel {
             return Err(NnError::UnsupportedModality(modality));
         }
         let x = normalize_images(inputs, rows)?;
-        let dx = self.student_vjp(&x, grads)?;
+        let dx = self.encode_vjp(&x, grads)?;
         Ok(dx.into_iter().map(|v| v / MNIST_STD).collect())
     }
 }
@@ -140,7 +141,8 @@ mod tests {
         assert_eq!(out.len(), 2 * m.output_dim());
         assert_eq!(Synapse::forward_tensor(&m, &raw, 2).unwrap(), out);
         let normalized = normalize_images(&raw, 2).unwrap();
-        assert_eq!(MnistModel::forward_image(&m, &normalized).unwrap(), out);
+        assert_eq!(m.encode(&normalized).unwrap(), out);
+        assert_ne!(m.student(&normalized).unwrap(), out);
         assert!(matches!(
             m.forward_text(&["seven".into()]),
             Err(NnError::UnsupportedModality(Modality::Text))

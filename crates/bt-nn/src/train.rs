@@ -62,7 +62,7 @@ pub fn train_epoch_averaged(
     let mut sum = [0.0f64; 3];
     let mut steps = 0u64;
     while epoch.next_into(&mut batch)? {
-        model.forward_image_into(&batch.x, &mut scratch, &mut ctx)?;
+        model.student_into(&batch.x, &mut scratch, &mut ctx)?;
         let l = model.step(&batch.x, &batch.y, &ctx, mode, false)?;
         if !l.total().is_finite() {
             return Err(NnError::NonFinite(

@@ -55,7 +55,7 @@ fn ours(data: &[Batch], warmup: usize) -> Res<f64> {
         if i == warmup {
             t0 = Instant::now();
         }
-        model.forward_image_into(&b.x, &mut scratch, &mut ctx)?;
+        model.student_into(&b.x, &mut scratch, &mut ctx)?;
         last = Some(model.step(&b.x, &b.y, &ctx, sgd, false)?);
     }
     let rate = (data.len() - warmup) as f64 / t0.elapsed().as_secs_f64();

@@ -177,11 +177,11 @@ fn accuracy_with(model: &MnistModel, test: &Dataset, context: &[f32]) -> bt_nn::
     Ok(correct as f64 / test.len().max(1) as f64)
 }
 
-/// The context the peers' served students give the test images, averaged over the peers.
+/// The context the peers' served encodings give the test images, averaged over the peers.
 fn peer_context(peers: &[Arc<MnistModel>], test: &Dataset) -> bt_nn::Result<Vec<f32>> {
     let mut sum = vec![0.0f32; test.len() * CONTEXT_DIM];
     for p in peers {
-        let out = p.forward_image(test.images())?;
+        let out = p.encode(test.images())?;
         sum.iter_mut().zip(out).for_each(|(s, o)| *s += o);
     }
     let n = peers.len().max(1) as f32;
