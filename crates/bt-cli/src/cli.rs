@@ -165,6 +165,28 @@ pub struct NeuronArgs {
         env = "BT_SUBNET_INTERVAL"
     )]
     pub subnet_interval: Option<f64>,
+    /// Let peers' `Backward` gradients train the served model (MNIST neurons; off by default:
+    /// a peer's gradient is advice from an untrusted party, clipped and scaled when accepted).
+    #[arg(
+        long = "remote_learning",
+        alias = "remote-learning",
+        env = "BT_REMOTE_LEARNING"
+    )]
+    pub remote_learning: bool,
+    /// Factor on each accepted remote gradient (with --remote_learning; default 1.0).
+    #[arg(
+        long = "remote_grad_scale",
+        alias = "remote-grad-scale",
+        env = "BT_REMOTE_GRAD_SCALE"
+    )]
+    pub remote_grad_scale: Option<f32>,
+    /// Largest L2 norm one peer request may contribute (with --remote_learning; default 1.0).
+    #[arg(
+        long = "remote_grad_clip",
+        alias = "remote-grad-clip",
+        env = "BT_REMOTE_GRAD_CLIP"
+    )]
+    pub remote_grad_clip: Option<f32>,
 }
 
 /// A neuron's role on a subnet (the seeds' bipartite split).

@@ -7,7 +7,7 @@ use anyhow::Result;
 use bt_crypto::NeuronKey;
 
 use crate::cli::{Cli, Command, ConsensusCommand, KeysCommand, MetagraphCommand, NeuronKind};
-use crate::config::{NeuronSettings, Resolve, SubnetSettings};
+use crate::config::{NeuronSettings, Resolve, SubnetSettings, remote_learning};
 use crate::exit::{self, CliError};
 
 pub async fn dispatch(cli: Cli) -> Result<u8> {
@@ -15,11 +15,20 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
         Command::Neuron(cmd) => {
             let usage = |e: anyhow::Error| CliError::Usage(format!("{e:#}"));
             let settings = NeuronSettings::resolve(&cmd.args).map_err(usage)?;
-            match SubnetSettings::resolve(&cmd.args).map_err(usage)? {
+            let remote = remote_learning(&cmd.args).map_err(usage)?;
+            let subnet = SubnetSettings::resolve(&cmd.args).map_err(usage)?;
+            if remote.is_some() && (subnet.is_some() || cmd.kind != NeuronKind::Mnist) {
+                return Err(CliError::Usage(
+                    "--remote_learning applies to `neuron mnist` on gossip (no --chain_endpoint)"
+                        .into(),
+                )
+                .into());
+            }
+            match subnet {
                 Some(subnet) => {
                     crate::subnet_neuron::run(cmd.kind, settings, subnet, shutdown_signal()).await
                 }
-                None => run_neuron(cmd.kind, settings).await,
+                None => run_neuron(cmd.kind, settings, remote).await,
             }
         }
         Command::Localnet(args) => crate::localnet::run(args).await,
@@ -46,10 +55,14 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
     }
 }
 
-async fn run_neuron(kind: NeuronKind, config: NeuronSettings) -> Result<u8> {
+async fn run_neuron(
+    kind: NeuronKind,
+    config: NeuronSettings,
+    remote: Option<bt_neuron::RemoteLearning>,
+) -> Result<u8> {
     let outcome = match kind {
         NeuronKind::Echo => bt_neuron::run_echo(config, shutdown_signal()).await,
-        NeuronKind::Mnist => bt_neuron::run_mnist(config, shutdown_signal()).await,
+        NeuronKind::Mnist => bt_neuron::run_mnist_with(config, remote, shutdown_signal()).await,
     };
     match outcome {
         Ok(bt_neuron::Stopped::Finished) => Ok(exit::OK),

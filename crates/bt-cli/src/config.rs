@@ -45,6 +45,9 @@ pub struct NeuronFileConfig {
     pub wallet_name: Option<String>,
     pub wallet_hotkey: Option<String>,
     pub subnet_interval: Option<f64>,
+    pub remote_learning: Option<bool>,
+    pub remote_grad_scale: Option<f32>,
+    pub remote_grad_clip: Option<f32>,
 }
 
 impl NeuronFileConfig {
@@ -121,6 +124,30 @@ impl SubnetSettings {
             interval: Duration::from_secs_f64(secs),
         }))
     }
+}
+
+/// `Some` when the neuron lets its peers' gradients train its served model. Scale or clip
+/// without `--remote_learning` is a usage error rather than a silently ignored setting.
+pub fn remote_learning(args: &NeuronArgs) -> Result<Option<bt_neuron::RemoteLearning>> {
+    let file = NeuronFileConfig::of(args)?;
+    let on = args.remote_learning || file.remote_learning.unwrap_or(false);
+    let scale = args.remote_grad_scale.or(file.remote_grad_scale);
+    let clip = args.remote_grad_clip.or(file.remote_grad_clip);
+    if !on {
+        if scale.is_some() || clip.is_some() {
+            bail!("--remote_grad_scale and --remote_grad_clip need --remote_learning");
+        }
+        return Ok(None);
+    }
+    let defaults = bt_neuron::RemoteLearning::default();
+    let scale = scale.unwrap_or(defaults.scale);
+    let max_norm = clip.unwrap_or(defaults.max_norm);
+    for (name, v) in [("remote_grad_scale", scale), ("remote_grad_clip", max_norm)] {
+        if !(v.is_finite() && v > 0.0 && v <= 1e6) {
+            bail!("--{name} must be a number above 0 and at most 1e6, got {v}");
+        }
+    }
+    Ok(Some(bt_neuron::RemoteLearning { scale, max_norm }))
 }
 
 /// Resolves the final settings of a neuron.
@@ -230,5 +257,45 @@ mod tests {
         };
         let err = NeuronSettings::resolve(&args).unwrap_err().to_string();
         assert!(err.contains("--metagraph_size"), "{err}");
+    }
+
+    #[test]
+    fn remote_learning_is_opt_in_with_checked_scale_and_clip() {
+        assert_eq!(remote_learning(&NeuronArgs::default()).unwrap(), None);
+        let on = NeuronArgs {
+            remote_learning: true,
+            remote_grad_scale: Some(50.0),
+            ..NeuronArgs::default()
+        };
+        let r = remote_learning(&on).unwrap().unwrap();
+        assert_eq!((r.scale, r.max_norm), (50.0, 1.0));
+        let orphan = NeuronArgs {
+            remote_grad_clip: Some(2.0),
+            ..NeuronArgs::default()
+        };
+        let err = remote_learning(&orphan).unwrap_err().to_string();
+        assert!(err.contains("--remote_learning"), "{err}");
+        for bad in [0.0, -1.0, f32::NAN, f32::INFINITY] {
+            let args = NeuronArgs {
+                remote_learning: true,
+                remote_grad_clip: Some(bad),
+                ..NeuronArgs::default()
+            };
+            let err = remote_learning(&args).unwrap_err().to_string();
+            assert!(err.contains("--remote_grad_clip"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn remote_learning_from_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("n.toml");
+        std::fs::write(&path, "remote_learning = true\nremote_grad_clip = 5.0\n").unwrap();
+        let args = NeuronArgs {
+            config: Some(path),
+            ..NeuronArgs::default()
+        };
+        let r = remote_learning(&args).unwrap().unwrap();
+        assert_eq!((r.scale, r.max_norm), (1.0, 5.0));
     }
 }

@@ -137,6 +137,22 @@ fn bad_settings_name_the_flag() {
         .assert()
         .code(4)
         .stderr(predicate::str::contains("bittensor wallet new"));
+    // Remote learning is an MNIST gossip neuron's option, with checked numbers.
+    bittensor()
+        .args(["neuron", "echo", "--remote_learning"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--remote_learning"));
+    bittensor()
+        .args([
+            "neuron",
+            "mnist",
+            "--remote_learning",
+            "--remote_grad_scale=0",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--remote_grad_scale"));
     bittensor()
         .args(["stake", "add", "--amount", "-1"])
         .assert()
