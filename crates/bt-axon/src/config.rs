@@ -59,6 +59,23 @@ pub struct AxonConfig {
     /// other on the way are still accepted once each. Worst-case memory of the nonce table is
     /// `max_callers × nonce_reorder_window × 8` bytes (16 MiB with the defaults). Default 128.
     pub nonce_reorder_window: usize,
+    /// Accept session handshakes (`bt-session-offer`): the caller signs one request, then
+    /// authenticates the next ones with an HMAC instead of an Ed25519 signature (about a tenth
+    /// of the CPU; `docs/protocol.md`, "Sessions"). Per-request signed requests are served
+    /// either way. `false` ignores offers and refuses session requests as `UNAUTHENTICATED`,
+    /// which sends the callers back to signing. Default `true`.
+    pub sessions: bool,
+    /// Sessions remembered at once; beyond it the least recently used is dropped (its caller
+    /// re-handshakes transparently). About 300 bytes each. Default 16,384.
+    pub max_sessions: usize,
+    /// Sessions of one caller key at once; beyond it that caller's oldest is dropped, so one key
+    /// cannot take the table. Default 8.
+    pub max_sessions_per_caller: usize,
+    /// A session unused this long is dropped. Default 5 min.
+    pub session_idle_timeout: Duration,
+    /// A session this old is dropped however busy, bounding what one key authenticates.
+    /// Default 1 h.
+    pub session_max_age: Duration,
     /// Longest time a request may take when the client sends no `grpc-timeout`; a client's
     /// shorter deadline always wins. Default 60 s.
     pub default_timeout: Duration,
@@ -95,6 +112,11 @@ impl Default for AxonConfig {
             nonce_max_skew: Duration::from_secs(2),
             max_callers: 16_384,
             nonce_reorder_window: 128,
+            sessions: true,
+            max_sessions: 16_384,
+            max_sessions_per_caller: 8,
+            session_idle_timeout: Duration::from_secs(300),
+            session_max_age: Duration::from_secs(3600),
             default_timeout: Duration::from_secs(60),
             http2_keepalive_interval: Duration::from_secs(30),
             http2_keepalive_timeout: Duration::from_secs(20),
@@ -143,6 +165,13 @@ impl AxonConfig {
         }
         if self.max_verify_batch == 0 {
             return bad("max_verify_batch", "must be at least 1".into());
+        }
+        if self.sessions && (self.max_sessions == 0 || self.max_sessions_per_caller == 0) {
+            return bad(
+                "max_sessions",
+                "max_sessions and max_sessions_per_caller must be at least 1 with sessions on"
+                    .into(),
+            );
         }
         if self.max_callers == 0 {
             return bad("max_callers", "must be at least 1".into());

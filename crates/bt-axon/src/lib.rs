@@ -49,6 +49,7 @@ mod metrics_http;
 mod policy;
 mod server;
 mod service;
+mod session;
 mod synapse;
 mod verify;
 

@@ -78,6 +78,11 @@ pub(crate) struct Metrics {
     bytes_out: AtomicU64,
     in_flight: AtomicU64,
     connections: AtomicU64,
+    signatures: AtomicU64,
+    handshakes: AtomicU64,
+    session_requests: AtomicU64,
+    session_refusals: AtomicU64,
+    sessions: AtomicU64,
 }
 
 impl Metrics {
@@ -105,6 +110,25 @@ impl Metrics {
         } else {
             self.in_flight.fetch_sub(1, Relaxed);
         }
+    }
+
+    /// One Ed25519 signature checked (plain request or session offer), whatever the verdict.
+    pub(crate) fn signature_checked(&self) {
+        self.signatures.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn session_opened(&self, live: usize) {
+        self.handshakes.fetch_add(1, Relaxed);
+        self.sessions.store(live as u64, Relaxed);
+    }
+
+    pub(crate) fn session_checked(&self, ok: bool, live: usize) {
+        if ok {
+            self.session_requests.fetch_add(1, Relaxed);
+        } else {
+            self.session_refusals.fetch_add(1, Relaxed);
+        }
+        self.sessions.store(live as u64, Relaxed);
     }
 
     pub(crate) fn connection_delta(&self, up: bool) {
@@ -142,6 +166,11 @@ impl Metrics {
             bytes_out: self.bytes_out.load(Relaxed),
             in_flight: self.in_flight.load(Relaxed),
             connections: self.connections.load(Relaxed),
+            signatures_verified: self.signatures.load(Relaxed),
+            sessions_opened: self.handshakes.load(Relaxed),
+            session_requests: self.session_requests.load(Relaxed),
+            session_refusals: self.session_refusals.load(Relaxed),
+            sessions: self.sessions.load(Relaxed),
         }
     }
 }
@@ -176,6 +205,16 @@ pub struct MetricsSnapshot {
     pub in_flight: u64,
     /// Open client connections.
     pub connections: u64,
+    /// Ed25519 signatures checked (per-request signatures and session offers), valid or not.
+    pub signatures_verified: u64,
+    /// Sessions opened by a signed handshake.
+    pub sessions_opened: u64,
+    /// Requests authenticated by a session MAC.
+    pub session_requests: u64,
+    /// Session requests refused (unknown or expired session, bad MAC, replayed counter).
+    pub session_refusals: u64,
+    /// Sessions in the table (as of the last session event).
+    pub sessions: u64,
 }
 
 impl MetricsSnapshot {
@@ -264,6 +303,36 @@ impl MetricsSnapshot {
                 "gauge",
                 "Open client connections.",
                 self.connections,
+            ),
+            (
+                "bt_axon_signatures_verified_total",
+                "counter",
+                "Ed25519 signatures checked (requests and session offers).",
+                self.signatures_verified,
+            ),
+            (
+                "bt_axon_sessions_opened_total",
+                "counter",
+                "Sessions opened by a signed handshake.",
+                self.sessions_opened,
+            ),
+            (
+                "bt_axon_session_requests_total",
+                "counter",
+                "Requests authenticated by a session MAC.",
+                self.session_requests,
+            ),
+            (
+                "bt_axon_session_refusals_total",
+                "counter",
+                "Session requests refused (unknown session, bad MAC, replayed counter).",
+                self.session_refusals,
+            ),
+            (
+                "bt_axon_sessions",
+                "gauge",
+                "Sessions in the table.",
+                self.sessions,
             ),
         ];
         for (name, kind, help, v) in gauges {

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bt_crypto::session::{SessionConfig, SessionTable};
 use bt_crypto::{PublicKey, ReplayConfig, ReplayGuard};
 use bt_tensor::Limits;
 use tokio::net::TcpListener;
@@ -113,6 +114,14 @@ impl AxonBuilder {
             replay: Mutex::new(replay),
             verifier: BatchVerifier::new(config.max_verify_batch, config.max_callers.min(4096)),
             limits,
+            sessions: Mutex::new(SessionTable::new(SessionConfig {
+                capacity: config.max_sessions,
+                per_caller: config.max_sessions_per_caller,
+                idle_ttl_ns: u64::try_from(config.session_idle_timeout.as_nanos())
+                    .unwrap_or(u64::MAX),
+                max_age_ns: u64::try_from(config.session_max_age.as_nanos()).unwrap_or(u64::MAX),
+            })),
+            epoch: std::time::Instant::now(),
             config,
         });
 

@@ -13,6 +13,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
+use bt_crypto::session::{ACCEPT_HEADER, SessionAccept, SessionOffer, SessionProof, SessionTable};
 use bt_crypto::{PublicKey, ReplayGuard, RpcMethod};
 use bt_tensor::{Limits, Modality};
 use bt_wire::TensorMessage;
@@ -24,6 +25,7 @@ use crate::AxonConfig;
 use crate::admission::Admitted;
 use crate::metrics::Metrics;
 use crate::policy::{Decision, Policy, Priority};
+use crate::session::{Auth, parse_auth};
 use crate::synapse::{Synapse, SynapseError};
 use crate::verify::BatchVerifier;
 
@@ -44,6 +46,9 @@ pub(crate) struct Shared {
     pub(crate) replay: Mutex<ReplayGuard>,
     pub(crate) verifier: BatchVerifier,
     pub(crate) limits: Limits,
+    pub(crate) sessions: Mutex<SessionTable>,
+    /// Origin of the monotonic nanoseconds the session table is given.
+    pub(crate) epoch: Instant,
 }
 
 #[derive(Clone)]
@@ -79,6 +84,7 @@ async fn handle(
             "request reached the handler without admission",
         ));
     };
+    let auth = parse_auth(request.metadata(), shared.config.sessions)?;
     let msg = request.into_inner();
     let size = msg.encoded_len();
     shared.metrics.add_bytes_in(size);
@@ -98,33 +104,47 @@ async fn handle(
     check_arity(method, msg.tensors.len())?;
 
     let msg = Arc::new(msg);
-    let reply = if size <= shared.config.inline_max_bytes {
+    let (reply, accept) = if size <= shared.config.inline_max_bytes {
         // Small: authenticate here, batched with concurrent requests; hashing a small payload
-        // and a share of a batch verification cost less than a hand-off to the pool.
+        // and a share of a batch verification (or a MAC) cost less than a hand-off to the pool.
         if Instant::now() >= admitted.deadline {
             return Err(expired(&admitted));
         }
-        let caller = shared.authenticate_batched(&msg, method).await?;
+        let caller = match auth {
+            Auth::Plain => shared.authenticate_batched(&msg, method).await?,
+            _ => shared.authenticate(&msg, method, &auth)?,
+        };
         shared.authorize(caller.as_ref(), &msg.synapse_key, method)?;
-        if synapse.is_lightweight() {
+        let reply = if synapse.is_lightweight() {
             shared.compute(method, &msg, synapse.as_ref())?
         } else {
+            let msg = msg.clone();
             on_pool(shared, &admitted, move |s| {
                 s.compute(method, &msg, synapse.as_ref())
             })
             .await?
-        }
+        };
+        // Opened only once the request was authenticated, authorised and served: a caller the
+        // policy refuses never gets a session.
+        (reply, shared.open_session(&auth, caller.as_ref(), &msg))
     } else {
         on_pool(shared, &admitted, move |s| {
-            let caller = s.authenticate(&msg, method)?;
+            let caller = s.authenticate(&msg, method, &auth)?;
             s.authorize(caller.as_ref(), &msg.synapse_key, method)?;
-            s.compute(method, &msg, synapse.as_ref())
+            let reply = s.compute(method, &msg, synapse.as_ref())?;
+            Ok((reply, s.open_session(&auth, caller.as_ref(), &msg)))
         })
         .await?
     };
     shared.metrics.add_bytes_out(reply.encoded_len());
     drop(admitted);
-    Ok(Response::new(reply))
+    let mut response = Response::new(reply);
+    if let Some(accept) = accept
+        && let Ok(value) = accept.encode().parse()
+    {
+        response.metadata_mut().insert(ACCEPT_HEADER, value);
+    }
+    Ok(response)
 }
 
 fn expired(admitted: &Admitted) -> Status {
@@ -137,11 +157,11 @@ fn expired(admitted: &Admitted) -> Status {
 }
 
 /// Runs `job` on the bounded blocking pool within the request's deadline.
-async fn on_pool(
+async fn on_pool<T: Send + 'static>(
     shared: &Arc<Shared>,
     admitted: &Admitted,
-    job: impl FnOnce(&Shared) -> Result<TensorMessage, Status> + Send + 'static,
-) -> Result<TensorMessage, Status> {
+    job: impl FnOnce(&Shared) -> Result<T, Status> + Send + 'static,
+) -> Result<T, Status> {
     let deadline = tokio::time::Instant::from_std(admitted.deadline);
     // Waiting here is bounded: at most `max_in_flight` requests can be waiting.
     let worker =
@@ -168,6 +188,17 @@ async fn on_pool(
         Ok(Err(join)) => Err(Status::internal(format!("request task failed: {join}"))),
         Ok(Ok(reply)) => reply,
     }
+}
+
+/// The v1 request digest of `msg` (what a signature signs and a session MAC covers).
+fn digest_of(msg: &TensorMessage, method: RpcMethod) -> [u8; 32] {
+    bt_crypto::request_digest(
+        &msg.neuron_key,
+        &msg.synapse_key,
+        msg.nounce,
+        &bt_crypto::tensors_hash(&msg.tensors),
+        method,
+    )
 }
 
 fn check_arity(method: RpcMethod, n: usize) -> Result<(), Status> {
@@ -228,18 +259,92 @@ impl Shared {
         Ok(reply)
     }
 
-    /// Signature first, then the nonce: a forged request must never move a caller's nonce floor.
+    /// Signature (or MAC) first, then the nonce (or counter): a forged request must never move
+    /// a caller's nonce floor or a session's window.
     fn authenticate(
         &self,
         msg: &TensorMessage,
         method: RpcMethod,
+        auth: &Auth,
     ) -> Result<Option<PublicKey>, Status> {
-        if msg.signature.is_empty() {
-            return self.anonymous();
+        match auth {
+            Auth::Session(proof) => self.authenticate_session(msg, method, proof).map(Some),
+            Auth::Offer(offer) => self.authenticate_offer(msg, method, offer).map(Some),
+            Auth::Plain => {
+                if msg.signature.is_empty() {
+                    return self.anonymous();
+                }
+                self.metrics.signature_checked();
+                let caller = bt_crypto::verify_request(msg, method).map_err(unauthenticated)?;
+                self.check_nonce(&caller, msg.nounce)?;
+                Ok(Some(caller))
+            }
         }
-        let caller = bt_crypto::verify_request(msg, method).map_err(unauthenticated)?;
+    }
+
+    /// A handshake: the offer signature covers the request digest and the caller's share, so
+    /// it alone authenticates the request (the plain `signature` is for axons that ignore
+    /// offers). Then the nonce, as for any signed request.
+    fn authenticate_offer(
+        &self,
+        msg: &TensorMessage,
+        method: RpcMethod,
+        offer: &SessionOffer,
+    ) -> Result<PublicKey, Status> {
+        let caller = bt_crypto::parse_caller_key(&msg.neuron_key).map_err(unauthenticated)?;
+        self.metrics.signature_checked();
+        bt_crypto::session::verify_offer(&caller, &digest_of(msg, method), offer)
+            .map_err(unauthenticated)?;
         self.check_nonce(&caller, msg.nounce)?;
-        Ok(Some(caller))
+        Ok(caller)
+    }
+
+    /// A request under a session: the MAC over the request digest and the counter, checked
+    /// against the session's key, caller and window. Hashing happens outside the table lock.
+    fn authenticate_session(
+        &self,
+        msg: &TensorMessage,
+        method: RpcMethod,
+        proof: &SessionProof,
+    ) -> Result<PublicKey, Status> {
+        let digest = digest_of(msg, method);
+        let now = self.now_ns();
+        let mut table = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        let verdict = table.authenticate(proof, &msg.neuron_key, &digest, now);
+        self.metrics.session_checked(verdict.is_ok(), table.len());
+        verdict.map_err(unauthenticated)
+    }
+
+    /// After a served handshake: the axon's share and a session id, and the session stored
+    /// under the caller that signed the offer. `None` when the request opened no session
+    /// (no offer, anonymous, or a degenerate share: the request itself was fine).
+    fn open_session(
+        &self,
+        auth: &Auth,
+        caller: Option<&PublicKey>,
+        msg: &TensorMessage,
+    ) -> Option<SessionAccept> {
+        let (Auth::Offer(offer), Some(caller)) = (auth, caller) else {
+            return None;
+        };
+        let (accept, key) =
+            match bt_crypto::session::accept_offer(offer, &msg.neuron_key, &msg.synapse_key) {
+                Ok(pair) => pair,
+                Err(e) => {
+                    tracing::debug!(caller = %caller, "session offer not accepted: {e}");
+                    return None;
+                }
+            };
+        let now = self.now_ns();
+        let mut table = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        table.insert(accept.session_id, *caller, &msg.neuron_key, key, now);
+        self.metrics.session_opened(table.len());
+        Some(accept)
+    }
+
+    /// Monotonic nanoseconds for the session table (immune to wall-clock steps).
+    fn now_ns(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 
     /// [`Shared::authenticate`] with the signature checked in a batch with concurrent requests.
@@ -252,6 +357,7 @@ impl Shared {
             return self.anonymous();
         }
         let alone = self.in_flight.available_permits() + 1 >= self.config.max_in_flight;
+        self.metrics.signature_checked();
         let caller = self
             .verifier
             .verify(msg, method, alone)

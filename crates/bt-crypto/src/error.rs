@@ -89,6 +89,35 @@ pub enum CryptoError {
         floor: i64,
     },
 
+    #[error("malformed {header} metadata: {reason}")]
+    BadSessionHeader {
+        header: &'static str,
+        reason: String,
+    },
+
+    #[error("unknown or expired session {session}: start a new one with a signed request")]
+    UnknownSession { session: String },
+
+    #[error("session {session} belongs to another caller key than {got}")]
+    SessionCaller { session: String, got: String },
+
+    #[error("session {session}: the request's MAC does not verify")]
+    BadSessionMac { session: String },
+
+    #[error(
+        "session {session}: counter {counter} was already used or is too old (highest {highest}, \
+         too old: {too_old}): replay"
+    )]
+    ReplayedCounter {
+        session: String,
+        counter: u64,
+        highest: u64,
+        too_old: bool,
+    },
+
+    #[error("session share is of small order (the key exchange would not be secret)")]
+    WeakSessionShare,
+
     #[error("proof of work of synapse {synapse_key}: {reason}")]
     ProofOfWork { synapse_key: String, reason: String },
 

@@ -11,6 +11,8 @@
 //! - Nonces: [`NonceClock`] issues strictly increasing nanosecond timestamps; [`ReplayGuard`]
 //!   (pure, time passed in, bounded memory) accepts each `(caller, nonce)` at most once and only
 //!   inside a freshness window.
+//! - Sessions ([`session`]): one signed handshake carrying an X25519 share, then HMAC-SHA256
+//!   per request with a counter; the axon keeps a bounded [`session::SessionTable`].
 //! - Synapse definitions (gossip entries): [`pow`] (proof of work in leading zero bits over all
 //!   fields incl. `nounce`) and [`sign_synapse`] / [`verify_synapse`].
 //! - [`wallet`]: sr25519 coldkeys/hotkeys with SS58 addresses, for the chain.
@@ -45,6 +47,7 @@ mod keys;
 mod nonce;
 pub mod pow;
 mod request;
+pub mod session;
 mod synapse;
 mod transcript;
 pub mod wallet;

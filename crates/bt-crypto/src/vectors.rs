@@ -128,3 +128,73 @@ fn worked_wallet_example() {
     );
     assert_eq!(w.ss58(), "5CcyqxXnJucaCnQQvvUg5EPzj1uoNAxACZvzArHw5aVDvgNH");
 }
+
+/// The session handshake and first session request of `docs/protocol.md` ("Sessions").
+#[test]
+fn worked_session_example() {
+    use crate::session::*;
+    let (caller, msg) = example_request();
+    let th = tensors_hash(&msg.tensors);
+    let caller_hex = caller.public_hex();
+    // Handshake: the worked request, signed as usual, plus an offer.
+    let d = request_digest(
+        &caller_hex,
+        &msg.synapse_key,
+        1_700_000_000_000_000_000,
+        &th,
+        RpcMethod::Forward,
+    );
+    let init = SessionInitiator::from_secret_bytes([0x03; 32]);
+    let offer = init.offer(&caller, &d);
+    let (accept, axon_key) = accept_offer_with(
+        [0x04; 32],
+        [0x05; 16],
+        &offer,
+        &caller_hex,
+        &msg.synapse_key,
+    )
+    .unwrap();
+    let key = init
+        .complete(&accept, &caller_hex, &msg.synapse_key)
+        .unwrap();
+    assert_eq!(key.as_bytes(), axon_key.as_bytes());
+    // First session request: same tensor, nounce 0, no signature, counter 1.
+    let d1 = request_digest(&caller_hex, &msg.synapse_key, 0, &th, RpcMethod::Forward);
+    let mac = session_mac(&key, &accept.session_id, 1, &d1);
+    let proof = SessionProof {
+        session_id: accept.session_id,
+        counter: 1,
+        mac,
+    };
+    let got = [
+        hex::encode(offer.share),
+        hex::encode(offer_digest(&d, &offer.share)),
+        offer.encode(),
+        hex::encode(accept.share),
+        accept.encode(),
+        hex::encode(key.as_bytes()),
+        hex::encode(d1),
+        proof.encode(),
+    ];
+    let expected: [&str; 8] = SESSION_VECTORS;
+    assert_eq!(got.map(|s| s), expected.map(str::to_owned));
+    verify_offer(
+        &caller.public(),
+        &d,
+        &SessionOffer::parse(offer.encode().as_bytes()).unwrap(),
+    )
+    .unwrap();
+}
+
+/// caller share, offer_digest, offer header, axon share, accept header, session key,
+/// request digest (nounce 0), session header.
+const SESSION_VECTORS: [&str; 8] = [
+    "5dfedd3b6bd47f6fa28ee15d969d5bb0ea53774d488bdaf9df1c6e0124b3ef22",
+    "450c0c76c8321774630edda2c8ad1486ec63ac43f68036d10f42b77f8a5db855",
+    "1.5dfedd3b6bd47f6fa28ee15d969d5bb0ea53774d488bdaf9df1c6e0124b3ef22.78fd964c48fe6c52605f01add1aa67cfbdb7be499f1eb31a9c997ae83491723ebf565360d93be5094fbd96fe6137e92acdedb49dcf88b60aa849454aff93e400",
+    "ac01b2209e86354fb853237b5de0f4fab13c7fcbf433a61c019369617fecf10b",
+    "1.05050505050505050505050505050505.ac01b2209e86354fb853237b5de0f4fab13c7fcbf433a61c019369617fecf10b",
+    "2439292203a3171972e7451b55372b707ca052875d0d938d10e9a2d63a99bafb",
+    "ae58161436fd92dbb719fe6d853284e15cff86e6917975c5f8dcb1b85b53924b",
+    "1.05050505050505050505050505050505.0000000000000001.6092f42ace9b5695f94515f1e054e6ef6b71fa01a478d3d561317ba58c0f9331",
+];

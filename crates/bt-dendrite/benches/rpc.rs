@@ -2,7 +2,8 @@
 //!
 //! `cargo bench -p bt-dendrite --bench rpc` prints one table:
 //! - round-trip latency p50/p99 for 1 KiB and 1 MiB float32 tensors;
-//! - throughput with 64 requests in flight, signed and unsigned;
+//! - throughput with 64 requests in flight: unsigned, signed per request, and signed once per
+//!   connection (session: HMAC per request, `docs/protocol.md` "Sessions");
 //! - fan-out of one forward to 100 and 1,000 synapses on 10 axons with a 1 s deadline, 10% of
 //!   the peers never answering (listeners that accept and stay silent), with peak RSS.
 //!
@@ -33,7 +34,7 @@ const FANOUT_AXONS: usize = 10;
 const SYNAPSES_PER_AXON: usize = 90;
 const FANOUT_HOLES: usize = 10;
 const IN_FLIGHT: usize = 64;
-/// `raw`, `unsigned` or `signed`: run only that configuration's throughput loop for
+/// `raw`, `unsigned`, `signed` or `session`: run only that configuration's throughput loop for
 /// `BT_RPC_PROFILE_SECS` (default 10) seconds, to attach `perf` to; `throughput`: only the
 /// interleaved throughput comparison of the table.
 const PROFILE_ENV: &str = "BT_RPC_PROFILE";
@@ -66,7 +67,11 @@ async fn profile(which: &str) {
     let client = raw_client(raw.addr.port()).await;
     let x = f32_tensor(1 << 10);
     if which == "throughput" {
-        let (unsigned, signed) = (dendrite(false), dendrite(true));
+        let (unsigned, signed, session) = (
+            dendrite(Auth::Unsigned),
+            dendrite(Auth::Signed),
+            dendrite(Auth::Session),
+        );
         let pool_axon = Axon::builder(AxonConfig {
             allow_unsigned: true,
             inline_max_bytes: 0,
@@ -82,9 +87,10 @@ async fn profile(which: &str) {
             Arc::new(dendrite_config(&unsigned, &axon_ep, &x)),
             Arc::new(dendrite_config(&signed, &axon_ep, &x)),
             Arc::new(dendrite_config(&signed, &pool_ep, &x)),
+            Arc::new(dendrite_config(&session, &axon_ep, &x)),
         ];
         let r = throughputs(&configs).await;
-        for (name, rate) in ["raw", "unsigned", "signed", "signed via pool"]
+        for (name, rate) in ["raw", "unsigned", "signed", "signed via pool", "session"]
             .iter()
             .zip(&r)
         {
@@ -100,12 +106,17 @@ async fn profile(which: &str) {
     }
     let once = match which {
         "raw" => raw_config(&client, &x),
-        "unsigned" => dendrite_config(&dendrite(false), &axon_ep, &x),
-        "signed" => dendrite_config(&dendrite(true), &axon_ep, &x),
-        other => panic!("{PROFILE_ENV}={other}: expected raw, unsigned or signed"),
+        "unsigned" => dendrite_config(&dendrite(Auth::Unsigned), &axon_ep, &x),
+        "signed" => dendrite_config(&dendrite(Auth::Signed), &axon_ep, &x),
+        "session" => dendrite_config(&dendrite(Auth::Session), &axon_ep, &x),
+        other => panic!("{PROFILE_ENV}={other}: expected raw, unsigned, signed or session"),
     };
     let r = throughput_for(&Arc::new(once), secs).await;
-    println!("{which}: {r:.0} req/s over {secs} s");
+    let m = axon.metrics();
+    println!(
+        "{which}: {r:.0} req/s over {secs} s (axon: {} signatures, {} session requests, {} refused)",
+        m.signatures_verified, m.session_requests, m.session_refusals
+    );
 }
 
 fn bench_axon_config(allow_unsigned: bool) -> AxonConfig {
@@ -292,11 +303,22 @@ fn dendrite_config(d: &Dendrite, ep: &Endpoint, x: &Tensor) -> Once {
     })
 }
 
-fn dendrite(sign: bool) -> Dendrite {
+/// How the bench's dendrites authenticate.
+#[derive(Clone, Copy)]
+enum Auth {
+    Unsigned,
+    /// An Ed25519 signature on every request (sessions off).
+    Signed,
+    /// One signed handshake per connection, then HMAC per request (the default).
+    Session,
+}
+
+fn dendrite(auth: Auth) -> Dendrite {
     Dendrite::new(
         NeuronKey::generate(),
         DendriteConfig {
-            sign_requests: sign,
+            sign_requests: !matches!(auth, Auth::Unsigned),
+            sessions: matches!(auth, Auth::Session),
             ..Default::default()
         },
     )
@@ -349,8 +371,9 @@ async fn run() {
     let raw_ep = Endpoint::new("127.0.0.1", raw.addr.port(), key.clone());
     let axon_ep = Endpoint::new("127.0.0.1", axon.local_addr().port(), key.clone());
     let client = raw_client(raw.addr.port()).await;
-    let unsigned = dendrite(false);
-    let signed = dendrite(true);
+    let unsigned = dendrite(Auth::Unsigned);
+    let signed = dendrite(Auth::Signed);
+    let session = dendrite(Auth::Session);
 
     println!(
         "bt-dendrite rpc benchmark (loopback, {} CPUs, load average at start: {})",
@@ -361,9 +384,9 @@ async fn run() {
     );
     println!();
     println!(
-        "| measurement | raw tonic echo | dendrite → raw echo | dendrite → axon, unsigned | dendrite → axon, signed | axon unsigned / raw | axon signed / raw |"
+        "| measurement | raw tonic echo | dendrite → raw echo | dendrite → axon, unsigned | dendrite → axon, signed | dendrite → axon, session | axon unsigned / raw | axon signed / raw | axon session / raw |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
 
     for (label, bytes, iters) in [("1 KiB", 1 << 10, 2000), ("1 MiB", 1 << 20, 150)] {
         let x = f32_tensor(bytes);
@@ -372,18 +395,21 @@ async fn run() {
             dendrite_config(&unsigned, &raw_ep, &x),
             dendrite_config(&unsigned, &axon_ep, &x),
             dendrite_config(&signed, &axon_ep, &x),
+            dendrite_config(&session, &axon_ep, &x),
         ];
         let l = latencies(iters, &configs).await;
         for (what, f) in [("p50", 0usize), ("p99", 1)] {
             let pick = |l: &Lat| if f == 0 { l.p50 } else { l.p99 };
             println!(
-                "| latency {label} {what} | {} | {} | {} | {} | {:.2}× | {:.2}× |",
+                "| latency {label} {what} | {} | {} | {} | {} | {} | {:.2}× | {:.2}× | {:.2}× |",
                 us(pick(&l[0])),
                 us(pick(&l[1])),
                 us(pick(&l[2])),
                 us(pick(&l[3])),
+                us(pick(&l[4])),
                 ratio(pick(&l[2]), pick(&l[0])),
                 ratio(pick(&l[3]), pick(&l[0])),
+                ratio(pick(&l[4]), pick(&l[0])),
             );
         }
     }
@@ -394,26 +420,38 @@ async fn run() {
         Arc::new(dendrite_config(&unsigned, &raw_ep, &x)),
         Arc::new(dendrite_config(&unsigned, &axon_ep, &x)),
         Arc::new(dendrite_config(&signed, &axon_ep, &x)),
+        Arc::new(dendrite_config(&session, &axon_ep, &x)),
     ];
     let r = throughputs(&configs).await;
     println!(
-        "| throughput 1 KiB, {IN_FLIGHT} in flight (req/s) | {:.0} | {:.0} | {:.0} | {:.0} | {:.2}× | {:.2}× |",
+        "| throughput 1 KiB, {IN_FLIGHT} in flight (req/s) | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2}× | {:.2}× | {:.2}× |",
         r[0].per_sec,
         r[1].per_sec,
         r[2].per_sec,
         r[3].per_sec,
+        r[4].per_sec,
         r[2].per_sec / r[0].per_sec,
-        r[3].per_sec / r[0].per_sec
+        r[3].per_sec / r[0].per_sec,
+        r[4].per_sec / r[0].per_sec
     );
     // CPU per request is the inverse of the throughput a machine of our own would reach.
     println!(
-        "| CPU per request, same run (µs, client + server) | {:.1} | {:.1} | {:.1} | {:.1} | {:.2}× | {:.2}× |",
+        "| CPU per request, same run (µs, client + server) | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2}× | {:.2}× | {:.2}× |",
         r[0].cpu_us,
         r[1].cpu_us,
         r[2].cpu_us,
         r[3].cpu_us,
+        r[4].cpu_us,
         r[2].cpu_us / r[0].cpu_us,
-        r[3].cpu_us / r[0].cpu_us
+        r[3].cpu_us / r[0].cpu_us,
+        r[4].cpu_us / r[0].cpu_us
+    );
+    let m = axon.metrics();
+    println!();
+    println!(
+        "axon over the whole run: {} signatures verified, {} sessions opened, {} requests \
+         authenticated by session MAC, {} session requests refused",
+        m.signatures_verified, m.sessions_opened, m.session_requests, m.session_refusals
     );
     drop(axon);
     drop(raw);
@@ -473,7 +511,7 @@ async fn fanout() {
         }
         // Reset the high-water mark (Linux ≥ 4.0) so the latency runs above do not count.
         let _ = std::fs::write("/proc/self/clear_refs", "5");
-        let d = dendrite(true);
+        let d = dendrite(Auth::Session);
         let x = Tensor::from_f32(&[16, 64], &[0.5; 1024], Modality::Tensor).unwrap();
         let opts = CallOptions {
             timeout: Some(deadline),

@@ -5,6 +5,7 @@
 //! as late as possible so it is fresh when it arrives), then the RPC with the remaining budget
 //! sent as `grpc-timeout`. The whole sequence runs under one deadline.
 
+use bt_crypto::session::{ACCEPT_HEADER, OFFER_HEADER, SESSION_HEADER, SessionAccept};
 use bt_crypto::{RpcMethod, request_digest, tensors_hash};
 use bt_tensor::{Limits, Tensor};
 use bt_wire::TensorMessage;
@@ -18,6 +19,7 @@ use crate::dendrite::Inner;
 use crate::endpoint::Endpoint;
 use crate::outcome::{BadResponse, Outcome, Unavailable};
 use crate::pool::error_chain;
+use crate::session::Plan;
 
 /// Responses larger than this are validated on the blocking pool: scanning tens of MiB for NaN
 /// would otherwise stall an I/O thread.
@@ -92,17 +94,53 @@ async fn attempt(inner: &Inner, mut spec: CallSpec, phase: &AtomicU8) -> Outcome
     };
 
     let tensors = std::mem::take(&mut spec.tensors);
-    let msg = inner.message(&spec, tensors);
-    let mut request = Request::new(msg);
-    // The server sees the same deadline we enforce (`Endpoint::timeout` would not send it).
-    request.set_timeout(spec.deadline.saturating_duration_since(Instant::now()));
+    let payload_hash = inner
+        .cfg
+        .sign_requests
+        .then(|| spec.payload_hash.unwrap_or_else(|| tensors_hash(&tensors)));
+    let mut tensors = Some(tensors);
     let mut client = BittensorClient::new(lease.channel.clone())
         .max_decoding_message_size(inner.cfg.max_message_size)
         .max_encoding_message_size(inner.cfg.max_message_size);
-    phase.store(PHASE_SENT, Ordering::Relaxed);
-    let result = match spec.method {
-        RpcMethod::Forward => client.forward(request).await,
-        RpcMethod::Backward => client.backward(request).await,
+    let mut retried = false;
+    let result = loop {
+        let plan = inner.plan(&lease);
+        // A session request may be refused because the axon forgot the session; only then is
+        // the call sent again (signed), so only then are the tensors kept (a cheap clone:
+        // buffers are reference-counted).
+        let may_retry = matches!(plan, Plan::Session(_)) && !retried;
+        let body = if may_retry {
+            tensors.clone()
+        } else {
+            tensors.take()
+        };
+        let (request, plan) = inner.request(&spec, body.unwrap_or_default(), payload_hash, plan);
+        phase.store(PHASE_SENT, Ordering::Relaxed);
+        let result = match spec.method {
+            RpcMethod::Forward => client.forward(request).await,
+            RpcMethod::Backward => client.backward(request).await,
+        };
+        match (result, plan) {
+            (Ok(response), Plan::Offer(ticket)) => {
+                let accept = response
+                    .metadata()
+                    .get(ACCEPT_HEADER)
+                    .and_then(|v| SessionAccept::parse(v.as_encoded_bytes()).ok());
+                ticket.resolve(accept, &inner.key_hex, &spec.endpoint.synapse_key);
+                break Ok(response);
+            }
+            (Err(status), Plan::Session(session))
+                if status.code() == Code::Unauthenticated
+                    && may_retry
+                    && spec.deadline > Instant::now() =>
+            {
+                // Unknown or expired session (axon restarted, table full, idle): once more,
+                // signed (and offering a new session if no other call is doing so).
+                lease.session.forget(session.id());
+                retried = true;
+            }
+            (result, _) => break result,
+        }
     };
 
     match result {
@@ -237,34 +275,93 @@ fn clip(s: &str) -> String {
 }
 
 /// Signs (or not) and assembles the request.
-pub(crate) fn build_message(
-    key: &bt_crypto::NeuronKey,
-    key_hex: &str,
-    nonce: i64,
-    sign: bool,
-    spec: &CallSpec,
-    tensors: Vec<bt_wire::Tensor>,
-) -> TensorMessage {
-    let signature = if sign {
-        let hash = spec.payload_hash.unwrap_or_else(|| tensors_hash(&tensors));
-        let digest = request_digest(
-            key_hex,
-            &spec.endpoint.synapse_key,
-            nonce,
-            &hash,
-            spec.method,
-        );
-        bytes::Bytes::copy_from_slice(&key.sign(&digest))
-    } else {
-        bytes::Bytes::new()
-    };
-    TensorMessage {
-        version: crate::PROTOCOL_VERSION.to_owned(),
-        neuron_key: key_hex.to_owned(),
-        synapse_key: spec.endpoint.synapse_key.clone(),
-        nounce: nonce,
-        signature,
-        tensors,
+/// The request of one call, authenticated as `plan` says, with the remaining deadline as
+/// `grpc-timeout`. `payload_hash` is `Some` whenever signing is on. Returns the plan back (an
+/// offer's ticket must outlive the call).
+impl Inner {
+    pub(crate) fn request(
+        &self,
+        spec: &CallSpec,
+        tensors: Vec<bt_wire::Tensor>,
+        payload_hash: Option<[u8; 32]>,
+        plan: Plan,
+    ) -> (Request<TensorMessage>, Plan) {
+        let mut msg = TensorMessage {
+            version: crate::PROTOCOL_VERSION.to_owned(),
+            neuron_key: self.key_hex.clone(),
+            synapse_key: spec.endpoint.synapse_key.clone(),
+            nounce: 0,
+            signature: bytes::Bytes::new(),
+            tensors,
+        };
+        let digest = |msg: &TensorMessage, hash: &[u8; 32]| {
+            request_digest(
+                &msg.neuron_key,
+                &msg.synapse_key,
+                msg.nounce,
+                hash,
+                spec.method,
+            )
+        };
+        let mut header = None;
+        let plan = match (plan, payload_hash) {
+            (Plan::Unsigned, _) | (_, None) => {
+                // Unsigned (Release 1): a nonce anyway, as Release-1 clients sent one.
+                msg.nounce = self.nonces.next();
+                Plan::Unsigned
+            }
+            (Plan::Session(session), Some(hash)) => {
+                match session.prove(&digest(&msg, &hash)) {
+                    Some(proof) => {
+                        header = Some((SESSION_HEADER, proof.encode()));
+                        Plan::Session(session)
+                    }
+                    // Counters used up: sign this one; the next call opens a new session.
+                    None => {
+                        self.sign(&mut msg, &hash, spec.method);
+                        Plan::Signed
+                    }
+                }
+            }
+            (plan @ (Plan::Signed | Plan::Offer(_)), Some(hash)) => {
+                // The nonce is drawn as late as possible so that it is fresh when it arrives.
+                msg.nounce = self.nonces.next();
+                let d = digest(&msg, &hash);
+                msg.signature = bytes::Bytes::copy_from_slice(&self.key.sign(&d));
+                if let Plan::Offer(ticket) = &plan
+                    && let Some(init) = ticket.initiator()
+                {
+                    header = Some((OFFER_HEADER, init.offer(&self.key, &d).encode()));
+                }
+                plan
+            }
+        };
+        let mut request = Request::new(msg);
+        if let Some((name, value)) = header
+            && let Ok(value) = value.parse()
+        {
+            request.metadata_mut().insert(name, value);
+        }
+        // The server sees the same deadline we enforce (`Endpoint::timeout` would not send it).
+        request.set_timeout(spec.deadline.saturating_duration_since(Instant::now()));
+        (request, plan)
+    }
+
+    fn sign(&self, msg: &mut TensorMessage, hash: &[u8; 32], method: RpcMethod) {
+        msg.nounce = self.nonces.next();
+        let d = request_digest(&msg.neuron_key, &msg.synapse_key, msg.nounce, hash, method);
+        msg.signature = bytes::Bytes::copy_from_slice(&self.key.sign(&d));
+    }
+
+    /// How the next request to `lease`'s axon authenticates.
+    fn plan(&self, lease: &crate::pool::Lease) -> Plan {
+        if !self.cfg.sign_requests {
+            Plan::Unsigned
+        } else if !self.cfg.sessions {
+            Plan::Signed
+        } else {
+            lease.session.plan()
+        }
     }
 }
 

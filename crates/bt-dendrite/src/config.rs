@@ -41,6 +41,11 @@ pub struct DendriteConfig {
     /// Sign every request with the neuron key (Release-1 servers ignore the signature; servers
     /// of this project refuse unsigned requests unless started with "allow unsigned").
     pub sign_requests: bool,
+    /// Authenticate with a per-connection session where the axon supports one: the first
+    /// signed request offers an X25519 share, and once the axon accepts, requests carry an
+    /// HMAC-SHA256 and a counter instead of an Ed25519 signature. Axons that do not answer the
+    /// offer keep getting signed requests. Needs `sign_requests`. Default `true`.
+    pub sessions: bool,
     /// Bounds on every tensor a peer sends back.
     pub limits: Limits,
 }
@@ -63,6 +68,7 @@ impl Default for DendriteConfig {
             keepalive_interval: Duration::from_secs(20),
             keepalive_timeout: Duration::from_secs(10),
             sign_requests: true,
+            sessions: true,
             limits: Limits::DEFAULT,
         }
     }

@@ -7,14 +7,13 @@ use std::time::Duration;
 
 use bt_crypto::{NeuronKey, NonceClock, RpcMethod, tensors_hash};
 use bt_tensor::{Modality, Tensor};
-use bt_wire::TensorMessage;
 use futures_util::FutureExt as _;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::breaker::{Admission, Breaker};
-use crate::call::{CallSpec, Expect, build_message, call};
+use crate::call::{CallSpec, Expect, call};
 use crate::config::DendriteConfig;
 use crate::endpoint::Endpoint;
 use crate::error::DendriteError;
@@ -78,9 +77,9 @@ pub struct Dendrite {
 }
 
 pub(crate) struct Inner {
-    key: NeuronKey,
-    key_hex: String,
-    nonces: NonceClock,
+    pub(crate) key: NeuronKey,
+    pub(crate) key_hex: String,
+    pub(crate) nonces: NonceClock,
     pub(crate) cfg: DendriteConfig,
     pub(crate) pool: Pool,
     breakers: Mutex<BoundedLru<Endpoint, Breaker>>,
@@ -343,6 +342,12 @@ impl Dendrite {
         self.inner.pool.expire_idle()
     }
 
+    /// Whether an authentication session with `endpoint`'s axon is established (calls to it
+    /// then carry a MAC instead of a signature; see [`DendriteConfig::sessions`]).
+    pub fn has_session(&self, endpoint: &Endpoint) -> bool {
+        self.inner.pool.session_ready(&endpoint.host())
+    }
+
     /// Whether calls to `endpoint` currently fail fast.
     pub fn is_circuit_open(&self, endpoint: &Endpoint) -> bool {
         self.inner
@@ -376,18 +381,6 @@ impl Inner {
         self.breakers()
             .get_or_insert_with(ep, now, Breaker::new)
             .on_failure(now, &self.cfg.breaker);
-    }
-
-    pub(crate) fn message(&self, spec: &CallSpec, tensors: Vec<bt_wire::Tensor>) -> TensorMessage {
-        let nonce = self.nonces.next();
-        build_message(
-            &self.key,
-            &self.key_hex,
-            nonce,
-            self.cfg.sign_requests,
-            spec,
-            tensors,
-        )
     }
 }
 

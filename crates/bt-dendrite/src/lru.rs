@@ -35,6 +35,11 @@ impl<K: Hash + Eq + Clone, V> BoundedLru<K, V> {
         self.map.len()
     }
 
+    /// The entry for `key`, without marking it used.
+    pub(crate) fn peek(&self, key: &K) -> Option<&V> {
+        self.map.get(key).map(|slot| &slot.value)
+    }
+
     /// The entry for `key`, marked as just used.
     pub(crate) fn get_mut(&mut self, key: &K, now: Instant) -> Option<&mut V> {
         let slot = self.map.get_mut(key)?;

@@ -17,6 +17,7 @@ use crate::config::DendriteConfig;
 use crate::endpoint::HostKey;
 use crate::lru::BoundedLru;
 use crate::outcome::Unavailable;
+use crate::session::SessionSlot;
 
 type ConnectFuture = Shared<BoxFuture<'static, Result<Channel, Unavailable>>>;
 
@@ -31,11 +32,15 @@ struct Entry {
     conn: Option<Conn>,
     /// Calls in flight on this axon's connection.
     slots: Arc<Semaphore>,
+    /// The authentication session with this axon; it lives and dies with the pooled
+    /// connection, so the pool's bound and idle expiry bound the sessions too.
+    session: Arc<SessionSlot>,
 }
 
 /// A pooled connection handed to one call.
 pub(crate) struct Lease {
     pub channel: Channel,
+    pub session: Arc<SessionSlot>,
     host: HostKey,
     generation: u64,
 }
@@ -58,8 +63,8 @@ struct ChannelSettings {
 }
 
 enum Step {
-    Ready(Channel, u64),
-    Wait(ConnectFuture, u64),
+    Ready(Channel, u64, Arc<SessionSlot>),
+    Wait(ConnectFuture, u64, Arc<SessionSlot>),
 }
 
 impl Pool {
@@ -87,32 +92,30 @@ impl Pool {
             let mut entries = self.lock();
             entries.expire_idle(now, self.idle_timeout);
             let per_host = self.per_host;
-            let entry = entries.get_or_insert_with(host, now, || Entry {
-                generation: 0,
-                conn: None,
-                slots: Arc::new(Semaphore::new(per_host)),
-            });
+            let entry = entries.get_or_insert_with(host, now, || new_entry(per_host));
+            let session = entry.session.clone();
             match &entry.conn {
-                Some(Conn::Ready(ch)) => Step::Ready(ch.clone(), entry.generation),
-                Some(Conn::Connecting(fut)) => Step::Wait(fut.clone(), entry.generation),
+                Some(Conn::Ready(ch)) => Step::Ready(ch.clone(), entry.generation, session),
+                Some(Conn::Connecting(fut)) => Step::Wait(fut.clone(), entry.generation, session),
                 None => {
                     let fut = dial(host, &self.settings)?;
                     entry.generation += 1;
                     entry.conn = Some(Conn::Connecting(fut.clone()));
-                    Step::Wait(fut, entry.generation)
+                    Step::Wait(fut, entry.generation, session)
                 }
             }
         };
-        let (channel, generation) = match step {
-            Step::Ready(ch, g) => (ch, g),
-            Step::Wait(fut, g) => {
+        let (channel, generation, session) = match step {
+            Step::Ready(ch, g, s) => (ch, g, s),
+            Step::Wait(fut, g, s) => {
                 let result = fut.await;
                 self.settle(host, g, &result);
-                (result?, g)
+                (result?, g, s)
             }
         };
         Ok(Lease {
             channel,
+            session,
             host: host.clone(),
             generation,
         })
@@ -124,11 +127,7 @@ impl Pool {
     pub(crate) fn host_slots(&self, host: &HostKey) -> Arc<Semaphore> {
         let per_host = self.per_host;
         self.lock()
-            .get_or_insert_with(host, Instant::now(), || Entry {
-                generation: 0,
-                conn: None,
-                slots: Arc::new(Semaphore::new(per_host)),
-            })
+            .get_or_insert_with(host, Instant::now(), || new_entry(per_host))
             .slots
             .clone()
     }
@@ -157,6 +156,11 @@ impl Pool {
         }
     }
 
+    /// Whether `host`'s connection has an established session (does not touch the LRU order).
+    pub(crate) fn session_ready(&self, host: &HostKey) -> bool {
+        self.lock().peek(host).is_some_and(|e| e.session.is_ready())
+    }
+
     /// Pooled connections (ready or dialing) right now.
     pub(crate) fn len(&self) -> usize {
         self.lock().len()
@@ -171,6 +175,15 @@ impl Pool {
         // A panic while holding this lock cannot leave the map inconsistent in a way that
         // matters (worst case: a stale entry), so poisoning is ignored.
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn new_entry(per_host: usize) -> Entry {
+    Entry {
+        generation: 0,
+        conn: None,
+        slots: Arc::new(Semaphore::new(per_host)),
+        session: Arc::new(SessionSlot::default()),
     }
 }
 

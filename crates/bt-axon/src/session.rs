@@ -1,0 +1,98 @@
+//! Which authentication a request asks for, read from its metadata before its body is used.
+//!
+//! - no session header: the v1 per-request signature (or none, with `allow_unsigned`);
+//! - `bt-session-offer`: a signed request that also opens a session (the offer signature,
+//!   which covers the request digest, is the one checked);
+//! - `bt-session`: a request authenticated by a session's MAC and counter.
+//!
+//! The exact layouts and the reasoning are in `bt_crypto::session` and `docs/protocol.md`.
+
+use bt_crypto::session::{OFFER_HEADER, SESSION_HEADER, SessionOffer, SessionProof};
+use tonic::Status;
+use tonic::metadata::MetadataMap;
+
+/// How a request authenticates.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Auth {
+    Plain,
+    Offer(SessionOffer),
+    Session(SessionProof),
+}
+
+/// Reads the session headers. With sessions disabled an offer is ignored (the request is a
+/// valid signed request on its own) and a session request is refused, so the caller falls back
+/// to signing. A malformed header is refused: only a broken or hostile client sends one.
+pub(crate) fn parse_auth(metadata: &MetadataMap, enabled: bool) -> Result<Auth, Status> {
+    let session = metadata.get(SESSION_HEADER);
+    let offer = metadata.get(OFFER_HEADER);
+    match (session, offer) {
+        (None, None) => Ok(Auth::Plain),
+        (Some(_), Some(_)) => Err(Status::unauthenticated(format!(
+            "a request carries either {SESSION_HEADER} or {OFFER_HEADER}, not both"
+        ))),
+        (Some(_), None) if !enabled => Err(Status::unauthenticated(
+            "this axon does not accept sessions: sign the request",
+        )),
+        (None, Some(_)) if !enabled => Ok(Auth::Plain),
+        (Some(v), None) => SessionProof::parse(v.as_encoded_bytes())
+            .map(Auth::Session)
+            .map_err(|e| Status::unauthenticated(e.to_string())),
+        (None, Some(v)) => SessionOffer::parse(v.as_encoded_bytes())
+            .map(Auth::Offer)
+            .map_err(|e| Status::unauthenticated(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn md(pairs: &[(&'static str, &str)]) -> MetadataMap {
+        let mut m = MetadataMap::new();
+        for (k, v) in pairs {
+            m.insert(*k, v.parse().unwrap());
+        }
+        m
+    }
+
+    #[test]
+    fn headers_select_the_authentication() {
+        let proof = SessionProof {
+            session_id: [1; 16],
+            counter: 9,
+            mac: [2; 32],
+        }
+        .encode();
+        let offer = SessionOffer {
+            share: [3; 32],
+            signature: [4; 64],
+        }
+        .encode();
+        assert!(matches!(parse_auth(&md(&[]), true), Ok(Auth::Plain)));
+        assert!(matches!(
+            parse_auth(&md(&[(SESSION_HEADER, &proof)]), true),
+            Ok(Auth::Session(p)) if p.counter == 9
+        ));
+        assert!(matches!(
+            parse_auth(&md(&[(OFFER_HEADER, &offer)]), true),
+            Ok(Auth::Offer(_))
+        ));
+        assert!(matches!(
+            parse_auth(&md(&[(OFFER_HEADER, &offer)]), false),
+            Ok(Auth::Plain)
+        ));
+        for (pairs, enabled) in [
+            (vec![(SESSION_HEADER, proof.as_str())], false),
+            (vec![(SESSION_HEADER, "1.zz")], true),
+            (vec![(OFFER_HEADER, "garbage")], true),
+            (
+                vec![(SESSION_HEADER, proof.as_str()), (OFFER_HEADER, &offer)],
+                true,
+            ),
+        ] {
+            let err = parse_auth(&md(&pairs), enabled).unwrap_err();
+            assert_eq!(err.code(), tonic::Code::Unauthenticated);
+        }
+    }
+}

@@ -1,0 +1,365 @@
+//! Sessions at the axon (docs/protocol.md, "Sessions"): a signed request with an offer opens a
+//! session; requests under it are authenticated by MAC and counter — forged MACs, replayed
+//! counters, unknown sessions and other callers' keys are UNAUTHENTICATED, reordering within
+//! the window is fine, the table stays bounded, and the policy still sees (and can refuse) the
+//! caller.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+mod common;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bt_axon::{AxonConfig, Decision, EchoSynapse, Policy, Priority, PublicKey};
+use bt_crypto::session::{
+    ACCEPT_HEADER, OFFER_HEADER, SESSION_HEADER, SessionAccept, SessionId, SessionInitiator,
+    SessionKey, SessionProof, session_mac,
+};
+use bt_crypto::{NeuronKey, RpcMethod, request_digest, tensors_hash};
+use bt_wire::TensorMessage;
+use bt_wire::bittensor_client::BittensorClient;
+use common::*;
+use tonic::Code;
+use tonic::transport::Channel;
+
+struct Session {
+    id: SessionId,
+    key: SessionKey,
+}
+
+fn digest(msg: &TensorMessage, method: RpcMethod) -> [u8; 32] {
+    request_digest(
+        &msg.neuron_key,
+        &msg.synapse_key,
+        msg.nounce,
+        &tensors_hash(&msg.tensors),
+        method,
+    )
+}
+
+/// A signed request with an offer; returns the session when the axon accepted.
+async fn handshake(
+    c: &mut BittensorClient<Channel>,
+    me: &NeuronKey,
+    synapse: &str,
+) -> Result<Option<Session>, tonic::Status> {
+    let msg = signed(
+        me,
+        message(synapse, vec![f32_tensor(&[1.0])]),
+        RpcMethod::Forward,
+    );
+    let init = SessionInitiator::generate();
+    let offer = init.offer(me, &digest(&msg, RpcMethod::Forward));
+    let mut req = request(msg, Duration::from_secs(5));
+    req.metadata_mut()
+        .insert(OFFER_HEADER, offer.encode().parse().unwrap());
+    let resp = c.forward(req).await?;
+    let Some(v) = resp.metadata().get(ACCEPT_HEADER) else {
+        return Ok(None);
+    };
+    let accept = SessionAccept::parse(v.as_encoded_bytes()).unwrap();
+    let key = init.complete(&accept, &me.public_hex(), synapse).unwrap();
+    Ok(Some(Session {
+        id: accept.session_id,
+        key,
+    }))
+}
+
+/// A request under `s` with `counter`, MAC'd over `value` (the MAC may be tampered with by
+/// `forge`).
+fn session_request(
+    s: &Session,
+    me: &NeuronKey,
+    synapse: &str,
+    counter: u64,
+    value: f32,
+    forge: bool,
+) -> tonic::Request<TensorMessage> {
+    let mut msg = message(synapse, vec![f32_tensor(&[value])]);
+    msg.neuron_key = me.public_hex();
+    let mut mac = session_mac(&s.key, &s.id, counter, &digest(&msg, RpcMethod::Forward));
+    if forge {
+        mac[0] ^= 1;
+    }
+    let proof = SessionProof {
+        session_id: s.id,
+        counter,
+        mac,
+    };
+    let mut req = request(msg, Duration::from_secs(5));
+    req.metadata_mut()
+        .insert(SESSION_HEADER, proof.encode().parse().unwrap());
+    req
+}
+
+async fn call(
+    c: &mut BittensorClient<Channel>,
+    req: tonic::Request<TensorMessage>,
+) -> Result<(), Code> {
+    c.forward(req).await.map(|_| ()).map_err(|s| s.code())
+}
+
+#[tokio::test]
+async fn one_signature_then_macs_and_every_forgery_is_refused() {
+    let key = synapse_key(1);
+    let axon = start(
+        AxonConfig::default(),
+        vec![(key.clone(), Arc::new(EchoSynapse))],
+    )
+    .await;
+    let mut c = client(axon.local_addr()).await;
+    let me = caller(1);
+    let s = handshake(&mut c, &me, &key)
+        .await
+        .unwrap()
+        .expect("accepted");
+
+    // Used: ten requests, no signature among them, and the answer is the echo.
+    for counter in 1..=10 {
+        let resp = c
+            .forward(session_request(
+                &s,
+                &me,
+                &key,
+                counter,
+                counter as f32,
+                false,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        let t = bt_tensor::decode(&resp.tensors[0], &bt_tensor::Limits::DEFAULT).unwrap();
+        assert_eq!(t.to_f32_vec().unwrap(), vec![counter as f32]);
+    }
+    let m = axon.metrics();
+    assert_eq!(m.signatures_verified, 1, "{m:?}");
+    assert_eq!(m.sessions_opened, 1);
+    assert_eq!(m.session_requests, 10);
+    assert_eq!(m.sessions, 1);
+
+    // Forged MAC, replayed counter, another caller's key: refused, before any decoding.
+    let forged = call(&mut c, session_request(&s, &me, &key, 11, 1.0, true)).await;
+    assert_eq!(forged, Err(Code::Unauthenticated));
+    let replayed = call(&mut c, session_request(&s, &me, &key, 10, 10.0, false)).await;
+    assert_eq!(replayed, Err(Code::Unauthenticated));
+    let mut stolen = session_request(&s, &me, &key, 12, 1.0, false);
+    stolen.get_mut().neuron_key = caller(2).public_hex();
+    assert_eq!(call(&mut c, stolen).await, Err(Code::Unauthenticated));
+    // A session id the axon never issued.
+    let unknown = Session {
+        id: [0xee; 16],
+        key: s.key.clone(),
+    };
+    assert_eq!(
+        call(&mut c, session_request(&unknown, &me, &key, 1, 1.0, false)).await,
+        Err(Code::Unauthenticated)
+    );
+    // The refusals burned nothing: counter 11 (whose forgery was refused) still works.
+    call(&mut c, session_request(&s, &me, &key, 11, 1.0, false))
+        .await
+        .unwrap();
+    let m = axon.metrics();
+    assert_eq!(m.session_refusals, 4);
+    assert_eq!(m.signatures_verified, 1);
+    // The gauges are exported.
+    assert!(
+        m.to_prometheus()
+            .contains("bt_axon_session_requests_total 11\n")
+    );
+    axon.shutdown(Duration::from_secs(5)).await.unwrap();
+}
+
+#[tokio::test]
+async fn counters_out_of_order_within_the_window_are_accepted_once() {
+    let key = synapse_key(1);
+    let axon = start(
+        AxonConfig::default(),
+        vec![(key.clone(), Arc::new(EchoSynapse))],
+    )
+    .await;
+    let mut c = client(axon.local_addr()).await;
+    let me = caller(1);
+    let s = handshake(&mut c, &me, &key).await.unwrap().unwrap();
+    // 64 concurrent requests sent in reverse counter order, then interleaved gaps.
+    let mut tasks = Vec::new();
+    for counter in (1..=64u64).rev() {
+        let mut c = c.clone();
+        let req = session_request(&s, &me, &key, counter, 0.5, false);
+        tasks.push(tokio::spawn(async move { call(&mut c, req).await }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), Ok(()));
+    }
+    for counter in [500, 100, 300, 65, 499] {
+        call(&mut c, session_request(&s, &me, &key, counter, 0.5, false))
+            .await
+            .unwrap();
+    }
+    for counter in [1, 64, 100, 500] {
+        let r = call(&mut c, session_request(&s, &me, &key, counter, 0.5, false)).await;
+        assert_eq!(r, Err(Code::Unauthenticated), "replay of {counter}");
+    }
+    // Far ahead: everything more than the window below is refused, even if never used.
+    call(&mut c, session_request(&s, &me, &key, 5_000, 0.5, false))
+        .await
+        .unwrap();
+    let r = call(&mut c, session_request(&s, &me, &key, 600, 0.5, false)).await;
+    assert_eq!(r, Err(Code::Unauthenticated));
+    call(&mut c, session_request(&s, &me, &key, 4_500, 0.5, false))
+        .await
+        .unwrap();
+    axon.shutdown(Duration::from_secs(5)).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_table_stays_bounded_under_a_flood_of_handshakes() {
+    let key = synapse_key(1);
+    let config = AxonConfig {
+        max_sessions: 8,
+        max_sessions_per_caller: 2,
+        ..AxonConfig::default()
+    };
+    let axon = start(config, vec![(key.clone(), Arc::new(EchoSynapse))]).await;
+    let mut c = client(axon.local_addr()).await;
+    let first_key = caller(1);
+    let first = handshake(&mut c, &first_key, &key).await.unwrap().unwrap();
+    // One key opening many sessions only ever holds two.
+    for _ in 0..5 {
+        handshake(&mut c, &caller(2), &key).await.unwrap().unwrap();
+    }
+    // Many keys: the least recently used go.
+    for i in 3..40u8 {
+        handshake(&mut c, &caller(i), &key).await.unwrap().unwrap();
+        assert!(axon.metrics().sessions <= 8);
+    }
+    let m = axon.metrics();
+    assert_eq!(m.sessions, 8);
+    assert_eq!(m.sessions_opened, 1 + 5 + 37);
+    // The first session was evicted long ago: its caller is told to sign again.
+    let r = call(
+        &mut c,
+        session_request(&first, &first_key, &key, 1, 1.0, false),
+    )
+    .await;
+    assert_eq!(r, Err(Code::Unauthenticated));
+    axon.shutdown(Duration::from_secs(5)).await.unwrap();
+}
+
+/// Denies the callers in its set; lets the test change its mind.
+#[derive(Default)]
+struct DenyList(Mutex<HashSet<PublicKey>>);
+
+impl Policy for DenyList {
+    fn check(&self, caller: Option<&PublicKey>, _: &str, _: RpcMethod) -> Decision {
+        match caller {
+            Some(k) if self.0.lock().unwrap().contains(k) => Decision::Deny("denied".into()),
+            _ => Decision::Allow(Priority::Normal),
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_policy_sees_the_session_caller_and_refused_keys_get_no_session() {
+    let key = synapse_key(1);
+    let policy = Arc::new(DenyList::default());
+    let axon = bt_axon::Axon::builder(AxonConfig::default())
+        .serve_synapse(key.clone(), Arc::new(EchoSynapse))
+        .policy(policy.clone())
+        .start(loopback())
+        .await
+        .unwrap();
+    let mut c = client(axon.local_addr()).await;
+    let (good, bad) = (caller(1), caller(2));
+    policy.0.lock().unwrap().insert(bad.public());
+    let refused = handshake(&mut c, &bad, &key).await.map(|_| ()).unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    assert_eq!(axon.metrics().sessions_opened, 0);
+
+    let s = handshake(&mut c, &good, &key).await.unwrap().unwrap();
+    call(&mut c, session_request(&s, &good, &key, 1, 1.0, false))
+        .await
+        .unwrap();
+    // Blacklisted later: the session no longer helps.
+    policy.0.lock().unwrap().insert(good.public());
+    let r = call(&mut c, session_request(&s, &good, &key, 2, 1.0, false)).await;
+    assert_eq!(r, Err(Code::PermissionDenied));
+    axon.shutdown(Duration::from_secs(5)).await.unwrap();
+}
+
+#[tokio::test]
+async fn with_sessions_off_offers_are_ignored_and_session_requests_refused() {
+    let key = synapse_key(1);
+    let config = AxonConfig {
+        sessions: false,
+        ..AxonConfig::default()
+    };
+    let axon = start(config, vec![(key.clone(), Arc::new(EchoSynapse))]).await;
+    let mut c = client(axon.local_addr()).await;
+    let me = caller(1);
+    // The offer is ignored; the request is served on its plain signature.
+    assert!(handshake(&mut c, &me, &key).await.unwrap().is_none());
+    let fake = Session {
+        id: [1; 16],
+        key: SessionInitiator::generate()
+            .complete(
+                &SessionAccept {
+                    session_id: [1; 16],
+                    share: *SessionInitiator::generate().share(),
+                },
+                "a",
+                "b",
+            )
+            .unwrap(),
+    };
+    let r = call(&mut c, session_request(&fake, &me, &key, 1, 1.0, false)).await;
+    assert_eq!(r, Err(Code::Unauthenticated));
+    // Even an axon that allows unsigned requests does not take a session request as one.
+    let open = start(
+        AxonConfig {
+            allow_unsigned: true,
+            ..AxonConfig::default()
+        },
+        vec![(key.clone(), Arc::new(EchoSynapse))],
+    )
+    .await;
+    let mut c2 = client(open.local_addr()).await;
+    let r = call(&mut c2, session_request(&fake, &me, &key, 1, 1.0, false)).await;
+    assert_eq!(r, Err(Code::Unauthenticated));
+    axon.shutdown(Duration::from_secs(5)).await.unwrap();
+    open.shutdown(Duration::from_secs(5)).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_bad_offer_signature_is_refused_and_large_requests_use_sessions_too() {
+    let key = synapse_key(1);
+    let config = AxonConfig {
+        inline_max_bytes: 0, // everything on the blocking pool
+        ..AxonConfig::default()
+    };
+    let axon = start(config, vec![(key.clone(), Arc::new(EchoSynapse))]).await;
+    let mut c = client(axon.local_addr()).await;
+    let me = caller(1);
+    // An offer signed by someone else than the request's neuron_key.
+    let msg = signed(
+        &me,
+        message(&key, vec![f32_tensor(&[1.0])]),
+        RpcMethod::Forward,
+    );
+    let init = SessionInitiator::generate();
+    let offer = init.offer(&caller(2), &digest(&msg, RpcMethod::Forward));
+    let mut req = request(msg, Duration::from_secs(5));
+    req.metadata_mut()
+        .insert(OFFER_HEADER, offer.encode().parse().unwrap());
+    assert_eq!(call(&mut c, req).await, Err(Code::Unauthenticated));
+    assert_eq!(axon.metrics().sessions_opened, 0);
+
+    let s = handshake(&mut c, &me, &key).await.unwrap().unwrap();
+    call(&mut c, session_request(&s, &me, &key, 1, 1.0, false))
+        .await
+        .unwrap();
+    let r = call(&mut c, session_request(&s, &me, &key, 2, 1.0, true)).await;
+    assert_eq!(r, Err(Code::Unauthenticated));
+    let m = axon.metrics();
+    assert_eq!((m.session_requests, m.session_refusals), (1, 1));
+    axon.shutdown(Duration::from_secs(5)).await.unwrap();
+}

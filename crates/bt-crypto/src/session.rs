@@ -1,0 +1,923 @@
+//! Sessions: one signed handshake, then an HMAC per request instead of an Ed25519 signature.
+//!
+//! Ed25519 costs about as much CPU per request as a whole raw gRPC round trip (sign ≈ 55 µs,
+//! verify ≈ 60–98 µs), so a caller that talks to the same axon many times pays for a session
+//! once: its signed request carries an ephemeral X25519 share in the `bt-session-offer` header,
+//! covered by a second Ed25519 signature over the request digest and the share. The axon
+//! answers that request as usual and adds its own share and a session id (`bt-session-accept`);
+//! both sides derive a 32-byte key with HKDF-SHA256. Later requests carry, in `bt-session`, the
+//! session id, a counter that the caller increments per request, and HMAC-SHA256 over the
+//! request digest and the counter. The exact layouts are in `docs/protocol.md`.
+//!
+//! The request's own `signature` stays the plain v1 signature, so an axon that knows nothing
+//! of sessions ignores the header and serves the request as before (and returns no share, so
+//! the caller keeps signing); an axon that does know verifies only the offer signature, which
+//! covers the request digest too.
+//!
+//! Pieces here: the header codec ([`SessionOffer`], [`SessionAccept`], [`SessionProof`]), the
+//! caller's half ([`SessionInitiator`]), the axon's half ([`accept_offer`]), the MAC
+//! ([`session_mac`]), the counter window ([`ReplayWindow`]) and the axon's bounded table
+//! ([`SessionTable`]). No I/O, no clock: time is an argument.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::fmt;
+
+use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use x25519_dalek::{PublicKey as XPublic, StaticSecret};
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use crate::error::clip;
+use crate::transcript::Transcript;
+use crate::{CryptoError, NeuronKey, PublicKey};
+
+pub const SESSION_OFFER_TAG: &[u8] = b"bittensor/session-offer/v1";
+pub const SESSION_KEY_TAG: &[u8] = b"bittensor/session-key/v1";
+pub const SESSION_REQUEST_TAG: &[u8] = b"bittensor/session-request/v1";
+
+/// Request metadata of a handshake: `1.<share: 64 hex>.<signature: 128 hex>`.
+pub const OFFER_HEADER: &str = "bt-session-offer";
+/// Response metadata of an accepted handshake: `1.<session id: 32 hex>.<share: 64 hex>`.
+pub const ACCEPT_HEADER: &str = "bt-session-accept";
+/// Request metadata of a request authenticated by a session:
+/// `1.<session id: 32 hex>.<counter: 16 hex>.<mac: 64 hex>`.
+pub const SESSION_HEADER: &str = "bt-session";
+
+/// Version prefix of every session header value.
+const V1: &str = "1.";
+
+/// Counters the axon accepts out of order: a request may arrive up to this many counters after
+/// a later one (960 = 1024-bit bitmap minus one 64-bit block, RFC 6479). A caller with 64
+/// requests in flight reorders by at most 64.
+pub const REPLAY_WINDOW: u64 = 1024 - 64;
+
+/// A session id, chosen at random by the axon.
+pub type SessionId = [u8; 16];
+
+/// The key both ends derive; requests are MAC'd with it. Zeroized on drop.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct SessionKey([u8; 32]);
+
+impl SessionKey {
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SessionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionKey(…)")
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Header codec. Values are ASCII (gRPC metadata), fixed length, lower-case hex, so parsing is a
+// length check and slicing: nothing a peer sends can make it allocate more than the value.
+
+/// `bt-session-offer`: the caller's X25519 share and its Ed25519 signature over
+/// [`offer_digest`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionOffer {
+    pub share: [u8; 32],
+    pub signature: [u8; 64],
+}
+
+/// `bt-session-accept`: the session id and the axon's X25519 share.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionAccept {
+    pub session_id: SessionId,
+    pub share: [u8; 32],
+}
+
+/// `bt-session`: which session, which counter, and the MAC of the request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionProof {
+    pub session_id: SessionId,
+    pub counter: u64,
+    pub mac: [u8; 32],
+}
+
+impl SessionOffer {
+    pub const ENCODED_LEN: usize = 2 + 64 + 1 + 128;
+
+    pub fn encode(&self) -> String {
+        format!(
+            "{V1}{}.{}",
+            hex::encode(self.share),
+            hex::encode(self.signature)
+        )
+    }
+
+    pub fn parse(value: &[u8]) -> Result<Self, CryptoError> {
+        let mut p = Fields::new(OFFER_HEADER, value, Self::ENCODED_LEN)?;
+        let share = p.hex::<32>()?;
+        p.dot()?;
+        let signature = p.hex::<64>()?;
+        Ok(Self { share, signature })
+    }
+}
+
+impl SessionAccept {
+    pub const ENCODED_LEN: usize = 2 + 32 + 1 + 64;
+
+    pub fn encode(&self) -> String {
+        format!(
+            "{V1}{}.{}",
+            hex::encode(self.session_id),
+            hex::encode(self.share)
+        )
+    }
+
+    pub fn parse(value: &[u8]) -> Result<Self, CryptoError> {
+        let mut p = Fields::new(ACCEPT_HEADER, value, Self::ENCODED_LEN)?;
+        let session_id = p.hex::<16>()?;
+        p.dot()?;
+        let share = p.hex::<32>()?;
+        Ok(Self { session_id, share })
+    }
+}
+
+impl SessionProof {
+    pub const ENCODED_LEN: usize = 2 + 32 + 1 + 16 + 1 + 64;
+
+    pub fn encode(&self) -> String {
+        format!(
+            "{V1}{}.{:016x}.{}",
+            hex::encode(self.session_id),
+            self.counter,
+            hex::encode(self.mac)
+        )
+    }
+
+    pub fn parse(value: &[u8]) -> Result<Self, CryptoError> {
+        let mut p = Fields::new(SESSION_HEADER, value, Self::ENCODED_LEN)?;
+        let session_id = p.hex::<16>()?;
+        p.dot()?;
+        let counter = u64::from_be_bytes(p.hex::<8>()?);
+        p.dot()?;
+        let mac = p.hex::<32>()?;
+        if counter == 0 {
+            return Err(bad_header(SESSION_HEADER, "counter 0 is never used"));
+        }
+        Ok(Self {
+            session_id,
+            counter,
+            mac,
+        })
+    }
+}
+
+struct Fields<'a> {
+    header: &'static str,
+    rest: &'a [u8],
+}
+
+impl<'a> Fields<'a> {
+    fn new(header: &'static str, value: &'a [u8], len: usize) -> Result<Self, CryptoError> {
+        if value.len() != len {
+            return Err(bad_header(
+                header,
+                &format!("expected {len} bytes, got {}", value.len()),
+            ));
+        }
+        let Some(rest) = value.strip_prefix(V1.as_bytes()) else {
+            return Err(bad_header(header, "unknown version (expected \"1.\")"));
+        };
+        Ok(Self { header, rest })
+    }
+
+    fn hex<const N: usize>(&mut self) -> Result<[u8; N], CryptoError> {
+        let (digits, rest) = self.rest.split_at_checked(2 * N).ok_or_else(|| {
+            bad_header(self.header, "value too short") // unreachable after the length check
+        })?;
+        let mut out = [0u8; N];
+        for (o, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
+            *o = (lower_hex(pair[0]).ok_or_else(|| self.not_hex())? << 4)
+                | lower_hex(pair[1]).ok_or_else(|| self.not_hex())?;
+        }
+        self.rest = rest;
+        Ok(out)
+    }
+
+    fn dot(&mut self) -> Result<(), CryptoError> {
+        match self.rest.split_first() {
+            Some((b'.', rest)) => {
+                self.rest = rest;
+                Ok(())
+            }
+            _ => Err(bad_header(self.header, "fields must be separated by '.'")),
+        }
+    }
+
+    fn not_hex(&self) -> CryptoError {
+        bad_header(self.header, "fields must be lower-case hex")
+    }
+}
+
+fn lower_hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        _ => None,
+    }
+}
+
+fn bad_header(header: &'static str, reason: &str) -> CryptoError {
+    CryptoError::BadSessionHeader {
+        header,
+        reason: reason.to_owned(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Digests, key derivation, MAC.
+
+/// What the offer signature signs: the request's v1 digest and the caller's share.
+pub fn offer_digest(request_digest: &[u8; 32], share: &[u8; 32]) -> [u8; 32] {
+    let mut t = Transcript::new(SESSION_OFFER_TAG);
+    t.bytes(request_digest).bytes(share);
+    t.finish()
+}
+
+/// Verify a handshake: the offer signature by `caller` over the request digest and the share.
+/// It authenticates the request as fully as the plain request signature does.
+pub fn verify_offer(
+    caller: &PublicKey,
+    request_digest: &[u8; 32],
+    offer: &SessionOffer,
+) -> Result<(), CryptoError> {
+    caller.verify(
+        &offer_digest(request_digest, &offer.share),
+        &offer.signature,
+    )
+}
+
+/// HKDF-SHA256 over the X25519 secret; salt = session id; info binds both shares and both keys
+/// (as the wire strings). Refuses a non-contributory exchange (a small-order share).
+fn derive_session_key(
+    secret: &StaticSecret,
+    peer_share: &[u8; 32],
+    transcript: &KeyTranscript<'_>,
+) -> Result<SessionKey, CryptoError> {
+    let shared = secret.diffie_hellman(&XPublic::from(*peer_share));
+    if !shared.was_contributory() {
+        return Err(CryptoError::WeakSessionShare);
+    }
+    let mut info = Vec::with_capacity(200);
+    for field in [
+        SESSION_KEY_TAG,
+        transcript.caller_share,
+        transcript.axon_share,
+        transcript.caller_key.as_bytes(),
+        transcript.synapse_key.as_bytes(),
+    ] {
+        info.extend_from_slice(&(field.len() as u64).to_le_bytes());
+        info.extend_from_slice(field);
+    }
+    let mut okm = [0u8; 32];
+    Hkdf::<Sha256>::new(Some(transcript.session_id), shared.as_bytes())
+        .expand(&info, &mut okm)
+        .map_err(|_| CryptoError::WeakSessionShare)?; // 32 ≤ 255·32: cannot fail
+    Ok(SessionKey(okm))
+}
+
+/// The fields both ends bind into the session key.
+struct KeyTranscript<'a> {
+    session_id: &'a SessionId,
+    caller_share: &'a [u8; 32],
+    axon_share: &'a [u8; 32],
+    /// `neuron_key` exactly as sent.
+    caller_key: &'a str,
+    /// The `synapse_key` of the handshake request exactly as sent.
+    synapse_key: &'a str,
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+fn mac_state(
+    key: &SessionKey,
+    session_id: &SessionId,
+    counter: u64,
+    digest: &[u8; 32],
+) -> HmacSha256 {
+    // `new_from_slice` accepts keys of any length; 32 bytes cannot fail.
+    let mut mac = match HmacSha256::new_from_slice(key.as_bytes()) {
+        Ok(m) => m,
+        Err(_) => unreachable_hmac(),
+    };
+    for field in [SESSION_REQUEST_TAG, session_id.as_slice()] {
+        mac.update(&(field.len() as u64).to_le_bytes());
+        mac.update(field);
+    }
+    mac.update(&counter.to_le_bytes());
+    mac.update(&(digest.len() as u64).to_le_bytes());
+    mac.update(digest);
+    mac
+}
+
+#[cold]
+fn unreachable_hmac() -> ! {
+    // HMAC takes keys of any length (RustCrypto documents `new_from_slice` as infallible for
+    // HMAC); a 32-byte key reaching here would be a bug in the dependency.
+    panic!("HMAC-SHA256 refused a 32-byte key")
+}
+
+/// `HMAC-SHA256(key, lp(tag) || lp(session_id) || u64_le(counter) || lp(request_digest))`.
+pub fn session_mac(
+    key: &SessionKey,
+    session_id: &SessionId,
+    counter: u64,
+    request_digest: &[u8; 32],
+) -> [u8; 32] {
+    mac_state(key, session_id, counter, request_digest)
+        .finalize()
+        .into_bytes()
+        .into()
+}
+
+/// Constant-time check of a request's MAC.
+pub fn verify_session_mac(
+    key: &SessionKey,
+    proof: &SessionProof,
+    request_digest: &[u8; 32],
+) -> Result<(), CryptoError> {
+    mac_state(key, &proof.session_id, proof.counter, request_digest)
+        .verify_slice(&proof.mac)
+        .map_err(|_| CryptoError::BadSessionMac {
+            session: hex::encode(proof.session_id),
+        })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The two halves of the handshake.
+
+/// The caller's half: an ephemeral X25519 secret, used for one handshake.
+pub struct SessionInitiator {
+    secret: StaticSecret,
+    share: [u8; 32],
+}
+
+impl SessionInitiator {
+    /// A fresh secret from the OS CSPRNG.
+    pub fn generate() -> Self {
+        Self::from_secret(StaticSecret::random_from_rng(rand_core::OsRng))
+    }
+
+    /// A fixed secret (test vectors).
+    pub fn from_secret_bytes(secret: [u8; 32]) -> Self {
+        Self::from_secret(StaticSecret::from(secret))
+    }
+
+    fn from_secret(secret: StaticSecret) -> Self {
+        let share = XPublic::from(&secret).to_bytes();
+        Self { secret, share }
+    }
+
+    pub fn share(&self) -> &[u8; 32] {
+        &self.share
+    }
+
+    /// The offer header for a request whose v1 digest is `request_digest`, signed by `key`
+    /// (the same key that signs the request).
+    pub fn offer(&self, key: &NeuronKey, request_digest: &[u8; 32]) -> SessionOffer {
+        SessionOffer {
+            share: self.share,
+            signature: key.sign(&offer_digest(request_digest, &self.share)),
+        }
+    }
+
+    /// The session key from the axon's accept. `caller_key` and `synapse_key` are the
+    /// handshake request's `neuron_key` and `synapse_key` as sent. Consumes the secret.
+    pub fn complete(
+        self,
+        accept: &SessionAccept,
+        caller_key: &str,
+        synapse_key: &str,
+    ) -> Result<SessionKey, CryptoError> {
+        derive_session_key(
+            &self.secret,
+            &accept.share,
+            &KeyTranscript {
+                session_id: &accept.session_id,
+                caller_share: &self.share,
+                axon_share: &accept.share,
+                caller_key,
+                synapse_key,
+            },
+        )
+    }
+}
+
+impl fmt::Debug for SessionInitiator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SessionInitiator({})", hex::encode(self.share))
+    }
+}
+
+/// The axon's half of a handshake whose offer was verified: a fresh share and session id,
+/// and the key. The caller's share is checked (a small-order share is refused).
+pub fn accept_offer(
+    offer: &SessionOffer,
+    caller_key: &str,
+    synapse_key: &str,
+) -> Result<(SessionAccept, SessionKey), CryptoError> {
+    let mut session_id = [0u8; 16];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut session_id);
+    accept_with(
+        StaticSecret::random_from_rng(rand_core::OsRng),
+        session_id,
+        offer,
+        caller_key,
+        synapse_key,
+    )
+}
+
+/// [`accept_offer`] with the axon's secret and the session id given (test vectors).
+pub fn accept_offer_with(
+    secret: [u8; 32],
+    session_id: SessionId,
+    offer: &SessionOffer,
+    caller_key: &str,
+    synapse_key: &str,
+) -> Result<(SessionAccept, SessionKey), CryptoError> {
+    accept_with(
+        StaticSecret::from(secret),
+        session_id,
+        offer,
+        caller_key,
+        synapse_key,
+    )
+}
+
+fn accept_with(
+    secret: StaticSecret,
+    session_id: SessionId,
+    offer: &SessionOffer,
+    caller_key: &str,
+    synapse_key: &str,
+) -> Result<(SessionAccept, SessionKey), CryptoError> {
+    let share = XPublic::from(&secret).to_bytes();
+    let key = derive_session_key(
+        &secret,
+        &offer.share,
+        &KeyTranscript {
+            session_id: &session_id,
+            caller_share: &offer.share,
+            axon_share: &share,
+            caller_key,
+            synapse_key,
+        },
+    )?;
+    Ok((SessionAccept { session_id, share }, key))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replay window and the axon's table.
+
+/// Which counters of one session were accepted: every counter at most once, and only the
+/// [`REPLAY_WINDOW`] counters below the highest one seen (RFC 6479's ring of 64-bit blocks:
+/// constant time, 128 bytes).
+#[derive(Clone, Debug, Default)]
+pub struct ReplayWindow {
+    highest: u64,
+    blocks: [u64; 16],
+}
+
+/// Why [`ReplayWindow::check_and_record`] refused a counter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CounterRefusal {
+    /// Counter 0 is never sent.
+    Zero,
+    /// Seen before.
+    Replayed,
+    /// Below the window: it may or may not have been seen; refused either way.
+    TooOld,
+}
+
+impl ReplayWindow {
+    const BLOCKS: u64 = 16;
+
+    pub fn highest(&self) -> u64 {
+        self.highest
+    }
+
+    /// Accept `counter` once.
+    pub fn check_and_record(&mut self, counter: u64) -> Result<(), CounterRefusal> {
+        if counter == 0 {
+            return Err(CounterRefusal::Zero);
+        }
+        let block = counter / 64;
+        if counter > self.highest {
+            // Clear the blocks the window slides over (at most all of them).
+            let current = self.highest / 64;
+            let slide = (block - current).min(Self::BLOCKS);
+            for i in 1..=slide {
+                self.blocks[((current + i) % Self::BLOCKS) as usize] = 0;
+            }
+            self.highest = counter;
+        } else if self.highest - counter >= REPLAY_WINDOW {
+            return Err(CounterRefusal::TooOld);
+        }
+        let word = &mut self.blocks[(block % Self::BLOCKS) as usize];
+        let bit = 1u64 << (counter % 64);
+        if *word & bit != 0 {
+            return Err(CounterRefusal::Replayed);
+        }
+        *word |= bit;
+        Ok(())
+    }
+}
+
+/// Bounds and lifetimes of a [`SessionTable`]. Times are nanoseconds of whatever monotonic
+/// clock the owner passes in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// Sessions at once; beyond it the least recently used is dropped (its caller then
+    /// re-handshakes). A session costs about 300 bytes.
+    pub capacity: usize,
+    /// Sessions of one caller key at once; beyond it the caller's oldest is dropped, so one
+    /// key cannot take the whole table.
+    pub per_caller: usize,
+    /// A session unused this long is dropped.
+    pub idle_ttl_ns: u64,
+    /// A session this old is dropped however busy (bounds the use of one key).
+    pub max_age_ns: u64,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            capacity: 16_384,
+            per_caller: 8,
+            idle_ttl_ns: 300_000_000_000,
+            max_age_ns: 3_600_000_000_000,
+        }
+    }
+}
+
+struct Session {
+    caller: PublicKey,
+    caller_hex: String,
+    key: SessionKey,
+    window: ReplayWindow,
+    created: u64,
+    last_used: u64,
+    seq: u64,
+}
+
+/// The axon's sessions: bounded (`capacity` total, `per_caller` per key), expiring (idle TTL,
+/// maximum age), each bound to the caller key that signed its handshake.
+pub struct SessionTable {
+    config: SessionConfig,
+    sessions: HashMap<SessionId, Session>,
+    /// Least recently used first.
+    lru: BTreeMap<u64, SessionId>,
+    /// Each caller's sessions, oldest first (at most `per_caller`).
+    by_caller: HashMap<[u8; 32], VecDeque<SessionId>>,
+    next_seq: u64,
+}
+
+impl SessionTable {
+    /// Capacities of 0 are raised to 1.
+    pub fn new(mut config: SessionConfig) -> Self {
+        config.capacity = config.capacity.max(1);
+        config.per_caller = config.per_caller.max(1);
+        Self {
+            sessions: HashMap::with_capacity(config.capacity.min(1024)),
+            config,
+            lru: BTreeMap::new(),
+            by_caller: HashMap::new(),
+            next_seq: 0,
+        }
+    }
+
+    pub fn config(&self) -> &SessionConfig {
+        &self.config
+    }
+
+    pub fn len(&self) -> usize {
+        self.sessions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
+    }
+
+    /// Store a session established by a verified, authorised handshake from `caller`
+    /// (`caller_hex`: its `neuron_key` as sent). Evicts idle sessions, then the caller's oldest
+    /// beyond `per_caller`, then the least recently used beyond `capacity`.
+    pub fn insert(
+        &mut self,
+        session_id: SessionId,
+        caller: PublicKey,
+        caller_hex: &str,
+        key: SessionKey,
+        now: u64,
+    ) {
+        self.expire_idle(now);
+        self.remove(&session_id);
+        let id = *caller.as_bytes();
+        while self
+            .by_caller
+            .get(&id)
+            .is_some_and(|q| q.len() >= self.config.per_caller)
+        {
+            let Some(oldest) = self.by_caller.get(&id).and_then(|q| q.front().copied()) else {
+                break;
+            };
+            self.remove(&oldest);
+        }
+        while self.sessions.len() >= self.config.capacity {
+            let Some((_, oldest)) = self.lru.first_key_value().map(|(k, v)| (*k, *v)) else {
+                break;
+            };
+            self.remove(&oldest);
+        }
+        let seq = self.bump();
+        self.lru.insert(seq, session_id);
+        self.by_caller.entry(id).or_default().push_back(session_id);
+        self.sessions.insert(
+            session_id,
+            Session {
+                caller,
+                caller_hex: caller_hex.to_owned(),
+                key,
+                window: ReplayWindow::default(),
+                created: now,
+                last_used: now,
+                seq,
+            },
+        );
+    }
+
+    /// Authenticate one request: the session exists and is live, `caller_hex` is the key that
+    /// opened it, the MAC over `request_digest` and the counter verifies, and the counter is
+    /// new (in that order: a forged request never moves the window). Returns the caller.
+    pub fn authenticate(
+        &mut self,
+        proof: &SessionProof,
+        caller_hex: &str,
+        request_digest: &[u8; 32],
+        now: u64,
+    ) -> Result<PublicKey, CryptoError> {
+        let sid = || hex::encode(proof.session_id);
+        let Some(s) = self.sessions.get(&proof.session_id) else {
+            return Err(CryptoError::UnknownSession { session: sid() });
+        };
+        let idle = now.saturating_sub(s.last_used) > self.config.idle_ttl_ns;
+        let old = now.saturating_sub(s.created) > self.config.max_age_ns;
+        if idle || old {
+            self.remove(&proof.session_id);
+            return Err(CryptoError::UnknownSession { session: sid() });
+        }
+        if s.caller_hex != caller_hex {
+            return Err(CryptoError::SessionCaller {
+                session: sid(),
+                got: clip(caller_hex),
+            });
+        }
+        verify_session_mac(&s.key, proof, request_digest)?;
+        let seq = self.bump();
+        let Some(s) = self.sessions.get_mut(&proof.session_id) else {
+            return Err(CryptoError::UnknownSession { session: sid() });
+        };
+        s.window
+            .check_and_record(proof.counter)
+            .map_err(|why| CryptoError::ReplayedCounter {
+                session: hex::encode(proof.session_id),
+                counter: proof.counter,
+                highest: s.window.highest(),
+                too_old: why == CounterRefusal::TooOld,
+            })?;
+        s.last_used = now;
+        self.lru.remove(&s.seq);
+        s.seq = seq;
+        self.lru.insert(seq, proof.session_id);
+        Ok(s.caller)
+    }
+
+    /// Drops every session idle longer than the TTL; returns how many.
+    pub fn expire_idle(&mut self, now: u64) -> usize {
+        let mut n = 0;
+        while let Some((_, sid)) = self.lru.first_key_value().map(|(k, v)| (*k, *v)) {
+            let idle = self
+                .sessions
+                .get(&sid)
+                .is_none_or(|s| now.saturating_sub(s.last_used) > self.config.idle_ttl_ns);
+            if !idle {
+                break;
+            }
+            self.remove(&sid);
+            n += 1;
+        }
+        n
+    }
+
+    fn remove(&mut self, sid: &SessionId) {
+        let Some(s) = self.sessions.remove(sid) else {
+            return;
+        };
+        self.lru.remove(&s.seq);
+        let id = *s.caller.as_bytes();
+        if let Some(q) = self.by_caller.get_mut(&id) {
+            q.retain(|x| x != sid);
+            if q.is_empty() {
+                self.by_caller.remove(&id);
+            }
+        }
+    }
+
+    fn bump(&mut self) -> u64 {
+        let s = self.next_seq;
+        self.next_seq += 1;
+        s
+    }
+
+    /// Sessions of `caller` (for tests and metrics).
+    pub fn sessions_of(&self, caller: &PublicKey) -> usize {
+        self.by_caller
+            .get(caller.as_bytes())
+            .map_or(0, VecDeque::len)
+    }
+}
+
+impl fmt::Debug for SessionTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionTable")
+            .field("config", &self.config)
+            .field("sessions", &self.sessions.len())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_accepts_each_counter_once_and_reorders_within_the_window() {
+        let mut w = ReplayWindow::default();
+        assert_eq!(w.check_and_record(0), Err(CounterRefusal::Zero));
+        for c in [5, 3, 4, 1, 2] {
+            w.check_and_record(c).unwrap();
+        }
+        for c in 1..=5 {
+            assert_eq!(w.check_and_record(c), Err(CounterRefusal::Replayed));
+        }
+        w.check_and_record(1000).unwrap();
+        // 1000 − 960 = 40: 41 is still inside, 40 is not.
+        w.check_and_record(41).unwrap();
+        assert_eq!(w.check_and_record(40), Err(CounterRefusal::TooOld));
+        // A jump far ahead clears everything; old counters are then too old.
+        w.check_and_record(1_000_000).unwrap();
+        assert_eq!(w.check_and_record(1000), Err(CounterRefusal::TooOld));
+        w.check_and_record(999_999).unwrap();
+        assert_eq!(w.check_and_record(999_999), Err(CounterRefusal::Replayed));
+        w.check_and_record(u64::MAX).unwrap();
+        assert_eq!(w.check_and_record(u64::MAX), Err(CounterRefusal::Replayed));
+    }
+
+    #[test]
+    fn headers_round_trip_and_refuse_malformed_values() {
+        let offer = SessionOffer {
+            share: [0xab; 32],
+            signature: [0x01; 64],
+        };
+        let s = offer.encode();
+        assert_eq!(s.len(), SessionOffer::ENCODED_LEN);
+        assert_eq!(SessionOffer::parse(s.as_bytes()).unwrap(), offer);
+        let accept = SessionAccept {
+            session_id: [7; 16],
+            share: [9; 32],
+        };
+        let s = accept.encode();
+        assert_eq!(s.len(), SessionAccept::ENCODED_LEN);
+        assert_eq!(SessionAccept::parse(s.as_bytes()).unwrap(), accept);
+        let proof = SessionProof {
+            session_id: [3; 16],
+            counter: 0x0102_0304_0506_0708,
+            mac: [0xfe; 32],
+        };
+        let s = proof.encode();
+        assert_eq!(s.len(), SessionProof::ENCODED_LEN);
+        assert!(s.contains(".0102030405060708."));
+        assert_eq!(SessionProof::parse(s.as_bytes()).unwrap(), proof);
+
+        let upper = s.to_uppercase();
+        assert!(SessionProof::parse(upper.as_bytes()).is_err());
+        assert!(SessionProof::parse(&s.as_bytes()[1..]).is_err());
+        let v2 = s.replacen("1.", "2.", 1);
+        assert!(SessionProof::parse(v2.as_bytes()).is_err());
+        let zero = SessionProof {
+            counter: 0,
+            ..proof
+        }
+        .encode();
+        assert!(SessionProof::parse(zero.as_bytes()).is_err());
+        let no_dot = s.replace('.', "-");
+        assert!(SessionProof::parse(no_dot.as_bytes()).is_err());
+    }
+
+    fn handshake(caller: &NeuronKey, synapse: &str) -> (SessionAccept, SessionKey, SessionKey) {
+        let init = SessionInitiator::generate();
+        let digest = [5u8; 32];
+        let offer = init.offer(caller, &digest);
+        verify_offer(&caller.public(), &digest, &offer).unwrap();
+        let (accept, axon_key) = accept_offer(&offer, &caller.public_hex(), synapse).unwrap();
+        let caller_key = init
+            .complete(&accept, &caller.public_hex(), synapse)
+            .unwrap();
+        (accept, caller_key, axon_key)
+    }
+
+    #[test]
+    fn both_ends_derive_the_same_key_and_the_table_authenticates_once() {
+        let caller = NeuronKey::from_seed([1; 32]);
+        let synapse = NeuronKey::from_seed([2; 32]).public_hex();
+        let (accept, ck, ak) = handshake(&caller, &synapse);
+        assert_eq!(ck.as_bytes(), ak.as_bytes());
+        let mut table = SessionTable::new(SessionConfig::default());
+        table.insert(
+            accept.session_id,
+            caller.public(),
+            &caller.public_hex(),
+            ak,
+            0,
+        );
+        let digest = [8u8; 32];
+        let proof = |counter| SessionProof {
+            session_id: accept.session_id,
+            counter,
+            mac: session_mac(&ck, &accept.session_id, counter, &digest),
+        };
+        let me = caller.public_hex();
+        assert_eq!(
+            table.authenticate(&proof(2), &me, &digest, 1).unwrap(),
+            caller.public()
+        );
+        table.authenticate(&proof(1), &me, &digest, 1).unwrap();
+        assert!(matches!(
+            table.authenticate(&proof(2), &me, &digest, 1),
+            Err(CryptoError::ReplayedCounter { .. })
+        ));
+        // A MAC over another digest, or presented by another key, is refused.
+        assert!(matches!(
+            table.authenticate(&proof(3), &me, &[9u8; 32], 1),
+            Err(CryptoError::BadSessionMac { .. })
+        ));
+        let other = NeuronKey::from_seed([3; 32]).public_hex();
+        assert!(matches!(
+            table.authenticate(&proof(3), &other, &digest, 1),
+            Err(CryptoError::SessionCaller { .. })
+        ));
+        // The failures above did not burn counter 3.
+        table.authenticate(&proof(3), &me, &digest, 1).unwrap();
+        // Idle beyond the TTL: gone.
+        let later = 2 + table.config().idle_ttl_ns;
+        assert!(matches!(
+            table.authenticate(&proof(4), &me, &digest, later),
+            Err(CryptoError::UnknownSession { .. })
+        ));
+        assert!(table.is_empty());
+    }
+
+    #[test]
+    fn table_is_bounded_in_total_and_per_caller() {
+        let mut table = SessionTable::new(SessionConfig {
+            capacity: 4,
+            per_caller: 2,
+            ..SessionConfig::default()
+        });
+        let a = NeuronKey::from_seed([1; 32]);
+        for i in 0..5u8 {
+            table.insert([i; 16], a.public(), &a.public_hex(), SessionKey([i; 32]), 0);
+            assert!(table.sessions_of(&a.public()) <= 2);
+        }
+        assert_eq!(table.len(), 2);
+        for s in 10..20u8 {
+            let k = NeuronKey::from_seed([s; 32]);
+            table.insert([s; 16], k.public(), &k.public_hex(), SessionKey([s; 32]), 0);
+            assert!(table.len() <= 4);
+        }
+        assert_eq!(table.len(), 4);
+        assert_eq!(table.lru.len(), 4);
+        assert_eq!(
+            table.by_caller.values().map(VecDeque::len).sum::<usize>(),
+            4
+        );
+    }
+
+    #[test]
+    fn small_order_shares_are_refused() {
+        let caller = NeuronKey::from_seed([1; 32]);
+        let offer = SessionOffer {
+            share: [0; 32],
+            signature: [0; 64],
+        };
+        assert!(matches!(
+            accept_offer(&offer, &caller.public_hex(), "x"),
+            Err(CryptoError::WeakSessionShare)
+        ));
+    }
+}

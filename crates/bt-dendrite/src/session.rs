@@ -1,0 +1,230 @@
+//! The caller's side of authentication sessions (`bt_crypto::session`, `docs/protocol.md`).
+//!
+//! One [`SessionSlot`] per pooled axon connection. The first call to an axon becomes the
+//! *handshake*: a normal signed request that also carries an X25519 share (offer). While it is
+//! in flight, concurrent calls are simply signed (nobody waits for it). If the axon answers
+//! with its share and a session id, later calls send a MAC and a counter instead of a
+//! signature; if it answers without one (an axon that does not know sessions, or has them
+//! off), calls keep signing and the offer is repeated only after [`UNSUPPORTED_RETRY`].
+//! A session the axon no longer knows (restart, expiry, eviction) is answered
+//! `UNAUTHENTICATED`; the call is then retried once, signed (see `call.rs`).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use bt_crypto::session::{
+    SessionAccept, SessionId, SessionInitiator, SessionKey, SessionProof, session_mac,
+};
+
+/// After an axon answered a handshake without accepting, keep signing this long before
+/// offering again (an upgraded or reconfigured axon is found within this time; a new
+/// connection offers at once).
+pub(crate) const UNSUPPORTED_RETRY: Duration = Duration::from_secs(600);
+
+/// Counters stop well before they could wrap; the session is then replaced by a new one.
+const MAX_COUNTER: u64 = 1 << 62;
+
+#[derive(Default)]
+enum State {
+    #[default]
+    Idle,
+    /// A handshake is in flight (`attempt` identifies it).
+    Offering {
+        attempt: u64,
+    },
+    Ready(Arc<ClientSession>),
+    /// The axon answered a handshake without a session.
+    Unsupported {
+        until: Instant,
+    },
+}
+
+/// The session state of one axon connection.
+#[derive(Default)]
+pub(crate) struct SessionSlot {
+    state: Mutex<State>,
+    attempts: AtomicU64,
+}
+
+/// How one request authenticates.
+pub(crate) enum Plan {
+    Unsigned,
+    Signed,
+    /// Signed, and offering a session.
+    Offer(OfferTicket),
+    Session(Arc<ClientSession>),
+}
+
+/// An established session, shared by the calls to one axon.
+pub(crate) struct ClientSession {
+    id: SessionId,
+    key: SessionKey,
+    /// The last counter used; each request takes the next one.
+    counter: AtomicU64,
+}
+
+impl ClientSession {
+    pub(crate) fn id(&self) -> &SessionId {
+        &self.id
+    }
+
+    /// The `bt-session` proof for a request whose v1 digest is `digest`; `None` once the
+    /// counters are used up (the caller then signs and the session is replaced).
+    pub(crate) fn prove(&self, digest: &[u8; 32]) -> Option<SessionProof> {
+        let counter = self.counter.fetch_add(1, Ordering::Relaxed) + 1;
+        (counter < MAX_COUNTER).then(|| SessionProof {
+            session_id: self.id,
+            counter,
+            mac: session_mac(&self.key, &self.id, counter, digest),
+        })
+    }
+}
+
+impl SessionSlot {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Every state is valid on its own; a panic elsewhere cannot leave a half-made one.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Decide how the next request authenticates (signing is on: the caller checked).
+    pub(crate) fn plan(self: &Arc<Self>) -> Plan {
+        let mut state = self.lock();
+        match &*state {
+            State::Ready(s) if s.counter.load(Ordering::Relaxed) < MAX_COUNTER => {
+                return Plan::Session(s.clone());
+            }
+            State::Offering { .. } => return Plan::Signed,
+            State::Unsupported { until } if Instant::now() < *until => return Plan::Signed,
+            _ => {}
+        }
+        let attempt = self.attempts.fetch_add(1, Ordering::Relaxed);
+        *state = State::Offering { attempt };
+        Plan::Offer(OfferTicket {
+            slot: self.clone(),
+            attempt,
+            initiator: Some(SessionInitiator::generate()),
+        })
+    }
+
+    /// The axon refused `session` (unknown, expired, or a replay): forget it, unless it was
+    /// already replaced.
+    pub(crate) fn forget(&self, session: &SessionId) {
+        let mut state = self.lock();
+        if matches!(&*state, State::Ready(s) if s.id == *session) {
+            *state = State::Idle;
+        }
+    }
+
+    /// Whether a session is established (for tests and diagnostics).
+    pub(crate) fn is_ready(&self) -> bool {
+        matches!(&*self.lock(), State::Ready(_))
+    }
+}
+
+/// The right to run the one handshake in flight. Dropping it unresolved (the call failed, timed
+/// out or was cancelled) lets the next call offer again.
+pub(crate) struct OfferTicket {
+    slot: Arc<SessionSlot>,
+    attempt: u64,
+    initiator: Option<SessionInitiator>,
+}
+
+impl OfferTicket {
+    pub(crate) fn initiator(&self) -> Option<&SessionInitiator> {
+        self.initiator.as_ref()
+    }
+
+    /// The handshake request was answered `OK`: with the axon's accept (a session), or without
+    /// (`accept == None`: the axon does not do sessions; keep signing for a while).
+    pub(crate) fn resolve(
+        mut self,
+        accept: Option<SessionAccept>,
+        caller_key: &str,
+        synapse_key: &str,
+    ) {
+        let session = match (accept, self.initiator.take()) {
+            // An accept whose share cannot be used (small order) is treated like no accept.
+            (Some(accept), Some(init)) => {
+                init.complete(&accept, caller_key, synapse_key)
+                    .ok()
+                    .map(|key| {
+                        Arc::new(ClientSession {
+                            id: accept.session_id,
+                            key,
+                            counter: AtomicU64::new(0),
+                        })
+                    })
+            }
+            _ => None,
+        };
+        let mut state = self.slot.lock();
+        if matches!(&*state, State::Offering { attempt } if *attempt == self.attempt) {
+            *state = match session {
+                Some(s) => State::Ready(s),
+                None => State::Unsupported {
+                    until: Instant::now() + UNSUPPORTED_RETRY,
+                },
+            };
+        }
+    }
+}
+
+impl Drop for OfferTicket {
+    fn drop(&mut self) {
+        let mut state = self.slot.lock();
+        if matches!(&*state, State::Offering { attempt } if *attempt == self.attempt) {
+            *state = State::Idle;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bt_crypto::NeuronKey;
+
+    #[test]
+    fn one_handshake_at_a_time_then_the_session_is_used() {
+        let slot = Arc::new(SessionSlot::default());
+        let Plan::Offer(ticket) = slot.plan() else {
+            panic!("first call must offer");
+        };
+        assert!(matches!(slot.plan(), Plan::Signed));
+        // The axon's side, to complete the handshake.
+        let caller = NeuronKey::from_seed([1; 32]);
+        let synapse = NeuronKey::from_seed([2; 32]).public_hex();
+        let Some(init) = ticket.initiator() else {
+            panic!("ticket without initiator");
+        };
+        let offer = init.offer(&caller, &[0; 32]);
+        let Ok((accept, _)) =
+            bt_crypto::session::accept_offer(&offer, &caller.public_hex(), &synapse)
+        else {
+            panic!("accept failed");
+        };
+        ticket.resolve(Some(accept), &caller.public_hex(), &synapse);
+        let Plan::Session(s) = slot.plan() else {
+            panic!("session expected");
+        };
+        let a = s.prove(&[1; 32]).map(|p| p.counter);
+        let b = s.prove(&[1; 32]).map(|p| p.counter);
+        assert_eq!((a, b), (Some(1), Some(2)));
+        slot.forget(s.id());
+        assert!(matches!(slot.plan(), Plan::Offer(_)));
+    }
+
+    #[test]
+    fn a_dropped_handshake_lets_the_next_call_offer_and_a_refusal_backs_off() {
+        let slot = Arc::new(SessionSlot::default());
+        let first = slot.plan();
+        assert!(matches!(first, Plan::Offer(_)));
+        drop(first);
+        let Plan::Offer(ticket) = slot.plan() else {
+            panic!("offer expected after a dropped handshake");
+        };
+        ticket.resolve(None, "k", "s");
+        assert!(matches!(slot.plan(), Plan::Signed));
+        assert!(!slot.is_ready());
+    }
+}
