@@ -10,8 +10,9 @@
 //!        (max_in_flight_per_connection, max_in_flight) → RESOURCE_EXHAUSTED; stamp deadline
 //!     ─► handler: route by synapse key (NOT_FOUND), arity (INVALID_ARGUMENT)
 //!     ─► small request (≤ inline_max_bytes): signature (batch-verified with concurrent
-//!        requests) → nonce → policy on the executor; then decode → synapse → encode there too
-//!        for a lightweight synapse, else on the blocking pool (≤ workers)
+//!        requests) → nonce → policy on the executor, or, under a session, MAC → counter →
+//!        policy; then decode → synapse → encode there too for a lightweight synapse, else on
+//!        the blocking pool (≤ workers)
 //!     ─► large request: all of it on the blocking pool
 //! ```
 //!
@@ -22,6 +23,15 @@
 //! batches of at most `max_verify_batch` (so one batch holds an executor thread for about a
 //! millisecond at most), never for payloads whose hashing would take long.
 //! Errors are gRPC statuses, never crashes: a synapse that fails or panics yields `INTERNAL`.
+//!
+//! **Sessions** (`AxonConfig::sessions`, on by default; `docs/protocol.md`, "Sessions"): a
+//! signed request carrying `bt-session-offer` opens a session once it is authenticated,
+//! allowed by the policy and served; the response carries `bt-session-accept`. Requests with
+//! `bt-session` are then authenticated by HMAC-SHA256 and a counter (a 960-counter reorder
+//! window) instead of Ed25519, still before any tensor is decoded and still checked by the
+//! policy with the session's caller key. The table is bounded (`max_sessions`,
+//! `max_sessions_per_caller`, idle and age limits); an unknown session is `UNAUTHENTICATED`,
+//! and the caller then signs again.
 //!
 //! # Example
 //!
