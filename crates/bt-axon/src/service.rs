@@ -307,10 +307,20 @@ impl Shared {
         method: RpcMethod,
         proof: &SessionProof,
     ) -> Result<PublicKey, Status> {
+        let refused = |table: &SessionTable, e| {
+            self.metrics.session_checked(false, table.len());
+            unauthenticated(e)
+        };
+        // An unknown session is refused before the payload is hashed.
+        {
+            let mut table = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Err(e) = table.precheck(proof, &msg.neuron_key, self.now_ns()) {
+                return Err(refused(&table, e));
+            }
+        }
         let digest = digest_of(msg, method);
-        let now = self.now_ns();
         let mut table = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
-        let verdict = table.authenticate(proof, &msg.neuron_key, &digest, now);
+        let verdict = table.authenticate(proof, &msg.neuron_key, &digest, self.now_ns());
         self.metrics.session_checked(verdict.is_ok(), table.len());
         verdict.map_err(unauthenticated)
     }

@@ -662,21 +662,7 @@ impl SessionTable {
         now: u64,
     ) -> Result<PublicKey, CryptoError> {
         let sid = || hex::encode(proof.session_id);
-        let Some(s) = self.sessions.get(&proof.session_id) else {
-            return Err(CryptoError::UnknownSession { session: sid() });
-        };
-        let idle = now.saturating_sub(s.last_used) > self.config.idle_ttl_ns;
-        let old = now.saturating_sub(s.created) > self.config.max_age_ns;
-        if idle || old {
-            self.remove(&proof.session_id);
-            return Err(CryptoError::UnknownSession { session: sid() });
-        }
-        if s.caller_hex != caller_hex {
-            return Err(CryptoError::SessionCaller {
-                session: sid(),
-                got: clip(caller_hex),
-            });
-        }
+        let s = self.live(proof, caller_hex, now)?;
         verify_session_mac(&s.key, proof, request_digest)?;
         let seq = self.bump();
         let Some(s) = self.sessions.get_mut(&proof.session_id) else {
@@ -695,6 +681,45 @@ impl SessionTable {
         s.seq = seq;
         self.lru.insert(seq, proof.session_id);
         Ok(s.caller)
+    }
+
+    /// The checks of [`authenticate`](Self::authenticate) that need no request digest: the
+    /// session exists, is live and belongs to `caller_hex`. Lets the owner refuse a request for
+    /// an unknown session before hashing its payload (which may be tens of MiB).
+    pub fn precheck(
+        &mut self,
+        proof: &SessionProof,
+        caller_hex: &str,
+        now: u64,
+    ) -> Result<(), CryptoError> {
+        self.live(proof, caller_hex, now).map(|_| ())
+    }
+
+    fn live(
+        &mut self,
+        proof: &SessionProof,
+        caller_hex: &str,
+        now: u64,
+    ) -> Result<&Session, CryptoError> {
+        let sid = || hex::encode(proof.session_id);
+        let Some(s) = self.sessions.get(&proof.session_id) else {
+            return Err(CryptoError::UnknownSession { session: sid() });
+        };
+        let idle = now.saturating_sub(s.last_used) > self.config.idle_ttl_ns;
+        let old = now.saturating_sub(s.created) > self.config.max_age_ns;
+        if idle || old {
+            self.remove(&proof.session_id);
+            return Err(CryptoError::UnknownSession { session: sid() });
+        }
+        if s.caller_hex != caller_hex {
+            return Err(CryptoError::SessionCaller {
+                session: sid(),
+                got: clip(caller_hex),
+            });
+        }
+        self.sessions
+            .get(&proof.session_id)
+            .ok_or_else(|| CryptoError::UnknownSession { session: sid() })
     }
 
     /// Drops every session idle longer than the TTL; returns how many.

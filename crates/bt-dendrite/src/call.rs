@@ -129,6 +129,14 @@ async fn attempt(inner: &Inner, mut spec: CallSpec, phase: &AtomicU8) -> Outcome
                 ticket.resolve(accept, &inner.key_hex, &spec.endpoint.synapse_key);
                 break Ok(response);
             }
+            (Err(status), Plan::Offer(ticket)) => {
+                // The axon answered the handshake with an error (a policy refusal, a failing
+                // synapse): do not offer again on every call.
+                if matches!(classify(&status), Failure::Rejected) {
+                    ticket.refused();
+                }
+                break Err(status);
+            }
             (Err(status), Plan::Session(session))
                 if status.code() == Code::Unauthenticated
                     && may_retry
@@ -318,16 +326,13 @@ impl Inner {
                     }
                     // Counters used up: sign this one; the next call opens a new session.
                     None => {
-                        self.sign(&mut msg, &hash, spec.method);
+                        let _ = self.sign(&mut msg, &hash, spec.method);
                         Plan::Signed
                     }
                 }
             }
             (plan @ (Plan::Signed | Plan::Offer(_)), Some(hash)) => {
-                // The nonce is drawn as late as possible so that it is fresh when it arrives.
-                msg.nounce = self.nonces.next();
-                let d = digest(&msg, &hash);
-                msg.signature = bytes::Bytes::copy_from_slice(&self.key.sign(&d));
+                let d = self.sign(&mut msg, &hash, spec.method);
                 if let Plan::Offer(ticket) = &plan
                     && let Some(init) = ticket.initiator()
                 {
@@ -347,10 +352,13 @@ impl Inner {
         (request, plan)
     }
 
-    fn sign(&self, msg: &mut TensorMessage, hash: &[u8; 32], method: RpcMethod) {
+    /// A fresh nonce and the v1 signature; returns the signed digest. The nonce is drawn as
+    /// late as possible so that it is fresh when it arrives.
+    fn sign(&self, msg: &mut TensorMessage, hash: &[u8; 32], method: RpcMethod) -> [u8; 32] {
         msg.nounce = self.nonces.next();
         let d = request_digest(&msg.neuron_key, &msg.synapse_key, msg.nounce, hash, method);
         msg.signature = bytes::Bytes::copy_from_slice(&self.key.sign(&d));
+        d
     }
 
     /// How the next request to `lease`'s axon authenticates.

@@ -22,6 +22,10 @@ use bt_crypto::session::{
 /// connection offers at once).
 pub(crate) const UNSUPPORTED_RETRY: Duration = Duration::from_secs(600);
 
+/// After an axon answered a handshake request with an error, calls are signed this long before
+/// the next offer (a caller the policy refuses would otherwise pay for an offer on every call).
+pub(crate) const REFUSED_RETRY: Duration = Duration::from_secs(1);
+
 /// Counters stop well before they could wrap; the session is then replaced by a new one.
 const MAX_COUNTER: u64 = 1 << 62;
 
@@ -135,6 +139,17 @@ impl OfferTicket {
         self.initiator.as_ref()
     }
 
+    /// The handshake request was refused by the axon: sign for [`REFUSED_RETRY`], then offer
+    /// again.
+    pub(crate) fn refused(self) {
+        let mut state = self.slot.lock();
+        if matches!(&*state, State::Offering { attempt } if *attempt == self.attempt) {
+            *state = State::Unsupported {
+                until: Instant::now() + REFUSED_RETRY,
+            };
+        }
+    }
+
     /// The handshake request was answered `OK`: with the axon's accept (a session), or without
     /// (`accept == None`: the axon does not do sessions; keep signing for a while).
     pub(crate) fn resolve(
@@ -226,5 +241,13 @@ mod tests {
         ticket.resolve(None, "k", "s");
         assert!(matches!(slot.plan(), Plan::Signed));
         assert!(!slot.is_ready());
+
+        // A handshake the axon refused (policy, failing synapse) also backs off.
+        let slot = Arc::new(SessionSlot::default());
+        let Plan::Offer(ticket) = slot.plan() else {
+            panic!("offer expected");
+        };
+        ticket.refused();
+        assert!(matches!(slot.plan(), Plan::Signed));
     }
 }
