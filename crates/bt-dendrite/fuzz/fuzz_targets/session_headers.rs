@@ -1,0 +1,20 @@
+//! Session metadata from a peer (`bt-session-accept` reaches the dendrite; `bt-session-offer` and
+//! `bt-session` reach the axon): arbitrary bytes never panic, and whatever parses is canonical —
+//! it re-encodes to exactly the bytes received, so no value has two spellings.
+#![no_main]
+
+use bt_crypto::session::{SessionAccept, SessionOffer, SessionProof};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(a) = SessionAccept::parse(data) {
+        assert_eq!(a.encode().as_bytes(), data);
+    }
+    if let Ok(o) = SessionOffer::parse(data) {
+        assert_eq!(o.encode().as_bytes(), data);
+    }
+    if let Ok(p) = SessionProof::parse(data) {
+        assert_eq!(p.encode().as_bytes(), data);
+        assert_ne!(p.counter, 0);
+    }
+});
