@@ -142,12 +142,18 @@ impl SessionProof {
     pub const ENCODED_LEN: usize = 2 + 32 + 1 + 16 + 1 + 64;
 
     pub fn encode(&self) -> String {
-        format!(
-            "{V1}{}.{:016x}.{}",
-            hex::encode(self.session_id),
-            self.counter,
-            hex::encode(self.mac)
-        )
+        let bytes = self.encode_bytes();
+        bytes.iter().map(|&b| char::from(b)).collect()
+    }
+
+    /// [`encode`](Self::encode) without allocating: it runs once per request.
+    pub fn encode_bytes(&self) -> [u8; Self::ENCODED_LEN] {
+        let mut out = [b'.'; Self::ENCODED_LEN];
+        out[0] = b'1';
+        write_hex(&mut out[2..34], &self.session_id);
+        write_hex(&mut out[35..51], &self.counter.to_be_bytes());
+        write_hex(&mut out[52..116], &self.mac);
+        out
     }
 
     pub fn parse(value: &[u8]) -> Result<Self, CryptoError> {
@@ -212,6 +218,15 @@ impl<'a> Fields<'a> {
 
     fn not_hex(&self) -> CryptoError {
         bad_header(self.header, "fields must be lower-case hex")
+    }
+}
+
+/// Lower-case hex of `bytes` into `out` (exactly twice as long).
+fn write_hex(out: &mut [u8], bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 0xf)];
     }
 }
 

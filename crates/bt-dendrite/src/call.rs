@@ -12,6 +12,7 @@ use bt_wire::TensorMessage;
 use bt_wire::bittensor_client::BittensorClient;
 use std::sync::atomic::{AtomicU8, Ordering};
 use tokio::time::Instant;
+use tonic::metadata::MetadataValue;
 use tonic::{Code, Request};
 
 use crate::breaker::Admission;
@@ -312,6 +313,7 @@ impl Inner {
             )
         };
         let mut header = None;
+        let mut session_header = None;
         let plan = match (plan, payload_hash) {
             (Plan::Unsigned, _) | (_, None) => {
                 // Unsigned (Release 1): a nonce anyway, as Release-1 clients sent one.
@@ -321,7 +323,7 @@ impl Inner {
             (Plan::Session(session), Some(hash)) => {
                 match session.prove(&digest(&msg, &hash)) {
                     Some(proof) => {
-                        header = Some((SESSION_HEADER, proof.encode()));
+                        session_header = Some(proof.encode_bytes());
                         Plan::Session(session)
                     }
                     // Counters used up: sign this one; the next call opens a new session.
@@ -346,6 +348,14 @@ impl Inner {
             && let Ok(value) = value.parse()
         {
             request.metadata_mut().insert(name, value);
+        }
+        if let Some(bytes) = session_header
+            && let Ok(mut value) = MetadataValue::try_from(&bytes[..])
+        {
+            // Never indexed by HPACK: a value that never repeats would only churn both ends'
+            // header tables (and push out the entries that do repeat).
+            value.set_sensitive(true);
+            request.metadata_mut().insert(SESSION_HEADER, value);
         }
         // The server sees the same deadline we enforce (`Endpoint::timeout` would not send it).
         request.set_timeout(spec.deadline.saturating_duration_since(Instant::now()));
