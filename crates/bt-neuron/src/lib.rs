@@ -13,6 +13,14 @@
 //!
 //! Both print a [`report::Ready`] line when they serve and the seeds' log lines while they
 //! train; `bittensor localnet` reads the same lines.
+//!
+//! What an MNIST neuron serves is its encoding (bt-nn `MnistModel::encode`: the forward network
+//! over the image and the student's output, trained by the labels), as Release 1 did; its peers
+//! use it as the context of their network path and their students distil it. That is what makes
+//! the network worth joining: in the `network-effect` bench a new neuron joining two trained
+//! peers reaches 85% / 90% MNIST test accuracy through its network path in 100 / 140 steps,
+//! alone in 140 / 220 (mean of three seeds); its local path (own student as context) is not
+//! faster yet, because its student needs more than 300 steps to imitate the peers' encodings.
 
 // Tests may unwrap: a panic is the failure report there.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
