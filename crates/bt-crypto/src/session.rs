@@ -198,9 +198,19 @@ impl<'a> Fields<'a> {
             bad_header(self.header, "value too short") // unreachable after the length check
         })?;
         let mut out = [0u8; N];
+        // Branch-free per digit (this runs on every request): invalid digits map to 0xff and
+        // are caught once at the end.
+        let mut bad = 0u8;
         for (o, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
-            *o = (lower_hex(pair[0]).ok_or_else(|| self.not_hex())? << 4)
-                | lower_hex(pair[1]).ok_or_else(|| self.not_hex())?;
+            let (hi, lo) = (
+                HEX_VALUE[usize::from(pair[0])],
+                HEX_VALUE[usize::from(pair[1])],
+            );
+            bad |= hi | lo;
+            *o = (hi << 4) | (lo & 0x0f);
+        }
+        if bad & 0xf0 != 0 {
+            return Err(self.not_hex());
         }
         self.rest = rest;
         Ok(out)
@@ -230,13 +240,21 @@ fn write_hex(out: &mut [u8], bytes: &[u8]) {
     }
 }
 
-fn lower_hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        _ => None,
+/// Value of a lower-case hex digit, `0xff` for any other byte.
+const HEX_VALUE: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
     }
-}
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 fn bad_header(header: &'static str, reason: &str) -> CryptoError {
     CryptoError::BadSessionHeader {

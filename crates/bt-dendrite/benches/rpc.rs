@@ -351,7 +351,13 @@ async fn raw_once(c: &BittensorClient<Channel>, x: &Tensor) -> bool {
     };
     let mut req = tonic::Request::new(msg);
     req.set_timeout(Duration::from_secs(5));
-    c.clone().forward(req).await.is_ok()
+    match c.clone().forward(req).await {
+        Ok(_) => true,
+        Err(status) => {
+            eprintln!("raw call failed: {status}");
+            false
+        }
+    }
 }
 
 fn vm_kib(field: &str) -> u64 {
