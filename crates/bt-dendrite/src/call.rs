@@ -106,10 +106,12 @@ async fn attempt(inner: &Inner, mut spec: CallSpec, phase: &AtomicU8) -> Outcome
     let mut retried = false;
     let result = loop {
         let plan = inner.plan(&lease);
-        // A session request may be refused because the axon forgot the session; only then is
-        // the call sent again (signed), so only then are the tensors kept (a cheap clone:
-        // buffers are reference-counted).
-        let may_retry = matches!(plan, Plan::Session(_)) && !retried;
+        // An authenticated request refused as UNAUTHENTICATED is sent once more (signed, with
+        // a fresh nonce): a session the axon forgot, or a nonce that fell out of the axon's
+        // reorder window because the request was held up behind many newer ones. Either way the
+        // axon refused it before running anything. Only then are the tensors needed twice (a
+        // cheap clone: buffers are reference-counted).
+        let may_retry = !matches!(plan, Plan::Unsigned) && !retried;
         let body = if may_retry {
             tensors.clone()
         } else {
@@ -130,6 +132,18 @@ async fn attempt(inner: &Inner, mut spec: CallSpec, phase: &AtomicU8) -> Outcome
                 ticket.resolve(accept, &inner.key_hex, &spec.endpoint.synapse_key);
                 break Ok(response);
             }
+            (Err(status), plan)
+                if status.code() == Code::Unauthenticated
+                    && may_retry
+                    && spec.deadline > Instant::now() =>
+            {
+                if let Plan::Session(session) = &plan {
+                    // Unknown or expired session (axon restarted, table full, idle): the retry
+                    // is signed, and offers a new session if no other call is doing so.
+                    lease.session.forget(session.id());
+                }
+                retried = true;
+            }
             (Err(status), Plan::Offer(ticket)) => {
                 // The axon answered the handshake with an error (a policy refusal, a failing
                 // synapse): do not offer again on every call.
@@ -137,16 +151,6 @@ async fn attempt(inner: &Inner, mut spec: CallSpec, phase: &AtomicU8) -> Outcome
                     ticket.refused();
                 }
                 break Err(status);
-            }
-            (Err(status), Plan::Session(session))
-                if status.code() == Code::Unauthenticated
-                    && may_retry
-                    && spec.deadline > Instant::now() =>
-            {
-                // Unknown or expired session (axon restarted, table full, idle): once more,
-                // signed (and offering a new session if no other call is doing so).
-                lease.session.forget(session.id());
-                retried = true;
             }
             (result, _) => break result,
         }

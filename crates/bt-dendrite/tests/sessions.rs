@@ -177,3 +177,38 @@ async fn servers_that_ignore_offers_get_valid_signed_requests() {
         bt_crypto::verify_request(&s.message, bt_crypto::RpcMethod::Forward).unwrap();
     }
 }
+
+/// A signed request refused as UNAUTHENTICATED (say, its nonce fell out of the axon's reorder
+/// window while it was held up) is sent once more with a fresh nonce, never more.
+#[tokio::test]
+async fn a_refused_signed_request_is_retried_once_with_a_fresh_nonce() {
+    let server = support::start(Behaviour::Reject(
+        tonic::Code::Unauthenticated,
+        "nonce already used",
+    ))
+    .await;
+    let d = dendrite_with(NeuronKey::generate(), false);
+    let ep = Endpoint::new(
+        "127.0.0.1",
+        server.addr.port(),
+        NeuronKey::generate().public_hex(),
+    );
+    let r = d.forward_tensor(vec![(ep.clone(), x(1.0))]).await.unwrap();
+    assert!(
+        matches!(
+            r[0].outcome,
+            Outcome::Rejected {
+                code: tonic::Code::Unauthenticated,
+                ..
+            }
+        ),
+        "{}",
+        r[0].outcome
+    );
+    let seen = server.seen();
+    assert_eq!(seen.len(), 2);
+    assert!(seen[1].nonce > seen[0].nonce);
+    for s in &seen {
+        bt_crypto::verify_request(&s.message, bt_crypto::RpcMethod::Forward).unwrap();
+    }
+}
