@@ -1,0 +1,31 @@
+//! The session test vector of docs/protocol.md, recomputed by an independent implementation
+//! (Python's pyca/cryptography, from the document rather than our code). Skips with a message
+//! when python3 cannot import `cryptography`; CI installs it.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+#[test]
+fn python_recomputes_the_session_vector() {
+    let importable = Command::new("python3")
+        .args(["-c", "import cryptography"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !importable {
+        println!(
+            "SKIPPED session vectors: python3 cannot import cryptography (pip install cryptography)"
+        );
+        return;
+    }
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/session_vectors.py");
+    let out = Command::new("python3").arg(&script).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("session vectors ok"),
+        "{}\nstdout: {stdout}\nstderr: {}",
+        script.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
