@@ -20,7 +20,10 @@ fn python_recomputes_the_session_vector() {
         return;
     }
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/session_vectors.py");
-    let out = Command::new("python3").arg(&script).output().unwrap();
+    let out = match Command::new("python3").arg(&script).output() {
+        Ok(out) => out,
+        Err(e) => panic!("cannot run python3 {}: {e}", script.display()),
+    };
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && stdout.contains("session vectors ok"),
