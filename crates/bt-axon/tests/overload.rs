@@ -34,10 +34,16 @@ async fn thousand_concurrent_requests_are_all_answered() {
             c.forward(request(msg, Duration::from_secs(30))).await
         }));
     }
-    // While the synapse is held, the bound fills up and the rest is refused.
-    eventually(Duration::from_secs(20), "bound reached", || {
-        axon.metrics().in_flight == 8
-    })
+    // While the synapse is held, the bound fills up and the rest is refused. The two are
+    // awaited together: the bound can fill before the first refusal is counted.
+    eventually(
+        Duration::from_secs(20),
+        "bound reached and refusing",
+        || {
+            let m = axon.metrics();
+            m.in_flight == 8 && m.count(Code::ResourceExhausted) > 0
+        },
+    )
     .await;
     let refused_while_full = axon.metrics().count(Code::ResourceExhausted);
     gated.open();
