@@ -112,7 +112,7 @@ async fn handle(
         }
         let caller = match auth {
             Auth::Plain => shared.authenticate_batched(&msg, method).await?,
-            _ => shared.authenticate(&msg, method, &auth)?,
+            _ => shared.authenticate(&msg, method, &auth, true)?,
         };
         shared.authorize(caller.as_ref(), &msg.synapse_key, method)?;
         let reply = if synapse.is_lightweight() {
@@ -129,7 +129,7 @@ async fn handle(
         (reply, shared.open_session(&auth, caller.as_ref(), &msg))
     } else {
         on_pool(shared, &admitted, move |s| {
-            let caller = s.authenticate(&msg, method, &auth)?;
+            let caller = s.authenticate(&msg, method, &auth, false)?;
             s.authorize(caller.as_ref(), &msg.synapse_key, method)?;
             let reply = s.compute(method, &msg, synapse.as_ref())?;
             Ok((reply, s.open_session(&auth, caller.as_ref(), &msg)))
@@ -260,15 +260,19 @@ impl Shared {
     }
 
     /// Signature (or MAC) first, then the nonce (or counter): a forged request must never move
-    /// a caller's nonce floor or a session's window.
+    /// a caller's nonce floor or a session's window. `small`: the payload is at most
+    /// `inline_max_bytes`, so hashing it costs less than a separate table lookup.
     fn authenticate(
         &self,
         msg: &TensorMessage,
         method: RpcMethod,
         auth: &Auth,
+        small: bool,
     ) -> Result<Option<PublicKey>, Status> {
         match auth {
-            Auth::Session(proof) => self.authenticate_session(msg, method, proof).map(Some),
+            Auth::Session(proof) => self
+                .authenticate_session(msg, method, proof, small)
+                .map(Some),
             Auth::Offer(offer) => self.authenticate_offer(msg, method, offer).map(Some),
             Auth::Plain => {
                 if msg.signature.is_empty() {
@@ -301,26 +305,27 @@ impl Shared {
 
     /// A request under a session: the MAC over the request digest and the counter, checked
     /// against the session's key, caller and window. Hashing happens outside the table lock.
+    /// A large payload is hashed only once its session is known to exist (`small == false`);
+    /// a small one is hashed first, so the table is locked once per request.
     fn authenticate_session(
         &self,
         msg: &TensorMessage,
         method: RpcMethod,
         proof: &SessionProof,
+        small: bool,
     ) -> Result<PublicKey, Status> {
-        let refused = |table: &SessionTable, e| {
-            self.metrics.session_checked(false, table.len());
-            unauthenticated(e)
-        };
-        // An unknown session is refused before the payload is hashed.
-        {
-            let mut table = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Err(e) = table.precheck(proof, &msg.neuron_key, self.now_ns()) {
-                return Err(refused(&table, e));
+        let now = self.now_ns();
+        let lock = || self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        if !small {
+            let mut table = lock();
+            if let Err(e) = table.precheck(proof, &msg.neuron_key, now) {
+                self.metrics.session_checked(false, table.len());
+                return Err(unauthenticated(e));
             }
         }
         let digest = digest_of(msg, method);
-        let mut table = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
-        let verdict = table.authenticate(proof, &msg.neuron_key, &digest, self.now_ns());
+        let mut table = lock();
+        let verdict = table.authenticate(proof, &msg.neuron_key, &digest, now);
         self.metrics.session_checked(verdict.is_ok(), table.len());
         verdict.map_err(unauthenticated)
     }

@@ -4,6 +4,10 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+use bt_crypto::session::{
+    SessionConfig, SessionInitiator, SessionMac, SessionProof, SessionTable, accept_offer_with,
+    session_mac,
+};
 use bt_crypto::{
     NeuronKey, RpcMethod, sign_request, tensors_hash, verify_request, verify_requests_batch,
 };
@@ -79,6 +83,20 @@ fn main() {
         black_box(tensors_hash(black_box(&big)));
     });
 
+    // Per-request costs of a session (docs/protocol.md "Sessions"): the MAC keyed afresh for
+    // every request (`session_mac`) next to the session's pre-keyed state (`SessionMac`), and
+    // the axon's table check (MAC, caller, counter window, LRU) of one busy session.
+    let (mac_fresh, mac_cached, table_auth) = session_costs(&key, &receiver);
+    let kib = vec![Tensor {
+        buffer: vec![3u8; 1 << 10].into(),
+        shape: vec![256],
+        dtype: 1,
+        ..Default::default()
+    }];
+    let hash_1kib = time_us(20_000, || {
+        black_box(tensors_hash(black_box(&kib)));
+    });
+
     println!("bt-crypto bench (µs per op)");
     println!("  ed25519 sign (32-byte digest)          {sign:8.2}");
     println!("  ed25519 verify_strict                  {verify:8.2}");
@@ -92,4 +110,54 @@ fn main() {
         "  tensors_hash, 1 MiB tensor             {hash_1mib:8.2}  ({:.0} MB/s)",
         1.048576e6 / hash_1mib
     );
+    println!("  tensors_hash, 1 KiB tensor             {hash_1kib:8.3}");
+    println!("  session_mac (keyed per request)        {mac_fresh:8.3}");
+    println!(
+        "  SessionMac::mac (keyed once)           {mac_cached:8.3}  ({:.2}x of session_mac)",
+        mac_cached / mac_fresh
+    );
+    println!("  SessionTable::authenticate             {table_auth:8.3}");
+}
+
+fn session_costs(key: &NeuronKey, receiver: &str) -> (f64, f64, f64) {
+    let init = SessionInitiator::from_secret_bytes([4; 32]);
+    let offer = init.offer(key, &[5; 32]);
+    let Ok((accept, axon_key)) =
+        accept_offer_with([6; 32], [7; 16], &offer, &key.public_hex(), receiver)
+    else {
+        panic!("the fixed handshake failed");
+    };
+    let sid = accept.session_id;
+    let digest = [8u8; 32];
+    let mut counter = 0u64;
+    let fresh = time_us(100_000, || {
+        counter += 1;
+        black_box(session_mac(&axon_key, &sid, counter, black_box(&digest)));
+    });
+    let mac = SessionMac::new(&axon_key, &sid);
+    let cached = time_us(100_000, || {
+        counter += 1;
+        black_box(mac.mac(counter, black_box(&digest)));
+    });
+    let caller_hex = key.public_hex();
+    let mut table = SessionTable::new(SessionConfig::default());
+    table.insert(sid, key.public(), &caller_hex, axon_key, 0);
+    let mut counter = 0u64;
+    let proofs: Vec<SessionProof> = (0..100_001)
+        .map(|_| {
+            counter += 1;
+            SessionProof {
+                session_id: sid,
+                counter,
+                mac: mac.mac(counter, &digest),
+            }
+        })
+        .collect();
+    let mut next = proofs.iter();
+    let auth = time_us(100_000, || {
+        if let Some(p) = next.next() {
+            black_box(table.authenticate(p, &caller_hex, &digest, 1).is_ok());
+        }
+    });
+    (fresh, cached, auth)
 }

@@ -328,25 +328,82 @@ struct KeyTranscript<'a> {
 
 type HmacSha256 = Hmac<Sha256>;
 
-fn mac_state(
-    key: &SessionKey,
-    session_id: &SessionId,
-    counter: u64,
-    digest: &[u8; 32],
-) -> HmacSha256 {
-    // `new_from_slice` accepts keys of any length; 32 bytes cannot fail.
-    let mut mac = match HmacSha256::new_from_slice(key.as_bytes()) {
-        Ok(m) => m,
-        Err(_) => unreachable_hmac(),
-    };
-    for field in [SESSION_REQUEST_TAG, session_id.as_slice()] {
-        mac.update(&(field.len() as u64).to_le_bytes());
-        mac.update(field);
+/// The MAC of one session, ready to use: HMAC-SHA256 keyed with the session key, with the
+/// fields that never change within the session (`lp(tag) || lp(session_id)`) already absorbed.
+/// Each request then costs a clone and three SHA-256 compressions instead of five (keying
+/// hashes the inner and outer pad blocks once, here, not per request).
+///
+/// It holds the keyed hash state, which is as good as the key for forging MACs; RustCrypto's
+/// HMAC state is not zeroized on drop (the [`SessionKey`] it came from is).
+#[derive(Clone)]
+pub struct SessionMac {
+    session_id: SessionId,
+    keyed: HmacSha256,
+}
+
+impl SessionMac {
+    pub fn new(key: &SessionKey, session_id: &SessionId) -> Self {
+        // `new_from_slice` accepts keys of any length; 32 bytes cannot fail.
+        let mut keyed = match HmacSha256::new_from_slice(key.as_bytes()) {
+            Ok(m) => m,
+            Err(_) => unreachable_hmac(),
+        };
+        for field in [SESSION_REQUEST_TAG, session_id.as_slice()] {
+            keyed.update(&(field.len() as u64).to_le_bytes());
+            keyed.update(field);
+        }
+        Self {
+            session_id: *session_id,
+            keyed,
+        }
     }
-    mac.update(&counter.to_le_bytes());
-    mac.update(&(digest.len() as u64).to_le_bytes());
-    mac.update(digest);
-    mac
+
+    pub fn session_id(&self) -> &SessionId {
+        &self.session_id
+    }
+
+    fn state(&self, counter: u64, digest: &[u8; 32]) -> HmacSha256 {
+        let mut mac = self.keyed.clone();
+        // One update of the per-request fields: `u64_le(counter) || lp(digest)`.
+        let mut tail = [0u8; 8 + 8 + 32];
+        tail[..8].copy_from_slice(&counter.to_le_bytes());
+        tail[8..16].copy_from_slice(&(digest.len() as u64).to_le_bytes());
+        tail[16..].copy_from_slice(digest);
+        mac.update(&tail);
+        mac
+    }
+
+    /// [`session_mac`] for this session.
+    pub fn mac(&self, counter: u64, request_digest: &[u8; 32]) -> [u8; 32] {
+        self.state(counter, request_digest)
+            .finalize()
+            .into_bytes()
+            .into()
+    }
+
+    /// [`verify_session_mac`] for this session (constant time). A proof for another session
+    /// is refused.
+    pub fn verify(
+        &self,
+        proof: &SessionProof,
+        request_digest: &[u8; 32],
+    ) -> Result<(), CryptoError> {
+        let refused = || CryptoError::BadSessionMac {
+            session: hex::encode(proof.session_id),
+        };
+        if proof.session_id != self.session_id {
+            return Err(refused());
+        }
+        self.state(proof.counter, request_digest)
+            .verify_slice(&proof.mac)
+            .map_err(|_| refused())
+    }
+}
+
+impl fmt::Debug for SessionMac {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SessionMac({}, …)", hex::encode(self.session_id))
+    }
 }
 
 #[cold]
@@ -357,16 +414,14 @@ fn unreachable_hmac() -> ! {
 }
 
 /// `HMAC-SHA256(key, lp(tag) || lp(session_id) || u64_le(counter) || lp(request_digest))`.
+/// For many requests of one session, [`SessionMac`] saves re-keying each time.
 pub fn session_mac(
     key: &SessionKey,
     session_id: &SessionId,
     counter: u64,
     request_digest: &[u8; 32],
 ) -> [u8; 32] {
-    mac_state(key, session_id, counter, request_digest)
-        .finalize()
-        .into_bytes()
-        .into()
+    SessionMac::new(key, session_id).mac(counter, request_digest)
 }
 
 /// Constant-time check of a request's MAC.
@@ -375,11 +430,7 @@ pub fn verify_session_mac(
     proof: &SessionProof,
     request_digest: &[u8; 32],
 ) -> Result<(), CryptoError> {
-    mac_state(key, &proof.session_id, proof.counter, request_digest)
-        .verify_slice(&proof.mac)
-        .map_err(|_| CryptoError::BadSessionMac {
-            session: hex::encode(proof.session_id),
-        })
+    SessionMac::new(key, &proof.session_id).verify(proof, request_digest)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -592,7 +643,7 @@ impl Default for SessionConfig {
 struct Session {
     caller: PublicKey,
     caller_hex: String,
-    key: SessionKey,
+    mac: SessionMac,
     window: ReplayWindow,
     created: u64,
     last_used: u64,
@@ -675,7 +726,7 @@ impl SessionTable {
             Session {
                 caller,
                 caller_hex: caller_hex.to_owned(),
-                key,
+                mac: SessionMac::new(&key, &session_id),
                 window: ReplayWindow::default(),
                 created: now,
                 last_used: now,
@@ -694,13 +745,17 @@ impl SessionTable {
         request_digest: &[u8; 32],
         now: u64,
     ) -> Result<PublicKey, CryptoError> {
-        let sid = || hex::encode(proof.session_id);
-        let s = self.live(proof, caller_hex, now)?;
-        verify_session_mac(&s.key, proof, request_digest)?;
-        let seq = self.bump();
+        // One lookup for every check and update (this runs on every request).
         let Some(s) = self.sessions.get_mut(&proof.session_id) else {
-            return Err(CryptoError::UnknownSession { session: sid() });
+            return Err(unknown(proof));
         };
+        if let Err(e) = liveness(&self.config, s, proof, caller_hex, now) {
+            if matches!(e, CryptoError::UnknownSession { .. }) {
+                self.remove(&proof.session_id);
+            }
+            return Err(e);
+        }
+        s.mac.verify(proof, request_digest)?;
         s.window
             .check_and_record(proof.counter)
             .map_err(|why| CryptoError::ReplayedCounter {
@@ -710,9 +765,15 @@ impl SessionTable {
                 too_old: why == CounterRefusal::TooOld,
             })?;
         s.last_used = now;
-        self.lru.remove(&s.seq);
-        s.seq = seq;
-        self.lru.insert(seq, proof.session_id);
+        // Already the most recently used (the common case of one busy session): the LRU order
+        // does not change.
+        if s.seq + 1 != self.next_seq {
+            let seq = self.next_seq;
+            self.next_seq += 1;
+            self.lru.remove(&s.seq);
+            s.seq = seq;
+            self.lru.insert(seq, proof.session_id);
+        }
         Ok(s.caller)
     }
 
@@ -725,34 +786,14 @@ impl SessionTable {
         caller_hex: &str,
         now: u64,
     ) -> Result<(), CryptoError> {
-        self.live(proof, caller_hex, now).map(|_| ())
-    }
-
-    fn live(
-        &mut self,
-        proof: &SessionProof,
-        caller_hex: &str,
-        now: u64,
-    ) -> Result<&Session, CryptoError> {
-        let sid = || hex::encode(proof.session_id);
         let Some(s) = self.sessions.get(&proof.session_id) else {
-            return Err(CryptoError::UnknownSession { session: sid() });
+            return Err(unknown(proof));
         };
-        let idle = now.saturating_sub(s.last_used) > self.config.idle_ttl_ns;
-        let old = now.saturating_sub(s.created) > self.config.max_age_ns;
-        if idle || old {
+        let verdict = liveness(&self.config, s, proof, caller_hex, now);
+        if let Err(CryptoError::UnknownSession { .. }) = verdict {
             self.remove(&proof.session_id);
-            return Err(CryptoError::UnknownSession { session: sid() });
         }
-        if s.caller_hex != caller_hex {
-            return Err(CryptoError::SessionCaller {
-                session: sid(),
-                got: clip(caller_hex),
-            });
-        }
-        self.sessions
-            .get(&proof.session_id)
-            .ok_or_else(|| CryptoError::UnknownSession { session: sid() })
+        verdict
     }
 
     /// Drops every session idle longer than the TTL; returns how many.
@@ -798,6 +839,35 @@ impl SessionTable {
             .get(caller.as_bytes())
             .map_or(0, VecDeque::len)
     }
+}
+
+fn unknown(proof: &SessionProof) -> CryptoError {
+    CryptoError::UnknownSession {
+        session: hex::encode(proof.session_id),
+    }
+}
+
+/// The session is within its idle TTL and maximum age (else `UnknownSession`: the owner drops
+/// it) and was opened by `caller_hex`.
+fn liveness(
+    config: &SessionConfig,
+    s: &Session,
+    proof: &SessionProof,
+    caller_hex: &str,
+    now: u64,
+) -> Result<(), CryptoError> {
+    let idle = now.saturating_sub(s.last_used) > config.idle_ttl_ns;
+    let old = now.saturating_sub(s.created) > config.max_age_ns;
+    if idle || old {
+        return Err(unknown(proof));
+    }
+    if s.caller_hex != caller_hex {
+        return Err(CryptoError::SessionCaller {
+            session: hex::encode(proof.session_id),
+            got: clip(caller_hex),
+        });
+    }
+    Ok(())
 }
 
 impl fmt::Debug for SessionTable {
@@ -964,6 +1034,66 @@ mod tests {
             table.by_caller.values().map(VecDeque::len).sum::<usize>(),
             4
         );
+    }
+
+    #[test]
+    fn the_pre_keyed_mac_matches_session_mac_and_is_bound_to_its_session() {
+        let key = SessionKey([4; 32]);
+        let sid = [5u8; 16];
+        let mac = SessionMac::new(&key, &sid);
+        for (counter, digest) in [(1u64, [0u8; 32]), (u64::MAX >> 2, [0xab; 32])] {
+            let m = mac.mac(counter, &digest);
+            assert_eq!(m, session_mac(&key, &sid, counter, &digest));
+            let proof = SessionProof {
+                session_id: sid,
+                counter,
+                mac: m,
+            };
+            mac.verify(&proof, &digest).unwrap();
+            verify_session_mac(&key, &proof, &digest).unwrap();
+            assert!(mac.verify(&proof, &[1; 32]).is_err());
+            let elsewhere = SessionProof {
+                session_id: [6; 16],
+                ..proof
+            };
+            assert!(mac.verify(&elsewhere, &digest).is_err());
+        }
+    }
+
+    #[test]
+    fn the_least_recently_used_session_is_evicted() {
+        let mut table = SessionTable::new(SessionConfig {
+            capacity: 2,
+            ..SessionConfig::default()
+        });
+        let keys: Vec<NeuronKey> = (1..=3u8).map(|i| NeuronKey::from_seed([i; 32])).collect();
+        let digest = [8u8; 32];
+        let use_session = |table: &mut SessionTable, i: usize, counter: u64| {
+            let (sid, k) = ([i as u8; 16], SessionKey([i as u8; 32]));
+            let proof = SessionProof {
+                session_id: sid,
+                counter,
+                mac: session_mac(&k, &sid, counter, &digest),
+            };
+            table.authenticate(&proof, &keys[i].public_hex(), &digest, 1)
+        };
+        for (i, k) in keys.iter().enumerate().take(2) {
+            let n = i as u8;
+            table.insert([n; 16], k.public(), &k.public_hex(), SessionKey([n; 32]), 0);
+        }
+        // Session 0 used last (twice: the second use finds it already most recent).
+        use_session(&mut table, 1, 1).unwrap();
+        use_session(&mut table, 0, 1).unwrap();
+        use_session(&mut table, 0, 2).unwrap();
+        let k = &keys[2];
+        table.insert([2; 16], k.public(), &k.public_hex(), SessionKey([2; 32]), 1);
+        assert!(use_session(&mut table, 0, 3).is_ok());
+        assert!(matches!(
+            use_session(&mut table, 1, 2),
+            Err(CryptoError::UnknownSession { .. })
+        ));
+        assert!(use_session(&mut table, 2, 1).is_ok());
+        assert_eq!(table.lru.len(), 2);
     }
 
     #[test]

@@ -13,9 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use bt_crypto::session::{
-    SessionAccept, SessionId, SessionInitiator, SessionKey, SessionProof, session_mac,
-};
+use bt_crypto::session::{SessionAccept, SessionId, SessionInitiator, SessionMac, SessionProof};
 
 /// After an axon answered a handshake without accepting, keep signing this long before
 /// offering again (an upgraded or reconfigured axon is found within this time; a new
@@ -63,7 +61,8 @@ pub(crate) enum Plan {
 /// An established session, shared by the calls to one axon.
 pub(crate) struct ClientSession {
     id: SessionId,
-    key: SessionKey,
+    /// Keyed once per session, not per request.
+    mac: SessionMac,
     /// The last counter used; each request takes the next one.
     counter: AtomicU64,
 }
@@ -80,7 +79,7 @@ impl ClientSession {
         (counter < MAX_COUNTER).then(|| SessionProof {
             session_id: self.id,
             counter,
-            mac: session_mac(&self.key, &self.id, counter, digest),
+            mac: self.mac.mac(counter, digest),
         })
     }
 }
@@ -166,7 +165,7 @@ impl OfferTicket {
                     .map(|key| {
                         Arc::new(ClientSession {
                             id: accept.session_id,
-                            key,
+                            mac: SessionMac::new(&key, &accept.session_id),
                             counter: AtomicU64::new(0),
                         })
                     })
