@@ -55,22 +55,23 @@ const PHASE_QUEUED: u8 = 0;
 const PHASE_DIALING: u8 = 1;
 const PHASE_SENT: u8 = 2;
 
-pub(crate) async fn call(inner: &Inner, spec: CallSpec) -> Outcome {
+pub(crate) async fn call(inner: &Inner, mut spec: CallSpec) -> Outcome {
     let phase = AtomicU8::new(PHASE_QUEUED);
-    let endpoint = spec.endpoint.clone();
     let deadline = spec.deadline;
-    match tokio::time::timeout_at(deadline, attempt(inner, spec, &phase)).await {
+    // `attempt` borrows the spec, so the endpoint is still here after a timeout without a
+    // clone per call.
+    match tokio::time::timeout_at(deadline, attempt(inner, &mut spec, &phase)).await {
         Ok(outcome) => outcome,
         Err(_) => {
             if phase.load(Ordering::Relaxed) != PHASE_QUEUED {
-                inner.report_failure(&endpoint);
+                inner.report_failure(&spec.endpoint);
             }
             Outcome::Timeout
         }
     }
 }
 
-async fn attempt(inner: &Inner, mut spec: CallSpec, phase: &AtomicU8) -> Outcome {
+async fn attempt(inner: &Inner, spec: &mut CallSpec, phase: &AtomicU8) -> Outcome {
     if let Admission::Reject { retry_in } = inner.admit(&spec.endpoint) {
         return Outcome::Unavailable(Unavailable::CircuitOpen { retry_in });
     }
@@ -117,7 +118,7 @@ async fn attempt(inner: &Inner, mut spec: CallSpec, phase: &AtomicU8) -> Outcome
         } else {
             tensors.take()
         };
-        let (request, plan) = inner.request(&spec, body.unwrap_or_default(), payload_hash, plan);
+        let (request, plan) = inner.request(spec, body.unwrap_or_default(), payload_hash, plan);
         phase.store(PHASE_SENT, Ordering::Relaxed);
         let result = match spec.method {
             RpcMethod::Forward => client.forward(request).await,
@@ -160,7 +161,19 @@ async fn attempt(inner: &Inner, mut spec: CallSpec, phase: &AtomicU8) -> Outcome
         Ok(response) => {
             inner.report_success(&spec.endpoint);
             let msg = response.into_inner();
-            match validate_off_thread(msg, spec.expect, inner.cfg.limits).await {
+            match validate_off_thread(
+                msg,
+                std::mem::replace(
+                    &mut spec.expect,
+                    Expect {
+                        batch: 0,
+                        shape: None,
+                    },
+                ),
+                inner.cfg.limits,
+            )
+            .await
+            {
                 Ok(t) => Outcome::Ok(t),
                 Err(why) => Outcome::BadResponse(why),
             }

@@ -43,11 +43,16 @@ impl<K: Hash + Eq + Clone, V> BoundedLru<K, V> {
     /// The entry for `key`, marked as just used.
     pub(crate) fn get_mut(&mut self, key: &K, now: Instant) -> Option<&mut V> {
         let slot = self.map.get_mut(key)?;
-        self.order.remove(&slot.tick);
-        slot.tick = self.next_tick;
-        self.next_tick += 1;
         slot.last_used = now;
-        self.order.insert(slot.tick, key.clone());
+        // Already the most recently used (calls to one busy peer, several lookups per call):
+        // the order does not change, and expiry still sees the newest `last_used` last.
+        if slot.tick + 1 != self.next_tick {
+            // The key moves to its new place in the order; cloned only if it was missing there.
+            let k = self.order.remove(&slot.tick).unwrap_or_else(|| key.clone());
+            slot.tick = self.next_tick;
+            self.next_tick += 1;
+            self.order.insert(slot.tick, k);
+        }
         Some(&mut slot.value)
     }
 
