@@ -8,6 +8,7 @@
 //! The exact layouts and the reasoning are in `bt_crypto::session` and `docs/protocol.md`.
 
 use bt_crypto::session::{OFFER_HEADER, SESSION_HEADER, SessionOffer, SessionProof};
+use http::{HeaderMap, HeaderName};
 use tonic::Status;
 use tonic::metadata::MetadataMap;
 
@@ -23,8 +24,12 @@ pub(crate) enum Auth {
 /// valid signed request on its own) and a session request is refused, so the caller falls back
 /// to signing. A malformed header is refused: only a broken or hostile client sends one.
 pub(crate) fn parse_auth(metadata: &MetadataMap, enabled: bool) -> Result<Auth, Status> {
-    let session = metadata.get(SESSION_HEADER);
-    let offer = metadata.get(OFFER_HEADER);
+    // Names made once, not parsed from strings twice per request.
+    static SESSION: HeaderName = HeaderName::from_static(SESSION_HEADER);
+    static OFFER: HeaderName = HeaderName::from_static(OFFER_HEADER);
+    let headers: &HeaderMap = metadata.as_ref();
+    let session = headers.get(&SESSION);
+    let offer = headers.get(&OFFER);
     match (session, offer) {
         (None, None) => Ok(Auth::Plain),
         (Some(_), Some(_)) => Err(Status::unauthenticated(format!(
@@ -34,10 +39,10 @@ pub(crate) fn parse_auth(metadata: &MetadataMap, enabled: bool) -> Result<Auth, 
             "this axon does not accept sessions: sign the request",
         )),
         (None, Some(_)) if !enabled => Ok(Auth::Plain),
-        (Some(v), None) => SessionProof::parse(v.as_encoded_bytes())
+        (Some(v), None) => SessionProof::parse(v.as_bytes())
             .map(Auth::Session)
             .map_err(|e| Status::unauthenticated(e.to_string())),
-        (None, Some(v)) => SessionOffer::parse(v.as_encoded_bytes())
+        (None, Some(v)) => SessionOffer::parse(v.as_bytes())
             .map(Auth::Offer)
             .map_err(|e| Status::unauthenticated(e.to_string())),
     }
