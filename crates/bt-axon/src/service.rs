@@ -190,17 +190,6 @@ async fn on_pool<T: Send + 'static>(
     }
 }
 
-/// The v1 request digest of `msg` (what a signature signs and a session MAC covers).
-fn digest_of(msg: &TensorMessage, method: RpcMethod) -> [u8; 32] {
-    bt_crypto::request_digest(
-        &msg.neuron_key,
-        &msg.synapse_key,
-        msg.nounce,
-        &bt_crypto::tensors_hash(&msg.tensors),
-        method,
-    )
-}
-
 fn check_arity(method: RpcMethod, n: usize) -> Result<(), Status> {
     match method {
         RpcMethod::Forward if n != 1 => Err(Status::invalid_argument(format!(
@@ -297,7 +286,7 @@ impl Shared {
     ) -> Result<PublicKey, Status> {
         let caller = bt_crypto::parse_caller_key(&msg.neuron_key).map_err(unauthenticated)?;
         self.metrics.signature_checked();
-        bt_crypto::session::verify_offer(&caller, &digest_of(msg, method), offer)
+        bt_crypto::session::verify_offer(&caller, &bt_crypto::message_digest(msg, method), offer)
             .map_err(unauthenticated)?;
         self.check_nonce(&caller, msg.nounce)?;
         Ok(caller)
@@ -323,7 +312,7 @@ impl Shared {
                 return Err(unauthenticated(e));
             }
         }
-        let digest = digest_of(msg, method);
+        let digest = bt_crypto::message_digest(msg, method);
         let mut table = lock();
         let verdict = table.authenticate(proof, &msg.neuron_key, &digest, now);
         self.metrics.session_checked(verdict.is_ok(), table.len());

@@ -15,7 +15,7 @@ use bt_crypto::session::{
     ACCEPT_HEADER, OFFER_HEADER, SESSION_HEADER, SessionAccept, SessionId, SessionInitiator,
     SessionKey, SessionProof, session_mac,
 };
-use bt_crypto::{NeuronKey, RpcMethod, request_digest, tensors_hash};
+use bt_crypto::{NeuronKey, RpcMethod, message_digest};
 use bt_wire::TensorMessage;
 use bt_wire::bittensor_client::BittensorClient;
 use common::*;
@@ -25,16 +25,6 @@ use tonic::transport::Channel;
 struct Session {
     id: SessionId,
     key: SessionKey,
-}
-
-fn digest(msg: &TensorMessage, method: RpcMethod) -> [u8; 32] {
-    request_digest(
-        &msg.neuron_key,
-        &msg.synapse_key,
-        msg.nounce,
-        &tensors_hash(&msg.tensors),
-        method,
-    )
 }
 
 /// A signed request with an offer; returns the session when the axon accepted.
@@ -49,7 +39,7 @@ async fn handshake(
         RpcMethod::Forward,
     );
     let init = SessionInitiator::generate();
-    let offer = init.offer(me, &digest(&msg, RpcMethod::Forward));
+    let offer = init.offer(me, &message_digest(&msg, RpcMethod::Forward));
     let mut req = request(msg, Duration::from_secs(5));
     req.metadata_mut()
         .insert(OFFER_HEADER, offer.encode().parse().unwrap());
@@ -77,7 +67,12 @@ fn session_request(
 ) -> tonic::Request<TensorMessage> {
     let mut msg = message(synapse, vec![f32_tensor(&[value])]);
     msg.neuron_key = me.public_hex();
-    let mut mac = session_mac(&s.key, &s.id, counter, &digest(&msg, RpcMethod::Forward));
+    let mut mac = session_mac(
+        &s.key,
+        &s.id,
+        counter,
+        &message_digest(&msg, RpcMethod::Forward),
+    );
     if forge {
         mac[0] ^= 1;
     }
@@ -346,7 +341,7 @@ async fn a_bad_offer_signature_is_refused_and_large_requests_use_sessions_too() 
         RpcMethod::Forward,
     );
     let init = SessionInitiator::generate();
-    let offer = init.offer(&caller(2), &digest(&msg, RpcMethod::Forward));
+    let offer = init.offer(&caller(2), &message_digest(&msg, RpcMethod::Forward));
     let mut req = request(msg, Duration::from_secs(5));
     req.metadata_mut()
         .insert(OFFER_HEADER, offer.encode().parse().unwrap());

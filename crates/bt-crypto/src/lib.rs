@@ -60,8 +60,8 @@ pub use keyfile::MAX_KEY_FILE_BYTES;
 pub use keys::{ED25519_KEY_TYPE, NeuronKey, PublicKey};
 pub use nonce::{NonceClock, ReplayConfig, ReplayGuard, unix_nanos};
 pub use request::{
-    REQUEST_TAG, RpcMethod, TENSORS_TAG, parse_caller_key, request_digest, sign_request,
-    tensors_hash, verify_request, verify_requests_batch, verify_requests_batch_with,
+    REQUEST_TAG, RpcMethod, TENSORS_TAG, message_digest, parse_caller_key, request_digest,
+    sign_request, tensors_hash, verify_request, verify_requests_batch, verify_requests_batch_with,
 };
 pub use synapse::{
     SYNAPSE_SIGNATURE_TAG, seal_synapse, sign_synapse, synapse_signing_digest, verify_synapse,

@@ -81,7 +81,8 @@ pub fn sign_request(key: &NeuronKey, msg: &mut TensorMessage, method: RpcMethod,
     msg.signature = bytes::Bytes::copy_from_slice(&key.sign(&digest));
 }
 
-fn message_digest(msg: &TensorMessage, method: RpcMethod) -> [u8; 32] {
+/// The v1 request digest of a whole message: what a signature signs and a session MAC covers.
+pub fn message_digest(msg: &TensorMessage, method: RpcMethod) -> [u8; 32] {
     request_digest(
         &msg.neuron_key,
         &msg.synapse_key,
