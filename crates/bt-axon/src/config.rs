@@ -3,6 +3,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use bt_crypto::session::SessionVersion;
+
 /// HTTP/2 allows frames up to 2^24 − 1 bytes.
 pub const MAX_HTTP2_FRAME_SIZE: u32 = (1 << 24) - 1;
 
@@ -65,6 +67,11 @@ pub struct AxonConfig {
     /// either way. `false` ignores offers and refuses session requests as `UNAUTHENTICATED`,
     /// which sends the callers back to signing. Default `true`.
     pub sessions: bool,
+    /// The highest session version spoken: callers that ask for more get this one. Version 2
+    /// (the default) hashes each request's tensors with BLAKE3 instead of SHA-256, which is most
+    /// of the cost of authenticating a large request; version 1 is what the first
+    /// session-aware peers speak.
+    pub session_version: SessionVersion,
     /// Sessions remembered at once; beyond it the least recently used is dropped (its caller
     /// re-handshakes transparently). About 300 bytes each. Default 16,384.
     pub max_sessions: usize,
@@ -113,6 +120,7 @@ impl Default for AxonConfig {
             max_callers: 16_384,
             nonce_reorder_window: 128,
             sessions: true,
+            session_version: SessionVersion::LATEST,
             max_sessions: 16_384,
             max_sessions_per_caller: 8,
             session_idle_timeout: Duration::from_secs(300),

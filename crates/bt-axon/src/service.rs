@@ -84,7 +84,11 @@ async fn handle(
             "request reached the handler without admission",
         ));
     };
-    let auth = parse_auth(request.metadata(), shared.config.sessions)?;
+    let auth = parse_auth(
+        request.metadata(),
+        shared.config.sessions,
+        shared.config.session_version,
+    )?;
     let msg = request.into_inner();
     let size = msg.encoded_len();
     shared.metrics.add_bytes_in(size);
@@ -262,7 +266,7 @@ impl Shared {
             Auth::Session(proof) => self
                 .authenticate_session(msg, method, proof, small)
                 .map(Some),
-            Auth::Offer(offer) => self.authenticate_offer(msg, method, offer).map(Some),
+            Auth::Offer(offer, _) => self.authenticate_offer(msg, method, offer).map(Some),
             Auth::Plain => {
                 if msg.signature.is_empty() {
                     return self.anonymous();
@@ -292,8 +296,9 @@ impl Shared {
         Ok(caller)
     }
 
-    /// A request under a session: the MAC over the request digest and the counter, checked
-    /// against the session's key, caller and window. Hashing happens outside the table lock.
+    /// A request under a session: the MAC over the request digest (its tensors hashed as the
+    /// session's version says) and the counter, checked against the session's key, version,
+    /// caller and window. Hashing happens outside the table lock.
     /// A large payload is hashed only once its session is known to exist (`small == false`);
     /// a small one is hashed first, so the table is locked once per request.
     fn authenticate_session(
@@ -312,7 +317,7 @@ impl Shared {
                 return Err(unauthenticated(e));
             }
         }
-        let digest = bt_crypto::message_digest(msg, method);
+        let digest = bt_crypto::message_digest_with(msg, method, proof.version.payload_hash());
         let mut table = lock();
         let verdict = table.authenticate(proof, &msg.neuron_key, &digest, now);
         self.metrics.session_checked(verdict.is_ok(), table.len());
@@ -328,17 +333,21 @@ impl Shared {
         caller: Option<&PublicKey>,
         msg: &TensorMessage,
     ) -> Option<SessionAccept> {
-        let (Auth::Offer(offer), Some(caller)) = (auth, caller) else {
+        let (Auth::Offer(offer, version), Some(caller)) = (auth, caller) else {
             return None;
         };
-        let (accept, key) =
-            match bt_crypto::session::accept_offer(offer, &msg.neuron_key, &msg.synapse_key) {
-                Ok(pair) => pair,
-                Err(e) => {
-                    tracing::debug!(caller = %caller, "session offer not accepted: {e}");
-                    return None;
-                }
-            };
+        let (accept, key) = match bt_crypto::session::accept_offer(
+            offer,
+            *version,
+            &msg.neuron_key,
+            &msg.synapse_key,
+        ) {
+            Ok(pair) => pair,
+            Err(e) => {
+                tracing::debug!(caller = %caller, "session offer not accepted: {e}");
+                return None;
+            }
+        };
         let now = self.now_ns();
         let mut table = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
         table.insert(accept.session_id, *caller, &msg.neuron_key, key, now);

@@ -2,12 +2,15 @@
 //!
 //! - no session header: the v1 per-request signature (or none, with `allow_unsigned`);
 //! - `bt-session-offer`: a signed request that also opens a session (the offer signature,
-//!   which covers the request digest, is the one checked);
+//!   which covers the request digest, is the one checked), of the version negotiated from
+//!   `bt-session-version` (absent: 1);
 //! - `bt-session`: a request authenticated by a session's MAC and counter.
 //!
 //! The exact layouts and the reasoning are in `bt_crypto::session` and `docs/protocol.md`.
 
-use bt_crypto::session::{OFFER_HEADER, SESSION_HEADER, SessionOffer, SessionProof};
+use bt_crypto::session::{
+    OFFER_HEADER, SESSION_HEADER, SessionOffer, SessionProof, SessionVersion, VERSION_HEADER,
+};
 use http::{HeaderMap, HeaderName};
 use tonic::Status;
 use tonic::metadata::MetadataMap;
@@ -16,17 +19,23 @@ use tonic::metadata::MetadataMap;
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Auth {
     Plain,
-    Offer(SessionOffer),
+    /// A handshake, and the version the session will have.
+    Offer(SessionOffer, SessionVersion),
     Session(SessionProof),
 }
 
 /// Reads the session headers. With sessions disabled an offer is ignored (the request is a
 /// valid signed request on its own) and a session request is refused, so the caller falls back
 /// to signing. A malformed header is refused: only a broken or hostile client sends one.
-pub(crate) fn parse_auth(metadata: &MetadataMap, enabled: bool) -> Result<Auth, Status> {
+pub(crate) fn parse_auth(
+    metadata: &MetadataMap,
+    enabled: bool,
+    own_version: SessionVersion,
+) -> Result<Auth, Status> {
     // Names made once, not parsed from strings twice per request.
     static SESSION: HeaderName = HeaderName::from_static(SESSION_HEADER);
     static OFFER: HeaderName = HeaderName::from_static(OFFER_HEADER);
+    static VERSION: HeaderName = HeaderName::from_static(VERSION_HEADER);
     let headers: &HeaderMap = metadata.as_ref();
     let session = headers.get(&SESSION);
     let offer = headers.get(&OFFER);
@@ -40,11 +49,28 @@ pub(crate) fn parse_auth(metadata: &MetadataMap, enabled: bool) -> Result<Auth, 
         )),
         (None, Some(_)) if !enabled => Ok(Auth::Plain),
         (Some(v), None) => SessionProof::parse(v.as_bytes())
-            .map(Auth::Session)
-            .map_err(|e| Status::unauthenticated(e.to_string())),
-        (None, Some(v)) => SessionOffer::parse(v.as_bytes())
-            .map(Auth::Offer)
-            .map_err(|e| Status::unauthenticated(e.to_string())),
+            .map_err(|e| Status::unauthenticated(e.to_string()))
+            .and_then(|proof| {
+                if proof.version > own_version {
+                    Err(Status::unauthenticated(format!(
+                        "this axon speaks session versions up to {}, not {}",
+                        own_version.number(),
+                        proof.version.number()
+                    )))
+                } else {
+                    Ok(Auth::Session(proof))
+                }
+            }),
+        (None, Some(v)) => {
+            let offer = SessionOffer::parse(v.as_bytes())
+                .map_err(|e| Status::unauthenticated(e.to_string()))?;
+            let version = match headers.get(&VERSION) {
+                None => SessionVersion::V1,
+                Some(v) => SessionVersion::negotiate(v.as_bytes(), own_version)
+                    .map_err(|e| Status::unauthenticated(e.to_string()))?,
+            };
+            Ok(Auth::Offer(offer, version))
+        }
     }
 }
 
@@ -64,6 +90,7 @@ mod tests {
     #[test]
     fn headers_select_the_authentication() {
         let proof = SessionProof {
+            version: SessionVersion::V2,
             session_id: [1; 16],
             counter: 9,
             mac: [2; 32],
@@ -74,17 +101,44 @@ mod tests {
             signature: [4; 64],
         }
         .encode();
-        assert!(matches!(parse_auth(&md(&[]), true), Ok(Auth::Plain)));
         assert!(matches!(
-            parse_auth(&md(&[(SESSION_HEADER, &proof)]), true),
+            parse_auth(&md(&[]), true, SessionVersion::LATEST),
+            Ok(Auth::Plain)
+        ));
+        assert!(matches!(
+            parse_auth(&md(&[(SESSION_HEADER, &proof)]), true, SessionVersion::LATEST),
             Ok(Auth::Session(p)) if p.counter == 9
         ));
         assert!(matches!(
-            parse_auth(&md(&[(OFFER_HEADER, &offer)]), true),
-            Ok(Auth::Offer(_))
+            parse_auth(&md(&[(OFFER_HEADER, &offer)]), true, SessionVersion::LATEST),
+            Ok(Auth::Offer(_, SessionVersion::V1))
         ));
+        // The version is the highest both speak.
+        for (asked, own, want) in [
+            ("2", SessionVersion::V2, SessionVersion::V2),
+            ("7", SessionVersion::V2, SessionVersion::V2),
+            ("2", SessionVersion::V1, SessionVersion::V1),
+            ("1", SessionVersion::V2, SessionVersion::V1),
+        ] {
+            let pairs = md(&[(OFFER_HEADER, &offer), (VERSION_HEADER, asked)]);
+            assert!(matches!(
+                parse_auth(&pairs, true, own),
+                Ok(Auth::Offer(_, v)) if v == want
+            ));
+        }
+        // A version 2 session request at an axon that speaks only version 1.
+        assert_eq!(
+            parse_auth(&md(&[(SESSION_HEADER, &proof)]), true, SessionVersion::V1)
+                .unwrap_err()
+                .code(),
+            tonic::Code::Unauthenticated
+        );
         assert!(matches!(
-            parse_auth(&md(&[(OFFER_HEADER, &offer)]), false),
+            parse_auth(
+                &md(&[(OFFER_HEADER, &offer)]),
+                false,
+                SessionVersion::LATEST
+            ),
             Ok(Auth::Plain)
         ));
         for (pairs, enabled) in [
@@ -92,11 +146,15 @@ mod tests {
             (vec![(SESSION_HEADER, "1.zz")], true),
             (vec![(OFFER_HEADER, "garbage")], true),
             (
+                vec![(OFFER_HEADER, offer.as_str()), (VERSION_HEADER, "0")],
+                true,
+            ),
+            (
                 vec![(SESSION_HEADER, proof.as_str()), (OFFER_HEADER, &offer)],
                 true,
             ),
         ] {
-            let err = parse_auth(&md(&pairs), enabled).unwrap_err();
+            let err = parse_auth(&md(&pairs), enabled, SessionVersion::LATEST).unwrap_err();
             assert_eq!(err.code(), tonic::Code::Unauthenticated);
         }
     }

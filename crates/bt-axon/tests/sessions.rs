@@ -2,7 +2,8 @@
 //! session; requests under it are authenticated by MAC and counter — forged MACs, replayed
 //! counters, unknown sessions and other callers' keys are UNAUTHENTICATED, reordering within
 //! the window is fine, the table stays bounded, and the policy still sees (and can refuse) the
-//! caller.
+//! caller. Version 1 (no `bt-session-version`, as the first session-aware callers send) and
+//! version 2 (BLAKE3 payload hash) are both served, each only under its own digest.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 mod common;
 
@@ -13,9 +14,9 @@ use std::time::Duration;
 use bt_axon::{AxonConfig, Decision, EchoSynapse, Policy, Priority, PublicKey};
 use bt_crypto::session::{
     ACCEPT_HEADER, OFFER_HEADER, SESSION_HEADER, SessionAccept, SessionId, SessionInitiator,
-    SessionKey, SessionProof, session_mac,
+    SessionKey, SessionProof, SessionVersion, VERSION_HEADER, session_mac,
 };
-use bt_crypto::{NeuronKey, RpcMethod, message_digest};
+use bt_crypto::{NeuronKey, PayloadHash, RpcMethod, message_digest, message_digest_with};
 use bt_wire::TensorMessage;
 use bt_wire::bittensor_client::BittensorClient;
 use common::*;
@@ -27,22 +28,37 @@ struct Session {
     key: SessionKey,
 }
 
-/// A signed request with an offer; returns the session when the axon accepted.
+/// A signed request with an offer, as a version-1 caller sends it (no `bt-session-version`);
+/// returns the session when the axon accepted.
 async fn handshake(
     c: &mut BittensorClient<Channel>,
     me: &NeuronKey,
     synapse: &str,
+) -> Result<Option<Session>, tonic::Status> {
+    handshake_asking(c, me, synapse, None).await
+}
+
+/// [`handshake`] asking for sessions up to `ask`.
+async fn handshake_asking(
+    c: &mut BittensorClient<Channel>,
+    me: &NeuronKey,
+    synapse: &str,
+    ask: Option<SessionVersion>,
 ) -> Result<Option<Session>, tonic::Status> {
     let msg = signed(
         me,
         message(synapse, vec![f32_tensor(&[1.0])]),
         RpcMethod::Forward,
     );
-    let init = SessionInitiator::generate();
+    let init = SessionInitiator::generate().with_max_version(ask.unwrap_or(SessionVersion::V1));
     let offer = init.offer(me, &message_digest(&msg, RpcMethod::Forward));
     let mut req = request(msg, Duration::from_secs(5));
     req.metadata_mut()
         .insert(OFFER_HEADER, offer.encode().parse().unwrap());
+    if let Some(v) = ask {
+        req.metadata_mut()
+            .insert(VERSION_HEADER, v.header_value().parse().unwrap());
+    }
     let resp = c.forward(req).await?;
     let Some(v) = resp.metadata().get(ACCEPT_HEADER) else {
         return Ok(None);
@@ -56,7 +72,7 @@ async fn handshake(
 }
 
 /// A request under `s` with `counter`, MAC'd over `value` (the MAC may be tampered with by
-/// `forge`).
+/// `forge`), its payload hashed as the session's version says.
 fn session_request(
     s: &Session,
     me: &NeuronKey,
@@ -65,18 +81,33 @@ fn session_request(
     value: f32,
     forge: bool,
 ) -> tonic::Request<TensorMessage> {
+    session_request_hashed(s, me, synapse, counter, value, forge, None)
+}
+
+/// [`session_request`] with the payload hashed by `hash` instead of the session's choice.
+fn session_request_hashed(
+    s: &Session,
+    me: &NeuronKey,
+    synapse: &str,
+    counter: u64,
+    value: f32,
+    forge: bool,
+    hash: Option<PayloadHash>,
+) -> tonic::Request<TensorMessage> {
     let mut msg = message(synapse, vec![f32_tensor(&[value])]);
     msg.neuron_key = me.public_hex();
-    let mut mac = session_mac(
-        &s.key,
-        &s.id,
-        counter,
-        &message_digest(&msg, RpcMethod::Forward),
+    let version = s.key.version();
+    let digest = message_digest_with(
+        &msg,
+        RpcMethod::Forward,
+        hash.unwrap_or(version.payload_hash()),
     );
+    let mut mac = session_mac(&s.key, &s.id, counter, &digest);
     if forge {
         mac[0] ^= 1;
     }
     let proof = SessionProof {
+        version,
         session_id: s.id,
         counter,
         mac,
@@ -298,6 +329,7 @@ async fn with_sessions_off_offers_are_ignored_and_session_requests_refused() {
         key: SessionInitiator::generate()
             .complete(
                 &SessionAccept {
+                    version: SessionVersion::V1,
                     session_id: [1; 16],
                     share: *SessionInitiator::generate().share(),
                 },
@@ -348,13 +380,119 @@ async fn a_bad_offer_signature_is_refused_and_large_requests_use_sessions_too() 
     assert_eq!(call(&mut c, req).await, Err(Code::Unauthenticated));
     assert_eq!(axon.metrics().sessions_opened, 0);
 
-    let s = handshake(&mut c, &me, &key).await.unwrap().unwrap();
-    call(&mut c, session_request(&s, &me, &key, 1, 1.0, false))
+    for ask in [None, Some(SessionVersion::V2)] {
+        let s = handshake_asking(&mut c, &me, &key, ask)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(s.key.version(), ask.unwrap_or(SessionVersion::V1));
+        call(&mut c, session_request(&s, &me, &key, 1, 1.0, false))
+            .await
+            .unwrap();
+        let r = call(&mut c, session_request(&s, &me, &key, 2, 1.0, true)).await;
+        assert_eq!(r, Err(Code::Unauthenticated));
+    }
+    let m = axon.metrics();
+    assert_eq!((m.session_requests, m.session_refusals), (2, 2));
+    axon.shutdown(Duration::from_secs(5)).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_session_version_is_negotiated_and_binds_the_payload_hash() {
+    let key = synapse_key(1);
+    let axon = start(
+        AxonConfig::default(),
+        vec![(key.clone(), Arc::new(EchoSynapse))],
+    )
+    .await;
+    let mut c = client(axon.local_addr()).await;
+    let me = caller(1);
+    // A caller that speaks version 2 (or a later one) gets version 2.
+    for ask in [SessionVersion::V2] {
+        let s = handshake_asking(&mut c, &me, &key, Some(ask))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(s.key.version(), SessionVersion::V2);
+        call(&mut c, session_request(&s, &me, &key, 1, 1.0, false))
+            .await
+            .unwrap();
+        // The version-1 digest (SHA-256 payload hash) does not authenticate a version-2 request.
+        let sha = session_request_hashed(&s, &me, &key, 2, 1.0, false, Some(PayloadHash::Sha256));
+        assert_eq!(call(&mut c, sha).await, Err(Code::Unauthenticated));
+        // Nor does a header that claims version 1 for a version-2 session.
+        let mut downgraded = session_request(&s, &me, &key, 3, 1.0, false);
+        let header = downgraded
+            .metadata()
+            .get(SESSION_HEADER)
+            .unwrap()
+            .to_str()
+            .unwrap();
+        let v1 = format!("1{}", &header[1..]);
+        downgraded
+            .metadata_mut()
+            .insert(SESSION_HEADER, v1.parse().unwrap());
+        assert_eq!(call(&mut c, downgraded).await, Err(Code::Unauthenticated));
+        // The refusals burned no counter.
+        call(&mut c, session_request(&s, &me, &key, 2, 2.0, false))
+            .await
+            .unwrap();
+    }
+    let from_the_future = {
+        let msg = signed(
+            &me,
+            message(&key, vec![f32_tensor(&[1.0])]),
+            RpcMethod::Forward,
+        );
+        let init = SessionInitiator::generate();
+        let offer = init.offer(&me, &message_digest(&msg, RpcMethod::Forward));
+        let mut req = request(msg, Duration::from_secs(5));
+        req.metadata_mut()
+            .insert(OFFER_HEADER, offer.encode().parse().unwrap());
+        req.metadata_mut()
+            .insert(VERSION_HEADER, "9".parse().unwrap());
+        let resp = c.forward(req).await.unwrap();
+        let accept = resp
+            .metadata()
+            .get(ACCEPT_HEADER)
+            .unwrap()
+            .as_encoded_bytes()
+            .to_vec();
+        SessionAccept::parse(&accept).unwrap().version
+    };
+    assert_eq!(from_the_future, SessionVersion::V2);
+
+    // An axon that speaks only version 1 answers a version-2 caller with version 1, and refuses
+    // version-2 session requests.
+    let old = start(
+        AxonConfig {
+            session_version: SessionVersion::V1,
+            ..AxonConfig::default()
+        },
+        vec![(key.clone(), Arc::new(EchoSynapse))],
+    )
+    .await;
+    let mut c1 = client(old.local_addr()).await;
+    let s = handshake_asking(&mut c1, &me, &key, Some(SessionVersion::V2))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.key.version(), SessionVersion::V1);
+    call(&mut c1, session_request(&s, &me, &key, 1, 1.0, false))
         .await
         .unwrap();
-    let r = call(&mut c, session_request(&s, &me, &key, 2, 1.0, true)).await;
-    assert_eq!(r, Err(Code::Unauthenticated));
-    let m = axon.metrics();
-    assert_eq!((m.session_requests, m.session_refusals), (1, 1));
+    let mut upgraded = session_request(&s, &me, &key, 2, 1.0, false);
+    let header = upgraded
+        .metadata()
+        .get(SESSION_HEADER)
+        .unwrap()
+        .to_str()
+        .unwrap();
+    let v2 = format!("2{}", &header[1..]);
+    upgraded
+        .metadata_mut()
+        .insert(SESSION_HEADER, v2.parse().unwrap());
+    assert_eq!(call(&mut c1, upgraded).await, Err(Code::Unauthenticated));
     axon.shutdown(Duration::from_secs(5)).await.unwrap();
+    old.shutdown(Duration::from_secs(5)).await.unwrap();
 }

@@ -5,11 +5,12 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use bt_crypto::session::{
-    SessionConfig, SessionInitiator, SessionMac, SessionProof, SessionTable, accept_offer_with,
-    session_mac,
+    SessionConfig, SessionInitiator, SessionMac, SessionProof, SessionTable, SessionVersion,
+    accept_offer_with, session_mac,
 };
 use bt_crypto::{
-    NeuronKey, RpcMethod, sign_request, tensors_hash, verify_request, verify_requests_batch,
+    NeuronKey, RpcMethod, sign_request, tensors_hash, tensors_hash_blake3, verify_request,
+    verify_requests_batch,
 };
 use bt_wire::{Tensor, TensorMessage};
 
@@ -82,6 +83,9 @@ fn main() {
     let hash_1mib = time_us(200, || {
         black_box(tensors_hash(black_box(&big)));
     });
+    let blake3_1mib = time_us(200, || {
+        black_box(tensors_hash_blake3(black_box(&big)));
+    });
 
     // Per-request costs of a session (docs/protocol.md "Sessions"): the MAC keyed afresh for
     // every request (`session_mac`) next to the session's pre-keyed state (`SessionMac`), and
@@ -95,6 +99,9 @@ fn main() {
     }];
     let hash_1kib = time_us(20_000, || {
         black_box(tensors_hash(black_box(&kib)));
+    });
+    let blake3_1kib = time_us(20_000, || {
+        black_box(tensors_hash_blake3(black_box(&kib)));
     });
 
     println!("bt-crypto bench (µs per op)");
@@ -110,7 +117,13 @@ fn main() {
         "  tensors_hash, 1 MiB tensor             {hash_1mib:8.2}  ({:.0} MB/s)",
         1.048576e6 / hash_1mib
     );
+    println!(
+        "  tensors_hash_blake3, 1 MiB (v2 session) {blake3_1mib:7.2}  ({:.0} MB/s, {:.2}x of SHA-256)",
+        1.048576e6 / blake3_1mib,
+        hash_1mib / blake3_1mib
+    );
     println!("  tensors_hash, 1 KiB tensor             {hash_1kib:8.3}");
+    println!("  tensors_hash_blake3, 1 KiB tensor      {blake3_1kib:8.3}");
     println!("  session_mac (keyed per request)        {mac_fresh:8.3}");
     println!(
         "  SessionMac::mac (keyed once)           {mac_cached:8.3}  ({:.2}x of session_mac)",
@@ -122,9 +135,14 @@ fn main() {
 fn session_costs(key: &NeuronKey, receiver: &str) -> (f64, f64, f64) {
     let init = SessionInitiator::from_secret_bytes([4; 32]);
     let offer = init.offer(key, &[5; 32]);
-    let Ok((accept, axon_key)) =
-        accept_offer_with([6; 32], [7; 16], &offer, &key.public_hex(), receiver)
-    else {
+    let Ok((accept, axon_key)) = accept_offer_with(
+        [6; 32],
+        [7; 16],
+        &offer,
+        SessionVersion::LATEST,
+        &key.public_hex(),
+        receiver,
+    ) else {
         panic!("the fixed handshake failed");
     };
     let sid = accept.session_id;
@@ -146,11 +164,7 @@ fn session_costs(key: &NeuronKey, receiver: &str) -> (f64, f64, f64) {
     let proofs: Vec<SessionProof> = (0..100_001)
         .map(|_| {
             counter += 1;
-            SessionProof {
-                session_id: sid,
-                counter,
-                mac: mac.mac(counter, &digest),
-            }
+            mac.prove(counter, &digest)
         })
         .collect();
     let mut next = proofs.iter();

@@ -12,7 +12,8 @@
 //!   (pure, time passed in, bounded memory) accepts each `(caller, nonce)` at most once and only
 //!   inside a freshness window.
 //! - Sessions ([`session`]): one signed handshake carrying an X25519 share, then HMAC-SHA256
-//!   per request with a counter; the axon keeps a bounded [`session::SessionTable`].
+//!   per request with a counter; the axon keeps a bounded [`session::SessionTable`]. Version-2
+//!   sessions hash the payload with BLAKE3 ([`tensors_hash_blake3`]) instead of SHA-256.
 //! - Synapse definitions (gossip entries): [`pow`] (proof of work in leading zero bits over all
 //!   fields incl. `nounce`) and [`sign_synapse`] / [`verify_synapse`].
 //! - [`wallet`]: sr25519 coldkeys/hotkeys with SS58 addresses, for the chain.
@@ -60,8 +61,9 @@ pub use keyfile::MAX_KEY_FILE_BYTES;
 pub use keys::{ED25519_KEY_TYPE, NeuronKey, PublicKey};
 pub use nonce::{NonceClock, ReplayConfig, ReplayGuard, unix_nanos};
 pub use request::{
-    REQUEST_TAG, RpcMethod, TENSORS_TAG, message_digest, parse_caller_key, request_digest,
-    sign_request, tensors_hash, verify_request, verify_requests_batch, verify_requests_batch_with,
+    PayloadHash, REQUEST_TAG, RpcMethod, TENSORS_BLAKE3_TAG, TENSORS_TAG, message_digest,
+    message_digest_with, parse_caller_key, request_digest, sign_request, tensors_hash,
+    tensors_hash_blake3, verify_request, verify_requests_batch, verify_requests_batch_with,
 };
 pub use synapse::{
     SYNAPSE_SIGNATURE_TAG, seal_synapse, sign_synapse, synapse_signing_digest, verify_synapse,

@@ -13,10 +13,12 @@ use ed25519_dalek::{Signature, VerifyingKey};
 
 use crate::error::clip;
 use crate::keys::parse_signature;
-use crate::transcript::Transcript;
+use crate::transcript::{Transcript, TranscriptHash};
 use crate::{CryptoError, NeuronKey, PublicKey};
 
 pub const TENSORS_TAG: &[u8] = b"bittensor/tensors/v1";
+/// Tag of the BLAKE3 tensors hash (version-2 sessions, `docs/protocol.md`).
+pub const TENSORS_BLAKE3_TAG: &[u8] = b"bittensor/tensors/v2";
 pub const REQUEST_TAG: &[u8] = b"bittensor/tensor-request/v1";
 
 /// Which RPC a signature authorises.
@@ -36,10 +38,40 @@ impl RpcMethod {
     }
 }
 
+/// Which hash turns the tensors of a request into the 32 bytes a request digest binds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PayloadHash {
+    /// [`tensors_hash`]: signatures and version-1 sessions.
+    Sha256,
+    /// [`tensors_hash_blake3`]: version-2 sessions.
+    Blake3,
+}
+
+impl PayloadHash {
+    pub fn of(self, tensors: &[Tensor]) -> [u8; 32] {
+        match self {
+            PayloadHash::Sha256 => tensors_hash(tensors),
+            PayloadHash::Blake3 => tensors_hash_blake3(tensors),
+        }
+    }
+}
+
 /// SHA-256 over every tensor's dtype, modality, requires_grad, shape and buffer, in order.
 /// `Tensor.version` is deliberately not bound: it carries no meaning we act on.
 pub fn tensors_hash(tensors: &[Tensor]) -> [u8; 32] {
-    let mut t = Transcript::new(TENSORS_TAG);
+    absorb_tensors(Transcript::new(TENSORS_TAG), tensors)
+}
+
+/// [`tensors_hash`]'s layout under BLAKE3 and its own tag: what version-2 sessions bind.
+/// Large buffers are hashed on several cores.
+pub fn tensors_hash_blake3(tensors: &[Tensor]) -> [u8; 32] {
+    absorb_tensors(
+        Transcript::<blake3::Hasher>::with_hash(TENSORS_BLAKE3_TAG),
+        tensors,
+    )
+}
+
+fn absorb_tensors<H: TranscriptHash>(mut t: Transcript<H>, tensors: &[Tensor]) -> [u8; 32] {
     t.u64(tensors.len() as u64);
     for tensor in tensors {
         t.i32(tensor.dtype)
@@ -81,13 +113,23 @@ pub fn sign_request(key: &NeuronKey, msg: &mut TensorMessage, method: RpcMethod,
     msg.signature = bytes::Bytes::copy_from_slice(&key.sign(&digest));
 }
 
-/// The v1 request digest of a whole message: what a signature signs and a session MAC covers.
+/// The v1 request digest of a whole message: what a signature signs and a version-1 session
+/// MAC covers.
 pub fn message_digest(msg: &TensorMessage, method: RpcMethod) -> [u8; 32] {
+    message_digest_with(msg, method, PayloadHash::Sha256)
+}
+
+/// The request digest of a whole message with its tensors hashed by `payload`.
+pub fn message_digest_with(
+    msg: &TensorMessage,
+    method: RpcMethod,
+    payload: PayloadHash,
+) -> [u8; 32] {
     request_digest(
         &msg.neuron_key,
         &msg.synapse_key,
         msg.nounce,
-        &tensors_hash(&msg.tensors),
+        &payload.of(&msg.tensors),
         method,
     )
 }

@@ -9,6 +9,10 @@
 //! session id, a counter that the caller increments per request, and HMAC-SHA256 over the
 //! request digest and the counter. The exact layouts are in `docs/protocol.md`.
 //!
+//! Version 2 (negotiated with the `bt-session-version` header on the handshake) differs only in
+//! its tags and in hashing the request's tensors with BLAKE3 instead of SHA-256: on a 1 MiB
+//! payload that is most of the cost of authenticating it, on both ends.
+//!
 //! The request's own `signature` stays the plain v1 signature, so an axon that knows nothing
 //! of sessions ignores the header and serves the request as before (and returns no share, so
 //! the caller keeps signing); an axon that does know verifies only the offer signature, which
@@ -35,6 +39,8 @@ use crate::{CryptoError, NeuronKey, PublicKey};
 pub const SESSION_OFFER_TAG: &[u8] = b"bittensor/session-offer/v1";
 pub const SESSION_KEY_TAG: &[u8] = b"bittensor/session-key/v1";
 pub const SESSION_REQUEST_TAG: &[u8] = b"bittensor/session-request/v1";
+pub const SESSION_KEY_TAG_V2: &[u8] = b"bittensor/session-key/v2";
+pub const SESSION_REQUEST_TAG_V2: &[u8] = b"bittensor/session-request/v2";
 
 /// Request metadata of a handshake: `1.<share: 64 hex>.<signature: 128 hex>`.
 pub const OFFER_HEADER: &str = "bt-session-offer";
@@ -43,9 +49,96 @@ pub const ACCEPT_HEADER: &str = "bt-session-accept";
 /// Request metadata of a request authenticated by a session:
 /// `1.<session id: 32 hex>.<counter: 16 hex>.<mac: 64 hex>`.
 pub const SESSION_HEADER: &str = "bt-session";
+/// Request metadata next to `bt-session-offer`: the highest session version the caller speaks,
+/// in decimal (absent: 1). Axons that predate version 2 ignore it.
+pub const VERSION_HEADER: &str = "bt-session-version";
 
-/// Version prefix of every session header value.
+/// Version prefix of the offer header value (offers have only ever had version 1).
 const V1: &str = "1.";
+
+/// What a session's requests are authenticated with. Both versions share the handshake and
+/// the header layouts; they differ in tags and in the hash of the payload.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SessionVersion {
+    /// SHA-256 payload hash (the first version; every session-aware peer speaks it).
+    V1,
+    /// BLAKE3 payload hash.
+    #[default]
+    V2,
+}
+
+impl SessionVersion {
+    /// The highest version this implementation speaks.
+    pub const LATEST: SessionVersion = SessionVersion::V2;
+
+    pub fn number(self) -> u8 {
+        match self {
+            SessionVersion::V1 => 1,
+            SessionVersion::V2 => 2,
+        }
+    }
+
+    /// How requests under a session of this version hash their tensors.
+    pub fn payload_hash(self) -> crate::PayloadHash {
+        match self {
+            SessionVersion::V1 => crate::PayloadHash::Sha256,
+            SessionVersion::V2 => crate::PayloadHash::Blake3,
+        }
+    }
+
+    fn key_tag(self) -> &'static [u8] {
+        match self {
+            SessionVersion::V1 => SESSION_KEY_TAG,
+            SessionVersion::V2 => SESSION_KEY_TAG_V2,
+        }
+    }
+
+    fn request_tag(self) -> &'static [u8] {
+        match self {
+            SessionVersion::V1 => SESSION_REQUEST_TAG,
+            SessionVersion::V2 => SESSION_REQUEST_TAG_V2,
+        }
+    }
+
+    fn prefix_digit(self) -> u8 {
+        b'0' + self.number()
+    }
+
+    fn from_prefix_digit(digit: u8) -> Option<Self> {
+        match digit {
+            b'1' => Some(SessionVersion::V1),
+            b'2' => Some(SessionVersion::V2),
+            _ => None,
+        }
+    }
+
+    /// The `bt-session-version` value a caller speaking up to `self` sends.
+    pub fn header_value(self) -> &'static str {
+        match self {
+            SessionVersion::V1 => "1",
+            SessionVersion::V2 => "2",
+        }
+    }
+
+    /// The version an axon speaking up to `own` picks for a caller that sent `value` in
+    /// `bt-session-version`: the highest both speak. The value is 1 to 3 decimal digits, at
+    /// least 1 (a caller from the future may name a version we do not know yet).
+    pub fn negotiate(value: &[u8], own: SessionVersion) -> Result<SessionVersion, CryptoError> {
+        let n: Option<u16> = (!value.is_empty() && value.len() <= 3)
+            .then(|| std::str::from_utf8(value).ok())
+            .flatten()
+            .filter(|v| v.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|v| v.parse().ok());
+        match n {
+            Some(0) | None => Err(bad_header(
+                VERSION_HEADER,
+                "expected a session version: 1 to 3 decimal digits, at least 1",
+            )),
+            Some(1) => Ok(SessionVersion::V1),
+            Some(_) => Ok(own.min(SessionVersion::V2)),
+        }
+    }
+}
 
 /// Counters the axon accepts out of order: a request may arrive up to this many counters after
 /// a later one (960 = 1024-bit bitmap minus one 64-bit block, RFC 6479). A caller with 64
@@ -57,11 +150,25 @@ pub type SessionId = [u8; 16];
 
 /// The key both ends derive; requests are MAC'd with it. Zeroized on drop.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
-pub struct SessionKey([u8; 32]);
+pub struct SessionKey {
+    bytes: [u8; 32],
+    /// The version it was derived for (and only ever used with).
+    #[zeroize(skip)]
+    version: SessionVersion,
+}
 
 impl SessionKey {
+    /// A key from its bytes (tests and tools; real keys come from the handshake).
+    pub fn from_bytes(bytes: [u8; 32], version: SessionVersion) -> Self {
+        Self { bytes, version }
+    }
+
     pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
+        &self.bytes
+    }
+
+    pub fn version(&self) -> SessionVersion {
+        self.version
     }
 }
 
@@ -83,16 +190,20 @@ pub struct SessionOffer {
     pub signature: [u8; 64],
 }
 
-/// `bt-session-accept`: the session id and the axon's X25519 share.
+/// `bt-session-accept`: the session id and the axon's X25519 share, under the session's version
+/// (the value's first field).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SessionAccept {
+    pub version: SessionVersion,
     pub session_id: SessionId,
     pub share: [u8; 32],
 }
 
-/// `bt-session`: which session, which counter, and the MAC of the request.
+/// `bt-session`: the session's version, which session, which counter, and the MAC of the
+/// request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SessionProof {
+    pub version: SessionVersion,
     pub session_id: SessionId,
     pub counter: u64,
     pub mac: [u8; 32],
@@ -110,7 +221,12 @@ impl SessionOffer {
     }
 
     pub fn parse(value: &[u8]) -> Result<Self, CryptoError> {
-        let mut p = Fields::new(OFFER_HEADER, value, Self::ENCODED_LEN)?;
+        let (mut p, _) = Fields::new(
+            OFFER_HEADER,
+            value,
+            Self::ENCODED_LEN,
+            &[SessionVersion::V1],
+        )?;
         let share = p.hex::<32>()?;
         p.dot()?;
         let signature = p.hex::<64>()?;
@@ -123,18 +239,23 @@ impl SessionAccept {
 
     pub fn encode(&self) -> String {
         format!(
-            "{V1}{}.{}",
+            "{}.{}.{}",
+            self.version.number(),
             hex::encode(self.session_id),
             hex::encode(self.share)
         )
     }
 
     pub fn parse(value: &[u8]) -> Result<Self, CryptoError> {
-        let mut p = Fields::new(ACCEPT_HEADER, value, Self::ENCODED_LEN)?;
+        let (mut p, version) = Fields::new(ACCEPT_HEADER, value, Self::ENCODED_LEN, ALL_VERSIONS)?;
         let session_id = p.hex::<16>()?;
         p.dot()?;
         let share = p.hex::<32>()?;
-        Ok(Self { session_id, share })
+        Ok(Self {
+            version,
+            session_id,
+            share,
+        })
     }
 }
 
@@ -149,7 +270,7 @@ impl SessionProof {
     /// [`encode`](Self::encode) without allocating: it runs once per request.
     pub fn encode_bytes(&self) -> [u8; Self::ENCODED_LEN] {
         let mut out = [b'.'; Self::ENCODED_LEN];
-        out[0] = b'1';
+        out[0] = self.version.prefix_digit();
         write_hex(&mut out[2..34], &self.session_id);
         write_hex(&mut out[35..51], &self.counter.to_be_bytes());
         write_hex(&mut out[52..116], &self.mac);
@@ -157,7 +278,7 @@ impl SessionProof {
     }
 
     pub fn parse(value: &[u8]) -> Result<Self, CryptoError> {
-        let mut p = Fields::new(SESSION_HEADER, value, Self::ENCODED_LEN)?;
+        let (mut p, version) = Fields::new(SESSION_HEADER, value, Self::ENCODED_LEN, ALL_VERSIONS)?;
         let session_id = p.hex::<16>()?;
         p.dot()?;
         let counter = u64::from_be_bytes(p.hex::<8>()?);
@@ -167,6 +288,7 @@ impl SessionProof {
             return Err(bad_header(SESSION_HEADER, "counter 0 is never used"));
         }
         Ok(Self {
+            version,
             session_id,
             counter,
             mac,
@@ -179,18 +301,45 @@ struct Fields<'a> {
     rest: &'a [u8],
 }
 
+const ALL_VERSIONS: &[SessionVersion] = &[SessionVersion::V1, SessionVersion::V2];
+
 impl<'a> Fields<'a> {
-    fn new(header: &'static str, value: &'a [u8], len: usize) -> Result<Self, CryptoError> {
+    /// Checks the length and the `<version>.` prefix (one of `versions`).
+    fn new(
+        header: &'static str,
+        value: &'a [u8],
+        len: usize,
+        versions: &[SessionVersion],
+    ) -> Result<(Self, SessionVersion), CryptoError> {
         if value.len() != len {
             return Err(bad_header(
                 header,
                 &format!("expected {len} bytes, got {}", value.len()),
             ));
         }
-        let Some(rest) = value.strip_prefix(V1.as_bytes()) else {
-            return Err(bad_header(header, "unknown version (expected \"1.\")"));
+        let version = match value {
+            [digit, b'.', ..] => {
+                SessionVersion::from_prefix_digit(*digit).filter(|v| versions.contains(v))
+            }
+            _ => None,
         };
-        Ok(Self { header, rest })
+        let Some(version) = version else {
+            let known: Vec<String> = versions
+                .iter()
+                .map(|v| format!("\"{}.\"", v.number()))
+                .collect();
+            return Err(bad_header(
+                header,
+                &format!("unknown version (expected {})", known.join(" or ")),
+            ));
+        };
+        Ok((
+            Self {
+                header,
+                rest: &value[2..],
+            },
+            version,
+        ))
     }
 
     fn hex<const N: usize>(&mut self) -> Result<[u8; N], CryptoError> {
@@ -291,6 +440,7 @@ pub fn verify_offer(
 fn derive_session_key(
     secret: &StaticSecret,
     peer_share: &[u8; 32],
+    version: SessionVersion,
     transcript: &KeyTranscript<'_>,
 ) -> Result<SessionKey, CryptoError> {
     let shared = secret.diffie_hellman(&XPublic::from(*peer_share));
@@ -299,7 +449,7 @@ fn derive_session_key(
     }
     let mut info = Vec::with_capacity(200);
     for field in [
-        SESSION_KEY_TAG,
+        version.key_tag(),
         transcript.caller_share,
         transcript.axon_share,
         transcript.caller_key.as_bytes(),
@@ -312,7 +462,10 @@ fn derive_session_key(
     Hkdf::<Sha256>::new(Some(transcript.session_id), shared.as_bytes())
         .expand(&info, &mut okm)
         .map_err(|_| CryptoError::WeakSessionShare)?; // 32 ≤ 255·32: cannot fail
-    Ok(SessionKey(okm))
+    Ok(SessionKey {
+        bytes: okm,
+        version,
+    })
 }
 
 /// The fields both ends bind into the session key.
@@ -338,6 +491,7 @@ type HmacSha256 = Hmac<Sha256>;
 #[derive(Clone)]
 pub struct SessionMac {
     session_id: SessionId,
+    version: SessionVersion,
     keyed: HmacSha256,
 }
 
@@ -348,18 +502,33 @@ impl SessionMac {
             Ok(m) => m,
             Err(_) => unreachable_hmac(),
         };
-        for field in [SESSION_REQUEST_TAG, session_id.as_slice()] {
+        for field in [key.version.request_tag(), session_id.as_slice()] {
             keyed.update(&(field.len() as u64).to_le_bytes());
             keyed.update(field);
         }
         Self {
             session_id: *session_id,
+            version: key.version,
             keyed,
         }
     }
 
     pub fn session_id(&self) -> &SessionId {
         &self.session_id
+    }
+
+    pub fn version(&self) -> SessionVersion {
+        self.version
+    }
+
+    /// The [`SessionProof`] of request `counter` whose digest is `request_digest`.
+    pub fn prove(&self, counter: u64, request_digest: &[u8; 32]) -> SessionProof {
+        SessionProof {
+            version: self.version,
+            session_id: self.session_id,
+            counter,
+            mac: self.mac(counter, request_digest),
+        }
     }
 
     fn state(&self, counter: u64, digest: &[u8; 32]) -> HmacSha256 {
@@ -394,6 +563,17 @@ impl SessionMac {
         if proof.session_id != self.session_id {
             return Err(refused());
         }
+        if proof.version != self.version {
+            return Err(bad_header(
+                SESSION_HEADER,
+                &format!(
+                    "session {} is version {}, the request says {}",
+                    hex::encode(proof.session_id),
+                    self.version.number(),
+                    proof.version.number()
+                ),
+            ));
+        }
         self.state(proof.counter, request_digest)
             .verify_slice(&proof.mac)
             .map_err(|_| refused())
@@ -413,7 +593,8 @@ fn unreachable_hmac() -> ! {
     panic!("HMAC-SHA256 refused a 32-byte key")
 }
 
-/// `HMAC-SHA256(key, lp(tag) || lp(session_id) || u64_le(counter) || lp(request_digest))`.
+/// `HMAC-SHA256(key, lp(tag) || lp(session_id) || u64_le(counter) || lp(request_digest))`, with
+/// the tag of the key's version.
 /// For many requests of one session, [`SessionMac`] saves re-keying each time.
 pub fn session_mac(
     key: &SessionKey,
@@ -440,6 +621,8 @@ pub fn verify_session_mac(
 pub struct SessionInitiator {
     secret: StaticSecret,
     share: [u8; 32],
+    /// The highest version offered (what the caller puts in `bt-session-version`).
+    max_version: SessionVersion,
 }
 
 impl SessionInitiator {
@@ -455,7 +638,21 @@ impl SessionInitiator {
 
     fn from_secret(secret: StaticSecret) -> Self {
         let share = XPublic::from(&secret).to_bytes();
-        Self { secret, share }
+        Self {
+            secret,
+            share,
+            max_version: SessionVersion::LATEST,
+        }
+    }
+
+    /// Offer at most `version` (default [`SessionVersion::LATEST`]).
+    pub fn with_max_version(mut self, version: SessionVersion) -> Self {
+        self.max_version = version;
+        self
+    }
+
+    pub fn max_version(&self) -> SessionVersion {
+        self.max_version
     }
 
     pub fn share(&self) -> &[u8; 32] {
@@ -472,16 +669,28 @@ impl SessionInitiator {
     }
 
     /// The session key from the axon's accept. `caller_key` and `synapse_key` are the
-    /// handshake request's `neuron_key` and `synapse_key` as sent. Consumes the secret.
+    /// handshake request's `neuron_key` and `synapse_key` as sent. Consumes the secret. An
+    /// accept of a version above the one offered is refused.
     pub fn complete(
         self,
         accept: &SessionAccept,
         caller_key: &str,
         synapse_key: &str,
     ) -> Result<SessionKey, CryptoError> {
+        if accept.version > self.max_version {
+            return Err(bad_header(
+                ACCEPT_HEADER,
+                &format!(
+                    "the axon chose version {}, above the {} offered",
+                    accept.version.number(),
+                    self.max_version.number()
+                ),
+            ));
+        }
         derive_session_key(
             &self.secret,
             &accept.share,
+            accept.version,
             &KeyTranscript {
                 session_id: &accept.session_id,
                 caller_share: &self.share,
@@ -500,9 +709,11 @@ impl fmt::Debug for SessionInitiator {
 }
 
 /// The axon's half of a handshake whose offer was verified: a fresh share and session id,
-/// and the key. The caller's share is checked (a small-order share is refused).
+/// and the key, for a session of `version` (see [`SessionVersion::negotiate`]). The caller's
+/// share is checked (a small-order share is refused).
 pub fn accept_offer(
     offer: &SessionOffer,
+    version: SessionVersion,
     caller_key: &str,
     synapse_key: &str,
 ) -> Result<(SessionAccept, SessionKey), CryptoError> {
@@ -512,6 +723,7 @@ pub fn accept_offer(
         StaticSecret::random_from_rng(rand_core::OsRng),
         session_id,
         offer,
+        version,
         caller_key,
         synapse_key,
     )
@@ -522,6 +734,7 @@ pub fn accept_offer_with(
     secret: [u8; 32],
     session_id: SessionId,
     offer: &SessionOffer,
+    version: SessionVersion,
     caller_key: &str,
     synapse_key: &str,
 ) -> Result<(SessionAccept, SessionKey), CryptoError> {
@@ -529,6 +742,7 @@ pub fn accept_offer_with(
         StaticSecret::from(secret),
         session_id,
         offer,
+        version,
         caller_key,
         synapse_key,
     )
@@ -538,6 +752,7 @@ fn accept_with(
     secret: StaticSecret,
     session_id: SessionId,
     offer: &SessionOffer,
+    version: SessionVersion,
     caller_key: &str,
     synapse_key: &str,
 ) -> Result<(SessionAccept, SessionKey), CryptoError> {
@@ -545,6 +760,7 @@ fn accept_with(
     let key = derive_session_key(
         &secret,
         &offer.share,
+        version,
         &KeyTranscript {
             session_id: &session_id,
             caller_share: &offer.share,
@@ -553,7 +769,14 @@ fn accept_with(
             synapse_key,
         },
     )?;
-    Ok((SessionAccept { session_id, share }, key))
+    Ok((
+        SessionAccept {
+            version,
+            session_id,
+            share,
+        },
+        key,
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -916,6 +1139,7 @@ mod tests {
         assert_eq!(s.len(), SessionOffer::ENCODED_LEN);
         assert_eq!(SessionOffer::parse(s.as_bytes()).unwrap(), offer);
         let accept = SessionAccept {
+            version: SessionVersion::V1,
             session_id: [7; 16],
             share: [9; 32],
         };
@@ -923,6 +1147,7 @@ mod tests {
         assert_eq!(s.len(), SessionAccept::ENCODED_LEN);
         assert_eq!(SessionAccept::parse(s.as_bytes()).unwrap(), accept);
         let proof = SessionProof {
+            version: SessionVersion::V2,
             session_id: [3; 16],
             counter: 0x0102_0304_0506_0708,
             mac: [0xfe; 32],
@@ -935,8 +1160,17 @@ mod tests {
         let upper = s.to_uppercase();
         assert!(SessionProof::parse(upper.as_bytes()).is_err());
         assert!(SessionProof::parse(&s.as_bytes()[1..]).is_err());
-        let v2 = s.replacen("1.", "2.", 1);
-        assert!(SessionProof::parse(v2.as_bytes()).is_err());
+        assert!(s.starts_with("2."));
+        let v1 = s.replacen("2.", "1.", 1);
+        assert_eq!(
+            SessionProof::parse(v1.as_bytes()).unwrap().version,
+            SessionVersion::V1
+        );
+        let v3 = s.replacen("2.", "3.", 1);
+        assert!(SessionProof::parse(v3.as_bytes()).is_err());
+        // Offers have a version 1 layout only.
+        let offer_v2 = offer.encode().replacen("1.", "2.", 1);
+        assert!(SessionOffer::parse(offer_v2.as_bytes()).is_err());
         let zero = SessionProof {
             counter: 0,
             ..proof
@@ -952,7 +1186,13 @@ mod tests {
         let digest = [5u8; 32];
         let offer = init.offer(caller, &digest);
         verify_offer(&caller.public(), &digest, &offer).unwrap();
-        let (accept, axon_key) = accept_offer(&offer, &caller.public_hex(), synapse).unwrap();
+        let (accept, axon_key) = accept_offer(
+            &offer,
+            SessionVersion::LATEST,
+            &caller.public_hex(),
+            synapse,
+        )
+        .unwrap();
         let caller_key = init
             .complete(&accept, &caller.public_hex(), synapse)
             .unwrap();
@@ -975,6 +1215,7 @@ mod tests {
         );
         let digest = [8u8; 32];
         let proof = |counter| SessionProof {
+            version: SessionVersion::LATEST,
             session_id: accept.session_id,
             counter,
             mac: session_mac(&ck, &accept.session_id, counter, &digest),
@@ -1019,13 +1260,25 @@ mod tests {
         });
         let a = NeuronKey::from_seed([1; 32]);
         for i in 0..5u8 {
-            table.insert([i; 16], a.public(), &a.public_hex(), SessionKey([i; 32]), 0);
+            table.insert(
+                [i; 16],
+                a.public(),
+                &a.public_hex(),
+                SessionKey::from_bytes([i; 32], SessionVersion::V2),
+                0,
+            );
             assert!(table.sessions_of(&a.public()) <= 2);
         }
         assert_eq!(table.len(), 2);
         for s in 10..20u8 {
             let k = NeuronKey::from_seed([s; 32]);
-            table.insert([s; 16], k.public(), &k.public_hex(), SessionKey([s; 32]), 0);
+            table.insert(
+                [s; 16],
+                k.public(),
+                &k.public_hex(),
+                SessionKey::from_bytes([s; 32], SessionVersion::V2),
+                0,
+            );
             assert!(table.len() <= 4);
         }
         assert_eq!(table.len(), 4);
@@ -1038,13 +1291,14 @@ mod tests {
 
     #[test]
     fn the_pre_keyed_mac_matches_session_mac_and_is_bound_to_its_session() {
-        let key = SessionKey([4; 32]);
+        let key = SessionKey::from_bytes([4; 32], SessionVersion::V2);
         let sid = [5u8; 16];
         let mac = SessionMac::new(&key, &sid);
         for (counter, digest) in [(1u64, [0u8; 32]), (u64::MAX >> 2, [0xab; 32])] {
             let m = mac.mac(counter, &digest);
             assert_eq!(m, session_mac(&key, &sid, counter, &digest));
             let proof = SessionProof {
+                version: SessionVersion::V2,
                 session_id: sid,
                 counter,
                 mac: m,
@@ -1069,8 +1323,12 @@ mod tests {
         let keys: Vec<NeuronKey> = (1..=3u8).map(|i| NeuronKey::from_seed([i; 32])).collect();
         let digest = [8u8; 32];
         let use_session = |table: &mut SessionTable, i: usize, counter: u64| {
-            let (sid, k) = ([i as u8; 16], SessionKey([i as u8; 32]));
+            let (sid, k) = (
+                [i as u8; 16],
+                SessionKey::from_bytes([i as u8; 32], SessionVersion::V2),
+            );
             let proof = SessionProof {
+                version: SessionVersion::V2,
                 session_id: sid,
                 counter,
                 mac: session_mac(&k, &sid, counter, &digest),
@@ -1079,14 +1337,26 @@ mod tests {
         };
         for (i, k) in keys.iter().enumerate().take(2) {
             let n = i as u8;
-            table.insert([n; 16], k.public(), &k.public_hex(), SessionKey([n; 32]), 0);
+            table.insert(
+                [n; 16],
+                k.public(),
+                &k.public_hex(),
+                SessionKey::from_bytes([n; 32], SessionVersion::V2),
+                0,
+            );
         }
         // Session 0 used last (twice: the second use finds it already most recent).
         use_session(&mut table, 1, 1).unwrap();
         use_session(&mut table, 0, 1).unwrap();
         use_session(&mut table, 0, 2).unwrap();
         let k = &keys[2];
-        table.insert([2; 16], k.public(), &k.public_hex(), SessionKey([2; 32]), 1);
+        table.insert(
+            [2; 16],
+            k.public(),
+            &k.public_hex(),
+            SessionKey::from_bytes([2; 32], SessionVersion::V2),
+            1,
+        );
         assert!(use_session(&mut table, 0, 3).is_ok());
         assert!(matches!(
             use_session(&mut table, 1, 2),
@@ -1097,6 +1367,31 @@ mod tests {
     }
 
     #[test]
+    fn the_version_is_the_highest_both_speak() {
+        use SessionVersion::{V1, V2};
+        for (value, own, want) in [
+            (&b"1"[..], V2, Some(V1)),
+            (b"2", V2, Some(V2)),
+            (b"2", V1, Some(V1)),
+            (b"9", V2, Some(V2)),
+            (b"200", V2, Some(V2)),
+            (b"0", V2, None),
+            (b"", V2, None),
+            (b"1000", V2, None),
+            (b"v2", V2, None),
+            (b"+2", V2, None),
+        ] {
+            assert_eq!(SessionVersion::negotiate(value, own).ok(), want, "{value:?}");
+        }
+        // A caller that offered only version 1 refuses a version 2 accept.
+        let caller = NeuronKey::from_seed([1; 32]);
+        let init = SessionInitiator::generate().with_max_version(V1);
+        let offer = init.offer(&caller, &[0; 32]);
+        let (accept, _) = accept_offer(&offer, V2, &caller.public_hex(), "s").unwrap();
+        assert!(init.complete(&accept, &caller.public_hex(), "s").is_err());
+    }
+
+    #[test]
     fn small_order_shares_are_refused() {
         let caller = NeuronKey::from_seed([1; 32]);
         let offer = SessionOffer {
@@ -1104,7 +1399,7 @@ mod tests {
             signature: [0; 64],
         };
         assert!(matches!(
-            accept_offer(&offer, &caller.public_hex(), "x"),
+            accept_offer(&offer, SessionVersion::V1, &caller.public_hex(), "x"),
             Err(CryptoError::WeakSessionShare)
         ));
     }

@@ -129,9 +129,10 @@ fn worked_wallet_example() {
     assert_eq!(w.ss58(), "5CcyqxXnJucaCnQQvvUg5EPzj1uoNAxACZvzArHw5aVDvgNH");
 }
 
-/// The session handshake and first session request of `docs/protocol.md` ("Sessions").
-#[test]
-fn worked_session_example() {
+/// The session handshake and first session request of `docs/protocol.md` ("Sessions"), for
+/// `version`: caller share, offer_digest, offer header, tensors hash, axon share, accept header,
+/// session key, request digest (nounce 0), session header.
+fn session_example(version: crate::session::SessionVersion) -> [String; 9] {
     use crate::session::*;
     let (caller, msg) = example_request();
     let th = tensors_hash(&msg.tensors);
@@ -144,12 +145,13 @@ fn worked_session_example() {
         &th,
         RpcMethod::Forward,
     );
-    let init = SessionInitiator::from_secret_bytes([0x03; 32]);
+    let init = SessionInitiator::from_secret_bytes([0x03; 32]).with_max_version(version);
     let offer = init.offer(&caller, &d);
     let (accept, axon_key) = accept_offer_with(
         [0x04; 32],
         [0x05; 16],
         &offer,
+        version,
         &caller_hex,
         &msg.synapse_key,
     )
@@ -158,43 +160,83 @@ fn worked_session_example() {
         .complete(&accept, &caller_hex, &msg.synapse_key)
         .unwrap();
     assert_eq!(key.as_bytes(), axon_key.as_bytes());
-    // First session request: same tensor, nounce 0, no signature, counter 1.
-    let d1 = request_digest(&caller_hex, &msg.synapse_key, 0, &th, RpcMethod::Forward);
-    let mac = session_mac(&key, &accept.session_id, 1, &d1);
-    let proof = SessionProof {
-        session_id: accept.session_id,
-        counter: 1,
-        mac,
-    };
-    let got = [
-        hex::encode(offer.share),
-        hex::encode(offer_digest(&d, &offer.share)),
-        offer.encode(),
-        hex::encode(accept.share),
-        accept.encode(),
-        hex::encode(key.as_bytes()),
-        hex::encode(d1),
-        proof.encode(),
-    ];
-    let expected: [&str; 8] = SESSION_VECTORS;
-    assert_eq!(got.map(|s| s), expected.map(str::to_owned));
+    // First session request: same tensor, nounce 0, no signature, counter 1; the tensors hashed
+    // as the version says.
+    let payload = version.payload_hash().of(&msg.tensors);
+    let d1 = request_digest(
+        &caller_hex,
+        &msg.synapse_key,
+        0,
+        &payload,
+        RpcMethod::Forward,
+    );
+    let proof = SessionMac::new(&key, &accept.session_id).prove(1, &d1);
+    assert_eq!(
+        proof.mac,
+        session_mac(&key, &accept.session_id, 1, &d1),
+        "the pre-keyed MAC and the one-shot MAC agree"
+    );
     verify_offer(
         &caller.public(),
         &d,
         &SessionOffer::parse(offer.encode().as_bytes()).unwrap(),
     )
     .unwrap();
+    [
+        hex::encode(offer.share),
+        hex::encode(offer_digest(&d, &offer.share)),
+        offer.encode(),
+        hex::encode(payload),
+        hex::encode(accept.share),
+        accept.encode(),
+        hex::encode(key.as_bytes()),
+        hex::encode(d1),
+        proof.encode(),
+    ]
 }
 
-/// caller share, offer_digest, offer header, axon share, accept header, session key,
-/// request digest (nounce 0), session header.
-const SESSION_VECTORS: [&str; 8] = [
+#[test]
+fn worked_session_example_version_1() {
+    let expected: [&str; 9] = SESSION_VECTORS;
+    assert_eq!(
+        session_example(crate::session::SessionVersion::V1),
+        expected.map(str::to_owned)
+    );
+}
+
+#[test]
+fn worked_session_example_version_2() {
+    let got = session_example(crate::session::SessionVersion::V2);
+    // The handshake request is the same; the session differs from its accept on.
+    assert_eq!(got[..3], SESSION_VECTORS[..3]);
+    assert_eq!(got[4], SESSION_VECTORS[4]);
+    let expected: [&str; 5] = SESSION_VECTORS_V2;
+    assert_eq!(
+        [&got[3], &got[5], &got[6], &got[7], &got[8]].map(String::as_str),
+        expected
+    );
+}
+
+/// Version 1: caller share, offer_digest, offer header, tensors hash (SHA-256), axon share,
+/// accept header, session key, request digest (nounce 0), session header.
+const SESSION_VECTORS: [&str; 9] = [
     "5dfedd3b6bd47f6fa28ee15d969d5bb0ea53774d488bdaf9df1c6e0124b3ef22",
     "450c0c76c8321774630edda2c8ad1486ec63ac43f68036d10f42b77f8a5db855",
     "1.5dfedd3b6bd47f6fa28ee15d969d5bb0ea53774d488bdaf9df1c6e0124b3ef22.78fd964c48fe6c52605f01add1aa67cfbdb7be499f1eb31a9c997ae83491723ebf565360d93be5094fbd96fe6137e92acdedb49dcf88b60aa849454aff93e400",
+    "2bf85cac55ecb84d07ece6cfb9d9642549ab594b6d97af71ba36785f5e95cf9e",
     "ac01b2209e86354fb853237b5de0f4fab13c7fcbf433a61c019369617fecf10b",
     "1.05050505050505050505050505050505.ac01b2209e86354fb853237b5de0f4fab13c7fcbf433a61c019369617fecf10b",
     "2439292203a3171972e7451b55372b707ca052875d0d938d10e9a2d63a99bafb",
     "ae58161436fd92dbb719fe6d853284e15cff86e6917975c5f8dcb1b85b53924b",
     "1.05050505050505050505050505050505.0000000000000001.6092f42ace9b5695f94515f1e054e6ef6b71fa01a478d3d561317ba58c0f9331",
+];
+
+/// Version 2: tensors hash (BLAKE3), accept header, session key, request digest (nounce 0),
+/// session header.
+const SESSION_VECTORS_V2: [&str; 5] = [
+    "ee912f4ff9964d3334dc95ee488f8154a83a05bf84c4005788eebd7b71d251f0",
+    "2.05050505050505050505050505050505.ac01b2209e86354fb853237b5de0f4fab13c7fcbf433a61c019369617fecf10b",
+    "77d6166cd683f9520e8388221d6f75af5273c0a0c5371b6544532762ccc9a6e8",
+    "1bbdaedadcf5a48a89d7116aeb5e73041a000c75de1c23596422e1bf8047ca3b",
+    "2.05050505050505050505050505050505.0000000000000001.db1083a6cd66eae628e7fea077c20dd51a5bc51e719c1130a70c6a49feb39b3a",
 ];

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use bt_crypto::NeuronKey;
 use bt_crypto::session::{
     REPLAY_WINDOW, ReplayWindow, SessionAccept, SessionConfig, SessionInitiator, SessionOffer,
-    SessionProof, SessionTable, accept_offer, session_mac,
+    SessionProof, SessionTable, SessionVersion, accept_offer, session_mac,
 };
 use proptest::prelude::*;
 
@@ -23,12 +23,18 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
-    fn headers_round_trip(bytes in proptest::collection::vec(any::<u8>(), 96), counter in 1u64..) {
+    fn headers_round_trip(
+        bytes in proptest::collection::vec(any::<u8>(), 96),
+        counter in 1u64..,
+        v2 in any::<bool>(),
+    ) {
+        let version = if v2 { SessionVersion::V2 } else { SessionVersion::V1 };
         let offer = SessionOffer { share: arr(&bytes), signature: arr(&bytes[32..]) };
         prop_assert_eq!(SessionOffer::parse(offer.encode().as_bytes()).unwrap(), offer);
-        let accept = SessionAccept { session_id: arr(&bytes), share: arr(&bytes[16..]) };
+        let accept = SessionAccept { version, session_id: arr(&bytes), share: arr(&bytes[16..]) };
         prop_assert_eq!(SessionAccept::parse(accept.encode().as_bytes()).unwrap(), accept);
-        let proof = SessionProof { session_id: arr(&bytes), counter, mac: arr(&bytes[16..]) };
+        let proof =
+            SessionProof { version, session_id: arr(&bytes), counter, mac: arr(&bytes[16..]) };
         prop_assert_eq!(SessionProof::parse(proof.encode().as_bytes()).unwrap(), proof);
     }
 
@@ -37,13 +43,18 @@ proptest! {
     #[test]
     fn arbitrary_values_parse_canonically_or_not_at_all(
         raw in proptest::collection::vec(any::<u8>(), 0..220),
-        template in 0usize..3,
+        template in 0usize..4,
         flips in proptest::collection::vec((0usize..200, any::<u8>()), 0..3),
     ) {
         // Mostly-valid values reach the deeper checks; raw bytes test the length check.
         let mut v = match template {
             0 => SessionOffer { share: [1; 32], signature: [2; 64] }.encode().into_bytes(),
-            1 => SessionAccept { session_id: [3; 16], share: [4; 32] }.encode().into_bytes(),
+            1 => SessionAccept { version: SessionVersion::V2, session_id: [3; 16], share: [4; 32] }
+                .encode()
+                .into_bytes(),
+            2 => SessionProof { version: SessionVersion::V1, session_id: [5; 16], counter: 9, mac: [6; 32] }
+                .encode()
+                .into_bytes(),
             _ => raw.clone(),
         };
         for (i, b) in flips {
@@ -61,6 +72,9 @@ proptest! {
             prop_assert_eq!(p.encode().into_bytes(), v.clone());
         }
         let _ = SessionProof::parse(&raw);
+        if let Ok(v) = SessionVersion::negotiate(&raw, SessionVersion::LATEST) {
+            prop_assert!(v <= SessionVersion::LATEST);
+        }
     }
 
     /// The window accepts a counter iff it is new and not more than the window below the
@@ -93,8 +107,10 @@ proptest! {
     /// counter.
     #[test]
     fn table_is_bounded_and_accepts_each_counter_once(
-        ops in proptest::collection::vec((0u8..6, 0usize..16, 1u64..40, any::<bool>()), 1..120)
+        ops in proptest::collection::vec((0u8..6, 0usize..16, 1u64..40, any::<bool>()), 1..120),
+        v2 in any::<bool>(),
     ) {
+        let version = if v2 { SessionVersion::V2 } else { SessionVersion::V1 };
         let config = SessionConfig { capacity: 5, per_caller: 2, ..SessionConfig::default() };
         let mut table = SessionTable::new(config);
         let keys: Vec<NeuronKey> = (0..6u8).map(|i| NeuronKey::from_seed([i + 1; 32])).collect();
@@ -108,17 +124,26 @@ proptest! {
             if handshake || opened.is_empty() {
                 let init = SessionInitiator::generate();
                 let offer = init.offer(k, &[0; 32]);
-                let (accept, key) = accept_offer(&offer, &k.public_hex(), &synapse).unwrap();
+                let (accept, key) = accept_offer(&offer, version, &k.public_hex(), &synapse).unwrap();
                 table.insert(accept.session_id, k.public(), &k.public_hex(), key, now);
                 let ck = init.complete(&accept, &k.public_hex(), &synapse).unwrap();
                 opened.push((accept.session_id, who, ck));
             } else {
                 let (sid, owner, ck) = &opened[pick % opened.len()];
                 let proof = SessionProof {
+                    version,
                     session_id: *sid,
                     counter,
                     mac: session_mac(ck, sid, counter, &digest),
                 };
+                // The same MAC presented under the other version is refused.
+                let other_version = SessionProof {
+                    version: if v2 { SessionVersion::V1 } else { SessionVersion::V2 },
+                    ..proof
+                };
+                prop_assert!(table
+                    .authenticate(&other_version, &keys[*owner as usize].public_hex(), &digest, now)
+                    .is_err());
                 let caller = &keys[*owner as usize];
                 let ok = table.authenticate(&proof, &caller.public_hex(), &digest, now).is_ok();
                 if ok {

@@ -1,6 +1,6 @@
 //! The session test vector of docs/protocol.md, recomputed by an independent implementation
-//! (Python's pyca/cryptography, from the document rather than our code). Skips with a message
-//! when python3 cannot import `cryptography`; CI installs it.
+//! (Python's pyca/cryptography and `blake3`, from the document rather than our code). Skips with a
+//! message when python3 cannot import them; CI installs both.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -8,14 +8,15 @@ use std::process::{Command, Stdio};
 #[test]
 fn python_recomputes_the_session_vector() {
     let importable = Command::new("python3")
-        .args(["-c", "import cryptography"])
+        .args(["-c", "import cryptography, blake3"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
     if !importable {
         println!(
-            "SKIPPED session vectors: python3 cannot import cryptography (pip install cryptography)"
+            "SKIPPED session vectors: python3 cannot import cryptography and blake3 \
+             (pip install cryptography blake3)"
         );
         return;
     }

@@ -65,7 +65,12 @@ async fn profile(which: &str) {
     let axon = start_axon(std::slice::from_ref(&key), true).await;
     let axon_ep = Endpoint::new("127.0.0.1", axon.local_addr().port(), key.clone());
     let client = raw_client(raw.addr.port()).await;
-    let x = f32_tensor(1 << 10);
+    // `BT_RPC_PROFILE_BYTES`: the tensor size of the profiled loop (default 1 KiB).
+    let bytes = std::env::var("BT_RPC_PROFILE_BYTES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1 << 10);
+    let x = f32_tensor(bytes);
     if which == "throughput" {
         let (unsigned, signed, session) = (
             dendrite(Auth::Unsigned),

@@ -5,8 +5,12 @@
 //! as late as possible so it is fresh when it arrives), then the RPC with the remaining budget
 //! sent as `grpc-timeout`. The whole sequence runs under one deadline.
 
-use bt_crypto::session::{ACCEPT_HEADER, OFFER_HEADER, SESSION_HEADER, SessionAccept};
-use bt_crypto::{RpcMethod, request_digest, tensors_hash};
+use std::sync::{Arc, OnceLock};
+
+use bt_crypto::session::{
+    ACCEPT_HEADER, OFFER_HEADER, SESSION_HEADER, SessionAccept, SessionVersion, VERSION_HEADER,
+};
+use bt_crypto::{PayloadHash, RpcMethod, request_digest};
 use bt_tensor::{Limits, Tensor};
 use bt_wire::TensorMessage;
 use bt_wire::bittensor_client::BittensorClient;
@@ -33,11 +37,29 @@ pub(crate) struct CallSpec {
     pub endpoint: Endpoint,
     pub method: RpcMethod,
     pub tensors: Vec<bt_wire::Tensor>,
-    /// `tensors_hash(tensors)` when already known (one tensor broadcast to many peers is
-    /// hashed once, not once per peer).
-    pub payload_hash: Option<[u8; 32]>,
+    /// The payload's hashes, shared by the calls that send the same tensors (one tensor
+    /// broadcast to many peers is hashed once, not once per peer).
+    pub hashes: Arc<PayloadHashes>,
     pub expect: Expect,
     pub deadline: Instant,
+}
+
+/// The hashes of one payload, each computed at most once, when a request first needs it:
+/// SHA-256 for signed requests and version-1 sessions, BLAKE3 for version-2 sessions.
+#[derive(Default)]
+pub(crate) struct PayloadHashes {
+    sha256: OnceLock<[u8; 32]>,
+    blake3: OnceLock<[u8; 32]>,
+}
+
+impl PayloadHashes {
+    fn get(&self, kind: PayloadHash, tensors: &[bt_wire::Tensor]) -> [u8; 32] {
+        let cell = match kind {
+            PayloadHash::Sha256 => &self.sha256,
+            PayloadHash::Blake3 => &self.blake3,
+        };
+        *cell.get_or_init(|| kind.of(tensors))
+    }
 }
 
 /// What a valid answer looks like.
@@ -95,12 +117,7 @@ async fn attempt(inner: &Inner, spec: &mut CallSpec, phase: &AtomicU8) -> Outcom
         }
     };
 
-    let tensors = std::mem::take(&mut spec.tensors);
-    let payload_hash = inner
-        .cfg
-        .sign_requests
-        .then(|| spec.payload_hash.unwrap_or_else(|| tensors_hash(&tensors)));
-    let mut tensors = Some(tensors);
+    let mut tensors = Some(std::mem::take(&mut spec.tensors));
     let mut client = BittensorClient::new(lease.channel.clone())
         .max_decoding_message_size(inner.cfg.max_message_size)
         .max_encoding_message_size(inner.cfg.max_message_size);
@@ -118,7 +135,7 @@ async fn attempt(inner: &Inner, spec: &mut CallSpec, phase: &AtomicU8) -> Outcom
         } else {
             tensors.take()
         };
-        let (request, plan) = inner.request(spec, body.unwrap_or_default(), payload_hash, plan);
+        let (request, plan) = inner.request(spec, body.unwrap_or_default(), plan);
         phase.store(PHASE_SENT, Ordering::Relaxed);
         let result = match spec.method {
             RpcMethod::Forward => client.forward(request).await,
@@ -300,18 +317,22 @@ fn clip(s: &str) -> String {
     }
 }
 
-/// Signs (or not) and assembles the request.
-/// The request of one call, authenticated as `plan` says, with the remaining deadline as
-/// `grpc-timeout`. `payload_hash` is `Some` whenever signing is on. Returns the plan back (an
-/// offer's ticket must outlive the call).
 impl Inner {
+    /// The request of one call, authenticated as `plan` says, with the remaining deadline as
+    /// `grpc-timeout`. The payload is hashed here, as the plan needs it (and at most once per
+    /// kind for all the calls that share `spec.hashes`). Returns the plan back (an offer's
+    /// ticket must outlive the call).
     pub(crate) fn request(
         &self,
         spec: &CallSpec,
         tensors: Vec<bt_wire::Tensor>,
-        payload_hash: Option<[u8; 32]>,
         plan: Plan,
     ) -> (Request<TensorMessage>, Plan) {
+        let payload_hash = match &plan {
+            Plan::Unsigned => None,
+            Plan::Session(session) => Some(spec.hashes.get(session.payload_hash(), &tensors)),
+            Plan::Signed | Plan::Offer(_) => Some(spec.hashes.get(PayloadHash::Sha256, &tensors)),
+        };
         let mut msg = TensorMessage {
             version: crate::PROTOCOL_VERSION.to_owned(),
             neuron_key: self.key_hex.clone(),
@@ -330,6 +351,7 @@ impl Inner {
             )
         };
         let mut header = None;
+        let mut version_header = None;
         let mut session_header = None;
         let plan = match (plan, payload_hash) {
             (Plan::Unsigned, _) | (_, None) => {
@@ -345,7 +367,8 @@ impl Inner {
                     }
                     // Counters used up: sign this one; the next call opens a new session.
                     None => {
-                        let _ = self.sign(&mut msg, &hash, spec.method);
+                        let sha = spec.hashes.get(PayloadHash::Sha256, &msg.tensors);
+                        let _ = self.sign(&mut msg, &sha, spec.method);
                         Plan::Signed
                     }
                 }
@@ -356,6 +379,9 @@ impl Inner {
                     && let Some(init) = ticket.initiator()
                 {
                     header = Some((OFFER_HEADER, init.offer(&self.key, &d).encode()));
+                    if init.max_version() > SessionVersion::V1 {
+                        version_header = Some(init.max_version().header_value());
+                    }
                 }
                 plan
             }
@@ -365,6 +391,11 @@ impl Inner {
             && let Ok(value) = value.parse()
         {
             request.metadata_mut().insert(name, value);
+        }
+        if let Some(value) = version_header {
+            request
+                .metadata_mut()
+                .insert(VERSION_HEADER, MetadataValue::from_static(value));
         }
         if let Some(bytes) = session_header
             && let Ok(mut value) = MetadataValue::try_from(&bytes[..])
@@ -395,7 +426,7 @@ impl Inner {
         } else if !self.cfg.sessions {
             Plan::Signed
         } else {
-            lease.session.plan()
+            lease.session.plan(self.cfg.session_version)
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use bt_crypto::session::SessionVersion;
 use bt_tensor::Limits;
 
 use crate::breaker::BreakerConfig;
@@ -46,6 +47,10 @@ pub struct DendriteConfig {
     /// HMAC-SHA256 and a counter instead of an Ed25519 signature. Axons that do not answer the
     /// offer keep getting signed requests. Needs `sign_requests`. Default `true`.
     pub sessions: bool,
+    /// The highest session version offered (`bt-session-version`); the axon picks at most this.
+    /// Version 2 (the default) hashes the tensors of each request with BLAKE3 instead of
+    /// SHA-256.
+    pub session_version: SessionVersion,
     /// Bounds on every tensor a peer sends back.
     pub limits: Limits,
 }
@@ -69,6 +74,7 @@ impl Default for DendriteConfig {
             keepalive_timeout: Duration::from_secs(10),
             sign_requests: true,
             sessions: true,
+            session_version: SessionVersion::LATEST,
             limits: Limits::DEFAULT,
         }
     }

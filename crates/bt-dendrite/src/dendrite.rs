@@ -5,7 +5,8 @@ use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bt_crypto::{NeuronKey, NonceClock, RpcMethod, tensors_hash};
+use bt_crypto::session::SessionVersion;
+use bt_crypto::{NeuronKey, NonceClock, RpcMethod};
 use bt_tensor::{Modality, Tensor};
 use futures_util::FutureExt as _;
 use tokio::sync::Semaphore;
@@ -13,7 +14,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::breaker::{Admission, Breaker};
-use crate::call::{CallSpec, Expect, call};
+use crate::call::{CallSpec, Expect, PayloadHashes, call};
 use crate::config::DendriteConfig;
 use crate::endpoint::Endpoint;
 use crate::error::DendriteError;
@@ -163,12 +164,11 @@ impl Dendrite {
         opts: &CallOptions,
         deadline: Instant,
     ) -> Result<Vec<CallSpec>, DendriteError> {
-        let sign = self.inner.cfg.sign_requests;
-        let spec = |endpoint: Endpoint, wire: bt_wire::Tensor, hash, batch| CallSpec {
+        let spec = |endpoint: Endpoint, wire: bt_wire::Tensor, hashes, batch| CallSpec {
             endpoint,
             method: RpcMethod::Forward,
             tensors: vec![wire],
-            payload_hash: hash,
+            hashes,
             expect: expect(batch, opts.output_dims.as_deref()),
             deadline,
         };
@@ -177,10 +177,10 @@ impl Dendrite {
                 let batch = check_input(0, &tensor, modality)?;
                 let wire = bt_tensor::encode(&tensor);
                 self.check_size(0, std::slice::from_ref(&wire))?;
-                let hash = sign.then(|| tensors_hash(std::slice::from_ref(&wire)));
+                let hashes = Arc::new(PayloadHashes::default());
                 Ok(endpoints
                     .into_iter()
-                    .map(|ep| spec(ep, wire.clone(), hash, batch))
+                    .map(|ep| spec(ep, wire.clone(), hashes.clone(), batch))
                     .collect())
             }
             Inputs::PerPeer(calls) => {
@@ -189,18 +189,17 @@ impl Dendrite {
                 for (_, t) in &calls {
                     *shared.entry(buffer_id(t)).or_default() += 1;
                 }
-                let mut hashes: HashMap<WireId, [u8; 32]> = HashMap::new();
+                let mut hashes: HashMap<WireId, Arc<PayloadHashes>> = HashMap::new();
                 let mut specs = Vec::with_capacity(calls.len());
                 for (index, (ep, tensor)) in calls.into_iter().enumerate() {
                     let batch = check_input(index, &tensor, modality)?;
                     let wire = bt_tensor::encode(&tensor);
                     self.check_size(index, std::slice::from_ref(&wire))?;
-                    let hash = (sign && shared.get(&buffer_id(&tensor)).is_some_and(|&n| n > 1))
-                        .then(|| {
-                            *hashes
-                                .entry(wire_id(&wire))
-                                .or_insert_with(|| tensors_hash(std::slice::from_ref(&wire)))
-                        });
+                    let hash = if shared.get(&buffer_id(&tensor)).is_some_and(|&n| n > 1) {
+                        hashes.entry(wire_id(&wire)).or_default().clone()
+                    } else {
+                        Arc::default()
+                    };
                     specs.push(spec(ep, wire, hash, batch));
                 }
                 Ok(specs)
@@ -245,7 +244,7 @@ impl Dendrite {
             endpoint: endpoint.clone(),
             method: RpcMethod::Backward,
             tensors,
-            payload_hash: None,
+            hashes: Arc::default(),
             expect: Expect { batch, shape },
             deadline: Instant::now() + opts.timeout.unwrap_or(self.inner.cfg.timeout),
         };
@@ -345,7 +344,13 @@ impl Dendrite {
     /// Whether an authentication session with `endpoint`'s axon is established (calls to it
     /// then carry a MAC instead of a signature; see [`DendriteConfig::sessions`]).
     pub fn has_session(&self, endpoint: &Endpoint) -> bool {
-        self.inner.pool.session_ready(&endpoint.host())
+        self.session_version(endpoint).is_some()
+    }
+
+    /// The version of the session with `endpoint`'s axon, if one is established: the highest
+    /// both speak ([`DendriteConfig::session_version`], the axon's own setting).
+    pub fn session_version(&self, endpoint: &Endpoint) -> Option<SessionVersion> {
+        self.inner.pool.session_version(&endpoint.host())
     }
 
     /// Whether calls to `endpoint` currently fail fast.

@@ -58,6 +58,7 @@ mod pool;
 mod session;
 
 pub use breaker::BreakerConfig;
+pub use bt_crypto::session::SessionVersion;
 pub use call::validate_response;
 pub use config::DendriteConfig;
 pub use dendrite::{CallOptions, Dendrite, Inputs};

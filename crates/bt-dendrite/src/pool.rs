@@ -156,9 +156,13 @@ impl Pool {
         }
     }
 
-    /// Whether `host`'s connection has an established session (does not touch the LRU order).
-    pub(crate) fn session_ready(&self, host: &HostKey) -> bool {
-        self.lock().peek(host).is_some_and(|e| e.session.is_ready())
+    /// The version of `host`'s connection's established session, if it has one (does not touch
+    /// the LRU order).
+    pub(crate) fn session_version(
+        &self,
+        host: &HostKey,
+    ) -> Option<bt_crypto::session::SessionVersion> {
+        self.lock().peek(host).and_then(|e| e.session.version())
     }
 
     /// Pooled connections (ready or dialing) right now.

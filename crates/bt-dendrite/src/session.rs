@@ -13,7 +13,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use bt_crypto::session::{SessionAccept, SessionId, SessionInitiator, SessionMac, SessionProof};
+use bt_crypto::PayloadHash;
+use bt_crypto::session::{
+    SessionAccept, SessionId, SessionInitiator, SessionMac, SessionProof, SessionVersion,
+};
 
 /// After an axon answered a handshake without accepting, keep signing this long before
 /// offering again (an upgraded or reconfigured axon is found within this time; a new
@@ -72,15 +75,17 @@ impl ClientSession {
         &self.id
     }
 
-    /// The `bt-session` proof for a request whose v1 digest is `digest`; `None` once the
-    /// counters are used up (the caller then signs and the session is replaced).
+    /// How requests under this session hash their tensors (its version's choice).
+    pub(crate) fn payload_hash(&self) -> PayloadHash {
+        self.mac.version().payload_hash()
+    }
+
+    /// The `bt-session` proof for a request whose digest (with [`Self::payload_hash`]) is
+    /// `digest`; `None` once the counters are used up (the caller then signs and the session is
+    /// replaced).
     pub(crate) fn prove(&self, digest: &[u8; 32]) -> Option<SessionProof> {
         let counter = self.counter.fetch_add(1, Ordering::Relaxed) + 1;
-        (counter < MAX_COUNTER).then(|| SessionProof {
-            session_id: self.id,
-            counter,
-            mac: self.mac.mac(counter, digest),
-        })
+        (counter < MAX_COUNTER).then(|| self.mac.prove(counter, digest))
     }
 }
 
@@ -90,8 +95,9 @@ impl SessionSlot {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Decide how the next request authenticates (signing is on: the caller checked).
-    pub(crate) fn plan(self: &Arc<Self>) -> Plan {
+    /// Decide how the next request authenticates (signing is on: the caller checked). A new
+    /// offer asks for sessions up to `max_version`.
+    pub(crate) fn plan(self: &Arc<Self>, max_version: SessionVersion) -> Plan {
         let mut state = self.lock();
         match &*state {
             State::Ready(s) if s.counter.load(Ordering::Relaxed) < MAX_COUNTER => {
@@ -106,7 +112,7 @@ impl SessionSlot {
         Plan::Offer(OfferTicket {
             slot: self.clone(),
             attempt,
-            initiator: Some(SessionInitiator::generate()),
+            initiator: Some(SessionInitiator::generate().with_max_version(max_version)),
         })
     }
 
@@ -120,8 +126,17 @@ impl SessionSlot {
     }
 
     /// Whether a session is established (for tests and diagnostics).
+    #[cfg(test)]
     pub(crate) fn is_ready(&self) -> bool {
-        matches!(&*self.lock(), State::Ready(_))
+        self.version().is_some()
+    }
+
+    /// The established session's version, if there is one.
+    pub(crate) fn version(&self) -> Option<SessionVersion> {
+        match &*self.lock() {
+            State::Ready(s) => Some(s.mac.version()),
+            _ => None,
+        }
     }
 }
 
@@ -201,10 +216,10 @@ mod tests {
     #[test]
     fn one_handshake_at_a_time_then_the_session_is_used() {
         let slot = Arc::new(SessionSlot::default());
-        let Plan::Offer(ticket) = slot.plan() else {
+        let Plan::Offer(ticket) = slot.plan(SessionVersion::LATEST) else {
             panic!("first call must offer");
         };
-        assert!(matches!(slot.plan(), Plan::Signed));
+        assert!(matches!(slot.plan(SessionVersion::LATEST), Plan::Signed));
         // The axon's side, to complete the handshake.
         let caller = NeuronKey::from_seed([1; 32]);
         let synapse = NeuronKey::from_seed([2; 32]).public_hex();
@@ -212,41 +227,44 @@ mod tests {
             panic!("ticket without initiator");
         };
         let offer = init.offer(&caller, &[0; 32]);
-        let Ok((accept, _)) =
-            bt_crypto::session::accept_offer(&offer, &caller.public_hex(), &synapse)
-        else {
+        let Ok((accept, _)) = bt_crypto::session::accept_offer(
+            &offer,
+            SessionVersion::LATEST,
+            &caller.public_hex(),
+            &synapse,
+        ) else {
             panic!("accept failed");
         };
         ticket.resolve(Some(accept), &caller.public_hex(), &synapse);
-        let Plan::Session(s) = slot.plan() else {
+        let Plan::Session(s) = slot.plan(SessionVersion::LATEST) else {
             panic!("session expected");
         };
         let a = s.prove(&[1; 32]).map(|p| p.counter);
         let b = s.prove(&[1; 32]).map(|p| p.counter);
         assert_eq!((a, b), (Some(1), Some(2)));
         slot.forget(s.id());
-        assert!(matches!(slot.plan(), Plan::Offer(_)));
+        assert!(matches!(slot.plan(SessionVersion::LATEST), Plan::Offer(_)));
     }
 
     #[test]
     fn a_dropped_handshake_lets_the_next_call_offer_and_a_refusal_backs_off() {
         let slot = Arc::new(SessionSlot::default());
-        let first = slot.plan();
+        let first = slot.plan(SessionVersion::LATEST);
         assert!(matches!(first, Plan::Offer(_)));
         drop(first);
-        let Plan::Offer(ticket) = slot.plan() else {
+        let Plan::Offer(ticket) = slot.plan(SessionVersion::LATEST) else {
             panic!("offer expected after a dropped handshake");
         };
         ticket.resolve(None, "k", "s");
-        assert!(matches!(slot.plan(), Plan::Signed));
+        assert!(matches!(slot.plan(SessionVersion::LATEST), Plan::Signed));
         assert!(!slot.is_ready());
 
         // A handshake the axon refused (policy, failing synapse) also backs off.
         let slot = Arc::new(SessionSlot::default());
-        let Plan::Offer(ticket) = slot.plan() else {
+        let Plan::Offer(ticket) = slot.plan(SessionVersion::LATEST) else {
             panic!("offer expected");
         };
         ticket.refused();
-        assert!(matches!(slot.plan(), Plan::Signed));
+        assert!(matches!(slot.plan(SessionVersion::LATEST), Plan::Signed));
     }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bt_axon::{Axon, AxonConfig, AxonHandle, EchoSynapse};
 use bt_crypto::NeuronKey;
-use bt_dendrite::{Dendrite, DendriteConfig, Endpoint, Inputs, Outcome};
+use bt_dendrite::{Dendrite, DendriteConfig, Endpoint, Inputs, Outcome, SessionVersion};
 use bt_tensor::{Modality, Tensor};
 use support::Behaviour;
 
@@ -82,6 +82,48 @@ async fn one_signature_opens_a_session_that_carries_the_next_calls() {
     assert_eq!((m.signatures_verified, m.session_refusals), (1, 0), "{m:?}");
     assert_eq!(m.session_requests, 19 + 1 + 64);
     axon.shutdown(Duration::from_secs(2)).await.unwrap();
+}
+
+/// Every pairing of versions opens a session of the highest version both speak, and its calls
+/// (small and 1 MiB, forward and backward) are served under it without another signature.
+#[tokio::test]
+async fn each_pairing_of_session_versions_agrees_on_the_highest_common_one() {
+    use SessionVersion::{V1, V2};
+    for (ours, theirs, agreed) in [(V2, V2, V2), (V2, V1, V1), (V1, V2, V1), (V1, V1, V1)] {
+        let (axon, ep) = axon(AxonConfig {
+            session_version: theirs,
+            ..AxonConfig::default()
+        })
+        .await;
+        let d = Dendrite::new(
+            NeuronKey::generate(),
+            DendriteConfig {
+                session_version: ours,
+                timeout: Duration::from_secs(5),
+                ..Default::default()
+            },
+        );
+        call_ok(&d, &ep, 1.0).await;
+        assert_eq!(
+            d.session_version(&ep),
+            Some(agreed),
+            "{ours:?} x {theirs:?}"
+        );
+        call_ok(&d, &ep, 2.0).await;
+        let big: Vec<f32> = (0..1 << 18).map(|i| i as f32).collect();
+        let big = Tensor::from_f32(&[1, 1 << 18], &big, Modality::Tensor).unwrap();
+        let r = d
+            .forward_tensor(vec![(ep.clone(), big.clone())])
+            .await
+            .unwrap();
+        assert!(r[0].outcome.is_ok(), "{}", r[0].outcome);
+        let back = d.backward(&ep, &big, &big).await.unwrap();
+        assert!(back.outcome.is_ok(), "{}", back.outcome);
+        let m = axon.metrics();
+        assert_eq!(m.signatures_verified, 1, "{ours:?} x {theirs:?}: {m:?}");
+        assert_eq!((m.session_requests, m.session_refusals), (3, 0));
+        axon.shutdown(Duration::from_secs(5)).await.unwrap();
+    }
 }
 
 #[tokio::test]

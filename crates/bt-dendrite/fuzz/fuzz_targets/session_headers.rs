@@ -1,9 +1,10 @@
-//! Session metadata from a peer (`bt-session-accept` reaches the dendrite; `bt-session-offer` and
-//! `bt-session` reach the axon): arbitrary bytes never panic, and whatever parses is canonical —
-//! it re-encodes to exactly the bytes received, so no value has two spellings.
+//! Session metadata from a peer (`bt-session-accept` reaches the dendrite; `bt-session-offer`,
+//! `bt-session-version` and `bt-session` reach the axon): arbitrary bytes never panic, and
+//! whatever parses is canonical — it re-encodes to exactly the bytes received, so no value has
+//! two spellings. A negotiated version never exceeds what the axon speaks.
 #![no_main]
 
-use bt_crypto::session::{SessionAccept, SessionOffer, SessionProof};
+use bt_crypto::session::{SessionAccept, SessionOffer, SessionProof, SessionVersion};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -16,5 +17,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(p) = SessionProof::parse(data) {
         assert_eq!(p.encode().as_bytes(), data);
         assert_ne!(p.counter, 0);
+    }
+    for own in [SessionVersion::V1, SessionVersion::V2] {
+        if let Ok(v) = SessionVersion::negotiate(data, own) {
+            assert!(v <= own);
+        }
     }
 });
