@@ -317,7 +317,8 @@ impl Shared {
                 return Err(unauthenticated(e));
             }
         }
-        let digest = bt_crypto::message_digest_with(msg, method, proof.version.payload_hash());
+        let payload = proof.version.payload_hash(&msg.tensors);
+        let digest = bt_crypto::message_digest_with(msg, method, payload);
         let mut table = lock();
         let verdict = table.authenticate(proof, &msg.neuron_key, &digest, now);
         self.metrics.session_checked(verdict.is_ok(), table.len());

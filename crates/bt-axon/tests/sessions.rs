@@ -81,26 +81,27 @@ fn session_request(
     value: f32,
     forge: bool,
 ) -> tonic::Request<TensorMessage> {
-    session_request_hashed(s, me, synapse, counter, value, forge, None)
+    session_request_hashed(s, me, synapse, counter, &[value], forge, None)
 }
 
-/// [`session_request`] with the payload hashed by `hash` instead of the session's choice.
+/// [`session_request`] of `values`, its payload hashed by `hash` instead of the session's
+/// choice.
 fn session_request_hashed(
     s: &Session,
     me: &NeuronKey,
     synapse: &str,
     counter: u64,
-    value: f32,
+    values: &[f32],
     forge: bool,
     hash: Option<PayloadHash>,
 ) -> tonic::Request<TensorMessage> {
-    let mut msg = message(synapse, vec![f32_tensor(&[value])]);
+    let mut msg = message(synapse, vec![f32_tensor(values)]);
     msg.neuron_key = me.public_hex();
     let version = s.key.version();
     let digest = message_digest_with(
         &msg,
         RpcMethod::Forward,
-        hash.unwrap_or(version.payload_hash()),
+        hash.unwrap_or(version.payload_hash(&msg.tensors)),
     );
     let mut mac = session_mac(&s.key, &s.id, counter, &digest);
     if forge {
@@ -407,9 +408,9 @@ async fn the_session_version_is_negotiated_and_binds_the_payload_hash() {
     .await;
     let mut c = client(axon.local_addr()).await;
     let me = caller(1);
-    // A caller that speaks version 2 (or a later one) gets version 2.
-    for ask in [SessionVersion::V2] {
-        let s = handshake_asking(&mut c, &me, &key, Some(ask))
+    // A caller that speaks version 2 gets version 2.
+    {
+        let s = handshake_asking(&mut c, &me, &key, Some(SessionVersion::V2))
             .await
             .unwrap()
             .unwrap();
@@ -417,9 +418,16 @@ async fn the_session_version_is_negotiated_and_binds_the_payload_hash() {
         call(&mut c, session_request(&s, &me, &key, 1, 1.0, false))
             .await
             .unwrap();
-        // The version-1 digest (SHA-256 payload hash) does not authenticate a version-2 request.
-        let sha = session_request_hashed(&s, &me, &key, 2, 1.0, false, Some(PayloadHash::Sha256));
+        // A large payload is bound by its BLAKE3 hash, a small one by its SHA-256 hash; the
+        // other hash does not authenticate either.
+        let large = vec![0.5f32; 4096];
+        let ok = session_request_hashed(&s, &me, &key, 4, &large, false, None);
+        call(&mut c, ok).await.unwrap();
+        let sha =
+            session_request_hashed(&s, &me, &key, 5, &large, false, Some(PayloadHash::Sha256));
         assert_eq!(call(&mut c, sha).await, Err(Code::Unauthenticated));
+        let b3 = session_request_hashed(&s, &me, &key, 5, &[1.0], false, Some(PayloadHash::Blake3));
+        assert_eq!(call(&mut c, b3).await, Err(Code::Unauthenticated));
         // Nor does a header that claims version 1 for a version-2 session.
         let mut downgraded = session_request(&s, &me, &key, 3, 1.0, false);
         let header = downgraded

@@ -6,10 +6,6 @@
 
 use sha2::{Digest, Sha256};
 
-/// Below this, BLAKE3 hashes on the calling thread; above, it splits the input over the rayon
-/// pool (the BLAKE3 authors' suggested minimum for multithreading to pay off).
-const BLAKE3_PARALLEL_BYTES: usize = 128 << 10;
-
 /// A 32-byte hash a transcript can be built on.
 pub(crate) trait TranscriptHash {
     fn fresh() -> Self;
@@ -36,12 +32,10 @@ impl TranscriptHash for blake3::Hasher {
         blake3::Hasher::new()
     }
 
+    /// One thread (SIMD within it): handing 1 MiB to a thread pool cost more in wake-ups than
+    /// it saved in the RPC benchmark, and would block an executor thread meanwhile.
     fn absorb(&mut self, bytes: &[u8]) {
-        if bytes.len() >= BLAKE3_PARALLEL_BYTES {
-            self.update_rayon(bytes);
-        } else {
-            self.update(bytes);
-        }
+        self.update(bytes);
     }
 
     fn output(self) -> [u8; 32] {

@@ -130,9 +130,10 @@ fn worked_wallet_example() {
 }
 
 /// The session handshake and first session request of `docs/protocol.md` ("Sessions"), for
-/// `version`: caller share, offer_digest, offer header, tensors hash, axon share, accept header,
-/// session key, request digest (nounce 0), session header.
-fn session_example(version: crate::session::SessionVersion) -> [String; 9] {
+/// `version`: caller share, offer_digest, offer header, payload hash, axon share, accept header,
+/// session key, request digest (nounce 0), session header; then, for version 2, the same for a
+/// second request of 8 KiB (BLAKE3 payload hash): payload hash, request digest, session header.
+fn session_example(version: crate::session::SessionVersion) -> Vec<String> {
     use crate::session::*;
     let (caller, msg) = example_request();
     let th = tensors_hash(&msg.tensors);
@@ -162,7 +163,7 @@ fn session_example(version: crate::session::SessionVersion) -> [String; 9] {
     assert_eq!(key.as_bytes(), axon_key.as_bytes());
     // First session request: same tensor, nounce 0, no signature, counter 1; the tensors hashed
     // as the version says.
-    let payload = version.payload_hash().of(&msg.tensors);
+    let payload = version.payload_hash(&msg.tensors).of(&msg.tensors);
     let d1 = request_digest(
         &caller_hex,
         &msg.synapse_key,
@@ -182,7 +183,7 @@ fn session_example(version: crate::session::SessionVersion) -> [String; 9] {
         &SessionOffer::parse(offer.encode().as_bytes()).unwrap(),
     )
     .unwrap();
-    [
+    let mut out = vec![
         hex::encode(offer.share),
         hex::encode(offer_digest(&d, &offer.share)),
         offer.encode(),
@@ -192,7 +193,33 @@ fn session_example(version: crate::session::SessionVersion) -> [String; 9] {
         hex::encode(key.as_bytes()),
         hex::encode(d1),
         proof.encode(),
-    ]
+    ];
+    if version == SessionVersion::V2 {
+        // Counter 2: a float32 [1, 2048] tensor of 0.0, 1.0, …, 2047.0 (8 KiB, so BLAKE3).
+        let values: Vec<u8> = (0..2048u16)
+            .flat_map(|i| f32::from(i).to_le_bytes())
+            .collect();
+        let large = vec![bt_wire::Tensor {
+            buffer: values.into(),
+            shape: vec![1, 2048],
+            dtype: msg.tensors[0].dtype,
+            requires_grad: msg.tensors[0].requires_grad,
+            modality: msg.tensors[0].modality,
+            ..Default::default()
+        }];
+        assert_eq!(version.payload_hash(&large), crate::PayloadHash::Blake3);
+        let payload = crate::tensors_hash_blake3(&large);
+        let d2 = request_digest(
+            &caller_hex,
+            &msg.synapse_key,
+            0,
+            &payload,
+            RpcMethod::Forward,
+        );
+        let proof = SessionMac::new(&key, &accept.session_id).prove(2, &d2);
+        out.extend([hex::encode(payload), hex::encode(d2), proof.encode()]);
+    }
+    out
 }
 
 #[test]
@@ -207,14 +234,11 @@ fn worked_session_example_version_1() {
 #[test]
 fn worked_session_example_version_2() {
     let got = session_example(crate::session::SessionVersion::V2);
-    // The handshake request is the same; the session differs from its accept on.
-    assert_eq!(got[..3], SESSION_VECTORS[..3]);
-    assert_eq!(got[4], SESSION_VECTORS[4]);
-    let expected: [&str; 5] = SESSION_VECTORS_V2;
-    assert_eq!(
-        [&got[3], &got[5], &got[6], &got[7], &got[8]].map(String::as_str),
-        expected
-    );
+    // The handshake request is the same, and a small payload is hashed with SHA-256 as in
+    // version 1; the session differs from its accept on.
+    assert_eq!(got[..5], SESSION_VECTORS[..5]);
+    let expected: [&str; 7] = SESSION_VECTORS_V2;
+    assert_eq!(got[5..], expected);
 }
 
 /// Version 1: caller share, offer_digest, offer header, tensors hash (SHA-256), axon share,
@@ -231,12 +255,14 @@ const SESSION_VECTORS: [&str; 9] = [
     "1.05050505050505050505050505050505.0000000000000001.6092f42ace9b5695f94515f1e054e6ef6b71fa01a478d3d561317ba58c0f9331",
 ];
 
-/// Version 2: tensors hash (BLAKE3), accept header, session key, request digest (nounce 0),
-/// session header.
-const SESSION_VECTORS_V2: [&str; 5] = [
-    "ee912f4ff9964d3334dc95ee488f8154a83a05bf84c4005788eebd7b71d251f0",
+/// Version 2: accept header, session key, request digest (nounce 0), session header; then the
+/// 8 KiB request: payload hash (BLAKE3), request digest, session header.
+const SESSION_VECTORS_V2: [&str; 7] = [
     "2.05050505050505050505050505050505.ac01b2209e86354fb853237b5de0f4fab13c7fcbf433a61c019369617fecf10b",
     "77d6166cd683f9520e8388221d6f75af5273c0a0c5371b6544532762ccc9a6e8",
-    "1bbdaedadcf5a48a89d7116aeb5e73041a000c75de1c23596422e1bf8047ca3b",
-    "2.05050505050505050505050505050505.0000000000000001.db1083a6cd66eae628e7fea077c20dd51a5bc51e719c1130a70c6a49feb39b3a",
+    "ae58161436fd92dbb719fe6d853284e15cff86e6917975c5f8dcb1b85b53924b",
+    "2.05050505050505050505050505050505.0000000000000001.3ed9398db6280fffbbc7dc90f16552173524d90127c88ed145aa002e87b2f482",
+    "6cd2ac3a529b911f9e25daf32d6698d1782a04cfb441b151043be0bfc6661643",
+    "dbf6200f599e793a56a73c620c69e232852502cc44a7710146f63ac2b232e3c5",
+    "2.05050505050505050505050505050505.0000000000000002.52b5b35b91688f44591f99d65b4f60c0f559af47a2b9a67098a51afb3aa33fbb",
 ];

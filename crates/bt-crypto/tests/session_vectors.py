@@ -51,21 +51,30 @@ expected = [
 for g, e in zip(got, expected):
     assert g == e, (g, e)
 
-# Version 2: same handshake request, the caller also sends `bt-session-version: 2`.
-th2 = blake3.blake3(lp(b'bittensor/tensors/v2') + tensors_fields).digest()
+# Version 2: same handshake request, the caller also sends `bt-session-version: 2`. Payloads
+# under 8 KiB keep the SHA-256 tensors hash; from 8 KiB on, BLAKE3 over the same fields.
 info2 = lp(b'bittensor/session-key/v2') + info[len(lp(b'bittensor/session-key/v1')):]
 key2 = HKDF(algorithm=hashes.SHA256(), length=32, salt=sid, info=info2).derive(dh)
-d2 = req_digest(0, th2)
-mac2 = hmac.new(key2, lp(b'bittensor/session-request/v2') + lp(sid) + struct.pack('<Q', 1) + lp(d2),
-                hashlib.sha256).digest()
-got2 = [th2.hex(), '2.%s.%s' % (sid.hex(), a_share.hex()), key2.hex(), d2.hex(),
-        '2.%s.%016x.%s' % (sid.hex(), 1, mac2.hex())]
+def mac2(counter, digest):
+    return hmac.new(key2, lp(b'bittensor/session-request/v2') + lp(sid) + struct.pack('<Q', counter)
+                    + lp(digest), hashlib.sha256).digest()
+d1 = req_digest(0)
+big = b''.join(struct.pack('<f', float(i)) for i in range(2048))
+big_fields = (struct.pack('<Q', 1) + struct.pack('<ii', 1, 0) + b'\x01'
+    + struct.pack('<Q', 2) + struct.pack('<qq', 1, 2048) + lp(big))
+th_big = blake3.blake3(lp(b'bittensor/tensors/v2') + big_fields).digest()
+d2 = req_digest(0, th_big)
+got2 = ['2.%s.%s' % (sid.hex(), a_share.hex()), key2.hex(), d1.hex(),
+        '2.%s.%016x.%s' % (sid.hex(), 1, mac2(1, d1).hex()),
+        th_big.hex(), d2.hex(), '2.%s.%016x.%s' % (sid.hex(), 2, mac2(2, d2).hex())]
 expected2 = [
-    "ee912f4ff9964d3334dc95ee488f8154a83a05bf84c4005788eebd7b71d251f0",
     "2.05050505050505050505050505050505.ac01b2209e86354fb853237b5de0f4fab13c7fcbf433a61c019369617fecf10b",
     "77d6166cd683f9520e8388221d6f75af5273c0a0c5371b6544532762ccc9a6e8",
-    "1bbdaedadcf5a48a89d7116aeb5e73041a000c75de1c23596422e1bf8047ca3b",
-    "2.05050505050505050505050505050505.0000000000000001.db1083a6cd66eae628e7fea077c20dd51a5bc51e719c1130a70c6a49feb39b3a",
+    "ae58161436fd92dbb719fe6d853284e15cff86e6917975c5f8dcb1b85b53924b",
+    "2.05050505050505050505050505050505.0000000000000001.3ed9398db6280fffbbc7dc90f16552173524d90127c88ed145aa002e87b2f482",
+    "6cd2ac3a529b911f9e25daf32d6698d1782a04cfb441b151043be0bfc6661643",
+    "dbf6200f599e793a56a73c620c69e232852502cc44a7710146f63ac2b232e3c5",
+    "2.05050505050505050505050505050505.0000000000000002.52b5b35b91688f44591f99d65b4f60c0f559af47a2b9a67098a51afb3aa33fbb",
 ]
 for g, e in zip(got2, expected2):
     assert g == e, (g, e)

@@ -330,7 +330,9 @@ impl Inner {
     ) -> (Request<TensorMessage>, Plan) {
         let payload_hash = match &plan {
             Plan::Unsigned => None,
-            Plan::Session(session) => Some(spec.hashes.get(session.payload_hash(), &tensors)),
+            Plan::Session(session) => {
+                Some(spec.hashes.get(session.payload_hash(&tensors), &tensors))
+            }
             Plan::Signed | Plan::Offer(_) => Some(spec.hashes.get(PayloadHash::Sha256, &tensors)),
         };
         let mut msg = TensorMessage {

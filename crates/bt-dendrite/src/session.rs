@@ -75,9 +75,9 @@ impl ClientSession {
         &self.id
     }
 
-    /// How requests under this session hash their tensors (its version's choice).
-    pub(crate) fn payload_hash(&self) -> PayloadHash {
-        self.mac.version().payload_hash()
+    /// How a request of `tensors` under this session hashes them (its version's choice).
+    pub(crate) fn payload_hash(&self, tensors: &[bt_wire::Tensor]) -> PayloadHash {
+        self.mac.version().payload_hash(tensors)
     }
 
     /// The `bt-session` proof for a request whose digest (with [`Self::payload_hash`]) is
