@@ -45,7 +45,8 @@ pub(crate) struct CallSpec {
 }
 
 /// The hashes of one payload, each computed at most once, when a request first needs it:
-/// SHA-256 for signed requests and version-1 sessions, BLAKE3 for version-2 sessions.
+/// SHA-256 for signed requests, version-1 sessions and small payloads; BLAKE3 for payloads of
+/// 8 KiB and more in version-2 sessions.
 #[derive(Default)]
 pub(crate) struct PayloadHashes {
     sha256: OnceLock<[u8; 32]>,
