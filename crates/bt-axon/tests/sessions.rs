@@ -38,26 +38,31 @@ async fn handshake(
     handshake_asking(c, me, synapse, None).await
 }
 
-/// [`handshake`] asking for sessions up to `ask`.
+/// [`handshake`] with `bt-session-version: ask` (any value: the axon's answer is checked
+/// against the highest version we speak).
 async fn handshake_asking(
     c: &mut BittensorClient<Channel>,
     me: &NeuronKey,
     synapse: &str,
-    ask: Option<SessionVersion>,
+    ask: Option<&str>,
 ) -> Result<Option<Session>, tonic::Status> {
     let msg = signed(
         me,
         message(synapse, vec![f32_tensor(&[1.0])]),
         RpcMethod::Forward,
     );
-    let init = SessionInitiator::generate().with_max_version(ask.unwrap_or(SessionVersion::V1));
+    let init = SessionInitiator::generate().with_max_version(if ask.is_some() {
+        SessionVersion::LATEST
+    } else {
+        SessionVersion::V1
+    });
     let offer = init.offer(me, &message_digest(&msg, RpcMethod::Forward));
     let mut req = request(msg, Duration::from_secs(5));
     req.metadata_mut()
         .insert(OFFER_HEADER, offer.encode().parse().unwrap());
     if let Some(v) = ask {
         req.metadata_mut()
-            .insert(VERSION_HEADER, v.header_value().parse().unwrap());
+            .insert(VERSION_HEADER, v.parse().unwrap());
     }
     let resp = c.forward(req).await?;
     let Some(v) = resp.metadata().get(ACCEPT_HEADER) else {
@@ -119,6 +124,24 @@ fn session_request_hashed(
     req
 }
 
+/// An axon serving the echo synapse under `key`.
+async fn echo_axon(config: AxonConfig, key: &str) -> bt_axon::AxonHandle {
+    start(config, vec![(key.to_owned(), Arc::new(EchoSynapse))]).await
+}
+
+/// Rewrites the version field of `req`'s `bt-session` header to `digit`, leaving the rest.
+fn claim_session_version(req: &mut tonic::Request<TensorMessage>, digit: char) {
+    let header = req
+        .metadata()
+        .get(SESSION_HEADER)
+        .unwrap()
+        .to_str()
+        .unwrap();
+    let claimed = format!("{digit}{}", &header[1..]);
+    req.metadata_mut()
+        .insert(SESSION_HEADER, claimed.parse().unwrap());
+}
+
 async fn call(
     c: &mut BittensorClient<Channel>,
     req: tonic::Request<TensorMessage>,
@@ -129,11 +152,7 @@ async fn call(
 #[tokio::test]
 async fn one_signature_then_macs_and_every_forgery_is_refused() {
     let key = synapse_key(1);
-    let axon = start(
-        AxonConfig::default(),
-        vec![(key.clone(), Arc::new(EchoSynapse))],
-    )
-    .await;
+    let axon = echo_axon(AxonConfig::default(), &key).await;
     let mut c = client(axon.local_addr()).await;
     let me = caller(1);
     let s = handshake(&mut c, &me, &key)
@@ -199,11 +218,7 @@ async fn one_signature_then_macs_and_every_forgery_is_refused() {
 #[tokio::test]
 async fn counters_out_of_order_within_the_window_are_accepted_once() {
     let key = synapse_key(1);
-    let axon = start(
-        AxonConfig::default(),
-        vec![(key.clone(), Arc::new(EchoSynapse))],
-    )
-    .await;
+    let axon = echo_axon(AxonConfig::default(), &key).await;
     let mut c = client(axon.local_addr()).await;
     let me = caller(1);
     let s = handshake(&mut c, &me, &key).await.unwrap().unwrap();
@@ -246,7 +261,7 @@ async fn the_table_stays_bounded_under_a_flood_of_handshakes() {
         max_sessions_per_caller: 2,
         ..AxonConfig::default()
     };
-    let axon = start(config, vec![(key.clone(), Arc::new(EchoSynapse))]).await;
+    let axon = echo_axon(config, &key).await;
     let mut c = client(axon.local_addr()).await;
     let first_key = caller(1);
     let first = handshake(&mut c, &first_key, &key).await.unwrap().unwrap();
@@ -320,7 +335,7 @@ async fn with_sessions_off_offers_are_ignored_and_session_requests_refused() {
         sessions: false,
         ..AxonConfig::default()
     };
-    let axon = start(config, vec![(key.clone(), Arc::new(EchoSynapse))]).await;
+    let axon = echo_axon(config, &key).await;
     let mut c = client(axon.local_addr()).await;
     let me = caller(1);
     // The offer is ignored; the request is served on its plain signature.
@@ -342,12 +357,12 @@ async fn with_sessions_off_offers_are_ignored_and_session_requests_refused() {
     let r = call(&mut c, session_request(&fake, &me, &key, 1, 1.0, false)).await;
     assert_eq!(r, Err(Code::Unauthenticated));
     // Even an axon that allows unsigned requests does not take a session request as one.
-    let open = start(
+    let open = echo_axon(
         AxonConfig {
             allow_unsigned: true,
             ..AxonConfig::default()
         },
-        vec![(key.clone(), Arc::new(EchoSynapse))],
+        &key,
     )
     .await;
     let mut c2 = client(open.local_addr()).await;
@@ -364,7 +379,7 @@ async fn a_bad_offer_signature_is_refused_and_large_requests_use_sessions_too() 
         inline_max_bytes: 0, // everything on the blocking pool
         ..AxonConfig::default()
     };
-    let axon = start(config, vec![(key.clone(), Arc::new(EchoSynapse))]).await;
+    let axon = echo_axon(config, &key).await;
     let mut c = client(axon.local_addr()).await;
     let me = caller(1);
     // An offer signed by someone else than the request's neuron_key.
@@ -381,12 +396,12 @@ async fn a_bad_offer_signature_is_refused_and_large_requests_use_sessions_too() 
     assert_eq!(call(&mut c, req).await, Err(Code::Unauthenticated));
     assert_eq!(axon.metrics().sessions_opened, 0);
 
-    for ask in [None, Some(SessionVersion::V2)] {
+    for (ask, version) in [(None, SessionVersion::V1), (Some("2"), SessionVersion::V2)] {
         let s = handshake_asking(&mut c, &me, &key, ask)
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(s.key.version(), ask.unwrap_or(SessionVersion::V1));
+        assert_eq!(s.key.version(), version);
         call(&mut c, session_request(&s, &me, &key, 1, 1.0, false))
             .await
             .unwrap();
@@ -401,16 +416,12 @@ async fn a_bad_offer_signature_is_refused_and_large_requests_use_sessions_too() 
 #[tokio::test]
 async fn the_session_version_is_negotiated_and_binds_the_payload_hash() {
     let key = synapse_key(1);
-    let axon = start(
-        AxonConfig::default(),
-        vec![(key.clone(), Arc::new(EchoSynapse))],
-    )
-    .await;
+    let axon = echo_axon(AxonConfig::default(), &key).await;
     let mut c = client(axon.local_addr()).await;
     let me = caller(1);
     // A caller that speaks version 2 gets version 2.
     {
-        let s = handshake_asking(&mut c, &me, &key, Some(SessionVersion::V2))
+        let s = handshake_asking(&mut c, &me, &key, Some("2"))
             .await
             .unwrap()
             .unwrap();
@@ -430,58 +441,32 @@ async fn the_session_version_is_negotiated_and_binds_the_payload_hash() {
         assert_eq!(call(&mut c, b3).await, Err(Code::Unauthenticated));
         // Nor does a header that claims version 1 for a version-2 session.
         let mut downgraded = session_request(&s, &me, &key, 3, 1.0, false);
-        let header = downgraded
-            .metadata()
-            .get(SESSION_HEADER)
-            .unwrap()
-            .to_str()
-            .unwrap();
-        let v1 = format!("1{}", &header[1..]);
-        downgraded
-            .metadata_mut()
-            .insert(SESSION_HEADER, v1.parse().unwrap());
+        claim_session_version(&mut downgraded, '1');
         assert_eq!(call(&mut c, downgraded).await, Err(Code::Unauthenticated));
         // The refusals burned no counter.
         call(&mut c, session_request(&s, &me, &key, 2, 2.0, false))
             .await
             .unwrap();
     }
-    let from_the_future = {
-        let msg = signed(
-            &me,
-            message(&key, vec![f32_tensor(&[1.0])]),
-            RpcMethod::Forward,
-        );
-        let init = SessionInitiator::generate();
-        let offer = init.offer(&me, &message_digest(&msg, RpcMethod::Forward));
-        let mut req = request(msg, Duration::from_secs(5));
-        req.metadata_mut()
-            .insert(OFFER_HEADER, offer.encode().parse().unwrap());
-        req.metadata_mut()
-            .insert(VERSION_HEADER, "9".parse().unwrap());
-        let resp = c.forward(req).await.unwrap();
-        let accept = resp
-            .metadata()
-            .get(ACCEPT_HEADER)
-            .unwrap()
-            .as_encoded_bytes()
-            .to_vec();
-        SessionAccept::parse(&accept).unwrap().version
-    };
-    assert_eq!(from_the_future, SessionVersion::V2);
+    // A caller from the future (version 9) gets the highest this axon speaks.
+    let from_the_future = handshake_asking(&mut c, &me, &key, Some("9"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(from_the_future.key.version(), SessionVersion::V2);
 
     // An axon that speaks only version 1 answers a version-2 caller with version 1, and refuses
     // version-2 session requests.
-    let old = start(
+    let old = echo_axon(
         AxonConfig {
             session_version: SessionVersion::V1,
             ..AxonConfig::default()
         },
-        vec![(key.clone(), Arc::new(EchoSynapse))],
+        &key,
     )
     .await;
     let mut c1 = client(old.local_addr()).await;
-    let s = handshake_asking(&mut c1, &me, &key, Some(SessionVersion::V2))
+    let s = handshake_asking(&mut c1, &me, &key, Some("2"))
         .await
         .unwrap()
         .unwrap();
@@ -490,16 +475,7 @@ async fn the_session_version_is_negotiated_and_binds_the_payload_hash() {
         .await
         .unwrap();
     let mut upgraded = session_request(&s, &me, &key, 2, 1.0, false);
-    let header = upgraded
-        .metadata()
-        .get(SESSION_HEADER)
-        .unwrap()
-        .to_str()
-        .unwrap();
-    let v2 = format!("2{}", &header[1..]);
-    upgraded
-        .metadata_mut()
-        .insert(SESSION_HEADER, v2.parse().unwrap());
+    claim_session_version(&mut upgraded, '2');
     assert_eq!(call(&mut c1, upgraded).await, Err(Code::Unauthenticated));
     axon.shutdown(Duration::from_secs(5)).await.unwrap();
     old.shutdown(Duration::from_secs(5)).await.unwrap();
