@@ -4,7 +4,8 @@
 //! - `bt-session-offer`: a signed request that also opens a session (the offer signature,
 //!   which covers the request digest, is the one checked), of the version negotiated from
 //!   `bt-session-version` (absent: 1);
-//! - `bt-session`: a request authenticated by a session's MAC and counter.
+//! - `bt-session`: a request authenticated by a session's MAC and counter, sent as a header or
+//!   (computed while the body is sent) as a trailer.
 //!
 //! The exact layouts and the reasoning are in `bt_crypto::session` and `docs/protocol.md`.
 
@@ -37,7 +38,16 @@ pub(crate) fn parse_auth(
     static OFFER: HeaderName = HeaderName::from_static(OFFER_HEADER);
     static VERSION: HeaderName = HeaderName::from_static(VERSION_HEADER);
     let headers: &HeaderMap = metadata.as_ref();
-    let session = headers.get(&SESSION);
+    // Metadata holds the request's trailers too: a caller may send `bt-session` after the body.
+    // tonic merges a unary request's trailers over its headers, so a trailer replaces a header
+    // of the same name; within either, one proof per request.
+    let mut sessions = headers.get_all(&SESSION).iter();
+    let session = sessions.next();
+    if sessions.next().is_some() {
+        return Err(Status::unauthenticated(format!(
+            "a request carries one {SESSION_HEADER} header or trailer, not several"
+        )));
+    }
     let offer = headers.get(&OFFER);
     match (session, offer) {
         (None, None) => Ok(Auth::Plain),
@@ -82,7 +92,7 @@ mod tests {
     fn md(pairs: &[(&'static str, &str)]) -> MetadataMap {
         let mut m = MetadataMap::new();
         for (k, v) in pairs {
-            m.insert(*k, v.parse().unwrap());
+            m.append(*k, v.parse().unwrap());
         }
         m
     }
@@ -151,6 +161,11 @@ mod tests {
             ),
             (
                 vec![(SESSION_HEADER, proof.as_str()), (OFFER_HEADER, &offer)],
+                true,
+            ),
+            // Two in the headers (or two in the trailers).
+            (
+                vec![(SESSION_HEADER, proof.as_str()), (SESSION_HEADER, &proof)],
                 true,
             ),
         ] {

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bt_axon::EchoSynapse;
-use bytes::Bytes;
 use common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -43,48 +42,6 @@ async fn good_request_works(addr: SocketAddr, key: &str) {
         ))
         .await;
     assert!(reply.is_ok(), "{reply:?}");
-}
-
-/// Sends one gRPC request with a hand-made body over a raw HTTP/2 connection and returns the
-/// `grpc-status` it got (from the headers or the trailers).
-async fn grpc_raw(addr: SocketAddr, body: Vec<u8>) -> Option<String> {
-    let tcp = TcpStream::connect(addr).await.unwrap();
-    let (h2, conn) = h2::client::handshake(tcp).await.unwrap();
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    let mut h2 = h2.ready().await.unwrap();
-    let req = http::Request::builder()
-        .method("POST")
-        .uri(format!("http://{addr}/Bittensor/Forward"))
-        .header("content-type", "application/grpc")
-        .header("te", "trailers")
-        .body(())
-        .unwrap();
-    let (resp, mut stream) = h2.send_request(req, false).unwrap();
-    stream.send_data(Bytes::from(body), true).unwrap();
-    let resp = tokio::time::timeout(Duration::from_secs(10), resp)
-        .await
-        .unwrap()
-        .unwrap();
-    if let Some(s) = resp.headers().get("grpc-status") {
-        return Some(s.to_str().unwrap().to_string());
-    }
-    let mut body = resp.into_body();
-    while let Some(chunk) = body.data().await {
-        let _ = chunk;
-    }
-    let trailers = body.trailers().await.ok()??;
-    trailers
-        .get("grpc-status")
-        .map(|s| s.to_str().unwrap().to_string())
-}
-
-fn grpc_frame(payload: &[u8]) -> Vec<u8> {
-    let mut f = vec![0u8];
-    f.extend_from_slice(&(payload.len() as u32).to_be_bytes());
-    f.extend_from_slice(payload);
-    f
 }
 
 #[tokio::test]
@@ -129,19 +86,19 @@ async fn malformed_grpc_bodies_get_errors() {
     let addr = axon.local_addr();
 
     // Not protobuf at all.
-    let status = grpc_raw(addr, grpc_frame(&[0xff; 64])).await;
+    let status = grpc_raw(addr, None, grpc_frame(&[0xff; 64])).await;
     assert!(
         matches!(status.as_deref(), Some(s) if s != "0"),
         "{status:?}"
     );
     // Protobuf whose length-delimited field runs past the end.
-    let status = grpc_raw(addr, grpc_frame(&[0x32, 0xff, 0xff, 0x03, 0x01])).await;
+    let status = grpc_raw(addr, None, grpc_frame(&[0x32, 0xff, 0xff, 0x03, 0x01])).await;
     assert!(
         matches!(status.as_deref(), Some(s) if s != "0"),
         "{status:?}"
     );
     // A frame header claiming 4 GiB.
-    let status = grpc_raw(addr, vec![0, 0xff, 0xff, 0xff, 0xff, 1, 2, 3]).await;
+    let status = grpc_raw(addr, None, vec![0, 0xff, 0xff, 0xff, 0xff, 1, 2, 3]).await;
     assert!(
         matches!(status.as_deref(), Some(s) if s != "0"),
         "{status:?}"
@@ -149,13 +106,13 @@ async fn malformed_grpc_bodies_get_errors() {
     // A compressed flag we never negotiated.
     let mut compressed = grpc_frame(&[]);
     compressed[0] = 1;
-    let status = grpc_raw(addr, compressed).await;
+    let status = grpc_raw(addr, None, compressed).await;
     assert!(
         matches!(status.as_deref(), Some(s) if s != "0"),
         "{status:?}"
     );
     // A truncated frame: the stream ends inside the header.
-    let status = grpc_raw(addr, vec![0, 0, 0]).await;
+    let status = grpc_raw(addr, None, vec![0, 0, 0]).await;
     assert!(
         matches!(status.as_deref(), Some(s) if s != "0"),
         "{status:?}"

@@ -480,3 +480,78 @@ async fn the_session_version_is_negotiated_and_binds_the_payload_hash() {
     axon.shutdown(Duration::from_secs(5)).await.unwrap();
     old.shutdown(Duration::from_secs(5)).await.unwrap();
 }
+
+/// `req` as raw gRPC: its body, its `bt-session` moved into a trailer, and `header` (if any)
+/// as a `bt-session` header.
+async fn send_proof_as_trailer(
+    addr: std::net::SocketAddr,
+    req: tonic::Request<TensorMessage>,
+    header: Option<String>,
+) -> Option<String> {
+    use prost::Message as _;
+    let proof = req
+        .metadata()
+        .get(SESSION_HEADER)
+        .unwrap()
+        .to_str()
+        .unwrap();
+    let mut trailers = http::HeaderMap::new();
+    trailers.insert(SESSION_HEADER, proof.parse().unwrap());
+    let mut headers = http::HeaderMap::new();
+    if let Some(header) = header {
+        headers.insert(SESSION_HEADER, header.parse().unwrap());
+    }
+    let body = grpc_frame(&req.into_inner().encode_to_vec());
+    grpc_raw_with(addr, headers, Some(trailers), body).await
+}
+
+/// A caller may send the proof after the body, as an HTTP/2 trailer (bt-dendrite does so for
+/// large payloads, hashing while it sends): it is checked exactly as a header is. With one in
+/// each place, the trailer's is the one checked.
+#[tokio::test]
+async fn the_proof_may_follow_the_body_as_a_trailer() {
+    let key = synapse_key(1);
+    let axon = echo_axon(AxonConfig::default(), &key).await;
+    let addr = axon.local_addr();
+    let mut c = client(addr).await;
+    let me = caller(1);
+    let s = handshake_asking(&mut c, &me, &key, Some("2"))
+        .await
+        .unwrap()
+        .unwrap();
+    let large = vec![0.25f32; 256 << 10];
+    let req = |counter, forge| session_request_hashed(&s, &me, &key, counter, &large, forge, None);
+    let proof = |counter, forge| {
+        let r: tonic::Request<TensorMessage> = req(counter, forge);
+        Some(
+            r.metadata()
+                .get(SESSION_HEADER)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned(),
+        )
+    };
+    let ok = || Some("0".to_string());
+    let refused = || Some((Code::Unauthenticated as i32).to_string());
+    assert_eq!(send_proof_as_trailer(addr, req(1, false), None).await, ok());
+    // Replayed or forged: refused, and neither burns a counter.
+    assert_eq!(
+        send_proof_as_trailer(addr, req(1, false), None).await,
+        refused()
+    );
+    assert_eq!(
+        send_proof_as_trailer(addr, req(2, true), None).await,
+        refused()
+    );
+    // A valid header does not save a forged trailer; a forged header does not spoil a valid one.
+    let valid_header = send_proof_as_trailer(addr, req(2, true), proof(2, false)).await;
+    assert_eq!(valid_header, refused());
+    assert_eq!(
+        send_proof_as_trailer(addr, req(2, false), proof(2, true)).await,
+        ok()
+    );
+    let m = axon.metrics();
+    assert_eq!((m.signatures_verified, m.session_requests), (1, 2), "{m:?}");
+    axon.shutdown(Duration::from_secs(5)).await.unwrap();
+}

@@ -36,7 +36,8 @@ const FANOUT_HOLES: usize = 10;
 const IN_FLIGHT: usize = 64;
 /// `raw`, `unsigned`, `signed` or `session`: run only that configuration's throughput loop for
 /// `BT_RPC_PROFILE_SECS` (default 10) seconds, to attach `perf` to; `throughput`: only the
-/// interleaved throughput comparison of the table.
+/// interleaved throughput comparison of the table; `latency`: only the interleaved latency of
+/// raw, unsigned and session calls (`BT_RPC_ITERS` each, default 600).
 const PROFILE_ENV: &str = "BT_RPC_PROFILE";
 
 fn main() {
@@ -105,6 +106,29 @@ async fn profile(which: &str) {
                 rate.per_sec / r[0].per_sec,
                 rate.cpu_us,
                 rate.cpu_us / r[0].cpu_us
+            );
+        }
+        return;
+    }
+    if which == "latency" {
+        // `BT_RPC_ITERS` interleaved calls of each: raw, unsigned, session.
+        let iters = std::env::var("BT_RPC_ITERS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(600);
+        let configs = [
+            raw_config(&client, &x),
+            dendrite_config(&dendrite(Auth::Unsigned), &axon_ep, &x),
+            dendrite_config(&dendrite(Auth::Session), &axon_ep, &x),
+        ];
+        let l = latencies(iters, &configs).await;
+        for (name, lat) in ["raw", "unsigned", "session"].iter().zip(&l) {
+            println!(
+                "{name}: p50 {} ({:.2}× raw), p99 {} ({:.2}× raw)",
+                us(lat.p50),
+                ratio(lat.p50, l[0].p50),
+                us(lat.p99),
+                ratio(lat.p99, l[0].p99)
             );
         }
         return;

@@ -24,7 +24,8 @@ use crate::dendrite::Inner;
 use crate::endpoint::Endpoint;
 use crate::outcome::{BadResponse, Outcome, Unavailable};
 use crate::pool::error_chain;
-use crate::session::Plan;
+use crate::session::{ClientSession, Plan};
+use crate::trailer::{LateTrailers, WithLateTrailers};
 
 /// Responses larger than this are validated on the blocking pool: scanning tens of MiB for NaN
 /// would otherwise stall an I/O thread.
@@ -119,7 +120,7 @@ async fn attempt(inner: &Inner, spec: &mut CallSpec, phase: &AtomicU8) -> Outcom
     };
 
     let mut tensors = Some(std::mem::take(&mut spec.tensors));
-    let mut client = BittensorClient::new(lease.channel.clone())
+    let mut client = BittensorClient::new(WithLateTrailers(lease.channel.clone()))
         .max_decoding_message_size(inner.cfg.max_message_size)
         .max_encoding_message_size(inner.cfg.max_message_size);
     let mut retried = false;
@@ -329,13 +330,6 @@ impl Inner {
         tensors: Vec<bt_wire::Tensor>,
         plan: Plan,
     ) -> (Request<TensorMessage>, Plan) {
-        let payload_hash = match &plan {
-            Plan::Unsigned => None,
-            Plan::Session(session) => {
-                Some(spec.hashes.get(session.payload_hash(&tensors), &tensors))
-            }
-            Plan::Signed | Plan::Offer(_) => Some(spec.hashes.get(PayloadHash::Sha256, &tensors)),
-        };
         let mut msg = TensorMessage {
             version: crate::PROTOCOL_VERSION.to_owned(),
             neuron_key: self.key_hex.clone(),
@@ -344,39 +338,45 @@ impl Inner {
             signature: bytes::Bytes::new(),
             tensors,
         };
-        let digest = |msg: &TensorMessage, hash: &[u8; 32]| {
-            request_digest(
-                &msg.neuron_key,
-                &msg.synapse_key,
-                msg.nounce,
-                hash,
-                spec.method,
-            )
-        };
         let mut header = None;
         let mut version_header = None;
         let mut session_header = None;
-        let plan = match (plan, payload_hash) {
-            (Plan::Unsigned, _) | (_, None) => {
+        let mut late = None;
+        let plan = match plan {
+            Plan::Unsigned => {
                 // Unsigned (Release 1): a nonce anyway, as Release-1 clients sent one.
                 msg.nounce = self.nonces.next();
                 Plan::Unsigned
             }
-            (Plan::Session(session), Some(hash)) => {
-                match session.prove(&digest(&msg, &hash)) {
-                    Some(proof) => {
-                        session_header = Some(proof.encode_bytes());
-                        Plan::Session(session)
-                    }
-                    // Counters used up: sign this one; the next call opens a new session.
-                    None => {
-                        let sha = spec.hashes.get(PayloadHash::Sha256, &msg.tensors);
-                        let _ = self.sign(&mut msg, &sha, spec.method);
-                        Plan::Signed
+            Plan::Session(session) => {
+                let counter = session
+                    .proves_late(&msg.tensors)
+                    .then(|| session.next_counter())
+                    .flatten();
+                if let Some(counter) = counter {
+                    late = Some(late_proof(spec, &msg, &session, counter));
+                    Plan::Session(session)
+                } else {
+                    let hash = spec
+                        .hashes
+                        .get(session.payload_hash(&msg.tensors), &msg.tensors);
+                    let digest = message_digest(&msg, &hash, spec.method);
+                    match session.prove(&digest) {
+                        Some(proof) => {
+                            session_header = Some(proof.encode_bytes());
+                            Plan::Session(session)
+                        }
+                        // Counters used up: sign this one; the next call opens a new session.
+                        None => {
+                            let sha = spec.hashes.get(PayloadHash::Sha256, &msg.tensors);
+                            let _ = self.sign(&mut msg, &sha, spec.method);
+                            Plan::Signed
+                        }
                     }
                 }
             }
-            (plan @ (Plan::Signed | Plan::Offer(_)), Some(hash)) => {
+            plan @ (Plan::Signed | Plan::Offer(_)) => {
+                let hash = spec.hashes.get(PayloadHash::Sha256, &msg.tensors);
                 let d = self.sign(&mut msg, &hash, spec.method);
                 if let Plan::Offer(ticket) = &plan
                     && let Some(init) = ticket.initiator()
@@ -408,6 +408,9 @@ impl Inner {
             value.set_sensitive(true);
             request.metadata_mut().insert(SESSION_HEADER, value);
         }
+        if let Some(late) = late {
+            request.extensions_mut().insert(late);
+        }
         // The server sees the same deadline we enforce (`Endpoint::timeout` would not send it).
         request.set_timeout(spec.deadline.saturating_duration_since(Instant::now()));
         (request, plan)
@@ -432,6 +435,45 @@ impl Inner {
             lease.session.plan(self.cfg.session_version)
         }
     }
+}
+
+/// The digest a request's signature or session MAC covers, its payload hashed as `hash`.
+fn message_digest(msg: &TensorMessage, hash: &[u8; 32], method: RpcMethod) -> [u8; 32] {
+    request_digest(&msg.neuron_key, &msg.synapse_key, msg.nounce, hash, method)
+}
+
+/// A `bt-session` trailer value, never indexed by HPACK (as the header).
+fn session_value(bytes: &[u8]) -> Option<http::HeaderValue> {
+    let mut value = http::HeaderValue::from_bytes(bytes).ok()?;
+    value.set_sensitive(true);
+    Some(value)
+}
+
+/// The session proof of a large request, hashed on the blocking pool while the request is
+/// sent, and sent after its body as a trailer ([`crate::trailer`]).
+fn late_proof(
+    spec: &CallSpec,
+    msg: &TensorMessage,
+    session: &Arc<ClientSession>,
+    counter: u64,
+) -> LateTrailers {
+    let session = session.clone();
+    let hashes = spec.hashes.clone();
+    let method = spec.method;
+    // The digest's fields without the payload (buffers are reference-counted, not copied).
+    let fields = TensorMessage {
+        signature: bytes::Bytes::new(),
+        ..msg.clone()
+    };
+    LateTrailers::spawn(move || {
+        let hash = hashes.get(session.payload_hash(&fields.tensors), &fields.tensors);
+        let proof = session.prove_with(counter, &message_digest(&fields, &hash, method));
+        let mut trailers = http::HeaderMap::new();
+        if let Some(value) = session_value(&proof.encode_bytes()) {
+            trailers.insert(SESSION_HEADER, value);
+        }
+        trailers
+    })
 }
 
 /// Checks an answer exactly as the dendrite does before handing it back: one tensor, valid

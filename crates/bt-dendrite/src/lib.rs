@@ -56,6 +56,7 @@ mod lru;
 mod outcome;
 mod pool;
 mod session;
+mod trailer;
 
 pub use breaker::BreakerConfig;
 pub use bt_crypto::session::SessionVersion;

@@ -29,6 +29,8 @@ pub(crate) const REFUSED_RETRY: Duration = Duration::from_secs(1);
 
 /// Counters stop well before they could wrap; the session is then replaced by a new one.
 const MAX_COUNTER: u64 = 1 << 62;
+/// Payload size from which a session proof travels as a trailer (see [`crate::trailer`]).
+pub(crate) const LATE_PROOF_MIN_BYTES: usize = 64 << 10;
 
 #[derive(Default)]
 enum State {
@@ -84,8 +86,27 @@ impl ClientSession {
     /// `digest`; `None` once the counters are used up (the caller then signs and the session is
     /// replaced).
     pub(crate) fn prove(&self, digest: &[u8; 32]) -> Option<SessionProof> {
+        self.next_counter()
+            .map(|counter| self.prove_with(counter, digest))
+    }
+
+    /// The next counter, `None` once they are used up. With [`Self::prove_with`], for a proof
+    /// computed after the request has left.
+    pub(crate) fn next_counter(&self) -> Option<u64> {
         let counter = self.counter.fetch_add(1, Ordering::Relaxed) + 1;
-        (counter < MAX_COUNTER).then(|| self.mac.prove(counter, digest))
+        (counter < MAX_COUNTER).then_some(counter)
+    }
+
+    pub(crate) fn prove_with(&self, counter: u64, digest: &[u8; 32]) -> SessionProof {
+        self.mac.prove(counter, digest)
+    }
+
+    /// Whether a request of `tensors` sends its proof as a trailer, computed while the body is
+    /// sent: version 2 and a payload large enough that hashing it outweighs a hand-off to the
+    /// blocking pool.
+    pub(crate) fn proves_late(&self, tensors: &[bt_wire::Tensor]) -> bool {
+        self.mac.version() >= SessionVersion::V2
+            && tensors.iter().map(|t| t.buffer.len()).sum::<usize>() >= LATE_PROOF_MIN_BYTES
     }
 }
 

@@ -127,3 +127,69 @@ impl Synapse for Gated {
         Ok(grads)
     }
 }
+
+/// Sends one gRPC `Forward` request with a hand-made body (and `trailers` after it) over a raw
+/// HTTP/2 connection and returns the `grpc-status` it got (from the headers or the trailers).
+pub async fn grpc_raw(
+    addr: SocketAddr,
+    trailers: Option<http::HeaderMap>,
+    body: Vec<u8>,
+) -> Option<String> {
+    grpc_raw_with(addr, http::HeaderMap::new(), trailers, body).await
+}
+
+/// [`grpc_raw`] with extra request `headers`.
+pub async fn grpc_raw_with(
+    addr: SocketAddr,
+    headers: http::HeaderMap,
+    trailers: Option<http::HeaderMap>,
+    body: Vec<u8>,
+) -> Option<String> {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (h2, conn) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let mut h2 = h2.ready().await.unwrap();
+    let req = http::Request::builder()
+        .method("POST")
+        .uri(format!("http://{addr}/Bittensor/Forward"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(())
+        .unwrap();
+    let mut req = req;
+    req.headers_mut().extend(headers);
+    let (resp, mut stream) = h2.send_request(req, false).unwrap();
+    stream
+        .send_data(bytes::Bytes::from(body), trailers.is_none())
+        .unwrap();
+    if let Some(trailers) = trailers {
+        stream.send_trailers(trailers).unwrap();
+    }
+    let resp = tokio::time::timeout(Duration::from_secs(10), resp)
+        .await
+        .unwrap()
+        .unwrap();
+    if let Some(s) = resp.headers().get("grpc-status") {
+        return Some(s.to_str().unwrap().to_string());
+    }
+    let mut body = resp.into_body();
+    while let Some(chunk) = body.data().await {
+        // Return the window, or an answer larger than it stalls.
+        if let Ok(chunk) = chunk {
+            let _ = body.flow_control().release_capacity(chunk.len());
+        }
+    }
+    let trailers = body.trailers().await.ok()??;
+    trailers
+        .get("grpc-status")
+        .map(|s| s.to_str().unwrap().to_string())
+}
+
+pub fn grpc_frame(payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![0u8];
+    f.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
