@@ -16,6 +16,13 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc rather than glibc's allocator: an RPC allocates and frees dozens of small buffers,
+/// often on different threads, and glibc spent 15% of the CPU of a loaded axon and dendrite in
+/// malloc and free. With mimalloc the rpc bench serves 19% more requests per second (every
+/// configuration, raw tonic included).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let log_dir = match &cli.command {

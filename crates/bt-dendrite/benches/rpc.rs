@@ -29,6 +29,11 @@ use bt_wire::TensorMessage;
 use bt_wire::bittensor_client::BittensorClient;
 use tonic::transport::Channel;
 
+/// The allocator of the `bittensor` binary, so that the bench measures what a neuron runs (raw
+/// tonic included: every column shares the process).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SERVER_ROLE_ENV: &str = "BT_DENDRITE_BENCH_SERVERS";
 const FANOUT_AXONS: usize = 10;
 const SYNAPSES_PER_AXON: usize = 90;
@@ -36,8 +41,8 @@ const FANOUT_HOLES: usize = 10;
 const IN_FLIGHT: usize = 64;
 /// `raw`, `unsigned`, `signed` or `session`: run only that configuration's throughput loop for
 /// `BT_RPC_PROFILE_SECS` (default 10) seconds, to attach `perf` to; `throughput`: only the
-/// interleaved throughput comparison of the table; `latency`: only the interleaved latency of
-/// raw, unsigned and session calls (`BT_RPC_ITERS` each, default 600).
+/// interleaved throughput comparison of the table; `latency`: only the interleaved latency of the
+/// table's configurations (`BT_RPC_CONFIGS` picks some, `BT_RPC_ITERS` each, default 600).
 const PROFILE_ENV: &str = "BT_RPC_PROFILE";
 
 fn main() {
@@ -111,20 +116,35 @@ async fn profile(which: &str) {
         return;
     }
     if which == "latency" {
-        // `BT_RPC_ITERS` interleaved calls of each: raw, unsigned, session.
+        // `BT_RPC_ITERS` interleaved calls of each configuration of the table, or of those
+        // named in `BT_RPC_CONFIGS` (comma-separated: raw, dendrite-raw, unsigned, signed,
+        // session).
         let iters = std::env::var("BT_RPC_ITERS")
             .ok()
             .and_then(|s| s.parse().ok())
             .unwrap_or(600);
-        let configs = [
-            raw_config(&client, &x),
-            dendrite_config(&dendrite(Auth::Unsigned), &axon_ep, &x),
-            dendrite_config(&dendrite(Auth::Session), &axon_ep, &x),
-        ];
+        let wanted = std::env::var("BT_RPC_CONFIGS")
+            .unwrap_or_else(|_| "raw,dendrite-raw,unsigned,signed,session".into());
+        let raw_ep = Endpoint::new("127.0.0.1", raw.addr.port(), key.clone());
+        let unsigned = dendrite(Auth::Unsigned);
+        let (names, configs): (Vec<&str>, Vec<Once>) = wanted
+            .split(',')
+            .map(|name| {
+                let once = match name {
+                    "raw" => raw_config(&client, &x),
+                    "dendrite-raw" => dendrite_config(&unsigned, &raw_ep, &x),
+                    "unsigned" => dendrite_config(&unsigned, &axon_ep, &x),
+                    "signed" => dendrite_config(&dendrite(Auth::Signed), &axon_ep, &x),
+                    "session" => dendrite_config(&dendrite(Auth::Session), &axon_ep, &x),
+                    other => panic!("BT_RPC_CONFIGS: unknown configuration {other:?}"),
+                };
+                (name, once)
+            })
+            .unzip();
         let l = latencies(iters, &configs).await;
-        for (name, lat) in ["raw", "unsigned", "session"].iter().zip(&l) {
+        for (name, lat) in names.iter().zip(&l) {
             println!(
-                "{name}: p50 {} ({:.2}× raw), p99 {} ({:.2}× raw)",
+                "{name}: p50 {} ({:.2}× first), p99 {} ({:.2}× first)",
                 us(lat.p50),
                 ratio(lat.p50, l[0].p50),
                 us(lat.p99),
@@ -208,10 +228,21 @@ async fn latencies(iters: usize, configs: &[Once]) -> Vec<Lat> {
         }
     }
     let mut samples = vec![Vec::with_capacity(iters); configs.len()];
-    for i in 0..iters {
-        for k in 0..configs.len() {
-            // Rotate the order so no configuration always follows the same one.
-            let c = (i + k) % configs.len();
+    // A fresh order every round, so that each configuration follows each other one equally
+    // often: a call slows down the next (it leaves work behind: frees, window updates, idle
+    // threads to wake), unevenly by kind, and a fixed or merely rotated order would charge
+    // that to whichever configuration always comes after the costliest.
+    let mut order: Vec<usize> = (0..configs.len()).collect();
+    let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
+    for _ in 0..iters {
+        for i in (1..order.len()).rev() {
+            // xorshift64: reproducible, and no dependency for a shuffle.
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            order.swap(i, (rng % (i as u64 + 1)) as usize);
+        }
+        for &c in &order {
             let t = Instant::now();
             assert!(configs[c]().await, "measured call failed");
             samples[c].push(t.elapsed());
@@ -423,7 +454,7 @@ async fn run() {
     );
     println!("|---|---|---|---|---|---|---|---|---|");
 
-    for (label, bytes, iters) in [("1 KiB", 1 << 10, 2000), ("1 MiB", 1 << 20, 150)] {
+    for (label, bytes, iters) in [("1 KiB", 1 << 10, 2000), ("1 MiB", 1 << 20, 500)] {
         let x = f32_tensor(bytes);
         let configs = [
             raw_config(&client, &x),

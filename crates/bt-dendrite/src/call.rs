@@ -137,7 +137,9 @@ async fn attempt(inner: &Inner, spec: &mut CallSpec, phase: &AtomicU8) -> Outcom
         } else {
             tensors.take()
         };
-        let (request, plan) = inner.request(spec, body.unwrap_or_default(), plan);
+        let late_ok = lease.session.late_proofs();
+        let (request, plan) = inner.request(spec, body.unwrap_or_default(), plan, late_ok);
+        let late = request.extensions().get::<LateTrailers>().is_some();
         phase.store(PHASE_SENT, Ordering::Relaxed);
         let result = match spec.method {
             RpcMethod::Forward => client.forward(request).await,
@@ -161,6 +163,10 @@ async fn attempt(inner: &Inner, spec: &mut CallSpec, phase: &AtomicU8) -> Outcom
                     // Unknown or expired session (axon restarted, table full, idle): the retry
                     // is signed, and offers a new session if no other call is doing so.
                     lease.session.forget(session.id());
+                    if late {
+                        // Or the trailer never arrived (see `late_proof_answered`).
+                        lease.session.late_proof_answered(false);
+                    }
                 }
                 retried = true;
             }
@@ -172,7 +178,12 @@ async fn attempt(inner: &Inner, spec: &mut CallSpec, phase: &AtomicU8) -> Outcom
                 }
                 break Err(status);
             }
-            (result, _) => break result,
+            (result, _) => {
+                if late && result.is_ok() {
+                    lease.session.late_proof_answered(true);
+                }
+                break result;
+            }
         }
     };
 
@@ -322,13 +333,16 @@ fn clip(s: &str) -> String {
 impl Inner {
     /// The request of one call, authenticated as `plan` says, with the remaining deadline as
     /// `grpc-timeout`. The payload is hashed here, as the plan needs it (and at most once per
-    /// kind for all the calls that share `spec.hashes`). Returns the plan back (an offer's
-    /// ticket must outlive the call).
+    /// kind for all the calls that share `spec.hashes`), or, for a large payload under a
+    /// version-2 session and when `late_ok`, on the blocking pool while the request is sent,
+    /// its proof following as a trailer. Returns the plan back (an offer's ticket must outlive
+    /// the call).
     pub(crate) fn request(
         &self,
         spec: &CallSpec,
         tensors: Vec<bt_wire::Tensor>,
         plan: Plan,
+        late_ok: bool,
     ) -> (Request<TensorMessage>, Plan) {
         let mut msg = TensorMessage {
             version: crate::PROTOCOL_VERSION.to_owned(),
@@ -349,8 +363,7 @@ impl Inner {
                 Plan::Unsigned
             }
             Plan::Session(session) => {
-                let counter = session
-                    .proves_late(&msg.tensors)
+                let counter = (late_ok && session.proves_late(&msg.tensors))
                     .then(|| session.next_counter())
                     .flatten();
                 if let Some(counter) = counter {

@@ -9,7 +9,7 @@
 //! A session the axon no longer knows (restart, expiry, eviction) is answered
 //! `UNAUTHENTICATED`; the call is then retried once, signed (see `call.rs`).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -31,6 +31,8 @@ pub(crate) const REFUSED_RETRY: Duration = Duration::from_secs(1);
 const MAX_COUNTER: u64 = 1 << 62;
 /// Payload size from which a session proof travels as a trailer (see [`crate::trailer`]).
 pub(crate) const LATE_PROOF_MIN_BYTES: usize = 64 << 10;
+/// Late proofs refused in a row after which a connection sends its proofs as headers.
+const LATE_REFUSALS_TO_GIVE_UP: u8 = 2;
 
 #[derive(Default)]
 enum State {
@@ -52,6 +54,11 @@ enum State {
 pub(crate) struct SessionSlot {
     state: Mutex<State>,
     attempts: AtomicU64,
+    /// Requests whose proof was a trailer, refused in a row. One refusal is a session the axon
+    /// forgot (it happens every hour, at the latest); two in a row, across a new session, mean
+    /// something on the way (a proxy) drops request trailers: this connection then sends
+    /// proofs as headers.
+    late_refusals: AtomicU8,
 }
 
 /// How one request authenticates.
@@ -111,6 +118,29 @@ impl ClientSession {
 }
 
 impl SessionSlot {
+    /// Whether a session request may carry its proof as a trailer on this connection.
+    pub(crate) fn late_proofs(&self) -> bool {
+        self.late_refusals.load(Ordering::Relaxed) < LATE_REFUSALS_TO_GIVE_UP
+    }
+
+    /// The axon answered a request whose proof was a trailer (`accepted`) or refused it.
+    pub(crate) fn late_proof_answered(&self, accepted: bool) {
+        if !accepted {
+            let _ = self
+                .late_refusals
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                    Some(n.saturating_add(1))
+                });
+        } else if self.late_refusals.load(Ordering::Relaxed) != 0 {
+            // Below the limit only: once given up, a connection stays with headers.
+            let _ = self
+                .late_refusals
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                    (n < LATE_REFUSALS_TO_GIVE_UP).then_some(0)
+                });
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // Every state is valid on its own; a panic elsewhere cannot leave a half-made one.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
@@ -233,6 +263,25 @@ impl Drop for OfferTicket {
 mod tests {
     use super::*;
     use bt_crypto::NeuronKey;
+
+    /// One refusal (a forgotten session) does not stop late proofs; two in a row do, for good.
+    #[test]
+    fn late_proofs_stop_after_two_refusals_in_a_row() {
+        let slot = SessionSlot::default();
+        assert!(slot.late_proofs());
+        slot.late_proof_answered(false);
+        assert!(slot.late_proofs());
+        slot.late_proof_answered(true);
+        slot.late_proof_answered(false);
+        assert!(
+            slot.late_proofs(),
+            "an acceptance in between resets the count"
+        );
+        slot.late_proof_answered(false);
+        assert!(!slot.late_proofs());
+        slot.late_proof_answered(true);
+        assert!(!slot.late_proofs(), "given up for the connection's life");
+    }
 
     #[test]
     fn one_handshake_at_a_time_then_the_session_is_used() {
