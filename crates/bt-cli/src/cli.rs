@@ -128,6 +128,14 @@ pub struct NeuronArgs {
     /// Stop after this many training steps (0 = no limit).
     #[arg(long = "max_steps", alias = "max-steps", env = "BT_MAX_STEPS")]
     pub max_steps: Option<usize>,
+    /// Before training (learning neurons), wait until the metagraph lists this many other
+    /// neurons' synapses (at most 60 s; 0 = start at once).
+    #[arg(
+        long = "wait_for_peers",
+        alias = "wait-for-peers",
+        env = "BT_WAIT_FOR_PEERS"
+    )]
+    pub wait_for_peers: Option<usize>,
     /// Accept unsigned requests from Release 1 peers.
     #[arg(
         long = "allow_unsigned",

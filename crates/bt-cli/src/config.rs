@@ -37,6 +37,7 @@ pub struct NeuronFileConfig {
     pub data_dir: Option<PathBuf>,
     pub epochs: Option<usize>,
     pub max_steps: Option<usize>,
+    pub wait_for_peers: Option<usize>,
     pub allow_unsigned: Option<bool>,
     pub metrics_port: Option<u16>,
     pub netuid: Option<u16>,
@@ -198,6 +199,7 @@ impl Resolve for NeuronSettings {
             data_dir: args.data_dir.clone().or(file.data_dir),
             epochs: args.epochs.or(file.epochs).unwrap_or(1),
             max_steps: args.max_steps.or(file.max_steps).unwrap_or(0),
+            wait_for_peers: args.wait_for_peers.or(file.wait_for_peers).unwrap_or(0),
             allow_unsigned: args.allow_unsigned || file.allow_unsigned.unwrap_or(false),
             metrics_port: args.metrics_port.or(file.metrics_port),
         })
@@ -214,7 +216,7 @@ mod tests {
         let path = dir.path().join("n.toml");
         std::fs::write(
             &path,
-            "axon_port = 9000\nmetagraph_size = 50\nbootstrap = [\"127.0.0.1:1\"]\n",
+            "axon_port = 9000\nmetagraph_size = 50\nbootstrap = [\"127.0.0.1:1\"]\nwait_for_peers = 2\n",
         )
         .unwrap();
         let args = NeuronArgs {
@@ -228,6 +230,7 @@ mod tests {
         assert_eq!(s.bootstrap, vec!["127.0.0.1:1".to_string()]);
         assert_eq!(s.metagraph_port, 0);
         assert_eq!(s.gossip_interval, Duration::from_secs(10));
+        assert_eq!(s.wait_for_peers, 2);
     }
 
     #[test]

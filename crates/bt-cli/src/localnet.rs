@@ -158,6 +158,10 @@ fn spawn_node(
         .arg(args.epochs.to_string())
         .arg("--max_steps")
         .arg(args.max_steps.to_string())
+        // Every neuron starts training once it sees the others: "train together" from the
+        // first step, however slowly the machine starts processes.
+        .arg("--wait_for_peers")
+        .arg(args.neurons.saturating_sub(1).to_string())
         .arg("--gossip_interval")
         .arg(args.gossip_interval.to_string());
     if let Some(data) = &args.data_dir {

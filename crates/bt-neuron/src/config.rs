@@ -3,6 +3,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The longest a neuron waits for `wait_for_peers` before it trains anyway.
+pub const WAIT_FOR_PEERS_LIMIT: Duration = Duration::from_secs(60);
+
 /// Settings of one neuron. Ports of 0 mean "pick a free port" (printed at start).
 #[derive(Debug, Clone)]
 pub struct NeuronConfig {
@@ -25,6 +28,10 @@ pub struct NeuronConfig {
     pub epochs: usize,
     /// 0 = no limit.
     pub max_steps: usize,
+    /// Before training, wait (at most [`WAIT_FOR_PEERS_LIMIT`]) until the metagraph knows this
+    /// many other neurons; 0 = start at once. `bittensor localnet` sets it so that its neurons
+    /// train together from their first step.
+    pub wait_for_peers: usize,
     pub allow_unsigned: bool,
     pub metrics_port: Option<u16>,
 }
@@ -45,6 +52,7 @@ impl Default for NeuronConfig {
             data_dir: None,
             epochs: 1,
             max_steps: 0,
+            wait_for_peers: 0,
             allow_unsigned: false,
             metrics_port: None,
         }

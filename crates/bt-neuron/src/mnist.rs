@@ -5,6 +5,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use bt_axon::AxonHandle;
 use bt_dendrite::{Dendrite, DendriteConfig};
@@ -13,7 +14,7 @@ use bt_nn::{Dataset, MnistModel, default_mnist_dir};
 use tokio::sync::watch;
 
 use crate::adapter::AxonSynapse;
-use crate::config::NeuronConfig;
+use crate::config::{NeuronConfig, WAIT_FOR_PEERS_LIMIT};
 use crate::error::{NeuronError, Stopped};
 use crate::identity::{Identity, load_identity};
 use crate::network::Network;
@@ -42,6 +43,16 @@ pub async fn run_mnist_with(
     let (train, test) = load_data(data_dir).await?;
     let (model, start) = load_model(cfg.model_path.clone(), &identity.neuron.public_hex()).await?;
     let mut neuron = MnistNeuron::start(&cfg, &identity, model.clone(), remote_learning).await?;
+    tokio::pin!(shutdown);
+    if cfg.wait_for_peers > 0 {
+        tokio::select! {
+            () = neuron.wait_for_peers(cfg.wait_for_peers, WAIT_FOR_PEERS_LIMIT) => {}
+            () = &mut shutdown => {
+                neuron.shutdown().await;
+                return Ok(Stopped::Interrupted);
+            }
+        }
+    }
     let trainer_cfg = TrainerConfig {
         epochs: cfg.epochs,
         max_steps: cfg.max_steps,
@@ -53,7 +64,6 @@ pub async fn run_mnist_with(
     let trainer = neuron.trainer(trainer_cfg, model)?;
     let mut training =
         tokio::task::spawn_blocking(move || trainer.run(&train, &test, start.epoch, start.step));
-    tokio::pin!(shutdown);
     let result = tokio::select! {
         r = &mut training => r,
         () = &mut shutdown => {
@@ -163,6 +173,33 @@ impl MnistNeuron {
             NeuronError::Training("this neuron's trainer was already made".into())
         })?;
         Trainer::new(cfg, model, links)
+    }
+
+    /// Returns once the metagraph lists the synapses of `peers` other neurons (so that the
+    /// first training step can already call them), or after `limit` with fewer.
+    pub async fn wait_for_peers(&self, peers: usize, limit: Duration) {
+        const POLL: Duration = Duration::from_millis(100);
+        let start = tokio::time::Instant::now();
+        let found = || {
+            peers::view_of(&self.metagraph, &self.synapse_key)
+                .endpoints
+                .len()
+        };
+        tracing::info!("waiting for {peers} peer(s) before training (at most {limit:?})");
+        loop {
+            let have = found();
+            if have >= peers {
+                tracing::info!("found {have} peer(s) after {:?}", start.elapsed());
+                return;
+            }
+            if start.elapsed() >= limit {
+                tracing::warn!(
+                    "training with {have} of {peers} peer(s): none more came within {limit:?}"
+                );
+                return;
+            }
+            tokio::time::sleep(POLL).await;
+        }
     }
 
     /// Stops the peer tasks, the metagraph and the axon.
