@@ -5,26 +5,24 @@
 //! as late as possible so it is fresh when it arrives), then the RPC with the remaining budget
 //! sent as `grpc-timeout`. The whole sequence runs under one deadline.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use bt_crypto::session::{
-    ACCEPT_HEADER, OFFER_HEADER, SESSION_HEADER, SessionAccept, SessionVersion, VERSION_HEADER,
-};
-use bt_crypto::{PayloadHash, RpcMethod, request_digest};
+use bt_crypto::RpcMethod;
+use bt_crypto::session::{ACCEPT_HEADER, SessionAccept};
 use bt_tensor::{Limits, Tensor};
 use bt_wire::TensorMessage;
 use bt_wire::bittensor_client::BittensorClient;
 use std::sync::atomic::{AtomicU8, Ordering};
 use tokio::time::Instant;
-use tonic::metadata::MetadataValue;
-use tonic::{Code, Request};
+use tonic::Code;
 
 use crate::breaker::Admission;
 use crate::dendrite::Inner;
 use crate::endpoint::Endpoint;
+use crate::hashes::PayloadHashes;
 use crate::outcome::{BadResponse, Outcome, Unavailable};
 use crate::pool::error_chain;
-use crate::session::{ClientSession, Plan};
+use crate::session::Plan;
 use crate::trailer::{LateTrailers, WithLateTrailers};
 
 /// Responses larger than this are validated on the blocking pool: scanning tens of MiB for NaN
@@ -43,25 +41,6 @@ pub(crate) struct CallSpec {
     pub hashes: Arc<PayloadHashes>,
     pub expect: Expect,
     pub deadline: Instant,
-}
-
-/// The hashes of one payload, each computed at most once, when a request first needs it:
-/// SHA-256 for signed requests, version-1 sessions and small payloads; BLAKE3 for payloads of
-/// 8 KiB and more in version-2 sessions.
-#[derive(Default)]
-pub(crate) struct PayloadHashes {
-    sha256: OnceLock<[u8; 32]>,
-    blake3: OnceLock<[u8; 32]>,
-}
-
-impl PayloadHashes {
-    fn get(&self, kind: PayloadHash, tensors: &[bt_wire::Tensor]) -> [u8; 32] {
-        let cell = match kind {
-            PayloadHash::Sha256 => &self.sha256,
-            PayloadHash::Blake3 => &self.blake3,
-        };
-        *cell.get_or_init(|| kind.of(tensors))
-    }
 }
 
 /// What a valid answer looks like.
@@ -138,7 +117,9 @@ async fn attempt(inner: &Inner, spec: &mut CallSpec, phase: &AtomicU8) -> Outcom
             tensors.take()
         };
         let late_ok = lease.session.late_proofs();
-        let (request, plan) = inner.request(spec, body.unwrap_or_default(), plan, late_ok);
+        let (request, plan) = inner
+            .request(spec, body.unwrap_or_default(), plan, late_ok)
+            .await;
         let late = request.extensions().get::<LateTrailers>().is_some();
         phase.store(PHASE_SENT, Ordering::Relaxed);
         let result = match spec.method {
@@ -328,165 +309,6 @@ fn clip(s: &str) -> String {
         Some((i, _)) => format!("{}…", &s[..i]),
         None => s.to_owned(),
     }
-}
-
-impl Inner {
-    /// The request of one call, authenticated as `plan` says, with the remaining deadline as
-    /// `grpc-timeout`. The payload is hashed here, as the plan needs it (and at most once per
-    /// kind for all the calls that share `spec.hashes`), or, for a large payload under a
-    /// version-2 session and when `late_ok`, on the blocking pool while the request is sent,
-    /// its proof following as a trailer. Returns the plan back (an offer's ticket must outlive
-    /// the call).
-    pub(crate) fn request(
-        &self,
-        spec: &CallSpec,
-        tensors: Vec<bt_wire::Tensor>,
-        plan: Plan,
-        late_ok: bool,
-    ) -> (Request<TensorMessage>, Plan) {
-        let mut msg = TensorMessage {
-            version: crate::PROTOCOL_VERSION.to_owned(),
-            neuron_key: self.key_hex.clone(),
-            synapse_key: spec.endpoint.synapse_key.clone(),
-            nounce: 0,
-            signature: bytes::Bytes::new(),
-            tensors,
-        };
-        let mut header = None;
-        let mut version_header = None;
-        let mut session_header = None;
-        let mut late = None;
-        let plan = match plan {
-            Plan::Unsigned => {
-                // Unsigned (Release 1): a nonce anyway, as Release-1 clients sent one.
-                msg.nounce = self.nonces.next();
-                Plan::Unsigned
-            }
-            Plan::Session(session) => {
-                let counter = (late_ok && session.proves_late(&msg.tensors))
-                    .then(|| session.next_counter())
-                    .flatten();
-                if let Some(counter) = counter {
-                    late = Some(late_proof(spec, &msg, &session, counter));
-                    Plan::Session(session)
-                } else {
-                    let hash = spec
-                        .hashes
-                        .get(session.payload_hash(&msg.tensors), &msg.tensors);
-                    let digest = message_digest(&msg, &hash, spec.method);
-                    match session.prove(&digest) {
-                        Some(proof) => {
-                            session_header = Some(proof.encode_bytes());
-                            Plan::Session(session)
-                        }
-                        // Counters used up: sign this one; the next call opens a new session.
-                        None => {
-                            let sha = spec.hashes.get(PayloadHash::Sha256, &msg.tensors);
-                            let _ = self.sign(&mut msg, &sha, spec.method);
-                            Plan::Signed
-                        }
-                    }
-                }
-            }
-            plan @ (Plan::Signed | Plan::Offer(_)) => {
-                let hash = spec.hashes.get(PayloadHash::Sha256, &msg.tensors);
-                let d = self.sign(&mut msg, &hash, spec.method);
-                if let Plan::Offer(ticket) = &plan
-                    && let Some(init) = ticket.initiator()
-                {
-                    header = Some((OFFER_HEADER, init.offer(&self.key, &d).encode()));
-                    if init.max_version() > SessionVersion::V1 {
-                        version_header = Some(init.max_version().header_value());
-                    }
-                }
-                plan
-            }
-        };
-        let mut request = Request::new(msg);
-        if let Some((name, value)) = header
-            && let Ok(value) = value.parse()
-        {
-            request.metadata_mut().insert(name, value);
-        }
-        if let Some(value) = version_header {
-            request
-                .metadata_mut()
-                .insert(VERSION_HEADER, MetadataValue::from_static(value));
-        }
-        if let Some(bytes) = session_header
-            && let Ok(mut value) = MetadataValue::try_from(&bytes[..])
-        {
-            // Never indexed by HPACK: a value that never repeats would only churn both ends'
-            // header tables (and push out the entries that do repeat).
-            value.set_sensitive(true);
-            request.metadata_mut().insert(SESSION_HEADER, value);
-        }
-        if let Some(late) = late {
-            request.extensions_mut().insert(late);
-        }
-        // The server sees the same deadline we enforce (`Endpoint::timeout` would not send it).
-        request.set_timeout(spec.deadline.saturating_duration_since(Instant::now()));
-        (request, plan)
-    }
-
-    /// A fresh nonce and the v1 signature; returns the signed digest. The nonce is drawn as
-    /// late as possible so that it is fresh when it arrives.
-    fn sign(&self, msg: &mut TensorMessage, hash: &[u8; 32], method: RpcMethod) -> [u8; 32] {
-        msg.nounce = self.nonces.next();
-        let d = request_digest(&msg.neuron_key, &msg.synapse_key, msg.nounce, hash, method);
-        msg.signature = bytes::Bytes::copy_from_slice(&self.key.sign(&d));
-        d
-    }
-
-    /// How the next request to `lease`'s axon authenticates.
-    fn plan(&self, lease: &crate::pool::Lease) -> Plan {
-        if !self.cfg.sign_requests {
-            Plan::Unsigned
-        } else if !self.cfg.sessions {
-            Plan::Signed
-        } else {
-            lease.session.plan(self.cfg.session_version)
-        }
-    }
-}
-
-/// The digest a request's signature or session MAC covers, its payload hashed as `hash`.
-fn message_digest(msg: &TensorMessage, hash: &[u8; 32], method: RpcMethod) -> [u8; 32] {
-    request_digest(&msg.neuron_key, &msg.synapse_key, msg.nounce, hash, method)
-}
-
-/// A `bt-session` trailer value, never indexed by HPACK (as the header).
-fn session_value(bytes: &[u8]) -> Option<http::HeaderValue> {
-    let mut value = http::HeaderValue::from_bytes(bytes).ok()?;
-    value.set_sensitive(true);
-    Some(value)
-}
-
-/// The session proof of a large request, hashed on the blocking pool while the request is
-/// sent, and sent after its body as a trailer ([`crate::trailer`]).
-fn late_proof(
-    spec: &CallSpec,
-    msg: &TensorMessage,
-    session: &Arc<ClientSession>,
-    counter: u64,
-) -> LateTrailers {
-    let session = session.clone();
-    let hashes = spec.hashes.clone();
-    let method = spec.method;
-    // The digest's fields without the payload (buffers are reference-counted, not copied).
-    let fields = TensorMessage {
-        signature: bytes::Bytes::new(),
-        ..msg.clone()
-    };
-    LateTrailers::spawn(move || {
-        let hash = hashes.get(session.payload_hash(&fields.tensors), &fields.tensors);
-        let proof = session.prove_with(counter, &message_digest(&fields, &hash, method));
-        let mut trailers = http::HeaderMap::new();
-        if let Some(value) = session_value(&proof.encode_bytes()) {
-            trailers.insert(SESSION_HEADER, value);
-        }
-        trailers
-    })
 }
 
 /// Checks an answer exactly as the dendrite does before handing it back: one tensor, valid

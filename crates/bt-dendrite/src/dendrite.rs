@@ -14,10 +14,11 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::breaker::{Admission, Breaker};
-use crate::call::{CallSpec, Expect, PayloadHashes, call};
+use crate::call::{CallSpec, Expect, call};
 use crate::config::DendriteConfig;
 use crate::endpoint::Endpoint;
 use crate::error::DendriteError;
+use crate::hashes::PayloadHashes;
 use crate::lru::BoundedLru;
 use crate::outcome::{BadResponse, Outcome, Reply};
 use crate::pool::Pool;

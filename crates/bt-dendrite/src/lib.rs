@@ -52,9 +52,11 @@ mod config;
 mod dendrite;
 mod endpoint;
 mod error;
+mod hashes;
 mod lru;
 mod outcome;
 mod pool;
+mod request;
 mod session;
 mod trailer;
 

@@ -27,11 +27,10 @@ use tonic::body::Body;
 pub(crate) struct LateTrailers(Arc<Mutex<Option<JoinHandle<HeaderMap>>>>);
 
 impl LateTrailers {
-    /// Trailers computed by `compute` on the blocking pool, starting now.
-    pub(crate) fn spawn(compute: impl FnOnce() -> HeaderMap + Send + 'static) -> Self {
-        Self(Arc::new(Mutex::new(Some(tokio::task::spawn_blocking(
-            compute,
-        )))))
+    /// Trailers computed by `compute` (a task of its own, so that it runs while the request
+    /// is sent), starting now.
+    pub(crate) fn spawn(compute: impl Future<Output = HeaderMap> + Send + 'static) -> Self {
+        Self(Arc::new(Mutex::new(Some(tokio::spawn(compute)))))
     }
 
     fn take(&self) -> Option<JoinHandle<HeaderMap>> {
@@ -134,7 +133,8 @@ impl HttpBody for TrailingBody {
 
 impl Drop for TrailingBody {
     fn drop(&mut self) {
-        // A cancelled call stops waiting; the hashing, already running, finishes on its own.
+        // A cancelled call stops its proof (a hash already running on the pool finishes on its
+        // own, unused, unless a call sharing it still waits).
         if let Some(handle) = self.trailers.take() {
             handle.abort();
         }
@@ -156,9 +156,9 @@ mod tests {
     /// Data first, then the trailers, even when they are computed after the data is sent.
     #[tokio::test]
     async fn the_body_is_followed_by_the_late_trailers() {
-        let (ready, wait) = std::sync::mpsc::channel::<()>();
-        let late = LateTrailers::spawn(move || {
-            let _ = wait.recv();
+        let (ready, wait) = tokio::sync::oneshot::channel::<()>();
+        let late = LateTrailers::spawn(async move {
+            let _ = wait.await;
             trailers("proof")
         });
         let mut body = TrailingBody::new(Body::new(String::from("payload")), late.take().unwrap());
@@ -178,7 +178,7 @@ mod tests {
     /// request as unauthenticated, which the caller retries signed) instead of failing it.
     #[tokio::test]
     async fn a_failed_computation_ends_the_body_without_trailers() {
-        let late = LateTrailers::spawn(|| panic!("hashing failed"));
+        let late = LateTrailers::spawn(async { panic!("hashing failed") });
         let body = TrailingBody::new(Body::new(String::from("payload")), late.take().unwrap());
         let collected = body.collect().await.unwrap();
         assert!(collected.trailers().is_none());
