@@ -20,11 +20,27 @@ async fn thousand_concurrent_requests_are_all_answered() {
         workers: 2,
         ..unsigned_config()
     };
-    let axon = start(config, vec![(key.clone(), gated.clone())]).await;
-    // Four connections, so both the per-connection and the total bound are exercised.
+    let echo = synapse_key(2);
+    let axon = start(
+        config,
+        vec![
+            (key.clone(), gated.clone()),
+            (echo.clone(), Arc::new(bt_axon::EchoSynapse)),
+        ],
+    )
+    .await;
+    // Four connections, so both the per-connection and the total bound are exercised. One
+    // answered call on each first: a client that has not yet read the axon's SETTINGS opens
+    // more streams than `max_concurrent_streams`, and HTTP/2 refuses the excess outright
+    // (REFUSED_STREAM) before the axon sees them; after it, the client queues them itself.
     let mut clients = Vec::new();
     for _ in 0..4 {
-        clients.push(client(axon.local_addr()).await);
+        let mut c = client(axon.local_addr()).await;
+        let warm = message(&echo, vec![f32_tensor(&[0.0])]);
+        c.forward(request(warm, Duration::from_secs(10)))
+            .await
+            .unwrap();
+        clients.push(c);
     }
     let mut calls = Vec::new();
     for i in 0..1000 {
