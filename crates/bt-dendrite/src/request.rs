@@ -18,11 +18,11 @@ use crate::trailer::LateTrailers;
 
 impl Inner {
     /// The request of one call, authenticated as `plan` says, with the remaining deadline as
-    /// `grpc-timeout`. The payload is hashed here, as the plan needs it (and at most once per
-    /// kind for all the calls that share `spec.hashes`), or, for a large payload under a
-    /// version-2 session and when `late_ok`, on the blocking pool while the request is sent,
-    /// its proof following as a trailer. Returns the plan back (an offer's ticket must outlive
-    /// the call).
+    /// `grpc-timeout`. The payload is hashed as the plan needs it, at most once per kind for
+    /// all the calls that share `spec.hashes` (64 KiB and more on the blocking pool); under a
+    /// version-2 session with `late_ok`, a large payload's hash runs while the request is sent
+    /// and its proof follows as a trailer. Returns the plan back (an offer's ticket must
+    /// outlive the call).
     pub(crate) async fn request(
         &self,
         spec: &CallSpec,
