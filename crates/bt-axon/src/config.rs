@@ -40,8 +40,10 @@ pub struct AxonConfig {
     /// their signatures verified in batches with those of concurrent requests (half the CPU of
     /// one-by-one checks), and served there too when the synapse is
     /// [lightweight](crate::Synapse::is_lightweight); larger ones go to the blocking pool, where
-    /// hashing the payload cannot stall other connections. 0 sends everything to the pool.
-    /// Default 64 KiB.
+    /// hashing the payload cannot stall other connections. The limit is for SHA-256, which
+    /// signatures and version-1 sessions hash with; version-2 sessions (BLAKE3) get 4× it and
+    /// anonymous requests (no hash) 32×, for the same executor time. 0 sends everything to the
+    /// pool. Default 64 KiB.
     pub inline_max_bytes: usize,
     /// Most signatures one batch verification checks (it runs on an executor thread, so this
     /// bounds the time it holds that thread: about 20 µs per signature). Default 32.

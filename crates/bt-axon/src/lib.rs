@@ -9,10 +9,10 @@
 //!     ─► Admission, at header time: draining → UNAVAILABLE; connection or axon full
 //!        (max_in_flight_per_connection, max_in_flight) → RESOURCE_EXHAUSTED; stamp deadline
 //!     ─► handler: route by synapse key (NOT_FOUND), arity (INVALID_ARGUMENT)
-//!     ─► small request (≤ inline_max_bytes): signature (batch-verified with concurrent
-//!        requests) → nonce → policy on the executor, or, under a session, MAC → counter →
-//!        policy; then decode → synapse → encode there too for a lightweight synapse, else on
-//!        the blocking pool (≤ workers)
+//!     ─► small request (≤ inline_max_bytes, ×4 under a v2 session, ×32 anonymous): signature
+//!        (batch-verified with concurrent requests) → nonce → policy on the executor, or,
+//!        under a session, MAC → counter → policy; then decode → synapse → encode there too
+//!        for a lightweight synapse, else on the blocking pool (≤ workers)
 //!     ─► large request: all of it on the blocking pool
 //! ```
 //!

@@ -10,7 +10,7 @@ pub trait Synapse: Send + Sync + 'static {
     fn modalities(&self) -> &[Modality];
     /// `true` only if `forward` and `backward` never block and cost about as much as copying
     /// their input (an echo, a lookup): the axon then runs them on the async executor for small
-    /// requests (up to `AxonConfig::inline_max_bytes`), saving the hand-off to a pool thread,
+    /// requests (see `AxonConfig::inline_max_bytes`), saving the hand-off to a pool thread,
     /// which costs more than such a call. Default `false`: every call goes to the blocking pool.
     fn is_lightweight(&self) -> bool {
         false

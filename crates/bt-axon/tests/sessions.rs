@@ -555,3 +555,32 @@ async fn the_proof_may_follow_the_body_as_a_trailer() {
     assert_eq!((m.signatures_verified, m.session_requests), (1, 2), "{m:?}");
     axon.shutdown(Duration::from_secs(5)).await.unwrap();
 }
+
+/// A version-2 session request above `inline_max_bytes` but within 4× it is served on the
+/// executor (BLAKE3 is that much cheaper than SHA-256), by the same rules as everywhere else.
+#[tokio::test]
+async fn mid_size_version_2_requests_follow_the_same_rules() {
+    let key = synapse_key(1);
+    let axon = echo_axon(AxonConfig::default(), &key).await;
+    let mut c = client(axon.local_addr()).await;
+    let me = caller(1);
+    let s = handshake_asking(&mut c, &me, &key, Some("2"))
+        .await
+        .unwrap()
+        .unwrap();
+    // 240 KiB: above the 64 KiB SHA-256 limit, below the 256 KiB one of version 2.
+    let mid = vec![0.5f32; 60 << 10];
+    let req = |counter, forge| session_request_hashed(&s, &me, &key, counter, &mid, forge, None);
+    assert_eq!(call(&mut c, req(1, true)).await, Err(Code::Unauthenticated));
+    call(&mut c, req(1, false)).await.unwrap();
+    assert_eq!(
+        call(&mut c, req(1, false)).await,
+        Err(Code::Unauthenticated)
+    );
+    let sha = session_request_hashed(&s, &me, &key, 2, &mid, false, Some(PayloadHash::Sha256));
+    assert_eq!(call(&mut c, sha).await, Err(Code::Unauthenticated));
+    call(&mut c, req(2, false)).await.unwrap();
+    let m = axon.metrics();
+    assert_eq!((m.session_requests, m.session_refusals), (2, 3), "{m:?}");
+    axon.shutdown(Duration::from_secs(5)).await.unwrap();
+}
