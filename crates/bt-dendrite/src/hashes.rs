@@ -2,65 +2,77 @@
 //!
 //! A tensor broadcast to many peers is hashed once, not once per peer: the first call that
 //! needs a kind of hash starts it and the others await the same result. A large payload is
-//! hashed on the blocking pool and the waiting is asynchronous: hashing 64 MiB with SHA-256
-//! takes ~37 ms, which on an executor thread (or with executor threads blocked waiting for it)
-//! would stall every other call and connection of the process.
+//! hashed on the blocking pool and the waiting is asynchronous: at SHA-256's 1.8 GB/s (README,
+//! crypto bench), 64 MiB is ~37 ms, which on an executor thread (or with executor threads
+//! blocked waiting for it) would stall every other call and connection of the process.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use bt_crypto::PayloadHash;
 use futures_util::FutureExt as _;
-use futures_util::future::{BoxFuture, Shared};
+use futures_util::future::{BoxFuture, Either, Ready, Shared};
 
 /// Payloads from this size (their buffers together) are hashed on the blocking pool; below it
-/// the hand-off costs more than the hash (SHA-256 of 64 KiB: ~35 µs).
+/// the hand-off costs more than the hash (SHA-256 of 64 KiB at 1.8 GB/s: ~35 µs).
 pub(crate) const BLOCKING_HASH_BYTES: usize = 64 << 10;
 
-/// A hash being computed (or computed), which any number of calls may await.
+/// A hash being computed on the pool (or computed), which any number of calls may await.
 type PendingHash = Shared<BoxFuture<'static, [u8; 32]>>;
+
+/// What [`PayloadHashes::get`] gives: the hash, or the computation to await for it.
+pub(crate) type PayloadHashFuture = Either<Ready<[u8; 32]>, PendingHash>;
+
+/// A small payload's hash, computed in place; a large one's, on the pool.
+enum Entry {
+    Done([u8; 32]),
+    Pending(PendingHash),
+}
 
 /// SHA-256 for signed requests, version-1 sessions and small payloads; BLAKE3 for payloads of
 /// 8 KiB and more in version-2 sessions. Each computed at most once, starting when a call first
 /// needs it.
 #[derive(Default)]
 pub(crate) struct PayloadHashes {
-    sha256: OnceLock<PendingHash>,
-    blake3: OnceLock<PendingHash>,
+    sha256: OnceLock<Entry>,
+    blake3: OnceLock<Entry>,
 }
 
 impl PayloadHashes {
     /// The `kind` hash of `tensors` (the same tensors for every call sharing `self`). The
     /// first call starts it, at once (a large payload on the blocking pool), so a caller may
     /// start it early and await it later. Cancel-safe: a started hash finishes and is kept even
-    /// if every caller waiting for it goes away.
-    pub(crate) fn get(&self, kind: PayloadHash, tensors: &[bt_wire::Tensor]) -> PendingHash {
+    /// if every caller waiting for it goes away. A small payload costs no allocation.
+    pub(crate) fn get(&self, kind: PayloadHash, tensors: &[bt_wire::Tensor]) -> PayloadHashFuture {
         let cell = match kind {
             PayloadHash::Sha256 => &self.sha256,
             PayloadHash::Blake3 => &self.blake3,
         };
-        cell.get_or_init(|| start(kind, tensors)).clone()
+        match cell.get_or_init(|| start(kind, tensors)) {
+            Entry::Done(hash) => Either::Left(futures_util::future::ready(*hash)),
+            Entry::Pending(pending) => Either::Right(pending.clone()),
+        }
     }
 }
 
-fn start(kind: PayloadHash, tensors: &[bt_wire::Tensor]) -> PendingHash {
+fn start(kind: PayloadHash, tensors: &[bt_wire::Tensor]) -> Entry {
     let bytes: usize = tensors.iter().map(|t| t.buffer.len()).sum();
     if bytes < BLOCKING_HASH_BYTES {
-        return futures_util::future::ready(kind.of(tensors))
-            .boxed()
-            .shared();
+        return Entry::Done(kind.of(tensors));
     }
-    // Buffers are reference-counted: these copies share them.
-    let (owned, fallback) = (tensors.to_vec(), tensors.to_vec());
-    let job = tokio::task::spawn_blocking(move || kind.of(&owned));
-    async move {
+    // Buffers are reference-counted: this copy shares them.
+    let owned = Arc::new(tensors.to_vec());
+    let for_pool = owned.clone();
+    let job = tokio::task::spawn_blocking(move || kind.of(&for_pool));
+    let pending = async move {
         match job.await {
             Ok(hash) => hash,
             // The pool is shutting down (or the hash panicked, which it cannot): hash here.
-            Err(_) => kind.of(&fallback),
+            Err(_) => kind.of(&owned),
         }
     }
     .boxed()
-    .shared()
+    .shared();
+    Entry::Pending(pending)
 }
 
 #[cfg(test)]
