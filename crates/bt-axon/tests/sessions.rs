@@ -129,6 +129,30 @@ async fn echo_axon(config: AxonConfig, key: &str) -> bt_axon::AxonHandle {
     start(config, vec![(key.to_owned(), Arc::new(EchoSynapse))]).await
 }
 
+/// A default echo axon under `key`, a client, caller 1, and a version-2 session between them.
+struct V2Session {
+    axon: bt_axon::AxonHandle,
+    client: BittensorClient<Channel>,
+    me: NeuronKey,
+    session: Session,
+}
+
+async fn v2_session(key: &str) -> V2Session {
+    let axon = echo_axon(AxonConfig::default(), key).await;
+    let mut client = client(axon.local_addr()).await;
+    let me = caller(1);
+    let session = handshake_asking(&mut client, &me, key, Some("2"))
+        .await
+        .unwrap()
+        .unwrap();
+    V2Session {
+        axon,
+        client,
+        me,
+        session,
+    }
+}
+
 /// Rewrites the version field of `req`'s `bt-session` header to `digit`, leaving the rest.
 fn claim_session_version(req: &mut tonic::Request<TensorMessage>, digit: char) {
     let header = req
@@ -416,15 +440,14 @@ async fn a_bad_offer_signature_is_refused_and_large_requests_use_sessions_too() 
 #[tokio::test]
 async fn the_session_version_is_negotiated_and_binds_the_payload_hash() {
     let key = synapse_key(1);
-    let axon = echo_axon(AxonConfig::default(), &key).await;
-    let mut c = client(axon.local_addr()).await;
-    let me = caller(1);
+    let V2Session {
+        axon,
+        client: mut c,
+        me,
+        session: s,
+    } = v2_session(&key).await;
     // A caller that speaks version 2 gets version 2.
     {
-        let s = handshake_asking(&mut c, &me, &key, Some("2"))
-            .await
-            .unwrap()
-            .unwrap();
         assert_eq!(s.key.version(), SessionVersion::V2);
         call(&mut c, session_request(&s, &me, &key, 1, 1.0, false))
             .await
@@ -511,14 +534,13 @@ async fn send_proof_as_trailer(
 #[tokio::test]
 async fn the_proof_may_follow_the_body_as_a_trailer() {
     let key = synapse_key(1);
-    let axon = echo_axon(AxonConfig::default(), &key).await;
+    let V2Session {
+        axon,
+        me,
+        session: s,
+        ..
+    } = v2_session(&key).await;
     let addr = axon.local_addr();
-    let mut c = client(addr).await;
-    let me = caller(1);
-    let s = handshake_asking(&mut c, &me, &key, Some("2"))
-        .await
-        .unwrap()
-        .unwrap();
     let large = vec![0.25f32; 256 << 10];
     let req = |counter, forge| session_request_hashed(&s, &me, &key, counter, &large, forge, None);
     let proof = |counter, forge| {
@@ -561,13 +583,12 @@ async fn the_proof_may_follow_the_body_as_a_trailer() {
 #[tokio::test]
 async fn mid_size_version_2_requests_follow_the_same_rules() {
     let key = synapse_key(1);
-    let axon = echo_axon(AxonConfig::default(), &key).await;
-    let mut c = client(axon.local_addr()).await;
-    let me = caller(1);
-    let s = handshake_asking(&mut c, &me, &key, Some("2"))
-        .await
-        .unwrap()
-        .unwrap();
+    let V2Session {
+        axon,
+        client: mut c,
+        me,
+        session: s,
+    } = v2_session(&key).await;
     // 240 KiB: above the 64 KiB SHA-256 limit, below the 256 KiB one of version 2.
     let mid = vec![0.5f32; 60 << 10];
     let req = |counter, forge| session_request_hashed(&s, &me, &key, counter, &mid, forge, None);
