@@ -52,7 +52,9 @@
 
 mod admission;
 mod config;
+mod early;
 mod error;
+mod grpc;
 mod incoming;
 mod metrics;
 mod metrics_http;

@@ -83,6 +83,7 @@ pub(crate) struct Metrics {
     session_requests: AtomicU64,
     session_refusals: AtomicU64,
     sessions: AtomicU64,
+    early_digests: AtomicU64,
 }
 
 impl Metrics {
@@ -131,6 +132,11 @@ impl Metrics {
         self.sessions.store(live as u64, Relaxed);
     }
 
+    /// A session proof checked against a payload hash started before the proof arrived.
+    pub(crate) fn early_digest_used(&self) {
+        self.early_digests.fetch_add(1, Relaxed);
+    }
+
     pub(crate) fn connection_delta(&self, up: bool) {
         if up {
             self.connections.fetch_add(1, Relaxed);
@@ -171,6 +177,7 @@ impl Metrics {
             session_requests: self.session_requests.load(Relaxed),
             session_refusals: self.session_refusals.load(Relaxed),
             sessions: self.sessions.load(Relaxed),
+            early_digests: self.early_digests.load(Relaxed),
         }
     }
 }
@@ -215,6 +222,9 @@ pub struct MetricsSnapshot {
     pub session_refusals: u64,
     /// Sessions in the table (as of the last session event).
     pub sessions: u64,
+    /// Session proofs sent as trailers whose payload hash the axon started before they
+    /// arrived (`bt-session-late`).
+    pub early_digests: u64,
 }
 
 impl MetricsSnapshot {
@@ -333,6 +343,12 @@ impl MetricsSnapshot {
                 "gauge",
                 "Sessions in the table.",
                 self.sessions,
+            ),
+            (
+                "bt_axon_session_early_digests_total",
+                "counter",
+                "Session proofs sent as trailers whose payload the axon hashed before they arrived.",
+                self.early_digests,
             ),
         ];
         for (name, kind, help, v) in gauges {

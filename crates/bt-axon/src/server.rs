@@ -15,10 +15,11 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::admission::AdmissionLayer;
+use crate::grpc::BittensorService;
 use crate::incoming::Incoming;
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::policy::{AllowAll, Policy};
-use crate::service::{AxonService, Shared};
+use crate::service::Shared;
 use crate::synapse::Synapse;
 use crate::verify::BatchVerifier;
 use crate::{AxonConfig, AxonError};
@@ -145,13 +146,9 @@ impl AxonBuilder {
             .layer(AdmissionLayer {
                 shared: shared.clone(),
             })
-            .add_service(
-                bt_wire::bittensor_server::BittensorServer::new(AxonService {
-                    shared: shared.clone(),
-                })
-                .max_decoding_message_size(shared.config.max_message_bytes)
-                .max_encoding_message_size(shared.config.max_message_bytes),
-            );
+            .add_service(BittensorService {
+                shared: shared.clone(),
+            });
         let incoming = Incoming::new(listener, kill.clone(), shared.clone());
         let task = tokio::spawn(async move {
             server

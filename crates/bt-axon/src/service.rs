@@ -14,18 +14,19 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use bt_crypto::session::{
-    ACCEPT_HEADER, SessionAccept, SessionOffer, SessionProof, SessionTable, SessionVersion,
-};
+use bt_crypto::session::{SessionAccept, SessionOffer, SessionProof, SessionTable, SessionVersion};
 use bt_crypto::{PublicKey, ReplayGuard, RpcMethod};
 use bt_tensor::{Limits, Modality};
 use bt_wire::TensorMessage;
 use prost::Message as _;
 use tokio::sync::Semaphore;
-use tonic::{Request, Response, Status};
+use tonic::Status;
+use tonic::metadata::MetadataMap;
 
 use crate::AxonConfig;
 use crate::admission::Admitted;
+use crate::early::NotReady;
+use crate::grpc::RequestBody;
 use crate::metrics::Metrics;
 use crate::policy::{Decision, Policy, Priority};
 use crate::session::{Auth, parse_auth};
@@ -54,47 +55,38 @@ pub(crate) struct Shared {
     pub(crate) epoch: Instant,
 }
 
-#[derive(Clone)]
-pub(crate) struct AxonService {
-    pub(crate) shared: Arc<Shared>,
-}
-
-#[tonic::async_trait]
-impl bt_wire::bittensor_server::Bittensor for AxonService {
-    async fn forward(
-        &self,
-        request: Request<TensorMessage>,
-    ) -> Result<Response<TensorMessage>, Status> {
-        handle(&self.shared, RpcMethod::Forward, request).await
-    }
-
-    async fn backward(
-        &self,
-        request: Request<TensorMessage>,
-    ) -> Result<Response<TensorMessage>, Status> {
-        handle(&self.shared, RpcMethod::Backward, request).await
-    }
-}
-
-async fn handle(
+/// One request, from its decoded message to its reply. The message is read before the
+/// request's trailers, so that a large session request whose proof follows as a trailer is
+/// hashed while the proof is on its way ([`crate::early`]).
+pub(crate) async fn handle(
     shared: &Arc<Shared>,
     method: RpcMethod,
-    request: Request<TensorMessage>,
-) -> Result<Response<TensorMessage>, Status> {
+    mut metadata: MetadataMap,
+    extensions: &http::Extensions,
+    body: &mut RequestBody,
+) -> Result<Reply, Status> {
     // Held until we answer: this request's share of `max_in_flight`.
-    let Some(admitted) = request.extensions().get::<Admitted>().cloned() else {
+    let Some(admitted) = extensions.get::<Admitted>().cloned() else {
         return Err(Status::internal(
             "request reached the handler without admission",
         ));
     };
+    let msg = body.message().await?;
+    let size = msg.encoded_len();
+    shared.metrics.add_bytes_in(size);
+    let msg = Arc::new(msg);
+    let early = shared.start_early_digest(&metadata, &msg, method, size, admitted.deadline);
+    // As tonic merges a unary request's trailers: a trailer replaces a header of the same name.
+    if let Some(trailers) = body.trailers().await? {
+        let mut headers = metadata.into_headers();
+        headers.extend(trailers);
+        metadata = MetadataMap::from_headers(headers);
+    }
     let auth = parse_auth(
-        request.metadata(),
+        &metadata,
         shared.config.sessions,
         shared.config.session_version,
     )?;
-    let msg = request.into_inner();
-    let size = msg.encoded_len();
-    shared.metrics.add_bytes_in(size);
     let synapse = shared
         .synapses
         .get(&msg.synapse_key)
@@ -110,8 +102,31 @@ async fn handle(
         })?;
     check_arity(method, msg.tensors.len())?;
 
-    let msg = Arc::new(msg);
-    let (reply, accept) = if size <= shared.inline_limit(&auth, &msg) {
+    let early_digest = match (early, &auth) {
+        (Some(early), Auth::Session(proof)) => {
+            match early.digest_for(proof.version, admitted.deadline).await {
+                Ok(digest) => Some(digest),
+                Err(NotReady::Expired) => return Err(expired(&admitted)),
+                Err(NotReady::Unusable) => None,
+            }
+        }
+        _ => None,
+    };
+    let (reply, accept) = if let (Some(digest), Auth::Session(proof)) = (early_digest, &auth) {
+        shared.metrics.early_digest_used();
+        let caller = shared.check_session_proof(&msg, proof, &digest)?;
+        shared.authorize(Some(&caller), &msg.synapse_key, method)?;
+        // What is left is an anonymous request's work: decoding, the synapse, encoding.
+        let reply = if synapse.is_lightweight() && size <= shared.compute_inline_limit() {
+            shared.compute(method, &msg, synapse.as_ref())?
+        } else {
+            on_pool(shared, &admitted, move |s| {
+                s.compute(method, &msg, synapse.as_ref())
+            })
+            .await?
+        };
+        (reply, None)
+    } else if size <= shared.inline_limit(&auth, &msg) {
         // Small: authenticate here, batched with concurrent requests; hashing a small payload
         // and a share of a batch verification (or a MAC) cost less than a hand-off to the pool.
         if Instant::now() >= admitted.deadline {
@@ -146,13 +161,16 @@ async fn handle(
     };
     shared.metrics.add_bytes_out(reply.encoded_len());
     drop(admitted);
-    let mut response = Response::new(reply);
-    if let Some(accept) = accept
-        && let Ok(value) = accept.encode().parse()
-    {
-        response.metadata_mut().insert(ACCEPT_HEADER, value);
-    }
-    Ok(response)
+    Ok(Reply {
+        message: reply,
+        accept,
+    })
+}
+
+/// An answer: the reply message and, after a handshake, the session it opened.
+pub(crate) struct Reply {
+    pub(crate) message: TensorMessage,
+    pub(crate) accept: Option<SessionAccept>,
 }
 
 fn expired(admitted: &Admitted) -> Status {
@@ -220,12 +238,24 @@ impl Shared {
     /// `-p bt-tensor`). Past that the blocking pool's round trip (tens of µs) is the smaller
     /// cost.
     fn inline_limit(&self, auth: &Auth, msg: &TensorMessage) -> usize {
-        let base = self.config.inline_max_bytes;
         match auth {
-            Auth::Session(proof) if proof.version >= SessionVersion::V2 => base.saturating_mul(4),
-            Auth::Plain if msg.signature.is_empty() => base.saturating_mul(32),
-            _ => base,
+            Auth::Session(proof) if proof.version >= SessionVersion::V2 => {
+                self.session_inline_limit()
+            }
+            Auth::Plain if msg.signature.is_empty() => self.compute_inline_limit(),
+            _ => self.config.inline_max_bytes,
         }
+    }
+
+    /// [`inline_limit`](Self::inline_limit) of a version-2 session request.
+    pub(crate) fn session_inline_limit(&self) -> usize {
+        self.config.inline_max_bytes.saturating_mul(4)
+    }
+
+    /// The largest request a lightweight synapse serves on the executor once it is
+    /// authenticated (or needs no authentication): decoding scans it for NaN, nothing more.
+    fn compute_inline_limit(&self) -> usize {
+        self.config.inline_max_bytes.saturating_mul(32)
     }
 
     /// The policy's verdict on an authenticated (or anonymous) caller.
@@ -327,19 +357,29 @@ impl Shared {
         proof: &SessionProof,
         small: bool,
     ) -> Result<PublicKey, Status> {
-        let now = self.now_ns();
-        let lock = || self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
         if !small {
-            let mut table = lock();
-            if let Err(e) = table.precheck(proof, &msg.neuron_key, now) {
+            let now = self.now_ns();
+            let mut table = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Err(e) = table.precheck(&proof.session_id, &msg.neuron_key, now) {
                 self.metrics.session_checked(false, table.len());
                 return Err(unauthenticated(e));
             }
         }
         let payload = proof.version.payload_hash(&msg.tensors);
         let digest = bt_crypto::message_digest_with(msg, method, payload);
-        let mut table = lock();
-        let verdict = table.authenticate(proof, &msg.neuron_key, &digest, now);
+        self.check_session_proof(msg, proof, &digest)
+    }
+
+    /// The session checks of a request whose digest is known.
+    fn check_session_proof(
+        &self,
+        msg: &TensorMessage,
+        proof: &SessionProof,
+        digest: &[u8; 32],
+    ) -> Result<PublicKey, Status> {
+        let now = self.now_ns();
+        let mut table = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        let verdict = table.authenticate(proof, &msg.neuron_key, digest, now);
         self.metrics.session_checked(verdict.is_ok(), table.len());
         verdict.map_err(unauthenticated)
     }
@@ -376,7 +416,7 @@ impl Shared {
     }
 
     /// Monotonic nanoseconds for the session table (immune to wall-clock steps).
-    fn now_ns(&self) -> u64 {
+    pub(crate) fn now_ns(&self) -> u64 {
         u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 
@@ -510,7 +550,7 @@ fn invalid(e: impl std::fmt::Display) -> Status {
 }
 
 /// A status whose message is clipped to fit comfortably in a header.
-fn status(code: tonic::Code, message: String) -> Status {
+pub(crate) fn status(code: tonic::Code, message: String) -> Status {
     Status::new(code, clip(message))
 }
 

@@ -52,6 +52,10 @@ pub const SESSION_HEADER: &str = "bt-session";
 /// Request metadata next to `bt-session-offer`: the highest session version the caller speaks,
 /// in decimal (absent: 1). Axons that predate version 2 ignore it.
 pub const VERSION_HEADER: &str = "bt-session-version";
+/// Request metadata of a session request whose `bt-session` proof follows the body as a
+/// trailer: `<version>.<session id: 32 hex>`. It lets the axon hash the payload while the
+/// proof is still on its way; it authenticates nothing.
+pub const LATE_HEADER: &str = "bt-session-late";
 
 /// In version-2 sessions, requests whose tensor buffers add up to at least this many bytes
 /// hash them with BLAKE3 (3.5× SHA-256's speed on 1 MiB here); smaller ones with SHA-256 (about
@@ -301,6 +305,30 @@ impl SessionProof {
             session_id,
             counter,
             mac,
+        })
+    }
+}
+
+/// `bt-session-late`: the session whose proof will follow the body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionHint {
+    pub version: SessionVersion,
+    pub session_id: SessionId,
+}
+
+impl SessionHint {
+    pub const ENCODED_LEN: usize = 2 + 32;
+
+    pub fn encode(&self) -> String {
+        format!("{}.{}", self.version.number(), hex::encode(self.session_id))
+    }
+
+    pub fn parse(value: &[u8]) -> Result<Self, CryptoError> {
+        let (mut p, version) = Fields::new(LATE_HEADER, value, Self::ENCODED_LEN, ALL_VERSIONS)?;
+        let session_id = p.hex::<16>()?;
+        Ok(Self {
+            version,
+            session_id,
         })
     }
 }
@@ -979,9 +1007,9 @@ impl SessionTable {
     ) -> Result<PublicKey, CryptoError> {
         // One lookup for every check and update (this runs on every request).
         let Some(s) = self.sessions.get_mut(&proof.session_id) else {
-            return Err(unknown(proof));
+            return Err(unknown(&proof.session_id));
         };
-        if let Err(e) = liveness(&self.config, s, proof, caller_hex, now) {
+        if let Err(e) = liveness(&self.config, s, &proof.session_id, caller_hex, now) {
             if matches!(e, CryptoError::UnknownSession { .. }) {
                 self.remove(&proof.session_id);
             }
@@ -1014,16 +1042,16 @@ impl SessionTable {
     /// an unknown session before hashing its payload (which may be tens of MiB).
     pub fn precheck(
         &mut self,
-        proof: &SessionProof,
+        session_id: &SessionId,
         caller_hex: &str,
         now: u64,
     ) -> Result<(), CryptoError> {
-        let Some(s) = self.sessions.get(&proof.session_id) else {
-            return Err(unknown(proof));
+        let Some(s) = self.sessions.get(session_id) else {
+            return Err(unknown(session_id));
         };
-        let verdict = liveness(&self.config, s, proof, caller_hex, now);
+        let verdict = liveness(&self.config, s, session_id, caller_hex, now);
         if let Err(CryptoError::UnknownSession { .. }) = verdict {
-            self.remove(&proof.session_id);
+            self.remove(session_id);
         }
         verdict
     }
@@ -1073,9 +1101,9 @@ impl SessionTable {
     }
 }
 
-fn unknown(proof: &SessionProof) -> CryptoError {
+fn unknown(session_id: &SessionId) -> CryptoError {
     CryptoError::UnknownSession {
-        session: hex::encode(proof.session_id),
+        session: hex::encode(session_id),
     }
 }
 
@@ -1084,18 +1112,18 @@ fn unknown(proof: &SessionProof) -> CryptoError {
 fn liveness(
     config: &SessionConfig,
     s: &Session,
-    proof: &SessionProof,
+    session_id: &SessionId,
     caller_hex: &str,
     now: u64,
 ) -> Result<(), CryptoError> {
     let idle = now.saturating_sub(s.last_used) > config.idle_ttl_ns;
     let old = now.saturating_sub(s.created) > config.max_age_ns;
     if idle || old {
-        return Err(unknown(proof));
+        return Err(unknown(session_id));
     }
     if s.caller_hex != caller_hex {
         return Err(CryptoError::SessionCaller {
-            session: hex::encode(proof.session_id),
+            session: hex::encode(session_id),
             got: clip(caller_hex),
         });
     }

@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use bt_crypto::session::{OFFER_HEADER, SESSION_HEADER, SessionVersion, VERSION_HEADER};
+use bt_crypto::session::{
+    LATE_HEADER, OFFER_HEADER, SESSION_HEADER, SessionVersion, VERSION_HEADER,
+};
 use bt_crypto::{PayloadHash, RpcMethod, request_digest};
 use bt_wire::TensorMessage;
 use tokio::time::Instant;
@@ -54,6 +56,7 @@ impl Inner {
                     .flatten();
                 if let Some(counter) = counter {
                     late = Some(late_proof(spec, &msg, &session, counter));
+                    header = Some((LATE_HEADER, session.hint().encode()));
                     Plan::Session(session)
                 } else {
                     let kind = session.payload_hash(&msg.tensors);

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use bt_crypto::PayloadHash;
 use bt_crypto::session::{
-    SessionAccept, SessionId, SessionInitiator, SessionMac, SessionProof, SessionVersion,
+    SessionAccept, SessionHint, SessionId, SessionInitiator, SessionMac, SessionProof,
+    SessionVersion,
 };
 
 /// After an axon answered a handshake without accepting, keep signing this long before
@@ -114,6 +115,15 @@ impl ClientSession {
     pub(crate) fn proves_late(&self, tensors: &[bt_wire::Tensor]) -> bool {
         self.mac.version() >= SessionVersion::V2
             && tensors.iter().map(|t| t.buffer.len()).sum::<usize>() >= LATE_PROOF_MIN_BYTES
+    }
+
+    /// The `bt-session-late` header of a request whose proof follows as a trailer: the axon
+    /// may hash the payload before the proof arrives.
+    pub(crate) fn hint(&self) -> SessionHint {
+        SessionHint {
+            version: self.mac.version(),
+            session_id: self.id,
+        }
     }
 }
 

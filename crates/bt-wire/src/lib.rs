@@ -9,6 +9,8 @@
 
 #![allow(clippy::doc_markdown, clippy::derive_partial_eq_without_eq)]
 
+pub mod framing;
+
 mod generated {
     include!(concat!(env!("OUT_DIR"), "/_.rs"));
 }

@@ -1,0 +1,216 @@
+//! The `Bittensor` service's two routes, read and answered without tonic's codec.
+//!
+//! `Forward` and `Backward` are unary gRPC calls, and any gRPC client sees exactly that. Two
+//! things differ from tonic's generated route:
+//! - The message is framed by [`bt_wire::framing`]: decoded from the DATA frames the
+//!   connection delivered and encoded as chunks, so a tensor buffer is never copied (tonic
+//!   copies it once into its decode buffer and once into its encode buffer).
+//! - The handler gets the message as soon as its last byte is in, before the request's
+//!   trailers. A version-2 session request may send its proof there, computed while the body
+//!   was on its way (`docs/protocol.md`, "The proof may follow the body"), and the axon hashes
+//!   the payload meanwhile ([`crate::early`]).
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bt_crypto::RpcMethod;
+use bt_crypto::session::ACCEPT_HEADER;
+use bt_wire::TensorMessage;
+use bt_wire::framing::{FramingError, MessageReader, encode_framed};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue};
+use http_body::Frame;
+use http_body_util::BodyExt;
+use tonic::codegen::{Body, StdError};
+use tonic::metadata::MetadataMap;
+use tonic::{Code, Status};
+
+use crate::service::{Reply, Shared, handle, status};
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// Release 1's service name: the routes are `/Bittensor/Forward` and `/Bittensor/Backward`.
+const SERVICE_NAME: &str = "Bittensor";
+
+#[derive(Clone)]
+pub(crate) struct BittensorService {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl tonic::server::NamedService for BittensorService {
+    const NAME: &'static str = SERVICE_NAME;
+}
+
+impl<B> tower::Service<http::Request<B>> for BittensorService
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<StdError> + Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let method = match request.uri().path() {
+            bt_wire::paths::FORWARD => RpcMethod::Forward,
+            bt_wire::paths::BACKWARD => RpcMethod::Backward,
+            path => {
+                let status = status(
+                    Code::Unimplemented,
+                    format!("{SERVICE_NAME} has no method {path:?}"),
+                );
+                return Box::pin(std::future::ready(Ok(status.into_http())));
+            }
+        };
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            let (parts, body) = request.into_parts();
+            if let Err(refusal) = check_encoding(&parts.headers) {
+                return Ok(refusal.into_http());
+            }
+            let mut body = RequestBody {
+                body: tonic::body::Body::new(body),
+                reader: MessageReader::new(shared.config.max_message_bytes),
+                trailers: None,
+                ended: false,
+            };
+            let metadata = MetadataMap::from_headers(parts.headers);
+            Ok(
+                match handle(&shared, method, metadata, &parts.extensions, &mut body).await {
+                    Ok(reply) => respond(reply),
+                    Err(refusal) => refusal.into_http(),
+                },
+            )
+        })
+    }
+}
+
+/// Only uncompressed requests (as tonic's route with no compression configured).
+fn check_encoding(headers: &HeaderMap) -> Result<(), Status> {
+    match headers.get("grpc-encoding") {
+        None => Ok(()),
+        Some(v) if v == "identity" => Ok(()),
+        Some(v) => Err(status(
+            Code::Unimplemented,
+            format!("requests compressed with {v:?} are not accepted: send them uncompressed"),
+        )),
+    }
+}
+
+/// A request's body: its one message, then its trailers.
+pub(crate) struct RequestBody {
+    body: tonic::body::Body,
+    reader: MessageReader,
+    trailers: Option<HeaderMap>,
+    ended: bool,
+}
+
+impl RequestBody {
+    /// The request message, as soon as its last byte is in.
+    pub(crate) async fn message(&mut self) -> Result<TensorMessage, Status> {
+        loop {
+            if let Some(msg) = self.reader.take().map_err(refusal)? {
+                return Ok(msg);
+            }
+            if !self.next_frame().await? {
+                self.reader.finish().map_err(refusal)?;
+                return Err(Status::invalid_argument("the request carries no message"));
+            }
+        }
+    }
+
+    /// The request's trailers, once the body has ended (bytes after the message are refused).
+    pub(crate) async fn trailers(&mut self) -> Result<Option<HeaderMap>, Status> {
+        while self.next_frame().await? {}
+        Ok(self.trailers.take())
+    }
+
+    /// Reads one frame; `false` once the body has ended.
+    async fn next_frame(&mut self) -> Result<bool, Status> {
+        if self.ended {
+            return Ok(false);
+        }
+        match self.body.frame().await {
+            None => self.ended = true,
+            Some(Err(e)) => return Err(e),
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) => self.reader.push(data).map_err(refusal)?,
+                Err(frame) => {
+                    if let Ok(trailers) = frame.into_trailers() {
+                        self.trailers = Some(trailers);
+                    }
+                    self.ended = true;
+                }
+            },
+        }
+        Ok(!self.ended)
+    }
+}
+
+fn refusal(e: FramingError) -> Status {
+    let code = match e {
+        FramingError::Compressed => Code::Unimplemented,
+        FramingError::TooLarge { .. } => Code::OutOfRange,
+        FramingError::TrailingData | FramingError::Truncated { .. } | FramingError::Decode(_) => {
+            Code::InvalidArgument
+        }
+    };
+    status(code, e.to_string())
+}
+
+/// An OK answer: the reply's chunks, then `grpc-status: 0`.
+fn respond(reply: Reply) -> http::Response<tonic::body::Body> {
+    let body = ReplyBody {
+        chunks: encode_framed(&reply.message).into(),
+        trailers: true,
+    };
+    let mut response = http::Response::new(tonic::body::Body::new(body));
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/grpc"),
+    );
+    if let Some(accept) = reply.accept
+        && let Ok(value) = HeaderValue::try_from(accept.encode())
+    {
+        headers.insert(ACCEPT_HEADER, value);
+    }
+    response
+}
+
+struct ReplyBody {
+    chunks: VecDeque<Bytes>,
+    trailers: bool,
+}
+
+impl Body for ReplyBody {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+        if let Some(chunk) = self.chunks.pop_front() {
+            return Poll::Ready(Some(Ok(Frame::data(chunk))));
+        }
+        if std::mem::take(&mut self.trailers) {
+            let mut trailers = HeaderMap::new();
+            trailers.insert("grpc-status", HeaderValue::from_static("0"));
+            return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
+        }
+        Poll::Ready(None)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.chunks.is_empty() && !self.trailers
+    }
+}

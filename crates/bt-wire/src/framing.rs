@@ -1,0 +1,308 @@
+//! gRPC message framing that never copies a tensor buffer.
+//!
+//! tonic's codec encodes a message into one contiguous buffer and decodes from another one it
+//! fills from the connection's DATA frames: on top of the socket's own copies, a 1 MiB tensor
+//! is copied once by the sender and once by the receiver. Here a message is framed as a list
+//! of chunks in which every large tensor buffer is a chunk of its own (a reference count on the
+//! caller's buffer), and decoded from the chunks the connection delivered, each large buffer
+//! sliced out of the chunk that holds it.
+//!
+//! The bytes are plain gRPC (a 5-byte prefix: uncompressed flag, big-endian length) around a
+//! plain protobuf message, readable by any gRPC peer. One liberty is taken: a large buffer's
+//! field comes last in its tensor rather than in field-number order, which protobuf allows.
+
+use std::collections::VecDeque;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use prost::Message;
+use prost::encoding::{self, WireType};
+
+use crate::{Tensor, TensorMessage};
+
+/// The gRPC length prefix: one flag byte (compressed or not) and a big-endian `u32` length.
+pub const GRPC_PREFIX_LEN: usize = 5;
+/// Tensor buffers at least this large travel as their own chunk; smaller ones are copied next
+/// to the fields around them (a chunk of its own costs more than copying a few KiB).
+pub const SHARED_BUFFER_MIN: usize = 4 << 10;
+
+const TENSORS_FIELD: u32 = 6;
+const BUFFER_FIELD: u32 = 2;
+
+/// Why a received message could not be framed or decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum FramingError {
+    #[error("compressed messages are not accepted: send them uncompressed")]
+    Compressed,
+    #[error("the message ({len} bytes) is too large: the limit is {max} bytes")]
+    TooLarge { len: usize, max: usize },
+    #[error("a unary call carries one message; more bytes followed it")]
+    TrailingData,
+    #[error("the call ended inside a message ({got} of {expected} bytes)")]
+    Truncated { got: usize, expected: usize },
+    #[error("failed to decode the protobuf message: {0}")]
+    Decode(#[from] prost::DecodeError),
+}
+
+/// `msg` with its gRPC prefix, as chunks to send in order. Large tensor buffers are shared,
+/// not copied.
+pub fn encode_framed(msg: &TensorMessage) -> Vec<Bytes> {
+    // Reordering fields does not change a tensor's encoded length.
+    let tensor_lens: Vec<usize> = msg.tensors.iter().map(Message::encoded_len).collect();
+    let top_len = top_fields_len(msg)
+        + tensor_lens
+            .iter()
+            .map(|&len| {
+                encoding::key_len(TENSORS_FIELD) + encoding::encoded_len_varint(len as u64) + len
+            })
+            .sum::<usize>();
+    let shared: usize = msg
+        .tensors
+        .iter()
+        .map(|t| t.buffer.len())
+        .filter(|&len| len >= SHARED_BUFFER_MIN)
+        .sum();
+    let mut chunks = Vec::with_capacity(1 + 2 * msg.tensors.len());
+    let mut head = BytesMut::with_capacity(GRPC_PREFIX_LEN + top_len - shared);
+    head.put_u8(0);
+    // A message over 4 GiB cannot be framed; the sender's size limit is far below that.
+    head.put_u32(u32::try_from(top_len).unwrap_or(u32::MAX));
+    encode_top_fields(msg, &mut head);
+    for (tensor, &len) in msg.tensors.iter().zip(&tensor_lens) {
+        encoding::encode_key(TENSORS_FIELD, WireType::LengthDelimited, &mut head);
+        encoding::encode_varint(len as u64, &mut head);
+        if tensor.buffer.len() < SHARED_BUFFER_MIN {
+            tensor.encode_raw(&mut head);
+            continue;
+        }
+        without_buffer(tensor).encode_raw(&mut head);
+        encoding::encode_key(BUFFER_FIELD, WireType::LengthDelimited, &mut head);
+        encoding::encode_varint(tensor.buffer.len() as u64, &mut head);
+        chunks.push(head.split().freeze());
+        chunks.push(tensor.buffer.clone());
+    }
+    if !head.is_empty() {
+        chunks.push(head.freeze());
+    }
+    chunks
+}
+
+fn without_buffer(tensor: &Tensor) -> Tensor {
+    Tensor {
+        version: tensor.version.clone(),
+        buffer: Bytes::new(),
+        shape: tensor.shape.clone(),
+        dtype: tensor.dtype,
+        modality: tensor.modality,
+        requires_grad: tensor.requires_grad,
+    }
+}
+
+/// Fields 1–5 of `TensorMessage`, as prost writes them (proto3: defaults are left out).
+fn encode_top_fields(msg: &TensorMessage, buf: &mut BytesMut) {
+    if !msg.version.is_empty() {
+        encoding::string::encode(1, &msg.version, buf);
+    }
+    if !msg.neuron_key.is_empty() {
+        encoding::string::encode(2, &msg.neuron_key, buf);
+    }
+    if !msg.synapse_key.is_empty() {
+        encoding::string::encode(3, &msg.synapse_key, buf);
+    }
+    if msg.nounce != 0 {
+        encoding::int64::encode(4, &msg.nounce, buf);
+    }
+    if !msg.signature.is_empty() {
+        encoding::bytes::encode(5, &msg.signature, buf);
+    }
+}
+
+fn top_fields_len(msg: &TensorMessage) -> usize {
+    let mut len = 0;
+    if !msg.version.is_empty() {
+        len += encoding::string::encoded_len(1, &msg.version);
+    }
+    if !msg.neuron_key.is_empty() {
+        len += encoding::string::encoded_len(2, &msg.neuron_key);
+    }
+    if !msg.synapse_key.is_empty() {
+        len += encoding::string::encoded_len(3, &msg.synapse_key);
+    }
+    if msg.nounce != 0 {
+        len += encoding::int64::encoded_len(4, &msg.nounce);
+    }
+    if !msg.signature.is_empty() {
+        len += encoding::bytes::encoded_len(5, &msg.signature);
+    }
+    len
+}
+
+/// Collects a call's DATA frames and decodes its one message from them without copying the
+/// frames that hold tensor buffers. Memory is bounded by the message size limit.
+#[derive(Debug)]
+pub struct MessageReader {
+    chunks: VecDeque<Bytes>,
+    buffered: usize,
+    max_message: usize,
+    /// The message's length, once its prefix is in.
+    expected: Option<usize>,
+    done: bool,
+}
+
+impl MessageReader {
+    /// A reader that refuses messages longer than `max_message` bytes.
+    pub fn new(max_message: usize) -> Self {
+        Self {
+            chunks: VecDeque::new(),
+            buffered: 0,
+            max_message,
+            expected: None,
+            done: false,
+        }
+    }
+
+    /// One DATA frame's bytes. Bytes after the message are refused.
+    pub fn push(&mut self, data: Bytes) -> Result<(), FramingError> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        if self.done {
+            return Err(FramingError::TrailingData);
+        }
+        self.buffered += data.len();
+        self.chunks.push_back(data);
+        if self.expected.is_none() && self.buffered >= GRPC_PREFIX_LEN {
+            let mut prefix = [0u8; GRPC_PREFIX_LEN];
+            Segments::peek(&self.chunks, &mut prefix);
+            if prefix[0] != 0 {
+                return Err(FramingError::Compressed);
+            }
+            let len = u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]]) as usize;
+            if len > self.max_message {
+                return Err(FramingError::TooLarge {
+                    len,
+                    max: self.max_message,
+                });
+            }
+            self.expected = Some(len);
+        }
+        if let Some(len) = self.expected
+            && self.buffered > GRPC_PREFIX_LEN + len
+        {
+            return Err(FramingError::TrailingData);
+        }
+        Ok(())
+    }
+
+    /// The message, once all of it is in (then every later byte is refused).
+    pub fn take(&mut self) -> Result<Option<TensorMessage>, FramingError> {
+        let Some(len) = self.expected else {
+            return Ok(None);
+        };
+        if self.done || self.buffered < GRPC_PREFIX_LEN + len {
+            return Ok(None);
+        }
+        self.done = true;
+        let mut segments = Segments {
+            chunks: std::mem::take(&mut self.chunks),
+            remaining: self.buffered,
+        };
+        self.buffered = 0;
+        segments.advance(GRPC_PREFIX_LEN);
+        Ok(Some(TensorMessage::decode(&mut segments)?))
+    }
+
+    /// Called at the end of the call: whether a message was cut short.
+    pub fn finish(&self) -> Result<(), FramingError> {
+        match self.expected {
+            Some(len) if !self.done => Err(FramingError::Truncated {
+                got: self.buffered.saturating_sub(GRPC_PREFIX_LEN),
+                expected: len,
+            }),
+            None if self.buffered > 0 => Err(FramingError::Truncated {
+                got: self.buffered,
+                expected: GRPC_PREFIX_LEN,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the message was taken.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+}
+
+/// Received chunks read as one buffer. `copy_to_bytes` (how prost reads a `bytes` field)
+/// slices the chunk when the field lies within one, which a large buffer in a large DATA
+/// frame does.
+struct Segments {
+    chunks: VecDeque<Bytes>,
+    remaining: usize,
+}
+
+impl Segments {
+    /// Fills `out` from the front of `chunks` (which hold at least `out.len()` bytes).
+    fn peek(chunks: &VecDeque<Bytes>, out: &mut [u8]) {
+        let mut filled = 0;
+        for chunk in chunks {
+            let n = chunk.len().min(out.len() - filled);
+            out[filled..filled + n].copy_from_slice(&chunk[..n]);
+            filled += n;
+            if filled == out.len() {
+                break;
+            }
+        }
+    }
+}
+
+impl Buf for Segments {
+    fn remaining(&self) -> usize {
+        self.remaining
+    }
+
+    fn chunk(&self) -> &[u8] {
+        self.chunks.front().map_or(&[], |c| &c[..])
+    }
+
+    fn advance(&mut self, mut cnt: usize) {
+        assert!(cnt <= self.remaining, "advance past the end of the message");
+        self.remaining -= cnt;
+        while cnt > 0 {
+            let Some(front) = self.chunks.front_mut() else {
+                return;
+            };
+            if front.len() > cnt {
+                front.advance(cnt);
+                return;
+            }
+            cnt -= front.len();
+            self.chunks.pop_front();
+        }
+        while self.chunks.front().is_some_and(Bytes::is_empty) {
+            self.chunks.pop_front();
+        }
+    }
+
+    fn copy_to_bytes(&mut self, len: usize) -> Bytes {
+        assert!(
+            len <= self.remaining,
+            "copy_to_bytes past the end of the message"
+        );
+        if let Some(front) = self.chunks.front_mut()
+            && front.len() >= len
+        {
+            let out = front.split_to(len);
+            self.remaining -= len;
+            if front.is_empty() {
+                self.chunks.pop_front();
+            }
+            return out;
+        }
+        let mut out = BytesMut::with_capacity(len);
+        out.put((&mut *self).take(len));
+        out.freeze()
+    }
+}
+
+#[cfg(test)]
+mod tests;
