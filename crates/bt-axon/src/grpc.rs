@@ -10,7 +10,6 @@
 //!   was on its way (`docs/protocol.md`, "The proof may follow the body"), and the axon hashes
 //!   the payload meanwhile ([`crate::early`]).
 
-use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
@@ -20,10 +19,10 @@ use std::task::{Context, Poll};
 use bt_crypto::RpcMethod;
 use bt_crypto::session::ACCEPT_HEADER;
 use bt_wire::TensorMessage;
+use bt_wire::body::ChunkedBody;
 use bt_wire::framing::{FramingError, MessageReader, encode_framed};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue};
-use http_body::Frame;
 use http_body_util::BodyExt;
 use tonic::codegen::{Body, StdError};
 use tonic::metadata::MetadataMap;
@@ -168,10 +167,9 @@ fn refusal(e: FramingError) -> Status {
 
 /// An OK answer: the reply's chunks, then `grpc-status: 0`.
 fn respond(reply: Reply) -> http::Response<tonic::body::Body> {
-    let body = ReplyBody {
-        chunks: encode_framed(&reply.message).into(),
-        trailers: true,
-    };
+    let mut trailers = HeaderMap::new();
+    trailers.insert("grpc-status", HeaderValue::from_static("0"));
+    let body = ChunkedBody::new(encode_framed(&reply.message), Some(trailers));
     let mut response = http::Response::new(tonic::body::Body::new(body));
     let headers = response.headers_mut();
     headers.insert(
@@ -184,33 +182,4 @@ fn respond(reply: Reply) -> http::Response<tonic::body::Body> {
         headers.insert(ACCEPT_HEADER, value);
     }
     response
-}
-
-struct ReplyBody {
-    chunks: VecDeque<Bytes>,
-    trailers: bool,
-}
-
-impl Body for ReplyBody {
-    type Data = Bytes;
-    type Error = Status;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
-        if let Some(chunk) = self.chunks.pop_front() {
-            return Poll::Ready(Some(Ok(Frame::data(chunk))));
-        }
-        if std::mem::take(&mut self.trailers) {
-            let mut trailers = HeaderMap::new();
-            trailers.insert("grpc-status", HeaderValue::from_static("0"));
-            return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
-        }
-        Poll::Ready(None)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.chunks.is_empty() && !self.trailers
-    }
 }

@@ -11,7 +11,6 @@ use bt_crypto::RpcMethod;
 use bt_crypto::session::{ACCEPT_HEADER, SessionAccept};
 use bt_tensor::{Limits, Tensor};
 use bt_wire::TensorMessage;
-use bt_wire::bittensor_client::BittensorClient;
 use std::sync::atomic::{AtomicU8, Ordering};
 use tokio::time::Instant;
 use tonic::Code;
@@ -22,6 +21,7 @@ use crate::endpoint::Endpoint;
 use crate::hashes::PayloadHashes;
 use crate::outcome::{BadResponse, Outcome, Unavailable};
 use crate::pool::error_chain;
+use crate::rpc::{self, RpcError};
 use crate::session::Plan;
 use crate::trailer::{LateTrailers, WithLateTrailers};
 
@@ -99,9 +99,7 @@ async fn attempt(inner: &Inner, spec: &mut CallSpec, phase: &AtomicU8) -> Outcom
     };
 
     let mut tensors = Some(std::mem::take(&mut spec.tensors));
-    let mut client = BittensorClient::new(WithLateTrailers(lease.channel.clone()))
-        .max_decoding_message_size(inner.cfg.max_message_size)
-        .max_encoding_message_size(inner.cfg.max_message_size);
+    let mut channel = WithLateTrailers(lease.channel.clone());
     let mut retried = false;
     let result = loop {
         let plan = inner.plan(&lease);
@@ -122,20 +120,23 @@ async fn attempt(inner: &Inner, spec: &mut CallSpec, phase: &AtomicU8) -> Outcom
             .await;
         let late = request.extensions().get::<LateTrailers>().is_some();
         phase.store(PHASE_SENT, Ordering::Relaxed);
-        let result = match spec.method {
-            RpcMethod::Forward => client.forward(request).await,
-            RpcMethod::Backward => client.backward(request).await,
-        };
+        let result = rpc::unary(
+            &mut channel,
+            spec.method,
+            request,
+            inner.cfg.max_message_size,
+        )
+        .await;
         match (result, plan) {
-            (Ok(response), Plan::Offer(ticket)) => {
-                let accept = response
-                    .metadata()
+            (Ok(answer), Plan::Offer(ticket)) => {
+                let accept = answer
+                    .headers
                     .get(ACCEPT_HEADER)
-                    .and_then(|v| SessionAccept::parse(v.as_encoded_bytes()).ok());
+                    .and_then(|v| SessionAccept::parse(v.as_bytes()).ok());
                 ticket.resolve(accept, &inner.key_hex, &spec.endpoint.synapse_key);
-                break Ok(response);
+                break Ok(answer);
             }
-            (Err(status), plan)
+            (Err(RpcError::Status(status)), plan)
                 if status.code() == Code::Unauthenticated
                     && may_retry
                     && spec.deadline > Instant::now() =>
@@ -151,13 +152,13 @@ async fn attempt(inner: &Inner, spec: &mut CallSpec, phase: &AtomicU8) -> Outcom
                 }
                 retried = true;
             }
-            (Err(status), Plan::Offer(ticket)) => {
+            (Err(RpcError::Status(status)), Plan::Offer(ticket)) => {
                 // The axon answered the handshake with an error (a policy refusal, a failing
                 // synapse): do not offer again on every call.
                 if matches!(classify(&status), Failure::Rejected) {
                     ticket.refused();
                 }
-                break Err(status);
+                break Err(RpcError::Status(status));
             }
             (result, _) => {
                 if late && result.is_ok() {
@@ -169,11 +170,10 @@ async fn attempt(inner: &Inner, spec: &mut CallSpec, phase: &AtomicU8) -> Outcom
     };
 
     match result {
-        Ok(response) => {
+        Ok(answer) => {
             inner.report_success(&spec.endpoint);
-            let msg = response.into_inner();
             match validate_off_thread(
-                msg,
+                answer.message,
                 std::mem::replace(
                     &mut spec.expect,
                     Expect {
@@ -189,7 +189,11 @@ async fn attempt(inner: &Inner, spec: &mut CallSpec, phase: &AtomicU8) -> Outcom
                 Err(why) => Outcome::BadResponse(why),
             }
         }
-        Err(status) => match classify(&status) {
+        Err(RpcError::Decode(why)) => {
+            inner.report_success(&spec.endpoint);
+            Outcome::BadResponse(BadResponse::Decode(clip(&why)))
+        }
+        Err(RpcError::Status(status)) => match classify(&status) {
             Failure::Timeout => {
                 inner.report_failure(&spec.endpoint);
                 Outcome::Timeout

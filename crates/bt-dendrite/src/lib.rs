@@ -57,6 +57,7 @@ mod lru;
 mod outcome;
 mod pool;
 mod request;
+mod rpc;
 mod session;
 mod trailer;
 

@@ -9,6 +9,7 @@
 
 #![allow(clippy::doc_markdown, clippy::derive_partial_eq_without_eq)]
 
+pub mod body;
 pub mod framing;
 
 mod generated {

@@ -1,0 +1,135 @@
+//! One unary gRPC call on a pooled channel, framed by [`bt_wire::framing`] instead of tonic's
+//! codec: the request's tensor buffers go out as they are and the answer's are sliced out of
+//! the DATA frames that carried them (tonic's codec copies each once, on the way out and on
+//! the way in). On the wire it is the same unary call.
+
+use bt_crypto::RpcMethod;
+use bt_wire::TensorMessage;
+use bt_wire::body::ChunkedBody;
+use bt_wire::framing::{MessageReader, encode_framed};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use http_body_util::BodyExt;
+use tonic::body::Body;
+use tonic::{Code, Status};
+use tower::{Service, ServiceExt};
+
+/// A successful call: the answer's headers (a handshake's `bt-session-accept`) and message.
+pub(crate) struct Answer {
+    pub headers: HeaderMap,
+    pub message: TensorMessage,
+}
+
+/// Why a call has no answer.
+pub(crate) enum RpcError {
+    /// The peer's status, or the transport's (which then carries its source error).
+    Status(Status),
+    /// The answer could not be read as one message within our size limit.
+    Decode(String),
+}
+
+/// Sends `request` (its metadata as headers, its extensions to the channel's layers) and reads
+/// the one message of the answer, at most `max_message` bytes.
+pub(crate) async fn unary<S>(
+    channel: &mut S,
+    method: RpcMethod,
+    request: tonic::Request<TensorMessage>,
+    max_message: usize,
+) -> Result<Answer, RpcError>
+where
+    S: Service<http::Request<Body>, Response = http::Response<Body>>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let (metadata, extensions, message) = request.into_parts();
+    let mut http = http::Request::new(Body::new(ChunkedBody::new(encode_framed(&message), None)));
+    drop(message);
+    *http.method_mut() = http::Method::POST;
+    *http.uri_mut() = http::Uri::from_static(match method {
+        RpcMethod::Forward => bt_wire::paths::FORWARD,
+        RpcMethod::Backward => bt_wire::paths::BACKWARD,
+    });
+    *http.version_mut() = http::Version::HTTP_2;
+    *http.headers_mut() = metadata.into_headers();
+    *http.extensions_mut() = extensions;
+    let headers = http.headers_mut();
+    headers.insert(http::header::TE, HeaderValue::from_static("trailers"));
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/grpc"),
+    );
+
+    let transport = |e: S::Error| RpcError::Status(Status::from_error(e.into()));
+    let response = channel
+        .ready()
+        .await
+        .map_err(transport)?
+        .call(http)
+        .await
+        .map_err(transport)?;
+    let (parts, mut body) = response.into_parts();
+    // A trailers-only answer (every error an axon sends) has its status in the headers.
+    if let Some(status) = Status::from_header_map(&parts.headers)
+        && status.code() != Code::Ok
+    {
+        return Err(RpcError::Status(status));
+    }
+    if parts.status != StatusCode::OK {
+        return Err(RpcError::Status(from_http_status(parts.status)));
+    }
+    let mut reader = MessageReader::new(max_message);
+    let mut message = None;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(RpcError::Status)?;
+        match frame.into_data() {
+            Ok(data) => {
+                reader
+                    .push(data)
+                    .map_err(|e| RpcError::Decode(e.to_string()))?;
+                if let Some(m) = reader.take().map_err(|e| RpcError::Decode(e.to_string()))? {
+                    message = Some(m);
+                }
+            }
+            Err(frame) => {
+                // A status after the message still decides the call.
+                if let Some(status) = frame
+                    .trailers_ref()
+                    .and_then(Status::from_header_map)
+                    .filter(|s| s.code() != Code::Ok)
+                {
+                    return Err(RpcError::Status(status));
+                }
+            }
+        }
+    }
+    reader
+        .finish()
+        .map_err(|e| RpcError::Decode(e.to_string()))?;
+    match message {
+        Some(message) => Ok(Answer {
+            headers: parts.headers,
+            message,
+        }),
+        None => Err(RpcError::Decode("the answer carries no message".into())),
+    }
+}
+
+/// A status for an HTTP answer without `grpc-status` (a proxy's, say), as gRPC maps them.
+fn from_http_status(status: StatusCode) -> Status {
+    let code = match status {
+        StatusCode::BAD_REQUEST => Code::Internal,
+        StatusCode::UNAUTHORIZED => Code::Unauthenticated,
+        StatusCode::FORBIDDEN => Code::PermissionDenied,
+        StatusCode::NOT_FOUND => Code::Unimplemented,
+        StatusCode::TOO_MANY_REQUESTS
+        | StatusCode::BAD_GATEWAY
+        | StatusCode::SERVICE_UNAVAILABLE
+        | StatusCode::GATEWAY_TIMEOUT => Code::Unavailable,
+        _ => Code::Unknown,
+    };
+    Status::new(
+        code,
+        format!(
+            "the peer answered HTTP {} without a gRPC status",
+            status.as_u16()
+        ),
+    )
+}
