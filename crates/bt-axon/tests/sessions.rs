@@ -13,8 +13,9 @@ use std::time::Duration;
 
 use bt_axon::{AxonConfig, Decision, EchoSynapse, Policy, Priority, PublicKey};
 use bt_crypto::session::{
-    ACCEPT_HEADER, OFFER_HEADER, SESSION_HEADER, SessionAccept, SessionId, SessionInitiator,
-    SessionKey, SessionProof, SessionVersion, VERSION_HEADER, session_mac,
+    ACCEPT_HEADER, LATE_HEADER, OFFER_HEADER, SESSION_HEADER, SessionAccept, SessionHint,
+    SessionId, SessionInitiator, SessionKey, SessionProof, SessionVersion, VERSION_HEADER,
+    session_mac,
 };
 use bt_crypto::{NeuronKey, PayloadHash, RpcMethod, message_digest, message_digest_with};
 use bt_wire::TensorMessage;
@@ -506,10 +507,11 @@ async fn the_session_version_is_negotiated_and_binds_the_payload_hash() {
 
 /// `req` as raw gRPC: its body, its `bt-session` moved into a trailer, and `header` (if any)
 /// as a `bt-session` header.
+/// `req` with its `bt-session` proof as a trailer, and `extra` headers.
 async fn send_proof_as_trailer(
     addr: std::net::SocketAddr,
     req: tonic::Request<TensorMessage>,
-    header: Option<String>,
+    extra: &[(&'static str, String)],
 ) -> Option<String> {
     use prost::Message as _;
     let proof = req
@@ -521,8 +523,8 @@ async fn send_proof_as_trailer(
     let mut trailers = http::HeaderMap::new();
     trailers.insert(SESSION_HEADER, proof.parse().unwrap());
     let mut headers = http::HeaderMap::new();
-    if let Some(header) = header {
-        headers.insert(SESSION_HEADER, header.parse().unwrap());
+    for (name, value) in extra {
+        headers.insert(*name, value.parse().unwrap());
     }
     let body = grpc_frame(&req.into_inner().encode_to_vec());
     grpc_raw_with(addr, headers, Some(trailers), body).await
@@ -545,36 +547,90 @@ async fn the_proof_may_follow_the_body_as_a_trailer() {
     let req = |counter, forge| session_request_hashed(&s, &me, &key, counter, &large, forge, None);
     let proof = |counter, forge| {
         let r: tonic::Request<TensorMessage> = req(counter, forge);
-        Some(
-            r.metadata()
-                .get(SESSION_HEADER)
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .to_owned(),
-        )
+        let value = r.metadata().get(SESSION_HEADER).unwrap().to_str().unwrap();
+        [(SESSION_HEADER, value.to_owned())]
     };
     let ok = || Some("0".to_string());
     let refused = || Some((Code::Unauthenticated as i32).to_string());
-    assert_eq!(send_proof_as_trailer(addr, req(1, false), None).await, ok());
+    assert_eq!(send_proof_as_trailer(addr, req(1, false), &[]).await, ok());
     // Replayed or forged: refused, and neither burns a counter.
     assert_eq!(
-        send_proof_as_trailer(addr, req(1, false), None).await,
+        send_proof_as_trailer(addr, req(1, false), &[]).await,
         refused()
     );
     assert_eq!(
-        send_proof_as_trailer(addr, req(2, true), None).await,
+        send_proof_as_trailer(addr, req(2, true), &[]).await,
         refused()
     );
     // A valid header does not save a forged trailer; a forged header does not spoil a valid one.
-    let valid_header = send_proof_as_trailer(addr, req(2, true), proof(2, false)).await;
+    let valid_header = send_proof_as_trailer(addr, req(2, true), &proof(2, false)).await;
     assert_eq!(valid_header, refused());
     assert_eq!(
-        send_proof_as_trailer(addr, req(2, false), proof(2, true)).await,
+        send_proof_as_trailer(addr, req(2, false), &proof(2, true)).await,
         ok()
     );
     let m = axon.metrics();
     assert_eq!((m.signatures_verified, m.session_requests), (1, 2), "{m:?}");
+    axon.shutdown(Duration::from_secs(5)).await.unwrap();
+}
+
+/// A request whose proof follows as a trailer may name its session in `bt-session-late`: the
+/// axon then hashes the payload before the proof arrives (for a live session of the caller
+/// only), and checks the proof exactly as without the header.
+#[tokio::test]
+async fn a_named_session_is_hashed_before_its_proof_arrives() {
+    let key = synapse_key(1);
+    let V2Session {
+        axon,
+        me,
+        session: s,
+        ..
+    } = v2_session(&key).await;
+    let addr = axon.local_addr();
+    let large = vec![0.75f32; 256 << 10];
+    let req = |counter, forge| session_request_hashed(&s, &me, &key, counter, &large, forge, None);
+    let hint = |version: SessionVersion, id: SessionId| {
+        let hint = SessionHint {
+            version,
+            session_id: id,
+        };
+        [(LATE_HEADER, hint.encode())]
+    };
+    let ok = || Some("0".to_string());
+    let refused = || Some((Code::Unauthenticated as i32).to_string());
+    let named = hint(SessionVersion::V2, s.id);
+    assert_eq!(
+        send_proof_as_trailer(addr, req(1, false), &named).await,
+        ok()
+    );
+    assert_eq!(axon.metrics().early_digests, 1);
+    // A forged proof is refused as ever (its payload was hashed early: that is all it cost),
+    // and burns no counter.
+    assert_eq!(
+        send_proof_as_trailer(addr, req(2, true), &named).await,
+        refused()
+    );
+    assert_eq!(axon.metrics().early_digests, 2);
+    // An unknown session, another version than the proof's, or a malformed value: no early
+    // hash (or an unused one), and the request is served on its proof.
+    let unknown = hint(SessionVersion::V2, [9; 16]);
+    assert_eq!(
+        send_proof_as_trailer(addr, req(2, false), &unknown).await,
+        ok()
+    );
+    let other_version = hint(SessionVersion::V1, s.id);
+    assert_eq!(
+        send_proof_as_trailer(addr, req(3, false), &other_version).await,
+        ok()
+    );
+    let malformed = [(LATE_HEADER, "2.zz".to_owned())];
+    assert_eq!(
+        send_proof_as_trailer(addr, req(4, false), &malformed).await,
+        ok()
+    );
+    let m = axon.metrics();
+    assert_eq!(m.early_digests, 2, "{m:?}");
+    assert_eq!((m.session_requests, m.session_refusals), (4, 1), "{m:?}");
     axon.shutdown(Duration::from_secs(5)).await.unwrap();
 }
 

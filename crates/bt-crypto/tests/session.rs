@@ -8,8 +8,8 @@ use std::collections::HashSet;
 
 use bt_crypto::NeuronKey;
 use bt_crypto::session::{
-    REPLAY_WINDOW, ReplayWindow, SessionAccept, SessionConfig, SessionInitiator, SessionOffer,
-    SessionProof, SessionTable, SessionVersion, accept_offer, session_mac,
+    REPLAY_WINDOW, ReplayWindow, SessionAccept, SessionConfig, SessionHint, SessionInitiator,
+    SessionOffer, SessionProof, SessionTable, SessionVersion, accept_offer, session_mac,
 };
 use proptest::prelude::*;
 
@@ -36,6 +36,8 @@ proptest! {
         let proof =
             SessionProof { version, session_id: arr(&bytes), counter, mac: arr(&bytes[16..]) };
         prop_assert_eq!(SessionProof::parse(proof.encode().as_bytes()).unwrap(), proof);
+        let hint = SessionHint { version, session_id: arr(&bytes) };
+        prop_assert_eq!(SessionHint::parse(hint.encode().as_bytes()).unwrap(), hint);
     }
 
     /// Arbitrary bytes: never a panic, and whatever parses is canonical (re-encodes to the
@@ -43,7 +45,7 @@ proptest! {
     #[test]
     fn arbitrary_values_parse_canonically_or_not_at_all(
         raw in proptest::collection::vec(any::<u8>(), 0..220),
-        template in 0usize..4,
+        template in 0usize..5,
         flips in proptest::collection::vec((0usize..200, any::<u8>()), 0..3),
     ) {
         // Mostly-valid values reach the deeper checks; raw bytes test the length check.
@@ -53,6 +55,9 @@ proptest! {
                 .encode()
                 .into_bytes(),
             2 => SessionProof { version: SessionVersion::V1, session_id: [5; 16], counter: 9, mac: [6; 32] }
+                .encode()
+                .into_bytes(),
+            3 => SessionHint { version: SessionVersion::V2, session_id: [7; 16] }
                 .encode()
                 .into_bytes(),
             _ => raw.clone(),
@@ -70,6 +75,9 @@ proptest! {
         }
         if let Ok(p) = SessionProof::parse(&v) {
             prop_assert_eq!(p.encode().into_bytes(), v.clone());
+        }
+        if let Ok(h) = SessionHint::parse(&v) {
+            prop_assert_eq!(h.encode().into_bytes(), v.clone());
         }
         let _ = SessionProof::parse(&raw);
         if let Ok(v) = SessionVersion::negotiate(&raw, SessionVersion::LATEST) {

@@ -191,6 +191,15 @@ def run_client(port, synapse_key, seed):
         fail(f"Forward float: answer differs (dtype {y.dtype}, shape {list(y.shape)})")
     print("forward float32: ok", flush=True)
 
+    # 1b. 1 MiB: our axon sends a large buffer's field after the tensor's other fields.
+    big = np.arange(256 * 1024, dtype=np.float32).reshape(256, 1024) / 3
+    resp = call(stub.Forward, "Forward", [float_tensor(pb2, big)])
+    y = resp.tensors[0]
+    got = np.frombuffer(y.buffer, dtype="<f4").reshape(list(y.shape))
+    if y.dtype != FLOAT32 or not np.array_equal(got, big):
+        fail(f"Forward 1 MiB: answer differs (dtype {y.dtype}, shape {list(y.shape)})")
+    print("forward float32 1 MiB: ok", flush=True)
+
     # 2. Release 1 text: a pickled list of str.
     strings = ["hello", "wörld", "", "tensor ✓"]
     resp = call(stub.Forward, "Forward", [text_tensor(pb2, strings)])

@@ -149,6 +149,27 @@ async fn our_dendrite_calls_a_python_server() {
         "python saw deadline {seen}"
     );
 
+    // 256 KiB: our request sends the buffer's field after the tensor's other fields.
+    let big: Vec<f32> = (0..64 * 1024).map(|i| i as f32 / 3.0).collect();
+    let x_big = Tensor::from_f32(&[64, 1024], &big, Modality::Tensor).unwrap();
+    let r = dendrite
+        .forward(
+            Modality::Tensor,
+            Inputs::broadcast([ep.clone()], x_big),
+            &CallOptions {
+                output_dims: Some(vec![1024]),
+                ..opts.clone()
+            },
+        )
+        .await
+        .unwrap();
+    let y = r[0]
+        .outcome
+        .tensor()
+        .unwrap_or_else(|| panic!("{}", r[0].outcome));
+    assert_eq!(y.to_f32_vec().unwrap(), big);
+    lines.next_line().await.unwrap().unwrap();
+
     // Python unpickles our protocol-3 pickle and answers each string's length.
     let text = Tensor::text(&["a", "bcd", "", "wörld"]);
     let r = dendrite
