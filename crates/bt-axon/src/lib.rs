@@ -51,6 +51,7 @@
 //! ```
 
 mod admission;
+mod auth;
 mod config;
 mod early;
 mod error;
