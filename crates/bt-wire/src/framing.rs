@@ -137,10 +137,14 @@ fn top_fields_len(msg: &TensorMessage) -> usize {
 }
 
 /// Collects a call's DATA frames and decodes its one message from them without copying the
-/// frames that hold tensor buffers. Memory is bounded by the message size limit.
+/// frames that hold tensor buffers. Memory is bounded by the message size limit: frames under
+/// [`SHARED_BUFFER_MIN`] are copied together (a peer sending one-byte frames cannot make us
+/// keep a list entry per byte), larger ones are kept as they are.
 #[derive(Debug)]
 pub struct MessageReader {
     chunks: VecDeque<Bytes>,
+    /// Small frames, copied together; always the last part of the message so far.
+    tail: BytesMut,
     buffered: usize,
     max_message: usize,
     /// The message's length, once its prefix is in.
@@ -153,6 +157,7 @@ impl MessageReader {
     pub fn new(max_message: usize) -> Self {
         Self {
             chunks: VecDeque::new(),
+            tail: BytesMut::new(),
             buffered: 0,
             max_message,
             expected: None,
@@ -168,11 +173,22 @@ impl MessageReader {
         if self.done {
             return Err(FramingError::TrailingData);
         }
+        if let Some(len) = self.expected
+            && self.buffered + data.len() > GRPC_PREFIX_LEN + len
+        {
+            return Err(FramingError::TrailingData);
+        }
         self.buffered += data.len();
-        self.chunks.push_back(data);
+        if data.len() < SHARED_BUFFER_MIN {
+            self.tail.extend_from_slice(&data);
+        } else {
+            if !self.tail.is_empty() {
+                self.chunks.push_back(self.tail.split().freeze());
+            }
+            self.chunks.push_back(data);
+        }
         if self.expected.is_none() && self.buffered >= GRPC_PREFIX_LEN {
-            let mut prefix = [0u8; GRPC_PREFIX_LEN];
-            Segments::peek(&self.chunks, &mut prefix);
+            let prefix = self.prefix();
             if prefix[0] != 0 {
                 return Err(FramingError::Compressed);
             }
@@ -183,14 +199,27 @@ impl MessageReader {
                     max: self.max_message,
                 });
             }
+            if self.buffered > GRPC_PREFIX_LEN + len {
+                return Err(FramingError::TrailingData);
+            }
             self.expected = Some(len);
         }
-        if let Some(len) = self.expected
-            && self.buffered > GRPC_PREFIX_LEN + len
-        {
-            return Err(FramingError::TrailingData);
-        }
         Ok(())
+    }
+
+    /// The first [`GRPC_PREFIX_LEN`] bytes (at least that many are buffered).
+    fn prefix(&self) -> [u8; GRPC_PREFIX_LEN] {
+        let mut out = [0u8; GRPC_PREFIX_LEN];
+        let mut filled = 0;
+        for part in self.chunks.iter().map(|c| &c[..]).chain([&self.tail[..]]) {
+            let n = part.len().min(out.len() - filled);
+            out[filled..filled + n].copy_from_slice(&part[..n]);
+            filled += n;
+            if filled == out.len() {
+                break;
+            }
+        }
+        out
     }
 
     /// The message, once all of it is in (then every later byte is refused).
@@ -202,8 +231,12 @@ impl MessageReader {
             return Ok(None);
         }
         self.done = true;
+        let mut chunks = std::mem::take(&mut self.chunks);
+        if !self.tail.is_empty() {
+            chunks.push_back(self.tail.split().freeze());
+        }
         let mut segments = Segments {
-            chunks: std::mem::take(&mut self.chunks),
+            chunks,
             remaining: self.buffered,
         };
         self.buffered = 0;
@@ -230,6 +263,11 @@ impl MessageReader {
     pub fn is_done(&self) -> bool {
         self.done
     }
+
+    /// Entries held for the message so far (for tests of the memory bound).
+    pub fn chunk_count(&self) -> usize {
+        self.chunks.len() + usize::from(!self.tail.is_empty())
+    }
 }
 
 /// Received chunks read as one buffer. `copy_to_bytes` (how prost reads a `bytes` field)
@@ -238,21 +276,6 @@ impl MessageReader {
 struct Segments {
     chunks: VecDeque<Bytes>,
     remaining: usize,
-}
-
-impl Segments {
-    /// Fills `out` from the front of `chunks` (which hold at least `out.len()` bytes).
-    fn peek(chunks: &VecDeque<Bytes>, out: &mut [u8]) {
-        let mut filled = 0;
-        for chunk in chunks {
-            let n = chunk.len().min(out.len() - filled);
-            out[filled..filled + n].copy_from_slice(&chunk[..n]);
-            filled += n;
-            if filled == out.len() {
-                break;
-            }
-        }
-    }
 }
 
 impl Buf for Segments {

@@ -126,6 +126,29 @@ fn a_buffer_within_one_received_chunk_is_not_copied() {
 }
 
 #[test]
+fn tiny_frames_are_copied_together() {
+    // One-byte DATA frames: the reader keeps one buffer for them, not an entry per byte.
+    let msg = message(vec![tensor(vec![5; 1 << 16], vec![1 << 14], 1, false)], 3);
+    let bytes = concat(&encode_framed(&msg));
+    let mut reader = MessageReader::new(1 << 20);
+    for b in &bytes[..bytes.len() - 1] {
+        reader.push(Bytes::copy_from_slice(&[*b])).unwrap();
+        assert!(reader.chunk_count() <= 1);
+    }
+    assert!(reader.take().unwrap().is_none());
+    reader
+        .push(Bytes::copy_from_slice(&bytes[bytes.len() - 1..]))
+        .unwrap();
+    assert_eq!(reader.take().unwrap().unwrap(), msg);
+    // A large frame after small ones is kept as it is, after them.
+    let mut reader = MessageReader::new(1 << 20);
+    reader.push(Bytes::copy_from_slice(&bytes[..10])).unwrap();
+    reader.push(Bytes::copy_from_slice(&bytes[10..])).unwrap();
+    assert_eq!(reader.chunk_count(), 2);
+    assert_eq!(reader.take().unwrap().unwrap(), msg);
+}
+
+#[test]
 fn refusals() {
     let msg = message(vec![tensor(vec![4; 64], vec![16], 1, false)], 1);
     let bytes = concat(&encode_framed(&msg));
