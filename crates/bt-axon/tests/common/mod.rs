@@ -145,6 +145,20 @@ pub async fn grpc_raw_with(
     trailers: Option<http::HeaderMap>,
     body: Vec<u8>,
 ) -> Option<String> {
+    grpc_raw_frames(addr, headers, trailers, vec![body]).await
+}
+
+/// [`grpc_raw_with`], the body sent as the given pieces, each with a `send_data` of its own.
+pub async fn grpc_raw_frames(
+    addr: SocketAddr,
+    headers: http::HeaderMap,
+    trailers: Option<http::HeaderMap>,
+    mut pieces: Vec<Vec<u8>>,
+) -> Option<String> {
+    if pieces.is_empty() {
+        // An empty body still ends the stream.
+        pieces.push(Vec::new());
+    }
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let (h2, conn) = h2::client::handshake(tcp).await.unwrap();
     tokio::spawn(async move {
@@ -161,9 +175,11 @@ pub async fn grpc_raw_with(
     let mut req = req;
     req.headers_mut().extend(headers);
     let (resp, mut stream) = h2.send_request(req, false).unwrap();
-    stream
-        .send_data(bytes::Bytes::from(body), trailers.is_none())
-        .unwrap();
+    let last = pieces.len().saturating_sub(1);
+    for (i, piece) in pieces.into_iter().enumerate() {
+        let end = i == last && trailers.is_none();
+        stream.send_data(bytes::Bytes::from(piece), end).unwrap();
+    }
     if let Some(trailers) = trailers {
         stream.send_trailers(trailers).unwrap();
     }
