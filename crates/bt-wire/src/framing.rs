@@ -137,9 +137,9 @@ fn top_fields_len(msg: &TensorMessage) -> usize {
 }
 
 /// Collects a call's DATA frames and decodes its one message from them without copying the
-/// frames that hold tensor buffers. Memory is bounded by the message size limit: frames under
-/// [`SHARED_BUFFER_MIN`] are copied together (a peer sending one-byte frames cannot make us
-/// keep a list entry per byte), larger ones are kept as they are.
+/// frames that hold tensor buffers. Memory is bounded by the message size limit: after the
+/// first frame, frames under [`SHARED_BUFFER_MIN`] are copied together (a peer sending one-byte
+/// frames cannot make us keep a list entry per byte), larger ones are kept as they are.
 #[derive(Debug)]
 pub struct MessageReader {
     chunks: VecDeque<Bytes>,
@@ -179,7 +179,10 @@ impl MessageReader {
             return Err(FramingError::TrailingData);
         }
         self.buffered += data.len();
-        if data.len() < SHARED_BUFFER_MIN {
+        // The first frame is kept as it is whatever its size: a small message then costs no
+        // copy. Only the small frames that follow are copied together.
+        let first = self.chunks.is_empty() && self.tail.is_empty();
+        if data.len() < SHARED_BUFFER_MIN && !first {
             self.tail.extend_from_slice(&data);
         } else {
             if !self.tail.is_empty() {

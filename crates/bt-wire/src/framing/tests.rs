@@ -127,13 +127,14 @@ fn a_buffer_within_one_received_chunk_is_not_copied() {
 
 #[test]
 fn tiny_frames_are_copied_together() {
-    // One-byte DATA frames: the reader keeps one buffer for them, not an entry per byte.
+    // One-byte DATA frames: the reader keeps the first and one buffer for the rest, not an
+    // entry per byte.
     let msg = message(vec![tensor(vec![5; 1 << 16], vec![1 << 14], 1, false)], 3);
     let bytes = concat(&encode_framed(&msg));
     let mut reader = MessageReader::new(1 << 20);
     for b in &bytes[..bytes.len() - 1] {
         reader.push(Bytes::copy_from_slice(&[*b])).unwrap();
-        assert!(reader.chunk_count() <= 1);
+        assert!(reader.chunk_count() <= 2);
     }
     assert!(reader.take().unwrap().is_none());
     reader
