@@ -98,7 +98,7 @@ async fn attempt(inner: &Inner, spec: &mut CallSpec, phase: &AtomicU8) -> Outcom
         }
     };
 
-    let mut tensors = Some(std::mem::take(&mut spec.tensors));
+    let mut tensors = std::mem::take(&mut spec.tensors);
     let mut channel = WithLateTrailers(lease.channel.clone());
     let mut retried = false;
     let result = loop {
@@ -106,27 +106,22 @@ async fn attempt(inner: &Inner, spec: &mut CallSpec, phase: &AtomicU8) -> Outcom
         // An authenticated request refused as UNAUTHENTICATED is sent once more (signed, with
         // a fresh nonce): a session the axon forgot, or a nonce that fell out of the axon's
         // reorder window because the request was held up behind many newer ones. Either way the
-        // axon refused it before running anything. Only then are the tensors needed twice (a
-        // cheap clone: buffers are reference-counted).
+        // axon refused it before running anything. The tensors come back from the send for that.
         let may_retry = !matches!(plan, Plan::Unsigned) && !retried;
-        let body = if may_retry {
-            tensors.clone()
-        } else {
-            tensors.take()
-        };
         let late_ok = lease.session.late_proofs();
         let (request, plan) = inner
-            .request(spec, body.unwrap_or_default(), plan, late_ok)
+            .request(spec, std::mem::take(&mut tensors), plan, late_ok)
             .await;
         let late = request.extensions().get::<LateTrailers>().is_some();
         phase.store(PHASE_SENT, Ordering::Relaxed);
-        let result = rpc::unary(
+        let (result, sent) = rpc::unary(
             &mut channel,
             spec.method,
             request,
             inner.cfg.max_message_size,
         )
         .await;
+        tensors = sent;
         match (result, plan) {
             (Ok(answer), Plan::Offer(ticket)) => {
                 let accept = answer

@@ -28,20 +28,37 @@ pub(crate) enum RpcError {
 }
 
 /// Sends `request` (its metadata as headers, its extensions to the channel's layers) and reads
-/// the one message of the answer, at most `max_message` bytes.
+/// the one message of the answer, at most `max_message` bytes. Hands back the request's tensors
+/// (the body shares their buffers), for a retry.
 pub(crate) async fn unary<S>(
     channel: &mut S,
     method: RpcMethod,
     request: tonic::Request<TensorMessage>,
+    max_message: usize,
+) -> (Result<Answer, RpcError>, Vec<bt_wire::Tensor>)
+where
+    S: Service<http::Request<Body>, Response = http::Response<Body>>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let (metadata, extensions, message) = request.into_parts();
+    let body = ChunkedBody::new(encode_framed(&message), None);
+    let result = exchange(channel, method, metadata, extensions, body, max_message).await;
+    (result, message.tensors)
+}
+
+async fn exchange<S>(
+    channel: &mut S,
+    method: RpcMethod,
+    metadata: tonic::metadata::MetadataMap,
+    extensions: http::Extensions,
+    body: ChunkedBody,
     max_message: usize,
 ) -> Result<Answer, RpcError>
 where
     S: Service<http::Request<Body>, Response = http::Response<Body>>,
     S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let (metadata, extensions, message) = request.into_parts();
-    let mut http = http::Request::new(Body::new(ChunkedBody::new(encode_framed(&message), None)));
-    drop(message);
+    let mut http = http::Request::new(Body::new(body));
     *http.method_mut() = http::Method::POST;
     *http.uri_mut() = http::Uri::from_static(match method {
         RpcMethod::Forward => bt_wire::paths::FORWARD,
