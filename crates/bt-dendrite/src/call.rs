@@ -198,10 +198,6 @@ async fn attempt(inner: &Inner, spec: &mut CallSpec, phase: &AtomicU8) -> Outcom
                 inner.report_failure(&spec.endpoint);
                 Outcome::Unavailable(Unavailable::ConnectionLost(error_chain(&status)))
             }
-            Failure::Decode => {
-                inner.report_success(&spec.endpoint);
-                Outcome::BadResponse(BadResponse::Decode(clip(status.message())))
-            }
             Failure::Rejected => {
                 inner.report_success(&spec.endpoint);
                 Outcome::Rejected {
@@ -216,7 +212,6 @@ async fn attempt(inner: &Inner, spec: &mut CallSpec, phase: &AtomicU8) -> Outcom
 enum Failure {
     Timeout,
     Transport,
-    Decode,
     Rejected,
 }
 
@@ -227,21 +222,10 @@ fn classify(status: &tonic::Status) -> Failure {
         Code::DeadlineExceeded | Code::Cancelled => return Failure::Timeout,
         _ => {}
     }
-    // Statuses a server sends come from trailers and carry no source error; ours do.
+    // Statuses a server sends come from trailers and carry no source error; ours do. (An
+    // answer we cannot read is not a status: `RpcError::Decode`.)
     if std::error::Error::source(status).is_some() {
-        return Failure::Transport;
-    }
-    // tonic's own decoder errors are statuses too; keep them apart from a peer's rejection.
-    let m = status.message();
-    let local_decode = matches!(
-        status.code(),
-        Code::Internal | Code::OutOfRange | Code::ResourceExhausted
-    ) && (m.starts_with("protocol error:")
-        || m.starts_with("Error, decoded message length too large")
-        || m.starts_with("Unexpected EOF decoding stream")
-        || m.starts_with("failed to decode Protobuf message"));
-    if local_decode {
-        Failure::Decode
+        Failure::Transport
     } else {
         Failure::Rejected
     }
