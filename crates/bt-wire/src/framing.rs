@@ -46,14 +46,13 @@ pub enum FramingError {
 /// `msg` with its gRPC prefix, as chunks to send in order. Large tensor buffers are shared,
 /// not copied.
 pub fn encode_framed(msg: &TensorMessage) -> Vec<Bytes> {
-    // Reordering fields does not change a tensor's encoded length.
-    let tensor_lens: Vec<usize> = msg.tensors.iter().map(Message::encoded_len).collect();
+    // Reordering fields does not change a tensor's encoded length. Computed again when each
+    // tensor is written rather than collected: a list would cost an allocation per message.
     let top_len = top_fields_len(msg)
-        + tensor_lens
+        + msg
+            .tensors
             .iter()
-            .map(|&len| {
-                encoding::key_len(TENSORS_FIELD) + encoding::encoded_len_varint(len as u64) + len
-            })
+            .map(|t| encoding::message::encoded_len(TENSORS_FIELD, t))
             .sum::<usize>();
     let shared: usize = msg
         .tensors
@@ -67,9 +66,9 @@ pub fn encode_framed(msg: &TensorMessage) -> Vec<Bytes> {
     // A message over 4 GiB cannot be framed; the sender's size limit is far below that.
     head.put_u32(u32::try_from(top_len).unwrap_or(u32::MAX));
     encode_top_fields(msg, &mut head);
-    for (tensor, &len) in msg.tensors.iter().zip(&tensor_lens) {
+    for tensor in &msg.tensors {
         encoding::encode_key(TENSORS_FIELD, WireType::LengthDelimited, &mut head);
-        encoding::encode_varint(len as u64, &mut head);
+        encoding::encode_varint(tensor.encoded_len() as u64, &mut head);
         if tensor.buffer.len() < SHARED_BUFFER_MIN {
             tensor.encode_raw(&mut head);
             continue;
@@ -260,11 +259,6 @@ impl MessageReader {
             }),
             _ => Ok(()),
         }
-    }
-
-    /// Whether the message was taken.
-    pub fn is_done(&self) -> bool {
-        self.done
     }
 
     /// Entries held for the message so far (for tests of the memory bound).
