@@ -507,6 +507,16 @@ async fn the_session_version_is_negotiated_and_binds_the_payload_hash() {
 
 /// `req` as raw gRPC: its body, its `bt-session` moved into a trailer, and `header` (if any)
 /// as a `bt-session` header.
+/// The `grpc-status` of a served request, as [`send_proof_as_trailer`] returns it.
+fn ok() -> Option<String> {
+    Some("0".to_string())
+}
+
+/// The `grpc-status` of a request refused as unauthenticated.
+fn refused() -> Option<String> {
+    Some((Code::Unauthenticated as i32).to_string())
+}
+
 /// `req` with its `bt-session` proof as a trailer, and `extra` headers.
 async fn send_proof_as_trailer(
     addr: std::net::SocketAddr,
@@ -550,8 +560,6 @@ async fn the_proof_may_follow_the_body_as_a_trailer() {
         let value = r.metadata().get(SESSION_HEADER).unwrap().to_str().unwrap();
         [(SESSION_HEADER, value.to_owned())]
     };
-    let ok = || Some("0".to_string());
-    let refused = || Some((Code::Unauthenticated as i32).to_string());
     assert_eq!(send_proof_as_trailer(addr, req(1, false), &[]).await, ok());
     // Replayed or forged: refused, and neither burns a counter.
     assert_eq!(
@@ -596,8 +604,6 @@ async fn a_named_session_is_hashed_before_its_proof_arrives() {
         };
         [(LATE_HEADER, hint.encode())]
     };
-    let ok = || Some("0".to_string());
-    let refused = || Some((Code::Unauthenticated as i32).to_string());
     let named = hint(SessionVersion::V2, s.id);
     assert_eq!(
         send_proof_as_trailer(addr, req(1, false), &named).await,

@@ -129,19 +129,27 @@ async fn our_dendrite_calls_a_python_server() {
         timeout: Some(Duration::from_secs(7)),
         output_dims: Some(vec![5]),
     };
-    let r = dendrite
-        .forward(
-            Modality::Tensor,
-            Inputs::broadcast([ep.clone()], x.clone()),
-            &opts,
-        )
-        .await
-        .unwrap();
-    let y = r[0]
-        .outcome
-        .tensor()
-        .unwrap_or_else(|| panic!("{}", r[0].outcome));
-    assert_eq!(y.to_f32_vec().unwrap(), values);
+    // The Python server echoes a float tensor: what comes back is what we sent.
+    let echoed = |x: Tensor, dims: usize| {
+        let dendrite = &dendrite;
+        let ep = ep.clone();
+        let opts = CallOptions {
+            output_dims: Some(vec![dims]),
+            ..opts.clone()
+        };
+        async move {
+            let r = dendrite
+                .forward(Modality::Tensor, Inputs::broadcast([ep], x), &opts)
+                .await
+                .unwrap();
+            let y = r[0]
+                .outcome
+                .tensor()
+                .unwrap_or_else(|| panic!("{}", r[0].outcome));
+            y.to_f32_vec().unwrap()
+        }
+    };
+    assert_eq!(echoed(x.clone(), 5).await, values);
     let seen = lines.next_line().await.unwrap().unwrap();
     let remaining: f64 = seen.strip_prefix("remaining=").unwrap().parse().unwrap();
     assert!(
@@ -152,22 +160,7 @@ async fn our_dendrite_calls_a_python_server() {
     // 256 KiB: our request sends the buffer's field after the tensor's other fields.
     let big: Vec<f32> = (0..64 * 1024).map(|i| i as f32 / 3.0).collect();
     let x_big = Tensor::from_f32(&[64, 1024], &big, Modality::Tensor).unwrap();
-    let r = dendrite
-        .forward(
-            Modality::Tensor,
-            Inputs::broadcast([ep.clone()], x_big),
-            &CallOptions {
-                output_dims: Some(vec![1024]),
-                ..opts.clone()
-            },
-        )
-        .await
-        .unwrap();
-    let y = r[0]
-        .outcome
-        .tensor()
-        .unwrap_or_else(|| panic!("{}", r[0].outcome));
-    assert_eq!(y.to_f32_vec().unwrap(), big);
+    assert_eq!(echoed(x_big, 1024).await, big);
     lines.next_line().await.unwrap().unwrap();
 
     // Python unpickles our protocol-3 pickle and answers each string's length.
