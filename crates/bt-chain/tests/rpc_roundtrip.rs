@@ -172,14 +172,18 @@ async fn oversized_requests_are_refused() {
     let node = ChainNode::start(NodeConfig::instant_in_memory(10))
         .await
         .unwrap();
-    let http = jsonrpsee::http_client::HttpClientBuilder::default()
-        .max_request_size(4 * 1024 * 1024)
-        .build(format!("http://{}", node.local_addr()))
-        .unwrap();
+    let client = || {
+        jsonrpsee::http_client::HttpClientBuilder::default()
+            .max_request_size(4 * 1024 * 1024)
+            .build(format!("http://{}", node.local_addr()))
+            .unwrap()
+    };
     let huge = "ab".repeat(300 * 1024);
-    assert!(http.submit(huge).await.is_err());
-    // The node still serves afterwards.
-    assert_eq!(http.block_number().await.unwrap(), 0);
+    assert!(client().submit(huge).await.is_err());
+    // The node still serves afterwards. Asked on a new connection: the node may close the one
+    // that carried the refused body without reading it, and a pooled client can race that close
+    // (a broken pipe on its next write, seen once in CI).
+    assert_eq!(client().block_number().await.unwrap(), 0);
     node.shutdown().await;
 }
 
