@@ -39,7 +39,7 @@ pub struct AxonConfig {
     /// Requests whose encoded size is at most this are authenticated on the async executor,
     /// their signatures verified in batches with those of concurrent requests (half the CPU of
     /// one-by-one checks), and served there too when the synapse is
-    /// [lightweight](crate::Synapse::is_lightweight); larger ones go to the blocking pool, where
+    /// [lightweight](bt_interfaces::Synapse::is_lightweight); larger ones go to the blocking pool, where
     /// hashing the payload cannot stall other connections. The limit is for SHA-256, which
     /// signatures and version-1 sessions hash with; version-2 sessions (BLAKE3) get 4× it and
     /// anonymous requests (no hash) 32×, for the same executor time. 0 sends everything to the

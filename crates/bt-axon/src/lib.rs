@@ -71,7 +71,7 @@ pub use error::AxonError;
 pub use metrics::{LATENCY_BUCKETS, LatencySnapshot, MethodLabel, MetricsSnapshot, code_name};
 pub use policy::{AllowAll, Decision, Policy, Priority};
 pub use server::{Axon, AxonBuilder, AxonHandle};
-pub use synapse::{EchoSynapse, Synapse, SynapseError};
+pub use synapse::EchoSynapse;
 
 /// Re-exported so that users name the same types the axon does.
 pub use bt_crypto::{PublicKey, RpcMethod};

@@ -20,9 +20,9 @@ use crate::incoming::Incoming;
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::policy::{AllowAll, Policy};
 use crate::service::Shared;
-use crate::synapse::Synapse;
 use crate::verify::BatchVerifier;
 use crate::{AxonConfig, AxonError};
+use bt_interfaces::Synapse;
 
 /// After the grace period, connections are closed forcibly; this bounds the wait for their
 /// tasks to notice.

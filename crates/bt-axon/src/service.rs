@@ -33,8 +33,9 @@ use crate::grpc::RequestBody;
 use crate::metrics::Metrics;
 use crate::policy::{Decision, Policy, Priority};
 use crate::session::{Auth, parse_auth};
-use crate::synapse::{Synapse, SynapseError};
 use crate::verify::BatchVerifier;
+use bt_interfaces::synapse::check_forward_output;
+use bt_interfaces::{Synapse, SynapseError};
 
 /// The protocol version we put in responses (Release 1 sent "0.0.0"; any is accepted).
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -321,7 +322,13 @@ impl Shared {
         };
         let modality = served_modality(wire, synapse)?;
         let input = bt_tensor::decode(wire, &self.limits).map_err(invalid)?;
-        let output = call(|| synapse.forward(modality, input))?;
+        let rows = input.shape().first().copied().unwrap_or(0);
+        let promised = synapse.output_dim();
+        let output = call(|| {
+            let output = synapse.forward(modality, input)?;
+            check_forward_output(promised, rows, &output)?;
+            Ok(output)
+        })?;
         Ok(vec![bt_tensor::encode(&output)])
     }
 

@@ -40,7 +40,7 @@ async fn oversized_request_is_refused_and_small_one_served() {
 #[tokio::test]
 async fn oversized_response_is_an_error() {
     struct Inflate;
-    impl bt_axon::Synapse for Inflate {
+    impl bt_interfaces::Synapse for Inflate {
         fn modalities(&self) -> &[bt_tensor::Modality] {
             &bt_tensor::Modality::ALL
         }
@@ -48,14 +48,14 @@ async fn oversized_response_is_an_error() {
             &self,
             _: bt_tensor::Modality,
             _: bt_tensor::Tensor,
-        ) -> Result<bt_tensor::Tensor, bt_axon::SynapseError> {
+        ) -> Result<bt_tensor::Tensor, bt_interfaces::SynapseError> {
             Ok(f32_tensor(&vec![1.0; 64 << 10]))
         }
         fn backward(
             &self,
             _: Vec<bt_tensor::Tensor>,
             g: Vec<bt_tensor::Tensor>,
-        ) -> Result<Vec<bt_tensor::Tensor>, bt_axon::SynapseError> {
+        ) -> Result<Vec<bt_tensor::Tensor>, bt_interfaces::SynapseError> {
             Ok(g)
         }
     }

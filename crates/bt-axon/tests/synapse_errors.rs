@@ -6,7 +6,8 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bt_axon::{EchoSynapse, Synapse, SynapseError};
+use bt_axon::EchoSynapse;
+use bt_interfaces::{Synapse, SynapseError};
 use bt_tensor::{Limits, Modality, Tensor};
 use common::*;
 use tonic::Code;

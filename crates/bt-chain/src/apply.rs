@@ -37,7 +37,7 @@ pub(crate) fn apply_call(
             }
             let n = sn.n();
             let mut h = sn.hparams.clone();
-            h.set(*key, *value, n)?;
+            key.apply(&mut h, *value, n)?;
             sn.hparams = h;
             Ok(())
         }
@@ -87,7 +87,7 @@ pub(crate) fn apply_call(
             version_key,
         } => {
             let sn = s.subnet_mut(*netuid)?;
-            if sn.hparams.commit_reveal_enabled {
+            if sn.hparams.commit_reveal_weights_enabled {
                 return Err(ChainError::CommitRevealEnabled(*netuid));
             }
             let (uid, row) = check_weights(sn, &signer, uids, values, *version_key, block, true)?;

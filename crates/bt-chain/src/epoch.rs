@@ -2,36 +2,7 @@
 //! Yuma consensus, store its outputs on the neurons and credit the emission to stake.
 
 use crate::error::ChainError;
-use crate::hparams::Hyperparams;
 use crate::state::ChainState;
-
-pub(crate) fn consensus_hparams(h: &Hyperparams) -> bt_consensus::Hyperparams {
-    bt_consensus::Hyperparams {
-        tempo: h.tempo,
-        kappa: h.kappa,
-        bonds_moving_average: h.bonds_moving_average,
-        bonds_penalty: h.bonds_penalty,
-        max_allowed_uids: h.max_allowed_uids,
-        max_allowed_validators: h.max_allowed_validators,
-        immunity_period: h.immunity_period,
-        activity_cutoff: h.activity_cutoff,
-        min_allowed_weights: h.min_allowed_weights,
-        max_weights_limit: h.max_weights_limit,
-        weights_set_rate_limit: h.weights_set_rate_limit,
-        serving_rate_limit: h.serving_rate_limit,
-        target_regs_per_interval: h.target_regs_per_interval,
-        adjustment_interval: h.adjustment_interval,
-        max_regs_per_block: h.max_regs_per_block,
-        liquid_alpha_enabled: h.liquid_alpha_enabled,
-        alpha_low: h.alpha_low,
-        alpha_high: h.alpha_high,
-        alpha_sigmoid_steepness: i16::try_from(h.alpha_steepness).unwrap_or(i16::MAX),
-        yuma3_enabled: h.yuma3_enabled,
-        stake_threshold: h.stake_threshold,
-        commit_reveal_weights_enabled: h.commit_reveal_enabled,
-        commit_reveal_period: h.commit_reveal_period,
-    }
-}
 
 /// Runs the epoch of `netuid` at the end of `block`, distributing `emission` rao.
 pub(crate) fn run_epoch(
@@ -56,11 +27,9 @@ pub(crate) fn run_epoch(
         owner: sn.uid_of(&sn.owner_hotkey),
         emission,
     };
-    let out = bt_consensus::epoch(&input, &consensus_hparams(&sn.hparams)).map_err(|e| {
-        ChainError::Epoch {
-            netuid,
-            reason: e.to_string(),
-        }
+    let out = bt_consensus::epoch(&input, &sn.hparams).map_err(|e| ChainError::Epoch {
+        netuid,
+        reason: e.to_string(),
     })?;
     let st = out.stored();
     let n = sn.neurons.len();

@@ -48,7 +48,7 @@ impl Genesis {
     pub fn local_dev(tempo: u16) -> Self {
         let subnet_defaults = Hyperparams {
             tempo,
-            commit_reveal_enabled: false,
+            commit_reveal_weights_enabled: false,
             weights_set_rate_limit: 0,
             serving_rate_limit: 0,
             min_allowed_weights: 1,

@@ -1,95 +1,13 @@
-//! Subnet hyperparameters: CONSENSUS.md's defaults plus the chain-side knobs (burn, difficulty,
-//! commit-reveal, weights version). The owner changes one key per `SetHyperparam` transaction,
-//! each checked against its own range so a typo cannot brick a subnet.
+//! Setting a subnet's hyperparameters (`bt_consensus::Hyperparams`, the one definition): the
+//! owner changes one key per `SetHyperparam` transaction, each checked against its own range
+//! and converted to the field's type without a cast, so a typo cannot brick a subnet.
 
 use crate::error::ChainError;
+pub use bt_consensus::{Hyperparams, RAO_PER_TAO};
 use serde::{Deserialize, Serialize};
 
-/// One rao is 1e-9 TAO.
-pub const RAO_PER_TAO: u64 = 1_000_000_000;
 /// A hard ceiling on neurons per subnet; bounds every per-subnet vector and weight row.
 pub const MAX_UIDS_CAP: u16 = 4096;
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Hyperparams {
-    pub tempo: u16,
-    pub kappa: u16,
-    pub bonds_moving_average: u64,
-    pub bonds_penalty: u16,
-    pub max_allowed_uids: u16,
-    pub max_allowed_validators: u16,
-    pub immunity_period: u16,
-    pub activity_cutoff: u16,
-    pub min_allowed_weights: u16,
-    pub max_weights_limit: u16,
-    pub weights_set_rate_limit: u64,
-    pub serving_rate_limit: u64,
-    pub target_regs_per_interval: u16,
-    pub adjustment_interval: u16,
-    pub max_regs_per_block: u16,
-    pub liquid_alpha_enabled: bool,
-    pub alpha_low: u16,
-    pub alpha_high: u16,
-    pub alpha_steepness: u16,
-    pub yuma3_enabled: bool,
-    pub stake_threshold: u64,
-    pub commit_reveal_enabled: bool,
-    /// Epochs between a commit and its reveal.
-    pub commit_reveal_period: u64,
-    pub weights_version: u64,
-    pub registration_allowed: bool,
-    /// Burn floor and ceiling (rao).
-    pub min_burn: u64,
-    pub max_burn: u64,
-    /// Multiplier applied to the burn after each registration, in parts per million (1.5x).
-    pub burn_increase_ppm: u64,
-    /// Fraction of the burn above `min_burn` removed each block, in parts per million.
-    pub burn_decay_ppm: u64,
-    pub difficulty: u64,
-    pub min_difficulty: u64,
-    pub max_difficulty: u64,
-}
-
-impl Default for Hyperparams {
-    fn default() -> Self {
-        // CONSENSUS.md's defaults live in one place, bt-consensus; the chain adds only its own.
-        let c = bt_consensus::Hyperparams::default();
-        Self {
-            tempo: c.tempo,
-            kappa: c.kappa,
-            bonds_moving_average: c.bonds_moving_average,
-            bonds_penalty: c.bonds_penalty,
-            max_allowed_uids: c.max_allowed_uids,
-            max_allowed_validators: c.max_allowed_validators,
-            immunity_period: c.immunity_period,
-            activity_cutoff: c.activity_cutoff,
-            min_allowed_weights: c.min_allowed_weights,
-            max_weights_limit: c.max_weights_limit,
-            weights_set_rate_limit: c.weights_set_rate_limit,
-            serving_rate_limit: c.serving_rate_limit,
-            target_regs_per_interval: c.target_regs_per_interval,
-            adjustment_interval: c.adjustment_interval,
-            max_regs_per_block: c.max_regs_per_block,
-            liquid_alpha_enabled: c.liquid_alpha_enabled,
-            alpha_low: c.alpha_low,
-            alpha_high: c.alpha_high,
-            alpha_steepness: c.alpha_sigmoid_steepness.unsigned_abs(),
-            yuma3_enabled: c.yuma3_enabled,
-            stake_threshold: c.stake_threshold,
-            commit_reveal_enabled: c.commit_reveal_weights_enabled,
-            commit_reveal_period: c.commit_reveal_period,
-            weights_version: 0,
-            registration_allowed: true,
-            min_burn: RAO_PER_TAO / 2,
-            max_burn: 100 * RAO_PER_TAO,
-            burn_increase_ppm: 1_500_000,
-            burn_decay_ppm: 5_000,
-            difficulty: 10_000,
-            min_difficulty: 1,
-            max_difficulty: 1 << 40,
-        }
-    }
-}
 
 /// The settable keys (the byte is the wire tag).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,10 +108,10 @@ impl HyperparamKey {
             LiquidAlphaEnabled => "liquid_alpha_enabled",
             AlphaLow => "alpha_low",
             AlphaHigh => "alpha_high",
-            AlphaSteepness => "alpha_steepness",
+            AlphaSteepness => "alpha_sigmoid_steepness",
             Yuma3Enabled => "yuma3_enabled",
             StakeThreshold => "stake_threshold",
-            CommitRevealEnabled => "commit_reveal_enabled",
+            CommitRevealEnabled => "commit_reveal_weights_enabled",
             CommitRevealPeriod => "commit_reveal_period",
             WeightsVersion => "weights_version",
             RegistrationAllowed => "registration_allowed",
@@ -205,15 +123,20 @@ impl HyperparamKey {
         }
     }
 
+    /// The key named `name`; earlier releases' names of two keys are accepted too.
     pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|k| k.name() == name)
+        match name {
+            "alpha_steepness" => Some(Self::AlphaSteepness),
+            "commit_reveal_enabled" => Some(Self::CommitRevealEnabled),
+            _ => Self::ALL.iter().copied().find(|k| k.name() == name),
+        }
     }
-}
 
-impl Hyperparams {
-    /// Applies one key, checking its range. `n` is the subnet's current neuron count.
-    pub fn set(&mut self, key: HyperparamKey, value: u64, n: u16) -> Result<(), ChainError> {
+    /// Sets this key of `h` to `value`, checking its range. `n` is the subnet's current
+    /// neuron count.
+    pub fn apply(self, h: &mut Hyperparams, value: u64, n: u16) -> Result<(), ChainError> {
         use HyperparamKey::*;
+        let key = self;
         let bad = |reason: &str| ChainError::InvalidHyperparam {
             key: key.name().to_string(),
             value,
@@ -231,16 +154,16 @@ impl Hyperparams {
                 if v == 0 {
                     return Err(bad("must be at least 1"));
                 }
-                self.tempo = v;
+                h.tempo = v;
             }
-            Kappa => self.kappa = u16v()?,
+            Kappa => h.kappa = u16v()?,
             BondsMovingAverage => {
                 if value > 1_000_000 {
                     return Err(bad("must be at most 1000000"));
                 }
-                self.bonds_moving_average = value;
+                h.bonds_moving_average = value;
             }
-            BondsPenalty => self.bonds_penalty = u16v()?,
+            BondsPenalty => h.bonds_penalty = u16v()?,
             MaxAllowedUids => {
                 let v = u16v()?;
                 if v == 0 || v > MAX_UIDS_CAP || v < n {
@@ -248,86 +171,89 @@ impl Hyperparams {
                         "must be in 1..={MAX_UIDS_CAP} and >= current size {n}"
                     )));
                 }
-                self.max_allowed_uids = v;
+                h.max_allowed_uids = v;
             }
-            MaxAllowedValidators => self.max_allowed_validators = u16v()?,
-            ImmunityPeriod => self.immunity_period = u16v()?,
-            ActivityCutoff => self.activity_cutoff = u16v()?,
-            MinAllowedWeights => self.min_allowed_weights = u16v()?,
+            MaxAllowedValidators => h.max_allowed_validators = u16v()?,
+            ImmunityPeriod => h.immunity_period = u16v()?,
+            ActivityCutoff => h.activity_cutoff = u16v()?,
+            MinAllowedWeights => h.min_allowed_weights = u16v()?,
             MaxWeightsLimit => {
                 let v = u16v()?;
                 if v == 0 {
                     return Err(bad("must be positive"));
                 }
-                self.max_weights_limit = v;
+                h.max_weights_limit = v;
             }
-            WeightsSetRateLimit => self.weights_set_rate_limit = value,
-            ServingRateLimit => self.serving_rate_limit = value,
-            TargetRegsPerInterval => self.target_regs_per_interval = u16v()?,
+            WeightsSetRateLimit => h.weights_set_rate_limit = value,
+            ServingRateLimit => h.serving_rate_limit = value,
+            TargetRegsPerInterval => h.target_regs_per_interval = u16v()?,
             AdjustmentInterval => {
                 let v = u16v()?;
                 if v == 0 {
                     return Err(bad("must be at least 1"));
                 }
-                self.adjustment_interval = v;
+                h.adjustment_interval = v;
             }
-            MaxRegsPerBlock => self.max_regs_per_block = u16v()?,
-            LiquidAlphaEnabled => self.liquid_alpha_enabled = boolv()?,
+            MaxRegsPerBlock => h.max_regs_per_block = u16v()?,
+            LiquidAlphaEnabled => h.liquid_alpha_enabled = boolv()?,
             AlphaLow => {
                 let v = u16v()?;
-                if v > self.alpha_high {
+                if v > h.alpha_high {
                     return Err(bad("must not exceed alpha_high"));
                 }
-                self.alpha_low = v;
+                h.alpha_low = v;
             }
             AlphaHigh => {
                 let v = u16v()?;
-                if v < self.alpha_low {
+                if v < h.alpha_low {
                     return Err(bad("must not be below alpha_low"));
                 }
-                self.alpha_high = v;
+                h.alpha_high = v;
             }
-            AlphaSteepness => self.alpha_steepness = u16v()?,
-            Yuma3Enabled => self.yuma3_enabled = boolv()?,
-            StakeThreshold => self.stake_threshold = value,
-            CommitRevealEnabled => self.commit_reveal_enabled = boolv()?,
+            AlphaSteepness => {
+                h.alpha_sigmoid_steepness =
+                    i16::try_from(value).map_err(|_| bad("must be in 0..=32767"))?;
+            }
+            Yuma3Enabled => h.yuma3_enabled = boolv()?,
+            StakeThreshold => h.stake_threshold = value,
+            CommitRevealEnabled => h.commit_reveal_weights_enabled = boolv()?,
             CommitRevealPeriod => {
                 if value == 0 || value > 100 {
                     return Err(bad("must be in 1..=100 epochs"));
                 }
-                self.commit_reveal_period = value;
+                h.commit_reveal_period = value;
             }
-            WeightsVersion => self.weights_version = value,
-            RegistrationAllowed => self.registration_allowed = boolv()?,
+            WeightsVersion => h.weights_version = value,
+            RegistrationAllowed => h.registration_allowed = boolv()?,
             MinBurn => {
-                if value > self.max_burn {
+                if value > h.max_burn {
                     return Err(bad("must not exceed max_burn"));
                 }
-                self.min_burn = value;
+                h.min_burn = value;
             }
             MaxBurn => {
-                if value < self.min_burn {
+                if value < h.min_burn {
                     return Err(bad("must not be below min_burn"));
                 }
-                self.max_burn = value;
+                h.max_burn = value;
             }
             BurnIncreasePpm => {
                 if !(1_000_000..=10_000_000).contains(&value) {
                     return Err(bad("must be in 1000000..=10000000 (1x..10x)"));
                 }
-                self.burn_increase_ppm = value;
+                h.burn_increase_ppm = value;
             }
             BurnDecayPpm => {
                 if value > 1_000_000 {
                     return Err(bad("must be at most 1000000"));
                 }
-                self.burn_decay_ppm = value;
+                h.burn_decay_ppm = value;
             }
             Difficulty => {
-                if value < self.min_difficulty || value > self.max_difficulty {
+                if value < h.min_difficulty || value > h.max_difficulty {
                     return Err(bad("must be within [min_difficulty, max_difficulty]"));
                 }
-                self.difficulty = value;
+                h.difficulty = value;
             }
         }
         Ok(())
@@ -345,19 +271,28 @@ mod tests {
             assert_eq!(HyperparamKey::from_tag(i as u8), Some(*k));
             assert_eq!(HyperparamKey::from_name(k.name()), Some(*k));
         }
+        assert_eq!(
+            HyperparamKey::from_name("commit_reveal_enabled"),
+            Some(HyperparamKey::CommitRevealEnabled)
+        );
         assert_eq!(HyperparamKey::from_tag(30), None);
     }
 
     #[test]
     fn ranges_are_checked() {
+        use HyperparamKey::*;
         let mut h = Hyperparams::default();
-        assert!(h.set(HyperparamKey::Tempo, 0, 0).is_err());
-        assert!(h.set(HyperparamKey::Tempo, 70_000, 0).is_err());
-        h.set(HyperparamKey::Tempo, 10, 0).unwrap();
+        assert!(Tempo.apply(&mut h, 0, 0).is_err());
+        assert!(Tempo.apply(&mut h, 70_000, 0).is_err());
+        Tempo.apply(&mut h, 10, 0).unwrap();
         assert_eq!(h.tempo, 10);
-        assert!(h.set(HyperparamKey::MaxAllowedUids, 3, 5).is_err());
-        assert!(h.set(HyperparamKey::CommitRevealEnabled, 2, 0).is_err());
-        h.set(HyperparamKey::CommitRevealEnabled, 0, 0).unwrap();
-        assert!(!h.commit_reveal_enabled);
+        assert!(MaxAllowedUids.apply(&mut h, 3, 5).is_err());
+        assert!(CommitRevealEnabled.apply(&mut h, 2, 0).is_err());
+        CommitRevealEnabled.apply(&mut h, 0, 0).unwrap();
+        assert!(!h.commit_reveal_weights_enabled);
+        // a steepness beyond i16 is refused, never wrapped or saturated
+        assert!(AlphaSteepness.apply(&mut h, 40_000, 0).is_err());
+        AlphaSteepness.apply(&mut h, 2_000, 0).unwrap();
+        assert_eq!(h.alpha_sigmoid_steepness, 2_000);
     }
 }

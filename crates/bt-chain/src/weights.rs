@@ -112,7 +112,7 @@ pub(crate) fn commit_weights(
     block: u64,
 ) -> Result<(), ChainError> {
     let sn = s.subnet_mut(netuid)?;
-    if !sn.hparams.commit_reveal_enabled {
+    if !sn.hparams.commit_reveal_weights_enabled {
         return Err(ChainError::CommitRevealDisabled(netuid));
     }
     let uid = sn
@@ -157,7 +157,7 @@ pub(crate) fn reveal_weights(
     block: u64,
 ) -> Result<(), ChainError> {
     let sn = s.subnet_mut(netuid)?;
-    if !sn.hparams.commit_reveal_enabled {
+    if !sn.hparams.commit_reveal_weights_enabled {
         return Err(ChainError::CommitRevealDisabled(netuid));
     }
     sn.uid_of(&hotkey)

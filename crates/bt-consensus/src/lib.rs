@@ -85,4 +85,6 @@ mod validate;
 pub use epoch::epoch;
 pub use error::ConsensusError;
 pub use fixed::{I32F32, I64F64};
-pub use types::{EpochOutput, Hyperparams, OutputF64, SparseRow, StoredOutput, SubnetState};
+pub use types::{
+    EpochOutput, Hyperparams, OutputF64, RAO_PER_TAO, SparseRow, StoredOutput, SubnetState,
+};

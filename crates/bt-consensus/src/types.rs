@@ -41,9 +41,14 @@ impl SubnetState {
     }
 }
 
-/// Subnet hyperparameters (CONSENSUS.md "Hyperparameters and defaults"); `Default` gives the
-/// spec's defaults. Only some of them enter the epoch; the rest are carried here so that the
-/// chain and the simulator have one place for a subnet's settings.
+/// One rao is 1e-9 TAO.
+pub const RAO_PER_TAO: u64 = 1_000_000_000;
+
+/// A subnet's hyperparameters: the one definition every crate uses (re-exported by
+/// `bt-interfaces`). `Default` gives CONSENSUS.md's defaults ("Hyperparameters and defaults")
+/// and the registration settings of a fresh subnet. Only some of them enter the epoch; the
+/// rest are carried here so that the chain, its clients and the simulator share one place for
+/// a subnet's settings. A chain's stored form converts into this by checked conversions.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Hyperparams {
@@ -75,14 +80,30 @@ pub struct Hyperparams {
     /// α_hi as a u16 fraction (0.9 → 58982).
     pub alpha_high: u16,
     /// Sigmoid steepness; the exponent is −(steepness / 100)(d − 0.5).
+    #[serde(alias = "alpha_steepness")]
     pub alpha_sigmoid_steepness: i16,
     /// Yuma3 bonds (CONSENSUS.md step 10) instead of the classic ones (step 9).
     pub yuma3_enabled: bool,
     /// Stake below this (rao) counts as zero, except the owner's.
     pub stake_threshold: u64,
+    #[serde(alias = "commit_reveal_enabled")]
     pub commit_reveal_weights_enabled: bool,
     /// Reveal after this many epochs.
     pub commit_reveal_period: u64,
+    /// The weights version a validator must set (rejects out-of-date validator code).
+    pub weights_version: u64,
+    pub registration_allowed: bool,
+    /// Burn floor and ceiling (rao).
+    pub min_burn: u64,
+    pub max_burn: u64,
+    /// Multiplier applied to the burn after each registration, in parts per million.
+    pub burn_increase_ppm: u64,
+    /// Fraction of the burn above `min_burn` removed each block, in parts per million.
+    pub burn_decay_ppm: u64,
+    /// Proof-of-work registration difficulty and its bounds.
+    pub difficulty: u64,
+    pub min_difficulty: u64,
+    pub max_difficulty: u64,
 }
 
 impl Default for Hyperparams {
@@ -111,6 +132,15 @@ impl Default for Hyperparams {
             stake_threshold: 0,
             commit_reveal_weights_enabled: true,
             commit_reveal_period: 1,
+            weights_version: 0,
+            registration_allowed: true,
+            min_burn: RAO_PER_TAO / 2,
+            max_burn: 100 * RAO_PER_TAO,
+            burn_increase_ppm: 1_500_000,
+            burn_decay_ppm: 5_000,
+            difficulty: 10_000,
+            min_difficulty: 1,
+            max_difficulty: 1 << 40,
         }
     }
 }

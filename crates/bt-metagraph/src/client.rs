@@ -6,10 +6,10 @@ use bt_wire::{GossipBatch, metagraph_client::MetagraphClient};
 use tonic::transport::Endpoint;
 
 use crate::error::MetagraphError;
-use crate::info::SynapseInfo;
 use crate::server::now_ms;
 use crate::validate::{PeerAddr, TimeLimits};
 use crate::verify::{CryptoVerifier, VerifiedSynapse};
+use bt_interfaces::SynapseInfo;
 
 /// One `Metagraph.Gossip` call with a deadline covering connect and answer.
 pub(crate) async fn gossip_call(
@@ -80,7 +80,7 @@ pub async fn inspect(addr: &str, timeout: Duration) -> Result<Vec<SynapseInfo>, 
             .synapses
             .into_iter()
             .filter_map(|s| VerifiedSynapse::verify(s, now, limits, &verifier).ok())
-            .map(|v| SynapseInfo::from_synapse(v.synapse(), 0.0))
+            .map(|v| crate::info::synapse_info(v.synapse(), 0.0))
             .collect()
     })
     .await

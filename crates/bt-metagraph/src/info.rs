@@ -1,45 +1,26 @@
-//! What the table exposes about an entry, and how `metagraph inspect` prints it.
+//! What the table exposes about an entry (`bt_interfaces::SynapseInfo`, the view every
+//! metagraph source gives), and how `metagraph inspect` prints it.
 
 use std::fmt::Write as _;
 
+use bt_interfaces::SynapseInfo;
 use bt_wire::Synapse;
 use serde::Serialize;
 
 use crate::validate::{decode_heartbeat, parse_port};
 
-/// One synapse definition as seen by a table (field names follow the wire schema).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SynapseInfo {
-    pub synapse_key: String,
-    pub neuron_key: String,
-    pub address: String,
-    pub port: u16,
-    pub version: String,
-    /// Announce time, milliseconds since the Unix epoch (the wire's `block_hash`).
-    pub heartbeat_ms: u64,
-    /// The local weight the owner of the table gives this synapse (0 when never set, and
-    /// always 0 in a remote table read by `inspect`: weights are never gossiped).
-    pub weight: f32,
-}
-
-impl SynapseInfo {
-    /// Reads a definition. Only meaningful for definitions that passed validation; fields that
-    /// do not parse become 0 rather than failing, since this is a view.
-    pub fn from_synapse(syn: &Synapse, weight: f32) -> Self {
-        Self {
-            synapse_key: syn.synapse_key.clone(),
-            neuron_key: syn.neuron_key.clone(),
-            address: syn.address.clone(),
-            port: parse_port(&syn.port).unwrap_or(0),
-            version: syn.version.clone(),
-            heartbeat_ms: decode_heartbeat(&syn.block_hash).unwrap_or(0),
-            weight,
-        }
-    }
-
-    /// Milliseconds since the heartbeat (0 when the heartbeat is ahead of `now_ms`).
-    pub fn age_ms(&self, now_ms: u64) -> u64 {
-        now_ms.saturating_sub(self.heartbeat_ms)
+/// Reads a definition as the neuron-facing [`SynapseInfo`]. Only meaningful for definitions
+/// that passed validation; fields that do not parse become 0 rather than failing, since this is
+/// a view.
+pub fn synapse_info(syn: &Synapse, weight: f32) -> SynapseInfo {
+    SynapseInfo {
+        synapse_key: syn.synapse_key.clone(),
+        neuron_key: syn.neuron_key.clone(),
+        address: syn.address.clone(),
+        port: parse_port(&syn.port).unwrap_or(0),
+        version: syn.version.clone(),
+        heartbeat_ms: decode_heartbeat(&syn.block_hash).unwrap_or(0),
+        weight,
     }
 }
 

@@ -73,10 +73,9 @@ pub mod verify;
 pub use client::inspect;
 pub use config::{DEFAULT_DIFFICULTY_BITS, MetagraphConfig};
 pub use node::{MetagraphHandle, MetagraphNode, OwnSynapse};
-pub use source::MetagraphSource;
 
 pub use error::MetagraphError;
-pub use info::{SynapseInfo, render_json, render_table};
+pub use info::{render_json, render_table, synapse_info};
 pub use table::{CleanReport, MetagraphTable, SinkReport, TableConfig, Triage};
 pub use validate::{PeerAddr, Rejection};
 pub use verify::{CryptoVerifier, PreVerified, SynapseVerifier, VerifiedSynapse};

@@ -14,12 +14,12 @@ use tonic::transport::server::TcpIncoming;
 use crate::client::gossip_call;
 use crate::config::MetagraphConfig;
 use crate::error::MetagraphError;
-use crate::info::SynapseInfo;
 use crate::sample::SplitMix64;
 use crate::server::{GossipService, Shared, now_ms, sink_batch};
 use crate::table::MetagraphTable;
 use crate::validate::{PeerAddr, Rejection, encode_heartbeat};
 use crate::verify::VerifiedSynapse;
+use bt_interfaces::SynapseInfo;
 
 /// One of our own synapses, as the neuron serves it on its axon.
 #[derive(Debug, Clone, PartialEq, Eq)]

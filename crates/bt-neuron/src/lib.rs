@@ -1,8 +1,8 @@
 //! Running neurons: the composition of model, axon, dendrite, metagraph and router.
 //!
 //! The network crates never see the ML framework; this crate is where the two meet:
-//! [`served::ServedModel`] is the served copy of a bt-nn model, [`adapter::AxonSynapse`] puts
-//! any model-side `bt_nn::Synapse` behind the axon's wire-level `Synapse` trait, and
+//! [`served::ServedModel`] is the served copy of a bt-nn model (a `bt_interfaces::Synapse`, as
+//! every served model is), and
 //! [`trainer::Trainer`] drives the seeds' learning loop over the dendrite and the router.
 //!
 //! - [`run_echo`]: `bittensor neuron echo`, a synapse that answers with its input.
@@ -25,7 +25,6 @@
 // Tests may unwrap: a panic is the failure report there.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
-pub mod adapter;
 pub mod config;
 mod echo;
 pub mod error;

@@ -13,7 +13,6 @@ use bt_metagraph::MetagraphHandle;
 use bt_nn::{Dataset, MnistModel, default_mnist_dir};
 use tokio::sync::watch;
 
-use crate::adapter::AxonSynapse;
 use crate::config::{NeuronConfig, WAIT_FOR_PEERS_LIMIT};
 use crate::error::{NeuronError, Stopped};
 use crate::identity::{Identity, load_identity};
@@ -116,8 +115,7 @@ impl MnistNeuron {
         remote_learning: Option<RemoteLearning>,
     ) -> Result<Self, NeuronError> {
         let served = Arc::new(ServedModel::with_learning(model, remote_learning));
-        let axon_synapse = Arc::new(AxonSynapse::new(served.clone()));
-        let network = Network::start(cfg, identity, axon_synapse).await?;
+        let network = Network::start(cfg, identity, served.clone()).await?;
         let metagraph = Arc::new(network.metagraph);
         let synapse_key = network.synapse_key;
         let dendrite = Dendrite::new(identity.neuron_key()?, DendriteConfig::default());

@@ -29,7 +29,7 @@ impl Network {
     pub async fn start(
         cfg: &NeuronConfig,
         identity: &Identity,
-        synapse: Arc<dyn bt_axon::Synapse>,
+        synapse: Arc<dyn bt_interfaces::Synapse>,
     ) -> Result<Self, NeuronError> {
         if cfg.chain_endpoint.is_some() {
             return Err(NeuronError::Config(

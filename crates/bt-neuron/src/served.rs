@@ -1,8 +1,6 @@
-//! The model as peers see it: a copy of the trained model behind the model-side
-//! [`bt_nn::Synapse`] trait, served to the axon through [`crate::adapter::AxonSynapse`].
-//!
-//! Peers send images as the wire defines them (float32 in 0..1, `[B, 1, 28, 28]` or `[B, 784]`);
-//! the MNIST synapse normalizes them itself and returns input gradients in the wire's units.
+//! The model as peers see it: a copy of the trained model, served to the axon as a
+//! [`bt_interfaces::Synapse`]. It answers exactly as the model does (`bt_nn::synapse`: wire
+//! images in, the encoding out, input gradients in the wire's units).
 //!
 //! What is served is the model's encoding ([`MnistModel::encode`]: the forward network over the
 //! image and the student's output, trained by the labels), and `Backward` returns that
@@ -17,12 +15,10 @@
 
 use std::sync::{Arc, Mutex, RwLock};
 
-use bt_axon::SynapseError;
-
-use crate::adapter::synapse_error;
-use bt_nn::dataset::{MNIST_MEAN, MNIST_STD};
-use bt_nn::mnist::IMAGE_DIM;
-use bt_nn::{EncoderGrad, MnistModel, Modality as NnModality, Synapse};
+use bt_interfaces::synapse::single_backward_pair;
+use bt_interfaces::{Synapse, SynapseError};
+use bt_nn::mnist::CONTEXT_DIM;
+use bt_nn::{EncoderGrad, MNIST_MODALITIES, MnistModel, images_from_wire, synapse_error};
 use bt_tensor::{Modality, Tensor};
 
 /// How much a served model learns from its peers' gradients.
@@ -57,8 +53,6 @@ pub struct ServedModel {
     learning: Option<RemoteLearning>,
     pending: Mutex<Pending>,
 }
-
-const MODALITIES: [NnModality; 2] = [NnModality::Image, NnModality::Tensor];
 
 impl ServedModel {
     /// Serves `model`; remote gradients are not learned from.
@@ -120,69 +114,47 @@ impl ServedModel {
 }
 
 impl Synapse for ServedModel {
-    fn modalities(&self) -> &[NnModality] {
-        &MODALITIES
+    fn modalities(&self) -> &[Modality] {
+        &MNIST_MODALITIES
     }
-    fn output_dim(&self) -> usize {
-        bt_nn::mnist::CONTEXT_DIM
+
+    fn output_dim(&self) -> Option<usize> {
+        Some(CONTEXT_DIM)
     }
-    fn forward_image(&self, images: &[f32], rows: usize) -> bt_nn::Result<Vec<f32>> {
-        Synapse::forward_image(&*self.snapshot(), images, rows)
+
+    fn forward(&self, modality: Modality, input: Tensor) -> Result<Tensor, SynapseError> {
+        self.snapshot().forward(modality, input)
     }
-    fn forward_tensor(&self, x: &[f32], rows: usize) -> bt_nn::Result<Vec<f32>> {
-        Synapse::forward_tensor(&*self.snapshot(), x, rows)
-    }
+
     fn backward(
         &self,
-        modality: NnModality,
-        inputs: &[f32],
-        rows: usize,
-        grads: &[f32],
-    ) -> bt_nn::Result<Vec<f32>> {
+        inputs: Vec<Tensor>,
+        grads: Vec<Tensor>,
+    ) -> Result<Vec<Tensor>, SynapseError> {
         let model = self.snapshot();
-        let dx = Synapse::backward(&*model, modality, inputs, rows, grads)?;
-        if self.learning.is_some() {
-            let x = bt_nn::synapse::normalize_images(inputs, rows)?;
-            self.learn(&model, &x, grads)?;
+        if self.learning.is_none() {
+            return model.backward(inputs, grads);
         }
-        Ok(dx)
+        let (input, grad) = single_backward_pair(&inputs, &grads, CONTEXT_DIM)?;
+        if !MNIST_MODALITIES.contains(&input.modality()) {
+            return Err(SynapseError::UnsupportedModality(input.modality()));
+        }
+        let (_, x) = images_from_wire(input)?;
+        let g = grad.f32_cow().map_err(SynapseError::invalid)?;
+        let dx = model.wire_input_grad(&x, &g).map_err(synapse_error)?;
+        self.learn(&model, &x, &g).map_err(synapse_error)?;
+        Tensor::from_f32_vec(input.shape(), dx, input.modality())
+            .map(|t| vec![t])
+            .map_err(SynapseError::failed)
     }
-}
-
-/// Checks an image batch and returns its rows as normalized pixels.
-pub fn normalized_images(t: &Tensor) -> Result<(usize, Vec<f32>), SynapseError> {
-    let shape = t.shape();
-    let rows = *shape.first().ok_or_else(|| {
-        SynapseError::InvalidInput("an image batch needs a batch dimension".into())
-    })?;
-    let per_row: usize = shape.iter().skip(1).product();
-    if per_row != IMAGE_DIM {
-        return Err(SynapseError::InvalidInput(format!(
-            "images must be [B, 1, 28, 28] or [B, 784], got {shape:?}"
-        )));
-    }
-    let values = t
-        .to_f32_vec()
-        .map_err(|e| SynapseError::InvalidInput(e.to_string()))?;
-    let x = bt_nn::synapse::normalize_images(&values, rows).map_err(synapse_error)?;
-    Ok((rows, x))
-}
-
-/// Normalized pixels back to the wire's 0..1 images, `[B, 1, 28, 28]`.
-pub fn wire_images(normalized: &[f32], rows: usize) -> Result<Tensor, bt_tensor::TensorError> {
-    let raw: Vec<f32> = normalized
-        .iter()
-        .map(|v| v * MNIST_STD + MNIST_MEAN)
-        .collect();
-    Tensor::from_f32_vec(&[rows, 1, 28, 28], raw, Modality::Image)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapter::AxonSynapse;
-    use bt_axon::Synapse as _;
-    use bt_nn::mnist::CONTEXT_DIM;
+    use bt_nn::dataset::MNIST_STD;
+    use bt_nn::images_to_wire;
+    use bt_nn::mnist::IMAGE_DIM;
 
     fn images(rows: usize) -> Tensor {
         let values: Vec<f32> = (0..rows * IMAGE_DIM)
@@ -201,14 +173,17 @@ mod tests {
     #[test]
     fn forward_matches_the_model_on_normalized_pixels() {
         let model = MnistModel::new(1);
-        let served = AxonSynapse::new(ServedModel::new(model.clone()));
+        let served = ServedModel::new(model.clone());
         let x = images(3);
         let out = served.forward(Modality::Image, x.clone()).unwrap();
         assert_eq!(out.shape(), [3, CONTEXT_DIM]);
-        let (_, normalized) = normalized_images(&x).unwrap();
+        let (_, normalized) = images_from_wire(&x).unwrap();
         let direct = model.encode(&normalized).unwrap();
         assert_eq!(out.to_f32_vec().unwrap(), direct);
-        let back = wire_images(&normalized, 3).unwrap().to_f32_vec().unwrap();
+        let back = images_to_wire(&normalized, 3)
+            .unwrap()
+            .to_f32_vec()
+            .unwrap();
         let orig = x.to_f32_vec().unwrap();
         assert!(back.iter().zip(&orig).all(|(a, b)| (a - b).abs() < 1e-5));
     }
@@ -216,12 +191,12 @@ mod tests {
     #[test]
     fn backward_is_the_encoding_vjp_in_wire_units() {
         let model = MnistModel::new(2);
-        let served = AxonSynapse::new(ServedModel::new(model.clone()));
+        let served = ServedModel::new(model.clone());
         let x = images(2);
         let gt = grads(2, 0.01);
         let dx = served.backward(vec![x.clone()], vec![gt.clone()]).unwrap();
         assert_eq!(dx[0].shape(), x.shape());
-        let (_, normalized) = normalized_images(&x).unwrap();
+        let (_, normalized) = images_from_wire(&x).unwrap();
         let expect = model
             .encode_vjp(&normalized, &gt.to_f32_vec().unwrap())
             .unwrap();
@@ -230,7 +205,7 @@ mod tests {
             assert!((a * MNIST_STD - b).abs() < 1e-5);
         }
         // learning is off by default: nothing is kept
-        assert!(served.inner().take_remote_grad().is_none());
+        assert!(served.take_remote_grad().is_none());
     }
 
     #[test]
@@ -240,22 +215,22 @@ mod tests {
             scale: 0.5,
             max_norm: 2.0,
         };
-        let served = AxonSynapse::new(ServedModel::with_learning(model.clone(), Some(learning)));
+        let served = ServedModel::with_learning(model.clone(), Some(learning));
         // a huge gradient from a hostile peer contributes at most scale·max_norm
         let huge = grads(2, 1e3);
         served.backward(vec![images(2)], vec![huge]).unwrap();
-        let (g, n) = served.inner().take_remote_grad().unwrap();
+        let (g, n) = served.take_remote_grad().unwrap();
         assert_eq!(n, 1);
         assert!((g.norm() - 1.0).abs() < 1e-3, "norm {}", g.norm());
-        assert!(served.inner().take_remote_grad().is_none());
+        assert!(served.take_remote_grad().is_none());
         // the direction is the encoder's parameter gradient (student and forward network):
         // applying it lowers sum(out·g), and it moves both
         let small = grads(2, 1e-3);
         served
             .backward(vec![images(2)], vec![small.clone()])
             .unwrap();
-        let (g, _) = served.inner().take_remote_grad().unwrap();
-        let (_, x) = normalized_images(&images(2)).unwrap();
+        let (g, _) = served.take_remote_grad().unwrap();
+        let (_, x) = images_from_wire(&images(2)).unwrap();
         let gv = small.to_f32_vec().unwrap();
         let objective = |m: &MnistModel| -> f64 {
             let out = m.encode(&x).unwrap();
@@ -272,7 +247,7 @@ mod tests {
 
     #[test]
     fn bad_inputs_are_refused_not_crashed() {
-        let served = AxonSynapse::new(ServedModel::new(MnistModel::new(3)));
+        let served = ServedModel::new(MnistModel::new(3));
         let text = Tensor::text(&["a"]);
         assert!(matches!(
             served.forward(Modality::Text, text),

@@ -30,7 +30,8 @@ use crate::error::NeuronError;
 use crate::peers::{BackwardJob, PeerView};
 use crate::progress::Progress;
 use crate::report::{TestLine, TrainLine};
-use crate::served::{ServedModel, wire_images};
+use crate::served::ServedModel;
+use bt_nn::images_to_wire;
 
 /// How a learning neuron trains. Defaults are the seeds'.
 #[derive(Debug, Clone)]
@@ -356,7 +357,7 @@ impl Trainer {
             for &r in &d.examples {
                 sub.extend_from_slice(&batch.x[r * batch.dim..(r + 1) * batch.dim]);
             }
-            let images = wire_images(&sub, d.examples.len())
+            let images = images_to_wire(&sub, d.examples.len())
                 .map_err(|e| NeuronError::Training(e.to_string()))?;
             calls.push((ep.clone(), images));
         }

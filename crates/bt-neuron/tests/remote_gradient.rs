@@ -8,7 +8,6 @@ use std::sync::Arc;
 use bt_axon::{Axon, AxonConfig};
 use bt_crypto::NeuronKey;
 use bt_dendrite::{CallOptions, Dendrite, DendriteConfig, Endpoint, Inputs, Outcome};
-use bt_neuron::adapter::AxonSynapse;
 use bt_neuron::served::ServedModel;
 use bt_nn::MnistModel;
 use bt_nn::dataset::{MNIST_MEAN, MNIST_STD};
@@ -22,7 +21,7 @@ async fn gradient_through_the_network_equals_the_local_gradient() {
     let axon = Axon::builder(AxonConfig::default())
         .serve_synapse(
             synapse_key.clone(),
-            Arc::new(AxonSynapse::new(ServedModel::new(model.clone()))),
+            Arc::new(ServedModel::new(model.clone())),
         )
         .start("127.0.0.1:0".parse().unwrap())
         .await

@@ -27,8 +27,8 @@ pub enum NnError {
     NonFinite(&'static str),
     #[error("checkpoint {path}: {reason}")]
     Checkpoint { path: PathBuf, reason: String },
-    #[error("modality {0:?} is not served by this synapse")]
-    UnsupportedModality(crate::synapse::Modality),
+    #[error("modality {} is not served by this synapse", .0.name())]
+    UnsupportedModality(bt_tensor::Modality),
     #[error("router: {0}")]
     Router(String),
     #[error("candle: {0}")]

@@ -13,7 +13,8 @@
 //! gradient, and the gradient with respect to the network context.
 //!
 //! ```
-//! use bt_nn::{GradMode, MnistModel, Modality, Synapse};
+//! use bt_interfaces::{Modality, Synapse, Tensor};
+//! use bt_nn::{GradMode, MnistModel};
 //!
 //! let mut model = MnistModel::new(0);
 //! let x = vec![0.1f32; 2 * 784]; // two normalized images
@@ -22,13 +23,13 @@
 //! let losses = model.step(&x, &[3, 7], &context, sgd, false)?;
 //! assert!(losses.total().is_finite());
 //! // what a peer's Forward request gets: the encoding, not the student
-//! let served = model.forward_image(&vec![0.5f32; 2 * 784], 2)?;
-//! assert_eq!(served.len(), 2 * 1024);
-//! // what a peer's Backward request gets (the synapse speaks the wire's 0..1 pixels)
-//! let wire = vec![0.5f32; 2 * 784];
-//! let input_grad = model.backward(Modality::Image, &wire, 2, &context)?;
-//! assert_eq!(input_grad.len(), x.len());
-//! # Ok::<(), bt_nn::NnError>(())
+//! let images = Tensor::from_f32_vec(&[2, 1, 28, 28], vec![0.5; 2 * 784], Modality::Image)?;
+//! let served = model.forward(Modality::Image, images.clone())?;
+//! assert_eq!(served.shape(), [2, 1024]);
+//! // what a peer's Backward request gets: the gradient of its images, in the wire's units
+//! let input_grad = model.backward(vec![images], vec![served])?;
+//! assert_eq!(input_grad[0].shape(), [2, 1, 28, 28]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 // Tests may unwrap: a panic is the failure report there.
@@ -61,5 +62,5 @@ pub use error::{NnError, Result};
 pub use mnist::{MnistModel, StepLosses};
 pub use remote::{EncoderGrad, LayerGrad};
 pub use router::{Dispatch, Joined, PeerOutcome, Router, RouterConfig, Routing};
-pub use synapse::{Modality, Synapse};
+pub use synapse::{MNIST_MODALITIES, images_from_wire, images_to_wire, synapse_error};
 pub use train::{TrainConfig, accuracy, train_epoch_alone, train_epoch_averaged};

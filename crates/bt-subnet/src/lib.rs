@@ -10,7 +10,7 @@
 //!   policy: PermitPolicy          score = mean p(true label), EMA per uid
 //! ```
 //! - [`ChainMetagraph`]: the metagraph of one subnet from the chain, as a
-//!   [`bt_metagraph::MetagraphSource`] (synapses = served axons, weights = our row on chain,
+//!   [`bt_interfaces::MetagraphSource`] (synapses = served axons, weights = our row on chain,
 //!   set_weights = a transaction, commit-reveal when the subnet asks for it). Every call has a
 //!   deadline.
 //! - **Identity.** Requests are signed with Ed25519 neuron keys, chain accounts are sr25519.

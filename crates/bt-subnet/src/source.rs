@@ -15,7 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bt_chain::{Chain, ChainExt, Keypair, MAX_PENDING_COMMITS, Metagraph, RpcChain};
-use bt_metagraph::{MetagraphError, MetagraphSource, PeerAddr, SynapseInfo};
+use bt_interfaces::metagraph::check_weights;
+use bt_interfaces::{MetagraphSource, PeerCounts, SourceError, SourceKind, SynapseInfo};
 use rand::RngCore;
 
 use crate::error::SubnetError;
@@ -63,7 +64,6 @@ struct Snapshot {
 /// A chain-backed [`MetagraphSource`] for one subnet, acting as one hotkey.
 pub struct ChainMetagraph {
     chain: RpcChain,
-    endpoint: String,
     netuid: u16,
     hotkey: Keypair,
     timeout: Duration,
@@ -85,7 +85,6 @@ impl ChainMetagraph {
         let chain = deadline(timeout, "connect", RpcChain::connect(endpoint)).await?;
         Ok(Self {
             chain,
-            endpoint: endpoint.to_string(),
             netuid,
             hotkey,
             timeout,
@@ -163,7 +162,7 @@ impl ChainMetagraph {
         let h = &mg.hparams;
         let version_key = h.weights_version;
         let row: Vec<(u16, u16)> = uids.iter().copied().zip(values.iter().copied()).collect();
-        if !h.commit_reveal_enabled {
+        if !h.commit_reveal_weights_enabled {
             let r = self
                 .call(
                     "set_weights",
@@ -242,21 +241,6 @@ impl ChainMetagraph {
         }
         Ok(revealed)
     }
-
-    fn to_metagraph_error(&self, e: SubnetError) -> MetagraphError {
-        // MetagraphError has no chain variant; a timeout maps onto its own, the rest onto an
-        // RPC failure that carries the message.
-        match e {
-            SubnetError::ChainTimeout { after, .. } => MetagraphError::Timeout {
-                peer: self.endpoint.clone(),
-                timeout_ms: u64::try_from(after.as_millis()).unwrap_or(u64::MAX),
-            },
-            e => MetagraphError::Rpc {
-                peer: self.endpoint.clone(),
-                status: Box::new(tonic::Status::unavailable(e.to_string())),
-            },
-        }
-    }
 }
 
 /// Subtensor's epoch index of `block` (`(block + netuid + 1) / (tempo + 1)`), as the chain
@@ -294,13 +278,25 @@ fn our_row(mg: &Metagraph, hotkey: &Keypair) -> Vec<(u16, u16)> {
         .unwrap_or_default()
 }
 
+/// Chain failures keep their kind: a timeout or an unreachable node is `Unavailable` (retry),
+/// a refused transaction is `Rejected`; the `SubnetError` stays the source either way.
+fn source_error(e: SubnetError) -> SourceError {
+    match e {
+        e @ (SubnetError::ChainTimeout { .. } | SubnetError::Chain { .. }) => {
+            SourceError::unavailable(e)
+        }
+        e => SourceError::rejected(e),
+    }
+}
+
 impl MetagraphSource for ChainMetagraph {
+    fn kind(&self) -> SourceKind {
+        SourceKind::Chain
+    }
+
     /// Served axons, highest weight first, then most recently served.
-    async fn synapses(&self, n: usize) -> Result<Vec<SynapseInfo>, MetagraphError> {
-        let mg = self
-            .current()
-            .await
-            .map_err(|e| self.to_metagraph_error(e))?;
+    async fn synapses(&self, n: usize) -> Result<Vec<SynapseInfo>, SourceError> {
+        let mg = self.current().await.map_err(source_error)?;
         let mut rows: Vec<(u64, SynapseInfo)> = synapse_infos(&mg, &our_row(&mg, &self.hotkey))
             .into_iter()
             .zip(mg.axons.iter().flatten())
@@ -310,16 +306,18 @@ impl MetagraphSource for ChainMetagraph {
         Ok(rows.into_iter().take(n).map(|(_, i)| i).collect())
     }
 
-    /// The chain replaces gossip: there are no metagraph peers to exchange tables with.
-    async fn peers(&self, _n: usize) -> Result<Vec<PeerAddr>, MetagraphError> {
-        Ok(Vec::new())
+    /// The chain replaces gossip, so there are no metagraph peers to exchange tables with;
+    /// the synapses are the served axons.
+    async fn counts(&self) -> Result<PeerCounts, SourceError> {
+        let mg = self.current().await.map_err(source_error)?;
+        Ok(PeerCounts {
+            peers: 0,
+            synapses: mg.axons.iter().flatten().count(),
+        })
     }
 
-    async fn weights(&self, synapse_keys: &[String]) -> Result<Vec<f32>, MetagraphError> {
-        let mg = self
-            .current()
-            .await
-            .map_err(|e| self.to_metagraph_error(e))?;
+    async fn weights(&self, synapse_keys: &[String]) -> Result<Vec<f32>, SourceError> {
+        let mg = self.current().await.map_err(source_error)?;
         let row = our_row(&mg, &self.hotkey);
         Ok(synapse_keys
             .iter()
@@ -327,40 +325,25 @@ impl MetagraphSource for ChainMetagraph {
             .collect())
     }
 
-    /// Keys not on the chain are refused (`Config`), since their weight could not be stored.
+    /// Keys not on the chain are refused (`UnknownSynapse`), since their weight could not be
+    /// stored.
     async fn set_weights(
         &self,
         synapse_keys: &[String],
         weights: &[f32],
-    ) -> Result<(), MetagraphError> {
-        if synapse_keys.len() != weights.len() {
-            return Err(MetagraphError::WeightsLength {
-                keys: synapse_keys.len(),
-                weights: weights.len(),
-            });
-        }
-        let mg = self
-            .refresh()
-            .await
-            .map_err(|e| self.to_metagraph_error(e))?;
+    ) -> Result<(), SourceError> {
+        check_weights(synapse_keys, weights)?;
+        let mg = self.refresh().await.map_err(source_error)?;
         let uids = synapse_keys
             .iter()
             .map(|k| {
-                uid_of_synapse(&mg, k).ok_or_else(|| {
-                    MetagraphError::Config(format!(
-                        "synapse key {k} is not served on netuid {}",
-                        self.netuid
-                    ))
-                })
+                uid_of_synapse(&mg, k).ok_or_else(|| SourceError::UnknownSynapse { key: k.clone() })
             })
             .collect::<Result<Vec<u16>, _>>()?;
         self.set_uid_weights(&uids, weights)
             .await
             .map(|_| ())
-            .map_err(|e| match e {
-                SubnetError::Config(msg) => MetagraphError::Config(msg),
-                e => self.to_metagraph_error(e),
-            })
+            .map_err(source_error)
     }
 }
 

@@ -11,11 +11,10 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use bt_axon::{Synapse, SynapseError};
 use bt_dendrite::Outcome;
-use bt_neuron::served::{normalized_images, wire_images};
+use bt_interfaces::{Synapse, SynapseError};
 use bt_nn::dataset::NUM_CLASSES;
-use bt_nn::{Batch, Dataset, MnistModel};
+use bt_nn::{Batch, Dataset, MnistModel, images_from_wire, images_to_wire};
 use bt_tensor::{Modality, Tensor};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -54,11 +53,15 @@ impl Synapse for Classifier {
         &MODALITIES
     }
 
+    fn output_dim(&self) -> Option<usize> {
+        Some(NUM_CLASSES)
+    }
+
     fn forward(&self, modality: Modality, input: Tensor) -> Result<Tensor, SynapseError> {
         if modality != Modality::Image {
             return Err(SynapseError::UnsupportedModality(modality));
         }
-        let (rows, x) = normalized_images(&input)?;
+        let (rows, x) = images_from_wire(&input)?;
         if rows == 0 || rows > MAX_BATCH {
             return Err(SynapseError::InvalidInput(format!(
                 "batch of {rows} images; this subnet answers 1..={MAX_BATCH}"
@@ -100,7 +103,7 @@ pub fn sample_query(data: &Dataset, batch: usize, seed: u64) -> Result<Query, Su
     let mut b = Batch::default();
     data.gather(&idx, &mut b)
         .map_err(|e| SubnetError::Data(e.to_string()))?;
-    let images = wire_images(&b.x, batch).map_err(|e| SubnetError::Data(e.to_string()))?;
+    let images = images_to_wire(&b.x, batch).map_err(|e| SubnetError::Data(e.to_string()))?;
     Ok(Query {
         images,
         labels: b.y,

@@ -192,7 +192,7 @@ impl Rounds<'_> {
                     )),
                 }
             }
-            if mg.hparams.commit_reveal_enabled {
+            if mg.hparams.commit_reveal_weights_enabled {
                 match self.s.source.reveal_due().await {
                     Ok(0) => {}
                     Ok(n) => progress(&format!(

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bt_chain::{AxonEndpoint, AxonIdentity, ChainExt, HyperparamKey, Keypair};
 use bt_crypto::NeuronKey;
-use bt_metagraph::{MetagraphError, MetagraphSource};
+use bt_interfaces::{MetagraphSource, PeerCounts, SourceError, SourceKind};
 use bt_subnet::{ChainMetagraph, WeightsOutcome, epoch_index};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -67,7 +67,15 @@ async fn chain_metagraph_is_a_metagraph_source() {
     assert_eq!((first.address.as_str(), first.port), ("10.0.0.1", 8091));
     assert_eq!(first.version, "7");
     assert_eq!(source.synapses(1).await.unwrap().len(), 1, "bounded by n");
-    assert!(source.peers(5).await.unwrap().is_empty());
+    assert_eq!(source.kind(), SourceKind::Chain);
+    assert_eq!(
+        source.counts().await.unwrap(),
+        PeerCounts {
+            peers: 0,
+            synapses: 2
+        },
+        "no gossip peers; the served axons are the synapses"
+    );
     assert_eq!(
         source.weights(&synapse_keys).await.unwrap(),
         vec![0.0, 0.0],
@@ -77,11 +85,11 @@ async fn chain_metagraph_is_a_metagraph_source() {
     // Unknown keys and mismatched lengths are refused before anything is submitted.
     assert!(matches!(
         source.set_weights(&["0xnot-served".into()], &[1.0]).await,
-        Err(MetagraphError::Config(_))
+        Err(SourceError::UnknownSynapse { .. })
     ));
     assert!(matches!(
         source.set_weights(&synapse_keys, &[1.0]).await,
-        Err(MetagraphError::WeightsLength { .. })
+        Err(SourceError::WeightsLength { .. })
     ));
 
     // Once the owner's permit is in place, weights go on chain and read back normalized.

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use bt_crypto::NeuronKey;
-use bt_metagraph::{MetagraphConfig, MetagraphHandle, MetagraphNode, OwnSynapse, SynapseInfo};
+use bt_interfaces::SynapseInfo;
+use bt_metagraph::{MetagraphConfig, MetagraphHandle, MetagraphNode, OwnSynapse};
 
 use crate::{HarnessError, Proxy, Testnet};
 

@@ -5,8 +5,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use bt_axon::{Axon, AxonConfig, AxonHandle, Synapse, SynapseError};
+use bt_axon::{Axon, AxonConfig, AxonHandle};
 use bt_crypto::{NeuronKey, NonceClock, RpcMethod};
+use bt_interfaces::{Synapse, SynapseError};
 use bt_tensor::{Modality, Tensor};
 use bt_wire::TensorMessage;
 use bt_wire::bittensor_client::BittensorClient;

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use bt_wire::{GossipBatch, Synapse};
 
 use crate::error::MetagraphError;
-use crate::info::SynapseInfo;
+use bt_interfaces::SynapseInfo;
 
 use crate::validate::{PeerAddr, Rejection, TimeLimits, check_key, decode_heartbeat};
 use crate::verify::{SynapseVerifier, VerifiedSynapse};
@@ -455,7 +455,7 @@ impl MetagraphTable {
     pub fn snapshot(&self) -> Vec<SynapseInfo> {
         self.entries
             .values()
-            .map(|e| SynapseInfo::from_synapse(&e.synapse, e.weight))
+            .map(|e| crate::info::synapse_info(&e.synapse, e.weight))
             .collect()
     }
 

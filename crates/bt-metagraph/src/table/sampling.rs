@@ -8,16 +8,16 @@ use std::sync::Arc;
 use bt_wire::Synapse;
 
 use super::{Entry, MetagraphTable};
-use crate::info::SynapseInfo;
 use crate::sample::{SplitMix64, weighted_sample};
 use crate::validate::decode_heartbeat;
+use bt_interfaces::SynapseInfo;
 
 impl MetagraphTable {
     /// Up to `n` definitions, fresh and high-weight ones preferred, deterministic for a seed.
     pub fn synapses(&self, n: usize, now_ms: u64, seed: u64) -> Vec<SynapseInfo> {
         self.sample_entries(n, now_ms, seed, false)
             .into_iter()
-            .map(|e| SynapseInfo::from_synapse(&e.synapse, e.weight))
+            .map(|e| crate::info::synapse_info(&e.synapse, e.weight))
             .collect()
     }
 

@@ -1,0 +1,26 @@
+//! The interfaces of a neuron: the traits and plain types that implementations and their
+//! callers share, so that a new model, transport, peer source or chain plugs in without the
+//! rest of the workspace depending on it (reth's `*-api` pattern).
+//!
+//! - [`Synapse`]: a model served on the network — forward, backward, the modalities it takes
+//!   and the width it promises — over [`bt_tensor::Tensor`]s. Axons serve it, models implement
+//!   it; nothing sits between the two.
+//! - [`Modality`]: what a tensor represents (one definition, the wire's; re-exported from
+//!   `bt-tensor`, whose validation depends on it).
+//! - [`MetagraphSource`]: who the peers are, from gossip or from a chain.
+//! - [`Hyperparams`]: a subnet's settings (one definition, with CONSENSUS.md's defaults; it
+//!   lives in `bt-consensus`, which must stay free of every other dependency, and is
+//!   re-exported here).
+//!
+//! This crate does no I/O and pulls in nothing heavy: depending on it never means depending on
+//! an implementation.
+
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod metagraph;
+pub mod synapse;
+
+pub use bt_consensus::Hyperparams;
+pub use bt_tensor::{Modality, Tensor};
+pub use metagraph::{MetagraphSource, PeerCounts, SourceError, SourceKind, SynapseInfo};
+pub use synapse::{Synapse, SynapseError};
