@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use bt_neuron::subnet::{MinerConfig, NeuronSettings as SubnetNeuron, ValidatorConfig};
 use bt_nn::{Dataset, MnistModel, TrainConfig, checkpoint};
-use bt_subnet::{MinerConfig, NeuronSettings as SubnetNeuron, ValidatorConfig};
 
 use crate::cli::{NeuronKind, Role};
 use crate::config::{NeuronSettings, SubnetSettings};
@@ -57,7 +57,7 @@ pub async fn run(
             let model = miner_model(&neuron, train).await?;
             let mut cfg = MinerConfig::new(settings);
             cfg.report_interval = subnet.interval;
-            bt_subnet::run_miner(cfg, model, shutdown).await
+            bt_neuron::subnet::run_miner(cfg, model, shutdown).await
         }
         Role::Validator => {
             let model = match &neuron.model_path {
@@ -66,7 +66,7 @@ pub async fn run(
             };
             let mut cfg = ValidatorConfig::new(settings, Arc::new(test));
             cfg.round_interval = subnet.interval;
-            bt_subnet::run_validator(cfg, model, shutdown).await
+            bt_neuron::subnet::run_validator(cfg, model, shutdown).await
         }
     };
     match outcome {
@@ -75,8 +75,8 @@ pub async fn run(
     }
 }
 
-fn classify(e: bt_subnet::SubnetError) -> anyhow::Error {
-    use bt_subnet::SubnetError as E;
+fn classify(e: bt_neuron::subnet::SubnetError) -> anyhow::Error {
+    use bt_neuron::subnet::SubnetError as E;
     let text = e.to_string();
     match e {
         E::Axon(bt_axon::AxonError::Bind { .. } | bt_axon::AxonError::MetricsBind { .. }) => {

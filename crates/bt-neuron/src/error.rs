@@ -1,6 +1,9 @@
 //! Why a neuron could not start or stopped early. Messages name the flag to change.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::subnet::error::SubnetError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NeuronError {
@@ -14,10 +17,18 @@ pub enum NeuronError {
     },
     #[error("neuron key: {0}")]
     Key(#[from] bt_crypto::CryptoError),
-    #[error("dataset: {0}")]
-    Data(String),
-    #[error("checkpoint: {0}")]
-    Checkpoint(String),
+    #[error("cannot load MNIST-like IDX files from {} (--data_dir)", dir.display())]
+    Data {
+        dir: PathBuf,
+        #[source]
+        source: bt_nn::NnError,
+    },
+    #[error("checkpoint {} (--model_path)", path.display())]
+    Checkpoint {
+        path: PathBuf,
+        #[source]
+        source: bt_nn::NnError,
+    },
     #[error("invalid setting: {0}")]
     Config(String),
     #[error("axon: {0}")]
@@ -26,8 +37,27 @@ pub enum NeuronError {
     Metagraph(bt_metagraph::MetagraphError),
     #[error("model: {0}")]
     Model(#[from] bt_nn::NnError),
-    #[error("training thread: {0}")]
-    Training(String),
+    #[error("the {what} task stopped abnormally")]
+    Task {
+        what: &'static str,
+        #[source]
+        source: tokio::task::JoinError,
+    },
+    #[error("calling peers")]
+    Dendrite(#[from] bt_dendrite::DendriteError),
+    #[error("a tensor for the wire")]
+    Tensor(#[from] bt_tensor::TensorError),
+    #[error("this neuron's trainer was already made")]
+    TrainerTaken,
+    #[error(transparent)]
+    Subnet(#[from] SubnetError),
+}
+
+impl NeuronError {
+    /// For `JoinError`s of the blocking tasks a neuron runs (`what` names the task).
+    pub fn task(what: &'static str) -> impl FnOnce(tokio::task::JoinError) -> Self {
+        move |source| Self::Task { what, source }
+    }
 }
 
 impl From<bt_axon::AxonError> for NeuronError {

@@ -35,6 +35,7 @@ pub mod peers;
 pub mod progress;
 pub mod report;
 pub mod served;
+pub mod subnet;
 pub mod trainer;
 
 pub use config::NeuronConfig;

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use bt_axon::AxonHandle;
 use bt_dendrite::{Dendrite, DendriteConfig};
+use bt_interfaces::MetagraphSource;
 use bt_metagraph::MetagraphHandle;
 use bt_nn::{Dataset, MnistModel, default_mnist_dir};
 use tokio::sync::watch;
@@ -17,7 +18,7 @@ use crate::config::{NeuronConfig, WAIT_FOR_PEERS_LIMIT};
 use crate::error::{NeuronError, Stopped};
 use crate::identity::{Identity, load_identity};
 use crate::network::Network;
-use crate::peers::{self, BackwardStats, PeerView};
+use crate::peers::{self, BackwardStats, PeerScores, PeerView};
 use crate::report;
 use crate::served::{RemoteLearning, ServedModel};
 use crate::trainer::{Trainer, TrainerConfig, TrainerLinks, save_checkpoint};
@@ -70,7 +71,7 @@ pub async fn run_mnist_with(
             training.await
         }
     };
-    let outcome = result.map_err(|e| NeuronError::Training(e.to_string()))?;
+    let outcome = result.map_err(NeuronError::task("training"))?;
     // Stop serving first, then save: the checkpoint is the last thing a stopped neuron did.
     neuron.shutdown().await;
     let trained = outcome?;
@@ -80,7 +81,7 @@ pub async fn run_mnist_with(
         let (epoch, step) = (trained.epoch, trained.step);
         tokio::task::spawn_blocking(move || save_checkpoint(&model, &path, epoch, step))
             .await
-            .map_err(|e| NeuronError::Training(e.to_string()))??;
+            .map_err(NeuronError::task("checkpoint"))??;
     }
     println!("{}", report::done_line());
     Ok(if trained.interrupted {
@@ -90,24 +91,33 @@ pub async fn run_mnist_with(
     })
 }
 
-/// A running MNIST neuron's network side: the axon serving its encoding, the metagraph, the peer
-/// sync and the `Backward` sender. Its training loop is a [`Trainer`] made by
-/// [`MnistNeuron::trainer`]; the network keeps serving after training ends, until
+/// How a neuron's metagraph source is let go when the neuron stops (gossip: stop its node).
+type CloseSource<M> = Box<dyn FnOnce(Arc<M>) -> BoxFuture<()> + Send>;
+type BoxFuture<T> = std::pin::Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// A running MNIST neuron's network side, on any [`MetagraphSource`]: the axon serving its
+/// encoding, the peer view, and the `Backward` sender. Its training loop is a [`Trainer`] made by
+/// [`MnistNeuron::trainer`]; what happens to the router's peer scores is its role's business
+/// ([`MnistNeuron::scores`]: a learner writes them into its metagraph, a validator sets them as
+/// its weights). The network keeps serving after training ends, until
 /// [`MnistNeuron::shutdown`].
-pub struct MnistNeuron {
+pub struct MnistNeuron<M: MetagraphSource = MetagraphHandle> {
     pub served: Arc<ServedModel>,
-    pub metagraph: Arc<MetagraphHandle>,
+    pub source: Arc<M>,
     pub synapse_key: String,
     pub stats: Arc<BackwardStats>,
     /// Set to stop the training loop at the next step.
     pub stop: Arc<AtomicBool>,
     axon: AxonHandle,
     links: Option<TrainerLinks>,
+    scores: Option<watch::Receiver<PeerScores>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    close: Option<CloseSource<M>>,
 }
 
-impl MnistNeuron {
-    /// Serves `model` and joins the network described by `cfg`.
+impl MnistNeuron<MetagraphHandle> {
+    /// Serves `model` and joins the gossip network described by `cfg`, as a learner: the
+    /// router's scores go into the metagraph table.
     pub async fn start(
         cfg: &NeuronConfig,
         identity: &Identity,
@@ -116,16 +126,52 @@ impl MnistNeuron {
     ) -> Result<Self, NeuronError> {
         let served = Arc::new(ServedModel::with_learning(model, remote_learning));
         let network = Network::start(cfg, identity, served.clone()).await?;
-        let metagraph = Arc::new(network.metagraph);
-        let synapse_key = network.synapse_key;
+        let source = Arc::new(network.metagraph);
+        let close: CloseSource<MetagraphHandle> = Box::new(|m| {
+            Box::pin(async move {
+                if let Ok(m) = Arc::try_unwrap(m) {
+                    m.shutdown().await;
+                }
+            })
+        });
+        let mut neuron = Self::assemble(
+            served,
+            source,
+            network.axon,
+            network.synapse_key,
+            identity,
+            cfg.metagraph_size,
+            Some(close),
+        )?;
+        if let Some(scores) = neuron.scores.take() {
+            let publish = peers::publish_scores(neuron.source.clone(), scores);
+            neuron.tasks.push(tokio::spawn(publish));
+        }
+        Ok(neuron)
+    }
+}
+
+impl<M: MetagraphSource> MnistNeuron<M> {
+    /// The runtime around an axon that already serves `served` under `synapse_key`: the peer
+    /// view from `source` (at most `view_limit` synapses), the dendrite and the `Backward`
+    /// sender. `close` lets the source go at shutdown.
+    pub fn assemble(
+        served: Arc<ServedModel>,
+        source: Arc<M>,
+        axon: AxonHandle,
+        synapse_key: String,
+        identity: &Identity,
+        view_limit: usize,
+        close: Option<CloseSource<M>>,
+    ) -> Result<Self, NeuronError> {
         let dendrite = Dendrite::new(identity.neuron_key()?, DendriteConfig::default());
         let (view_tx, view_rx) = watch::channel(PeerView::default());
-        let (weights_tx, weights_rx) = watch::channel(Vec::new());
-        let sync = tokio::spawn(peers::sync_loop(
-            metagraph.clone(),
+        let (scores_tx, scores_rx) = watch::channel(PeerScores::new());
+        let view = tokio::spawn(peers::view_loop(
+            source.clone(),
             synapse_key.clone(),
+            view_limit,
             view_tx,
-            weights_rx,
         ));
         let (backward_tx, backward_rx) = peers::backward_queue();
         let stats = Arc::new(BackwardStats::default());
@@ -139,20 +185,22 @@ impl MnistNeuron {
             runtime: tokio::runtime::Handle::current(),
             dendrite,
             view: view_rx,
-            weights: weights_tx,
+            weights: scores_tx,
             backward: backward_tx,
             served: served.clone(),
             stop: stop.clone(),
         };
         Ok(Self {
             served,
-            metagraph,
+            source,
             synapse_key,
             stats,
             stop,
-            axon: network.axon,
+            axon,
             links: Some(links),
-            tasks: vec![sync, sender],
+            scores: Some(scores_rx),
+            tasks: vec![view, sender],
+            close,
         })
     }
 
@@ -161,31 +209,36 @@ impl MnistNeuron {
         self.axon.local_addr()
     }
 
+    /// The router's peer scores as training publishes them, for the neuron's role (once).
+    pub fn take_scores(&mut self) -> Option<watch::Receiver<PeerScores>> {
+        self.scores.take()
+    }
+
+    /// Runs `task` beside training until the neuron shuts down.
+    pub fn spawn(&mut self, task: impl Future<Output = ()> + Send + 'static) {
+        self.tasks.push(tokio::spawn(task));
+    }
+
     /// The training loop of this neuron (one per neuron: it owns the links to the network).
     pub fn trainer(
         &mut self,
         cfg: TrainerConfig,
         model: MnistModel,
     ) -> Result<Trainer, NeuronError> {
-        let links = self.links.take().ok_or_else(|| {
-            NeuronError::Training("this neuron's trainer was already made".into())
-        })?;
+        let links = self.links.take().ok_or(NeuronError::TrainerTaken)?;
         Trainer::new(cfg, model, links)
     }
 
-    /// Returns once the metagraph lists the synapses of `peers` other neurons (so that the
-    /// first training step can already call them), or after `limit` with fewer.
+    /// Returns once the source lists the synapses of `peers` other neurons (so that the first
+    /// training step can already call them), or after `limit` with fewer.
     pub async fn wait_for_peers(&self, peers: usize, limit: Duration) {
         const POLL: Duration = Duration::from_millis(100);
         let start = tokio::time::Instant::now();
-        let found = || {
-            peers::view_of(&self.metagraph, &self.synapse_key)
-                .endpoints
-                .len()
-        };
         tracing::info!("waiting for {peers} peer(s) before training (at most {limit:?})");
         loop {
-            let have = found();
+            let have = peers::view_of(&*self.source, &self.synapse_key, usize::MAX)
+                .await
+                .map_or(0, |v| v.endpoints.len());
             if have >= peers {
                 tracing::info!("found {have} peer(s) after {:?}", start.elapsed());
                 return;
@@ -200,11 +253,11 @@ impl MnistNeuron {
         }
     }
 
-    /// Stops the peer tasks, the metagraph and the axon.
+    /// Stops the peer and role tasks, lets the source go, and stops the axon.
     pub async fn shutdown(self) {
         for t in self.tasks {
             t.abort();
-            // wait for the abort so the tasks' metagraph clones are gone before try_unwrap
+            // wait for the abort so the tasks' source clones are gone before the close
             let _ = t.await;
         }
         tracing::info!(
@@ -212,8 +265,8 @@ impl MnistNeuron {
             failed = self.stats.failed.load(Ordering::Relaxed),
             "backward calls"
         );
-        if let Ok(m) = Arc::try_unwrap(self.metagraph) {
-            m.shutdown().await;
+        if let Some(close) = self.close {
+            close(self.source).await;
         }
         if let Err(e) = self.axon.shutdown(crate::network::SHUTDOWN_GRACE).await {
             tracing::warn!(error = %e, "axon did not stop cleanly");
@@ -222,15 +275,11 @@ impl MnistNeuron {
 }
 
 pub async fn load_data(dir: PathBuf) -> Result<(Dataset, Dataset), NeuronError> {
-    let shown = dir.display().to_string();
+    let shown = dir.clone();
     tokio::task::spawn_blocking(move || Dataset::load_dir(&dir))
         .await
-        .map_err(|e| NeuronError::Training(e.to_string()))?
-        .map_err(|e| {
-            NeuronError::Data(format!(
-                "cannot load MNIST-like IDX files from {shown} (--data_dir): {e}"
-            ))
-        })
+        .map_err(NeuronError::task("dataset loading"))?
+        .map_err(|source| NeuronError::Data { dir: shown, source })
 }
 
 /// Resumes from `--model_path` when the file exists, else starts fresh.
@@ -241,11 +290,15 @@ async fn load_model(
     let seed = seed_from_key(key_hex);
     match path {
         Some(p) if p.exists() => {
-            let shown = p.display().to_string();
+            let path = p.clone();
             let (model, state) = tokio::task::spawn_blocking(move || bt_nn::checkpoint::load(&p))
                 .await
-                .map_err(|e| NeuronError::Training(e.to_string()))?
-                .map_err(|e| NeuronError::Checkpoint(format!("{shown} (--model_path): {e}")))?;
+                .map_err(NeuronError::task("checkpoint loading"))?
+                .map_err(|source| NeuronError::Checkpoint {
+                    path: path.clone(),
+                    source,
+                })?;
+            let shown = path.display();
             println!(
                 "Resumed from {shown}: epoch {} step {}",
                 state.epoch, state.step

@@ -1,10 +1,11 @@
 //! The async side of a learning neuron: what the training thread learns of the network, and the
 //! gradients it sends back.
 //!
-//! The training thread never touches the metagraph or awaits a peer's `Backward`: a sync task
-//! publishes the current peer list on a `watch` channel and applies the router's weights to the
-//! table, and a bounded queue carries gradients to a sender task. A full queue drops the
-//! gradient (counted) rather than stalling a training step.
+//! The training thread never touches the metagraph or awaits a peer's `Backward`: a view task
+//! publishes the current peer list (from any [`MetagraphSource`]) on a `watch` channel, the
+//! router's peer scores leave on another for the neuron's role to publish, and a bounded queue
+//! carries gradients to a sender task. A full queue drops the gradient (counted) rather than
+//! stalling a training step.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bt_dendrite::{CallOptions, Dendrite, Endpoint, Outcome};
-use bt_metagraph::MetagraphHandle;
+use bt_interfaces::{MetagraphSource, SourceError};
 use bt_tensor::Tensor;
 use tokio::sync::{mpsc, watch};
 
@@ -23,7 +24,7 @@ pub struct PeerView {
     pub endpoints: BTreeMap<String, Endpoint>,
     /// The seeds' nP: metagraph peers known.
     pub peers: usize,
-    /// The seeds' nS: synapses in the table, ours included.
+    /// The seeds' nS: synapses known, ours included.
     pub synapses: usize,
 }
 
@@ -34,9 +35,19 @@ pub const BACKWARD_QUEUE: usize = 64;
 /// Deadline of one `Backward` call.
 pub const BACKWARD_TIMEOUT: Duration = Duration::from_secs(5);
 
-pub fn view_of(metagraph: &MetagraphHandle, own_synapse_key: &str) -> PeerView {
-    let endpoints = metagraph
-        .table_snapshot()
+/// The router's scores of its peers, by synapse key: what a learner writes into its metagraph
+/// and a validator sets as its weights.
+pub type PeerScores = Vec<(String, f32)>;
+
+/// Up to `limit` synapses of `source` as routable endpoints, ours excluded.
+pub async fn view_of<M: MetagraphSource>(
+    source: &M,
+    own_synapse_key: &str,
+    limit: usize,
+) -> Result<PeerView, SourceError> {
+    let endpoints = source
+        .synapses(limit)
+        .await?
         .into_iter()
         .filter(|s| s.synapse_key != own_synapse_key && s.port != 0)
         .map(|s| {
@@ -44,47 +55,57 @@ pub fn view_of(metagraph: &MetagraphHandle, own_synapse_key: &str) -> PeerView {
             (s.synapse_key, ep)
         })
         .collect();
-    let (peers, synapses) = metagraph.counts();
-    PeerView {
+    let counts = source.counts().await?;
+    Ok(PeerView {
         endpoints,
-        peers,
-        synapses,
-    }
+        peers: counts.peers,
+        synapses: counts.synapses,
+    })
 }
 
-/// Keeps `view` current and writes the router's weights into the metagraph table, until
-/// `weights` is closed (the training thread ended).
-pub async fn sync_loop(
-    metagraph: Arc<MetagraphHandle>,
+/// Keeps `view` current until every receiver is gone (the training thread ended). A source
+/// that cannot answer leaves the last view in force.
+pub async fn view_loop<M: MetagraphSource>(
+    source: Arc<M>,
     own_synapse_key: String,
+    limit: usize,
     view: watch::Sender<PeerView>,
-    mut weights: watch::Receiver<Vec<(String, f32)>>,
 ) {
     let mut tick = tokio::time::interval(SYNC_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = tick.tick() => {
-                let fresh = view_of(&metagraph, &own_synapse_key);
-                view.send_if_modified(|current| {
-                    let changed = *current != fresh;
-                    if changed {
-                        *current = fresh;
-                    }
-                    changed
-                });
+            () = view.closed() => return,
+            _ = tick.tick() => {}
+        }
+        let fresh = match view_of(&*source, &own_synapse_key, limit).await {
+            Ok(fresh) => fresh,
+            Err(e) => {
+                tracing::debug!(error = %e, "peer view not refreshed");
+                continue;
             }
-            changed = weights.changed() => {
-                if changed.is_err() {
-                    return;
-                }
-                let w = weights.borrow_and_update().clone();
-                let keys: Vec<&str> = w.iter().map(|(k, _)| k.as_str()).collect();
-                let values: Vec<f32> = w.iter().map(|(_, v)| *v).collect();
-                if let Err(e) = metagraph.with_table(|t| t.set_weights(&keys, &values)) {
-                    tracing::warn!(error = %e, "could not record peer weights");
-                }
+        };
+        view.send_if_modified(|current| {
+            let changed = *current != fresh;
+            if changed {
+                *current = fresh;
             }
+            changed
+        });
+    }
+}
+
+/// The learner's publication: every change of the router's scores is written to the source
+/// (gossip keeps them in its table), until `scores` is closed (the training thread ended).
+pub async fn publish_scores<M: MetagraphSource>(
+    source: Arc<M>,
+    mut scores: watch::Receiver<PeerScores>,
+) {
+    while scores.changed().await.is_ok() {
+        let w = scores.borrow_and_update().clone();
+        let (keys, values): (Vec<String>, Vec<f32>) = w.into_iter().unzip();
+        if let Err(e) = source.set_weights(&keys, &values).await {
+            tracing::warn!(error = %e, "could not record peer weights");
         }
     }
 }

@@ -357,8 +357,7 @@ impl Trainer {
             for &r in &d.examples {
                 sub.extend_from_slice(&batch.x[r * batch.dim..(r + 1) * batch.dim]);
             }
-            let images = images_to_wire(&sub, d.examples.len())
-                .map_err(|e| NeuronError::Training(e.to_string()))?;
+            let images = images_to_wire(&sub, d.examples.len())?;
             calls.push((ep.clone(), images));
         }
         let opts = CallOptions {
@@ -371,7 +370,7 @@ impl Trainer {
             Inputs::PerPeer(calls.clone()),
             &opts,
         ));
-        let replies = replies.map_err(|e| NeuronError::Training(e.to_string()))?;
+        let replies = replies?;
         tracing::debug!(peers = calls.len(), elapsed = ?started.elapsed(), "network forward");
         let mut answers = Vec::with_capacity(routing.dispatch.len());
         let mut leaves = Vec::new();
@@ -463,8 +462,12 @@ pub fn save_checkpoint(
     epoch: u64,
     step: u64,
 ) -> Result<(), NeuronError> {
-    bt_nn::checkpoint::save(model, bt_nn::TrainingState { epoch, step }, path)
-        .map_err(|e| NeuronError::Checkpoint(e.to_string()))?;
+    bt_nn::checkpoint::save(model, bt_nn::TrainingState { epoch, step }, path).map_err(
+        |source| NeuronError::Checkpoint {
+            path: path.to_path_buf(),
+            source,
+        },
+    )?;
     println!(
         "{}",
         crate::report::checkpoint_line(&path.display().to_string())

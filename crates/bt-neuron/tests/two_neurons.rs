@@ -44,13 +44,13 @@ async fn two_neurons_find_route_to_and_train_with_each_other() {
     let mut a = MnistNeuron::start(&cfg_a, &id_a, MnistModel::new(1), learning)
         .await
         .unwrap();
-    let cfg_b = config(dir.path(), "b", vec![a.metagraph.local_addr().to_string()]);
+    let cfg_b = config(dir.path(), "b", vec![a.source.local_addr().to_string()]);
     let id_b = load_identity(&cfg_b.neuron_key).unwrap();
     let mut b = MnistNeuron::start(&cfg_b, &id_b, MnistModel::new(2), learning)
         .await
         .unwrap();
     eventually(WAIT, || {
-        a.metagraph.counts() == (1, 2) && b.metagraph.counts() == (1, 2)
+        a.source.counts() == (1, 2) && b.source.counts() == (1, 2)
     })
     .await
     .unwrap();

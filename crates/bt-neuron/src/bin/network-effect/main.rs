@@ -140,13 +140,13 @@ async fn start(
 
 async fn wait_for(neuron: &MnistNeuron, counts: (usize, usize)) -> Res<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
-    while neuron.metagraph.counts() != counts {
+    while neuron.source.counts() != counts {
         if Instant::now() > deadline {
             return Err(format!(
                 "gossip: expected nP|nS {}|{}, have {:?}",
                 counts.0,
                 counts.1,
-                neuron.metagraph.counts()
+                neuron.source.counts()
             )
             .into());
         }
@@ -405,7 +405,7 @@ async fn main() -> Res<()> {
 
     // 1. two peers train together
     let mut peer_a = start(&dir, "a", vec![], &MnistModel::new(1), learning).await?;
-    let boot = vec![peer_a.metagraph.local_addr().to_string()];
+    let boot = vec![peer_a.source.local_addr().to_string()];
     let mut peer_b = start(&dir, "b", boot.clone(), &MnistModel::new(2), learning).await?;
     wait_for(&peer_a, (1, 2)).await?;
     wait_for(&peer_b, (1, 2)).await?;

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use bt_nn::MnistModel;
 
-use crate::error::SubnetError;
-use crate::neuron::{NeuronSettings, Serving};
+use crate::subnet::error::SubnetError;
+use crate::subnet::neuron::{NeuronSettings, Serving};
 
 pub struct MinerConfig {
     pub neuron: NeuronSettings,

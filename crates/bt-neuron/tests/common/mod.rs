@@ -10,7 +10,7 @@ use bt_chain::{
     BlockMode, ChainExt, ChainNode, Genesis, Keypair, NodeConfig, RAO_PER_TAO, RpcChain,
 };
 use bt_crypto::NeuronKey;
-use bt_subnet::{NeuronSettings, Progress};
+use bt_neuron::subnet::{NeuronSettings, Progress};
 
 pub const TEMPO: u16 = 4;
 pub const BLOCK_TIME: Duration = Duration::from_millis(150);

@@ -11,7 +11,7 @@ use std::time::Duration;
 use bt_chain::{AxonEndpoint, AxonIdentity, ChainExt, HyperparamKey, Keypair};
 use bt_crypto::NeuronKey;
 use bt_interfaces::{MetagraphSource, PeerCounts, SourceError, SourceKind};
-use bt_subnet::{ChainMetagraph, WeightsOutcome, epoch_index};
+use bt_neuron::subnet::{ChainMetagraph, WeightsOutcome, epoch_index};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chain_metagraph_is_a_metagraph_source() {

@@ -10,10 +10,10 @@ use bt_chain::{AxonEndpoint, AxonIdentity, ChainExt, Keypair, Metagraph};
 use bt_crypto::{NeuronKey, PublicKey};
 use bt_nn::MnistModel;
 
-use crate::error::SubnetError;
-use crate::permit::PermitPolicy;
-use crate::source::ChainMetagraph;
-use crate::task::Classifier;
+use crate::subnet::error::SubnetError;
+use crate::subnet::permit::PermitPolicy;
+use crate::subnet::source::ChainMetagraph;
+use crate::subnet::task::Classifier;
 
 /// Where progress lines go (one call per line, no trailing newline).
 pub type Progress = Arc<dyn Fn(&str) + Send + Sync>;
@@ -173,7 +173,7 @@ impl Serving {
                 )
                 .await;
             if let Err(e) = served {
-                let _ = axon.shutdown(bt_neuron::network::SHUTDOWN_GRACE).await;
+                let _ = axon.shutdown(crate::network::SHUTDOWN_GRACE).await;
                 return Err(e);
             }
         }
@@ -211,7 +211,7 @@ impl Serving {
     }
 
     pub async fn stop(self) {
-        if let Err(e) = self.axon.shutdown(bt_neuron::network::SHUTDOWN_GRACE).await {
+        if let Err(e) = self.axon.shutdown(crate::network::SHUTDOWN_GRACE).await {
             tracing::warn!(error = %e, "axon did not stop cleanly");
         }
     }

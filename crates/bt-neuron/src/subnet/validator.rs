@@ -14,10 +14,10 @@ use bt_nn::dataset::NUM_CLASSES;
 use bt_nn::{Dataset, MnistModel};
 use bt_tensor::Modality;
 
-use crate::error::SubnetError;
-use crate::neuron::{NeuronSettings, Serving};
-use crate::source::WeightsOutcome;
-use crate::task::{MAX_BATCH, sample_query, score};
+use crate::subnet::error::SubnetError;
+use crate::subnet::neuron::{NeuronSettings, Serving};
+use crate::subnet::source::WeightsOutcome;
+use crate::subnet::task::{MAX_BATCH, sample_query, score};
 
 pub struct ValidatorConfig {
     pub neuron: NeuronSettings,

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bt_chain::{Chain, Keypair, Metagraph};
+use bt_neuron::subnet::{MinerConfig, ValidatorConfig, run_miner, run_validator};
 use bt_nn::{Dataset, MnistModel, TrainConfig, default_mnist_dir, train_epoch_alone};
-use bt_subnet::{MinerConfig, ValidatorConfig, run_miner, run_validator};
 
 /// Models after 0, 60 and 120 SGD steps of 32 images (one training run, two snapshots).
 fn models(train: &Dataset) -> [MnistModel; 3] {

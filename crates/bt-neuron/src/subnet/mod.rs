@@ -27,9 +27,7 @@
 //!   progress lines through [`Progress`]. Model inference runs on the axon's blocking pool and
 //!   query sampling on Tokio's; the async tasks only move tensors and talk to the chain.
 
-#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
-
-mod error;
+pub mod error;
 mod miner;
 mod neuron;
 mod permit;

@@ -19,8 +19,8 @@ use bt_interfaces::metagraph::check_weights;
 use bt_interfaces::{MetagraphSource, PeerCounts, SourceError, SourceKind, SynapseInfo};
 use rand::RngCore;
 
-use crate::error::SubnetError;
-use crate::weights::{to_u16_weights, weight_of};
+use crate::subnet::error::SubnetError;
+use crate::subnet::weights::{to_u16_weights, weight_of};
 
 /// A commitment waiting for its reveal epoch.
 #[derive(Debug, Clone)]

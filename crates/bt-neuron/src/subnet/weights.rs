@@ -3,7 +3,7 @@
 
 use bt_chain::Metagraph;
 
-use crate::error::SubnetError;
+use crate::subnet::error::SubnetError;
 
 /// `row`'s weight for `uid` as a fraction of the row's sum (0 when absent or the row is empty).
 pub fn weight_of(row: &[(u16, u16)], uid: u16) -> f32 {

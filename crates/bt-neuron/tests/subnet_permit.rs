@@ -12,8 +12,8 @@ use std::time::Duration;
 use bt_chain::{AxonEndpoint, AxonIdentity, Chain, ChainExt, Keypair};
 use bt_crypto::NeuronKey;
 use bt_dendrite::{CallOptions, Dendrite, DendriteConfig, Endpoint, Inputs, Outcome};
+use bt_neuron::subnet::{MinerConfig, run_miner};
 use bt_nn::MnistModel;
-use bt_subnet::{MinerConfig, run_miner};
 use bt_tensor::{Modality, Tensor};
 
 async fn ask(key: NeuronKey, ep: &Endpoint) -> Outcome {

@@ -1,7 +1,7 @@
 //! The subnet's task: MNIST digit classification.
 //!
 //! - **Query**: an image batch, modality IMAGE, float32 pixels in 0..1, `[B, 1, 28, 28]` or
-//!   `[B, 784]` (the wire form `bt_neuron::served` defines), `B ≤ MAX_BATCH`.
+//!   `[B, 784]` (the wire form `crate::served` defines), `B ≤ MAX_BATCH`.
 //! - **Answer**: class logits `[B, 10]`, float32. Logits rather than probabilities so that a
 //!   miner cannot send rows that do not sum to one: the validator applies the softmax itself.
 //! - **Score**: the mean probability the answer gives the true label (softmax of the logits),
@@ -20,7 +20,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::index::sample;
 
-use crate::error::SubnetError;
+use crate::subnet::error::SubnetError;
 
 /// Largest image batch a miner answers (bounds the CPU one request can cost).
 pub const MAX_BATCH: usize = 1024;
