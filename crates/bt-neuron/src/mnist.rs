@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bt_axon::AxonHandle;
+use bt_crypto::NeuronKey;
 use bt_dendrite::{Dendrite, DendriteConfig};
 use bt_interfaces::MetagraphSource;
 use bt_metagraph::MetagraphHandle;
@@ -21,7 +22,7 @@ use crate::network::Network;
 use crate::peers::{self, BackwardStats, PeerScores, PeerView};
 use crate::report;
 use crate::served::{RemoteLearning, ServedModel};
-use crate::trainer::{Trainer, TrainerConfig, TrainerLinks, save_checkpoint};
+use crate::trainer::{Trainer, TrainerConfig, TrainerLinks, TrainerResult, save_checkpoint};
 
 /// The MNIST neuron with the seeds' behaviour (no learning from remote gradients).
 pub async fn run_mnist(
@@ -53,6 +54,47 @@ pub async fn run_mnist_with(
             }
         }
     }
+    let outcome = train_on(
+        &mut neuron,
+        &cfg,
+        model,
+        start,
+        train,
+        test,
+        shutdown.as_mut(),
+    )
+    .await;
+    // Stop serving first, then save: the checkpoint is the last thing a stopped neuron did.
+    neuron.shutdown().await;
+    let trained = outcome?;
+    if let Some(path) = &cfg.model_path {
+        let model = trained.model;
+        let path = path.clone();
+        let (epoch, step) = (trained.epoch, trained.step);
+        tokio::task::spawn_blocking(move || save_checkpoint(&model, &path, epoch, step))
+            .await
+            .map_err(NeuronError::task("checkpoint"))??;
+    }
+    println!("{}", report::done_line());
+    Ok(if trained.interrupted {
+        Stopped::Interrupted
+    } else {
+        Stopped::Finished
+    })
+}
+
+/// Trains `model` on `neuron` from `start` until the epochs or steps of `cfg` are done or
+/// `shutdown` resolves (then the loop stops at its next step). The training loop runs on the
+/// blocking pool.
+pub(crate) async fn train_on<M: MetagraphSource>(
+    neuron: &mut MnistNeuron<M>,
+    cfg: &NeuronConfig,
+    model: MnistModel,
+    start: bt_nn::TrainingState,
+    train: Dataset,
+    test: Dataset,
+    mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
+) -> Result<TrainerResult, NeuronError> {
     let trainer_cfg = TrainerConfig {
         epochs: cfg.epochs,
         max_steps: cfg.max_steps,
@@ -71,24 +113,7 @@ pub async fn run_mnist_with(
             training.await
         }
     };
-    let outcome = result.map_err(NeuronError::task("training"))?;
-    // Stop serving first, then save: the checkpoint is the last thing a stopped neuron did.
-    neuron.shutdown().await;
-    let trained = outcome?;
-    if let Some(path) = &cfg.model_path {
-        let model = trained.model;
-        let path = path.clone();
-        let (epoch, step) = (trained.epoch, trained.step);
-        tokio::task::spawn_blocking(move || save_checkpoint(&model, &path, epoch, step))
-            .await
-            .map_err(NeuronError::task("checkpoint"))??;
-    }
-    println!("{}", report::done_line());
-    Ok(if trained.interrupted {
-        Stopped::Interrupted
-    } else {
-        Stopped::Finished
-    })
+    result.map_err(NeuronError::task("training"))?
 }
 
 /// How a neuron's metagraph source is let go when the neuron stops (gossip: stop its node).
@@ -139,7 +164,7 @@ impl MnistNeuron<MetagraphHandle> {
             source,
             network.axon,
             network.synapse_key,
-            identity,
+            identity.neuron_key()?,
             cfg.metagraph_size,
             Some(close),
         )?;
@@ -153,18 +178,18 @@ impl MnistNeuron<MetagraphHandle> {
 
 impl<M: MetagraphSource> MnistNeuron<M> {
     /// The runtime around an axon that already serves `served` under `synapse_key`: the peer
-    /// view from `source` (at most `view_limit` synapses), the dendrite and the `Backward`
-    /// sender. `close` lets the source go at shutdown.
+    /// view from `source` (at most `view_limit` synapses), the dendrite (signing with
+    /// `neuron_key`) and the `Backward` sender. `close` lets the source go at shutdown.
     pub fn assemble(
         served: Arc<ServedModel>,
         source: Arc<M>,
         axon: AxonHandle,
         synapse_key: String,
-        identity: &Identity,
+        neuron_key: NeuronKey,
         view_limit: usize,
         close: Option<CloseSource<M>>,
     ) -> Result<Self, NeuronError> {
-        let dendrite = Dendrite::new(identity.neuron_key()?, DendriteConfig::default());
+        let dendrite = Dendrite::new(neuron_key, DendriteConfig::default());
         let (view_tx, view_rx) = watch::channel(PeerView::default());
         let (scores_tx, scores_rx) = watch::channel(PeerScores::new());
         let view = tokio::spawn(peers::view_loop(
@@ -283,7 +308,7 @@ pub async fn load_data(dir: PathBuf) -> Result<(Dataset, Dataset), NeuronError> 
 }
 
 /// Resumes from `--model_path` when the file exists, else starts fresh.
-async fn load_model(
+pub(crate) async fn load_model(
     path: Option<PathBuf>,
     key_hex: &str,
 ) -> Result<(MnistModel, bt_nn::TrainingState), NeuronError> {

@@ -1,146 +1,250 @@
-//! The subnet end to end: a local chain (150 ms blocks, tempo 4), one validator and three
-//! miners whose models were trained for 0, 60 and 120 steps. The validator scores them every
-//! round and sets weights every tempo; Yuma consensus must rank their incentive by quality.
+//! The one runtime on a subnet of the local chain: a miner keeps learning while it serves, and
+//! a validator's weights on the chain are its router's peer scores.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
 
-use bt_chain::{Chain, Keypair, Metagraph};
-use bt_neuron::subnet::{MinerConfig, ValidatorConfig, run_miner, run_validator};
-use bt_nn::{Dataset, MnistModel, TrainConfig, default_mnist_dir, train_epoch_alone};
+use bt_chain::{AxonEndpoint, AxonIdentity, Chain, ChainExt, Keypair};
+use bt_crypto::NeuronKey;
+use bt_dendrite::{CallOptions, Dendrite, DendriteConfig, Endpoint, Inputs};
+use bt_neuron::NeuronConfig;
+use bt_neuron::mnist::seed_from_key;
+use bt_neuron::subnet::{SubnetRole, run_subnet};
+use bt_nn::mnist::CONTEXT_DIM;
+use bt_nn::{Dataset, MnistModel, default_mnist_dir};
+use bt_tensor::{Modality, Tensor};
 
-/// Models after 0, 60 and 120 SGD steps of 32 images (one training run, two snapshots).
-fn models(train: &Dataset) -> [MnistModel; 3] {
-    let untrained = MnistModel::new(1);
-    let mut short = untrained.clone();
-    let cfg = TrainConfig {
-        batch_size: 32,
-        ..TrainConfig::default()
-    };
-    train_epoch_alone(&mut short, &train.head(60 * 32), cfg, 1, |_, _| {}).unwrap();
-    let mut long = short.clone();
-    train_epoch_alone(&mut long, &train.head(60 * 32), cfg, 2, |_, _| {}).unwrap();
-    [untrained, short, long]
+type Stop = tokio::sync::broadcast::Sender<()>;
+
+fn stopper() -> Stop {
+    tokio::sync::broadcast::channel::<()>(1).0
+}
+
+fn until(stop: &Stop) -> impl Future<Output = ()> + Send + 'static {
+    let mut rx = stop.subscribe();
+    async move {
+        let _ = rx.recv().await;
+    }
+}
+
+fn lines_after(net: &common::Net, marker: &str) -> Vec<String> {
+    let all = net.lines.lock().unwrap().clone();
+    match all.iter().position(|l| l.contains(marker)) {
+        Some(i) => all[i + 1..].to_vec(),
+        None => Vec::new(),
+    }
+}
+
+/// Binds the validator's neuron key to its hotkey on the chain, as its own axon would, so
+/// that miners admit its requests once the epoch gives it a permit.
+async fn bind_validator_key(net: &common::Net, key: &NeuronKey) {
+    net.chain
+        .serve_axon(
+            &net.validator_hot,
+            net.netuid,
+            AxonEndpoint {
+                ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+                port: 9,
+                protocol: 4,
+                version: 1,
+            },
+            AxonIdentity::sign(
+                key,
+                &net.validator_hot.account(),
+                net.netuid,
+                &NeuronKey::from_seed([77; 32]).public(),
+            ),
+        )
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn best_miner_earns_the_most_incentive() {
-    let started = Instant::now();
-    let (train, test) = tokio::task::spawn_blocking(|| Dataset::load_dir(default_mnist_dir()))
+async fn a_miner_keeps_learning_while_it_serves() {
+    const STEPS: usize = 300;
+    let net = common::Net::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let checkpoint = dir.path().join("miner.safetensors");
+    let miner_hot = Keypair::dev("learning-miner-hot");
+    let mut settings = net.settings(miner_hot.clone(), 1);
+    settings.coldkey = Some(net.funded_coldkey("learning-miner-cold").await);
+    let start_model = MnistModel::new(seed_from_key(&settings.neuron_key.public_hex()));
+    let cfg = NeuronConfig {
+        max_steps: STEPS,
+        model_path: Some(checkpoint.clone()),
+        ..NeuronConfig::default()
+    };
+    let stop = stopper();
+    let miner = tokio::spawn(run_subnet(cfg, settings, SubnetRole::Miner, until(&stop)));
+
+    let axon = common::poll(Duration::from_secs(60), || async {
+        let mg = net.chain.metagraph(net.netuid).await.ok()?;
+        mg.uid_of(&miner_hot.account())
+            .and_then(|u| mg.axons[usize::from(u)].clone())
+    })
+    .await
+    .unwrap_or_else(|e| panic!("miner never served: {e}\n{}", net.dump()));
+    let ep = Endpoint::new(
+        axon.ip_addr().to_string(),
+        axon.port,
+        axon.identity.synapse_key_hex(),
+    );
+    let validator_key = NeuronKey::from_seed([9; 32]);
+    bind_validator_key(&net, &validator_key).await;
+    let dendrite = Dendrite::new(validator_key, DendriteConfig::default());
+    let images = Tensor::from_f32_vec(&[4, 784], vec![0.3; 4 * 784], Modality::Image).unwrap();
+    let ask = || async {
+        let opts = CallOptions {
+            timeout: Some(Duration::from_secs(10)),
+            output_dims: Some(vec![CONTEXT_DIM]),
+        };
+        let call = Inputs::broadcast([ep.clone()], images.clone());
+        let mut r = dendrite.forward(Modality::Image, call, &opts).await.ok()?;
+        r.remove(0).outcome.into_tensor()
+    };
+
+    // The miner answers the permitted validator while it is still training...
+    let during = common::poll(Duration::from_secs(60), ask)
+        .await
+        .unwrap_or_else(|e| panic!("the miner never answered: {e}\n{}", net.dump()));
+    assert_eq!(during.shape(), [4, CONTEXT_DIM]);
+    let trained_while_serving = !net.dump().contains("training done");
+    // ...and once training is done it serves the model it saved.
+    common::poll(Duration::from_secs(240), || async {
+        net.dump().contains("Miner: training done").then_some(())
+    })
+    .await
+    .unwrap_or_else(|e| panic!("the miner never finished training: {e}\n{}", net.dump()));
+    let after = ask().await.expect("the miner serves after training");
+    let (_, test) = tokio::task::spawn_blocking(|| Dataset::load_dir(default_mnist_dir()))
         .await
         .unwrap()
         .unwrap();
-    eprintln!("data: {:?}", started.elapsed());
-    let trained = tokio::task::spawn_blocking(move || models(&train));
-    let net = common::Net::start().await;
-    let netuid = net.netuid;
-    let [worst, mid, best] = trained.await.unwrap();
-    eprintln!("data + training: {:?}", started.elapsed());
+    let (saved, state) = bt_nn::checkpoint::load(&checkpoint).unwrap();
+    assert_eq!(state.step, STEPS as u64);
+    let served_now = bt_nn::images_from_wire(&images).unwrap().1;
+    assert_eq!(
+        after.to_f32_vec().unwrap(),
+        saved.encode(&served_now).unwrap(),
+        "the axon serves the checkpointed model"
+    );
+    let start_acc = bt_nn::accuracy(&start_model, &test).unwrap();
+    let end_acc = bt_nn::accuracy(&saved, &test).unwrap();
+    eprintln!(
+        "miner test accuracy {start_acc:.3} -> {end_acc:.3} over {STEPS} steps; answered during training: {trained_while_serving}"
+    );
+    assert!(
+        end_acc >= start_acc + 0.5,
+        "accuracy {start_acc:.3} -> {end_acc:.3}"
+    );
+    assert!(
+        lines_after(&net, "Miner: uid")
+            .iter()
+            .any(|l| l.starts_with("Miner: block")),
+        "the miner role reports while it runs:\n{}",
+        net.dump()
+    );
 
-    let (stop, _) = tokio::sync::broadcast::channel::<()>(1);
-    let shutdown = |stop: &tokio::sync::broadcast::Sender<()>| {
-        let mut rx = stop.subscribe();
-        async move {
-            let _ = rx.recv().await;
-        }
-    };
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(30), miner)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    net.node.shutdown().await;
+}
+
+/// Parses `Validator: block B router 1:0.512 2:0.488`.
+fn router_scores(line: &str) -> Vec<(u16, f64)> {
+    line.split_once(" router")
+        .map(|(_, rest)| {
+            rest.split_whitespace()
+                .filter_map(|p| {
+                    let (u, w) = p.split_once(':')?;
+                    Some((u.parse().ok()?, w.parse().ok()?))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn normalized(row: &[(u16, f64)]) -> Vec<(u16, f64)> {
+    let sum: f64 = row.iter().map(|(_, w)| w).sum();
+    row.iter().map(|(u, w)| (*u, w / sum)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_validator_sets_its_router_scores_as_weights() {
+    let net = common::Net::start().await;
+    let stop = stopper();
     let mut tasks = Vec::new();
-    let mut miner_hotkeys = Vec::new();
-    for (i, model) in [worst, mid, best].into_iter().enumerate() {
-        let hot = Keypair::dev(&format!("miner-hot-{i}"));
-        miner_hotkeys.push(hot.account());
-        let mut s = net.settings(hot, 1 + i as u8);
-        s.coldkey = Some(net.funded_coldkey(&format!("miner-cold-{i}")).await);
-        tasks.push(tokio::spawn(run_miner(
-            MinerConfig::new(s),
-            model,
-            shutdown(&stop),
+    for (i, steps) in [(0u8, 40usize), (1, 1)] {
+        let hot = Keypair::dev(&format!("router-miner-hot-{i}"));
+        let mut s = net.settings(hot, 1 + i);
+        s.coldkey = Some(net.funded_coldkey(&format!("router-miner-cold-{i}")).await);
+        let cfg = NeuronConfig {
+            max_steps: steps,
+            ..NeuronConfig::default()
+        };
+        tasks.push(tokio::spawn(run_subnet(
+            cfg,
+            s,
+            SubnetRole::Miner,
+            until(&stop),
         )));
     }
-    let mut vcfg =
-        ValidatorConfig::new(net.settings(net.validator_hot.clone(), 10), Arc::new(test));
-    vcfg.batch_size = 32;
-    vcfg.round_interval = Duration::from_millis(200);
-    vcfg.query_timeout = Duration::from_secs(10);
-    vcfg.ema_alpha = 0.5;
-    tasks.push(tokio::spawn(run_validator(
-        vcfg,
-        MnistModel::new(99),
-        shutdown(&stop),
+    // The validator trains long enough for its router to meet both miners, then stops
+    // training, so its scores no longer move while weights are set.
+    let cfg = NeuronConfig {
+        max_steps: 120,
+        wait_for_peers: 0,
+        ..NeuronConfig::default()
+    };
+    let settings = net.settings(net.validator_hot.clone(), 10);
+    tasks.push(tokio::spawn(run_subnet(
+        cfg,
+        settings,
+        SubnetRole::Validator,
+        until(&stop),
     )));
 
-    // Incentive in quality order: best > mid > worst (all three registered and served).
-    let ranked = |mg: &Metagraph| -> Option<[u16; 3]> {
-        let mut inc = [0u16; 3];
-        for (slot, hot) in inc.iter_mut().zip(&miner_hotkeys) {
-            *slot = mg.incentive[usize::from(mg.uid_of(hot)?)];
-        }
-        (inc[2] > inc[1] && inc[1] > inc[0]).then_some(inc)
-    };
-    let last = std::sync::Mutex::new(None);
-    let (mg, found) = common::poll(Duration::from_secs(60), || async {
-        let mg = net.chain.metagraph(netuid).await.ok()?;
-        let found = ranked(&mg);
-        *last.lock().unwrap() = Some(mg.incentive.clone());
-        found.map(|f| (mg, f))
+    let (router, set) = common::poll(Duration::from_secs(300), || async {
+        let after = lines_after(&net, "Validator: training done");
+        let router = after.iter().rev().find(|l| l.contains(" router "))?.clone();
+        let set = after.iter().find(|l| l.contains("set_weights ok"))?.clone();
+        Some((router, set))
     })
     .await
-    .unwrap_or_else(|e| {
-        panic!(
-            "incentive never ranked the miners: {e}\nlast metagraph incentive {:?}\n{}",
-            last.lock().unwrap(),
-            net.dump()
-        )
-    });
-    eprintln!(
-        "ranked after {:?} at block {}: incentive (worst, mid, best) = {found:?}",
-        started.elapsed(),
-        mg.block,
+    .unwrap_or_else(|e| panic!("no weights after training: {e}\n{}", net.dump()));
+    let mg = net.chain.metagraph(net.netuid).await.unwrap();
+    let chain_row: Vec<(u16, f64)> = mg.weights[0]
+        .iter()
+        .map(|(u, w)| (*u, f64::from(*w)))
+        .collect();
+    let router_row = router_scores(&router);
+    eprintln!("router: {router}\nset: {set}\nchain row: {chain_row:?}");
+    assert_eq!(router_row.len(), 2, "both miners are scored: {router}");
+    let (expect, got) = (normalized(&router_row), normalized(&chain_row));
+    assert_eq!(
+        expect.iter().map(|(u, _)| u).collect::<Vec<_>>(),
+        got.iter().map(|(u, _)| u).collect::<Vec<_>>()
     );
-    // The validator's weights on chain say the same.
-    let row = &mg.weights[0];
-    eprintln!(
-        "validator row {row:?}; miner uids {:?}; permits {:?}; stake {:?}",
-        miner_hotkeys
-            .iter()
-            .map(|h| mg.uid_of(h))
-            .collect::<Vec<_>>(),
-        mg.validator_permit,
-        mg.stake
-    );
-    let w = |hot| {
-        let uid = mg.uid_of(hot).unwrap();
-        row.iter().find(|(u, _)| *u == uid).map_or(0, |(_, v)| *v)
-    };
-    assert!(w(&miner_hotkeys[2]) > w(&miner_hotkeys[1]));
-    assert!(w(&miner_hotkeys[1]) > w(&miner_hotkeys[0]));
-    let lines = net.dump();
-    for l in lines
-        .lines()
-        .filter(|l| l.contains("set_weights"))
-        .rev()
-        .take(3)
-    {
-        eprintln!("{l}");
+    for ((_, a), (_, b)) in expect.iter().zip(&got) {
+        // the router line prints three decimals; the chain stores u16 fractions
+        assert!((a - b).abs() < 2e-3, "router {expect:?} vs chain {got:?}");
     }
-    if let Some(l) = lines.lines().rev().find(|l| l.contains("scores")) {
-        eprintln!("{l}");
-    }
-    assert!(lines.contains("set_weights ok"), "{lines}");
-    assert!(lines.contains("Miner: uid"), "{lines}");
 
     stop.send(()).unwrap();
     for t in tasks {
-        tokio::time::timeout(Duration::from_secs(20), t)
+        tokio::time::timeout(Duration::from_secs(30), t)
             .await
             .unwrap()
             .unwrap()
             .unwrap();
     }
     net.node.shutdown().await;
-    eprintln!("total: {:?}", started.elapsed());
 }

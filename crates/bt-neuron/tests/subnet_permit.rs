@@ -12,8 +12,9 @@ use std::time::Duration;
 use bt_chain::{AxonEndpoint, AxonIdentity, Chain, ChainExt, Keypair};
 use bt_crypto::NeuronKey;
 use bt_dendrite::{CallOptions, Dendrite, DendriteConfig, Endpoint, Inputs, Outcome};
-use bt_neuron::subnet::{MinerConfig, run_miner};
-use bt_nn::MnistModel;
+use bt_neuron::NeuronConfig;
+use bt_neuron::subnet::{SubnetRole, run_subnet};
+use bt_nn::mnist::CONTEXT_DIM;
 use bt_tensor::{Modality, Tensor};
 
 async fn ask(key: NeuronKey, ep: &Endpoint) -> Outcome {
@@ -21,7 +22,7 @@ async fn ask(key: NeuronKey, ep: &Endpoint) -> Outcome {
     let x = Tensor::from_f32_vec(&[2, 784], vec![0.3; 2 * 784], Modality::Image).unwrap();
     let opts = CallOptions {
         timeout: Some(Duration::from_secs(10)),
-        output_dims: Some(vec![10]),
+        output_dims: Some(vec![CONTEXT_DIM]),
     };
     let mut r = d
         .forward(Modality::Image, Inputs::broadcast([ep.clone()], x), &opts)
@@ -38,13 +39,13 @@ async fn miner_answers_only_permit_holders() {
     let mut settings = net.settings(miner_hot.clone(), 1);
     settings.coldkey = Some(net.funded_coldkey("miner-cold").await);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let miner = tokio::spawn(run_miner(
-        MinerConfig::new(settings),
-        MnistModel::new(1),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    let cfg = NeuronConfig {
+        max_steps: 2,
+        ..NeuronConfig::default()
+    };
+    let miner = tokio::spawn(run_subnet(cfg, settings, SubnetRole::Miner, async move {
+        let _ = stopped.await;
+    }));
 
     // The miner registers itself and publishes its axon with its keys.
     let axon = common::poll(Duration::from_secs(30), || async {
@@ -113,7 +114,7 @@ async fn miner_answers_only_permit_holders() {
     })
     .await
     .unwrap_or_else(|e| panic!("validator never served: {e}\n{}", net.dump()));
-    assert_eq!(answer.shape(), [2, 10]);
+    assert_eq!(answer.shape(), [2, CONTEXT_DIM]);
     // ... and the stranger is still refused.
     assert!(matches!(
         ask(NeuronKey::from_seed([42; 32]), &ep).await,

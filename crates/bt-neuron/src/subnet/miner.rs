@@ -1,88 +1,72 @@
-//! The miner: serves its classifier to the subnet's permit-holding validators and nothing else.
+//! The miner role: keeps the permit set its axon enforces current and reports. It trains like
+//! every neuron (the runtime's loop) and keeps the router's scores to itself: only validators
+//! set weights.
 
-use std::future::Future;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use bt_nn::MnistModel;
+use tokio::sync::watch;
 
+use crate::peers::PeerScores;
+use crate::role::Role;
 use crate::subnet::error::SubnetError;
-use crate::subnet::neuron::{NeuronSettings, Serving};
+use crate::subnet::neuron::Progress;
+use crate::subnet::permit::PermitPolicy;
+use crate::subnet::source::ChainMetagraph;
 
-pub struct MinerConfig {
-    pub neuron: NeuronSettings,
-    /// How often a status line is printed.
-    pub report_interval: Duration,
+pub struct Miner {
+    pub uid: u16,
+    pub permits: Arc<PermitPolicy>,
+    pub progress: Progress,
+    /// How often the metagraph (and so the permit set) is re-read, and a status line printed.
+    pub interval: Duration,
 }
 
-impl MinerConfig {
-    /// A status line every 12 s.
-    pub fn new(neuron: NeuronSettings) -> Self {
-        Self {
-            neuron,
-            report_interval: Duration::from_secs(12),
-        }
-    }
-}
-
-/// Runs a miner until `shutdown` resolves: joins netuid (registering with the coldkey if one is
-/// given and the hotkey is not registered), serves `model` on an axon that answers only
-/// validators holding a permit on the netuid, publishes the axon and its keys with
-/// `serve_axon`, and re-reads the permit set from the chain every `refresh_interval`.
-///
-/// Prints (through `progress`):
-/// - `Miner: uid U serving on IP:PORT netuid N neuron_key 0x… synapse_key 0x…` once;
-/// - `Miner: block B uid U answered A refused R permits K incentive I` every report interval;
-/// - `Miner: metagraph refresh failed: …` when the chain does not answer (the last permit set
-///   stays in force).
-///
-/// Errors: setup failures, and `NotRegistered` if the hotkey loses its uid while running.
-pub async fn run_miner(
-    cfg: MinerConfig,
-    model: MnistModel,
-    shutdown: impl Future<Output = ()> + Send,
-) -> Result<(), SubnetError> {
-    let (serving, _neuron_key) = Serving::start("Miner", cfg.neuron, model).await?;
-    let result = serve_until(&serving, cfg.report_interval, shutdown).await;
-    serving.stop().await;
-    result
-}
-
-async fn serve_until(
-    s: &Serving,
-    report_interval: Duration,
-    shutdown: impl Future<Output = ()> + Send,
-) -> Result<(), SubnetError> {
-    tokio::pin!(shutdown);
-    let mut tick = tokio::time::interval(s.refresh_interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_report: Option<Instant> = None;
-    loop {
-        tokio::select! {
-            () = &mut shutdown => return Ok(()),
-            _ = tick.tick() => {}
-        }
-        let mg = match s.refresh().await {
-            Ok(mg) => mg,
-            Err(e @ SubnetError::NotRegistered { .. }) => return Err(e),
-            Err(e) => {
-                (s.progress)(&format!("Miner: metagraph refresh failed: {e}"));
-                continue;
-            }
-        };
-        if last_report.is_none_or(|t| t.elapsed() >= report_interval) {
-            last_report = Some(Instant::now());
+impl Role<ChainMetagraph> for Miner {
+    /// Prints (through `progress`) every interval:
+    /// `Miner: block B uid U permits K refused R incentive I`; `Miner: metagraph refresh
+    /// failed: …` when the chain does not answer (the last permit set stays in force), and
+    /// `Miner: …not registered…` if the hotkey lost its uid.
+    async fn run(self, source: Arc<ChainMetagraph>, _scores: watch::Receiver<PeerScores>) {
+        let mut tick = tokio::time::interval(self.interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let mg = match refresh(&source, &self.permits, self.uid).await {
+                Ok(mg) => mg,
+                Err(e) => {
+                    (self.progress)(&format!("Miner: metagraph refresh failed: {e}"));
+                    continue;
+                }
+            };
             let incentive = mg
                 .incentive
-                .get(usize::from(s.uid))
+                .get(usize::from(self.uid))
                 .map_or(0.0, |v| f64::from(*v) / 65_535.0);
-            (s.progress)(&format!(
-                "Miner: block {} uid {} answered {} refused {} permits {} incentive {incentive:.4}",
+            (self.progress)(&format!(
+                "Miner: block {} uid {} permits {} refused {} incentive {incentive:.4}",
                 mg.block,
-                s.uid,
-                s.classifier.answered(),
-                s.policy.refused(),
-                s.policy.permitted(),
+                self.uid,
+                self.permits.permitted(),
+                self.permits.refused(),
             ));
         }
     }
+}
+
+/// Re-reads the metagraph, refreshes the permit set and checks `uid` is still ours.
+pub(crate) async fn refresh(
+    source: &ChainMetagraph,
+    permits: &PermitPolicy,
+    uid: u16,
+) -> Result<Arc<bt_chain::Metagraph>, SubnetError> {
+    let mg = source.refresh().await?;
+    permits.update(&mg);
+    if mg.uid_of(&source.hotkey().account()) != Some(uid) {
+        return Err(SubnetError::NotRegistered {
+            netuid: source.netuid(),
+            hotkey: source.hotkey().account(),
+        });
+    }
+    Ok(mg)
 }

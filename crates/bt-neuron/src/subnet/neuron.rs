@@ -1,19 +1,19 @@
-//! What miners and validators share: join the subnet (register if asked), serve the task on an
-//! axon behind the permit policy, publish the axon and its keys on the chain.
+//! Joining a subnet, what miners and validators share: register if asked, serve the runtime's
+//! synapse on an axon behind the role's policy, publish the axon and its keys on the chain. The
+//! axon serves the same model a gossip neuron serves; only who it answers differs.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bt_axon::{Axon, AxonConfig, AxonHandle};
+use bt_axon::{AllowAll, Axon, AxonConfig, AxonHandle, Policy};
 use bt_chain::{AxonEndpoint, AxonIdentity, ChainExt, Keypair, Metagraph};
 use bt_crypto::{NeuronKey, PublicKey};
-use bt_nn::MnistModel;
+use bt_interfaces::Synapse;
 
 use crate::subnet::error::SubnetError;
 use crate::subnet::permit::PermitPolicy;
 use crate::subnet::source::ChainMetagraph;
-use crate::subnet::task::Classifier;
 
 /// Where progress lines go (one call per line, no trailing newline).
 pub type Progress = Arc<dyn Fn(&str) + Send + Sync>;
@@ -27,6 +27,26 @@ pub fn print_progress() -> Progress {
 pub const AXON_PROTOCOL: u8 = 4;
 /// Axon version published with the axon.
 pub const AXON_VERSION: u32 = 1;
+
+/// A neuron's role on a subnet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SubnetRole {
+    /// Serves only validators holding a permit (the seeds' bipartite rule) and keeps learning.
+    Miner,
+    /// Learns from the miners through its router and sets the router's scores as its weights;
+    /// its axon answers any caller (outside input reaches only validators).
+    Validator,
+}
+
+impl SubnetRole {
+    /// How progress lines name the role.
+    pub fn label(self) -> &'static str {
+        match self {
+            SubnetRole::Miner => "Miner",
+            SubnetRole::Validator => "Validator",
+        }
+    }
+}
 
 /// Identity, chain and axon settings of a subnet neuron (either role).
 pub struct NeuronSettings {
@@ -95,126 +115,107 @@ impl NeuronSettings {
     }
 }
 
-/// A neuron that has joined the subnet and serves.
-pub(crate) struct Serving {
+/// A neuron's place on the subnet once it serves.
+pub struct Joined {
     pub source: ChainMetagraph,
     pub axon: AxonHandle,
-    pub policy: Arc<PermitPolicy>,
-    pub classifier: Arc<Classifier>,
     pub uid: u16,
-    pub progress: Progress,
-    pub refresh_interval: Duration,
+    /// The permit holders of the subnet, refreshed by the role; the miner's axon answers only
+    /// them.
+    pub permits: Arc<PermitPolicy>,
 }
 
-impl Serving {
-    /// Joins, serves and publishes; on failure nothing is left running. Returns the neuron key
-    /// for the caller's dendrite.
-    pub async fn start(
-        role: &str,
-        s: NeuronSettings,
-        model: MnistModel,
-    ) -> Result<(Self, NeuronKey), SubnetError> {
-        s.validate()?;
-        let source = ChainMetagraph::connect(
-            &s.chain_endpoint,
-            s.netuid,
-            s.hotkey.clone(),
-            s.chain_timeout,
-            s.refresh_interval / 2,
-        )
-        .await?;
-        let mg = source.refresh().await?;
-        let uid = match (mg.uid_of(&s.hotkey.account()), &s.coldkey) {
-            (Some(uid), _) => uid,
-            (None, Some(cold)) => {
-                let hot = s.hotkey.account();
-                let uid = source
-                    .call(
-                        "burned_register",
-                        source.chain().burned_register(cold, s.netuid, &hot),
-                    )
-                    .await?;
-                (s.progress)(&format!(
-                    "{role}: registered hotkey {hot} on netuid {} as uid {uid}",
-                    s.netuid
-                ));
-                uid
-            }
-            (None, None) => {
-                return Err(SubnetError::NotRegistered {
-                    netuid: s.netuid,
-                    hotkey: s.hotkey.account(),
-                });
-            }
-        };
-        let policy = Arc::new(PermitPolicy::new(s.netuid));
-        policy.update(&mg);
-        let classifier = Arc::new(Classifier::new(model));
-        let axon = Axon::builder(s.axon.clone())
-            .serve_synapse(s.synapse_key.to_hex(), classifier.clone())
-            .policy(policy.clone())
-            .start(s.axon_listen)
-            .await?;
-        let endpoint = AxonEndpoint {
-            ip: s.external_ip,
-            port: axon.local_addr().port(),
-            protocol: AXON_PROTOCOL,
-            version: AXON_VERSION,
-        };
-        let identity =
-            AxonIdentity::sign(&s.neuron_key, &s.hotkey.account(), s.netuid, &s.synapse_key);
-        if !already_served(source.refresh().await?.as_ref(), uid, &endpoint, &identity) {
-            let served = source
+/// Joins the subnet as `role`: registers the hotkey if it has no uid (with the coldkey, when
+/// given), serves `synapse` under `synapse_key` on an axon that answers whom the role allows,
+/// and publishes the axon with its keys. On failure nothing is left running.
+pub async fn join(
+    role: SubnetRole,
+    s: &NeuronSettings,
+    synapse: Arc<dyn Synapse>,
+) -> Result<Joined, SubnetError> {
+    s.validate()?;
+    let label = role.label();
+    let source = ChainMetagraph::connect(
+        &s.chain_endpoint,
+        s.netuid,
+        s.hotkey.clone(),
+        s.chain_timeout,
+        s.refresh_interval / 2,
+    )
+    .await?;
+    let mg = source.refresh().await?;
+    let uid = match (mg.uid_of(&s.hotkey.account()), &s.coldkey) {
+        (Some(uid), _) => uid,
+        (None, Some(cold)) => {
+            let hot = s.hotkey.account();
+            let uid = source
                 .call(
-                    "serve_axon",
-                    source
-                        .chain()
-                        .serve_axon(&s.hotkey, s.netuid, endpoint, identity),
+                    "burned_register",
+                    source.chain().burned_register(cold, s.netuid, &hot),
                 )
-                .await;
-            if let Err(e) = served {
-                let _ = axon.shutdown(crate::network::SHUTDOWN_GRACE).await;
-                return Err(e);
-            }
+                .await?;
+            (s.progress)(&format!(
+                "{label}: registered hotkey {hot} on netuid {} as uid {uid}",
+                s.netuid
+            ));
+            uid
         }
-        (s.progress)(&format!(
-            "{role}: uid {uid} serving on {}:{} netuid {} neuron_key {} synapse_key {}",
-            endpoint.ip,
-            endpoint.port,
-            s.netuid,
-            s.neuron_key.public_hex(),
-            s.synapse_key.to_hex()
-        ));
-        let serving = Self {
-            source,
-            axon,
-            policy,
-            classifier,
-            uid,
-            progress: s.progress,
-            refresh_interval: s.refresh_interval,
-        };
-        Ok((serving, s.neuron_key))
-    }
-
-    /// Re-reads the metagraph, refreshes the permit set and checks we are still registered.
-    pub async fn refresh(&self) -> Result<Arc<Metagraph>, SubnetError> {
-        let mg = self.source.refresh().await?;
-        self.policy.update(&mg);
-        if mg.uid_of(&self.source.hotkey().account()) != Some(self.uid) {
+        (None, None) => {
             return Err(SubnetError::NotRegistered {
-                netuid: self.source.netuid(),
-                hotkey: self.source.hotkey().account(),
+                netuid: s.netuid,
+                hotkey: s.hotkey.account(),
             });
         }
-        Ok(mg)
+    };
+    let permits = Arc::new(PermitPolicy::new(s.netuid));
+    permits.update(&mg);
+    let policy: Arc<dyn Policy> = match role {
+        SubnetRole::Miner => permits.clone(),
+        SubnetRole::Validator => Arc::new(AllowAll),
+    };
+    let axon = Axon::builder(s.axon.clone())
+        .serve_synapse(s.synapse_key.to_hex(), synapse)
+        .policy(policy)
+        .start(s.axon_listen)
+        .await?;
+    let endpoint = AxonEndpoint {
+        ip: s.external_ip,
+        port: axon.local_addr().port(),
+        protocol: AXON_PROTOCOL,
+        version: AXON_VERSION,
+    };
+    let identity = AxonIdentity::sign(&s.neuron_key, &s.hotkey.account(), s.netuid, &s.synapse_key);
+    let published = match source.refresh().await {
+        Ok(mg) if already_served(&mg, uid, &endpoint, &identity) => Ok(()),
+        Ok(_) => source
+            .call(
+                "serve_axon",
+                source
+                    .chain()
+                    .serve_axon(&s.hotkey, s.netuid, endpoint, identity),
+            )
+            .await
+            .map(|_| ()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = published {
+        let _ = axon.shutdown(crate::network::SHUTDOWN_GRACE).await;
+        return Err(e);
     }
-
-    pub async fn stop(self) {
-        if let Err(e) = self.axon.shutdown(crate::network::SHUTDOWN_GRACE).await {
-            tracing::warn!(error = %e, "axon did not stop cleanly");
-        }
-    }
+    (s.progress)(&format!(
+        "{label}: uid {uid} serving on {}:{} netuid {} neuron_key {} synapse_key {}",
+        endpoint.ip,
+        endpoint.port,
+        s.netuid,
+        s.neuron_key.public_hex(),
+        s.synapse_key.to_hex()
+    ));
+    Ok(Joined {
+        source,
+        axon,
+        uid,
+        permits,
+    })
 }
 
 /// Whether the chain already shows this exact axon (a restart on the same port need not pay the

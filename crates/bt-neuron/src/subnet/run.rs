@@ -1,0 +1,105 @@
+//! `bittensor neuron mnist --chain_endpoint … --netuid N --role miner|validator`: the one
+//! runtime on a subnet. The neuron joins (registering if asked), serves its model behind the
+//! role's policy, trains with the Release 1 loop (its peers are the subnet's other served
+//! axons) and runs its role beside training; after training it keeps serving until stopped.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::config::NeuronConfig;
+use crate::error::{NeuronError, Stopped};
+use crate::mnist::{MnistNeuron, load_data, load_model, train_on};
+use crate::role::Role;
+use crate::served::ServedModel;
+use crate::subnet::miner::Miner;
+use crate::subnet::neuron::{NeuronSettings, SubnetRole, join};
+use crate::subnet::validator::Validator;
+use crate::trainer::save_checkpoint;
+
+/// Runs a subnet neuron until `shutdown` resolves: `cfg` holds the neuron's own flags (data,
+/// checkpoint, steps), `settings` the chain, wallet, keys and axon ones.
+pub async fn run_subnet(
+    cfg: NeuronConfig,
+    settings: NeuronSettings,
+    role: SubnetRole,
+    shutdown: impl Future<Output = ()>,
+) -> Result<Stopped, NeuronError> {
+    let data_dir = cfg
+        .data_dir
+        .clone()
+        .unwrap_or_else(bt_nn::default_mnist_dir);
+    let (train, test) = load_data(data_dir).await?;
+    let (model, start) =
+        load_model(cfg.model_path.clone(), &settings.neuron_key.public_hex()).await?;
+    let served = Arc::new(ServedModel::new(model.clone()));
+    let joined = join(role, &settings, served.clone()).await?;
+    let (uid, permits) = (joined.uid, joined.permits);
+    let (progress, interval) = (settings.progress.clone(), settings.refresh_interval);
+    let source = Arc::new(joined.source);
+    let mut neuron = MnistNeuron::assemble(
+        served,
+        source.clone(),
+        joined.axon,
+        settings.synapse_key.to_hex(),
+        settings.neuron_key,
+        cfg.metagraph_size,
+        None,
+    )?;
+    let scores = neuron.take_scores().ok_or(NeuronError::TrainerTaken)?;
+
+    match role {
+        SubnetRole::Miner => {
+            let miner = Miner {
+                uid,
+                permits,
+                progress: progress.clone(),
+                interval,
+            };
+            neuron.spawn(miner.run(source, scores));
+        }
+        SubnetRole::Validator => {
+            let validator = Validator {
+                uid,
+                permits,
+                progress: progress.clone(),
+                interval,
+            };
+            neuron.spawn(validator.run(source, scores));
+        }
+    }
+    tokio::pin!(shutdown);
+    let trained = match train_on(
+        &mut neuron,
+        &cfg,
+        model,
+        start,
+        train,
+        test,
+        shutdown.as_mut(),
+    )
+    .await
+    {
+        Ok(trained) => trained,
+        Err(e) => {
+            neuron.shutdown().await;
+            return Err(e);
+        }
+    };
+    if let Some(path) = cfg.model_path.clone() {
+        let model = trained.model;
+        let (epoch, step) = (trained.epoch, trained.step);
+        tokio::task::spawn_blocking(move || save_checkpoint(&model, &path, epoch, step))
+            .await
+            .map_err(NeuronError::task("checkpoint"))??;
+    }
+    if !trained.interrupted {
+        (progress)(&format!(
+            "{}: training done after {} steps; serving until stopped",
+            role.label(),
+            trained.step
+        ));
+        shutdown.await;
+    }
+    neuron.shutdown().await;
+    Ok(Stopped::Interrupted)
+}
