@@ -7,9 +7,10 @@
 //! caller's buffer), and decoded from the chunks the connection delivered, each large buffer
 //! sliced out of the chunk that holds it.
 //!
-//! The bytes are plain gRPC (a 5-byte prefix: uncompressed flag, big-endian length) around a
-//! plain protobuf message, readable by any gRPC peer. One liberty is taken: a large buffer's
-//! field comes last in its tensor rather than in field-number order, which protobuf allows.
+//! The bytes are plain gRPC (a 5-byte prefix: uncompressed flag, big-endian length) around a plain
+//! protobuf message, readable by any gRPC peer. One liberty is taken: a large buffer's field comes
+//! last in its tensor rather than in field-number order, which protobuf allows. The keys written
+//! here take their numbers from [`crate::field_numbers`], generated from the schema with the types.
 
 use std::collections::VecDeque;
 
@@ -17,6 +18,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use prost::Message;
 use prost::encoding::{self, WireType};
 
+use crate::field_numbers::{tensor as tensor_field, tensor_message as message_field};
 use crate::{Tensor, TensorMessage};
 
 /// The gRPC length prefix: one flag byte (compressed or not) and a big-endian `u32` length.
@@ -24,9 +26,6 @@ pub const GRPC_PREFIX_LEN: usize = 5;
 /// Tensor buffers at least this large travel as their own chunk; smaller ones are copied next
 /// to the fields around them (a chunk of its own costs more than copying a few KiB).
 pub const SHARED_BUFFER_MIN: usize = 4 << 10;
-
-const TENSORS_FIELD: u32 = 6;
-const BUFFER_FIELD: u32 = 2;
 
 /// Why a received message could not be framed or decoded.
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +51,7 @@ pub fn encode_framed(msg: &TensorMessage) -> Vec<Bytes> {
         + msg
             .tensors
             .iter()
-            .map(|t| encoding::message::encoded_len(TENSORS_FIELD, t))
+            .map(|t| encoding::message::encoded_len(message_field::TENSORS, t))
             .sum::<usize>();
     let shared: usize = msg
         .tensors
@@ -67,14 +66,14 @@ pub fn encode_framed(msg: &TensorMessage) -> Vec<Bytes> {
     head.put_u32(u32::try_from(top_len).unwrap_or(u32::MAX));
     encode_top_fields(msg, &mut head);
     for tensor in &msg.tensors {
-        encoding::encode_key(TENSORS_FIELD, WireType::LengthDelimited, &mut head);
+        encoding::encode_key(message_field::TENSORS, WireType::LengthDelimited, &mut head);
         encoding::encode_varint(tensor.encoded_len() as u64, &mut head);
         if tensor.buffer.len() < SHARED_BUFFER_MIN {
             tensor.encode_raw(&mut head);
             continue;
         }
         without_buffer(tensor).encode_raw(&mut head);
-        encoding::encode_key(BUFFER_FIELD, WireType::LengthDelimited, &mut head);
+        encoding::encode_key(tensor_field::BUFFER, WireType::LengthDelimited, &mut head);
         encoding::encode_varint(tensor.buffer.len() as u64, &mut head);
         chunks.push(head.split().freeze());
         chunks.push(tensor.buffer.clone());
@@ -96,41 +95,42 @@ fn without_buffer(tensor: &Tensor) -> Tensor {
     }
 }
 
-/// Fields 1–5 of `TensorMessage`, as prost writes them (proto3: defaults are left out).
+/// `TensorMessage`'s fields other than its tensors, as prost writes them (proto3: defaults are
+/// left out).
 fn encode_top_fields(msg: &TensorMessage, buf: &mut BytesMut) {
     if !msg.version.is_empty() {
-        encoding::string::encode(1, &msg.version, buf);
+        encoding::string::encode(message_field::VERSION, &msg.version, buf);
     }
     if !msg.neuron_key.is_empty() {
-        encoding::string::encode(2, &msg.neuron_key, buf);
+        encoding::string::encode(message_field::NEURON_KEY, &msg.neuron_key, buf);
     }
     if !msg.synapse_key.is_empty() {
-        encoding::string::encode(3, &msg.synapse_key, buf);
+        encoding::string::encode(message_field::SYNAPSE_KEY, &msg.synapse_key, buf);
     }
     if msg.nounce != 0 {
-        encoding::int64::encode(4, &msg.nounce, buf);
+        encoding::int64::encode(message_field::NOUNCE, &msg.nounce, buf);
     }
     if !msg.signature.is_empty() {
-        encoding::bytes::encode(5, &msg.signature, buf);
+        encoding::bytes::encode(message_field::SIGNATURE, &msg.signature, buf);
     }
 }
 
 fn top_fields_len(msg: &TensorMessage) -> usize {
     let mut len = 0;
     if !msg.version.is_empty() {
-        len += encoding::string::encoded_len(1, &msg.version);
+        len += encoding::string::encoded_len(message_field::VERSION, &msg.version);
     }
     if !msg.neuron_key.is_empty() {
-        len += encoding::string::encoded_len(2, &msg.neuron_key);
+        len += encoding::string::encoded_len(message_field::NEURON_KEY, &msg.neuron_key);
     }
     if !msg.synapse_key.is_empty() {
-        len += encoding::string::encoded_len(3, &msg.synapse_key);
+        len += encoding::string::encoded_len(message_field::SYNAPSE_KEY, &msg.synapse_key);
     }
     if msg.nounce != 0 {
-        len += encoding::int64::encoded_len(4, &msg.nounce);
+        len += encoding::int64::encoded_len(message_field::NOUNCE, &msg.nounce);
     }
     if !msg.signature.is_empty() {
-        len += encoding::bytes::encoded_len(5, &msg.signature);
+        len += encoding::bytes::encoded_len(message_field::SIGNATURE, &msg.signature);
     }
     len
 }

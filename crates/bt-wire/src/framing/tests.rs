@@ -3,6 +3,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use proptest::prelude::*;
 use prost::Message;
+use prost::encoding::{self, WireType};
 
 use super::*;
 use crate::{Tensor, TensorMessage};
@@ -196,4 +197,129 @@ fn refusals() {
         read_split(&garbage, &[], 1 << 20),
         Err(FramingError::Decode(_))
     ));
+}
+
+/// The top-level fields of an encoded message: each field number with its bytes (a varint's
+/// value as encoded, a length-delimited field's contents), in the order they were written.
+fn fields(mut bytes: &[u8]) -> Vec<(u32, Vec<u8>)> {
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let (number, wire_type) = encoding::decode_key(&mut bytes).unwrap();
+        let value = match wire_type {
+            WireType::Varint => {
+                let before = bytes;
+                encoding::decode_varint(&mut bytes).unwrap();
+                before[..before.len() - bytes.len()].to_vec()
+            }
+            WireType::LengthDelimited => {
+                let len = usize::try_from(encoding::decode_varint(&mut bytes).unwrap()).unwrap();
+                let (value, rest) = bytes.split_at(len);
+                bytes = rest;
+                value.to_vec()
+            }
+            other => panic!("the schema has no {other:?} field"),
+        };
+        out.push((number, value));
+    }
+    out
+}
+
+fn numbers(fields: &[(u32, Vec<u8>)]) -> Vec<u32> {
+    fields.iter().map(|(n, _)| *n).collect()
+}
+
+/// A field number and how to set that field, and only it, on a default message.
+type FieldCase<M> = (u32, fn(&mut M));
+
+/// The derived constants name the numbers prost's generated code writes for each field.
+#[test]
+fn field_numbers_agree_with_the_generated_types() {
+    let tensor_cases: [FieldCase<Tensor>; 6] = [
+        (tensor_field::VERSION, |t| t.version = "v".into()),
+        (tensor_field::BUFFER, |t| {
+            t.buffer = Bytes::from_static(b"b")
+        }),
+        (tensor_field::SHAPE, |t| t.shape = vec![1]),
+        (tensor_field::DTYPE, |t| t.dtype = 1),
+        (tensor_field::MODALITY, |t| t.modality = 1),
+        (tensor_field::REQUIRES_GRAD, |t| t.requires_grad = true),
+    ];
+    for (number, set) in tensor_cases {
+        let mut only = Tensor::default();
+        set(&mut only);
+        assert_eq!(
+            numbers(&fields(&only.encode_to_vec())),
+            [number],
+            "{only:?}"
+        );
+    }
+    let message_cases: [FieldCase<TensorMessage>; 6] = [
+        (message_field::VERSION, |m| m.version = "v".into()),
+        (message_field::NEURON_KEY, |m| m.neuron_key = "n".into()),
+        (message_field::SYNAPSE_KEY, |m| m.synapse_key = "s".into()),
+        (message_field::NOUNCE, |m| m.nounce = 1),
+        (message_field::SIGNATURE, |m| {
+            m.signature = Bytes::from_static(b"s")
+        }),
+        (message_field::TENSORS, |m| {
+            m.tensors = vec![Tensor::default()]
+        }),
+    ];
+    for (number, set) in message_cases {
+        let mut only = TensorMessage::default();
+        set(&mut only);
+        assert_eq!(
+            numbers(&fields(&only.encode_to_vec())),
+            [number],
+            "{only:?}"
+        );
+    }
+    // Every field of the schema was checked above, and no other.
+    let mut seen = tensor_cases.map(|(n, _)| n);
+    seen.sort_unstable();
+    assert_eq!(seen, tensor_field::ALL);
+    let mut seen = message_cases.map(|(n, _)| n);
+    seen.sort_unstable();
+    assert_eq!(seen, message_field::ALL);
+}
+
+/// With every field set, framing writes each field of the schema under its number and nothing
+/// else: byte for byte what prost writes while buffers are small, and the same fields with a
+/// large buffer moved to the end of its tensor.
+#[test]
+fn framing_and_schema_agree_with_every_field_set() {
+    let full = |buffer: Vec<u8>| tensor(buffer, vec![2, -3, 1 << 40], 3, true);
+    let small = message(vec![full(vec![1; 8]), full(vec![2; 16])], -5);
+    let framed = concat(&encode_framed(&small));
+    assert_eq!(framed[GRPC_PREFIX_LEN..], small.encode_to_vec()[..]);
+
+    let mixed = message(vec![full(vec![3; SHARED_BUFFER_MIN]), full(vec![4; 8])], 9);
+    let framed = concat(&encode_framed(&mixed));
+    let payload = &framed[GRPC_PREFIX_LEN..];
+    assert_eq!(TensorMessage::decode(payload).unwrap(), mixed);
+    let top = fields(payload);
+    let mut expected = message_field::ALL.to_vec();
+    expected.push(message_field::TENSORS);
+    assert_eq!(numbers(&top), expected);
+    let tensors: Vec<_> = top
+        .iter()
+        .filter(|(n, _)| *n == message_field::TENSORS)
+        .map(|(_, bytes)| fields(bytes))
+        .collect();
+    let mut buffer_last: Vec<u32> = tensor_field::ALL
+        .into_iter()
+        .filter(|&n| n != tensor_field::BUFFER)
+        .collect();
+    buffer_last.push(tensor_field::BUFFER);
+    assert_eq!(numbers(&tensors[0]), buffer_last);
+    assert_eq!(numbers(&tensors[1]), tensor_field::ALL);
+    // Moving the buffer is the only difference from prost's bytes for that tensor.
+    let mut prost_order = fields(&mixed.tensors[0].encode_to_vec());
+    let at = prost_order
+        .iter()
+        .position(|(n, _)| *n == tensor_field::BUFFER)
+        .unwrap();
+    let buffer = prost_order.remove(at);
+    prost_order.push(buffer);
+    assert_eq!(tensors[0], prost_order);
 }
