@@ -36,17 +36,17 @@ pub struct AxonConfig {
     /// codecs of requests larger than `inline_max_bytes`; admitted requests wait (bounded by
     /// `max_in_flight`) for one. Default: the number of CPUs.
     pub workers: usize,
-    /// Requests whose encoded size is at most this are authenticated on the async executor,
-    /// their signatures verified in batches with those of concurrent requests (half the CPU of
-    /// one-by-one checks), and served there too when the synapse is
+    /// Requests whose encoded size is at most this are authenticated on the async executor, their
+    /// signatures verified in batches with those of concurrent requests (less CPU than one-by-one
+    /// checks), and served there too when the synapse is
     /// [lightweight](bt_interfaces::Synapse::is_lightweight); larger ones go to the blocking pool, where
     /// hashing the payload cannot stall other connections. The limit is for SHA-256, which
-    /// signatures and version-1 sessions hash with; version-2 sessions (BLAKE3) get 4× it and
-    /// anonymous requests (no hash) 32×, for the same executor time. 0 sends everything to the
-    /// pool. Default 64 KiB.
+    /// signatures and version-1 sessions hash with; version-2 sessions (BLAKE3, faster) get 4× it
+    /// and anonymous requests (no hash, only a NaN scan) 32×, for about the same executor time. 0
+    /// sends everything to the pool. Default 64 KiB.
     pub inline_max_bytes: usize,
     /// Most signatures one batch verification checks (it runs on an executor thread, so this
-    /// bounds the time it holds that thread: about 20 µs per signature). Default 32.
+    /// bounds the time it holds that thread, which grows with every signature). Default 32.
     pub max_verify_batch: usize,
     /// Accept requests with an empty signature (Release 1 peers, which never signed). Such a
     /// caller is anonymous: the [`Policy`](crate::Policy) sees `None`. Default `false`.
@@ -64,10 +64,10 @@ pub struct AxonConfig {
     /// `max_callers × nonce_reorder_window × 8` bytes (16 MiB with the defaults). Default 128.
     pub nonce_reorder_window: usize,
     /// Accept session handshakes (`bt-session-offer`): the caller signs one request, then
-    /// authenticates the next ones with an HMAC instead of an Ed25519 signature (about a tenth
-    /// of the CPU; `docs/protocol.md`, "Sessions"). Per-request signed requests are served
-    /// either way. `false` ignores offers and refuses session requests as `UNAUTHENTICATED`,
-    /// which sends the callers back to signing. Default `true`.
+    /// authenticates the next ones with an HMAC instead of an Ed25519 signature (far cheaper;
+    /// `docs/protocol.md`, "Sessions"). Per-request signed requests are served either way. `false`
+    /// ignores offers and refuses session requests as `UNAUTHENTICATED`, which sends the callers
+    /// back to signing. Default `true`.
     pub sessions: bool,
     /// The highest session version spoken: callers that ask for more get this one. Version 2
     /// (the default) hashes each request's tensors with BLAKE3 instead of SHA-256, which is most
@@ -92,8 +92,8 @@ pub struct AxonConfig {
     pub http2_keepalive_interval: Duration,
     /// A connection whose keepalive ping is not acknowledged within this is closed. Default 20 s.
     pub http2_keepalive_timeout: Duration,
-    /// Largest HTTP/2 frame we accept. Default 1 MiB (the HTTP/2 default, 16 KiB, halves the
-    /// throughput of 1 MiB messages).
+    /// Largest HTTP/2 frame we accept. Default 1 MiB (the HTTP/2 default, 16 KiB, cuts a 1 MiB
+    /// message into 64 frames and costs much of its throughput).
     pub max_frame_size: u32,
     /// HTTP/2 flow-control window per stream. Default 4 MiB.
     pub initial_stream_window: u32,

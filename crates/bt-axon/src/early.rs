@@ -5,9 +5,9 @@
 //! `bt-session-late` (`docs/protocol.md`, "The proof may follow the body"). The request digest
 //! the proof covers needs only the message. So when the axon would hash the payload on the
 //! blocking pool anyway, it starts that hash as soon as the message is in, and the two ends
-//! hash at the same time. Measured on loopback with a 1 MiB payload (334 requests, the axon
-//! instrumented): the body was complete a median ~70 µs before the trailer arrived; BLAKE3 of
-//! 1 MiB takes 166 µs (`cargo bench -p bt-crypto --bench crypto`).
+//! hash at the same time. On loopback with a 1 MiB payload the body is complete a sizeable
+//! fraction of a BLAKE3 pass before the trailer arrives (the pass itself: `cargo bench -p
+//! bt-crypto --bench crypto`): that much of the axon's hash is off the request's path.
 //!
 //! The hint authenticates nothing. The hash starts only for a live session opened by the key
 //! the message names, and only on a pool worker that is free right now (never waited for).

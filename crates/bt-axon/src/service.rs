@@ -236,10 +236,10 @@ fn check_arity(method: RpcMethod, n: usize) -> Result<(), Status> {
 
 impl Shared {
     /// The largest request served on the executor: one whose authentication and decoding cost
-    /// about what SHA-256 of `inline_max_bytes` does (~35 µs for 64 KiB). BLAKE3, which hashes
-    /// version-2 session payloads, is ~3.5× faster; an anonymous request is only scanned for
-    /// NaN, ~30× faster (the README's crypto and codec tables: `cargo bench -p bt-crypto`,
-    /// `-p bt-tensor`). Past that the blocking pool's round trip (tens of µs) is the smaller
+    /// about what SHA-256 of `inline_max_bytes` does. BLAKE3, which hashes version-2 session
+    /// payloads, is several times faster, and the NaN scan of an anonymous request faster still,
+    /// hence the 4× and 32× limits (the README's crypto and codec tables: `cargo bench -p
+    /// bt-crypto`, `-p bt-tensor`). Past that the blocking pool's round trip is the smaller
     /// cost.
     fn inline_limit(&self, auth: &Auth, msg: &TensorMessage) -> usize {
         match auth {

@@ -1,11 +1,11 @@
 //! Batch verification of the signatures of requests that arrive together.
 //!
-//! Ed25519 batch verification costs about half as much CPU per signature as verifying one by
-//! one, and on a busy axon requests do arrive together: one read of an HTTP/2 connection
-//! often carries dozens of requests, and hyper starts a handler task for each. The first
-//! handler to reach [`BatchVerifier::verify`] becomes the *leader*: it yields once, so that the
-//! handlers already runnable can queue their requests behind it, then verifies the whole queue
-//! (in batches of at most `max_batch`) and hands every handler its result. The others wait.
+//! Ed25519 batch verification costs markedly less CPU per signature than verifying one by one
+//! (README "Benchmarks", crypto), and on a busy axon requests do arrive together: one read of an
+//! HTTP/2 connection often carries dozens of requests, and hyper starts a handler task for each.
+//! The first handler to reach [`BatchVerifier::verify`] becomes the *leader*: it yields once, so
+//! that the handlers already runnable can queue their requests behind it, then verifies the whole
+//! queue (in batches of at most `max_batch`) and hands every handler its result. The others wait.
 //!
 //! No handler can be stranded: a leader that is cancelled drops the queue, and a handler whose
 //! result never comes (its sender dropped) verifies its own request. Verification happens at

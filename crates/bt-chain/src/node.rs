@@ -166,7 +166,8 @@ impl Shared {
             return Err(e);
         }
         let gh = self.genesis_hash;
-        // sr25519 verification is ~50 µs of CPU: keep it off the I/O threads.
+        // sr25519 verification is CPU work, costly next to the I/O around it (the chain bench:
+        // README "Benchmarks", chain): keep it off the I/O threads.
         let tx = tokio::task::spawn_blocking(move || tx.verify(&gh).map(|_| tx))
             .await
             .map_err(|_| ChainError::ShuttingDown)??;

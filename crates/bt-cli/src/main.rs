@@ -17,9 +17,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 /// mimalloc rather than glibc's allocator: an RPC allocates and frees dozens of small buffers,
-/// often on different threads, and glibc spent 15% of the CPU of a loaded axon and dendrite in
-/// malloc and free. With mimalloc the rpc bench serves 19% more requests per second (every
-/// configuration, raw tonic included).
+/// often on different threads, and under load glibc's malloc and free took a visible share of
+/// the axon's and dendrite's CPU. With mimalloc the rpc bench serves more requests per second in
+/// every configuration, raw tonic included (README "Benchmarks", RPC, runs with mimalloc).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -4,9 +4,10 @@
 //! A subnet's chain state ([`SubnetState`]: stake, weights and bonds as stored u16, activity,
 //! registrations, permits, the epoch's emission) and its [`Hyperparams`] go into one function,
 //! [`epoch`], which returns an [`EpochOutput`]: incentive, dividends, consensus, validator trust,
-//! emission, new bonds and permits. The steps follow `/work/shared/CONSENSUS.md` one to one and
-//! use the same `substrate-fixed` arithmetic as subtensor (`I32F32` for weights, consensus,
-//! bonds and incentive, `I64F64` for stake), so stored u16 values match the chain's bit for bit.
+//! emission, new bonds and permits. The steps follow the consensus specification, CONSENSUS.md,
+//! one to one and use the same `substrate-fixed` arithmetic as subtensor (`I32F32` for weights,
+//! consensus, bonds and incentive, `I64F64` for stake), so stored u16 values match the chain's
+//! bit for bit.
 //!
 //! The crate does no I/O and reads no clock; floats appear only in display views
 //! ([`EpochOutput::to_f64`]). The liquid-alpha sigmoid's `exp` is evaluated in fixed point

@@ -63,7 +63,8 @@ pub fn tensors_hash(tensors: &[Tensor]) -> [u8; 32] {
 }
 
 /// [`tensors_hash`]'s layout under BLAKE3 and its own tag: what version-2 sessions bind
-/// (3.6× SHA-256's speed on a 1 MiB tensor here, with AVX-512).
+/// (several times SHA-256's speed on a large tensor, more so with AVX-512: README "Benchmarks",
+/// crypto).
 pub fn tensors_hash_blake3(tensors: &[Tensor]) -> [u8; 32] {
     absorb_tensors(
         Transcript::<blake3::Hasher>::with_hash(TENSORS_BLAKE3_TAG),
@@ -176,10 +177,9 @@ pub fn parse_caller_key(neuron_key: &str) -> Result<PublicKey, CryptoError> {
     Ok(caller)
 }
 
-/// Verify many queued requests at once with Ed25519 batch verification (about half the CPU per
-/// signature of one-by-one verification). Returns one result per request, in order. If the
-/// batch fails, the requests are re-verified one by one so that one bad request does not sink
-/// the others.
+/// Verify many queued requests at once with Ed25519 batch verification (less CPU per signature than
+/// one-by-one verification). Returns one result per request, in order. If the batch fails, the
+/// requests are re-verified one by one so that one bad request does not sink the others.
 ///
 /// Batch verification uses the cofactored equation while [`PublicKey::verify`] is cofactorless
 /// and strict; they can disagree only on signatures the *signer* crafted with small-order

@@ -1,13 +1,14 @@
 //! Sessions: one signed handshake, then an HMAC per request instead of an Ed25519 signature.
 //!
-//! Ed25519 costs about as much CPU per request as a whole raw gRPC round trip (sign ≈ 55 µs,
-//! verify ≈ 60–98 µs), so a caller that talks to the same axon many times pays for a session
-//! once: its signed request carries an ephemeral X25519 share in the `bt-session-offer` header,
-//! covered by a second Ed25519 signature over the request digest and the share. The axon
-//! answers that request as usual and adds its own share and a session id (`bt-session-accept`);
-//! both sides derive a 32-byte key with HKDF-SHA256. Later requests carry, in `bt-session`, the
-//! session id, a counter that the caller increments per request, and HMAC-SHA256 over the
-//! request digest and the counter. The exact layouts are in `docs/protocol.md`.
+//! Ed25519 costs about as much CPU per request as a whole raw gRPC round trip (README "Benchmarks":
+//! the crypto bench's sign and verify against the RPC bench's CPU per request), so a caller that
+//! talks to the same axon many times pays for a session once: its signed request carries an
+//! ephemeral X25519 share in the `bt-session-offer` header, covered by a second Ed25519 signature
+//! over the request digest and the share. The axon answers that request as usual and adds its own
+//! share and a session id (`bt-session-accept`); both sides derive a 32-byte key with HKDF-SHA256.
+//! Later requests carry, in `bt-session`, the session id, a counter that the caller increments per
+//! request, and HMAC-SHA256 over the request digest and the counter. The exact layouts are in
+//! `docs/protocol.md`.
 //!
 //! Version 2 (negotiated with the `bt-session-version` header on the handshake) differs only in
 //! its tags and in hashing the request's tensors with BLAKE3 instead of SHA-256: on a 1 MiB
@@ -58,8 +59,10 @@ pub const VERSION_HEADER: &str = "bt-session-version";
 pub const LATE_HEADER: &str = "bt-session-late";
 
 /// In version-2 sessions, requests whose tensor buffers add up to at least this many bytes
-/// hash them with BLAKE3 (3.5× SHA-256's speed on 1 MiB here); smaller ones with SHA-256 (about
-/// twice BLAKE3's speed on 1 KiB, where BLAKE3 cannot use its SIMD parallelism).
+/// hash them with BLAKE3 (several times SHA-256's speed on large payloads); smaller ones with
+/// SHA-256 (faster than BLAKE3 on small inputs, where BLAKE3 cannot use its SIMD parallelism and
+/// SHA-256 has the CPU's SHA instructions). `cargo bench -p bt-crypto --bench crypto` measures
+/// both.
 pub const BLAKE3_MIN_PAYLOAD_BYTES: usize = 8 << 10;
 
 /// Version prefix of the offer header value (offers have only ever had version 1).

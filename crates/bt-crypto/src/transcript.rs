@@ -2,7 +2,8 @@
 //! a hash over a domain-separation tag and fields, where variable-length fields are prefixed
 //! with their length as a u64 little-endian and integers are fixed-width little-endian.
 //! The hash is SHA-256 everywhere except the payload hash of version-2 sessions, which is
-//! BLAKE3 over the same bytes (3–5× faster on large tensors).
+//! BLAKE3 over the same bytes (several times faster on large tensors: README "Benchmarks",
+//! crypto).
 
 use sha2::{Digest, Sha256};
 

@@ -230,9 +230,9 @@ async fn latencies(iters: usize, configs: &[Once]) -> Vec<Lat> {
     }
     let mut samples = vec![Vec::with_capacity(iters); configs.len()];
     // A fresh order every round, so that each configuration follows each other one equally
-    // often: a call can slow down the next one, unevenly by kind (measured: a session 1 MiB
-    // call right after a signed one took ~100 µs longer than after any other), and a fixed or
-    // merely rotated order would charge that to whichever configuration always comes after.
+    // often: a call can slow down the next one, unevenly by kind (a session 1 MiB call was
+    // measurably slower right after a signed one than after any other), and a fixed or merely
+    // rotated order would charge that to whichever configuration always comes after.
     let mut order: Vec<usize> = (0..configs.len()).collect();
     let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
     for _ in 0..iters {

@@ -2,9 +2,10 @@
 //!
 //! A tensor broadcast to many peers is hashed once, not once per peer: the first call that
 //! needs a kind of hash starts it and the others await the same result. A large payload is
-//! hashed on the blocking pool and the waiting is asynchronous: at SHA-256's 1.8 GB/s (README,
-//! crypto bench), 64 MiB is ~37 ms, which on an executor thread (or with executor threads
-//! blocked waiting for it) would stall every other call and connection of the process.
+//! hashed on the blocking pool and the waiting is asynchronous: hashing a payload near the
+//! message limit takes milliseconds (README "Benchmarks", crypto), which on an executor thread
+//! (or with executor threads blocked waiting for it) would stall every other call and
+//! connection of the process.
 
 use std::sync::{Arc, OnceLock};
 
@@ -13,7 +14,7 @@ use futures_util::FutureExt as _;
 use futures_util::future::{BoxFuture, Either, Ready, Shared};
 
 /// Payloads from this size (their buffers together) are hashed on the blocking pool; below it
-/// the hand-off costs more than the hash (SHA-256 of 64 KiB at 1.8 GB/s: ~35 µs).
+/// the hand-off costs more than the hash (SHA-256 throughput: README "Benchmarks", crypto).
 pub(crate) const BLOCKING_HASH_BYTES: usize = 64 << 10;
 
 /// A hash being computed on the pool (or computed), which any number of calls may await.

@@ -25,11 +25,11 @@
 //! - **Authenticated**: every request is signed with the neuron key over the receiver, a fresh
 //!   nonce and a hash of the tensors (`bt_crypto`); `sign_requests = false` talks to Release-1
 //!   servers. A tensor broadcast to many peers is encoded and hashed once.
-//! - **Sessions** (`sessions`, on by default): the first signed request to an axon also offers
-//!   an X25519 share; an axon that accepts answers with its own, and later requests on that
-//!   connection carry an HMAC and a counter instead of an Ed25519 signature (a tenth of the
-//!   CPU). Axons that do not accept keep getting signed requests; a session the axon forgot
-//!   costs one transparent, signed retry. Layout: `docs/protocol.md`, "Sessions".
+//! - **Sessions** (`sessions`, on by default): the first signed request to an axon also offers an
+//!   X25519 share; an axon that accepts answers with its own, and later requests on that connection
+//!   carry an HMAC and a counter instead of an Ed25519 signature (far less CPU: README
+//!   "Benchmarks", RPC). Axons that do not accept keep getting signed requests; a session the axon
+//!   forgot costs one transparent, signed retry. Layout: `docs/protocol.md`, "Sessions".
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {

@@ -1,11 +1,11 @@
 //! Request trailers whose value is computed while the body is already on its way.
 //!
-//! A session request binds its payload through a hash. For a large payload that hash takes
-//! longer than anything else the dendrite does before sending (BLAKE3 of 1 MiB: ~170 µs), and
-//! the request's headers cannot leave before it is done. Sent as an HTTP/2 trailer instead
-//! (`docs/protocol.md`, "Sessions", version 2), the proof is computed on the blocking pool while
-//! the body is encoded and written, and follows the last DATA frame. The axon reads it like a
-//! header: tonic merges a unary request's trailers into its metadata.
+//! A session request binds its payload through a hash. For a large payload that hash takes longer
+//! than anything else the dendrite does before sending (the crypto bench's BLAKE3 row, README
+//! "Benchmarks"), and the request's headers cannot leave before it is done. Sent as an HTTP/2
+//! trailer instead (`docs/protocol.md`, "Sessions", version 2), the proof is computed on the
+//! blocking pool while the body is encoded and written, and follows the last DATA frame. The axon
+//! reads it like a header: tonic merges a unary request's trailers into its metadata.
 //!
 //! [`WithLateTrailers`] wraps the channel; a request that carries a [`LateTrailers`] extension
 //! gets a body that, once the message is sent, waits for the trailers and sends them.

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use crate::table::TableConfig;
 
-/// Default proof-of-work difficulty for synapse definitions, in leading zero bits. Measured
-/// (see the crate report): ~2^16 SHA-256 of ~300 bytes, a few tens of ms per re-announce on
-/// one core, paid `heartbeats_per_ttl` times per TTL per own synapse (not every round);
-/// verification costs one hash.
+/// Default proof-of-work difficulty for synapse definitions, in leading zero bits: an expected
+/// 2^16 SHA-256 of a ~300-byte definition per re-announce, small on one core and paid
+/// `heartbeats_per_ttl` times per TTL per own synapse (not every round), while verification
+/// costs one hash.
 pub const DEFAULT_DIFFICULTY_BITS: u32 = 16;
 
 /// Everything a [`crate::MetagraphNode`] needs besides its key and own synapses.

@@ -1,7 +1,7 @@
 //! A dense (fully connected) layer with a hand-written forward and backward pass.
 //!
-//! Why not candle's autograd here: for the MNIST synapse candle's backward ran at half the
-//! speed of its forward (transposed-operand matmuls and gradient-accumulation copies). This
+//! Why not candle's autograd here: for the MNIST synapse candle's backward ran much slower than
+//! its forward (transposed-operand matmuls and gradient-accumulation copies). This
 //! layer calls the same `gemm` kernel directly with strided views, fuses the bias into the
 //! matmul's destination, and — in SGD mode — folds the momentum update into the weight-gradient
 //! gemm (`buf = μ·buf + dzᵀx` is one gemm with `keep = μ`), so there is no separate gradient

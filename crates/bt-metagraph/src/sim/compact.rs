@@ -3,7 +3,7 @@
 //! It models exactly what decides convergence: which keys each node holds. Keys are positions
 //! `0..N` in key order (node `i` owns position `perm[i]`, a random permutation, as real keys
 //! are random); a node's table is a bitset, so windows, range fills and merges are word
-//! operations and N = 10,000 runs in seconds. Per call, as [`MetagraphTable`] does:
+//! operations and N = 10,000 is cheap to simulate. Per call, as [`MetagraphTable`] does:
 //! - sample size `k = clamp(held / SAMPLE_DIVISOR, sample_synapses, max_batch_synapses)`
 //!   per side;
 //! - push: own key, then `k - 1` held keys from the last held key at or before the sweep

@@ -56,8 +56,8 @@ impl MetagraphTable {
     /// Whom to gossip with this round: uniform over the peers we know, a peer with recent
     /// failures proportionally less likely. Uniform choice is what makes push-pull gossip
     /// converge in O(log N) rounds; preferring fresh or direct peers (as [`Self::peers`]
-    /// does) re-syncs with partners we just synced with and cost a quarter more rounds in the
-    /// table simulation (N = 1,000: 20 rounds instead of 16).
+    /// does) re-syncs with partners we just synced with and took more rounds to converge in the
+    /// table simulation (`cargo bench -p bt-metagraph --bench convergence`).
     pub fn gossip_target(&self, seed: u64) -> Option<PeerAddr> {
         let items = self
             .peers

@@ -110,7 +110,7 @@ fn torch(steps: usize) -> Option<f64> {
         println!("pytorch: failed: {}", String::from_utf8_lossy(&out.stderr));
         return None;
     }
-    // "... = 35.1 steps/s; ..."
+    // The reference's summary line: "... = <rate> steps/s; ...".
     text.split("= ")
         .nth(1)?
         .split_whitespace()

@@ -22,16 +22,14 @@
 //! peers answered per step and the distillation loss; writes the PNG of the mean curves
 //! (`--out`, default `docs/network_effect.png`).
 //!
-//! Measured (`--pretrain 800 --steps 300 --every 10 --seeds 7,8,9 --remote-scale 50
-//! --remote-clip 50`, mean of the three seeds): the network path reaches 85% / 90% after
-//! 100 / 140 steps, alone 140 / 220 (with `--remote-learning off`: 110 / 180). The local path
-//! gains nothing (140 / 290): in 300 steps the student's distillation loss only falls by about a
-//! quarter (0.09 → 0.067; 0.075 → 0.052 without remote learning), so the student's output is
-//! not yet a useful imitation of the peers' encodings. Over `--steps 900 --every 50 --seeds 7`
-//! the network path reaches 94% after 350 steps, alone after 650, and the two meet at about 95%
-//! after 700-800 steps (the peers themselves are at 96%); the local path stays level with alone
-//! (its distillation loss is 0.043 after 900 steps). Before synapses served their encodings they served their students, which carry
-//! no label information, and there was no speed-up at all.
+//! The README ("Benchmarks", Network effect) keeps the results with the command that produced
+//! them. In short: the network path reaches each threshold in fewer steps than alone, with or
+//! without remote learning. The local path gains nothing yet: over a few hundred steps the
+//! student's distillation loss falls too little for its output to be a useful imitation of the
+//! peers' encodings, and over longer runs it stays level with alone while the network path
+//! keeps its lead until the two meet just under the peers' own accuracy. Before synapses served
+//! their encodings they served their students, which carry no label information, and there was
+//! no speed-up at all.
 //!
 //! `cargo run --release -p bt-neuron --bin network-effect -- [--pretrain 400] [--steps 300]
 //!  [--every 25] [--test 2000] [--seeds 7,8,9 | --seed 7] [--remote-learning on|off]
