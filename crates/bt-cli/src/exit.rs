@@ -54,6 +54,47 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
     FAILURE
 }
 
+/// A neuron's error as the exit-code class a script can act on.
+pub(crate) fn classify_neuron_error(e: bt_neuron::NeuronError) -> anyhow::Error {
+    use bt_neuron::NeuronError as E;
+    use bt_neuron::subnet::SubnetError as S;
+    let text = error_chain(&e);
+    match e {
+        E::Bind { .. } => CliError::PortInUse(text).into(),
+        E::Key(_) => CliError::Key(text).into(),
+        E::Data { .. } | E::Checkpoint { .. } => CliError::Data(text).into(),
+        E::Subnet(s) => match s {
+            S::Axon(bt_axon::AxonError::Bind { .. } | bt_axon::AxonError::MetricsBind { .. }) => {
+                CliError::PortInUse(text).into()
+            }
+            S::Config(_) | S::NoSubnet { .. } => CliError::Usage(text).into(),
+            S::NotRegistered { .. } => CliError::Key(text).into(),
+            S::Data(_) => CliError::Data(text).into(),
+            S::Chain { .. } | S::ChainTimeout { .. } | S::Dendrite(_) | S::Axon(_) => {
+                CliError::Unreachable(text).into()
+            }
+        },
+        E::Config(_) => CliError::Usage(text).into(),
+        other => anyhow::Error::new(other),
+    }
+}
+
+/// An error and its sources, as one line: the exit-code classes carry text, so the causes
+/// must be in it.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = s.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

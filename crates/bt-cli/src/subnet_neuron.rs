@@ -11,9 +11,8 @@ use anyhow::Result;
 use bt_neuron::subnet::{NeuronSettings as SubnetNeuron, SubnetRole};
 
 use crate::cli::{NeuronKind, Role};
-use crate::commands::classify_neuron_error;
 use crate::config::{NeuronSettings, SubnetSettings};
-use crate::exit::{self, CliError};
+use crate::exit::{self, CliError, classify_neuron_error};
 
 pub async fn run(
     kind: NeuronKind,

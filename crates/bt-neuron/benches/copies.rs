@@ -6,16 +6,15 @@
 //! A counting `#[global_allocator]` (the system allocator, with global atomic counters: the
 //! model's gemm runs on rayon threads too) counts the allocations and the bytes allocated while
 //! one request is processed, in-process and without sockets, so that nothing but this path
-//! counts. The request is what a neuron's trainer sends (`served::wire_images`): 334 MNIST
+//! counts. The request is what a neuron's trainer sends (`bt_nn::images_to_wire`): 334 MNIST
 //! images, `[334, 1, 28, 28]` float32 in 0..1 = 1,047,424 bytes; the answer is the encoding,
 //! `[334, 1024]` float32 = 1,368,064 bytes.
 //!
 //! - **(a) served path**: the received DATA frames pushed into bt-wire's `MessageReader` (as
 //!   bt-axon's `grpc.rs` does), the message taken (prost decode; the tensor buffer is sliced out
 //!   of the frame when one frame holds it), then what `service.rs`'s `handle`/`compute`/
-//!   `forward` do: `bt_tensor::decode` with the axon's limits, `bt_axon::Synapse::forward` on
-//!   exactly the synapse a neuron serves (`AxonSynapse::new(Arc<ServedModel>)`, as in
-//!   `mnist.rs`), `bt_tensor::encode`, the reply `TensorMessage`, and `encode_framed`.
+//!   `forward` do: `bt_tensor::decode` with the axon's limits, `bt_interfaces::Synapse::forward` on
+//!   exactly the synapse a neuron serves (`Arc<ServedModel>`, as in `mnist.rs`), `bt_tensor::encode`, the reply `TensorMessage`, and `encode_framed`.
 //!   Authentication is left out: it hashes the payload in place and copies nothing.
 //! - **(b) model compute**: `MnistModel::encode(&normalized)` on an already normalized input:
 //!   its activations (`h1`, `s`, `a1`, `e`, each `[334, 1024]` f32), which are not copies.
@@ -29,8 +28,7 @@
 //! - `16 KiB frames`: HTTP/2's default frame size, which a peer may still send: the buffer
 //!   spans 64 frames and is copied into one buffer when the message is decoded.
 //!
-//! A stage table then runs the functions the path calls one at a time (the adapter's private
-//! `rows_of` is its `Tensor::to_f32_vec` call), so every allocation is attributed; their sum
+//! A stage table then runs the functions the path calls one at a time , so every allocation is attributed; their sum
 //! must equal (a). `COPIES_TRACE=1` instead prints, for one request of (a) in each layout, where
 //! every allocation of 64 KiB or more comes from (its backtrace's frames in this workspace).
 //!
@@ -51,8 +49,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::Instant;
 
-use bt_axon::{AxonConfig, Synapse as AxonSynapseTrait};
-use bt_neuron::adapter::AxonSynapse;
+use bt_axon::AxonConfig;
+use bt_interfaces::Synapse as AxonSynapseTrait;
 use bt_neuron::served::ServedModel;
 use bt_nn::MnistModel;
 use bt_nn::mnist::{CONTEXT_DIM, IMAGE_DIM};
@@ -229,7 +227,7 @@ const FRAME_HEADER: usize = 9;
 /// As bt-axon puts in replies (its `CARGO_PKG_VERSION`: the workspace's version, as ours).
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// What a neuron's trainer sends a peer: `wire_images`, `[rows, 1, 28, 28]` in 0..1.
+/// What a neuron's trainer sends a peer: `images_to_wire`, `[rows, 1, 28, 28]` in 0..1.
 fn request(rows: usize) -> TensorMessage {
     let images: Vec<f32> = (0..rows * IMAGE_DIM)
         .map(|i| (i % 255) as f32 / 255.0)
@@ -415,7 +413,7 @@ fn main() {
     let model = MnistModel::new(0);
     // As bt-neuron's MnistNeuron::start serves it (mnist.rs).
     let served = Arc::new(ServedModel::new(model.clone()));
-    let synapse: Arc<dyn AxonSynapseTrait> = Arc::new(AxonSynapse::new(served.clone()));
+    let synapse: Arc<dyn AxonSynapseTrait> = served.clone();
 
     let req = request(ROWS);
     let payload = req.tensors[0].buffer.len() as u64;
@@ -429,8 +427,7 @@ fn main() {
         .map(|&(max, name)| (received_frames(&req, max), name))
         .collect();
     let (_, normalized) =
-        bt_neuron::served::normalized_images(&bt_tensor::decode(&req.tensors[0], &limits).unwrap())
-            .unwrap();
+        bt_nn::images_from_wire(&bt_tensor::decode(&req.tensors[0], &limits).unwrap()).unwrap();
 
     if std::env::var_os("COPIES_SOCKET").is_some() {
         socket_trace(synapse, &req);
@@ -577,16 +574,17 @@ fn stages(frames: &[Bytes], model: &MnistModel, limits: &Limits, max: usize, tot
     );
     let (input, c) = counted(|| bt_tensor::decode(&msg.tensors[0], limits).unwrap());
     stage("bt_tensor::decode (service.rs:323)", c);
-    let (values, c) = counted(|| input.to_f32_vec().unwrap());
-    stage("Tensor::to_f32_vec (adapter.rs:69)", c);
-    let (x, c) = counted(|| bt_nn::synapse::normalize_images(&values, ROWS).unwrap());
-    stage("normalize_images (bt-nn synapse.rs:109 → 91)", c);
+    let (x, c) = counted(|| bt_nn::images_from_wire(&input).unwrap().1);
+    stage(
+        "images_from_wire: f32 view + normalize (bt-nn synapse.rs)",
+        c,
+    );
     let (out, c) = counted(|| model.encode(&x).unwrap());
-    stage("MnistModel::encode (bt-nn synapse.rs:109)", c);
-    drop((values, x, input));
+    stage("MnistModel::encode", c);
+    drop((x, input));
     let (output, c) =
         counted(|| Tensor::from_f32_vec(&[ROWS, CONTEXT_DIM], out, Modality::Tensor).unwrap());
-    stage("Tensor::from_f32_vec (adapter.rs:104)", c);
+    stage("Tensor::from_f32_vec (bt-nn synapse.rs)", c);
     let (reply, c) = counted(|| {
         let tensors = vec![bt_tensor::encode(&output)];
         TensorMessage {

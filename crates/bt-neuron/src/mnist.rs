@@ -133,6 +133,7 @@ pub struct MnistNeuron<M: MetagraphSource = MetagraphHandle> {
     pub stats: Arc<BackwardStats>,
     /// Set to stop the training loop at the next step.
     pub stop: Arc<AtomicBool>,
+    dendrite: Dendrite,
     axon: AxonHandle,
     links: Option<TrainerLinks>,
     scores: Option<watch::Receiver<PeerScores>>,
@@ -208,7 +209,7 @@ impl<M: MetagraphSource> MnistNeuron<M> {
         let stop = Arc::new(AtomicBool::new(false));
         let links = TrainerLinks {
             runtime: tokio::runtime::Handle::current(),
-            dendrite,
+            dendrite: dendrite.clone(),
             view: view_rx,
             weights: scores_tx,
             backward: backward_tx,
@@ -221,6 +222,7 @@ impl<M: MetagraphSource> MnistNeuron<M> {
             synapse_key,
             stats,
             stop,
+            dendrite,
             axon,
             links: Some(links),
             scores: Some(scores_rx),
@@ -232,6 +234,11 @@ impl<M: MetagraphSource> MnistNeuron<M> {
     /// The axon's address.
     pub fn axon_addr(&self) -> std::net::SocketAddr {
         self.axon.local_addr()
+    }
+
+    /// The runtime's dendrite, for a role that calls peers (a handle on the same pool).
+    pub fn dendrite(&self) -> Dendrite {
+        self.dendrite.clone()
     }
 
     /// The router's peer scores as training publishes them, for the neuron's role (once).

@@ -13,7 +13,7 @@ use bt_crypto::NeuronKey;
 use bt_dendrite::{CallOptions, Dendrite, DendriteConfig, Endpoint, Inputs};
 use bt_neuron::NeuronConfig;
 use bt_neuron::mnist::seed_from_key;
-use bt_neuron::subnet::{SubnetRole, run_subnet};
+use bt_neuron::subnet::{SubnetRole, TASK_FLOOR, run_subnet};
 use bt_nn::mnist::CONTEXT_DIM;
 use bt_nn::{Dataset, MnistModel, default_mnist_dir};
 use bt_tensor::{Modality, Tensor};
@@ -158,18 +158,20 @@ async fn a_miner_keeps_learning_while_it_serves() {
     net.node.shutdown().await;
 }
 
-/// Parses `Validator: block B router 1:0.512 2:0.488`.
-fn router_scores(line: &str) -> Vec<(u16, f64)> {
-    line.split_once(" router")
-        .map(|(_, rest)| {
-            rest.split_whitespace()
-                .filter_map(|p| {
-                    let (u, w) = p.split_once(':')?;
-                    Some((u.parse().ok()?, w.parse().ok()?))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+/// Parses `Validator: block B router 1:0.512 2:0.488 task 1:0.903 2:0.870` into the router's
+/// scores and the task's.
+fn router_and_task(line: &str) -> (Vec<(u16, f64)>, Vec<(u16, f64)>) {
+    let pairs = |text: &str| -> Vec<(u16, f64)> {
+        text.split_whitespace()
+            .filter_map(|p| {
+                let (u, w) = p.split_once(':')?;
+                Some((u.parse().ok()?, w.parse().ok()?))
+            })
+            .collect()
+    };
+    let rest = line.split_once(" router").map_or("", |(_, r)| r);
+    let (router, task) = rest.split_once(" task").unwrap_or((rest, ""));
+    (pairs(router), pairs(task))
 }
 
 fn normalized(row: &[(u16, f64)]) -> Vec<(u16, f64)> {
@@ -182,7 +184,8 @@ async fn a_validator_sets_its_router_scores_as_weights() {
     let net = common::Net::start().await;
     let stop = stopper();
     let mut tasks = Vec::new();
-    for (i, steps) in [(0u8, 40usize), (1, 1)] {
+    // Both miners learn enough to pass the task check, so every router score is a weight.
+    for (i, steps) in [(0u8, 80usize), (1, 60)] {
         let hot = Keypair::dev(&format!("router-miner-hot-{i}"));
         let mut s = net.settings(hot, 1 + i);
         s.coldkey = Some(net.funded_coldkey(&format!("router-miner-cold-{i}")).await);
@@ -225,9 +228,14 @@ async fn a_validator_sets_its_router_scores_as_weights() {
         .iter()
         .map(|(u, w)| (*u, f64::from(*w)))
         .collect();
-    let router_row = router_scores(&router);
+    let (router_row, task) = router_and_task(&router);
     eprintln!("router: {router}\nset: {set}\nchain row: {chain_row:?}");
     assert_eq!(router_row.len(), 2, "both miners are scored: {router}");
+    let floor = TASK_FLOOR * task.iter().map(|(_, t)| *t).fold(0.0, f64::max);
+    assert!(
+        task.len() == 2 && task.iter().all(|(_, t)| *t >= floor),
+        "both miners pass the task check: {router}"
+    );
     let (expect, got) = (normalized(&router_row), normalized(&chain_row));
     assert_eq!(
         expect.iter().map(|(u, _)| u).collect::<Vec<_>>(),

@@ -7,7 +7,7 @@
 //! gemm (`buf = μ·buf + dzᵀx` is one gemm with `keep = μ`), so there is no separate gradient
 //! buffer and no per-step allocation. The layout is PyTorch's (`weight` is `[out, in]`), so
 //! checkpoints map one to one. It is checked against candle autograd by the gradient tests in
-//! [`crate::mnist`].
+//! the MNIST model's tests (`mnist_tests.rs`).
 
 use rand::Rng;
 

@@ -26,8 +26,11 @@
 //!   else gets `PERMISSION_DENIED` with "miner answers only validators with a permit on netuid
 //!   N". The key set is rebuilt from every metagraph refresh.
 //! - Roles ([`crate::Role`]): [`Miner`] keeps the permit set current and reports;
-//!   [`Validator`] sets the router's peer scores as its weights once per tempo. Neither has
-//!   network code of its own.
+//!   [`Validator`] sets the router's peer scores as its weights once per tempo, with the
+//!   [`task`] score as a check (a miner far below the best one gets 0). Neither opens a
+//!   connection of its own: the validator asks through the runtime's dendrite.
+//! - [`task`]: MNIST classification, served by every subnet neuron beside its model under its
+//!   neuron key: the query (IMAGE `[B,784]`), the answer (logits `[B,10]`), the score.
 //! - [`run_subnet`]: `bittensor neuron mnist --chain_endpoint … --role miner|validator`.
 
 pub mod error;
@@ -36,6 +39,7 @@ mod neuron;
 mod permit;
 mod run;
 mod source;
+pub mod task;
 mod validator;
 pub mod weights;
 
@@ -47,4 +51,4 @@ pub use neuron::{
 pub use permit::PermitPolicy;
 pub use run::run_subnet;
 pub use source::{ChainMetagraph, WeightsOutcome, epoch_index, synapse_infos, uid_of_synapse};
-pub use validator::{Validator, router_row};
+pub use validator::{TASK_FLOOR, Validator, checked_row, router_row};

@@ -126,12 +126,14 @@ pub struct Joined {
 }
 
 /// Joins the subnet as `role`: registers the hotkey if it has no uid (with the coldkey, when
-/// given), serves `synapse` under `synapse_key` on an axon that answers whom the role allows,
-/// and publishes the axon with its keys. On failure nothing is left running.
+/// given), serves `synapse` under the synapse key and the subnet's `task` under the neuron key
+/// on an axon that answers whom the role allows, and publishes the axon with its keys. On
+/// failure nothing is left running.
 pub async fn join(
     role: SubnetRole,
     s: &NeuronSettings,
     synapse: Arc<dyn Synapse>,
+    task: Arc<dyn Synapse>,
 ) -> Result<Joined, SubnetError> {
     s.validate()?;
     let label = role.label();
@@ -175,6 +177,7 @@ pub async fn join(
     };
     let axon = Axon::builder(s.axon.clone())
         .serve_synapse(s.synapse_key.to_hex(), synapse)
+        .serve_synapse(s.neuron_key.public_hex(), task)
         .policy(policy)
         .start(s.axon_listen)
         .await?;

@@ -13,8 +13,12 @@ use crate::role::Role;
 use crate::served::ServedModel;
 use crate::subnet::miner::Miner;
 use crate::subnet::neuron::{NeuronSettings, SubnetRole, join};
+use crate::subnet::task::Classifier;
 use crate::subnet::validator::Validator;
 use crate::trainer::save_checkpoint;
+
+/// Deadline of a validator's task query.
+const QUERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Runs a subnet neuron until `shutdown` resolves: `cfg` holds the neuron's own flags (data,
 /// checkpoint, steps), `settings` the chain, wallet, keys and axon ones.
@@ -32,7 +36,8 @@ pub async fn run_subnet(
     let (model, start) =
         load_model(cfg.model_path.clone(), &settings.neuron_key.public_hex()).await?;
     let served = Arc::new(ServedModel::new(model.clone()));
-    let joined = join(role, &settings, served.clone()).await?;
+    let task = Arc::new(Classifier::new(served.clone()));
+    let joined = join(role, &settings, served.clone(), task).await?;
     let (uid, permits) = (joined.uid, joined.permits);
     let (progress, interval) = (settings.progress.clone(), settings.refresh_interval);
     let source = Arc::new(joined.source);
@@ -63,6 +68,9 @@ pub async fn run_subnet(
                 permits,
                 progress: progress.clone(),
                 interval,
+                dendrite: neuron.dendrite(),
+                data: Arc::new(test.clone()),
+                query_timeout: QUERY_TIMEOUT,
             };
             neuron.spawn(validator.run(source, scores));
         }
