@@ -63,7 +63,7 @@ pub(crate) fn classify_neuron_error(e: bt_neuron::NeuronError) -> anyhow::Error 
         E::Bind { .. } => CliError::PortInUse(text).into(),
         E::Key(_) => CliError::Key(text).into(),
         E::Data { .. } | E::Checkpoint { .. } => CliError::Data(text).into(),
-        E::Subnet(s) => match s {
+        E::Subnet(s) => match *s {
             S::Axon(bt_axon::AxonError::Bind { .. } | bt_axon::AxonError::MetricsBind { .. }) => {
                 CliError::PortInUse(text).into()
             }

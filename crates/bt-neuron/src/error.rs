@@ -49,8 +49,15 @@ pub enum NeuronError {
     Tensor(#[from] bt_tensor::TensorError),
     #[error("this neuron's trainer was already made")]
     TrainerTaken,
+    /// Boxed: a chain error is large, and every neuron result carries this type.
     #[error(transparent)]
-    Subnet(#[from] SubnetError),
+    Subnet(Box<SubnetError>),
+}
+
+impl From<SubnetError> for NeuronError {
+    fn from(e: SubnetError) -> Self {
+        NeuronError::Subnet(Box::new(e))
+    }
 }
 
 impl NeuronError {

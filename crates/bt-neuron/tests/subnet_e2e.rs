@@ -160,8 +160,10 @@ async fn a_miner_keeps_learning_while_it_serves() {
 
 /// Parses `Validator: block B router 1:0.512 2:0.488 task 1:0.903 2:0.870` into the router's
 /// scores and the task's.
-fn router_and_task(line: &str) -> (Vec<(u16, f64)>, Vec<(u16, f64)>) {
-    let pairs = |text: &str| -> Vec<(u16, f64)> {
+type Row = Vec<(u16, f64)>;
+
+fn router_and_task(line: &str) -> (Row, Row) {
+    let pairs = |text: &str| -> Row {
         text.split_whitespace()
             .filter_map(|p| {
                 let (u, w) = p.split_once(':')?;
