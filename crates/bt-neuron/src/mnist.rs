@@ -1,5 +1,7 @@
-//! `bittensor neuron mnist`: the seeds' MNIST neuron. Serves its encoding on the axon, finds
-//! peers by gossip, routes to them, distils what they answer, sends them gradients.
+//! The one runtime, with the seeds' MNIST model: serves its encoding on the axon, finds peers
+//! through its metagraph source (gossip here; a subnet's chain in `crate::subnet`), routes to
+//! them, distils what they answer, sends them gradients. `bittensor neuron mnist` is
+//! [`run_mnist`], the gossip learner.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -21,6 +23,7 @@ use crate::identity::{Identity, load_identity};
 use crate::network::Network;
 use crate::peers::{self, BackwardStats, PeerScores, PeerView};
 use crate::report;
+use crate::role::{Learner, Role};
 use crate::served::{RemoteLearning, ServedModel};
 use crate::trainer::{Trainer, TrainerConfig, TrainerLinks, TrainerResult, save_checkpoint};
 
@@ -123,7 +126,7 @@ type BoxFuture<T> = std::pin::Pin<Box<dyn Future<Output = T> + Send>>;
 /// A running MNIST neuron's network side, on any [`MetagraphSource`]: the axon serving its
 /// encoding, the peer view, and the `Backward` sender. Its training loop is a [`Trainer`] made by
 /// [`MnistNeuron::trainer`]; what happens to the router's peer scores is its role's business
-/// ([`MnistNeuron::scores`]: a learner writes them into its metagraph, a validator sets them as
+/// ([`MnistNeuron::take_scores`]: a learner writes them into its metagraph, a validator sets them as
 /// its weights). The network keeps serving after training ends, until
 /// [`MnistNeuron::shutdown`].
 pub struct MnistNeuron<M: MetagraphSource = MetagraphHandle> {
@@ -169,9 +172,9 @@ impl MnistNeuron<MetagraphHandle> {
             cfg.metagraph_size,
             Some(close),
         )?;
-        if let Some(scores) = neuron.scores.take() {
-            let publish = peers::publish_scores(neuron.source.clone(), scores);
-            neuron.tasks.push(tokio::spawn(publish));
+        if let Some(scores) = neuron.take_scores() {
+            let learner = Learner.run(neuron.source.clone(), scores);
+            neuron.spawn(learner);
         }
         Ok(neuron)
     }

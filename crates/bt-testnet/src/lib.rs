@@ -97,6 +97,32 @@ pub async fn eventually_some<T>(
     }
 }
 
+/// Polls an async `probe` every `period` until it yields `Some`, or fails after `timeout` (a
+/// probe still running at the deadline is cut off).
+pub async fn eventually_async_some<T, F, Fut>(
+    timeout: Duration,
+    period: Duration,
+    mut probe: F,
+) -> Result<T, HarnessError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = tokio::time::Instant::now();
+    loop {
+        let left = timeout.saturating_sub(start.elapsed());
+        if let Ok(Some(v)) = tokio::time::timeout(left, probe()).await {
+            return Ok(v);
+        }
+        if start.elapsed() >= timeout {
+            return Err(HarnessError::TimedOut {
+                waited: start.elapsed(),
+            });
+        }
+        tokio::time::sleep(period).await;
+    }
+}
+
 /// Polls an async `condition` every 10 ms until it returns true, or fails after `timeout`.
 pub async fn eventually_async<F, Fut>(timeout: Duration, condition: F) -> Result<(), HarnessError>
 where

@@ -84,21 +84,13 @@ impl Net {
 }
 
 /// Polls `probe` every 50 ms until it yields a value, or gives up after `timeout` (the
-/// probe's own future is cut at the deadline too).
-pub async fn poll<T, F, Fut>(timeout: Duration, mut probe: F) -> Result<T, String>
+/// harness's one polling loop, with the error as text for the tests' messages).
+pub async fn poll<T, F, Fut>(timeout: Duration, probe: F) -> Result<T, String>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let start = tokio::time::Instant::now();
-    loop {
-        let left = timeout.saturating_sub(start.elapsed());
-        if let Ok(Some(v)) = tokio::time::timeout(left, probe()).await {
-            return Ok(v);
-        }
-        if start.elapsed() >= timeout {
-            return Err(format!("timed out after {timeout:?}"));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    bt_testnet::eventually_async_some(timeout, Duration::from_millis(50), probe)
+        .await
+        .map_err(|e| e.to_string())
 }
