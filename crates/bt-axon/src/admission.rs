@@ -18,7 +18,7 @@ use tonic::{Code, Status};
 
 use crate::incoming::ConnInfo;
 use crate::metrics::MethodLabel;
-use crate::service::Shared;
+use crate::shared::Shared;
 
 /// Placed in the request's extensions; the handler takes it and holds it until it answers.
 #[derive(Clone)]

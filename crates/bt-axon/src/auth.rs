@@ -9,8 +9,9 @@ use bt_crypto::{PublicKey, RpcMethod};
 use bt_wire::TensorMessage;
 use tonic::Status;
 
-use crate::service::{Shared, unauthenticated};
 use crate::session::Auth;
+use crate::shared::Shared;
+use crate::status::unauthenticated;
 
 impl Shared {
     /// Signature (or MAC) first, then the nonce (or counter): a forged request must never move
@@ -125,11 +126,6 @@ impl Shared {
         table.insert(accept.session_id, *caller, &msg.neuron_key, key, now);
         self.metrics.session_opened(table.len());
         Some(accept)
-    }
-
-    /// Monotonic nanoseconds for the session table (immune to wall-clock steps).
-    pub(crate) fn now_ns(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 
     /// [`Shared::authenticate`] with the signature checked in a batch with concurrent requests.

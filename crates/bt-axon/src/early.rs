@@ -24,7 +24,7 @@ use http::HeaderName;
 use tokio::task::JoinHandle;
 use tonic::metadata::MetadataMap;
 
-use crate::service::Shared;
+use crate::shared::Shared;
 
 /// A request digest being computed on the blocking pool. Dropped unused, the job runs on to
 /// its end (it cannot be interrupted) and then frees its worker.

@@ -18,17 +18,18 @@ use std::task::{Context, Poll};
 
 use bt_crypto::RpcMethod;
 use bt_crypto::session::ACCEPT_HEADER;
-use bt_wire::TensorMessage;
 use bt_wire::body::ChunkedBody;
-use bt_wire::framing::{FramingError, MessageReader, encode_framed};
+use bt_wire::framing::encode_framed;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue};
-use http_body_util::BodyExt;
 use tonic::codegen::{Body, StdError};
 use tonic::metadata::MetadataMap;
 use tonic::{Code, Status};
 
-use crate::service::{Reply, Shared, handle, status};
+use crate::request_body::RequestBody;
+use crate::service::{Reply, handle};
+use crate::shared::Shared;
+use crate::status::status;
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
@@ -75,12 +76,10 @@ where
             if let Err(refusal) = check_encoding(&parts.headers) {
                 return Ok(refusal.into_http());
             }
-            let mut body = RequestBody {
-                body: tonic::body::Body::new(body),
-                reader: MessageReader::new(shared.config.max_message_bytes),
-                trailers: None,
-                ended: false,
-            };
+            let mut body = RequestBody::new(
+                tonic::body::Body::new(body),
+                shared.config.max_message_bytes,
+            );
             let metadata = MetadataMap::from_headers(parts.headers);
             Ok(
                 match handle(&shared, method, metadata, &parts.extensions, &mut body).await {
@@ -102,67 +101,6 @@ fn check_encoding(headers: &HeaderMap) -> Result<(), Status> {
             format!("requests compressed with {v:?} are not accepted: send them uncompressed"),
         )),
     }
-}
-
-/// A request's body: its one message, then its trailers.
-pub(crate) struct RequestBody {
-    body: tonic::body::Body,
-    reader: MessageReader,
-    trailers: Option<HeaderMap>,
-    ended: bool,
-}
-
-impl RequestBody {
-    /// The request message, as soon as its last byte is in.
-    pub(crate) async fn message(&mut self) -> Result<TensorMessage, Status> {
-        loop {
-            if let Some(msg) = self.reader.take().map_err(refusal)? {
-                return Ok(msg);
-            }
-            if !self.next_frame().await? {
-                self.reader.finish().map_err(refusal)?;
-                return Err(Status::invalid_argument("the request carries no message"));
-            }
-        }
-    }
-
-    /// The request's trailers, once the body has ended (bytes after the message are refused).
-    pub(crate) async fn trailers(&mut self) -> Result<Option<HeaderMap>, Status> {
-        while self.next_frame().await? {}
-        Ok(self.trailers.take())
-    }
-
-    /// Reads one frame; `false` once the body has ended.
-    async fn next_frame(&mut self) -> Result<bool, Status> {
-        if self.ended {
-            return Ok(false);
-        }
-        match self.body.frame().await {
-            None => self.ended = true,
-            Some(Err(e)) => return Err(e),
-            Some(Ok(frame)) => match frame.into_data() {
-                Ok(data) => self.reader.push(data).map_err(refusal)?,
-                Err(frame) => {
-                    if let Ok(trailers) = frame.into_trailers() {
-                        self.trailers = Some(trailers);
-                    }
-                    self.ended = true;
-                }
-            },
-        }
-        Ok(!self.ended)
-    }
-}
-
-fn refusal(e: FramingError) -> Status {
-    let code = match e {
-        FramingError::Compressed => Code::Unimplemented,
-        FramingError::TooLarge { .. } => Code::OutOfRange,
-        FramingError::TrailingData | FramingError::Truncated { .. } | FramingError::Decode(_) => {
-            Code::InvalidArgument
-        }
-    };
-    status(code, e.to_string())
 }
 
 /// An OK answer: the reply's chunks, then `grpc-status: 0`.

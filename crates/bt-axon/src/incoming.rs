@@ -13,7 +13,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::{CancellationToken, PollSemaphore, WaitForCancellationFutureOwned};
 use tonic::transport::server::{Connected, TcpConnectInfo};
 
-use crate::service::Shared;
+use crate::shared::Shared;
 
 /// After a failed `accept` (out of file descriptors, say) wait this long before the next one,
 /// instead of spinning.

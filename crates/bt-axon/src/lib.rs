@@ -60,9 +60,12 @@ mod incoming;
 mod metrics;
 mod metrics_http;
 mod policy;
+mod request_body;
 mod server;
 mod service;
 mod session;
+mod shared;
+mod status;
 mod synapse;
 mod verify;
 

@@ -12,7 +12,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::service::Shared;
+use crate::shared::Shared;
 
 /// Scrapers are few; more connections than this wait in the accept backlog.
 const MAX_SCRAPERS: usize = 8;

@@ -19,7 +19,7 @@ use crate::grpc::BittensorService;
 use crate::incoming::Incoming;
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::policy::{AllowAll, Policy};
-use crate::service::Shared;
+use crate::shared::Shared;
 use crate::verify::BatchVerifier;
 use crate::{AxonConfig, AxonError};
 use bt_interfaces::Synapse;

@@ -11,53 +11,30 @@
 //! anonymous one once its proof checks out. Either way the signature and nonce are checked
 //! before any tensor is decoded.
 
-use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
-use bt_crypto::session::{SessionAccept, SessionTable, SessionVersion};
-use bt_crypto::{PublicKey, ReplayGuard, RpcMethod};
-use bt_tensor::{Limits, Modality};
+use bt_crypto::session::SessionAccept;
+use bt_crypto::{PublicKey, RpcMethod};
+use bt_tensor::Modality;
 use bt_wire::TensorMessage;
 use prost::Message as _;
-use tokio::sync::Semaphore;
 use tonic::Status;
 use tonic::metadata::MetadataMap;
 
-use crate::AxonConfig;
 use crate::admission::Admitted;
 use crate::early::NotReady;
-use crate::grpc::RequestBody;
-use crate::metrics::Metrics;
-use crate::policy::{Decision, Policy, Priority};
+use crate::policy::{Decision, Priority};
+use crate::request_body::RequestBody;
 use crate::session::{Auth, parse_auth};
-use crate::verify::BatchVerifier;
+use crate::shared::Shared;
+use crate::status::status;
 use bt_interfaces::synapse::check_forward_output;
 use bt_interfaces::{Synapse, SynapseError};
 
 /// The protocol version we put in responses (Release 1 sent "0.0.0"; any is accepted).
 const VERSION: &str = env!("CARGO_PKG_VERSION");
-/// gRPC status messages travel in a header: keep peer-controlled text short.
-const MAX_STATUS_MESSAGE: usize = 512;
-
-/// State shared by every connection and request of one axon.
-pub(crate) struct Shared {
-    pub(crate) config: AxonConfig,
-    pub(crate) metrics: Metrics,
-    pub(crate) in_flight: Arc<Semaphore>,
-    pub(crate) workers: Arc<Semaphore>,
-    pub(crate) draining: AtomicBool,
-    pub(crate) synapses: HashMap<String, Arc<dyn Synapse>>,
-    pub(crate) policy: Arc<dyn Policy>,
-    pub(crate) replay: Mutex<ReplayGuard>,
-    pub(crate) verifier: BatchVerifier,
-    pub(crate) limits: Limits,
-    pub(crate) sessions: Mutex<SessionTable>,
-    /// Origin of the monotonic nanoseconds the session table is given.
-    pub(crate) epoch: Instant,
-}
 
 /// One request, from its decoded message to its reply. The message is read before the
 /// request's trailers, so that a large session request whose proof follows as a trailer is
@@ -235,33 +212,6 @@ fn check_arity(method: RpcMethod, n: usize) -> Result<(), Status> {
 }
 
 impl Shared {
-    /// The largest request served on the executor: one whose authentication and decoding cost
-    /// about what SHA-256 of `inline_max_bytes` does. BLAKE3, which hashes version-2 session
-    /// payloads, is several times faster, and the NaN scan of an anonymous request faster still,
-    /// hence the 4× and 32× limits (the README's crypto and codec tables: `cargo bench -p
-    /// bt-crypto`, `-p bt-tensor`). Past that the blocking pool's round trip is the smaller
-    /// cost.
-    fn inline_limit(&self, auth: &Auth, msg: &TensorMessage) -> usize {
-        match auth {
-            Auth::Session(proof) if proof.version >= SessionVersion::V2 => {
-                self.session_inline_limit()
-            }
-            Auth::Plain if msg.signature.is_empty() => self.compute_inline_limit(),
-            _ => self.config.inline_max_bytes,
-        }
-    }
-
-    /// [`inline_limit`](Self::inline_limit) of a version-2 session request.
-    pub(crate) fn session_inline_limit(&self) -> usize {
-        self.config.inline_max_bytes.saturating_mul(4)
-    }
-
-    /// The largest request a lightweight synapse serves on the executor once it is
-    /// authenticated (or needs no authentication): decoding scans it for NaN, nothing more.
-    fn compute_inline_limit(&self) -> usize {
-        self.config.inline_max_bytes.saturating_mul(32)
-    }
-
     /// The policy's verdict on an authenticated (or anonymous) caller.
     fn authorize(
         &self,
@@ -393,42 +343,13 @@ pub(crate) fn synapse_status(e: &SynapseError) -> Status {
     status(code, e.to_string())
 }
 
-pub(crate) fn unauthenticated(e: impl std::fmt::Display) -> Status {
-    status(tonic::Code::Unauthenticated, e.to_string())
-}
-
 fn invalid(e: impl std::fmt::Display) -> Status {
     status(tonic::Code::InvalidArgument, e.to_string())
-}
-
-/// A status whose message is clipped to fit comfortably in a header.
-pub(crate) fn status(code: tonic::Code, message: String) -> Status {
-    Status::new(code, clip(message))
-}
-
-fn clip(mut s: String) -> String {
-    if s.len() > MAX_STATUS_MESSAGE {
-        let mut end = MAX_STATUS_MESSAGE;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        s.truncate(end);
-        s.push('…');
-    }
-    s
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn clips_long_messages_on_char_boundaries() {
-        let s = clip("é".repeat(400));
-        assert!(s.len() <= MAX_STATUS_MESSAGE + '…'.len_utf8());
-        assert!(s.ends_with('…'));
-        assert_eq!(clip("short".into()), "short");
-    }
 
     #[test]
     fn arity_rules() {
