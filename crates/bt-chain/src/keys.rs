@@ -1,16 +1,16 @@
 //! sr25519 accounts as Substrate has them: schnorrkel signatures under the `substrate` signing
 //! context, 32-byte public keys shown as SS58 addresses with network prefix 42.
 //!
+//! Reading an address back from text is in `ss58` (it needs the error type, which needs this).
+//!
 //! The chain only needs "who signed this"; wallets on disk (coldkey/hotkey files) belong to
 //! `bt-crypto`. [`Keypair::from_seed`] uses the same mini-secret expansion as Substrate
 //! (`ExpansionMode::Ed25519`), so a seed gives the same address here and in the Python SDK.
 
-use crate::error::ChainError;
 use blake2::{Blake2b512, Digest};
 use schnorrkel::{ExpansionMode, MiniSecretKey, PublicKey, Signature, signing_context};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::fmt;
-use std::str::FromStr;
 
 /// The signing context Substrate uses for sr25519.
 const SIGNING_CTX: &[u8] = b"substrate";
@@ -32,33 +32,6 @@ impl AccountId {
         bs58::encode(data).into_string()
     }
 
-    /// Parses an SS58 address; only prefix 42 and 32-byte keys are accepted.
-    pub fn from_ss58(s: &str) -> Result<Self, ChainError> {
-        let bad = |reason: &str| ChainError::BadAddress {
-            address: truncate(s),
-            reason: reason.to_string(),
-        };
-        if s.len() > 64 {
-            return Err(bad("too long"));
-        }
-        let raw = bs58::decode(s)
-            .into_vec()
-            .map_err(|e| bad(&e.to_string()))?;
-        if raw.len() != 35 {
-            return Err(bad("not a 32-byte key with a one-byte prefix"));
-        }
-        if raw[0] != SS58_PREFIX {
-            return Err(bad("network prefix is not 42"));
-        }
-        let sum = ss58_checksum(&raw[..33]);
-        if sum[..2] != raw[33..35] {
-            return Err(bad("checksum mismatch"));
-        }
-        let mut k = [0u8; 32];
-        k.copy_from_slice(&raw[1..33]);
-        Ok(Self(k))
-    }
-
     /// Checks an sr25519 signature by this account over `msg`.
     pub fn verify(&self, msg: &[u8], sig: &[u8; 64]) -> bool {
         let Ok(pk) = PublicKey::from_bytes(&self.0) else {
@@ -72,11 +45,7 @@ impl AccountId {
     }
 }
 
-fn truncate(s: &str) -> String {
-    s.chars().take(64).collect()
-}
-
-fn ss58_checksum(data: &[u8]) -> [u8; 64] {
+pub(crate) fn ss58_checksum(data: &[u8]) -> [u8; 64] {
     let mut h = Blake2b512::new();
     h.update(b"SS58PRE");
     h.update(data);
@@ -95,23 +64,9 @@ impl fmt::Debug for AccountId {
     }
 }
 
-impl FromStr for AccountId {
-    type Err = ChainError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::from_ss58(s)
-    }
-}
-
 impl Serialize for AccountId {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.to_ss58())
-    }
-}
-
-impl<'de> Deserialize<'de> for AccountId {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Self::from_ss58(&s).map_err(serde::de::Error::custom)
     }
 }
 
@@ -184,28 +139,6 @@ impl fmt::Debug for Keypair {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ss58_round_trip_and_checksum() {
-        let k = Keypair::dev("alice").account();
-        let s = k.to_ss58();
-        assert!(s.starts_with('5'));
-        assert_eq!(AccountId::from_ss58(&s).unwrap(), k);
-        let mut broken = s.clone().into_bytes();
-        let last = broken.len() - 1;
-        broken[last] = if broken[last] == b'a' { b'b' } else { b'a' };
-        assert!(AccountId::from_ss58(std::str::from_utf8(&broken).unwrap()).is_err());
-    }
-
-    #[test]
-    fn known_substrate_address_parses() {
-        // Alice's well-known dev address on the generic prefix.
-        let a = AccountId::from_ss58("5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY").unwrap();
-        assert_eq!(
-            hex::encode(a.0),
-            "d43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d"
-        );
-    }
 
     #[test]
     fn wallet_keys_sign_like_raw_keys() {

@@ -50,6 +50,7 @@ pub mod metagraph;
 pub mod node;
 pub mod ops;
 pub mod rpc;
+mod ss58;
 mod state;
 pub mod store;
 mod tx;
