@@ -10,8 +10,6 @@ use crate::state::{ChainState, Neuron, Subnet};
 use crate::tx::{Call, pow_seal, seal_meets_difficulty};
 use crate::weights::{check_weights, commit_weights, reveal_weights, store_weights};
 
-/// Pending commits per hotkey and subnet.
-pub const MAX_PENDING_COMMITS: usize = 10;
 /// A proof of work must name one of the last `POW_WINDOW` blocks.
 pub const POW_WINDOW: u64 = 3;
 

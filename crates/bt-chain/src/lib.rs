@@ -56,7 +56,7 @@ pub mod store;
 mod tx;
 mod weights;
 
-pub use apply::{MAX_PENDING_COMMITS, POW_WINDOW};
+pub use apply::POW_WINDOW;
 pub use axon::{AxonEndpoint, AxonIdentity, AxonInfo};
 pub use block::{
     Block, Header, MAX_BLOCK_TXS, Produced, Receipt, Rejected, apply_block, genesis, import_block,
@@ -74,6 +74,7 @@ pub use state::{Account, ChainState, Commit, Neuron, Subnet};
 pub use tx::{
     Call, MAX_SALT_BYTES, SignedTx, commit_hash, pow_seal, seal_meets_difficulty, solve_pow,
 };
+pub use weights::MAX_PENDING_COMMITS;
 
 #[cfg(test)]
 mod tests;

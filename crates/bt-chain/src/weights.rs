@@ -1,12 +1,14 @@
 //! The weight rules (CONSENSUS.md "set_weights" and "Commit-reveal"): validation, the stored
 //! max-upscaled row, commits and reveals.
 
-use crate::apply::MAX_PENDING_COMMITS;
 use crate::error::ChainError;
 use crate::keys::AccountId;
 use crate::state::{ChainState, Commit, Subnet};
 use crate::tx::commit_hash;
 use std::collections::BTreeSet;
+
+/// Pending commits per hotkey and subnet.
+pub const MAX_PENDING_COMMITS: usize = 10;
 
 /// Every rule of CONSENSUS.md "set_weights"; returns the caller's uid and the stored row.
 pub(crate) fn check_weights(

@@ -1,7 +1,7 @@
 use super::*;
-use crate::apply::MAX_PENDING_COMMITS;
 use crate::hparams::HyperparamKey;
 use crate::tx::commit_hash;
+use crate::weights::MAX_PENDING_COMMITS;
 
 /// Subnet 1 with uid 1 = "v" (a permitted validator) and uids 2, 3 = miners "m1", "m2".
 fn setup(tempo: u16) -> H {
