@@ -49,6 +49,7 @@ mod keys;
 pub mod metagraph;
 pub mod node;
 pub mod ops;
+mod producer;
 pub mod rpc;
 mod ss58;
 mod state;

@@ -3,7 +3,7 @@
 //! Transactions travel as hex of their canonical bytes (`chain_submit`, `chain_submitAndWait`);
 //! queries return JSON. `chain_subscribeHeads` (WebSocket) streams new block headers. Limits:
 //! request and response sizes, connections, subscriptions per connection and per-connection
-//! message buffers come from [`RpcLimits`](crate::node::RpcLimits).
+//! message buffers come from [`RpcLimits`].
 //!
 //! | method | params | result |
 //! |---|---|---|
@@ -28,7 +28,7 @@ use crate::hash::Hash;
 use crate::hparams::Hyperparams;
 use crate::keys::AccountId;
 use crate::metagraph::Metagraph;
-use crate::node::{RpcLimits, Shared};
+use crate::producer::Shared;
 use crate::tx::SignedTx;
 use jsonrpsee::core::{RpcResult, SubscriptionResult, async_trait};
 use jsonrpsee::proc_macros::rpc;
@@ -43,6 +43,32 @@ use tokio::sync::{broadcast, oneshot};
 
 /// Longest a `submitAndWait` may hold a request open.
 pub const MAX_WAIT_MS: u64 = 60_000;
+
+/// Limits of the RPC server.
+#[derive(Clone, Debug)]
+pub struct RpcLimits {
+    pub max_request_bytes: u32,
+    pub max_response_bytes: u32,
+    pub max_connections: u32,
+    pub max_subscriptions_per_connection: u32,
+    /// Messages buffered per connection (jsonrpsee's message buffer).
+    pub message_buffer: u32,
+}
+
+impl Default for RpcLimits {
+    fn default() -> Self {
+        Self {
+            // A hex-encoded maximal transaction plus JSON framing.
+            max_request_bytes: 256 * 1024,
+            // A full metagraph with dense weights and bonds (4096² entries would not fit, but
+            // 256 uids with dense rows do).
+            max_response_bytes: 64 * 1024 * 1024,
+            max_connections: 256,
+            max_subscriptions_per_connection: 16,
+            message_buffer: 256,
+        }
+    }
+}
 
 #[rpc(server, client, namespace = "chain")]
 pub trait ChainApi {
