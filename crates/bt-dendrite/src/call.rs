@@ -16,13 +16,13 @@ use tokio::time::Instant;
 use tonic::Code;
 
 use crate::breaker::Admission;
-use crate::dendrite::Inner;
 use crate::endpoint::Endpoint;
 use crate::hashes::PayloadHashes;
 use crate::outcome::{BadResponse, Outcome, Unavailable};
 use crate::pool::error_chain;
 use crate::rpc::{self, RpcError};
 use crate::session::Plan;
+use crate::shared::Shared;
 use crate::trailer::{LateTrailers, WithLateTrailers};
 
 /// Responses larger than this are validated on the blocking pool: scanning tens of MiB for NaN
@@ -58,7 +58,7 @@ const PHASE_QUEUED: u8 = 0;
 const PHASE_DIALING: u8 = 1;
 const PHASE_SENT: u8 = 2;
 
-pub(crate) async fn call(inner: &Inner, mut spec: CallSpec) -> Outcome {
+pub(crate) async fn call(inner: &Shared, mut spec: CallSpec) -> Outcome {
     let phase = AtomicU8::new(PHASE_QUEUED);
     let deadline = spec.deadline;
     // `attempt` borrows the spec, so the endpoint is still here after a timeout without a
@@ -74,7 +74,7 @@ pub(crate) async fn call(inner: &Inner, mut spec: CallSpec) -> Outcome {
     }
 }
 
-async fn attempt(inner: &Inner, spec: &mut CallSpec, phase: &AtomicU8) -> Outcome {
+async fn attempt(inner: &Shared, spec: &mut CallSpec, phase: &AtomicU8) -> Outcome {
     if let Admission::Reject { retry_in } = inner.admit(&spec.endpoint) {
         return Outcome::Unavailable(Unavailable::CircuitOpen { retry_in });
     }

@@ -2,26 +2,23 @@
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bt_crypto::session::SessionVersion;
-use bt_crypto::{NeuronKey, NonceClock, RpcMethod};
+use bt_crypto::{NeuronKey, RpcMethod};
 use bt_tensor::{Modality, Tensor};
 use futures_util::FutureExt as _;
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::breaker::{Admission, Breaker};
 use crate::call::{CallSpec, Expect, call};
 use crate::config::DendriteConfig;
 use crate::endpoint::Endpoint;
 use crate::error::DendriteError;
 use crate::hashes::PayloadHashes;
-use crate::lru::BoundedLru;
 use crate::outcome::{BadResponse, Outcome, Reply};
-use crate::pool::Pool;
+use crate::shared::Shared;
 
 /// What to send to whom.
 #[derive(Debug, Clone)]
@@ -75,33 +72,14 @@ pub struct CallOptions {
 /// A gRPC client to many remote synapses. Cheap to clone (shared pool, breakers and limits).
 #[derive(Clone)]
 pub struct Dendrite {
-    inner: Arc<Inner>,
-}
-
-pub(crate) struct Inner {
-    pub(crate) key: NeuronKey,
-    pub(crate) key_hex: String,
-    pub(crate) nonces: NonceClock,
-    pub(crate) cfg: DendriteConfig,
-    pub(crate) pool: Pool,
-    breakers: Mutex<BoundedLru<Endpoint, Breaker>>,
-    pub(crate) permits: Semaphore,
+    inner: Arc<Shared>,
 }
 
 impl Dendrite {
     /// A dendrite that signs with `key`. Makes no connection until the first call.
     pub fn new(key: NeuronKey, config: DendriteConfig) -> Self {
-        let key_hex = key.public_hex();
         Self {
-            inner: Arc::new(Inner {
-                key,
-                key_hex,
-                nonces: NonceClock::new(),
-                pool: Pool::new(&config),
-                breakers: Mutex::new(BoundedLru::new(config.max_breakers)),
-                permits: Semaphore::new(config.max_in_flight.max(1)),
-                cfg: config,
-            }),
+            inner: Arc::new(Shared::new(key, config)),
         }
     }
 
@@ -360,33 +338,6 @@ impl Dendrite {
             .breakers()
             .get_mut(endpoint, std::time::Instant::now())
             .is_some_and(|b| b.is_open())
-    }
-}
-
-impl Inner {
-    fn breakers(&self) -> std::sync::MutexGuard<'_, BoundedLru<Endpoint, Breaker>> {
-        // Breaker state stays meaningful even if a holder panicked; ignore poisoning.
-        self.breakers.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub(crate) fn admit(&self, ep: &Endpoint) -> Admission {
-        let now = std::time::Instant::now();
-        self.breakers()
-            .get_or_insert_with(ep, now, Breaker::new)
-            .admit(now, &self.cfg.breaker)
-    }
-
-    pub(crate) fn report_success(&self, ep: &Endpoint) {
-        if let Some(b) = self.breakers().get_mut(ep, std::time::Instant::now()) {
-            b.on_success();
-        }
-    }
-
-    pub(crate) fn report_failure(&self, ep: &Endpoint) {
-        let now = std::time::Instant::now();
-        self.breakers()
-            .get_or_insert_with(ep, now, Breaker::new)
-            .on_failure(now, &self.cfg.breaker);
     }
 }
 

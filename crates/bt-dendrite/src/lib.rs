@@ -59,6 +59,7 @@ mod pool;
 mod request;
 mod rpc;
 mod session;
+mod shared;
 mod trailer;
 
 pub use breaker::BreakerConfig;

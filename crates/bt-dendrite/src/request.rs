@@ -14,11 +14,11 @@ use tonic::Request;
 use tonic::metadata::MetadataValue;
 
 use crate::call::CallSpec;
-use crate::dendrite::Inner;
 use crate::session::{ClientSession, Plan};
+use crate::shared::Shared;
 use crate::trailer::LateTrailers;
 
-impl Inner {
+impl Shared {
     /// The request of one call, authenticated as `plan` says, with the remaining deadline as
     /// `grpc-timeout`. The payload is hashed as the plan needs it, at most once per kind for
     /// all the calls that share `spec.hashes` (64 KiB and more on the blocking pool); under a
