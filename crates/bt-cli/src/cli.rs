@@ -67,7 +67,7 @@ pub enum NeuronKind {
 }
 
 /// The seeds' neuron flags. Every value is optional here so that a `--config` file can fill what
-/// the command line leaves out; `crate::config` resolves the final settings.
+/// the command line leaves out; the config module resolves the final settings.
 #[derive(Debug, Clone, Default, Args)]
 pub struct NeuronArgs {
     /// TOML file with any of these settings (command line and environment win over it).
