@@ -34,10 +34,9 @@ async fn in_flight_requests_finish_and_new_ones_are_refused() {
         .await
     });
     let g = gated.clone();
-    eventually(Duration::from_secs(10), "request in flight", move || {
-        g.entered() == 1
-    })
-    .await;
+    bt_testnet::eventually(Duration::from_secs(10), move || g.entered() == 1)
+        .await
+        .expect("timed out waiting for: request in flight");
 
     let stopping = tokio::spawn(axon.shutdown(Duration::from_secs(20)));
     // New requests on the existing connection are refused (UNAVAILABLE from the axon, or the
@@ -96,10 +95,9 @@ async fn grace_period_is_a_bound() {
         .await
     });
     let g = gated.clone();
-    eventually(Duration::from_secs(10), "request in flight", move || {
-        g.entered() == 1
-    })
-    .await;
+    bt_testnet::eventually(Duration::from_secs(10), move || g.entered() == 1)
+        .await
+        .expect("timed out waiting for: request in flight");
     let result = axon.shutdown(Duration::from_millis(200)).await;
     assert!(
         matches!(result, Err(AxonError::ShutdownForced { open: 1, .. })),

@@ -52,15 +52,12 @@ async fn thousand_concurrent_requests_are_all_answered() {
     }
     // While the synapse is held, the bound fills up and the rest is refused. The two are
     // awaited together: the bound can fill before the first refusal is counted.
-    eventually(
-        Duration::from_secs(20),
-        "bound reached and refusing",
-        || {
-            let m = axon.metrics();
-            m.in_flight == 8 && m.count(Code::ResourceExhausted) > 0
-        },
-    )
-    .await;
+    bt_testnet::eventually(Duration::from_secs(20), || {
+        let m = axon.metrics();
+        m.in_flight == 8 && m.count(Code::ResourceExhausted) > 0
+    })
+    .await
+    .expect("timed out waiting for: bound reached and refusing");
     let refused_while_full = axon.metrics().count(Code::ResourceExhausted);
     gated.open();
 
@@ -109,10 +106,9 @@ async fn one_connection_cannot_take_the_whole_axon() {
         }));
     }
     let g = gated.clone();
-    eventually(Duration::from_secs(10), "two held", move || {
-        g.entered() == 2
-    })
-    .await;
+    bt_testnet::eventually(Duration::from_secs(10), move || g.entered() == 2)
+        .await
+        .expect("timed out waiting for: two held");
     let mut c = greedy.clone();
     let err = c
         .forward(request(

@@ -120,10 +120,9 @@ async fn low_priority_is_shed_when_busy() {
         }));
     }
     let g = gated.clone();
-    eventually(Duration::from_secs(10), "two requests held", move || {
-        g.entered() == 2
-    })
-    .await;
+    bt_testnet::eventually(Duration::from_secs(10), move || g.entered() == 2)
+        .await
+        .expect("timed out waiting for: two requests held");
 
     let mut c2 = c.clone();
     let m = || message(&fast, vec![f32_tensor(&[1.0])]);

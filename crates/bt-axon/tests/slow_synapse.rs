@@ -37,10 +37,9 @@ async fn slow_synapse_does_not_block_others() {
         .await
     });
     let g = gated.clone();
-    eventually(Duration::from_secs(10), "slow synapse entered", move || {
-        g.entered() == 1
-    })
-    .await;
+    bt_testnet::eventually(Duration::from_secs(10), move || g.entered() == 1)
+        .await
+        .expect("timed out waiting for: slow synapse entered");
 
     for i in 0..20 {
         let mut fc = c.clone();

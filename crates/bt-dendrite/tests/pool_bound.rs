@@ -63,10 +63,10 @@ async fn idle_connections_are_dropped() {
         .unwrap();
     assert!(r[0].outcome.is_ok());
     assert_eq!(dendrite.connections(), 1);
-    let dropped = support::eventually(Duration::from_secs(5), || {
+    bt_testnet::eventually(Duration::from_secs(5), || {
         dendrite.expire_idle();
         dendrite.connections() == 0
     })
-    .await;
-    assert!(dropped, "idle connection was never dropped");
+    .await
+    .expect("idle connection was never dropped");
 }

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bt_axon::{Axon, AxonConfig, AxonHandle};
 use bt_crypto::{NeuronKey, NonceClock, RpcMethod};
@@ -70,15 +70,6 @@ pub fn unsigned_config() -> AxonConfig {
     AxonConfig {
         allow_unsigned: true,
         ..AxonConfig::default()
-    }
-}
-
-/// Polls `cond` until it holds or `limit` passes (no fixed sleeps in tests).
-pub async fn eventually(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
-    let end = Instant::now() + limit;
-    while !cond() {
-        assert!(Instant::now() < end, "timed out waiting for: {what}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 

@@ -249,17 +249,3 @@ pub fn wire_f32(rows: usize, cols: usize, value: f32) -> Tensor {
         requires_grad: false,
     }
 }
-
-/// Polls `check` every few milliseconds until it holds or `within` passes.
-pub async fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        if check() {
-            return true;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
