@@ -15,6 +15,13 @@ pub enum CryptoError {
         source: std::io::Error,
     },
 
+    #[error("wallet directory {path} cannot be read: {source}")]
+    WalletDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error(
         "key file {path} is accessible by group or others (mode {mode:03o}); \
          refusing to use it: run `chmod 600 {path}`"

@@ -10,6 +10,7 @@
 //! Not done: the Python SDK encrypts coldkeys with a password (NaCl secretbox); ours are
 //! plaintext, protected only by file permissions. Mnemonics (BIP39) are not supported.
 
+mod list;
 mod ss58;
 
 use std::fmt;
@@ -23,6 +24,7 @@ use crate::CryptoError;
 use crate::error::clip;
 use crate::keyfile;
 
+pub use list::{MAX_LISTED, WalletEntry, list_wallets};
 pub use ss58::{SS58_PREFIX, ss58_decode, ss58_decode_with_prefix, ss58_encode};
 
 /// Substrate's sr25519 signing context.

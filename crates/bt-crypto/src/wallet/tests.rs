@@ -76,3 +76,34 @@ fn tampered_wallet_file_is_refused() {
         Err(CryptoError::KeyFileJson { .. })
     ));
 }
+
+#[test]
+fn listing_shows_each_wallet_by_name_and_skips_what_does_not_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let (owner_cold, _) = Wallet::new(dir.path(), "owner", "default")
+        .unwrap()
+        .create_if_missing()
+        .unwrap();
+    let (miner_cold, m1) = Wallet::new(dir.path(), "miner", "m1")
+        .unwrap()
+        .create_if_missing()
+        .unwrap();
+    // A hotkey file that does not load and a wallet without keys are still listed, without them.
+    crate::keyfile::write_secret(&dir.path().join("miner/hotkeys/broken"), b"{}").unwrap();
+    std::fs::create_dir(dir.path().join("empty")).unwrap();
+    std::fs::write(dir.path().join("not-a-wallet.txt"), b"").unwrap();
+
+    let listed = list_wallets(dir.path()).unwrap();
+    let names: Vec<_> = listed.iter().map(|w| w.name.as_str()).collect();
+    assert_eq!(names, ["empty", "miner", "owner"]);
+    assert_eq!(listed[0].coldkey, None);
+    assert!(listed[0].hotkeys.is_empty());
+    assert_eq!(listed[1].coldkey, Some(miner_cold.account()));
+    assert_eq!(listed[1].hotkeys, vec![("m1".to_string(), m1.account())]);
+    assert_eq!(listed[2].coldkey, Some(owner_cold.account()));
+
+    assert!(matches!(
+        list_wallets(&dir.path().join("missing")),
+        Err(CryptoError::WalletDir { .. })
+    ));
+}

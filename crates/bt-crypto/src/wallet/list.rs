@@ -1,0 +1,72 @@
+//! The wallets under a root directory, as a `wallet list` shows them: public addresses only
+//! where they can be read. A wallet directory or key file that cannot be read is skipped
+//! rather than failing the listing, so one broken wallet does not hide the others.
+
+use std::io::Read as _;
+use std::path::Path;
+
+use super::{AccountId, Sr25519Pair};
+use crate::CryptoError;
+
+/// Most wallets, and most hotkeys per wallet, one listing reads.
+pub const MAX_LISTED: usize = 1024;
+
+/// `coldkeypub.txt` holds one SS58 address (48 characters); reading more is never needed.
+const MAX_COLDKEYPUB_BYTES: u64 = 256;
+
+/// One wallet directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WalletEntry {
+    pub name: String,
+    /// From `coldkeypub.txt`; None when it is missing or not an SS58 address.
+    pub coldkey: Option<AccountId>,
+    /// (file name, account) of each hotkey file that loads, by name.
+    pub hotkeys: Vec<(String, AccountId)>,
+}
+
+/// The wallets under `root`, by name. Fails only when `root` itself cannot be read.
+pub fn list_wallets(root: &Path) -> Result<Vec<WalletEntry>, CryptoError> {
+    let entries = std::fs::read_dir(root).map_err(|source| CryptoError::WalletDir {
+        path: root.to_path_buf(),
+        source,
+    })?;
+    let mut dirs: Vec<_> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_dir())
+        .take(MAX_LISTED)
+        .collect();
+    dirs.sort_by_key(|e| e.file_name());
+    Ok(dirs
+        .into_iter()
+        .map(|d| WalletEntry {
+            name: d.file_name().to_string_lossy().to_string(),
+            coldkey: read_coldkeypub(&d.path().join("coldkeypub.txt")),
+            hotkeys: read_hotkeys(&d.path().join("hotkeys")),
+        })
+        .collect())
+}
+
+fn read_coldkeypub(path: &Path) -> Option<AccountId> {
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(MAX_COLDKEYPUB_BYTES)
+        .read_to_string(&mut text)
+        .ok()?;
+    AccountId::from_ss58(text.trim()).ok()
+}
+
+fn read_hotkeys(dir: &Path) -> Vec<(String, AccountId)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<_> = entries.filter_map(Result::ok).take(MAX_LISTED).collect();
+    files.sort_by_key(|e| e.file_name());
+    files
+        .into_iter()
+        .filter_map(|f| {
+            let pair = Sr25519Pair::load(f.path()).ok()?;
+            Some((f.file_name().to_string_lossy().to_string(), pair.account()))
+        })
+        .collect()
+}
