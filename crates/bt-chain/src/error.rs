@@ -185,6 +185,8 @@ pub enum ChainError {
     Rpc { op: &'static str, reason: String },
     #[error("timed out after {millis} ms waiting for {what}")]
     Timeout { what: &'static str, millis: u64 },
+    #[error("the block interval must be positive; use BlockMode::Instant for blocks on demand")]
+    ZeroBlockInterval,
     #[error("{0} is only available in instant mode (--instant)")]
     NotInstantMode(&'static str),
     #[error("the node is shutting down")]

@@ -14,9 +14,13 @@
 //! - **Storage.** [`store::Store`] keeps blocks, receipts and the state in redb; one write
 //!   transaction per block, so a crash loses no committed block and a restart resumes exactly.
 //! - **Node.** [`ChainNode::start`] runs the authority (block timer or instant mode), a bounded
-//!   mempool and the JSON-RPC server (HTTP and WebSocket on one port).
+//!   mempool and the JSON-RPC server (HTTP and WebSocket on one port);
+//!   [`NodeConfig::from_options`] makes its configuration from what an operator chooses
+//!   ([`NodeOptions`]).
 //! - **Client.** The [`Chain`] trait (submit, metagraph, block, subscribe) and [`RpcChain`],
-//!   its jsonrpsee implementation; [`ops`] has one function per CLI command.
+//!   its jsonrpsee implementation; [`ChainExt`] signs and submits each call (faucet, subnets,
+//!   registration, stake, hyperparameters) and waits for its receipt. Presentation (tables,
+//!   flag names) is the `bittensor` binary's.
 //!
 //! # Example
 //! ```no_run
@@ -48,7 +52,7 @@ mod hparams;
 mod keys;
 pub mod metagraph;
 pub mod node;
-pub mod ops;
+mod node_options;
 mod producer;
 pub mod rpc;
 mod ss58;
@@ -71,6 +75,7 @@ pub use hparams::{HyperparamKey, Hyperparams, MAX_UIDS_CAP, RAO_PER_TAO};
 pub use keys::{AccountId, Keypair, SS58_PREFIX};
 pub use metagraph::Metagraph;
 pub use node::{BlockMode, ChainNode, NodeConfig};
+pub use node_options::NodeOptions;
 pub use state::{Account, ChainState, Commit, Neuron, Subnet};
 pub use tx::{
     Call, MAX_SALT_BYTES, SignedTx, commit_hash, pow_seal, seal_meets_difficulty, solve_pow,

@@ -1,14 +1,19 @@
 //! `bittensor chain|subnet|wallet`: the local chain node, subnets on it, and sr25519 wallets.
-//! Clap glue around `bt_chain::ops`.
+//! Flags into `bt_chain`'s node options and `ChainExt` calls, and `bt_crypto`'s wallets.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
-use bt_chain::ops::{self, RegisterMethod, StartOptions};
+use bt_chain::{
+    BlockMode, Chain as _, ChainError, ChainExt as _, ChainNode, HyperparamKey, Keypair,
+    NodeConfig, NodeOptions, RpcChain,
+};
+use bt_crypto::wallet::Wallet;
 use clap::{Args, Subcommand, ValueEnum};
 
+use crate::display;
 use crate::exit::{self, CliError};
 
 #[derive(Debug, Subcommand)]
@@ -143,15 +148,26 @@ pub enum SubnetCommand {
     },
 }
 
-fn unreachable(e: bt_chain::ChainError) -> anyhow::Error {
+fn unreachable(e: ChainError) -> anyhow::Error {
     CliError::Unreachable(e.to_string()).into()
 }
 
-pub fn keys(w: &WalletArgs) -> Result<(bt_chain::Keypair, bt_chain::Keypair)> {
-    ops::wallet_load(&w.root(), &w.name, &w.hotkey).map_err(|e| {
+async fn connect(ep: &Endpoint) -> Result<RpcChain> {
+    RpcChain::connect(&ep.endpoint).await.map_err(unreachable)
+}
+
+/// The wallet's (coldkey, hotkey); a missing or unreadable key says how to create it.
+pub fn keys(w: &WalletArgs) -> Result<(Keypair, Keypair)> {
+    let load = || {
+        let wallet = Wallet::new(w.root(), &w.name, &w.hotkey)?;
+        Ok::<_, bt_crypto::CryptoError>((wallet.coldkey()?.into(), wallet.hotkey()?.into()))
+    };
+    load().map_err(|e| {
         CliError::Key(format!(
-            "{e} (create it with `bittensor wallet new --wallet_name {} --wallet_hotkey {}`)",
-            w.name, w.hotkey
+            "{} (create it with `bittensor wallet new --wallet_name {} --wallet_hotkey {}`)",
+            exit::wallet_error_text(&e),
+            w.name,
+            w.hotkey
         ))
         .into()
     })
@@ -176,21 +192,22 @@ pub async fn chain(
         ))
         .into());
     }
-    let opts = StartOptions {
-        block_time: Duration::from_secs_f64(block_time),
-        instant,
+    let opts = NodeOptions {
+        mode: if instant {
+            BlockMode::Instant
+        } else {
+            BlockMode::Interval(Duration::from_secs_f64(block_time))
+        },
         db,
-        host,
-        port,
+        rpc_addr: SocketAddr::new(host, port),
         tempo,
         dev,
     };
-    let node = ops::chain_start(opts).await.map_err(|e| match e {
-        bt_chain::ChainError::Io { .. } => {
-            CliError::PortInUse(format!("{e} (change --port or --db)")).into()
-        }
-        other => anyhow::Error::new(other),
-    })?;
+    let node = match NodeConfig::from_options(opts) {
+        Ok(cfg) => ChainNode::start(cfg).await,
+        Err(e) => Err(e),
+    }
+    .map_err(exit::classify_chain_start_error)?;
     println!("Chain ready  endpoint: ws://{}", node.local_addr());
     shutdown.await;
     node.shutdown().await;
@@ -200,14 +217,17 @@ pub async fn chain(
 pub fn wallet(cmd: WalletCommand) -> Result<u8> {
     match cmd {
         WalletCommand::New(w) => {
-            let (cold, hot) = ops::wallet_new(&w.root(), &w.name, &w.hotkey)
-                .map_err(|e| CliError::Key(e.to_string()))?;
+            let (cold, hot) = Wallet::new(w.root(), &w.name, &w.hotkey)
+                .and_then(|wallet| wallet.create_if_missing())
+                .map_err(|e| CliError::Key(exit::wallet_error_text(&e)))?;
             println!("wallet {} in {}", w.name, w.root().display());
             println!("coldkey: {}", cold.account().to_ss58());
             println!("hotkey {}: {}", w.hotkey, hot.account().to_ss58());
         }
         WalletCommand::List(w) => {
-            for info in ops::wallet_list(&w.root()).map_err(|e| CliError::Key(e.to_string()))? {
+            let listed = bt_crypto::wallet::list_wallets(&w.root())
+                .map_err(|e| CliError::Key(exit::wallet_error_text(&e)))?;
+            for info in listed {
                 let cold = info
                     .coldkey
                     .map_or_else(|| "-".to_string(), |c| c.to_ss58());
@@ -228,7 +248,9 @@ pub async fn subnet(cmd: SubnetCommand) -> Result<u8> {
             wallet: w,
         } => {
             let (cold, hot) = keys(&w)?;
-            let netuid = ops::subnet_create(&ep.endpoint, &cold, &hot.account())
+            let netuid = connect(&ep)
+                .await?
+                .create_subnet(&cold, &hot.account())
                 .await
                 .map_err(unreachable)?;
             println!("created subnet {netuid}");
@@ -240,23 +262,24 @@ pub async fn subnet(cmd: SubnetCommand) -> Result<u8> {
             wallet,
         } => {
             let (cold, hot) = keys(&wallet)?;
-            let method = match method {
-                Method::Burn => RegisterMethod::Burn,
-                Method::Pow => RegisterMethod::Pow,
-            };
-            let uid = ops::subnet_register(&endpoint.endpoint, netuid, &cold, &hot, method)
-                .await
-                .map_err(unreachable)?;
+            let chain = connect(&endpoint).await?;
+            let uid = match method {
+                Method::Burn => chain.burned_register(&cold, netuid, &hot.account()).await,
+                Method::Pow => chain.pow_register(&hot, netuid, &cold.account()).await,
+            }
+            .map_err(unreachable)?;
             println!(
                 "registered {} on subnet {netuid} as uid {uid}",
                 hot.account().to_ss58()
             );
         }
         SubnetCommand::Metagraph { netuid, endpoint } => {
-            let mg = ops::subnet_metagraph(&endpoint.endpoint, netuid)
+            let mg = connect(&endpoint)
+                .await?
+                .metagraph(netuid)
                 .await
                 .map_err(unreachable)?;
-            println!("{}", ops::format_metagraph(&mg));
+            println!("{}", display::metagraph_table(&mg));
         }
         SubnetCommand::Hparams {
             netuid,
@@ -264,33 +287,58 @@ pub async fn subnet(cmd: SubnetCommand) -> Result<u8> {
             endpoint,
             wallet,
         } => {
-            if let Some(assign) = set {
-                let (name, value) = assign
-                    .split_once('=')
-                    .and_then(|(n, v)| Some((n.trim(), v.trim().parse::<u64>().ok()?)))
-                    .ok_or_else(|| {
-                        CliError::Usage(format!("--set takes NAME=INTEGER, got {assign:?}"))
-                    })?;
-                let (cold, _) = keys(&wallet)?;
-                ops::subnet_set_hparam(&endpoint.endpoint, &cold, netuid, name, value)
+            // The assignment and the keys are checked before the chain is contacted, so a
+            // mistyped --set is a usage error even when no node is running.
+            let assignment = match set {
+                Some(assign) => {
+                    let (name, value) = assign
+                        .split_once('=')
+                        .and_then(|(n, v)| Some((n.trim(), v.trim().parse::<u64>().ok()?)))
+                        .ok_or_else(|| {
+                            CliError::Usage(format!("--set takes NAME=INTEGER, got {assign:?}"))
+                        })?;
+                    let (cold, _) = keys(&wallet)?;
+                    let key = hyperparam_key(name, value).map_err(unreachable)?;
+                    Some((cold, key, value))
+                }
+                None => None,
+            };
+            let chain = connect(&endpoint).await?;
+            if let Some((cold, key, value)) = assignment {
+                chain
+                    .set_hyperparam(&cold, netuid, key, value)
                     .await
                     .map_err(unreachable)?;
             }
-            let h = ops::subnet_hparams(&endpoint.endpoint, netuid)
-                .await
-                .map_err(unreachable)?;
-            println!("{}", ops::format_hparams(&h));
+            let h = chain.hyperparams(netuid).await.map_err(unreachable)?;
+            println!("{}", display::hparams_table(&h));
         }
         SubnetCommand::Faucet {
             endpoint: ep,
             wallet: w,
         } => {
             let (cold, _) = keys(&w)?;
-            let balance = ops::faucet(&ep.endpoint, &cold)
-                .await
-                .map_err(unreachable)?;
+            let chain = connect(&ep).await?;
+            // A refused top-up (the account already holds enough) still reports the balance.
+            let balance = match chain.faucet(&cold).await {
+                Ok(_) | Err(ChainError::TxFailed { .. }) => chain.balance(&cold.account()).await,
+                Err(e) => Err(e),
+            }
+            .map_err(unreachable)?;
             println!("balance of {}: {balance}", cold.account().to_ss58());
         }
     }
     Ok(exit::OK)
+}
+
+/// The hyperparameter `--set` names (snake_case, as `subnet hparams` prints them).
+fn hyperparam_key(name: &str, value: u64) -> Result<HyperparamKey, ChainError> {
+    HyperparamKey::from_name(name).ok_or_else(|| ChainError::InvalidHyperparam {
+        key: name.to_string(),
+        value,
+        reason: format!(
+            "unknown; one of: {}",
+            HyperparamKey::ALL.map(|k| k.name()).join(", ")
+        ),
+    })
 }

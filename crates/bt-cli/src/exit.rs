@@ -79,6 +79,34 @@ pub(crate) fn classify_neuron_error(e: bt_neuron::NeuronError) -> anyhow::Error 
     }
 }
 
+/// A `chain start` error, naming the flag to change: a port or database that cannot be opened
+/// is a port error; a zero block time or tempo is reported as the flag's value.
+pub(crate) fn classify_chain_start_error(e: bt_chain::ChainError) -> anyhow::Error {
+    use bt_chain::ChainError as E;
+    match e {
+        E::Io { .. } => CliError::PortInUse(format!("{e} (change --port or --db)")).into(),
+        E::ZeroBlockInterval => anyhow::anyhow!(
+            "hyperparameter --block_time = 0 rejected: must be positive; use --instant for \
+             blocks on demand"
+        ),
+        E::InvalidHyperparam { key, value, reason } if key == "tempo" => {
+            anyhow::anyhow!("hyperparameter --tempo = {value} rejected: {reason}")
+        }
+        other => anyhow::Error::new(other),
+    }
+}
+
+/// A wallet error as the `wallet` and key-loading commands print it. The `io (…)` prefix is the
+/// wording these messages have always had, kept so that scripts matching them still do.
+pub(crate) fn wallet_error_text(e: &bt_crypto::CryptoError) -> String {
+    match e {
+        bt_crypto::CryptoError::WalletDir { path, source } => {
+            format!("io (wallet list): {}: {source}", path.display())
+        }
+        other => format!("io (wallet): {other}"),
+    }
+}
+
 /// An error and its sources, as one line: the exit-code classes carry text, so the causes
 /// must be in it.
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -106,5 +134,30 @@ mod tests {
         let io = std::io::Error::new(std::io::ErrorKind::AddrInUse, "busy");
         assert_eq!(code_for(&anyhow::Error::new(io)), PORT_IN_USE);
         assert_eq!(code_for(&anyhow::anyhow!("other")), FAILURE);
+    }
+
+    #[test]
+    fn chain_start_errors_name_the_flag_to_change() {
+        use bt_chain::ChainError as E;
+        let io = classify_chain_start_error(E::Io {
+            op: "bind",
+            reason: "in use".into(),
+        });
+        assert_eq!(code_for(&io), PORT_IN_USE);
+        assert!(io.to_string().ends_with("(change --port or --db)"), "{io}");
+        let zero = classify_chain_start_error(E::ZeroBlockInterval);
+        assert!(
+            zero.to_string().contains("--block_time") && zero.to_string().contains("--instant")
+        );
+        let tempo = classify_chain_start_error(E::InvalidHyperparam {
+            key: "tempo".into(),
+            value: 0,
+            reason: "must be at least 1".into(),
+        });
+        assert_eq!(
+            tempo.to_string(),
+            "hyperparameter --tempo = 0 rejected: must be at least 1"
+        );
+        assert_eq!(code_for(&tempo), FAILURE);
     }
 }
