@@ -186,7 +186,11 @@ async fn attempt(inner: &Shared, spec: &mut CallSpec, phase: &AtomicU8) -> Outco
         }
         Err(RpcError::Decode(why)) => {
             inner.report_success(&spec.endpoint);
-            Outcome::BadResponse(BadResponse::Decode(clip(&why)))
+            Outcome::BadResponse(BadResponse::Decode(clip(&why.to_string())))
+        }
+        Err(RpcError::NoMessage) => {
+            inner.report_success(&spec.endpoint);
+            Outcome::BadResponse(BadResponse::Decode("the answer carries no message".into()))
         }
         Err(RpcError::Status(status)) => match classify(&status) {
             Failure::Timeout => {

@@ -6,7 +6,7 @@
 use bt_crypto::RpcMethod;
 use bt_wire::TensorMessage;
 use bt_wire::body::ChunkedBody;
-use bt_wire::framing::{MessageReader, encode_framed};
+use bt_wire::framing::{FramingError, MessageReader, encode_framed};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use http_body_util::BodyExt;
 use tonic::body::Body;
@@ -24,7 +24,9 @@ pub(crate) enum RpcError {
     /// The peer's status, or the transport's (which then carries its source error).
     Status(Status),
     /// The answer could not be read as one message within our size limit.
-    Decode(String),
+    Decode(FramingError),
+    /// The call ended without a message (and without an error status).
+    NoMessage,
 }
 
 /// Sends `request` (its metadata as headers, its extensions to the channel's layers) and reads
@@ -98,10 +100,8 @@ where
         let frame = frame.map_err(RpcError::Status)?;
         match frame.into_data() {
             Ok(data) => {
-                reader
-                    .push(data)
-                    .map_err(|e| RpcError::Decode(e.to_string()))?;
-                if let Some(m) = reader.take().map_err(|e| RpcError::Decode(e.to_string()))? {
+                reader.push(data).map_err(RpcError::Decode)?;
+                if let Some(m) = reader.take().map_err(RpcError::Decode)? {
                     message = Some(m);
                 }
             }
@@ -117,15 +117,13 @@ where
             }
         }
     }
-    reader
-        .finish()
-        .map_err(|e| RpcError::Decode(e.to_string()))?;
+    reader.finish().map_err(RpcError::Decode)?;
     match message {
         Some(message) => Ok(Answer {
             headers: parts.headers,
             message,
         }),
-        None => Err(RpcError::Decode("the answer carries no message".into())),
+        None => Err(RpcError::NoMessage),
     }
 }
 
