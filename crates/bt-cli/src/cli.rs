@@ -149,8 +149,8 @@ pub struct NeuronArgs {
     /// Subnet to join on the chain given by --chain_endpoint (with --role).
     #[arg(long, env = "BT_NETUID")]
     pub netuid: Option<u16>,
-    /// Role on the subnet: miners answer permit-holding validators; validators score miners
-    /// and set weights every tempo.
+    /// Role on the subnet: both train while they serve; miners answer permit-holding
+    /// validators; validators set their router's scores (checked by the task) as weights.
     #[arg(long, value_enum, env = "BT_ROLE")]
     pub role: Option<Role>,
     /// Directory holding wallets (the Python SDK's layout; ~/.bittensor/wallets when absent).
