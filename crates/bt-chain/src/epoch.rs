@@ -29,7 +29,7 @@ pub(crate) fn run_epoch(
     };
     let out = bt_consensus::epoch(&input, &sn.hparams).map_err(|e| ChainError::Epoch {
         netuid,
-        reason: e.to_string(),
+        source: Box::new(e),
     })?;
     let st = out.stored();
     let n = sn.neurons.len();
@@ -48,10 +48,7 @@ pub(crate) fn run_epoch(
         st.validator_emission.len(),
     ];
     if lens.iter().any(|l| *l != n) {
-        return Err(ChainError::Epoch {
-            netuid,
-            reason: format!("output lengths {lens:?} differ from n = {n}"),
-        });
+        return Err(ChainError::EpochOutputs { netuid, n });
     }
     let mut credits = Vec::with_capacity(n);
     let sn = s.subnet_mut(netuid)?;

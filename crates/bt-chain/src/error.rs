@@ -167,8 +167,14 @@ pub enum ChainError {
         got: String,
         expected: String,
     },
-    #[error("epoch on subnet {netuid}: {reason}")]
-    Epoch { netuid: u16, reason: String },
+    #[error("epoch on subnet {netuid}")]
+    Epoch {
+        netuid: u16,
+        #[source]
+        source: Box<bt_consensus::EpochError>,
+    },
+    #[error("the epoch on subnet {netuid} returned outputs for other than its {n} neurons")]
+    EpochOutputs { netuid: u16, n: usize },
     #[error("storage ({op}): {reason}")]
     Storage { op: &'static str, reason: String },
     #[error(

@@ -1,7 +1,7 @@
 //! The epoch, step by step as CONSENSUS.md numbers them.
 
 use crate::bonds::{self, LiquidAlpha};
-use crate::error::ConsensusError;
+use crate::error::EpochError;
 use crate::fixed::{
     I32F32, I64F64, I96F32, ZERO, from_u16, normalize, normalize_using, sdiv, sdiv64, sum,
 };
@@ -32,10 +32,10 @@ use crate::validate;
 /// empty row; any other uid keeps its stored row (as subtensor leaves its storage untouched).
 ///
 /// # Errors
-/// [`ConsensusError`] when the per-uid vectors disagree in length, a sparse row names a uid
+/// [`EpochError`] when the per-uid vectors disagree in length, a sparse row names a uid
 /// twice or one `≥ n`, the owner uid is out of range, the stake total overflows I64F64, or a
 /// hyperparameter is outside its domain. No input makes it panic.
-pub fn epoch(state: &SubnetState, hp: &Hyperparams) -> Result<EpochOutput, ConsensusError> {
+pub fn epoch(state: &SubnetState, hp: &Hyperparams) -> Result<EpochOutput, EpochError> {
     validate::check(state, hp)?;
     let n = state.n();
     let b = state.block;
@@ -182,7 +182,7 @@ fn normalized_stake(
     state: &SubnetState,
     threshold: u64,
     owner: Option<usize>,
-) -> Result<Vec<I32F32>, ConsensusError> {
+) -> Result<Vec<I32F32>, EpochError> {
     let mut total = I64F64::from_num(0);
     let mut filtered = Vec::with_capacity(state.n());
     for (i, s) in state.stake.iter().enumerate() {
@@ -191,10 +191,8 @@ fn normalized_stake(
         } else {
             *s
         };
-        let fixed = I64F64::checked_from_num(kept).ok_or(ConsensusError::StakeOverflow)?;
-        total = total
-            .checked_add(fixed)
-            .ok_or(ConsensusError::StakeOverflow)?;
+        let fixed = I64F64::checked_from_num(kept).ok_or(EpochError::StakeOverflow)?;
+        total = total.checked_add(fixed).ok_or(EpochError::StakeOverflow)?;
         filtered.push(fixed);
     }
     let zero = I64F64::from_num(0);

@@ -2,9 +2,10 @@
 
 use std::path::PathBuf;
 
-/// Why an epoch or a scenario could not run. Every variant names the offending field or step.
-#[derive(Debug, thiserror::Error)]
-pub enum ConsensusError {
+/// Why an epoch could not run on a subnet's state: every variant names the offending field.
+/// Plain data (`Clone`, `Eq`), so that a chain can store it in a receipt or an error of its own.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EpochError {
     /// A per-uid vector (or the row count of a matrix) does not have one entry per neuron.
     #[error("`{field}` has {got} entries but the subnet has n = {expected} neurons")]
     LengthMismatch {
@@ -43,6 +44,14 @@ pub enum ConsensusError {
         value: i128,
         reason: &'static str,
     },
+}
+
+/// Why a scenario could not run. Every variant names the offending field or step.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsensusError {
+    /// The state the scenario reached is not one an epoch can run on.
+    #[error(transparent)]
+    Epoch(#[from] EpochError),
     /// A scenario step is invalid for the state it runs on.
     #[error("scenario step {step} ({kind}): {reason}")]
     InvalidStep {

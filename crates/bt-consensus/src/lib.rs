@@ -32,7 +32,7 @@
 //!   paths (division by invariant divisors, the `exp` series, quickselect) are unit-tested bit
 //!   for bit against the library operation or the spec's definition they replace.
 //! - No panics on any input: clippy denies `unwrap`, `expect`, indexing and unchecked
-//!   arithmetic here; malformed state is a [`ConsensusError`].
+//!   arithmetic here; malformed state is an [`EpochError`].
 //!
 //! # Where this differs from subtensor's code (the spec decides)
 //! - Permits: the owner always holds one of the `max_allowed_validators` permits, and the stake
@@ -84,7 +84,7 @@ mod types;
 mod validate;
 
 pub use epoch::epoch;
-pub use error::ConsensusError;
+pub use error::{ConsensusError, EpochError};
 pub use fixed::{I32F32, I64F64};
 pub use types::{
     EpochOutput, Hyperparams, OutputF64, RAO_PER_TAO, SparseRow, StoredOutput, SubnetState,

@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use bt_consensus::simulate::{Format, parse, run_scenario, simulate_file};
-use bt_consensus::{ConsensusError, Hyperparams, SubnetState, epoch};
+use bt_consensus::{ConsensusError, EpochError, Hyperparams, SubnetState, epoch};
 
 fn valid(n: usize) -> SubnetState {
     SubnetState {
@@ -18,7 +18,7 @@ fn valid(n: usize) -> SubnetState {
     }
 }
 
-fn run(state: &SubnetState) -> Result<(), ConsensusError> {
+fn run(state: &SubnetState) -> Result<(), EpochError> {
     epoch(state, &Hyperparams::default()).map(|_| ())
 }
 
@@ -45,7 +45,7 @@ fn length_mismatch_names_the_field() {
         let mut s = valid(3);
         edit(&mut s);
         match run(&s) {
-            Err(ConsensusError::LengthMismatch {
+            Err(EpochError::LengthMismatch {
                 field, expected, ..
             }) => {
                 assert_eq!(field, name);
@@ -61,7 +61,7 @@ fn too_many_neurons() {
     let s = valid(usize::from(u16::MAX) + 1);
     assert!(matches!(
         run(&s),
-        Err(ConsensusError::TooManyNeurons { n: 65536 })
+        Err(EpochError::TooManyNeurons { n: 65536 })
     ));
 }
 
@@ -71,7 +71,7 @@ fn uid_out_of_range_in_weights_and_bonds() {
     s.weights[1] = vec![(0, 1), (3, 1)];
     assert!(matches!(
         run(&s),
-        Err(ConsensusError::UidOutOfRange {
+        Err(EpochError::UidOutOfRange {
             matrix: "weights",
             row: 1,
             uid: 3,
@@ -82,7 +82,7 @@ fn uid_out_of_range_in_weights_and_bonds() {
     s.bonds[2] = vec![(7, 1)];
     assert!(matches!(
         run(&s),
-        Err(ConsensusError::UidOutOfRange {
+        Err(EpochError::UidOutOfRange {
             matrix: "bonds",
             row: 2,
             uid: 7,
@@ -97,7 +97,7 @@ fn duplicate_uid_in_weights_and_bonds() {
     s.weights[0] = vec![(1, 5), (2, 5), (1, 6)];
     assert!(matches!(
         run(&s),
-        Err(ConsensusError::DuplicateUid {
+        Err(EpochError::DuplicateUid {
             matrix: "weights",
             row: 0,
             uid: 1
@@ -107,7 +107,7 @@ fn duplicate_uid_in_weights_and_bonds() {
     s.bonds[1] = vec![(2, 5), (2, 5)];
     assert!(matches!(
         run(&s),
-        Err(ConsensusError::DuplicateUid {
+        Err(EpochError::DuplicateUid {
             matrix: "bonds",
             row: 1,
             uid: 2
@@ -121,7 +121,7 @@ fn owner_out_of_range() {
     s.owner = Some(3);
     assert!(matches!(
         run(&s),
-        Err(ConsensusError::OwnerOutOfRange { owner: 3, n: 3 })
+        Err(EpochError::OwnerOutOfRange { owner: 3, n: 3 })
     ));
 }
 
@@ -129,9 +129,9 @@ fn owner_out_of_range() {
 fn stake_overflow() {
     let mut s = valid(2);
     s.stake = vec![u64::MAX, 0];
-    assert!(matches!(run(&s), Err(ConsensusError::StakeOverflow)));
+    assert!(matches!(run(&s), Err(EpochError::StakeOverflow)));
     s.stake = vec![i64::MAX as u64, 1];
-    assert!(matches!(run(&s), Err(ConsensusError::StakeOverflow)));
+    assert!(matches!(run(&s), Err(EpochError::StakeOverflow)));
     s.stake = vec![i64::MAX as u64, 0];
     assert!(run(&s).is_ok(), "the largest representable total is fine");
 }
@@ -145,7 +145,7 @@ fn invalid_hyperparams() {
     };
     assert!(matches!(
         epoch(&s, &hp),
-        Err(ConsensusError::InvalidHyperparam {
+        Err(EpochError::InvalidHyperparam {
             name: "bonds_moving_average",
             ..
         })
@@ -157,7 +157,7 @@ fn invalid_hyperparams() {
     };
     assert!(matches!(
         epoch(&s, &hp),
-        Err(ConsensusError::InvalidHyperparam {
+        Err(EpochError::InvalidHyperparam {
             name: "alpha_low",
             ..
         })
@@ -234,19 +234,25 @@ fn bad_starting_state_and_epoch_errors_surface() {
     let text = r#"{"neurons": [{"weights": [[4, 1]]}], "steps": []}"#;
     let err = run_scenario(&parse(text).unwrap()).unwrap_err();
     assert!(
-        matches!(err, ConsensusError::UidOutOfRange { .. }),
+        matches!(err, ConsensusError::Epoch(EpochError::UidOutOfRange { .. })),
         "{err:?}"
     );
     let text =
         r#"{"hyperparams": {"bonds_moving_average": 2000000}, "neurons": [{}], "steps": []}"#;
     let err = run_scenario(&parse(text).unwrap()).unwrap_err();
     assert!(
-        matches!(err, ConsensusError::InvalidHyperparam { .. }),
+        matches!(
+            err,
+            ConsensusError::Epoch(EpochError::InvalidHyperparam { .. })
+        ),
         "{err:?}"
     );
     let text = r#"{"neurons": [{"stake": 18446744073709551615}], "steps": [{"epoch": {}}]}"#;
     let err = run_scenario(&parse(text).unwrap()).unwrap_err();
-    assert!(matches!(err, ConsensusError::StakeOverflow), "{err:?}");
+    assert!(
+        matches!(err, ConsensusError::Epoch(EpochError::StakeOverflow)),
+        "{err:?}"
+    );
 }
 
 #[test]
