@@ -7,7 +7,7 @@
 //! block. New heads go out on a bounded broadcast channel; a subscriber that falls behind is
 //! dropped, never buffered without limit.
 
-use crate::block::{Header, MAX_BLOCK_TXS, Receipt, apply_block};
+use crate::block::{Header, MAX_BLOCK_TXS, Receipt, apply_block, check_nonce};
 use crate::error::ChainError;
 use crate::genesis::Genesis;
 use crate::hash::Hash;
@@ -145,20 +145,7 @@ impl Shared {
         let mut pending = lock(&self.pending_nonce);
         let on_chain = self.state().nonce(&tx.signer);
         let expected = pending.get(&tx.signer).copied().unwrap_or(0).max(on_chain);
-        if tx.nonce < expected {
-            return Err(ChainError::StaleNonce {
-                signer: tx.signer,
-                got: tx.nonce,
-                expected,
-            });
-        }
-        if tx.nonce > expected {
-            return Err(ChainError::FutureNonce {
-                signer: tx.signer,
-                got: tx.nonce,
-                expected,
-            });
-        }
+        check_nonce(&tx, expected)?;
         if tx.nonce - on_chain >= self.max_pending_per_account as u64 {
             return Err(ChainError::TooManyPending {
                 signer: tx.signer,

@@ -70,16 +70,10 @@ pub async fn run_mnist_with(
     // Stop serving first, then save: the checkpoint is the last thing a stopped neuron did.
     neuron.shutdown().await;
     let trained = outcome?;
-    if let Some(path) = &cfg.model_path {
-        let model = trained.model;
-        let path = path.clone();
-        let (epoch, step) = (trained.epoch, trained.step);
-        tokio::task::spawn_blocking(move || save_checkpoint(&model, &path, epoch, step))
-            .await
-            .map_err(NeuronError::task("checkpoint"))??;
-    }
+    let interrupted = trained.interrupted;
+    save_trained(cfg.model_path.clone(), trained).await?;
     println!("{}", report::done_line());
-    Ok(if trained.interrupted {
+    Ok(if interrupted {
         Stopped::Interrupted
     } else {
         Stopped::Finished
@@ -117,6 +111,21 @@ pub(crate) async fn train_on<M: MetagraphSource>(
         }
     };
     result.map_err(NeuronError::task("training"))?
+}
+
+/// Writes the checkpoint of a finished or stopped training run to `path`, when there is one, off
+/// the executor.
+pub(crate) async fn save_trained(
+    path: Option<PathBuf>,
+    trained: TrainerResult,
+) -> Result<(), NeuronError> {
+    let Some(path) = path else {
+        return Ok(());
+    };
+    let (model, epoch, step) = (trained.model, trained.epoch, trained.step);
+    tokio::task::spawn_blocking(move || save_checkpoint(&model, &path, epoch, step))
+        .await
+        .map_err(NeuronError::task("checkpoint"))?
 }
 
 /// How a neuron's metagraph source is let go when the neuron stops (gossip: stop its node).

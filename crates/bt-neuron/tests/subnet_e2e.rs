@@ -5,10 +5,9 @@
 
 mod common;
 
-use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use bt_chain::{AxonEndpoint, AxonIdentity, Chain, ChainExt, Keypair};
+use bt_chain::{Chain, Keypair};
 use bt_crypto::NeuronKey;
 use bt_dendrite::{CallOptions, Dendrite, DendriteConfig, Endpoint, Inputs};
 use bt_neuron::NeuronConfig;
@@ -37,30 +36,6 @@ fn lines_after(net: &common::Net, marker: &str) -> Vec<String> {
         Some(i) => all[i + 1..].to_vec(),
         None => Vec::new(),
     }
-}
-
-/// Binds the validator's neuron key to its hotkey on the chain, as its own axon would, so
-/// that miners admit its requests once the epoch gives it a permit.
-async fn bind_validator_key(net: &common::Net, key: &NeuronKey) {
-    net.chain
-        .serve_axon(
-            &net.validator_hot,
-            net.netuid,
-            AxonEndpoint {
-                ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-                port: 9,
-                protocol: 4,
-                version: 1,
-            },
-            AxonIdentity::sign(
-                key,
-                &net.validator_hot.account(),
-                net.netuid,
-                &NeuronKey::from_seed([77; 32]).public(),
-            ),
-        )
-        .await
-        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -94,7 +69,7 @@ async fn a_miner_keeps_learning_while_it_serves() {
         axon.identity.synapse_key_hex(),
     );
     let validator_key = NeuronKey::from_seed([9; 32]);
-    bind_validator_key(&net, &validator_key).await;
+    net.bind_validator_key(&validator_key).await;
     let dendrite = Dendrite::new(validator_key, DendriteConfig::default());
     let images = Tensor::from_f32_vec(&[4, 784], vec![0.3; 4 * 784], Modality::Image).unwrap();
     let ask = || async {

@@ -6,10 +6,9 @@
 
 mod common;
 
-use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use bt_chain::{AxonEndpoint, AxonIdentity, Chain, ChainExt, Keypair};
+use bt_chain::{Chain, Keypair};
 use bt_crypto::NeuronKey;
 use bt_dendrite::{CallOptions, Dendrite, DendriteConfig, Endpoint, Inputs, Outcome};
 use bt_neuron::NeuronConfig;
@@ -90,25 +89,7 @@ async fn miner_answers_only_permit_holders() {
     // The validator (subnet owner with stake) binds its neuron key; once the epoch gives it a
     // permit and the miner's next refresh sees it, its requests are answered.
     let validator_key = NeuronKey::from_seed([9; 32]);
-    net.chain
-        .serve_axon(
-            &net.validator_hot,
-            netuid,
-            AxonEndpoint {
-                ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-                port: 9,
-                protocol: 4,
-                version: 1,
-            },
-            AxonIdentity::sign(
-                &validator_key,
-                &net.validator_hot.account(),
-                netuid,
-                &NeuronKey::from_seed([10; 32]).public(),
-            ),
-        )
-        .await
-        .unwrap();
+    net.bind_validator_key(&validator_key).await;
     let answer = common::poll(Duration::from_secs(30), || async {
         ask(NeuronKey::from_seed([9; 32]), &ep).await.into_tensor()
     })

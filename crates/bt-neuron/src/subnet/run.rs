@@ -8,14 +8,13 @@ use std::sync::Arc;
 
 use crate::config::NeuronConfig;
 use crate::error::{NeuronError, Stopped};
-use crate::mnist::{MnistNeuron, load_data, load_model, train_on};
+use crate::mnist::{MnistNeuron, load_data, load_model, save_trained, train_on};
 use crate::role::Role;
 use crate::served::ServedModel;
 use crate::subnet::miner::Miner;
 use crate::subnet::neuron::{NeuronSettings, SubnetRole, join};
 use crate::subnet::task::Classifier;
 use crate::subnet::validator::Validator;
-use crate::trainer::save_checkpoint;
 
 /// Deadline of a validator's task query.
 const QUERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -93,18 +92,13 @@ pub async fn run_subnet(
             return Err(e);
         }
     };
-    if let Some(path) = cfg.model_path.clone() {
-        let model = trained.model;
-        let (epoch, step) = (trained.epoch, trained.step);
-        tokio::task::spawn_blocking(move || save_checkpoint(&model, &path, epoch, step))
-            .await
-            .map_err(NeuronError::task("checkpoint"))??;
-    }
-    if !trained.interrupted {
+    let (interrupted, steps) = (trained.interrupted, trained.step);
+    save_trained(cfg.model_path.clone(), trained).await?;
+    if !interrupted {
         (progress)(&format!(
             "{}: training done after {} steps; serving until stopped",
             role.label(),
-            trained.step
+            steps
         ));
         shutdown.await;
     }

@@ -3,11 +3,13 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bt_chain::{
-    BlockMode, ChainExt, ChainNode, Genesis, Keypair, NodeConfig, RAO_PER_TAO, RpcChain,
+    AxonEndpoint, AxonIdentity, BlockMode, ChainExt, ChainNode, Genesis, Keypair, NodeConfig,
+    RAO_PER_TAO, RpcChain,
 };
 use bt_crypto::NeuronKey;
 use bt_neuron::subnet::{NeuronSettings, Progress};
@@ -76,6 +78,30 @@ impl Net {
         let cold = Keypair::dev(name);
         self.chain.faucet(&cold).await.unwrap();
         cold
+    }
+
+    /// Binds the validator's neuron key to its hotkey on the chain, as its own axon would, so
+    /// that miners admit its requests once the epoch gives it a permit.
+    pub async fn bind_validator_key(&self, key: &NeuronKey) {
+        self.chain
+            .serve_axon(
+                &self.validator_hot,
+                self.netuid,
+                AxonEndpoint {
+                    ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+                    port: 9,
+                    protocol: 4,
+                    version: 1,
+                },
+                AxonIdentity::sign(
+                    key,
+                    &self.validator_hot.account(),
+                    self.netuid,
+                    &NeuronKey::from_seed([77; 32]).public(),
+                ),
+            )
+            .await
+            .unwrap();
     }
 
     pub fn dump(&self) -> String {
