@@ -7,6 +7,10 @@ pub enum CryptoError {
     #[error("key file {path} does not exist")]
     KeyFileMissing { path: PathBuf },
 
+    /// Creating a key where a file already is: the existing file was left as it was.
+    #[error("key file {path} already exists")]
+    KeyFileExists { path: PathBuf },
+
     #[error("key file {path}: {op} failed: {source}")]
     Io {
         path: PathBuf,

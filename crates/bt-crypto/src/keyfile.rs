@@ -29,17 +29,60 @@ fn io<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(std::io::Error) -> Cr
 
 /// Serialise `value` as JSON and write it atomically with mode 0600.
 pub(crate) fn write_json_secret<T: Serialize>(path: &Path, value: &T) -> Result<(), CryptoError> {
-    let json = Zeroizing::new(serde_json::to_vec_pretty(value).map_err(|source| {
-        CryptoError::KeyFileJson {
-            path: path.to_path_buf(),
-            source,
-        }
-    })?);
-    write_secret(path, &json)
+    write_secret(path, &to_json(path, value)?)
+}
+
+/// As [`write_json_secret`], to a new file only (see [`write_secret_new`]).
+pub(crate) fn write_json_secret_new<T: Serialize>(
+    path: &Path,
+    value: &T,
+) -> Result<(), CryptoError> {
+    write_secret_new(path, &to_json(path, value)?)
+}
+
+fn to_json<T: Serialize>(path: &Path, value: &T) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    let json = serde_json::to_vec_pretty(value).map_err(|source| CryptoError::KeyFileJson {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(Zeroizing::new(json))
 }
 
 /// Atomic, private write: temp file (0600, `create_new`) + fsync + rename + fsync of the directory.
 pub(crate) fn write_secret(path: &Path, contents: &[u8]) -> Result<(), CryptoError> {
+    publish_secret(path, contents, |tmp, path| {
+        fs::rename(tmp, path).map_err(io(path, "rename"))
+    })
+}
+
+/// As [`write_secret`], but never replaces a file: when `path` exists (even if another process
+/// created it a moment ago) this fails with [`CryptoError::KeyFileExists`] and leaves it as it
+/// was. A hard link publishes the complete temp file under the final name in one step and, unlike
+/// a rename, refuses to overwrite, so two processes creating the same key cannot both succeed.
+pub(crate) fn write_secret_new(path: &Path, contents: &[u8]) -> Result<(), CryptoError> {
+    publish_secret(path, contents, |tmp, path| match fs::hard_link(tmp, path) {
+        Ok(()) => {
+            // The key now has two names; the temporary one must go. Should that fail, a stray
+            // private file is left, never a missing or partial key.
+            let _ = fs::remove_file(tmp);
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            Err(CryptoError::KeyFileExists {
+                path: path.to_path_buf(),
+            })
+        }
+        Err(e) => Err(io(path, "link")(e)),
+    })
+}
+
+/// Writes `contents` to a private temp file beside `path`, syncs it and lets `publish` give it
+/// its final name; on any failure the temp file is removed.
+fn publish_secret(
+    path: &Path,
+    contents: &[u8],
+    publish: impl FnOnce(&Path, &Path) -> Result<(), CryptoError>,
+) -> Result<(), CryptoError> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -63,8 +106,8 @@ pub(crate) fn write_secret(path: &Path, contents: &[u8]) -> Result<(), CryptoErr
         file.write_all(contents).map_err(io(&tmp, "write"))?;
         file.sync_all().map_err(io(&tmp, "fsync"))?;
         drop(file);
-        fs::rename(&tmp, path).map_err(io(path, "rename"))?;
-        // Make the rename itself durable; failure here only loses durability, not integrity.
+        publish(&tmp, path)?;
+        // Make the new name durable; failure here only loses durability, not integrity.
         if let Ok(d) = fs::File::open(&dir) {
             let _ = d.sync_all();
         }

@@ -87,12 +87,22 @@ impl NeuronKey {
 
     /// Write the key file atomically with mode 0600, replacing any existing file.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), CryptoError> {
-        let file = KeyFile {
+        keyfile::write_json_secret(path.as_ref(), &self.key_file())
+    }
+
+    fn key_file(&self) -> KeyFile {
+        KeyFile {
             kind: ED25519_KEY_TYPE.into(),
             secret: format!("0x{}", hex::encode(self.signing.to_bytes())),
             public: self.public_hex(),
-        };
-        keyfile::write_json_secret(path.as_ref(), &file)
+        }
+    }
+
+    /// Save to a new file at `path`, atomically and with mode 0600; never replaces an existing
+    /// file ([`CryptoError::KeyFileExists`]), even one another process is creating at the same
+    /// moment.
+    pub fn save_new(&self, path: impl AsRef<Path>) -> Result<(), CryptoError> {
+        keyfile::write_json_secret_new(path.as_ref(), &self.key_file())
     }
 
     /// Load the key at `path`, or create and save a new one if the file does not exist.

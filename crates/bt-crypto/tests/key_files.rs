@@ -127,3 +127,57 @@ fn group_or_world_accessible_files_are_refused() {
     NeuronKey::generate().save(&path).unwrap();
     NeuronKey::load(&path).unwrap();
 }
+
+#[test]
+fn save_new_never_replaces_and_one_of_racing_creators_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys/neuron.json");
+    let first = NeuronKey::from_seed([1; 32]);
+    first.save_new(&path).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let before = std::fs::read(&path).unwrap();
+    let err = NeuronKey::from_seed([2; 32]).save_new(&path).unwrap_err();
+    assert!(matches!(err, CryptoError::KeyFileExists { .. }), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+
+    // Eight threads create the same new key at once: exactly one succeeds, and the file holds
+    // that one's key, whole.
+    let racing = dir.path().join("race/neuron.json");
+    let barrier = std::sync::Barrier::new(8);
+    let won: Vec<Option<NeuronKey>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8u8)
+            .map(|i| {
+                let (racing, barrier) = (&racing, &barrier);
+                s.spawn(move || {
+                    let key = NeuronKey::from_seed([10 + i; 32]);
+                    barrier.wait();
+                    match key.save_new(racing) {
+                        Ok(()) => Some(key),
+                        Err(CryptoError::KeyFileExists { .. }) => None,
+                        Err(e) => panic!("{e}"),
+                    }
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let winners: Vec<&NeuronKey> = won.iter().flatten().collect();
+    assert_eq!(winners.len(), 1);
+    assert_eq!(
+        NeuronKey::load(&racing).unwrap().public(),
+        winners[0].public()
+    );
+    // Losers and the winner leave no temporary files.
+    for d in [path.parent().unwrap(), racing.parent().unwrap()] {
+        let names: Vec<_> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+    }
+}
