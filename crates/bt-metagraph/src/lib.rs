@@ -28,6 +28,9 @@
 //! are forwarded for one TTL, second-hand ones for half a TTL; a peer is dropped after
 //! `max_peer_failures` consecutive failed calls or a TTL without evidence, and then ignored
 //! second hand for one TTL (a tombstone), which damps the re-circulation of dead addresses.
+//! A node known by two names (a bootstrap address other than the one it advertises) is one
+//! peer: the other name is dropped once its advertised name has shown it is alive, and at
+//! once when the name is our own ([`MetagraphTable::peer_alias`]).
 //!
 //! ## What a gossip call carries
 //! Every round a node calls one peer chosen uniformly (failing peers less often).

@@ -245,9 +245,15 @@ async fn gossip_round(shared: &Arc<Shared>, rng: &mut SplitMix64) {
     let cfg = &shared.cfg;
     match gossip_call(&target, batch, cfg.call_timeout, cfg.max_message_bytes).await {
         Ok(answer) => {
+            let answered_as = answer.peers.first().and_then(|p| PeerAddr::parse(p).ok());
             {
                 let mut t = shared.table();
                 t.peer_succeeded(&target, now_ms());
+                if let Some(name) = &answered_as
+                    && t.peer_alias(&target, name, now_ms())
+                {
+                    tracing::debug!(peer = %target, name = %name, "dropped a second name of a peer");
+                }
                 let push: Vec<&Synapse> = ends.iter().collect();
                 let got: Vec<&Synapse> = answer.synapses.iter().collect();
                 t.advance_cursor(&push, &got);

@@ -31,6 +31,30 @@ impl MetagraphTable {
         }
     }
 
+    /// A call to `called` was answered by the node that advertises `answered_as` (an answer's
+    /// first peer, by convention). When the two differ, `called` is another name of that node:
+    /// a `--bootstrap 127.0.0.1:P` for a node that advertises its LAN address, or that same
+    /// loopback name of ours come back to us second hand. Kept, it would count one node as two
+    /// peers (the seeds' nP) and gossip with it twice as often, so it is dropped and buried
+    /// (not re-learned second hand for a TTL) when it is us, or when the advertised name has
+    /// shown it is alive; until then it is kept, since it is the name we know works. Returns
+    /// true when `called` was dropped.
+    pub fn peer_alias(&mut self, called: &PeerAddr, answered_as: &PeerAddr, now_ms: u64) -> bool {
+        if called == answered_as {
+            return false;
+        }
+        let is_us = self.own_address.as_ref() == Some(answered_as);
+        let known_alive = self
+            .peers
+            .get(answered_as)
+            .is_some_and(|p| p.last_direct_ms.is_some());
+        if !(is_us || known_alive) || self.peers.remove(called).is_none() {
+            return false;
+        }
+        self.bury(called.clone(), now_ms);
+        true
+    }
+
     /// Adds a peer we were told about (e.g. a bootstrap address) without evidence it is up.
     pub fn add_peer(&mut self, peer: PeerAddr, now_ms: u64) -> bool {
         self.peer_seen(&peer, now_ms, false)

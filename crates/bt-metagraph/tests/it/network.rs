@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use bt_metagraph::{MetagraphConfig, inspect, render_json, render_table};
-use bt_testnet::eventually_some;
-use bt_testnet::metagraph::{MetagraphTestnet, synapse_key};
+use bt_testnet::metagraph::{MetagraphTestnet, start_node, synapse_key};
+use bt_testnet::{Proxy, eventually, eventually_some};
 
 const INTERVAL: Duration = Duration::from_millis(150);
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -25,6 +25,37 @@ async fn second_node_bootstraps_and_both_see_both_within_two_rounds() {
     assert!(rounds_of_b <= 2, "B needed {rounds_of_b} rounds");
     assert!(net.holds_exactly(0, &[0, 1]) && net.holds_exactly(1, &[0, 1]));
     net.shutdown().await;
+}
+
+/// B bootstraps to A by another name than the one A advertises (as `--bootstrap 127.0.0.1:P`
+/// names a node that advertises its LAN address; here a proxy in front of A). That name is
+/// the same peer, and for A its own: both settle at `nP|nS: 1|2`, not 2|2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bootstrap_by_another_name_is_not_a_second_peer() {
+    let cfg = MetagraphConfig::loopback(INTERVAL, 40);
+    let a = start_node(0, cfg.clone()).await.unwrap();
+    let alias = Proxy::bind().await.unwrap();
+    alias.set_target(a.local_addr());
+    let b_cfg = MetagraphConfig {
+        bootstrap: vec![alias.addr().to_string()],
+        ..cfg
+    };
+    let b = start_node(1, b_cfg).await.unwrap();
+    eventually(PATIENCE, || a.counts() == (1, 2) && b.counts() == (1, 2))
+        .await
+        .unwrap();
+    // And it stays so.
+    let (ra, rb) = (a.rounds_completed(), b.rounds_completed());
+    eventually(PATIENCE, || {
+        a.rounds_completed() >= ra + 5 && b.rounds_completed() >= rb + 5
+    })
+    .await
+    .unwrap();
+    assert_eq!((a.counts(), b.counts()), ((1, 2), (1, 2)));
+    assert_eq!(a.peers(), vec![b.advertised_addr().clone()]);
+    assert_eq!(b.peers(), vec![a.advertised_addr().clone()]);
+    a.shutdown().await;
+    b.shutdown().await;
 }
 
 fn rounds_now(net: &MetagraphTestnet) -> Vec<u64> {

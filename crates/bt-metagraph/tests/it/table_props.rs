@@ -201,3 +201,31 @@ fn weights_get_and_set() {
         .count();
     assert!(firsts > 90, "{firsts}");
 }
+
+#[test]
+fn a_second_name_of_a_peer_goes_once_its_own_name_is_proven_or_it_is_us() {
+    let addr = |s: &str| bt_metagraph::PeerAddr::parse(s).unwrap();
+    let mut t = MetagraphTable::new(cfg(10));
+    t.set_own_address(addr("192.0.2.1:8120"));
+    // We bootstrapped to a peer by its loopback name; it answers as its LAN name.
+    let (alias, lan) = (addr("127.0.0.1:8121"), addr("192.0.2.2:8121"));
+    t.add_peer(alias.clone(), NOW);
+    t.peer_succeeded(&alias, NOW);
+    t.add_peer(lan.clone(), NOW);
+    // The LAN name is second hand only: the name that works stays.
+    assert!(!t.peer_alias(&alias, &lan, NOW));
+    assert_eq!(t.peer_count(), 2);
+    // Once the LAN name has shown it is alive, the alias goes, for good.
+    t.peer_succeeded(&lan, NOW + 1);
+    assert!(t.peer_alias(&alias, &lan, NOW + 2));
+    assert_eq!(t.peers(10, NOW + 2, 0), vec![lan.clone()]);
+    t.add_peer(alias.clone(), NOW + 3);
+    assert_eq!(t.peer_count(), 1, "an alias is not re-learned second hand");
+    // Our own loopback name, learned second hand and answered by ourselves.
+    let me = addr("127.0.0.1:8120");
+    t.add_peer(me.clone(), NOW);
+    assert!(t.peer_alias(&me, &addr("192.0.2.1:8120"), NOW));
+    assert_eq!(t.peers(10, NOW, 0), vec![lan.clone()]);
+    // A peer answering as itself is no alias.
+    assert!(!t.peer_alias(&lan, &lan, NOW));
+}
