@@ -100,9 +100,15 @@ pub struct NeuronArgs {
     /// Metagraph peers to bootstrap from (host:port), repeatable or comma separated.
     #[arg(long, env = "BT_BOOTSTRAP", value_delimiter = ',')]
     pub bootstrap: Vec<String>,
-    /// Path of the neuron key file (created on first use).
+    /// Path of the neuron key file (created on first use). A running neuron holds its key
+    /// exclusively: a second neuron given the same key exits with code 7. Without it (or
+    /// --name), the key is neurons/neuron-N/neuron.key for the lowest N no running neuron holds.
     #[arg(long = "neuron_key", alias = "neuron-key", env = "BT_NEURON_KEY")]
     pub neuron_key: Option<PathBuf>,
+    /// Name of this neuron: its key is neurons/NAME/neuron.key under the working directory
+    /// (instead of --neuron_key), so a neuron started again by name keeps its identity.
+    #[arg(long, env = "BT_NEURON_NAME")]
+    pub name: Option<String>,
     /// IP address peers should use to reach this neuron; found from local interfaces when absent.
     #[arg(long = "remote_ip", alias = "remote-ip", env = "BT_REMOTE_IP")]
     pub remote_ip: Option<String>,

@@ -1,36 +1,113 @@
 //! One function per subcommand: clap glue around the library crates, and the mapping of their
 //! errors onto exit codes.
 
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Result;
-use bt_crypto::NeuronKey;
+use bt_crypto::{CryptoError, NeuronKey};
+use bt_neuron::identity::{Identity, KeyChoice};
 
-use crate::cli::{Cli, Command, ConsensusCommand, KeysCommand, MetagraphCommand, NeuronKind};
-use crate::config::{NeuronSettings, Resolve, SubnetSettings, remote_learning};
+use crate::cli::{
+    Cli, Command, ConsensusCommand, KeysCommand, MetagraphCommand, NeuronCommand, NeuronKind,
+};
+use crate::config::{NeuronSettings, Resolve, SubnetSettings, key_choice, remote_learning};
 use crate::exit::{self, CliError};
+use crate::subnet_neuron::SubnetJob;
 
-pub async fn dispatch(cli: Cli) -> Result<u8> {
-    match cli.command {
-        Command::Neuron(cmd) => {
-            let usage = |e: anyhow::Error| CliError::Usage(format!("{e:#}"));
-            let settings = NeuronSettings::resolve(&cmd.args).map_err(usage)?;
-            let remote = remote_learning(&cmd.args).map_err(usage)?;
-            let subnet = SubnetSettings::resolve(&cmd.args).map_err(usage)?;
-            if remote.is_some() && (subnet.is_some() || cmd.kind != NeuronKind::Mnist) {
-                return Err(CliError::Usage(
-                    "--remote_learning applies to `neuron mnist` on gossip (no --chain_endpoint)"
-                        .into(),
-                )
-                .into());
-            }
-            match subnet {
-                Some(subnet) => {
-                    crate::subnet_neuron::run(cmd.kind, settings, subnet, shutdown_signal()).await
-                }
-                None => run_neuron(cmd.kind, settings, remote).await,
-            }
+/// A parsed command, with what has to happen before it may write anything already done.
+pub enum Job {
+    Neuron(Box<NeuronJob>),
+    Other(Command),
+}
+
+/// A neuron with its settings resolved and its key taken (and locked).
+pub struct NeuronJob {
+    kind: NeuronKind,
+    settings: NeuronSettings,
+    remote: Option<bt_neuron::RemoteLearning>,
+    subnet: Option<SubnetJob>,
+    identity: Identity,
+}
+
+impl Job {
+    /// Where the command's log file goes: a neuron's `--log_dir` (flag, environment or file).
+    pub fn log_dir(&self) -> Option<&Path> {
+        match self {
+            Job::Neuron(n) => n.settings.log_dir.as_deref(),
+            Job::Other(_) => None,
         }
+    }
+}
+
+/// Runs before logging is set up, so that a neuron refused at start (bad settings, a key in use)
+/// has written nothing: not its log file, not a key, not a checkpoint.
+pub fn prepare(cli: Cli) -> Result<Job> {
+    match cli.command {
+        Command::Neuron(cmd) => Ok(Job::Neuron(Box::new(prepare_neuron(*cmd)?))),
+        other => Ok(Job::Other(other)),
+    }
+}
+
+fn prepare_neuron(cmd: NeuronCommand) -> Result<NeuronJob> {
+    let usage = |e: anyhow::Error| CliError::Usage(format!("{e:#}"));
+    let settings = NeuronSettings::resolve(&cmd.args).map_err(usage)?;
+    let remote = remote_learning(&cmd.args).map_err(usage)?;
+    let subnet = SubnetSettings::resolve(&cmd.args).map_err(usage)?;
+    let key = key_choice(&cmd.args).map_err(usage)?;
+    if remote.is_some() && (subnet.is_some() || cmd.kind != NeuronKind::Mnist) {
+        return Err(CliError::Usage(
+            "--remote_learning applies to `neuron mnist` on gossip (no --chain_endpoint)".into(),
+        )
+        .into());
+    }
+    // The wallet is only read; checking it before the key means a neuron that cannot join its
+    // subnet does not create a key on its way out.
+    let subnet = subnet
+        .map(|s| crate::subnet_neuron::prepare(cmd.kind, s))
+        .transpose()?;
+    let identity = take_identity(&key)?;
+    Ok(NeuronJob {
+        kind: cmd.kind,
+        settings,
+        remote,
+        subnet,
+        identity,
+    })
+}
+
+/// The neuron's key, locked for the life of the returned identity; says which file it is.
+fn take_identity(key: &KeyChoice) -> Result<Identity> {
+    let identity = bt_neuron::identity::acquire(key).map_err(exit::classify_neuron_error)?;
+    println!(
+        "Neuron key: {}{}",
+        identity.path().display(),
+        if identity.created { " (new)" } else { "" }
+    );
+    // Before each neuron had its own default key, every neuron used ./neuron.key; say where
+    // that identity went rather than leave its owner wondering.
+    if matches!(key, KeyChoice::FirstFree { .. }) && Path::new("neuron.key").exists() {
+        eprintln!(
+            "note: ./neuron.key is no longer the default neuron key (each neuron now gets its \
+             own under {}/); pass --neuron_key neuron.key to run under it",
+            bt_neuron::identity::NEURONS_DIR
+        );
+    }
+    Ok(identity)
+}
+
+pub async fn dispatch(job: Job) -> Result<u8> {
+    match job {
+        Job::Neuron(neuron) => run_neuron(*neuron).await,
+        Job::Other(cmd) => dispatch_other(cmd).await,
+    }
+}
+
+async fn dispatch_other(cmd: Command) -> Result<u8> {
+    match cmd {
+        // `prepare` takes neurons out; one that comes here still runs, just without the
+        // guarantee that nothing was logged before its key was taken.
+        Command::Neuron(cmd) => run_neuron(prepare_neuron(*cmd)?).await,
         Command::Localnet(args) => crate::localnet::run(args).await,
         Command::Metagraph(MetagraphCommand::Inspect {
             address,
@@ -55,14 +132,22 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
     }
 }
 
-async fn run_neuron(
-    kind: NeuronKind,
-    config: NeuronSettings,
-    remote: Option<bt_neuron::RemoteLearning>,
-) -> Result<u8> {
+async fn run_neuron(job: NeuronJob) -> Result<u8> {
+    let NeuronJob {
+        kind,
+        settings,
+        remote,
+        subnet,
+        identity,
+    } = job;
+    if let Some(subnet) = subnet {
+        return crate::subnet_neuron::run(settings, subnet, identity, shutdown_signal()).await;
+    }
     let outcome = match kind {
-        NeuronKind::Echo => bt_neuron::run_echo(config, shutdown_signal()).await,
-        NeuronKind::Mnist => bt_neuron::run_mnist_with(config, remote, shutdown_signal()).await,
+        NeuronKind::Echo => bt_neuron::run_echo(settings, identity, shutdown_signal()).await,
+        NeuronKind::Mnist => {
+            bt_neuron::run_mnist_with(settings, identity, remote, shutdown_signal()).await
+        }
     };
     match outcome {
         Ok(bt_neuron::Stopped::Finished) => Ok(exit::OK),
@@ -119,15 +204,23 @@ async fn inspect(address: &str, json: bool, timeout: f64) -> Result<u8> {
 fn keys(cmd: KeysCommand) -> Result<u8> {
     match cmd {
         KeysCommand::New { path, force } => {
-            if path.exists() && !force {
-                return Err(CliError::Key(format!(
-                    "{} already exists; pass --force to replace it (the old key is lost)",
-                    path.display()
-                ))
-                .into());
-            }
             let key = NeuronKey::generate();
-            key.save(&path).map_err(|e| CliError::Key(e.to_string()))?;
+            let saved = if force {
+                key.save(&path)
+            } else {
+                key.save_new(&path)
+            };
+            match saved {
+                Ok(()) => {}
+                Err(CryptoError::KeyFileExists { .. }) => {
+                    return Err(CliError::Key(format!(
+                        "{} already exists; pass --force to replace it (the old key is lost)",
+                        path.display()
+                    ))
+                    .into());
+                }
+                Err(e) => return Err(CliError::Key(e.to_string()).into()),
+            }
             println!("neuron key: {}", key.public_hex());
             println!("written to: {}", path.display());
         }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use bt_neuron::identity::KeyChoice;
 use serde::Deserialize;
 
 use crate::chain_cmd::WalletArgs;
@@ -16,7 +17,6 @@ pub type NeuronSettings = bt_neuron::NeuronConfig;
 
 pub const DEFAULT_METAGRAPH_SIZE: usize = 10_000;
 pub const DEFAULT_GOSSIP_INTERVAL_SECS: f64 = 10.0;
-pub const DEFAULT_NEURON_KEY: &str = "neuron.key";
 /// One block of today's network: how often subnet neurons look at the chain by default.
 pub const DEFAULT_SUBNET_INTERVAL_SECS: f64 = 12.0;
 
@@ -30,6 +30,7 @@ pub struct NeuronFileConfig {
     pub metagraph_size: Option<usize>,
     pub bootstrap: Option<Vec<String>>,
     pub neuron_key: Option<PathBuf>,
+    pub name: Option<String>,
     pub remote_ip: Option<String>,
     pub model_path: Option<PathBuf>,
     pub log_dir: Option<PathBuf>,
@@ -151,6 +152,28 @@ pub fn remote_learning(args: &NeuronArgs) -> Result<Option<bt_neuron::RemoteLear
     Ok(Some(bt_neuron::RemoteLearning { scale, max_norm }))
 }
 
+/// Which key the neuron runs under: `--neuron_key` or `--name`, else the first free default
+/// (`bt_neuron::identity::KeyChoice`). The command line wins over the file; the two flags at the
+/// same level are a usage error, since they name different keys.
+pub fn key_choice(args: &NeuronArgs) -> Result<KeyChoice> {
+    let file = NeuronFileConfig::of(args)?;
+    let levels = [
+        (args.neuron_key.clone(), args.name.clone()),
+        (file.neuron_key, file.name),
+    ];
+    for level in levels {
+        match level {
+            (Some(_), Some(_)) => {
+                bail!("--neuron_key and --name both choose the neuron's key: give one of them")
+            }
+            (Some(path), None) => return Ok(KeyChoice::File(path)),
+            (None, Some(name)) => return Ok(KeyChoice::named(&name)?),
+            (None, None) => {}
+        }
+    }
+    Ok(KeyChoice::default())
+}
+
 /// Resolves the final settings of a neuron.
 pub trait Resolve: Sized {
     fn resolve(args: &NeuronArgs) -> Result<Self>;
@@ -187,11 +210,6 @@ impl Resolve for NeuronSettings {
                 .into_iter()
                 .filter(|b| !b.trim().is_empty())
                 .collect(),
-            neuron_key: args
-                .neuron_key
-                .clone()
-                .or(file.neuron_key)
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_NEURON_KEY)),
             remote_ip: args.remote_ip.clone().or(file.remote_ip),
             model_path: args.model_path.clone().or(file.model_path),
             log_dir: args.log_dir.clone().or(file.log_dir),
@@ -287,6 +305,51 @@ mod tests {
             let err = remote_learning(&args).unwrap_err().to_string();
             assert!(err.contains("--remote_grad_clip"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn key_choice_from_flags_or_file_or_the_first_free_default() {
+        assert_eq!(
+            key_choice(&NeuronArgs::default()).unwrap(),
+            KeyChoice::default()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("n.toml");
+        std::fs::write(&path, "name = \"filed\"\n").unwrap();
+        let from_file = NeuronArgs {
+            config: Some(path.clone()),
+            ..NeuronArgs::default()
+        };
+        assert_eq!(
+            key_choice(&from_file).unwrap(),
+            KeyChoice::named("filed").unwrap()
+        );
+        // The command line wins over the file, even with the other flag.
+        let flag_wins = NeuronArgs {
+            config: Some(path),
+            neuron_key: Some(PathBuf::from("k.key")),
+            ..NeuronArgs::default()
+        };
+        assert_eq!(
+            key_choice(&flag_wins).unwrap(),
+            KeyChoice::File(PathBuf::from("k.key"))
+        );
+        let both = NeuronArgs {
+            neuron_key: Some(PathBuf::from("k.key")),
+            name: Some("a".into()),
+            ..NeuronArgs::default()
+        };
+        let err = key_choice(&both).unwrap_err().to_string();
+        assert!(
+            err.contains("--neuron_key") && err.contains("--name"),
+            "{err}"
+        );
+        let bad = NeuronArgs {
+            name: Some("../up".into()),
+            ..NeuronArgs::default()
+        };
+        let err = key_choice(&bad).unwrap_err().to_string();
+        assert!(err.contains("--name"), "{err}");
     }
 
     #[test]

@@ -15,6 +15,8 @@ pub const KEY: u8 = 4;
 pub const UNREACHABLE: u8 = 5;
 /// A data set or checkpoint could not be read.
 pub const DATA: u8 = 6;
+/// The neuron key is held by another running neuron (one key, one neuron); nothing was written.
+pub const KEY_IN_USE: u8 = 7;
 /// Stopped by Ctrl-C after a clean shutdown.
 pub const INTERRUPTED: u8 = 130;
 
@@ -31,6 +33,8 @@ pub enum CliError {
     Unreachable(String),
     #[error("{0}")]
     Data(String),
+    #[error("{0}")]
+    KeyInUse(String),
 }
 
 /// The exit code for an error chain: the first classified error in it wins.
@@ -43,6 +47,7 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
                 CliError::Key(_) => KEY,
                 CliError::Unreachable(_) => UNREACHABLE,
                 CliError::Data(_) => DATA,
+                CliError::KeyInUse(_) => KEY_IN_USE,
             };
         }
         if let Some(io) = cause.downcast_ref::<std::io::Error>()
@@ -61,7 +66,8 @@ pub(crate) fn classify_neuron_error(e: bt_neuron::NeuronError) -> anyhow::Error 
     let text = error_chain(&e);
     match e {
         E::Bind { .. } => CliError::PortInUse(text).into(),
-        E::Key(_) => CliError::Key(text).into(),
+        E::KeyInUse { .. } | E::NoFreeKey { .. } => CliError::KeyInUse(text).into(),
+        E::Key(_) | E::KeyLock { .. } => CliError::Key(text).into(),
         E::Data { .. } | E::Checkpoint { .. } => CliError::Data(text).into(),
         E::Subnet(s) => match *s {
             S::Axon(bt_axon::AxonError::Bind { .. } | bt_axon::AxonError::MetricsBind { .. }) => {
@@ -131,6 +137,8 @@ mod tests {
     fn classified_errors_map_to_their_codes_through_context() {
         let err = anyhow::Error::new(CliError::Key("bad".into())).context("loading");
         assert_eq!(code_for(&err), KEY);
+        let err = anyhow::Error::new(CliError::KeyInUse("held".into()));
+        assert_eq!(code_for(&err), KEY_IN_USE);
         let io = std::io::Error::new(std::io::ErrorKind::AddrInUse, "busy");
         assert_eq!(code_for(&anyhow::Error::new(io)), PORT_IN_USE);
         assert_eq!(code_for(&anyhow::anyhow!("other")), FAILURE);

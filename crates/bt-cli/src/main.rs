@@ -26,11 +26,12 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    let log_dir = match &cli.command {
-        cli::Command::Neuron(cmd) => cmd.args.log_dir.clone(),
-        _ => None,
+    // A neuron takes its key before logging starts: refused, it must leave no log file behind.
+    let job = match commands::prepare(cli) {
+        Ok(job) => job,
+        Err(err) => return fail(&err),
     };
-    if let Err(e) = init_logging(log_dir.as_deref()) {
+    if let Err(e) = init_logging(job.log_dir()) {
         eprintln!("error: {e}");
         return ExitCode::from(exit::USAGE);
     }
@@ -45,13 +46,15 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::FAILURE);
         }
     };
-    match runtime.block_on(commands::dispatch(cli)) {
+    match runtime.block_on(commands::dispatch(job)) {
         Ok(code) => ExitCode::from(code),
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::from(exit::code_for(&err))
-        }
+        Err(err) => fail(&err),
     }
+}
+
+fn fail(err: &anyhow::Error) -> ExitCode {
+    eprintln!("error: {err:#}");
+    ExitCode::from(exit::code_for(err))
 }
 
 /// Logs go to stderr so stdout stays the neuron's report lines (which the localnet parses).

@@ -8,18 +8,22 @@
 use std::net::SocketAddr;
 
 use anyhow::Result;
+use bt_neuron::identity::Identity;
 use bt_neuron::subnet::{NeuronSettings as SubnetNeuron, SubnetRole};
 
 use crate::cli::{NeuronKind, Role};
 use crate::config::{NeuronSettings, SubnetSettings};
 use crate::exit::{self, CliError, classify_neuron_error};
 
-pub async fn run(
-    kind: NeuronKind,
-    neuron: NeuronSettings,
+/// A subnet neuron's chain settings and wallet keys, checked before its neuron key is taken.
+pub struct SubnetJob {
     subnet: SubnetSettings,
-    shutdown: impl Future<Output = ()> + Send,
-) -> Result<u8> {
+    coldkey: Option<bt_chain::Keypair>,
+    hotkey: bt_chain::Keypair,
+}
+
+/// Checks what can be checked without writing anything: the kind of neuron and the wallet.
+pub fn prepare(kind: NeuronKind, subnet: SubnetSettings) -> Result<SubnetJob> {
     if kind != NeuronKind::Mnist {
         return Err(CliError::Usage(
             "only `neuron mnist` can join a subnet (its task is MNIST classification)".into(),
@@ -27,8 +31,25 @@ pub async fn run(
         .into());
     }
     let (coldkey, hotkey) = load_wallet(&subnet)?;
-    let identity = bt_neuron::identity::load_identity(&neuron.neuron_key)
-        .map_err(|e| CliError::Key(e.to_string()))?;
+    Ok(SubnetJob {
+        subnet,
+        coldkey,
+        hotkey,
+    })
+}
+
+/// Runs the neuron under `identity`, whose key stays locked until this returns.
+pub async fn run(
+    neuron: NeuronSettings,
+    job: SubnetJob,
+    identity: Identity,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<u8> {
+    let SubnetJob {
+        subnet,
+        coldkey,
+        hotkey,
+    } = job;
     let remote = bt_neuron::identity::resolve_remote_ip(neuron.remote_ip.as_deref())
         .map_err(|e| CliError::Usage(e.to_string()))?;
     let listen = bt_neuron::identity::listen_ip(remote);

@@ -412,6 +412,8 @@ fn cli_reference_is_current() {
          | 4 | a key file is missing, unreadable or malformed |\n\
          | 5 | a metagraph, peer or chain could not be reached |\n\
          | 6 | a dataset, scenario or checkpoint could not be read |\n\
+         | 7 | the neuron key is in use by another running neuron (the message names \
+         `--neuron_key`; nothing was written) |\n\
          | 130 | stopped by Ctrl-C or SIGTERM after saving state |\n",
     );
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/cli.md");

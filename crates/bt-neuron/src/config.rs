@@ -6,7 +6,8 @@ use std::time::Duration;
 /// The longest a neuron waits for `wait_for_peers` before it trains anyway.
 pub const WAIT_FOR_PEERS_LIMIT: Duration = Duration::from_secs(60);
 
-/// Settings of one neuron. Ports of 0 mean "pick a free port" (printed at start).
+/// Settings of one neuron. Ports of 0 mean "pick a free port" (printed at start). Who the neuron
+/// is comes separately, as a locked [`crate::identity::Identity`].
 #[derive(Debug, Clone)]
 pub struct NeuronConfig {
     /// `--chain_endpoint`: find peers through a chain instead of gossip (not wired yet).
@@ -15,8 +16,6 @@ pub struct NeuronConfig {
     pub metagraph_port: u16,
     pub metagraph_size: usize,
     pub bootstrap: Vec<String>,
-    /// The neuron key file; created on first use. The synapse key lives beside it.
-    pub neuron_key: PathBuf,
     /// The address peers use to reach us; found from the local interfaces when absent.
     pub remote_ip: Option<String>,
     /// Checkpoint to resume from and to write to.
@@ -44,7 +43,6 @@ impl Default for NeuronConfig {
             metagraph_port: 0,
             metagraph_size: 10_000,
             bootstrap: Vec::new(),
-            neuron_key: PathBuf::from("neuron.key"),
             remote_ip: None,
             model_path: None,
             log_dir: None,

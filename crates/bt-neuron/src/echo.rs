@@ -8,15 +8,17 @@ use bt_axon::EchoSynapse;
 
 use crate::config::NeuronConfig;
 use crate::error::{NeuronError, Stopped};
-use crate::identity::load_identity;
+use crate::identity::Identity;
 use crate::network::Network;
 use crate::report;
 
+/// Serves until `shutdown`, under `identity` (see [`crate::identity::acquire`]), whose key
+/// stays locked until this returns.
 pub async fn run_echo(
     cfg: NeuronConfig,
+    identity: Identity,
     shutdown: impl Future<Output = ()>,
 ) -> Result<Stopped, NeuronError> {
-    let identity = load_identity(&cfg.neuron_key)?;
     let network = Network::start(&cfg, &identity, Arc::new(EchoSynapse)).await?;
     shutdown.await;
     network.stop().await;

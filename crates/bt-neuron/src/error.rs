@@ -17,6 +17,30 @@ pub enum NeuronError {
     },
     #[error("neuron key: {0}")]
     Key(#[from] bt_crypto::CryptoError),
+    /// Another running neuron holds the lock on this key file.
+    #[error(
+        "neuron key {} is in use by another running neuron (one key, one neuron): {hint}",
+        path.display()
+    )]
+    KeyInUse { path: PathBuf, hint: &'static str },
+    /// Every default key name is held by a running neuron.
+    #[error(
+        "all {tried} default neuron keys under {} (neuron-0, neuron-1, …) are in use by running \
+         neurons: give this neuron its own key with --neuron_key PATH or --name NAME",
+        dir.display()
+    )]
+    NoFreeKey { dir: PathBuf, tried: usize },
+    /// The key file could not be locked (not because another neuron holds it).
+    #[error(
+        "cannot lock neuron key {}: {source} (a neuron holds its key file's lock while it runs; \
+         put the key on a file system with flock support, see --neuron_key)",
+        path.display()
+    )]
+    KeyLock {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot load MNIST-like IDX files from {} (--data_dir)", dir.display())]
     Data {
         dir: PathBuf,

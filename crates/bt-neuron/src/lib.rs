@@ -11,6 +11,10 @@
 //!   neuron as a value, for in-process networks (tests, the `network-effect` bench).
 //! - [`progress`]: a bar on a terminal, the seeds' log lines otherwise.
 //!
+//! Both run under an [`identity::Identity`] the caller takes first with [`identity::acquire`]:
+//! one key per running neuron, held under a lock, and by default a key per neuron under
+//! `neurons/` ([`identity::KeyChoice`]).
+//!
 //! Both print a [`report::Ready`] line when they serve and the seeds' log lines while they
 //! train; `bittensor localnet` reads the same lines.
 //!

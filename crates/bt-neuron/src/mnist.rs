@@ -19,7 +19,7 @@ use tokio::sync::watch;
 
 use crate::config::{NeuronConfig, WAIT_FOR_PEERS_LIMIT};
 use crate::error::{NeuronError, Stopped};
-use crate::identity::{Identity, load_identity};
+use crate::identity::Identity;
 use crate::network::Network;
 use crate::peers::{self, BackwardStats, PeerScores, PeerView};
 use crate::report;
@@ -27,22 +27,24 @@ use crate::role::{Learner, Role};
 use crate::served::{RemoteLearning, ServedModel};
 use crate::trainer::{Trainer, TrainerConfig, TrainerLinks, TrainerResult, save_checkpoint};
 
-/// The MNIST neuron with the seeds' behaviour (no learning from remote gradients).
+/// The MNIST neuron with the seeds' behaviour (no learning from remote gradients), under
+/// `identity` (see [`crate::identity::acquire`]), whose key stays locked until this returns.
 pub async fn run_mnist(
     cfg: NeuronConfig,
+    identity: Identity,
     shutdown: impl Future<Output = ()>,
 ) -> Result<Stopped, NeuronError> {
-    run_mnist_with(cfg, None, shutdown).await
+    run_mnist_with(cfg, identity, None, shutdown).await
 }
 
 /// [`run_mnist`] with remote learning: `Some` lets peers' `Backward` gradients train the served
 /// encoder (student and forward network; clipped and scaled, see [`RemoteLearning`]).
 pub async fn run_mnist_with(
     cfg: NeuronConfig,
+    identity: Identity,
     remote_learning: Option<RemoteLearning>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<Stopped, NeuronError> {
-    let identity = load_identity(&cfg.neuron_key)?;
     let data_dir = cfg.data_dir.clone().unwrap_or_else(default_mnist_dir);
     let (train, test) = load_data(data_dir).await?;
     let (model, start) = load_model(cfg.model_path.clone(), &identity.neuron.public_hex()).await?;

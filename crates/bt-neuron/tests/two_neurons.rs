@@ -24,9 +24,8 @@ struct Seen {
     total_loss: f32,
 }
 
-fn config(dir: &std::path::Path, name: &str, bootstrap: Vec<String>) -> NeuronConfig {
+fn config(bootstrap: Vec<String>) -> NeuronConfig {
     NeuronConfig {
-        neuron_key: dir.join(format!("{name}.key")),
         remote_ip: Some("127.0.0.1".into()),
         gossip_interval: Duration::from_millis(100),
         bootstrap,
@@ -39,13 +38,13 @@ async fn two_neurons_find_route_to_and_train_with_each_other() {
     let dir = tempfile::tempdir().unwrap();
     let learning = Some(RemoteLearning::default());
 
-    let cfg_a = config(dir.path(), "a", vec![]);
-    let id_a = load_identity(&cfg_a.neuron_key).unwrap();
+    let cfg_a = config(vec![]);
+    let id_a = load_identity(&dir.path().join("a.key")).unwrap();
     let mut a = MnistNeuron::start(&cfg_a, &id_a, MnistModel::new(1), learning)
         .await
         .unwrap();
-    let cfg_b = config(dir.path(), "b", vec![a.source.local_addr().to_string()]);
-    let id_b = load_identity(&cfg_b.neuron_key).unwrap();
+    let cfg_b = config(vec![a.source.local_addr().to_string()]);
+    let id_b = load_identity(&dir.path().join("b.key")).unwrap();
     let mut b = MnistNeuron::start(&cfg_b, &id_b, MnistModel::new(2), learning)
         .await
         .unwrap();

@@ -114,9 +114,8 @@ fn args() -> Res<Args> {
     })
 }
 
-fn neuron_config(dir: &Path, name: &str, bootstrap: Vec<String>) -> NeuronConfig {
+fn neuron_config(bootstrap: Vec<String>) -> NeuronConfig {
     NeuronConfig {
-        neuron_key: dir.join(format!("{name}.key")),
         remote_ip: Some("127.0.0.1".into()),
         gossip_interval: Duration::from_millis(200),
         bootstrap,
@@ -131,8 +130,8 @@ async fn start(
     model: &MnistModel,
     learning: Option<RemoteLearning>,
 ) -> Res<MnistNeuron> {
-    let cfg = neuron_config(dir, name, bootstrap);
-    let identity = load_identity(&cfg.neuron_key)?;
+    let cfg = neuron_config(bootstrap);
+    let identity = load_identity(&dir.join(format!("{name}.key")))?;
     Ok(MnistNeuron::start(&cfg, &identity, model.clone(), learning).await?)
 }
 
