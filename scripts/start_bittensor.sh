@@ -9,14 +9,14 @@
 #   -m, --metagraph_port  metagraph port                             [free port]
 #   -s, --metagraph_size  metagraph cache size                       [10000]
 #   -b, --bootstrap       metagraph boot peer (host:port, or a bare port = 127.0.0.1:port)
-#   -k, --neuron_key      neuron key file                            [./neuron.key]
+#   -k, --neuron_key      neuron key file      [each neuron its own: neurons/neuron-N/neuron.key]
 #   -r, --remote_ip       IP peers use to reach this neuron
 #   -mp, --model_path     checkpoint to resume from / write to
 #   --docker              run in a container (image: $BITTENSOR_IMAGE, default bittensor:latest)
 #   -h, --help            this text
 set -euo pipefail
 
-neuron=mnist logdir=./logs port="" chain="" axon="" meta="" size="" boot="" key=./neuron.key
+neuron=mnist logdir=./logs port="" chain="" axon="" meta="" size="" boot="" key=""
 remote="" model="" docker=0
 
 usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
@@ -49,7 +49,9 @@ fi
 log_arg=$logdir; key_arg=$key
 # In a container the log directory is mounted at /data and the key lives there too.
 if [ "$docker" = 1 ]; then log_arg=/data; key_arg=/data/neuron.key; fi
-args=(neuron "$neuron" --log_dir "$log_arg" --neuron_key "$key_arg")
+args=(neuron "$neuron" --log_dir "$log_arg")
+# Without -k the binary gives every neuron started here a key of its own (one key, one neuron).
+[ -n "$key_arg" ] && args+=(--neuron_key "$key_arg")
 [ -n "$chain" ] && args+=(--chain_endpoint "$chain")
 [ -n "$axon" ] && args+=(--axon_port "$axon")
 [ -n "$meta" ] && args+=(--metagraph_port "$meta")
