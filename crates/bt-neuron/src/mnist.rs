@@ -83,8 +83,8 @@ pub async fn run_mnist_with(
 }
 
 /// Trains `model` on `neuron` from `start` until the epochs or steps of `cfg` are done or
-/// `shutdown` resolves (then the loop stops at its next step). The training loop runs on the
-/// blocking pool.
+/// `shutdown` resolves (then the loop stops at its next step, and the result says
+/// `interrupted`). The training loop runs on the blocking pool.
 pub(crate) async fn train_on<M: MetagraphSource>(
     neuron: &mut MnistNeuron<M>,
     cfg: &NeuronConfig,
@@ -105,14 +105,18 @@ pub(crate) async fn train_on<M: MetagraphSource>(
     let trainer = neuron.trainer(trainer_cfg, model)?;
     let mut training =
         tokio::task::spawn_blocking(move || trainer.run(&train, &test, start.epoch, start.step));
-    let result = tokio::select! {
-        r = &mut training => r,
+    let (result, asked_to_stop) = tokio::select! {
+        r = &mut training => (r, false),
         () = &mut shutdown => {
             stop.store(true, Ordering::Relaxed);
-            training.await
+            (training.await, true)
         }
     };
-    result.map_err(NeuronError::task("training"))?
+    let mut trained = result.map_err(NeuronError::task("training"))??;
+    // A stop that came while the last step or the test pass ran still ends the neuron: its
+    // future is spent, so the caller must not wait for it again.
+    trained.interrupted |= asked_to_stop;
+    Ok(trained)
 }
 
 /// Writes the checkpoint of a finished or stopped training run to `path`, when there is one, off
