@@ -93,7 +93,10 @@ pub async fn run_subnet(
         }
     };
     let (interrupted, steps) = (trained.interrupted, trained.step);
-    save_trained(cfg.model_path.clone(), trained).await?;
+    if let Err(e) = save_trained(cfg.model_path.clone(), trained).await {
+        neuron.shutdown().await;
+        return Err(e);
+    }
     if !interrupted {
         (progress)(&format!(
             "{}: training done after {} steps; serving until stopped",
