@@ -143,20 +143,11 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
-    let start = tokio::time::Instant::now();
-    loop {
-        if tokio::time::timeout(timeout.saturating_sub(start.elapsed()), condition()).await
-            == Ok(true)
-        {
-            return Ok(());
-        }
-        if start.elapsed() >= timeout {
-            return Err(HarnessError::TimedOut {
-                waited: start.elapsed(),
-            });
-        }
-        tokio::time::sleep(period).await;
-    }
+    eventually_async_some(timeout, period, || {
+        let check = condition();
+        async move { check.await.then_some(()) }
+    })
+    .await
 }
 
 /// A port that was free a moment ago on 127.0.0.1. Racy by nature (someone may take it before
