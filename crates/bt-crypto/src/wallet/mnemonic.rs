@@ -24,7 +24,7 @@ pub(super) fn mini_secret_from_phrase(
     })?;
     let entropy = Zeroizing::new(mnemonic.to_entropy());
     let salt = Zeroizing::new(format!("mnemonic{password}"));
-    let block = pbkdf2_sha512_first_block(&entropy, salt.as_bytes());
+    let block = pbkdf2_sha512_first_block(&entropy, salt.as_bytes())?;
     let mut seed = Zeroizing::new([0u8; 32]);
     seed.copy_from_slice(&block[..32]);
     Ok(seed)
@@ -32,12 +32,16 @@ pub(super) fn mini_secret_from_phrase(
 
 /// PBKDF2-HMAC-SHA512, first 64-byte output block only: substrate-bip39 keeps 32 bytes of it,
 /// so the multi-block part of the algorithm is never needed.
-fn pbkdf2_sha512_first_block(password: &[u8], salt: &[u8]) -> Zeroizing<[u8; 64]> {
+fn pbkdf2_sha512_first_block(
+    password: &[u8],
+    salt: &[u8],
+) -> Result<Zeroizing<[u8; 64]>, CryptoError> {
+    // HMAC takes keys of any length, so this never fails; it is an error rather than a panic
+    // (or a silently all-zero key) all the same.
+    let prf = Hmac::<Sha512>::new_from_slice(password).map_err(|e| CryptoError::Mnemonic {
+        reason: format!("HMAC key: {e}"),
+    })?;
     let mut out = Zeroizing::new([0u8; 64]);
-    let Ok(prf) = Hmac::<Sha512>::new_from_slice(password) else {
-        // HMAC accepts keys of any length; this branch cannot run.
-        return out;
-    };
     let mut mac = prf.clone();
     mac.update(salt);
     mac.update(&1u32.to_be_bytes());
@@ -52,7 +56,7 @@ fn pbkdf2_sha512_first_block(password: &[u8], salt: &[u8]) -> Zeroizing<[u8; 64]
             *o ^= x;
         }
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -76,7 +80,7 @@ mod tests {
     #[test]
     fn pbkdf2_matches_python_hashlib() {
         // hashlib.pbkdf2_hmac("sha512", b"password", b"salt", 2048, 64).hex()
-        let block = pbkdf2_sha512_first_block(b"password", b"salt");
+        let block = pbkdf2_sha512_first_block(b"password", b"salt").unwrap();
         assert_eq!(
             hex::encode(block.as_ref()),
             "91be23564f09fc855c82ce84a223ebe7d63d8b49d69372593a0d9ed39e143c83\
