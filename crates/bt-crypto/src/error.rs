@@ -45,6 +45,15 @@ pub enum CryptoError {
     #[error("key file {path}: {reason}")]
     KeyFileInvalid { path: PathBuf, reason: String },
 
+    /// A password-protected key as bittensor-wallet / btcli write them (`$NACL…`, Ansible vault
+    /// or the legacy Fernet format); the file is left untouched.
+    #[error(
+        "key file {path} is encrypted ({method}); encrypted keys are not supported yet: \
+         regenerate this key without a password from its mnemonic (btcli `wallet regen-hotkey` \
+         or `wallet regen-coldkey`, choosing no password) and use that wallet"
+    )]
+    KeyFileEncrypted { path: PathBuf, method: &'static str },
+
     #[error(
         "key file {path}: stored public key {stored} does not match the one derived from the \
          secret ({derived}); the file is corrupt or was edited"
@@ -137,6 +146,10 @@ pub enum CryptoError {
 
     #[error("sr25519 {what}: {reason}")]
     Sr25519 { what: &'static str, reason: String },
+
+    /// Not a valid English BIP39 phrase; the message never repeats the words.
+    #[error("invalid mnemonic: {reason}")]
+    Mnemonic { reason: String },
 }
 
 /// Untrusted strings end up in error messages; cap them so a hostile peer cannot bloat our logs.

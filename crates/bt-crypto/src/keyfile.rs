@@ -155,6 +155,17 @@ fn create_private_dir(dir: &Path) -> Result<(), CryptoError> {
 
 /// Read a secret file after checking that it exists, is private and is small.
 pub(crate) fn read_secret(path: &Path) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    read_limited(path, true, MAX_KEY_FILE_BYTES)
+}
+
+/// Read a file of public data (no permission check) of at most `max` bytes.
+pub(crate) fn read_public(path: &Path, max: u64) -> Result<Vec<u8>, CryptoError> {
+    read_limited(path, false, max).map(|buf| buf.to_vec())
+}
+
+/// The size is checked from metadata before anything is read, so a huge or endless file (a
+/// device, a log someone pointed us at) is refused without being pulled into memory.
+fn read_limited(path: &Path, private: bool, max: u64) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
     let meta = match fs::metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -164,26 +175,25 @@ pub(crate) fn read_secret(path: &Path) -> Result<Zeroizing<Vec<u8>>, CryptoError
         }
         Err(e) => return Err(io(path, "stat")(e)),
     };
-    check_private(path, &meta)?;
-    if meta.len() > MAX_KEY_FILE_BYTES {
-        return Err(CryptoError::KeyFileTooLarge {
-            path: path.to_path_buf(),
-            len: meta.len(),
-            max: MAX_KEY_FILE_BYTES,
-        });
+    if private {
+        check_private(path, &meta)?;
+    }
+    let too_large = |len: u64| CryptoError::KeyFileTooLarge {
+        path: path.to_path_buf(),
+        len,
+        max,
+    };
+    if meta.len() > max {
+        return Err(too_large(meta.len()));
     }
     let file = fs::File::open(path).map_err(io(path, "open"))?;
     let mut buf = Zeroizing::new(Vec::new());
     // `take` guards against a file that grows between stat and read.
-    file.take(MAX_KEY_FILE_BYTES + 1)
+    file.take(max + 1)
         .read_to_end(&mut buf)
         .map_err(io(path, "read"))?;
-    if buf.len() as u64 > MAX_KEY_FILE_BYTES {
-        return Err(CryptoError::KeyFileTooLarge {
-            path: path.to_path_buf(),
-            len: buf.len() as u64,
-            max: MAX_KEY_FILE_BYTES,
-        });
+    if buf.len() as u64 > max {
+        return Err(too_large(buf.len() as u64));
     }
     Ok(buf)
 }

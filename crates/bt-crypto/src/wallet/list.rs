@@ -2,23 +2,19 @@
 //! where they can be read. A wallet directory or key file that cannot be read is skipped
 //! rather than failing the listing, so one broken wallet does not hide the others.
 
-use std::io::Read as _;
 use std::path::Path;
 
-use super::{AccountId, Sr25519Pair};
+use super::{AccountId, Sr25519Pair, read_public_key_file};
 use crate::CryptoError;
 
 /// Most wallets, and most hotkeys per wallet, one listing reads.
 pub const MAX_LISTED: usize = 1024;
 
-/// `coldkeypub.txt` holds one SS58 address (48 characters); reading more is never needed.
-const MAX_COLDKEYPUB_BYTES: u64 = 256;
-
 /// One wallet directory.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WalletEntry {
     pub name: String,
-    /// From `coldkeypub.txt`; None when it is missing or not an SS58 address.
+    /// From `coldkeypub.txt`; None when it is missing or does not name an account.
     pub coldkey: Option<AccountId>,
     /// (file name, account) of each hotkey file that loads, by name.
     pub hotkeys: Vec<(String, AccountId)>,
@@ -47,13 +43,7 @@ pub fn list_wallets(root: &Path) -> Result<Vec<WalletEntry>, CryptoError> {
 }
 
 fn read_coldkeypub(path: &Path) -> Option<AccountId> {
-    let mut text = String::new();
-    std::fs::File::open(path)
-        .ok()?
-        .take(MAX_COLDKEYPUB_BYTES)
-        .read_to_string(&mut text)
-        .ok()?;
-    AccountId::from_ss58(text.trim()).ok()
+    read_public_key_file(path).ok()
 }
 
 fn read_hotkeys(dir: &Path) -> Vec<(String, AccountId)> {

@@ -2,29 +2,40 @@
 //!
 //! A key is a 32-byte mini secret ("seed") expanded the way Substrate's `Pair::from_seed` does
 //! (`ExpansionMode::Ed25519`); signatures use the signing context `b"substrate"`; accounts are
-//! shown as SS58 with prefix 42. Layout on disk follows the Python SDK's:
-//! `<root>/<wallet>/coldkey`, `<root>/<wallet>/coldkeypub.txt`, `<root>/<wallet>/hotkeys/<hotkey>`.
+//! shown as SS58 with prefix 42. A BIP39 phrase gives its seed the way `substrate-bip39` does
+//! (PBKDF2-HMAC-SHA512 over the phrase's entropy). Keys derived from a URI (`//Alice`) have no
+//! seed, only the 64-byte expanded secret.
 //!
-//! Key file (JSON, mode 0600, atomic write):
-//! `{"type":"sr25519","secretSeed":"0x<64 hex>","publicKey":"0x<64 hex>","ss58Address":"5…"}`.
-//! Not done: the Python SDK encrypts coldkeys with a password (NaCl secretbox); ours are
-//! plaintext, protected only by file permissions. Mnemonics (BIP39) are not supported.
+//! Files are those of the Python `bittensor-wallet` package (btcli, the SDK), in its layout:
+//! `<root>/<wallet>/coldkey`, `<root>/<wallet>/coldkeypub.txt`,
+//! `<root>/<wallet>/hotkeys/<hotkey>` and `<root>/<wallet>/hotkeys/<hotkey>pub.txt`. Key files
+//! are its unencrypted JSON (`accountId`, `publicKey`, `privateKey`, `secretPhrase`,
+//! `secretSeed`, `ss58Address`, `cryptoType`; `keyfile_json.rs` has the exact forms),
+//! written with mode 0600 and atomically; the `…pub.txt` files hold the public fields only.
+//! This crate's older files (`{"type":"sr25519","secretSeed",…}`, and a bare SS58 address in
+//! `coldkeypub.txt`) still load.
+//!
+//! Not done: password-encrypted keys (`$NACL…`, as btcli writes coldkeys by default) are
+//! recognised and refused with [`CryptoError::KeyFileEncrypted`]; ours are plaintext, protected
+//! only by file permissions. Derivation paths (`phrase//hot/1`) cannot be computed here, but
+//! keys made with them load from their `privateKey`.
 
+mod keyfile_json;
 mod list;
+mod mnemonic;
+mod pair;
 mod ss58;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use schnorrkel::{ExpansionMode, Keypair, MiniSecretKey};
-use serde::{Deserialize, Serialize};
-use zeroize::Zeroizing;
-
 use crate::CryptoError;
 use crate::error::clip;
 use crate::keyfile;
 
+pub use keyfile_json::{CRYPTO_TYPE_SR25519, MAX_PUBLIC_FILE_BYTES};
 pub use list::{MAX_LISTED, WalletEntry, list_wallets};
+pub use pair::Sr25519Pair;
 pub use ss58::{SS58_PREFIX, ss58_decode, ss58_decode_with_prefix, ss58_encode};
 
 /// Substrate's sr25519 signing context.
@@ -85,135 +96,6 @@ impl fmt::Debug for AccountId {
     }
 }
 
-/// An sr25519 key pair (coldkey or hotkey).
-pub struct Sr25519Pair {
-    seed: Zeroizing<[u8; 32]>,
-    keypair: Keypair,
-}
-
-#[derive(Serialize, Deserialize)]
-struct PairFile {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(rename = "secretSeed")]
-    secret_seed: String,
-    #[serde(rename = "publicKey")]
-    public_key: String,
-    #[serde(rename = "ss58Address")]
-    ss58_address: String,
-}
-
-impl Drop for PairFile {
-    fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.secret_seed);
-    }
-}
-
-impl Sr25519Pair {
-    pub fn generate() -> Self {
-        let mut seed = Zeroizing::new([0u8; 32]);
-        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, seed.as_mut());
-        Self::from_seed(*seed)
-    }
-
-    /// Same derivation as Substrate's `sr25519::Pair::from_seed`.
-    pub fn from_seed(seed: [u8; 32]) -> Self {
-        let seed = Zeroizing::new(seed);
-        // A 32-byte slice is always a valid mini secret key: `from_bytes` only checks length.
-        let keypair = match MiniSecretKey::from_bytes(seed.as_ref()) {
-            Ok(mini) => mini.expand_to_keypair(ExpansionMode::Ed25519),
-            Err(_) => unreachable!("32-byte mini secret key"),
-        };
-        Self { seed, keypair }
-    }
-
-    pub fn account(&self) -> AccountId {
-        AccountId(self.keypair.public.to_bytes())
-    }
-
-    pub fn ss58(&self) -> String {
-        self.account().to_ss58()
-    }
-
-    /// sr25519 signature with context `substrate` (randomised, so not reproducible).
-    pub fn sign(&self, msg: &[u8]) -> [u8; 64] {
-        self.keypair.sign_simple(SIGNING_CONTEXT, msg).to_bytes()
-    }
-
-    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), CryptoError> {
-        let file = PairFile {
-            kind: SR25519_KEY_TYPE.into(),
-            secret_seed: format!("0x{}", hex::encode(self.seed.as_ref())),
-            public_key: self.account().to_hex(),
-            ss58_address: self.ss58(),
-        };
-        keyfile::write_json_secret(path.as_ref(), &file)
-    }
-
-    /// Load a key file; re-derives the public key and refuses a file whose `publicKey` or
-    /// `ss58Address` does not match its seed.
-    pub fn load(path: impl AsRef<Path>) -> Result<Self, CryptoError> {
-        let path = path.as_ref();
-        let file: PairFile = keyfile::read_json_secret(path)?;
-        let invalid = |reason: String| CryptoError::KeyFileInvalid {
-            path: path.to_path_buf(),
-            reason,
-        };
-        if file.kind != SR25519_KEY_TYPE {
-            return Err(invalid(format!(
-                "key type is {:?}, expected {SR25519_KEY_TYPE:?}",
-                clip(&file.kind)
-            )));
-        }
-        let seed = Zeroizing::new(
-            keyfile::parse_hex_array::<32>("secretSeed", &file.secret_seed).map_err(
-                |e| match e {
-                    CryptoError::BadHex { reason, .. } => {
-                        invalid(format!("invalid secretSeed: {reason}"))
-                    }
-                    other => other,
-                },
-            )?,
-        );
-        let pair = Self::from_seed(*seed);
-        let stored = AccountId::from_hex(&file.public_key).map_err(|e| invalid(e.to_string()))?;
-        let mismatch = |stored: String, derived: String| CryptoError::KeyMismatch {
-            path: path.to_path_buf(),
-            stored,
-            derived,
-        };
-        if stored != pair.account() {
-            return Err(mismatch(stored.to_hex(), pair.account().to_hex()));
-        }
-        if file.ss58_address != pair.ss58() {
-            return Err(mismatch(clip(&file.ss58_address), pair.ss58()));
-        }
-        Ok(pair)
-    }
-
-    /// Load, or generate and save if the file does not exist; `true` when created.
-    pub fn load_or_generate(path: impl AsRef<Path>) -> Result<(Self, bool), CryptoError> {
-        let path = path.as_ref();
-        match Self::load(path) {
-            Ok(pair) => Ok((pair, false)),
-            Err(CryptoError::KeyFileMissing { .. }) => {
-                let pair = Self::generate();
-                pair.save(path)?;
-                Ok((pair, true))
-            }
-            Err(e) => Err(e),
-        }
-    }
-}
-
-impl fmt::Debug for Sr25519Pair {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sr25519Pair")
-            .field("account", &self.ss58())
-            .finish()
-    }
-}
-
 /// A named wallet: one coldkey and one selected hotkey, in the Python SDK's directory layout.
 #[derive(Clone, Debug)]
 pub struct Wallet {
@@ -260,6 +142,13 @@ impl Wallet {
         self.dir().join("hotkeys").join(&self.hotkey)
     }
 
+    /// `hotkeys/<hotkey>pub.txt`, the hotkey's public file as bittensor-wallet writes it.
+    pub fn hotkeypub_path(&self) -> PathBuf {
+        self.dir()
+            .join("hotkeys")
+            .join(format!("{}pub.txt", self.hotkey))
+    }
+
     pub fn coldkey(&self) -> Result<Sr25519Pair, CryptoError> {
         Sr25519Pair::load(self.coldkey_path())
     }
@@ -268,14 +157,38 @@ impl Wallet {
         Sr25519Pair::load(self.hotkey_path())
     }
 
-    /// Load both keys, creating whichever is missing; also (re)writes `coldkeypub.txt` with the
-    /// coldkey's SS58 address so tools can read it without touching the secret.
+    /// The coldkey's account from `coldkeypub.txt`, without touching (or decrypting) the
+    /// coldkey itself.
+    pub fn coldkeypub(&self) -> Result<AccountId, CryptoError> {
+        read_public_key_file(self.coldkeypub_path())
+    }
+
+    /// Load both keys, creating whichever is missing; also (re)writes `coldkeypub.txt` and
+    /// `hotkeys/<hotkey>pub.txt` so tools (btcli too) can read the accounts without the secrets.
     pub fn create_if_missing(&self) -> Result<(Sr25519Pair, Sr25519Pair), CryptoError> {
         let (cold, _) = Sr25519Pair::load_or_generate(self.coldkey_path())?;
         let (hot, _) = Sr25519Pair::load_or_generate(self.hotkey_path())?;
-        keyfile::write_secret(&self.coldkeypub_path(), cold.ss58().as_bytes())?;
+        write_public_key_file(self.coldkeypub_path(), &cold.account())?;
+        write_public_key_file(self.hotkeypub_path(), &hot.account())?;
         Ok((cold, hot))
     }
+}
+
+/// The account of a public key file (`coldkeypub.txt`, `hotkeys/<name>pub.txt`) in
+/// bittensor-wallet's JSON form or as a bare SS58 address (this crate's old `coldkeypub.txt`).
+/// Its fields must agree; it may be readable by others, but not larger than
+/// [`MAX_PUBLIC_FILE_BYTES`].
+pub fn read_public_key_file(path: impl AsRef<Path>) -> Result<AccountId, CryptoError> {
+    keyfile_json::read_public(path.as_ref())
+}
+
+/// Write `account`'s public key file in bittensor-wallet's form (mode 0600 as it does, atomic).
+pub fn write_public_key_file(
+    path: impl AsRef<Path>,
+    account: &AccountId,
+) -> Result<(), CryptoError> {
+    let path = path.as_ref();
+    keyfile::write_secret(path, &keyfile_json::encode_public(path, account)?)
 }
 
 fn is_safe_name(s: &str) -> bool {

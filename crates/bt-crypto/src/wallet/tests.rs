@@ -1,3 +1,5 @@
+use std::path::{Path, PathBuf};
+
 use super::*;
 
 fn hex32(s: &str) -> [u8; 32] {
@@ -40,9 +42,10 @@ fn wallet_files_round_trip_and_are_private() {
     assert_eq!(cold.account(), cold2.account());
     assert_eq!(hot.account(), hot2.account());
     assert_ne!(cold.account(), hot.account());
+    assert_eq!(wallet.coldkeypub().unwrap(), cold.account());
     assert_eq!(
-        std::fs::read_to_string(wallet.coldkeypub_path()).unwrap(),
-        cold.ss58()
+        read_public_key_file(wallet.hotkeypub_path()).unwrap(),
+        hot.account()
     );
     #[cfg(unix)]
     {
@@ -71,6 +74,11 @@ fn tampered_wallet_file_is_refused() {
         Err(CryptoError::KeyMismatch { .. })
     ));
     crate::keyfile::write_secret(&path, b"{\"type\":\"ed25519\"}").unwrap();
+    assert!(matches!(
+        Sr25519Pair::load(&path),
+        Err(CryptoError::KeyFileInvalid { .. })
+    ));
+    crate::keyfile::write_secret(&path, b"{\"type\":").unwrap();
     assert!(matches!(
         Sr25519Pair::load(&path),
         Err(CryptoError::KeyFileJson { .. })
@@ -105,5 +113,102 @@ fn listing_shows_each_wallet_by_name_and_skips_what_does_not_load() {
     assert!(matches!(
         list_wallets(&dir.path().join("missing")),
         Err(CryptoError::WalletDir { .. })
+    ));
+}
+
+/// Copies the Python-made fixture wallet into `dir` with the modes bittensor-wallet gives it
+/// (git does not keep them).
+fn copy_fixture_wallet(dir: &Path) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sdk-wallet/wallets/sdk");
+    let dst = dir.join("sdk");
+    for rel in [
+        "coldkey",
+        "coldkeypub.txt",
+        "hotkeys/alice",
+        "hotkeys/alicepub.txt",
+        "hotkeys/phrase",
+        "hotkeys/phrasepub.txt",
+        "hotkeys/encrypted",
+    ] {
+        let bytes = std::fs::read(src.join(rel)).unwrap();
+        crate::keyfile::write_secret(&dst.join(rel), &bytes).unwrap();
+    }
+    dst
+}
+
+#[test]
+fn python_wallet_directory_loads_through_wallet() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_fixture_wallet(dir.path());
+    let wallet = Wallet::new(dir.path(), "sdk", "phrase").unwrap();
+    let cold = wallet.coldkey().unwrap();
+    assert_eq!(wallet.coldkeypub().unwrap(), cold.account());
+    assert_eq!(
+        wallet.hotkey().unwrap().ss58(),
+        "5EHgWw2Af1pnoc7f1A8bfmM97W3DAYW8xr82RfhLL9oAabAe"
+    );
+    let err = Wallet::new(dir.path(), "sdk", "encrypted")
+        .unwrap()
+        .hotkey()
+        .unwrap_err();
+    assert!(matches!(err, CryptoError::KeyFileEncrypted { .. }), "{err}");
+    // Creating what is missing leaves the Python keys as they were.
+    let before = std::fs::read(wallet.coldkey_path()).unwrap();
+    let (cold2, _) = Wallet::new(dir.path(), "sdk", "new")
+        .unwrap()
+        .create_if_missing()
+        .unwrap();
+    assert_eq!(cold2.account(), cold.account());
+    assert_eq!(std::fs::read(wallet.coldkey_path()).unwrap(), before);
+    // The listing shows the keys that load, not the public files or the encrypted key.
+    let listed = list_wallets(dir.path()).unwrap();
+    assert_eq!(listed[0].coldkey, Some(cold.account()));
+    let names: Vec<_> = listed[0].hotkeys.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["alice", "new", "phrase"]);
+}
+
+#[test]
+fn huge_and_public_files_are_refused_before_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge");
+    let big = vec![b' '; crate::MAX_KEY_FILE_BYTES as usize + 1];
+    crate::keyfile::write_secret(&path, &big).unwrap();
+    assert!(matches!(
+        Sr25519Pair::load(&path),
+        Err(CryptoError::KeyFileTooLarge { .. })
+    ));
+    let public = dir.path().join("coldkeypub.txt");
+    crate::keyfile::write_secret(&public, &big[..MAX_PUBLIC_FILE_BYTES as usize + 1]).unwrap();
+    assert!(matches!(
+        read_public_key_file(&public),
+        Err(CryptoError::KeyFileTooLarge { .. })
+    ));
+    assert!(matches!(
+        read_public_key_file(dir.path().join("missing")),
+        Err(CryptoError::KeyFileMissing { .. })
+    ));
+}
+
+#[cfg(unix)]
+#[test]
+fn public_files_may_be_world_readable_key_files_may_not() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let pair = Sr25519Pair::from_seed([4; 32]);
+    let public = dir.path().join("coldkeypub.txt");
+    write_public_key_file(&public, &pair.account()).unwrap();
+    let key = dir.path().join("coldkey");
+    pair.save(&key).unwrap();
+    for path in [&public, &key] {
+        assert_eq!(
+            std::fs::metadata(path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    assert_eq!(read_public_key_file(&public).unwrap(), pair.account());
+    assert!(matches!(
+        Sr25519Pair::load(&key),
+        Err(CryptoError::InsecurePermissions { .. })
     ));
 }
