@@ -17,6 +17,8 @@
 //! - Synapse definitions (gossip entries): [`pow`] (proof of work in leading zero bits over all
 //!   fields incl. `nounce`) and [`sign_synapse`] / [`verify_synapse`].
 //! - [`wallet`]: sr25519 coldkeys/hotkeys with SS58 addresses, for the chain.
+//! - [`http_auth`]: the HTTP Synapse protocol's signatures (SDK v10 headers and `btauth/1`) with
+//!   a bounded replay store.
 //!
 //! Everything here is CPU-bound and synchronous; async callers should run verification of large
 //! payloads (hashing) and proof-of-work solving on a blocking pool.
@@ -43,6 +45,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 mod error;
+pub mod http_auth;
 mod keyfile;
 mod keys;
 mod nonce;
