@@ -52,12 +52,14 @@ impl ReplayStoreConfig {
         }
     }
 
+    /// 1024 live nonces per caller is ~100 requests/s sustained over a 10 s window; 65 536 in
+    /// all costs a few MB (two B-tree entries of ~50 bytes each per nonce).
     fn caps() -> Self {
         Self {
             max_age_ns: 0,
             max_future_ns: 0,
             per_caller_cap: 1_024,
-            global_cap: 262_144,
+            global_cap: 65_536,
         }
     }
 }
