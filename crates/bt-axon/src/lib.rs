@@ -56,6 +56,7 @@ mod config;
 mod early;
 mod error;
 mod grpc;
+pub mod http;
 mod incoming;
 mod metrics;
 mod metrics_http;

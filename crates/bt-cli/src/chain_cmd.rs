@@ -45,12 +45,12 @@ pub enum ChainCommand {
 #[derive(Debug, Clone, Args)]
 pub struct WalletArgs {
     /// Directory holding wallets (the Python SDK's layout).
-    #[arg(long = "wallet_path", alias = "wallet-path", env = "BT_WALLET_PATH")]
+    #[arg(long = "wallet_path", aliases = ["wallet-path", "wallet.path"], env = "BT_WALLET_PATH")]
     pub root: Option<PathBuf>,
     /// Wallet (coldkey) name.
     #[arg(
         long = "wallet_name",
-        alias = "wallet-name",
+        aliases = ["wallet-name", "wallet.name"],
         default_value = "default",
         env = "BT_WALLET_NAME"
     )]
@@ -58,7 +58,7 @@ pub struct WalletArgs {
     /// Hotkey name within the wallet.
     #[arg(
         long = "wallet_hotkey",
-        alias = "wallet-hotkey",
+        aliases = ["wallet-hotkey", "wallet.hotkey"],
         default_value = "default",
         env = "BT_WALLET_HOTKEY"
     )]

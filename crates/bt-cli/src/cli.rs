@@ -46,6 +46,9 @@ pub enum Command {
     /// Stake a coldkey's TAO on its hotkey (validators need stake for a permit).
     #[command(subcommand)]
     Stake(crate::stake_cmd::StakeCommand),
+    /// Today's Synapse protocol over HTTP (the Python SDK's): call any synapse, serve built-ins.
+    #[command(subcommand)]
+    Synapse(Box<crate::synapse_cmd::SynapseCommand>),
 }
 
 #[derive(Debug, Args)]
@@ -298,4 +301,15 @@ pub enum ConsensusCommand {
 pub enum OutputFormat {
     Table,
     Json,
+}
+
+#[cfg(test)]
+mod tests {
+    /// clap checks its own definition (duplicate ids, conflicting flags) only when a command is
+    /// built; this builds every subcommand.
+    #[test]
+    fn command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

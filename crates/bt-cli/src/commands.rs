@@ -119,6 +119,7 @@ async fn dispatch_other(cmd: Command) -> Result<u8> {
         Command::Subnet(cmd) => crate::chain_cmd::subnet(cmd).await,
         Command::Wallet(cmd) => crate::chain_cmd::wallet(cmd),
         Command::Stake(cmd) => crate::stake_cmd::stake(cmd).await,
+        Command::Synapse(cmd) => crate::synapse_cmd::run(*cmd, shutdown_signal()).await,
         Command::Consensus(ConsensusCommand::Simulate { scenario, format }) => {
             let format = match format {
                 crate::cli::OutputFormat::Table => bt_consensus::simulate::Format::Table,

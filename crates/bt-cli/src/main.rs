@@ -12,6 +12,7 @@ mod exit;
 mod localnet;
 mod stake_cmd;
 mod subnet_neuron;
+mod synapse_cmd;
 
 use std::process::ExitCode;
 

@@ -53,6 +53,7 @@ mod dendrite;
 mod endpoint;
 mod error;
 mod hashes;
+pub mod http;
 mod lru;
 mod outcome;
 mod pool;

@@ -1,0 +1,110 @@
+//! Limits of the HTTP axon, each with its default and the reason for it.
+
+use std::time::Duration;
+
+/// Configuration of an [`HttpAxon`](super::HttpAxon). The defaults are safe on a public port.
+#[derive(Clone, Debug)]
+pub struct HttpAxonConfig {
+    /// Largest request body, in bytes. A larger `content-length` is refused with 413 before
+    /// any byte of the body is read; a body that grows past it while streaming, too.
+    /// Default 16 MiB.
+    pub max_body_bytes: usize,
+    /// Requests admitted at once (verified and waiting for, or running in, a handler).
+    /// Default 256.
+    pub max_in_flight: usize,
+    /// Requests in flight at once from one IP address, counted from the moment the headers
+    /// arrive (before authentication), so an unauthenticated flood from one host cannot fill
+    /// the axon. Default 64.
+    pub max_in_flight_per_ip: usize,
+    /// Requests in flight at once from one verified hotkey. Default 32.
+    pub max_in_flight_per_hotkey: usize,
+    /// Handlers running at once; further admitted requests wait in a priority queue. Default:
+    /// the number of CPUs × 4 (handlers usually await I/O or the blocking pool).
+    pub max_concurrent_handlers: usize,
+    /// Longest priority queue; when it is full the lowest-priority request is refused with
+    /// 503. Default 256.
+    pub max_queue: usize,
+    /// The deadline when the `timeout` header is absent (the SDK's default). Default 12 s.
+    pub default_timeout: Duration,
+    /// The longest deadline a caller may ask for. Default 60 s.
+    pub max_timeout: Duration,
+    /// Open connections at once; further ones wait in the kernel's accept backlog.
+    /// Default 1024.
+    pub max_connections: usize,
+    /// A client must send its request headers within this after connecting or after its
+    /// previous request (slowloris). Default 5 s.
+    pub header_read_timeout: Duration,
+    /// The body must arrive within this (or the request's own deadline, if sooner).
+    /// Default 30 s.
+    pub body_read_timeout: Duration,
+    /// Accept SDK v10 signatures (`bt_header_dendrite_signature`). They bind only the hashed
+    /// fields, so a synapse with no hashed field has its body unsigned; with `false` only
+    /// btauth/1 (which binds the raw body) is accepted. Default `true`, for SDK dendrites.
+    pub accept_v10: bool,
+    /// How far back a nonce may lie. The SDK's own window is the request's timeout plus 4 s;
+    /// ours does not depend on a header the caller chooses. Default 16 s.
+    pub max_nonce_age: Duration,
+    /// How far ahead a nonce may lie (clock skew). Default 2 s.
+    pub max_nonce_future: Duration,
+    /// Nonces remembered at once (over all callers) to refuse replays; each lives for the
+    /// freshness window. When full, new requests get 503 instead of an evicted entry letting a
+    /// replay through. Default 262,144 (about 25 MiB).
+    pub max_nonces: usize,
+    /// Nonces remembered at once for one hotkey. Default 16,384.
+    pub max_nonces_per_hotkey: usize,
+}
+
+impl Default for HttpAxonConfig {
+    fn default() -> Self {
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            max_body_bytes: 16 << 20,
+            max_in_flight: 256,
+            max_in_flight_per_ip: 64,
+            max_in_flight_per_hotkey: 32,
+            max_concurrent_handlers: cpus * 4,
+            max_queue: 256,
+            default_timeout: Duration::from_secs(12),
+            max_timeout: Duration::from_secs(60),
+            max_connections: 1024,
+            header_read_timeout: Duration::from_secs(5),
+            body_read_timeout: Duration::from_secs(30),
+            accept_v10: true,
+            max_nonce_age: Duration::from_secs(16),
+            max_nonce_future: Duration::from_secs(2),
+            max_nonces: 262_144,
+            max_nonces_per_hotkey: 16_384,
+        }
+    }
+}
+
+/// A configuration that cannot work.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("invalid HTTP axon configuration: {0}")]
+pub struct HttpConfigError(pub String);
+
+impl HttpAxonConfig {
+    pub fn validate(&self) -> Result<(), HttpConfigError> {
+        let positive = [
+            ("max_body_bytes", self.max_body_bytes),
+            ("max_in_flight", self.max_in_flight),
+            ("max_in_flight_per_ip", self.max_in_flight_per_ip),
+            ("max_in_flight_per_hotkey", self.max_in_flight_per_hotkey),
+            ("max_concurrent_handlers", self.max_concurrent_handlers),
+            ("max_connections", self.max_connections),
+            ("max_nonces", self.max_nonces),
+            ("max_nonces_per_hotkey", self.max_nonces_per_hotkey),
+        ];
+        for (name, v) in positive {
+            if v == 0 {
+                return Err(HttpConfigError(format!("{name} must be at least 1")));
+            }
+        }
+        if self.default_timeout > self.max_timeout {
+            return Err(HttpConfigError(
+                "default_timeout must not exceed max_timeout".into(),
+            ));
+        }
+        Ok(())
+    }
+}

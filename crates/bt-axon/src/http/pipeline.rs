@@ -1,0 +1,444 @@
+//! One request, in the order that keeps an attacker's cost above ours: route and per-IP cap,
+//! headers, declared size, signature (before the body when the scheme allows: v10 signs a hash
+//! carried in a header), body under a size cap and a deadline, replay, hooks, the priority
+//! gate, and only then the synapse's parser and handler.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use bt_crypto::http_auth::{
+    AuthError, BtAuthHeaders, BtAuthPolicy, BtAuthRequest, NonceError, ReplayStore, V10Request,
+    verify_btauth, verify_v10_request,
+};
+use bt_crypto::unix_nanos;
+use bt_crypto::wallet::{AccountId, Sr25519Pair};
+use bt_http::headers::{SynapseHeaders, synapse_headers};
+use bt_http::{Envelope, TerminalInfo, status};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
+use http_body_util::{BodyExt, Full, Limited};
+use tokio::sync::Semaphore;
+
+use super::HttpAxonConfig;
+use super::call::{AuthScheme, BlacklistFn, CallInfo, PriorityFn, VerifyFn};
+use super::limits::{Gate, GateRefusal, PerKey};
+use super::metrics::HttpMetrics;
+use super::reply::Reply;
+use super::route::Route;
+
+/// Everything the request path shares.
+pub(crate) struct Ctx {
+    pub(crate) config: HttpAxonConfig,
+    pub(crate) hotkey: Arc<Sr25519Pair>,
+    pub(crate) account: AccountId,
+    pub(crate) routes: HashMap<String, Arc<dyn Route>>,
+    pub(crate) route_names: Vec<String>,
+    pub(crate) blacklist: Option<Arc<BlacklistFn>>,
+    pub(crate) priority: Option<Arc<PriorityFn>>,
+    pub(crate) verify: Option<Arc<VerifyFn>>,
+    pub(crate) replay: Mutex<ReplayStore<AccountId>>,
+    pub(crate) per_ip: Arc<PerKey<IpAddr>>,
+    pub(crate) per_hotkey: Arc<PerKey<AccountId>>,
+    pub(crate) in_flight: Arc<Semaphore>,
+    pub(crate) gate: Arc<Gate>,
+    pub(crate) metrics: HttpMetrics,
+    pub(crate) uuid: String,
+    pub(crate) local: SocketAddr,
+}
+
+/// Our version in the SDK's encoding: major·1e6 + minor·1e3 + patch.
+pub(crate) fn version_as_int() -> i64 {
+    let mut parts = env!("CARGO_PKG_VERSION")
+        .split('.')
+        .map(|p| p.parse::<i64>().unwrap_or(0));
+    let (a, b, c) = (
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+    );
+    a * 1_000_000 + b * 1_000 + c
+}
+
+/// What the answer needs to know about the request, known progressively.
+#[derive(Default)]
+struct Seen {
+    synapse: Option<String>,
+    headers: SynapseHeaders,
+    nonce: Option<i64>,
+    caller: Option<AccountId>,
+}
+
+pub(crate) async fn handle<B>(
+    ctx: Arc<Ctx>,
+    peer: SocketAddr,
+    req: Request<B>,
+) -> Response<Full<Bytes>>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let started = Instant::now();
+    if req.uri().path() == "/metrics" && req.method() == http::Method::GET {
+        let mut resp = Response::new(Full::new(Bytes::from(ctx.metrics.to_prometheus())));
+        resp.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4"),
+        );
+        return resp;
+    }
+    let mut seen = Seen::default();
+    let result = process(&ctx, peer, req, started, &mut seen).await;
+    let (code, message, body) = match result {
+        Ok(body) => (
+            status::SUCCESS,
+            status::default_message(status::SUCCESS).to_string(),
+            body,
+        ),
+        Err(reply) => {
+            let body = reply.body();
+            (reply.status, reply.message, body)
+        }
+    };
+    let elapsed = started.elapsed();
+    ctx.metrics.record(seen.synapse.as_deref(), code, elapsed);
+    respond(&ctx, &seen, peer, code, &message, elapsed, body)
+}
+
+async fn process<B>(
+    ctx: &Ctx,
+    peer: SocketAddr,
+    req: Request<B>,
+    started: Instant,
+    seen: &mut Seen,
+) -> Result<Vec<u8>, Reply>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    if req.method() != http::Method::POST && req.method() != http::Method::GET {
+        return Err(Reply::new(405, "synapses are called with POST"));
+    }
+    let name = req.uri().path().trim_start_matches('/').to_string();
+    let name = name.as_str();
+    let Some(route) = ctx.routes.get(name).cloned() else {
+        return Err(Reply::new(
+            status::UNKNOWN_SYNAPSE,
+            format!(
+                "Synapse name '{}' not found. Available synapses {:?}",
+                name.chars().take(64).collect::<String>(),
+                ctx.route_names
+            ),
+        ));
+    };
+    seen.synapse = Some(name.to_string());
+
+    let _ip_guard = ctx.per_ip.try_acquire(peer.ip()).ok_or_else(|| {
+        Reply::new(
+            status::UNAVAILABLE,
+            format!(
+                "too many requests in flight from {} (limit {})",
+                peer.ip(),
+                ctx.config.max_in_flight_per_ip
+            ),
+        )
+    })?;
+    let _slot = ctx.in_flight.clone().try_acquire_owned().map_err(|_| {
+        Reply::new(
+            status::UNAVAILABLE,
+            format!(
+                "axon is full ({} requests in flight)",
+                ctx.config.max_in_flight
+            ),
+        )
+    })?;
+
+    let (parts, body) = req.into_parts();
+    seen.headers = SynapseHeaders::parse(
+        parts
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_bytes())),
+    )
+    .map_err(Reply::bad_request)?;
+    if let Some(len) = content_length(&parts.headers)
+        && len > ctx.config.max_body_bytes as u64
+    {
+        return Err(Reply::new(
+            status::PAYLOAD_TOO_LARGE,
+            format!(
+                "body of {len} bytes exceeds this axon's limit of {} bytes",
+                ctx.config.max_body_bytes
+            ),
+        ));
+    }
+    let timeout = seen
+        .headers
+        .timeout
+        .map(Duration::from_secs_f64)
+        .unwrap_or(ctx.config.default_timeout)
+        .min(ctx.config.max_timeout);
+    let deadline = started + timeout;
+
+    let btauth = parts.headers.contains_key("x-bittensor-version");
+    let mut signed_hash = None;
+    let scheme = if btauth {
+        AuthScheme::BtAuth
+    } else if ctx.config.accept_v10 {
+        // v10 signs the hash header, so the signature is checked before the body is read.
+        let header = |n: &str| parts.headers.get(n).and_then(|v| v.to_str().ok());
+        let body_hash = header("computed_body_hash").unwrap_or("");
+        let v10 = V10Request {
+            nonce: header("bt_header_dendrite_nonce"),
+            dendrite_hotkey: header("bt_header_dendrite_hotkey"),
+            dendrite_uuid: header("bt_header_dendrite_uuid").unwrap_or(""),
+            signature: header("bt_header_dendrite_signature"),
+            body_hash,
+        };
+        let caller = {
+            let mut store = ctx.replay.lock().unwrap_or_else(PoisonError::into_inner);
+            verify_v10_request(&v10, &ctx.account, &mut store, unix_nanos())
+        }
+        .map_err(auth_reply)?;
+        seen.caller = Some(caller);
+        seen.nonce = seen.headers.dendrite.nonce;
+        signed_hash = Some(body_hash.to_string());
+        AuthScheme::V10
+    } else {
+        return Err(Reply::new(
+            status::NOT_VERIFIED,
+            "this axon accepts only btauth/1 requests (X-Bittensor-* headers)",
+        ));
+    };
+
+    let body = read_body(
+        body,
+        ctx.config.max_body_bytes,
+        deadline.min(started + ctx.config.body_read_timeout),
+    )
+    .await?;
+
+    if scheme == AuthScheme::BtAuth {
+        let headers = BtAuthHeaders::from_pairs(
+            parts
+                .headers
+                .iter()
+                .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v))),
+        )
+        .map_err(auth_reply)?;
+        let target = parts
+            .uri
+            .path_and_query()
+            .map_or(parts.uri.path(), |pq| pq.as_str());
+        let request = BtAuthRequest {
+            method: parts.method.as_str(),
+            target,
+            body: &body,
+        };
+        let policy = BtAuthPolicy {
+            self_hotkey: &ctx.account,
+            require_receiver: true,
+        };
+        let caller = {
+            let mut store = ctx.replay.lock().unwrap_or_else(PoisonError::into_inner);
+            verify_btauth(&headers, &request, &policy, &mut store, unix_nanos())
+        }
+        .map_err(auth_reply)?;
+        seen.caller = Some(caller.hotkey);
+        seen.nonce = Some(caller.nonce);
+    }
+    let Some(hotkey) = seen.caller else {
+        return Err(Reply::internal("caller not authenticated"));
+    };
+
+    let _hotkey_guard = ctx.per_hotkey.try_acquire(hotkey).ok_or_else(|| {
+        Reply::new(
+            status::UNAVAILABLE,
+            format!(
+                "too many requests in flight from hotkey {hotkey} (limit {})",
+                ctx.config.max_in_flight_per_hotkey
+            ),
+        )
+    })?;
+    let call = CallInfo {
+        synapse: name.to_string(),
+        hotkey,
+        scheme,
+        peer,
+        nonce: seen.nonce.unwrap_or(0),
+        uuid: seen.headers.dendrite.uuid.clone(),
+        version: seen.headers.dendrite.version,
+        deadline,
+    };
+    if let Some(blacklist) = &ctx.blacklist
+        && let Some(reason) = blacklist(&call)
+    {
+        return Err(Reply::new(
+            status::BLACKLISTED,
+            format!("Forbidden. Key is blacklisted: {reason}."),
+        ));
+    }
+    if let Some(verify) = &ctx.verify
+        && let Err(reason) = verify(&call)
+    {
+        return Err(Reply::new(
+            status::NOT_VERIFIED,
+            format!("Not Verified with error: {reason}"),
+        ));
+    }
+    let priority = ctx.priority.as_ref().map_or(0.0, |p| p(&call));
+    let timed_out = || {
+        Reply::new(
+            status::TIMEOUT,
+            format!("timed out after {:.3} s", timeout.as_secs_f64()),
+        )
+    };
+    let deadline_tokio = tokio::time::Instant::from_std(deadline);
+    let _permit = match tokio::time::timeout_at(deadline_tokio, ctx.gate.enter(priority)).await {
+        Err(_) => return Err(timed_out()),
+        Ok(Err(GateRefusal::QueueFull)) => {
+            return Err(Reply::new(
+                status::UNAVAILABLE,
+                "Response timeout after: queue full of higher-priority requests",
+            ));
+        }
+        Ok(Err(GateRefusal::Displaced)) => {
+            return Err(Reply::new(
+                status::UNAVAILABLE,
+                "displaced from the queue by higher-priority requests",
+            ));
+        }
+        Ok(Ok(permit)) => permit,
+    };
+    let answer = tokio::time::timeout_at(deadline_tokio, route.call(body, signed_hash, call))
+        .await
+        .map_err(|_| timed_out())??;
+    let envelope = Envelope {
+        name: Some(name.to_string()),
+        timeout: Some(timeout.as_secs_f64()),
+        dendrite: Some(dendrite_terminal(&seen.headers, peer)),
+        axon: Some(axon_terminal(
+            ctx,
+            status::SUCCESS,
+            status::default_message(status::SUCCESS),
+            started.elapsed(),
+        )),
+        computed_body_hash: seen.headers.computed_body_hash.clone(),
+        ..Envelope::default()
+    };
+    answer(&envelope)
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+async fn read_body<B>(body: B, max: usize, until: Instant) -> Result<Bytes, Reply>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let limited = Limited::new(body, max);
+    match tokio::time::timeout_at(tokio::time::Instant::from_std(until), limited.collect()).await {
+        Err(_) => Err(Reply::new(
+            status::TIMEOUT,
+            "the request body did not arrive in time",
+        )),
+        Ok(Err(e)) => {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                Err(Reply::new(
+                    status::PAYLOAD_TOO_LARGE,
+                    format!("body exceeds this axon's limit of {max} bytes"),
+                ))
+            } else {
+                Err(Reply::bad_request(format!("reading the body failed: {e}")))
+            }
+        }
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+    }
+}
+
+fn auth_reply(e: AuthError) -> Reply {
+    match e {
+        AuthError::Nonce(NonceError::Busy { .. }) => Reply::new(status::UNAVAILABLE, e.to_string()),
+        e => Reply::new(
+            status::NOT_VERIFIED,
+            format!("Not Verified with error: {e}"),
+        ),
+    }
+}
+
+fn dendrite_terminal(headers: &SynapseHeaders, peer: SocketAddr) -> TerminalInfo {
+    TerminalInfo {
+        ip: Some(peer.ip().to_string()),
+        port: Some(i64::from(peer.port())),
+        ..headers.dendrite.clone()
+    }
+}
+
+fn axon_terminal(ctx: &Ctx, code: u16, message: &str, elapsed: Duration) -> TerminalInfo {
+    TerminalInfo {
+        status_code: Some(i64::from(code)),
+        status_message: Some(message.to_string()),
+        process_time: Some(elapsed.as_secs_f64()),
+        ip: Some(ctx.local.ip().to_string()),
+        port: Some(i64::from(ctx.local.port())),
+        version: Some(version_as_int()),
+        nonce: Some(unix_nanos()),
+        uuid: Some(ctx.uuid.clone()),
+        hotkey: Some(ctx.account.to_ss58()),
+        signature: None,
+    }
+}
+
+fn respond(
+    ctx: &Ctx,
+    seen: &Seen,
+    peer: SocketAddr,
+    code: u16,
+    message: &str,
+    elapsed: Duration,
+    body: Vec<u8>,
+) -> Response<Full<Bytes>> {
+    let envelope = Envelope {
+        name: seen.synapse.clone(),
+        timeout: seen.headers.timeout,
+        dendrite: Some(dendrite_terminal(&seen.headers, peer)),
+        axon: Some(axon_terminal(ctx, code, message, elapsed)),
+        ..Envelope::default()
+    };
+    let hash = seen.headers.computed_body_hash.clone().unwrap_or_default();
+    let mut headers = HeaderMap::new();
+    for (k, v) in synapse_headers(&envelope, &[], &hash) {
+        if let (Ok(k), Ok(v)) = (HeaderName::try_from(k), HeaderValue::try_from(v)) {
+            headers.insert(k, v);
+        }
+    }
+    if let Some(caller) = &seen.caller {
+        let signature = bt_crypto::http_auth::sign_response(
+            &ctx.hotkey,
+            code,
+            &body,
+            seen.nonce.unwrap_or(0),
+            caller,
+        );
+        if let Ok(v) = HeaderValue::try_from(signature) {
+            headers.insert(bt_http::headers::RESPONSE_SIGNATURE, v);
+        }
+    }
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() =
+        http::StatusCode::from_u16(code).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    *resp.headers_mut() = headers;
+    resp
+}

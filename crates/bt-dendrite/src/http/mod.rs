@@ -1,0 +1,386 @@
+//! The dendrite for today's Synapse protocol over HTTP: calls SDK v10 axons and ours.
+//!
+//! A call signs the request with the wallet's hotkey, by the SDK v10 scheme (which SDK axons
+//! check) and by btauth/1 (which binds the whole raw body; ours check it first), sends it
+//! over a pooled keep-alive connection, and reads the answer under the call's deadline and a
+//! size cap. The outcome is reported the way the SDK reports it (`status_code`,
+//! `status_message`, the axon's `process_time`), never as an error for a peer's failure. An
+//! answer signed by our axons is checked; a forged or altered one is refused.
+
+mod outcome;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bt_crypto::NonceClock;
+use bt_crypto::http_auth::{BtAuthPayload, BtAuthSigner, Scheme, v10_message, v10_sign};
+use bt_crypto::wallet::{AccountId, Sr25519Pair};
+use bt_http::headers::{RESPONSE_SIGNATURE, SynapseHeaders, synapse_headers};
+use bt_http::{Envelope, SynapseMessage, TerminalInfo, status};
+use bytes::Bytes;
+use futures_util::future::join_all;
+use http::{HeaderName, HeaderValue, Method, Request};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use tokio::sync::Semaphore;
+
+pub use outcome::CallOutcome;
+
+use outcome::Failed;
+
+/// Which signatures a request carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum HttpAuth {
+    /// SDK v10 headers only (what SDK axons need; binds only the hashed fields).
+    V10,
+    /// btauth/1 only (binds the raw body; SDK v10 axons refuse it).
+    BtAuth,
+    /// Both: any axon accepts it, ours check btauth/1. Two signatures per request.
+    #[default]
+    Both,
+}
+
+/// Limits and policy of an [`HttpDendrite`].
+#[derive(Clone, Debug)]
+pub struct HttpDendriteConfig {
+    /// Which signatures to send.
+    pub auth: HttpAuth,
+    /// Largest answer body read, in bytes; a larger one is refused (413). Default 16 MiB.
+    pub max_response_bytes: usize,
+    /// Calls in flight at once over all targets; more wait (within their deadline).
+    /// Default 1024.
+    pub max_in_flight: usize,
+    /// Idle keep-alive connections kept per axon. Default 32.
+    pub pool_max_idle_per_host: usize,
+    /// An idle connection is closed after this. Default 90 s.
+    pub pool_idle_timeout: Duration,
+    /// Speak HTTP/2 without negotiation (our axons speak both; SDK axons only HTTP/1.1).
+    /// Default `false`.
+    pub http2_prior_knowledge: bool,
+    /// Refuse answers that lack our axons' response signature (for networks of our neurons
+    /// only). Default `false`; a present signature is always checked.
+    pub require_signed_responses: bool,
+    /// The `bt_header_dendrite_ip` we report. Default `127.0.0.1`.
+    pub external_ip: String,
+}
+
+impl Default for HttpDendriteConfig {
+    fn default() -> Self {
+        Self {
+            auth: HttpAuth::Both,
+            max_response_bytes: 16 << 20,
+            max_in_flight: 1024,
+            pool_max_idle_per_host: 32,
+            pool_idle_timeout: Duration::from_secs(90),
+            http2_prior_knowledge: false,
+            require_signed_responses: false,
+            external_ip: "127.0.0.1".into(),
+        }
+    }
+}
+
+/// Where a synapse is served: the axon's address and hotkey.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AxonTarget {
+    pub addr: SocketAddr,
+    pub hotkey: AccountId,
+}
+
+/// The client. Cheap to clone; clones share the connection pool.
+#[derive(Clone)]
+pub struct HttpDendrite {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    hotkey: Arc<Sr25519Pair>,
+    ss58: String,
+    uuid: String,
+    config: HttpDendriteConfig,
+    client: Client<HttpConnector, Full<Bytes>>,
+    nonces: NonceClock,
+    slots: Arc<Semaphore>,
+}
+
+impl HttpDendrite {
+    pub fn new(hotkey: Arc<Sr25519Pair>, config: HttpDendriteConfig) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.enforce_http(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(config.pool_max_idle_per_host)
+            .pool_idle_timeout(config.pool_idle_timeout)
+            .http2_only(config.http2_prior_knowledge)
+            .build(connector);
+        let ss58 = hotkey.ss58();
+        Self {
+            inner: Arc::new(Inner {
+                hotkey,
+                ss58,
+                uuid: uuid_v4(),
+                slots: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
+                config,
+                client,
+                nonces: NonceClock::new(),
+            }),
+        }
+    }
+
+    /// Our hotkey's SS58 address.
+    pub fn hotkey_ss58(&self) -> &str {
+        &self.inner.ss58
+    }
+
+    /// Call one axon. The synapse comes back with the answer's response fields merged in
+    /// (request fields unchanged), and the outcome says how it went.
+    pub async fn call<S: SynapseMessage>(
+        &self,
+        target: &AxonTarget,
+        mut synapse: S,
+        timeout: Duration,
+    ) -> (S, CallOutcome) {
+        let started = Instant::now();
+        let mut outcome =
+            match tokio::time::timeout(timeout, self.exchange(target, &synapse, timeout)).await {
+                Err(_) => CallOutcome::failed(
+                    status::TIMEOUT,
+                    format!("Request timeout after {} seconds", timeout.as_secs_f64()),
+                ),
+                Ok(Err(failed)) => failed.into(),
+                Ok(Ok((body, mut outcome))) => {
+                    if outcome.status_code == status::SUCCESS {
+                        match synapse.merge_response(&body) {
+                            Ok(_) => {}
+                            Err(e) => {
+                                outcome.status_code = status::UNPARSEABLE_RESPONSE;
+                                outcome.status_message = format!("Failed to parse response: {e}");
+                            }
+                        }
+                    }
+                    outcome
+                }
+            };
+        outcome.elapsed = started.elapsed();
+        (synapse, outcome)
+    }
+
+    /// Call every target at once with the same synapse; answers in target order.
+    pub async fn forward<S: SynapseMessage + Clone>(
+        &self,
+        targets: &[AxonTarget],
+        synapse: &S,
+        timeout: Duration,
+    ) -> Vec<(S, CallOutcome)> {
+        join_all(
+            targets
+                .iter()
+                .map(|t| self.call(t, synapse.clone(), timeout)),
+        )
+        .await
+    }
+
+    async fn exchange<S: SynapseMessage>(
+        &self,
+        target: &AxonTarget,
+        synapse: &S,
+        timeout: Duration,
+    ) -> Result<(Bytes, CallOutcome), Failed> {
+        let inner = &self.inner;
+        let _slot =
+            inner.slots.acquire().await.map_err(|_| {
+                Failed::new(status::UNAVAILABLE, "dendrite is shutting down")
+            })?;
+        let nonce = inner.nonces.next();
+        let name = synapse.name().to_string();
+        let body_hash = synapse.body_hash();
+        let mut dendrite = TerminalInfo {
+            ip: Some(inner.config.external_ip.clone()),
+            version: Some(version_as_int()),
+            nonce: Some(nonce),
+            uuid: Some(inner.uuid.clone()),
+            hotkey: Some(inner.ss58.clone()),
+            ..TerminalInfo::default()
+        };
+        let auth = inner.config.auth;
+        if auth != HttpAuth::BtAuth {
+            let message = v10_message(
+                nonce,
+                &inner.hotkey.account(),
+                &target.hotkey,
+                &inner.uuid,
+                &body_hash,
+            );
+            dendrite.signature = Some(v10_sign(&inner.hotkey, &message));
+        }
+        let envelope = Envelope {
+            name: Some(name.clone()),
+            timeout: Some(timeout.as_secs_f64()),
+            total_size: Some(0),
+            header_size: Some(0),
+            dendrite: Some(dendrite),
+            axon: Some(TerminalInfo {
+                ip: Some(target.addr.ip().to_string()),
+                port: Some(i64::from(target.addr.port())),
+                hotkey: Some(target.hotkey.to_ss58()),
+                ..TerminalInfo::default()
+            }),
+            computed_body_hash: Some(String::new()),
+        };
+        let body = synapse.to_body(&envelope).map_err(|e| {
+            Failed::new(
+                status::BAD_REQUEST,
+                format!("cannot encode the synapse: {e}"),
+            )
+        })?;
+        let path = format!("/{name}");
+        let uri = format!("http://{}{path}", target.addr);
+        let mut req = Request::builder().method(Method::POST).uri(&uri);
+        let headers = req.headers_mut().ok_or_else(|| {
+            Failed::new(status::BAD_REQUEST, format!("invalid address {uri}"))
+        })?;
+        for (k, v) in synapse_headers(&envelope, &synapse.input_obj_headers(), &body_hash) {
+            insert(headers, &k, &v)?;
+        }
+        insert(headers, "content-type", "application/json")?;
+        if auth != HttpAuth::V10 {
+            let receiver = target.hotkey.to_ss58();
+            let payload = BtAuthPayload {
+                scheme: Scheme::Sr25519,
+                method: "POST",
+                target: &path,
+                body: &body,
+                nonce,
+                sender: &inner.ss58,
+                receiver: Some(&receiver),
+            };
+            let signature = BtAuthSigner::Sr25519(&inner.hotkey).sign(&payload.to_bytes());
+            insert(headers, "x-bittensor-version", "1")?;
+            insert(headers, "x-bittensor-hotkey", &inner.ss58)?;
+            insert(headers, "x-bittensor-receiver", &receiver)?;
+            insert(headers, "x-bittensor-nonce", &nonce.to_string())?;
+            insert(
+                headers,
+                "x-bittensor-signature",
+                &format!("0x{}", hex_lower(&signature)),
+            )?;
+        }
+        let req = req.body(Full::new(Bytes::from(body))).map_err(|e| {
+            Failed::new(
+                status::BAD_REQUEST,
+                format!("cannot build the request: {e}"),
+            )
+        })?;
+        let resp = inner.client.request(req).await.map_err(|e| {
+            Failed::new(
+                status::UNAVAILABLE,
+                format!("Service unavailable at {}/{name}: {e}", target.addr),
+            )
+        })?;
+        let (parts, body) = resp.into_parts();
+        let answer = Limited::new(body, inner.config.max_response_bytes)
+            .collect()
+            .await
+            .map_err(|e| {
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some()
+                {
+                    Failed::new(
+                        status::PAYLOAD_TOO_LARGE,
+                        format!(
+                            "answer exceeds this dendrite's limit of {} bytes",
+                            inner.config.max_response_bytes
+                        ),
+                    )
+                } else {
+                    Failed::new(status::BAD_REQUEST, format!("Payload error: {e}"))
+                }
+            })?
+            .to_bytes();
+        let echoed = SynapseHeaders::parse(
+            parts
+                .headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_bytes())),
+        )
+        .unwrap_or_default();
+        let mut outcome = CallOutcome::from_answer(parts.status.as_u16(), &echoed.axon, &answer);
+        match parts
+            .headers
+            .get(RESPONSE_SIGNATURE)
+            .and_then(|v| v.to_str().ok())
+        {
+            Some(sig) => {
+                let valid = bt_crypto::http_auth::verify_response(
+                    &target.hotkey,
+                    sig,
+                    parts.status.as_u16(),
+                    &answer,
+                    nonce,
+                    &inner.hotkey.account(),
+                )
+                .is_ok();
+                outcome.response_signed = Some(valid);
+                if !valid {
+                    return Err(Failed::new(
+                        status::NOT_VERIFIED,
+                        format!(
+                            "the answer's signature does not verify against axon hotkey {}",
+                            target.hotkey
+                        ),
+                    ));
+                }
+            }
+            None if inner.config.require_signed_responses => {
+                return Err(Failed::new(
+                    status::NOT_VERIFIED,
+                    "the answer is not signed by the axon's hotkey",
+                ));
+            }
+            None => outcome.response_signed = None,
+        }
+        Ok((answer, outcome))
+    }
+}
+
+fn insert(headers: &mut http::HeaderMap, name: &str, value: &str) -> Result<(), Failed> {
+    let bad = || Failed::new(status::BAD_REQUEST, format!("header {name} is not valid"));
+    headers.insert(
+        HeaderName::try_from(name).map_err(|_| bad())?,
+        HeaderValue::try_from(value).map_err(|_| bad())?,
+    );
+    Ok(())
+}
+
+fn hex_lower(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Our version in the SDK's encoding: major·1e6 + minor·1e3 + patch.
+fn version_as_int() -> i64 {
+    let mut parts = env!("CARGO_PKG_VERSION")
+        .split('.')
+        .map(|p| p.parse::<i64>().unwrap_or(0));
+    let a = parts.next().unwrap_or(0);
+    let b = parts.next().unwrap_or(0);
+    let c = parts.next().unwrap_or(0);
+    a * 1_000_000 + b * 1_000 + c
+}
+
+fn uuid_v4() -> String {
+    let mut b = [0u8; 16];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex_lower(&b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
