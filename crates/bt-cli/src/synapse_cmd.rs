@@ -20,7 +20,8 @@ pub enum SynapseCommand {
     /// Call a synapse on an axon (ours or the Python SDK's) and print the answer as JSON.
     Query(QueryArgs),
     /// Serve built-in synapses over HTTP until Ctrl-C: Dummy (2 × dummy_input), Prompting
-    /// (echoes the last message), TensorForward (2 × inputs).
+    /// (echoes the last message), StreamPrompting (the same, streamed word by word),
+    /// TensorForward (2 × inputs).
     Serve(ServeArgs),
 }
 
@@ -44,6 +45,10 @@ pub struct QueryArgs {
     /// Seconds to wait for the answer.
     #[arg(long, default_value_t = 12.0)]
     pub timeout: f64,
+    /// A streaming synapse: print each chunk of the answer as a JSON line `{"chunk": …}` as it
+    /// arrives, then the outcome with all chunks joined as `text`.
+    #[arg(long)]
+    pub stream: bool,
     /// Signatures to send: both (any axon), v10 (SDK axons), btauth (ours; binds the body).
     #[arg(long, value_enum, default_value = "both")]
     pub auth: AuthArg,
@@ -60,7 +65,8 @@ pub enum AuthArg {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Built-in synapses to serve (comma-separated): Dummy, Prompting, TensorForward.
+    /// Built-in synapses to serve (comma-separated): Dummy, Prompting, StreamPrompting,
+    /// TensorForward.
     #[arg(
         long = "name",
         id = "synapse_names",
@@ -145,9 +151,11 @@ async fn query(args: QueryArgs) -> Result<u8> {
         addr: args.endpoint,
         hotkey: axon,
     };
-    let (answer, outcome) = dendrite
-        .call(&target, synapse, Duration::from_secs_f64(args.timeout))
-        .await;
+    let timeout = Duration::from_secs_f64(args.timeout);
+    if args.stream {
+        return query_stream(&dendrite, &target, &synapse, timeout).await;
+    }
+    let (answer, outcome) = dendrite.call(&target, synapse, timeout).await;
     let report = serde_json::json!({
         "status_code": outcome.status_code,
         "status_message": outcome.status_message,
@@ -157,6 +165,59 @@ async fn query(args: QueryArgs) -> Result<u8> {
         "synapse": answer.into_fields(),
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(if outcome.is_success() {
+        exit::OK
+    } else {
+        exit::UNREACHABLE
+    })
+}
+
+async fn query_stream(
+    dendrite: &HttpDendrite,
+    target: &AxonTarget,
+    synapse: &DynSynapse,
+    timeout: Duration,
+) -> Result<u8> {
+    let report = |outcome: &bt_dendrite::http::CallOutcome, text: Option<&str>| {
+        serde_json::json!({
+            "status_code": outcome.status_code,
+            "status_message": outcome.status_message,
+            "process_time": outcome.process_time,
+            "elapsed": outcome.elapsed.as_secs_f64(),
+            "text": text,
+        })
+    };
+    let mut stream = match dendrite.call_stream(target, synapse, timeout).await {
+        Ok(stream) => stream,
+        Err(outcome) => {
+            println!("{}", report(&outcome, None));
+            return Ok(exit::UNREACHABLE);
+        }
+    };
+    let mut text = Vec::new();
+    while let Some(chunk) = stream.next_chunk().await {
+        match chunk {
+            Ok(bytes) => {
+                println!(
+                    "{}",
+                    serde_json::json!({ "chunk": String::from_utf8_lossy(&bytes) })
+                );
+                text.extend_from_slice(&bytes);
+            }
+            Err(outcome) => {
+                println!(
+                    "{}",
+                    report(&outcome, Some(&String::from_utf8_lossy(&text)))
+                );
+                return Ok(exit::UNREACHABLE);
+            }
+        }
+    }
+    let outcome = stream.outcome();
+    println!(
+        "{}",
+        report(&outcome, Some(&String::from_utf8_lossy(&text)))
+    );
     Ok(if outcome.is_success() {
         exit::OK
     } else {

@@ -103,7 +103,7 @@ async fn our_axon(wallet_dir: &Path, extra: &[&str]) -> (ChildProcess, String, S
         "synapse",
         "serve",
         "--name",
-        "Dummy,Prompting,TensorForward",
+        "Dummy,Prompting,TensorForward,StreamPrompting",
         "--port",
         "0",
     ])
@@ -259,6 +259,35 @@ async fn python_sdk_and_ours_call_each_other() {
     let answer = query(&args).await;
     assert_eq!(answer["status_code"], 200, "{answer}");
     assert_eq!(answer["synapse"]["completion"], "py: hi");
+    // A streaming synapse from the SDK's axon, chunk by chunk.
+    let mut args: Vec<&str> = base.to_vec();
+    args.extend([
+        "--name",
+        "StreamPrompting",
+        "--hash_fields",
+        "messages",
+        "--stream",
+    ]);
+    args.extend(["--body", r#"{"roles":["user"],"messages":["hi"]}"#]);
+    args.extend(wallet);
+    let out = bittensor()
+        .args(["synapse", "query"])
+        .args(&args)
+        .output()
+        .await
+        .unwrap();
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let (last, chunks) = lines.split_last().expect("no output from query --stream");
+    assert_eq!(last["status_code"], 200, "{last}");
+    assert_eq!(last["text"], "py: hi streamed");
+    let joined: String = chunks
+        .iter()
+        .map(|c| c["chunk"].as_str().unwrap())
+        .collect();
+    assert_eq!(joined, "py: hi streamed");
     // A hash field that does not match what the SDK's class hashes is refused by it.
     let mut args: Vec<&str> = base.to_vec();
     args.extend(["--name", "Prompting", "--hash_fields", "roles"]);

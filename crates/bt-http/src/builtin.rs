@@ -2,6 +2,7 @@
 //!
 //! - [`Dummy`]: the subnet template's (`dummy_input: int` → `dummy_output: Optional[int]`).
 //! - [`Prompting`]: a chat prompt (`roles`, `messages` → `completion`), `messages` hashed.
+//! - [`StreamPrompting`]: `Prompting` answered as a stream of text chunks.
 //! - [`TensorForward`]: a `bt.Tensor` in, a `bt.Tensor` out, the input hashed. Its tensor
 //!   fields are optional because the SDK cannot send a required `bt.Tensor` field: its dendrite
 //!   puts `{}` in the `bt_header_input_obj_*` header and its axon then fails to validate it.
@@ -42,8 +43,20 @@ http_synapse! {
     }
 }
 
+http_synapse! {
+    /// A chat prompt answered as a stream of text chunks (the SDK's `StreamingSynapse`, as the
+    /// text-prompting subnets use it): the chunks, concatenated, are the `completion`.
+    pub struct StreamPrompting {
+        request { roles: Vec<String>, messages: Vec<String> }
+        optional {}
+        response { completion: String }
+        hash [messages]
+        deserialize(self) -> String { self.completion }
+    }
+}
+
 /// Every built-in synapse name, for help texts and `--name` validation.
-pub const BUILTIN_NAMES: [&str; 3] = ["Dummy", "Prompting", "TensorForward"];
+pub const BUILTIN_NAMES: [&str; 4] = ["Dummy", "Prompting", "TensorForward", "StreamPrompting"];
 
 #[cfg(test)]
 mod tests {

@@ -50,7 +50,7 @@ pub use reference::{UnknownBuiltin, attach_builtin};
 use limits::{Gate, PerKey};
 use metrics::HttpMetrics;
 use pipeline::Ctx;
-use route::{Route, TypedRoute};
+use route::{Route, StreamRoute, TypedRoute};
 
 /// How long connections get to finish their requests after shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -110,6 +110,23 @@ impl HttpAxonBuilder {
         self.routes.push((
             T::NAME.to_string(),
             Arc::new(TypedRoute::<T, F>::new(handler)),
+        ));
+        self
+    }
+
+    /// Serve the streaming synapse `T`: `handler` returns the chunks of its answer, sent as
+    /// they come (`text/event-stream`, the SDK's `StreamingSynapse`) until the stream ends or
+    /// the call's deadline passes. Streamed answers are not signed.
+    pub fn attach_stream<T, F, Fut, St>(mut self, handler: F) -> Self
+    where
+        T: TypedSynapse,
+        F: Fn(T, CallInfo) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<St, HandlerError>> + Send + 'static,
+        St: tokio_stream::Stream<Item = bytes::Bytes> + Send + 'static,
+    {
+        self.routes.push((
+            T::NAME.to_string(),
+            Arc::new(StreamRoute::<T, F>::new(handler)),
         ));
         self
     }

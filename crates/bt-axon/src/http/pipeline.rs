@@ -4,6 +4,7 @@
 //! gate, and only then the synapse's parser and handler.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -18,7 +19,9 @@ use bt_http::headers::{SynapseHeaders, synapse_headers};
 use bt_http::{Envelope, TerminalInfo, status};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body::Frame;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, Limited, StreamBody};
 use tokio::sync::Semaphore;
 
 use super::HttpAxonConfig;
@@ -26,7 +29,7 @@ use super::call::{AuthScheme, BlacklistFn, CallInfo, PriorityFn, VerifyFn};
 use super::limits::{Gate, GateRefusal, PerKey};
 use super::metrics::HttpMetrics;
 use super::reply::Reply;
-use super::route::Route;
+use super::route::{Answer, ChunkStream, Route};
 
 /// Everything the request path shares.
 pub(crate) struct Ctx {
@@ -70,18 +73,27 @@ struct Seen {
     caller: Option<AccountId>,
 }
 
+/// The body of every answer: a JSON document, or a streaming synapse's chunks.
+pub(crate) type AnswerBody = UnsyncBoxBody<Bytes, Infallible>;
+
+/// What a successful request produced.
+enum Produced {
+    Json(Vec<u8>),
+    Stream(ChunkStream, Instant),
+}
+
 pub(crate) async fn handle<B>(
     ctx: Arc<Ctx>,
     peer: SocketAddr,
     req: Request<B>,
-) -> Response<Full<Bytes>>
+) -> Response<AnswerBody>
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let started = Instant::now();
     if req.uri().path() == "/metrics" && req.method() == http::Method::GET {
-        let mut resp = Response::new(Full::new(Bytes::from(ctx.metrics.to_prometheus())));
+        let mut resp = Response::new(full(ctx.metrics.to_prometheus().into_bytes()));
         resp.headers_mut().insert(
             http::header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; version=0.0.4"),
@@ -97,7 +109,7 @@ where
             body,
         ),
         Err(reply) => {
-            let body = reply.body();
+            let body = Produced::Json(reply.body());
             (reply.status, reply.message, body)
         }
     };
@@ -112,7 +124,7 @@ async fn process<B>(
     req: Request<B>,
     started: Instant,
     seen: &mut Seen,
-) -> Result<Vec<u8>, Reply>
+) -> Result<Produced, Reply>
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -314,6 +326,10 @@ where
     let answer = tokio::time::timeout_at(deadline_tokio, route.call(body, signed_hash, call))
         .await
         .map_err(|_| timed_out())??;
+    let answer = match answer {
+        Answer::Json(answer) => answer,
+        Answer::Stream(chunks) => return Ok(Produced::Stream(chunks, deadline)),
+    };
     let envelope = Envelope {
         name: Some(name.to_string()),
         timeout: Some(timeout.as_secs_f64()),
@@ -327,7 +343,23 @@ where
         computed_body_hash: seen.headers.computed_body_hash.clone(),
         ..Envelope::default()
     };
-    answer(&envelope)
+    answer(&envelope).map(Produced::Json)
+}
+
+fn full(bytes: Vec<u8>) -> AnswerBody {
+    Full::new(Bytes::from(bytes))
+        .map_err(|e| match e {})
+        .boxed_unsync()
+}
+
+/// A stream's chunks as body frames, ended at the call's deadline.
+fn streamed(chunks: ChunkStream, deadline: Instant) -> AnswerBody {
+    use futures_util::StreamExt;
+    let until = tokio::time::Instant::from_std(deadline);
+    let frames = chunks
+        .take_until(tokio::time::sleep_until(until))
+        .map(|c| Ok::<_, Infallible>(Frame::data(c)));
+    StreamBody::new(frames).boxed_unsync()
 }
 
 fn content_length(headers: &HeaderMap) -> Option<u64> {
@@ -404,8 +436,8 @@ fn respond(
     code: u16,
     message: &str,
     elapsed: Duration,
-    body: Vec<u8>,
-) -> Response<Full<Bytes>> {
+    body: Produced,
+) -> Response<AnswerBody> {
     let envelope = Envelope {
         name: seen.synapse.clone(),
         timeout: seen.headers.timeout,
@@ -420,11 +452,11 @@ fn respond(
             headers.insert(k, v);
         }
     }
-    if let Some(caller) = &seen.caller {
+    if let (Some(caller), Produced::Json(body)) = (&seen.caller, &body) {
         let signature = bt_crypto::http_auth::sign_response(
             &ctx.hotkey,
             code,
-            &body,
+            body,
             seen.nonce.unwrap_or(0),
             caller,
         );
@@ -432,11 +464,15 @@ fn respond(
             headers.insert(bt_http::headers::RESPONSE_SIGNATURE, v);
         }
     }
+    let (content_type, body) = match body {
+        Produced::Json(b) => ("application/json", full(b)),
+        Produced::Stream(chunks, deadline) => ("text/event-stream", streamed(chunks, deadline)),
+    };
     headers.insert(
         http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
+        HeaderValue::from_static(content_type),
     );
-    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    let mut resp = Response::new(body);
     *resp.status_mut() =
         http::StatusCode::from_u16(code).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     *resp.headers_mut() = headers;

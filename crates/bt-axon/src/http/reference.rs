@@ -3,9 +3,10 @@
 //!
 //! - `Dummy`: `dummy_output = 2 × dummy_input` (the subnet template's miner).
 //! - `Prompting`: `completion` = the last message, prefixed by its role (an echo).
+//! - `StreamPrompting`: the same echo as `Prompting`, streamed one word per chunk.
 //! - `TensorForward`: `outputs` = `2 × inputs`, same dtype and shape (floats and ints).
 
-use bt_http::builtin::{BUILTIN_NAMES, Dummy, Prompting, TensorForward};
+use bt_http::builtin::{BUILTIN_NAMES, Dummy, Prompting, StreamPrompting, TensorForward};
 use bt_http::sdk_tensor::SdkTensor;
 use bt_tensor::{DType, Limits, Modality, Tensor};
 
@@ -29,10 +30,16 @@ pub fn attach_builtin(
             Ok(s)
         }),
         "Prompting" => builder.attach(|mut s: Prompting, _: CallInfo| async move {
-            let last = s.messages.last().cloned().unwrap_or_default();
-            let role = s.roles.last().cloned().unwrap_or_else(|| "user".into());
-            s.completion = format!("{role}: {last}");
+            s.completion = echo(&s.roles, &s.messages);
             Ok(s)
+        }),
+        "StreamPrompting" => builder.attach_stream(|s: StreamPrompting, _: CallInfo| async move {
+            let text = echo(&s.roles, &s.messages);
+            let words: Vec<bytes::Bytes> = text
+                .split_inclusive(' ')
+                .map(|w| bytes::Bytes::from(w.to_string()))
+                .collect();
+            Ok(tokio_stream::iter(words))
         }),
         "TensorForward" => builder.attach(|mut s: TensorForward, _: CallInfo| async move {
             let input = s
@@ -49,6 +56,13 @@ pub fn attach_builtin(
         }),
         other => return Err(UnknownBuiltin(other.to_string())),
     })
+}
+
+/// `"{last role}: {last message}"`.
+fn echo(roles: &[String], messages: &[String]) -> String {
+    let last = messages.last().map_or("", String::as_str);
+    let role = roles.last().map_or("user", String::as_str);
+    format!("{role}: {last}")
 }
 
 fn double(input: &SdkTensor) -> Result<SdkTensor, HandlerError> {

@@ -16,8 +16,18 @@ pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 /// Bodies larger than this are parsed and serialized on the blocking pool.
 const INLINE_JSON_BYTES: usize = 64 << 10;
 
-/// What a route produces for the server: the answer's JSON body, given the envelope to embed.
-pub(crate) type Answer = Box<dyn FnOnce(&Envelope) -> Result<Vec<u8>, Reply> + Send>;
+/// A handler's stream of answer chunks.
+pub(crate) type ChunkStream = Pin<Box<dyn tokio_stream::Stream<Item = Bytes> + Send>>;
+
+/// Writes the answer's JSON body, given the envelope to embed.
+pub(crate) type WriteJson = Box<dyn FnOnce(&Envelope) -> Result<Vec<u8>, Reply> + Send>;
+
+/// What a route produces for the server.
+pub(crate) enum Answer {
+    Json(WriteJson),
+    /// A streaming synapse's chunks, sent as they come.
+    Stream(ChunkStream),
+}
 
 pub(crate) trait Route: Send + Sync + 'static {
     /// Parse `body`, check that its hashed fields hash to `signed_hash` (when the scheme signed
@@ -58,32 +68,77 @@ where
     ) -> BoxFuture<Result<Answer, Reply>> {
         let handler = self.handler.clone();
         Box::pin(async move {
-            let large = body.len() > INLINE_JSON_BYTES;
-            let parse = move || -> Result<T, Reply> {
-                let (synapse, _) = T::parse_request(&body).map_err(Reply::bad_request)?;
-                if let Some(signed) = signed_hash {
-                    let actual = synapse.body_hash();
-                    if actual != signed {
-                        return Err(Reply::bad_request(format!(
-                            "hash mismatch: computed_body_hash {} does not match the body's {}",
-                            bt_http_clip(&signed),
-                            actual
-                        )));
-                    }
-                }
-                Ok(synapse)
-            };
-            let synapse = if large {
-                tokio::task::spawn_blocking(parse)
-                    .await
-                    .map_err(|e| Reply::internal(format!("request parser failed: {e}")))??
-            } else {
-                parse()?
-            };
+            let synapse: T = parse_checked(body, signed_hash).await?;
             let answered = handler(synapse, call).await.map_err(Reply::from)?;
-            let answer: Answer =
-                Box::new(move |env: &Envelope| answered.to_body(env).map_err(Reply::internal));
-            Ok(answer)
+            Ok(Answer::Json(Box::new(move |env: &Envelope| {
+                answered.to_body(env).map_err(Reply::internal)
+            })))
+        })
+    }
+}
+
+/// Parse `body` as `T` on the right thread and check its hash against the signed one.
+async fn parse_checked<T: TypedSynapse>(
+    body: Bytes,
+    signed_hash: Option<String>,
+) -> Result<T, Reply> {
+    let large = body.len() > INLINE_JSON_BYTES;
+    let parse = move || -> Result<T, Reply> {
+        let (synapse, _) = T::parse_request(&body).map_err(Reply::bad_request)?;
+        if let Some(signed) = signed_hash {
+            let actual = synapse.body_hash();
+            if actual != signed {
+                return Err(Reply::bad_request(format!(
+                    "hash mismatch: computed_body_hash {} does not match the body's {}",
+                    bt_http_clip(&signed),
+                    actual
+                )));
+            }
+        }
+        Ok(synapse)
+    };
+    if large {
+        tokio::task::spawn_blocking(parse)
+            .await
+            .map_err(|e| Reply::internal(format!("request parser failed: {e}")))?
+    } else {
+        parse()
+    }
+}
+
+/// A streaming synapse: the handler returns the chunks of its answer.
+pub(crate) struct StreamRoute<T, F> {
+    handler: Arc<F>,
+    _synapse: PhantomData<fn() -> T>,
+}
+
+impl<T, F> StreamRoute<T, F> {
+    pub(crate) fn new(handler: F) -> Self {
+        Self {
+            handler: Arc::new(handler),
+            _synapse: PhantomData,
+        }
+    }
+}
+
+impl<T, F, Fut, St> Route for StreamRoute<T, F>
+where
+    T: TypedSynapse,
+    F: Fn(T, CallInfo) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<St, HandlerError>> + Send + 'static,
+    St: tokio_stream::Stream<Item = Bytes> + Send + 'static,
+{
+    fn call(
+        &self,
+        body: Bytes,
+        signed_hash: Option<String>,
+        call: CallInfo,
+    ) -> BoxFuture<Result<Answer, Reply>> {
+        let handler = self.handler.clone();
+        Box::pin(async move {
+            let synapse: T = parse_checked(body, signed_hash).await?;
+            let chunks = handler(synapse, call).await.map_err(Reply::from)?;
+            Ok(Answer::Stream(Box::pin(chunks)))
         })
     }
 }

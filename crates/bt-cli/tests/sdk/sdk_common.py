@@ -44,6 +44,26 @@ def synapse_classes():
         def deserialize(self):
             return self.outputs
 
+    class StreamPrompting(bt.StreamingSynapse):
+        roles: List[str]
+        messages: List[str]
+        completion: str = ""
+        required_hash_fields: ClassVar[tuple] = ("messages",)
+
+        async def process_streaming_response(self, response):
+            async for chunk in response.content.iter_any():
+                text = chunk.decode("utf-8")
+                self.completion += text
+                yield text
+
+        def extract_response_json(self, response):
+            return {"roles": self.roles, "messages": self.messages,
+                    "completion": self.completion}
+
+        def deserialize(self):
+            return self.completion
+
+    Dummy.StreamPrompting = StreamPrompting
     return Dummy, Prompting, TensorForward
 
 

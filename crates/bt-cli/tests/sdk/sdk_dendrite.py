@@ -20,6 +20,7 @@ from bittensor.core.chain_data import AxonInfo  # noqa: E402
 from bittensor.core.settings import version_as_int  # noqa: E402
 
 Dummy, Prompting, TensorForward = synapse_classes()
+StreamPrompting = Dummy.StreamPrompting
 w = wallet(a.wallet_path, a.wallet_name)
 ip, port = a.endpoint.rsplit(":", 1)
 target = AxonInfo(version=version_as_int, ip=ip, port=int(port), ip_type=4,
@@ -46,6 +47,15 @@ async def main():
         arr = r.outputs.deserialize()
         out = {"dtype": r.outputs.dtype, "shape": list(arr.shape), "values": arr.ravel().tolist()}
     report("TensorForward", r, out)
+    chunks, final = [], None
+    async for item in d.call_stream(target, StreamPrompting(roles=["user"], messages=["a b c"]),
+                                    timeout=10, deserialize=False):
+        if isinstance(item, str):
+            chunks.append(item)
+        else:
+            final = item
+    print(json.dumps({"name": "StreamPrompting", "status_code": final.dendrite.status_code,
+                      "chunks": chunks, "value": final.completion}), flush=True)
     # The high-level API: several axons at once, deserialized.
     outs = await d(axons=[target, target], synapse=Dummy(dummy_input=5), timeout=10)
     print(json.dumps({"name": "forward", "value": outs}), flush=True)

@@ -8,6 +8,7 @@
 //! answer signed by our axons is checked; a forged or altered one is refused.
 
 mod outcome;
+mod stream;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,12 +23,14 @@ use bytes::Bytes;
 use futures_util::future::join_all;
 use http::{HeaderName, HeaderValue, Method, Request};
 use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub use outcome::CallOutcome;
+pub use stream::SynapseStream;
 
 use outcome::Failed;
 
@@ -182,16 +185,19 @@ impl HttpDendrite {
         .await
     }
 
-    async fn exchange<S: SynapseMessage>(
+    /// Sign and send; the answer's head and its unread body (and the in-flight slot, held
+    /// until the body is read).
+    async fn send<S: SynapseMessage>(
         &self,
         target: &AxonTarget,
         synapse: &S,
         timeout: Duration,
-    ) -> Result<(Bytes, CallOutcome), Failed> {
+    ) -> Result<(http::response::Parts, Incoming, i64, OwnedSemaphorePermit), Failed> {
         let inner = &self.inner;
         let _slot = inner
             .slots
-            .acquire()
+            .clone()
+            .acquire_owned()
             .await
             .map_err(|_| Failed::new(status::UNAVAILABLE, "dendrite is shutting down"))?;
         let nonce = inner.nonces.next();
@@ -281,6 +287,17 @@ impl HttpDendrite {
             )
         })?;
         let (parts, body) = resp.into_parts();
+        Ok((parts, body, nonce, _slot))
+    }
+
+    async fn exchange<S: SynapseMessage>(
+        &self,
+        target: &AxonTarget,
+        synapse: &S,
+        timeout: Duration,
+    ) -> Result<(Bytes, CallOutcome), Failed> {
+        let inner = &self.inner;
+        let (parts, body, nonce, _slot) = self.send(target, synapse, timeout).await?;
         let answer = Limited::new(body, inner.config.max_response_bytes)
             .collect()
             .await
