@@ -189,10 +189,11 @@ impl HttpDendrite {
         timeout: Duration,
     ) -> Result<(Bytes, CallOutcome), Failed> {
         let inner = &self.inner;
-        let _slot =
-            inner.slots.acquire().await.map_err(|_| {
-                Failed::new(status::UNAVAILABLE, "dendrite is shutting down")
-            })?;
+        let _slot = inner
+            .slots
+            .acquire()
+            .await
+            .map_err(|_| Failed::new(status::UNAVAILABLE, "dendrite is shutting down"))?;
         let nonce = inner.nonces.next();
         let name = synapse.name().to_string();
         let body_hash = synapse.body_hash();
@@ -238,9 +239,9 @@ impl HttpDendrite {
         let path = format!("/{name}");
         let uri = format!("http://{}{path}", target.addr);
         let mut req = Request::builder().method(Method::POST).uri(&uri);
-        let headers = req.headers_mut().ok_or_else(|| {
-            Failed::new(status::BAD_REQUEST, format!("invalid address {uri}"))
-        })?;
+        let headers = req
+            .headers_mut()
+            .ok_or_else(|| Failed::new(status::BAD_REQUEST, format!("invalid address {uri}")))?;
         for (k, v) in synapse_headers(&envelope, &synapse.input_obj_headers(), &body_hash) {
             insert(headers, &k, &v)?;
         }
