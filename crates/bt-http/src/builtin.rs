@@ -122,7 +122,9 @@ mod tests {
         assert!(matches!(err("{}"), BodyError::MissingField("dummy_input")));
         let e = err(r#"{"dummy_input":"x"}"#);
         assert!(
-            matches!(e, BodyError::Shape(_)) && e.to_string().contains("expected i64"),
+            matches!(e, BodyError::Shape(_))
+                && e.to_string().contains("field `dummy_input`: invalid type")
+                && e.to_string().contains("expected i64"),
             "{e}"
         );
         let e = err(r#"{"dummy_input":1,"evil":2}"#);
@@ -133,6 +135,8 @@ mod tests {
             "{e}"
         );
         assert!(matches!(err("[1]"), BodyError::Shape(_)));
+        let e = err(r#"{"dummy_input":1,"dendrite":5}"#);
+        assert!(e.to_string().contains("field `dendrite`"), "{e}");
         // The envelope's hash-field list is read and ignored, whatever it says.
         let (d, _) =
             Dummy::parse_request(br#"{"dummy_input":1,"required_hash_fields":["x"]}"#).unwrap();

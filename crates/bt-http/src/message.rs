@@ -242,7 +242,8 @@ macro_rules! http_synapse {
                             let mut w = WireIn::default();
                             while let Some(key) = map.next_key::<$crate::__private::Key<'de>>()? {
                                 let key = key.as_str();
-                                if w.envelope.take_field(key, &mut map)? {
+                                let in_field = |e: A::Error| $crate::__private::in_field(key, e);
+                                if w.envelope.take_field(key, &mut map).map_err(in_field)? {
                                     continue;
                                 }
                                 $(
@@ -250,7 +251,7 @@ macro_rules! http_synapse {
                                         if w.$req.is_some() {
                                             return Err(A::Error::duplicate_field(stringify!($req)));
                                         }
-                                        w.$req = Some(map.next_value()?);
+                                        w.$req = Some(map.next_value().map_err(in_field)?);
                                         continue;
                                     }
                                 )*
@@ -259,7 +260,7 @@ macro_rules! http_synapse {
                                         if w.$opt.is_some() {
                                             return Err(A::Error::duplicate_field(stringify!($opt)));
                                         }
-                                        w.$opt = map.next_value()?;
+                                        w.$opt = map.next_value().map_err(in_field)?;
                                         continue;
                                     }
                                 )*
@@ -268,7 +269,7 @@ macro_rules! http_synapse {
                                         if w.$resp.is_some() {
                                             return Err(A::Error::duplicate_field(stringify!($resp)));
                                         }
-                                        w.$resp = map.next_value()?;
+                                        w.$resp = map.next_value().map_err(in_field)?;
                                         continue;
                                     }
                                 )*

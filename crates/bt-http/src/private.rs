@@ -38,6 +38,12 @@ impl<'de> serde::Deserialize<'de> for Key<'de> {
     }
 }
 
+/// A field value's error, prefixed with the field's name: serde's type errors ("invalid type:
+/// string, expected i64") do not say which field, and the caller's 400 must.
+pub fn in_field<E: serde::de::Error>(field: &str, e: E) -> E {
+    E::custom(format_args!("field `{}`: {e}", crate::clip(field)))
+}
+
 pub fn parse_json<'de, T: serde::Deserialize<'de>>(body: &'de [u8]) -> Result<T, BodyError> {
     serde_json::from_slice(body).map_err(BodyError::from_json)
 }

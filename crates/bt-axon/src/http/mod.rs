@@ -29,6 +29,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -266,8 +267,12 @@ async fn serve(listener: TcpListener, ctx: Arc<Ctx>, token: CancellationToken) {
             },
         };
         let _ = stream.set_nodelay(true);
+        let header_read_timeout = ctx.config.header_read_timeout;
         let ctx = ctx.clone();
+        let first_request = Arc::new(AtomicBool::new(false));
+        let seen = first_request.clone();
         let svc = service_fn(move |req| {
+            seen.store(true, Ordering::Relaxed);
             let ctx = ctx.clone();
             async move { Ok::<_, Infallible>(pipeline::handle(ctx, peer, req).await) }
         });
@@ -277,7 +282,23 @@ async fn serve(listener: TcpListener, ctx: Arc<Ctx>, token: CancellationToken) {
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             let _slot = slot;
-            if let Err(e) = conn.await {
+            tokio::pin!(conn);
+            // hyper's header timeout starts only once the HTTP version is known, and the auto
+            // builder waits for that without a deadline: a peer that sends nothing (or a prefix
+            // of the HTTP/2 preface) would hold its connection slot forever.
+            let ended = tokio::select! {
+                r = &mut conn => Some(r),
+                () = tokio::time::sleep(header_read_timeout) => None,
+            };
+            let result = match ended {
+                Some(r) => r,
+                None if first_request.load(Ordering::Relaxed) => conn.await,
+                None => {
+                    tracing::trace!("http axon connection from {peer}: no request in time");
+                    return;
+                }
+            };
+            if let Err(e) = result {
                 tracing::trace!("http axon connection from {peer} ended: {e}");
             }
         });

@@ -188,7 +188,9 @@ where
     let timeout = seen
         .headers
         .timeout
-        .map(Duration::from_secs_f64)
+        // Finite but past `Duration`'s range (`1e20`): `from_secs_f64` would panic; it can only
+        // mean "as long as allowed".
+        .map(|t| Duration::try_from_secs_f64(t).unwrap_or(Duration::MAX))
         .unwrap_or(ctx.config.default_timeout)
         .min(ctx.config.max_timeout);
     let deadline = started + timeout;
