@@ -47,10 +47,11 @@ pub struct HttpAxonConfig {
     /// How far ahead a nonce may lie (clock skew). Default 2 s.
     pub max_nonce_future: Duration,
     /// Nonces remembered at once (over all callers) to refuse replays; each lives for the
-    /// freshness window. When full, new requests get 503 instead of an evicted entry letting a
-    /// replay through. Default 262,144 (about 25 MiB).
+    /// freshness window (about 80 bytes each). When full, new requests get 503 instead of an
+    /// evicted entry letting a replay through. Default 524,288 (about 40 MiB).
     pub max_nonces: usize,
-    /// Nonces remembered at once for one hotkey. Default 16,384.
+    /// Nonces remembered at once for one hotkey: with the 18 s window, one caller can sustain
+    /// this / 18 requests per second. Default 131,072 (about 7,000 requests/s).
     pub max_nonces_per_hotkey: usize,
 }
 
@@ -72,8 +73,8 @@ impl Default for HttpAxonConfig {
             accept_v10: true,
             max_nonce_age: Duration::from_secs(16),
             max_nonce_future: Duration::from_secs(2),
-            max_nonces: 262_144,
-            max_nonces_per_hotkey: 16_384,
+            max_nonces: 524_288,
+            max_nonces_per_hotkey: 131_072,
         }
     }
 }

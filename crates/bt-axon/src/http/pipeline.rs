@@ -71,6 +71,8 @@ struct Seen {
     headers: SynapseHeaders,
     nonce: Option<i64>,
     caller: Option<AccountId>,
+    /// The caller authenticated with btauth/1: it can check our answer's signature.
+    btauth: bool,
 }
 
 /// The body of every answer: a JSON document, or a streaming synapse's chunks.
@@ -261,6 +263,7 @@ where
         .map_err(auth_reply)?;
         seen.caller = Some(caller.hotkey);
         seen.nonce = Some(caller.nonce);
+        seen.btauth = true;
     }
     let Some(hotkey) = seen.caller else {
         return Err(Reply::internal("caller not authenticated"));
@@ -454,7 +457,9 @@ fn respond(
             headers.insert(k, v);
         }
     }
-    if let (Some(caller), Produced::Json(body)) = (&seen.caller, &body) {
+    // Only btauth/1 callers get a signed answer: an SDK v10 dendrite ignores the header, so
+    // signing for it would cost an sr25519 signature per request for nothing.
+    if let (Some(caller), true, Produced::Json(body)) = (&seen.caller, seen.btauth, &body) {
         let signature = bt_crypto::http_auth::sign_response(
             &ctx.hotkey,
             code,
