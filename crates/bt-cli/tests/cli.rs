@@ -381,6 +381,8 @@ fn cli_reference_is_current() {
         &["wallet", "list"],
         &["stake", "add"],
         &["stake", "remove"],
+        &["synapse", "query"],
+        &["synapse", "serve"],
     ];
     let mut doc = String::from(
         "# `bittensor` command reference\n\nGenerated from `--help` by \

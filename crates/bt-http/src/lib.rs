@@ -32,7 +32,7 @@ pub use body_hash::{BodyHasher, empty_body_hash, sha3_256_hex};
 pub use dynamic::{DynSynapse, DynSynapseError};
 pub use error::BodyError;
 pub use message::{ENVELOPE_FIELDS, Envelope, SynapseField, SynapseMessage, TypedSynapse, b64};
-pub use terminal::{TERMINAL_FIELDS, TerminalInfo};
+pub use terminal::{TERMINAL_FIELDS, TerminalInfo, new_uuid, version_as_int};
 
 /// At most 80 characters of untrusted text, for error messages.
 pub(crate) fn clip(s: &str) -> String {

@@ -30,6 +30,34 @@ pub struct TerminalInfo {
     pub signature: Option<String>,
 }
 
+/// Our version as a terminal reports it, in the SDK's encoding: major·1e6 + minor·1e3 + patch.
+pub fn version_as_int() -> i64 {
+    let mut parts = env!("CARGO_PKG_VERSION")
+        .split('.')
+        .map(|p| p.parse::<i64>().unwrap_or(0));
+    let mut next = || parts.next().unwrap_or(0);
+    let (major, minor, patch) = (next(), next(), next());
+    major * 1_000_000 + minor * 1_000 + patch
+}
+
+/// A random version-4 UUID in its usual text form: a terminal's `uuid` (the SDK keys its
+/// per-dendrite state on it).
+pub fn new_uuid() -> String {
+    let mut b = [0u8; 16];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
 /// The SDK's field order, which is also the order of its headers.
 pub const TERMINAL_FIELDS: [&str; 10] = [
     "status_code",

@@ -198,7 +198,7 @@ impl HttpAxonBuilder {
             blacklist: self.blacklist,
             priority: self.priority,
             verify: self.verify,
-            uuid: new_uuid(),
+            uuid: bt_http::new_uuid(),
             local,
             config,
         });
@@ -215,23 +215,6 @@ impl HttpAxonBuilder {
 
 fn duration_ns(d: Duration) -> i64 {
     i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
-}
-
-/// A random version-4 UUID in its usual text form (the axon's `uuid` terminal field).
-fn new_uuid() -> String {
-    let mut b = [0u8; 16];
-    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut b);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
 }
 
 async fn serve(listener: TcpListener, ctx: Arc<Ctx>, token: CancellationToken) {

@@ -51,19 +51,6 @@ pub(crate) struct Ctx {
     pub(crate) local: SocketAddr,
 }
 
-/// Our version in the SDK's encoding: major·1e6 + minor·1e3 + patch.
-pub(crate) fn version_as_int() -> i64 {
-    let mut parts = env!("CARGO_PKG_VERSION")
-        .split('.')
-        .map(|p| p.parse::<i64>().unwrap_or(0));
-    let (a, b, c) = (
-        parts.next().unwrap_or(0),
-        parts.next().unwrap_or(0),
-        parts.next().unwrap_or(0),
-    );
-    a * 1_000_000 + b * 1_000 + c
-}
-
 /// What the answer needs to know about the request, known progressively.
 #[derive(Default)]
 struct Seen {
@@ -426,7 +413,7 @@ fn axon_terminal(ctx: &Ctx, code: u16, message: &str, elapsed: Duration) -> Term
         process_time: Some(elapsed.as_secs_f64()),
         ip: Some(ctx.local.ip().to_string()),
         port: Some(i64::from(ctx.local.port())),
-        version: Some(version_as_int()),
+        version: Some(bt_http::version_as_int()),
         nonce: Some(unix_nanos()),
         uuid: Some(ctx.uuid.clone()),
         hotkey: Some(ctx.account.to_ss58()),

@@ -123,7 +123,7 @@ impl HttpDendrite {
             inner: Arc::new(Inner {
                 hotkey,
                 ss58,
-                uuid: uuid_v4(),
+                uuid: bt_http::new_uuid(),
                 slots: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
                 config,
                 client,
@@ -205,7 +205,7 @@ impl HttpDendrite {
         let body_hash = synapse.body_hash();
         let mut dendrite = TerminalInfo {
             ip: Some(inner.config.external_ip.clone()),
-            version: Some(version_as_int()),
+            version: Some(bt_http::version_as_int()),
             nonce: Some(nonce),
             uuid: Some(inner.uuid.clone()),
             hotkey: Some(inner.ss58.clone()),
@@ -317,13 +317,7 @@ impl HttpDendrite {
                 }
             })?
             .to_bytes();
-        let echoed = SynapseHeaders::parse(
-            parts
-                .headers
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_bytes())),
-        )
-        .unwrap_or_default();
+        let echoed = echoed_terminals(&parts.headers);
         let mut outcome = CallOutcome::from_answer(parts.status.as_u16(), &echoed.axon, &answer);
         match parts
             .headers
@@ -376,29 +370,9 @@ fn hex_lower(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Our version in the SDK's encoding: major·1e6 + minor·1e3 + patch.
-fn version_as_int() -> i64 {
-    let mut parts = env!("CARGO_PKG_VERSION")
-        .split('.')
-        .map(|p| p.parse::<i64>().unwrap_or(0));
-    let a = parts.next().unwrap_or(0);
-    let b = parts.next().unwrap_or(0);
-    let c = parts.next().unwrap_or(0);
-    a * 1_000_000 + b * 1_000 + c
-}
-
-fn uuid_v4() -> String {
-    let mut b = [0u8; 16];
-    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut b);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex_lower(&b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+/// The terminal information an answer's headers echo (unparseable values are ignored: they are
+/// the peer's report about itself, not something we act on).
+pub(crate) fn echoed_terminals(headers: &http::HeaderMap) -> SynapseHeaders {
+    SynapseHeaders::parse(headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes())))
+        .unwrap_or_default()
 }

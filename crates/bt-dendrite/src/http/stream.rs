@@ -2,7 +2,6 @@
 
 use std::time::{Duration, Instant};
 
-use bt_http::headers::SynapseHeaders;
 use bt_http::{SynapseMessage, status};
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -92,13 +91,7 @@ impl HttpDendrite {
             Ok(Err(failed)) => return Err(failed.into()),
             Ok(Ok(sent)) => sent,
         };
-        let echoed = SynapseHeaders::parse(
-            parts
-                .headers
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_bytes())),
-        )
-        .unwrap_or_default();
+        let echoed = super::echoed_terminals(&parts.headers);
         if parts.status.as_u16() != status::SUCCESS {
             // An error answer is a small JSON document.
             let limit = 64 << 10;
