@@ -9,6 +9,11 @@ pub struct HttpAxonConfig {
     /// any byte of the body is read; a body that grows past it while streaming, too.
     /// Default 16 MiB.
     pub max_body_bytes: usize,
+    /// Bytes of btauth/1 bodies held at once before their signature is checked (btauth/1 signs
+    /// the raw body, so it must be read first). A request that would exceed it gets 503 before
+    /// its body is read. Default 64 MiB. (SDK v10 requests are verified from their headers,
+    /// before their body is read.)
+    pub max_unverified_body_bytes: usize,
     /// Requests admitted at once (verified and waiting for, or running in, a handler).
     /// Default 256.
     pub max_in_flight: usize,
@@ -60,6 +65,7 @@ impl Default for HttpAxonConfig {
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
         Self {
             max_body_bytes: 16 << 20,
+            max_unverified_body_bytes: 64 << 20,
             max_in_flight: 256,
             max_in_flight_per_ip: 64,
             max_in_flight_per_hotkey: 32,
@@ -88,6 +94,7 @@ impl HttpAxonConfig {
     pub fn validate(&self) -> Result<(), HttpConfigError> {
         let positive = [
             ("max_body_bytes", self.max_body_bytes),
+            ("max_unverified_body_bytes", self.max_unverified_body_bytes),
             ("max_in_flight", self.max_in_flight),
             ("max_in_flight_per_ip", self.max_in_flight_per_ip),
             ("max_in_flight_per_hotkey", self.max_in_flight_per_hotkey),

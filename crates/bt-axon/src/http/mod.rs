@@ -188,6 +188,12 @@ impl HttpAxonBuilder {
             per_ip: PerKey::new(config.max_in_flight_per_ip),
             per_hotkey: PerKey::new(config.max_in_flight_per_hotkey),
             in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
+            unverified: Arc::new(Semaphore::new(
+                config
+                    .max_unverified_body_bytes
+                    .div_ceil(1024)
+                    .min(Semaphore::MAX_PERMITS),
+            )),
             gate: Gate::new(config.max_concurrent_handlers, config.max_queue),
             metrics: HttpMetrics::new(route_names.clone()),
             replay: Mutex::new(replay),

@@ -45,6 +45,8 @@ pub(crate) struct Ctx {
     pub(crate) per_ip: Arc<PerKey<IpAddr>>,
     pub(crate) per_hotkey: Arc<PerKey<AccountId>>,
     pub(crate) in_flight: Arc<Semaphore>,
+    /// KiB of btauth/1 bodies held before their signature is checked.
+    pub(crate) unverified: Arc<Semaphore>,
     pub(crate) gate: Arc<Gate>,
     pub(crate) metrics: HttpMetrics,
     pub(crate) uuid: String,
@@ -215,14 +217,11 @@ where
         ));
     };
 
-    let body = read_body(
-        body,
-        ctx.config.max_body_bytes,
-        deadline.min(started + ctx.config.body_read_timeout),
-    )
-    .await?;
-
-    if scheme == AuthScheme::BtAuth {
+    // btauth/1 signs the raw body, so its body is read before anyone is authenticated: such
+    // bodies are held against a byte budget shared by all unauthenticated requests, and the
+    // header checks that need no body come first.
+    let mut unverified = None;
+    let btauth_headers = if scheme == AuthScheme::BtAuth {
         let headers = BtAuthHeaders::from_pairs(
             parts
                 .headers
@@ -230,6 +229,36 @@ where
                 .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v))),
         )
         .map_err(auth_reply)?;
+        let len = content_length(&parts.headers).ok_or_else(|| {
+            Reply::new(
+                411,
+                "a btauth/1 request must state its content-length (its body is read before it \
+                 is authenticated)",
+            )
+        })?;
+        let kib = u32::try_from(len.div_ceil(1024)).unwrap_or(u32::MAX).max(1);
+        unverified = Some(ctx.unverified.clone().try_acquire_many_owned(kib).map_err(|_| {
+            Reply::new(
+                status::UNAVAILABLE,
+                format!(
+                    "too many unauthenticated bodies in memory (budget {} bytes); retry shortly",
+                    ctx.config.max_unverified_body_bytes
+                ),
+            )
+        })?);
+        Some(headers)
+    } else {
+        None
+    };
+
+    let body = read_body(
+        body,
+        ctx.config.max_body_bytes,
+        deadline.min(started + ctx.config.body_read_timeout),
+    )
+    .await?;
+
+    if let Some(headers) = btauth_headers {
         let target = parts
             .uri
             .path_and_query()
@@ -251,6 +280,7 @@ where
         seen.caller = Some(caller.hotkey);
         seen.nonce = Some(caller.nonce);
         seen.btauth = true;
+        drop(unverified.take());
     }
     let Some(hotkey) = seen.caller else {
         return Err(Reply::internal("caller not authenticated"));
