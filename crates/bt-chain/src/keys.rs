@@ -4,11 +4,12 @@
 //! Reading an address back from text is in `ss58` (it needs the error type, which needs this).
 //!
 //! The chain only needs "who signed this"; wallets on disk (coldkey/hotkey files) belong to
-//! `bt-crypto`. [`Keypair::from_seed`] uses the same mini-secret expansion as Substrate
-//! (`ExpansionMode::Ed25519`), so a seed gives the same address here and in the Python SDK.
+//! `bt-crypto`, and so does the key pair itself: [`Keypair`] shares bt-crypto's `Sr25519Pair`
+//! (Substrate's mini-secret expansion), so a seed gives the same address here and in the Python
+//! SDK.
 
 use blake2::{Blake2b512, Digest};
-use schnorrkel::{ExpansionMode, MiniSecretKey, PublicKey, Signature, signing_context};
+use schnorrkel::{PublicKey, Signature, signing_context};
 use serde::Serialize;
 use std::fmt;
 
@@ -70,23 +71,18 @@ impl Serialize for AccountId {
     }
 }
 
-/// An sr25519 key pair that signs transactions: an in-memory key, or a wallet key loaded by
-/// `bt-crypto` (same derivation and signing context, so both give the same account).
+/// An sr25519 key pair that signs transactions: bt-crypto's wallet key pair (one derivation and
+/// signing context, whether it was loaded from a wallet or made in memory), shared so that the
+/// chain client and an HTTP axon can sign with the same hotkey.
 #[derive(Clone)]
 pub struct Keypair {
-    inner: Inner,
-}
-
-#[derive(Clone)]
-enum Inner {
-    Raw(Box<schnorrkel::Keypair>),
-    Wallet(std::sync::Arc<bt_crypto::wallet::Sr25519Pair>),
+    pair: std::sync::Arc<bt_crypto::wallet::Sr25519Pair>,
 }
 
 impl From<bt_crypto::wallet::Sr25519Pair> for Keypair {
     fn from(pair: bt_crypto::wallet::Sr25519Pair) -> Self {
         Self {
-            inner: Inner::Wallet(std::sync::Arc::new(pair)),
+            pair: std::sync::Arc::new(pair),
         }
     }
 }
@@ -94,19 +90,12 @@ impl From<bt_crypto::wallet::Sr25519Pair> for Keypair {
 impl Keypair {
     /// A fresh random key pair (OS randomness).
     pub fn generate() -> Self {
-        let mut seed = [0u8; 32];
-        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut seed);
-        Self::from_seed(seed)
+        bt_crypto::wallet::Sr25519Pair::generate().into()
     }
 
     /// The key pair of a 32-byte mini secret, expanded as Substrate does.
     pub fn from_seed(seed: [u8; 32]) -> Self {
-        // `from_bytes` only checks the length, which a [u8; 32] always has: the fallback is
-        // unreachable and exists only to avoid a panic path.
-        let mini = MiniSecretKey::from_bytes(&seed).unwrap_or_else(|_| MiniSecretKey::generate());
-        Self {
-            inner: Inner::Raw(Box::new(mini.expand_to_keypair(ExpansionMode::Ed25519))),
-        }
+        bt_crypto::wallet::Sr25519Pair::from_seed(seed).into()
     }
 
     /// A deterministic development key named like Substrate's `//Alice`: the seed is
@@ -116,17 +105,16 @@ impl Keypair {
     }
 
     pub fn account(&self) -> AccountId {
-        match &self.inner {
-            Inner::Raw(k) => AccountId(k.public.to_bytes()),
-            Inner::Wallet(p) => AccountId(p.account().0),
-        }
+        AccountId(self.pair.account().0)
     }
 
     pub fn sign(&self, msg: &[u8]) -> [u8; 64] {
-        match &self.inner {
-            Inner::Raw(k) => k.sign(signing_context(SIGNING_CTX).bytes(msg)).to_bytes(),
-            Inner::Wallet(p) => p.sign(msg),
-        }
+        self.pair.sign(msg)
+    }
+
+    /// The key pair itself, for signing outside the chain (the HTTP synapse protocol).
+    pub fn sr25519(&self) -> std::sync::Arc<bt_crypto::wallet::Sr25519Pair> {
+        self.pair.clone()
     }
 }
 

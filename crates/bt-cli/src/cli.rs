@@ -155,6 +155,10 @@ pub struct NeuronArgs {
     /// Port for Prometheus metrics (`/metrics`); off when absent.
     #[arg(long = "metrics_port", alias = "metrics-port", env = "BT_METRICS_PORT")]
     pub metrics_port: Option<u16>,
+    /// Subnet neurons: also serve the model over today's HTTP synapse protocol on this port
+    /// (`TensorForward`, signed as the wallet's hotkey; a miner answers only permit holders).
+    #[arg(long = "http_port", alias = "http-port", env = "BT_HTTP_PORT")]
+    pub http_port: Option<u16>,
     /// Subnet to join on the chain given by --chain_endpoint (with --role).
     #[arg(long, env = "BT_NETUID")]
     pub netuid: Option<u16>,
@@ -163,15 +167,15 @@ pub struct NeuronArgs {
     #[arg(long, value_enum, env = "BT_ROLE")]
     pub role: Option<Role>,
     /// Directory holding wallets (the Python SDK's layout; ~/.bittensor/wallets when absent).
-    #[arg(long = "wallet_path", alias = "wallet-path", env = "BT_WALLET_PATH")]
+    #[arg(long = "wallet_path", aliases = ["wallet-path", "wallet.path"], env = "BT_WALLET_PATH")]
     pub wallet_path: Option<PathBuf>,
     /// Wallet (coldkey) name; its coldkey pays a burned registration when the hotkey has no uid.
-    #[arg(long = "wallet_name", alias = "wallet-name", env = "BT_WALLET_NAME")]
+    #[arg(long = "wallet_name", aliases = ["wallet-name", "wallet.name"], env = "BT_WALLET_NAME")]
     pub wallet_name: Option<String>,
     /// Hotkey name within the wallet: the subnet identity of this neuron.
     #[arg(
         long = "wallet_hotkey",
-        alias = "wallet-hotkey",
+        aliases = ["wallet-hotkey", "wallet.hotkey"],
         env = "BT_WALLET_HOTKEY"
     )]
     pub wallet_hotkey: Option<String>,

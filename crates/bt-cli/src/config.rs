@@ -76,6 +76,8 @@ pub struct SubnetSettings {
     pub wallet: WalletArgs,
     /// Chain refreshes, validator rounds and status lines.
     pub interval: Duration,
+    /// Also serve the model over HTTP on this port (`--http_port`).
+    pub http_port: Option<u16>,
 }
 
 impl SubnetSettings {
@@ -87,6 +89,9 @@ impl SubnetSettings {
         let netuid = args.netuid.or(file.netuid);
         let role = args.role.or(file.role);
         let Some(chain_endpoint) = endpoint else {
+            if args.http_port.is_some() {
+                bail!("--http_port serves a subnet neuron over HTTP: it needs --chain_endpoint");
+            }
             if netuid.is_some() || role.is_some() {
                 bail!("--netuid and --role need --chain_endpoint (the chain to join)");
             }
@@ -124,6 +129,7 @@ impl SubnetSettings {
             role,
             wallet,
             interval: Duration::from_secs_f64(secs),
+            http_port: args.http_port,
         }))
     }
 }

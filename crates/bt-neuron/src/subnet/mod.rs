@@ -34,6 +34,7 @@
 //! - [`run_subnet`]: `bittensor neuron mnist --chain_endpoint … --role miner|validator`.
 
 pub mod error;
+mod http;
 mod miner;
 mod neuron;
 mod permit;

@@ -6,12 +6,14 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use bt_axon::http::{HttpAxonConfig, HttpAxonHandle};
 use bt_axon::{AllowAll, Axon, AxonConfig, AxonHandle, Policy};
 use bt_chain::{AxonEndpoint, AxonIdentity, ChainExt, Keypair, Metagraph};
 use bt_crypto::{NeuronKey, PublicKey};
 use bt_interfaces::Synapse;
 
 use crate::subnet::error::SubnetError;
+use crate::subnet::http::serve_http;
 use crate::subnet::permit::PermitPolicy;
 use crate::subnet::source::ChainMetagraph;
 
@@ -67,6 +69,10 @@ pub struct NeuronSettings {
     /// The address published on the chain for peers to dial (not unspecified).
     pub external_ip: IpAddr,
     pub axon: AxonConfig,
+    /// Where to serve the model over today's HTTP synapse protocol too (`TensorForward`, signed
+    /// as the hotkey), or `None` for gRPC only (`--http_port`).
+    pub http_listen: Option<SocketAddr>,
+    pub http: HttpAxonConfig,
     /// Deadline of every chain call (a submission waits for its block: allow a few block times).
     pub chain_timeout: Duration,
     /// How often the metagraph (and so the permit set) is re-read from the chain.
@@ -94,6 +100,8 @@ impl NeuronSettings {
             axon_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             external_ip: IpAddr::from([127, 0, 0, 1]),
             axon: AxonConfig::default(),
+            http_listen: None,
+            http: HttpAxonConfig::default(),
             chain_timeout: Duration::from_secs(30),
             refresh_interval: Duration::from_secs(12),
             progress: print_progress(),
@@ -119,6 +127,8 @@ impl NeuronSettings {
 pub struct Joined {
     pub source: ChainMetagraph,
     pub axon: AxonHandle,
+    /// The HTTP synapse axon, when asked for.
+    pub http: Option<HttpAxonHandle>,
     pub uid: u16,
     /// The permit holders of the subnet, refreshed by the role; the miner's axon answers only
     /// them.
@@ -175,6 +185,20 @@ pub async fn join(
         SubnetRole::Miner => permits.clone(),
         SubnetRole::Validator => Arc::new(AllowAll),
     };
+    let http = match s.http_listen {
+        Some(listen) => Some(
+            serve_http(
+                role,
+                listen,
+                s.http.clone(),
+                s.hotkey.sr25519(),
+                synapse.clone(),
+                permits.clone(),
+            )
+            .await?,
+        ),
+        None => None,
+    };
     let axon = Axon::builder(s.axon.clone())
         .serve_synapse(s.synapse_key.to_hex(), synapse)
         .serve_synapse(s.neuron_key.public_hex(), task)
@@ -213,9 +237,17 @@ pub async fn join(
         s.neuron_key.public_hex(),
         s.synapse_key.to_hex()
     ));
+    if let Some(h) = &http {
+        (s.progress)(&format!(
+            "{label}: TensorForward over HTTP on {} as hotkey {}",
+            h.local_addr(),
+            h.hotkey_ss58()
+        ));
+    }
     Ok(Joined {
         source,
         axon,
+        http,
         uid,
         permits,
     })

@@ -14,6 +14,9 @@ use bt_chain::Metagraph;
 pub struct PermitPolicy {
     netuid: u16,
     permitted: RwLock<Arc<HashSet<[u8; 32]>>>,
+    /// The same uids' sr25519 hotkeys: who may call over HTTP (the SDK's protocol signs with
+    /// the hotkey).
+    hotkeys: RwLock<Arc<HashSet<[u8; 32]>>>,
     refused: AtomicU64,
 }
 
@@ -23,6 +26,7 @@ impl PermitPolicy {
         Self {
             netuid,
             permitted: RwLock::new(Arc::new(HashSet::new())),
+            hotkeys: RwLock::new(Arc::new(HashSet::new())),
             refused: AtomicU64::new(0),
         }
     }
@@ -40,11 +44,29 @@ impl PermitPolicy {
             .filter(|(permit, _)| **permit)
             .filter_map(|(_, axon)| axon.as_ref().map(|a| a.identity.neuron_key))
             .collect();
-        let keys = Arc::new(keys);
-        match self.permitted.write() {
-            Ok(mut slot) => *slot = keys,
-            Err(poisoned) => *poisoned.into_inner() = keys,
+        let hotkeys: HashSet<[u8; 32]> = mg
+            .validator_permit
+            .iter()
+            .zip(&mg.hotkeys)
+            .filter(|(permit, _)| **permit)
+            .map(|(_, hotkey)| hotkey.0)
+            .collect();
+        replace(&self.permitted, keys);
+        replace(&self.hotkeys, hotkeys);
+    }
+
+    /// Whether the sr25519 `hotkey` holds a validator permit (an HTTP caller).
+    pub fn admits_hotkey(&self, hotkey: &[u8; 32]) -> bool {
+        let admitted = read(&self.hotkeys).contains(hotkey);
+        if !admitted {
+            self.refused.fetch_add(1, Ordering::Relaxed);
         }
+        admitted
+    }
+
+    /// The subnet whose permits these are.
+    pub fn netuid(&self) -> u16 {
+        self.netuid
     }
 
     /// How many neuron keys are admitted now.
@@ -63,15 +85,27 @@ impl PermitPolicy {
     }
 
     fn snapshot(&self) -> Arc<HashSet<[u8; 32]>> {
-        match self.permitted.read() {
-            Ok(s) => s.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        read(&self.permitted)
     }
 
     fn deny(&self, why: String) -> Decision {
         self.refused.fetch_add(1, Ordering::Relaxed);
         Decision::Deny(why)
+    }
+}
+
+fn read(slot: &RwLock<Arc<HashSet<[u8; 32]>>>) -> Arc<HashSet<[u8; 32]>> {
+    match slot.read() {
+        Ok(s) => s.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    }
+}
+
+fn replace(slot: &RwLock<Arc<HashSet<[u8; 32]>>>, keys: HashSet<[u8; 32]>) {
+    let keys = Arc::new(keys);
+    match slot.write() {
+        Ok(mut s) => *s = keys,
+        Err(poisoned) => *poisoned.into_inner() = keys,
     }
 }
 

@@ -37,7 +37,7 @@ pub async fn run_subnet(
     let served = Arc::new(ServedModel::new(model.clone()));
     let task = Arc::new(Classifier::new(served.clone()));
     let joined = join(role, &settings, served.clone(), task).await?;
-    let (uid, permits) = (joined.uid, joined.permits);
+    let (uid, permits, http_axon) = (joined.uid, joined.permits, joined.http);
     let (progress, interval) = (settings.progress.clone(), settings.refresh_interval);
     let source = Arc::new(joined.source);
     let mut neuron = MnistNeuron::assemble(
@@ -106,5 +106,8 @@ pub async fn run_subnet(
         shutdown.await;
     }
     neuron.shutdown().await;
+    if let Some(http) = http_axon {
+        http.shutdown().await;
+    }
     Ok(Stopped::Interrupted)
 }
