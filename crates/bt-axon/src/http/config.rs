@@ -14,6 +14,9 @@ pub struct HttpAxonConfig {
     /// its body is read. Default 64 MiB. (SDK v10 requests are verified from their headers,
     /// before their body is read.)
     pub max_unverified_body_bytes: usize,
+    /// The same budget for one source address, so that one client cannot take all of it.
+    /// Default 16 MiB (one body of the default maximum size).
+    pub max_unverified_body_bytes_per_ip: usize,
     /// Requests admitted at once (verified and waiting for, or running in, a handler).
     /// Default 256.
     pub max_in_flight: usize,
@@ -66,6 +69,7 @@ impl Default for HttpAxonConfig {
         Self {
             max_body_bytes: 16 << 20,
             max_unverified_body_bytes: 64 << 20,
+            max_unverified_body_bytes_per_ip: 16 << 20,
             max_in_flight: 256,
             max_in_flight_per_ip: 64,
             max_in_flight_per_hotkey: 32,
@@ -95,6 +99,10 @@ impl HttpAxonConfig {
         let positive = [
             ("max_body_bytes", self.max_body_bytes),
             ("max_unverified_body_bytes", self.max_unverified_body_bytes),
+            (
+                "max_unverified_body_bytes_per_ip",
+                self.max_unverified_body_bytes_per_ip,
+            ),
             ("max_in_flight", self.max_in_flight),
             ("max_in_flight_per_ip", self.max_in_flight_per_ip),
             ("max_in_flight_per_hotkey", self.max_in_flight_per_hotkey),

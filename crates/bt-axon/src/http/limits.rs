@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::oneshot;
 
-/// Counts requests in flight per key; an entry exists only while its count is non-zero, so the
-/// table never holds more keys than requests in flight.
+/// Counts what each key holds (requests in flight, or KiB of bodies); an entry exists only while
+/// its count is non-zero, so the table never holds more keys than holders.
 pub(crate) struct PerKey<K> {
     cap: usize,
     counts: Mutex<HashMap<K, usize>>,
@@ -18,6 +18,7 @@ pub(crate) struct PerKey<K> {
 pub(crate) struct PerKeyGuard<K: Hash + Eq + Clone> {
     owner: Arc<PerKey<K>>,
     key: K,
+    units: usize,
 }
 
 impl<K: Hash + Eq + Clone> PerKey<K> {
@@ -30,15 +31,25 @@ impl<K: Hash + Eq + Clone> PerKey<K> {
 
     /// `None` when `key` already has `cap` requests in flight.
     pub(crate) fn try_acquire(self: &Arc<Self>, key: K) -> Option<PerKeyGuard<K>> {
+        self.try_acquire_units(key, 1)
+    }
+
+    /// `None` when `key` would hold more than `cap` units with these.
+    pub(crate) fn try_acquire_units(
+        self: &Arc<Self>,
+        key: K,
+        units: usize,
+    ) -> Option<PerKeyGuard<K>> {
         let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
-        let n = counts.entry(key.clone()).or_insert(0);
-        if *n >= self.cap {
+        let held = counts.get(&key).copied().unwrap_or(0);
+        if held.saturating_add(units) > self.cap {
             return None;
         }
-        *n += 1;
+        counts.insert(key.clone(), held + units);
         Some(PerKeyGuard {
             owner: self.clone(),
             key,
+            units,
         })
     }
 
@@ -59,7 +70,7 @@ impl<K: Hash + Eq + Clone> Drop for PerKeyGuard<K> {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         if let Some(n) = counts.get_mut(&self.key) {
-            *n -= 1;
+            *n = n.saturating_sub(self.units);
             if *n == 0 {
                 counts.remove(&self.key);
             }
@@ -216,6 +227,13 @@ mod tests {
         assert!(t.try_acquire("b").is_some());
         drop((a, b));
         assert_eq!(t.keys(), 0);
+        let big = t.try_acquire_units("c", 2).unwrap();
+        assert!(t.try_acquire_units("c", 1).is_none());
+        drop(big);
+        assert!(
+            t.try_acquire_units("c", 3).is_none(),
+            "more than the cap at once"
+        );
     }
 
     #[tokio::test]

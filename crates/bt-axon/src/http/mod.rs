@@ -186,6 +186,7 @@ impl HttpAxonBuilder {
         let account = self.hotkey.account();
         let ctx = Arc::new(Ctx {
             per_ip: PerKey::new(config.max_in_flight_per_ip),
+            unverified_per_ip: PerKey::new(config.max_unverified_body_bytes_per_ip.div_ceil(1024)),
             per_hotkey: PerKey::new(config.max_in_flight_per_hotkey),
             in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
             unverified: Arc::new(Semaphore::new(

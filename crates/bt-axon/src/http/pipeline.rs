@@ -47,6 +47,8 @@ pub(crate) struct Ctx {
     pub(crate) in_flight: Arc<Semaphore>,
     /// KiB of btauth/1 bodies held before their signature is checked.
     pub(crate) unverified: Arc<Semaphore>,
+    /// The same, per source address.
+    pub(crate) unverified_per_ip: Arc<PerKey<IpAddr>>,
     pub(crate) gate: Arc<Gate>,
     pub(crate) metrics: HttpMetrics,
     pub(crate) uuid: String,
@@ -237,7 +239,21 @@ where
             )
         })?;
         let kib = u32::try_from(len.div_ceil(1024)).unwrap_or(u32::MAX).max(1);
-        unverified = Some(ctx.unverified.clone().try_acquire_many_owned(kib).map_err(|_| {
+        let from_ip = ctx
+            .unverified_per_ip
+            .try_acquire_units(peer.ip(), kib as usize)
+            .ok_or_else(|| {
+                Reply::new(
+                    status::UNAVAILABLE,
+                    format!(
+                        "too many unauthenticated bodies in memory from {} (budget {} bytes per \
+                         address); retry shortly",
+                        peer.ip(),
+                        ctx.config.max_unverified_body_bytes_per_ip
+                    ),
+                )
+            })?;
+        let total = ctx.unverified.clone().try_acquire_many_owned(kib).map_err(|_| {
             Reply::new(
                 status::UNAVAILABLE,
                 format!(
@@ -245,7 +261,8 @@ where
                     ctx.config.max_unverified_body_bytes
                 ),
             )
-        })?);
+        })?;
+        unverified = Some((from_ip, total));
         Some(headers)
     } else {
         None
