@@ -12,19 +12,17 @@ use bt_interfaces::{Synapse, SynapseError};
 use bt_tensor::Limits;
 
 use crate::subnet::error::SubnetError;
-use crate::subnet::neuron::SubnetRole;
 use crate::subnet::permit::PermitPolicy;
 
-/// Serve `synapse` as `TensorForward` on `listen`, signed as `hotkey`.
+/// Serve `synapse` as `TensorForward` on `listen`, signed as `hotkey`; with `only_permitted`
+/// (a miner), only hotkeys holding a validator permit are answered.
 pub(crate) async fn serve_http(
-    role: SubnetRole,
     listen: SocketAddr,
     config: HttpAxonConfig,
     hotkey: Arc<bt_crypto::wallet::Sr25519Pair>,
     synapse: Arc<dyn Synapse>,
-    permits: Arc<PermitPolicy>,
+    only_permitted: Option<Arc<PermitPolicy>>,
 ) -> Result<HttpAxonHandle, SubnetError> {
-    let netuid = permits.netuid();
     let builder =
         HttpAxon::builder(hotkey, config).attach(move |mut s: TensorForward, _: CallInfo| {
             let synapse = synapse.clone();
@@ -41,12 +39,16 @@ pub(crate) async fn serve_http(
                 Ok(s)
             }
         });
-    let builder = match role {
-        SubnetRole::Miner => builder.blacklist(move |call: &CallInfo| {
-            (!permits.admits_hotkey(&call.hotkey.0))
-                .then(|| format!("miner answers only validators with a permit on netuid {netuid}"))
+    let builder = match only_permitted {
+        Some(permits) => builder.blacklist(move |call: &CallInfo| {
+            (!permits.admits_hotkey(&call.hotkey.0)).then(|| {
+                format!(
+                    "miner answers only validators with a permit on netuid {}",
+                    permits.netuid()
+                )
+            })
         }),
-        SubnetRole::Validator => builder,
+        None => builder,
     };
     builder.start(listen).await.map_err(|e| {
         SubnetError::Config(format!("HTTP axon on {listen}: {e} (change --http_port)"))

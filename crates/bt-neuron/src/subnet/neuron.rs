@@ -188,12 +188,11 @@ pub async fn join(
     let http = match s.http_listen {
         Some(listen) => Some(
             serve_http(
-                role,
                 listen,
                 s.http.clone(),
                 s.hotkey.sr25519(),
                 synapse.clone(),
-                permits.clone(),
+                (role == SubnetRole::Miner).then(|| permits.clone()),
             )
             .await?,
         ),
