@@ -51,7 +51,7 @@ pub use reference::{UnknownBuiltin, attach_builtin};
 use limits::{Gate, PerKey};
 use metrics::HttpMetrics;
 use pipeline::Ctx;
-use route::{Route, StreamRoute, TypedRoute};
+use route::{HandlerRoute, Json, Route, Streamed};
 
 /// How long connections get to finish their requests after shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -110,7 +110,7 @@ impl HttpAxonBuilder {
     {
         self.routes.push((
             T::NAME.to_string(),
-            Arc::new(TypedRoute::<T, F>::new(handler)),
+            Arc::new(HandlerRoute::<T, F, Json>::new(handler)),
         ));
         self
     }
@@ -127,7 +127,7 @@ impl HttpAxonBuilder {
     {
         self.routes.push((
             T::NAME.to_string(),
-            Arc::new(StreamRoute::<T, F>::new(handler)),
+            Arc::new(HandlerRoute::<T, F, Streamed>::new(handler)),
         ));
         self
     }
@@ -199,6 +199,7 @@ impl HttpAxonBuilder {
             metrics: HttpMetrics::new(route_names.clone()),
             replay: Mutex::new(replay),
             hotkey: self.hotkey,
+            ss58: account.to_ss58(),
             account,
             routes,
             route_names,
@@ -311,7 +312,7 @@ impl HttpAxonHandle {
 
     /// This axon's hotkey, as callers must address it.
     pub fn hotkey_ss58(&self) -> String {
-        self.ctx.account.to_ss58()
+        self.ctx.ss58.clone()
     }
 
     /// Requests answered with `code` for `synapse` so far (`"other"` for unknown paths).

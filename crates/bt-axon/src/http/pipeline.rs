@@ -36,6 +36,8 @@ pub(crate) struct Ctx {
     pub(crate) config: HttpAxonConfig,
     pub(crate) hotkey: Arc<Sr25519Pair>,
     pub(crate) account: AccountId,
+    /// `account` as SS58, encoded once (every answer carries it).
+    pub(crate) ss58: String,
     pub(crate) routes: HashMap<String, Arc<dyn Route>>,
     pub(crate) route_names: Vec<String>,
     pub(crate) blacklist: Option<Arc<BlacklistFn>>,
@@ -463,7 +465,7 @@ fn axon_terminal(ctx: &Ctx, code: u16, message: &str, elapsed: Duration) -> Term
         version: Some(bt_http::version_as_int()),
         nonce: Some(unix_nanos()),
         uuid: Some(ctx.uuid.clone()),
-        hotkey: Some(ctx.account.to_ss58()),
+        hotkey: Some(ctx.ss58.clone()),
         signature: None,
     }
 }

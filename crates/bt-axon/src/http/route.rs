@@ -40,12 +40,17 @@ pub(crate) trait Route: Send + Sync + 'static {
     ) -> BoxFuture<Result<Answer, Reply>>;
 }
 
-pub(crate) struct TypedRoute<T, F> {
+/// A synapse type's handler, behind [`Route`]. `Kind` is [`Json`] (the handler returns the
+/// answered synapse) or [`Streamed`] (it returns the answer's chunks).
+pub(crate) struct HandlerRoute<T, F, Kind> {
     handler: Arc<F>,
-    _synapse: PhantomData<fn() -> T>,
+    _synapse: PhantomData<fn() -> (T, Kind)>,
 }
 
-impl<T, F> TypedRoute<T, F> {
+pub(crate) struct Json;
+pub(crate) struct Streamed;
+
+impl<T, F, Kind> HandlerRoute<T, F, Kind> {
     pub(crate) fn new(handler: F) -> Self {
         Self {
             handler: Arc::new(handler),
@@ -54,7 +59,7 @@ impl<T, F> TypedRoute<T, F> {
     }
 }
 
-impl<T, F, Fut> Route for TypedRoute<T, F>
+impl<T, F, Fut> Route for HandlerRoute<T, F, Json>
 where
     T: TypedSynapse,
     F: Fn(T, CallInfo) -> Fut + Send + Sync + 'static,
@@ -106,22 +111,7 @@ async fn parse_checked<T: TypedSynapse>(
     }
 }
 
-/// A streaming synapse: the handler returns the chunks of its answer.
-pub(crate) struct StreamRoute<T, F> {
-    handler: Arc<F>,
-    _synapse: PhantomData<fn() -> T>,
-}
-
-impl<T, F> StreamRoute<T, F> {
-    pub(crate) fn new(handler: F) -> Self {
-        Self {
-            handler: Arc::new(handler),
-            _synapse: PhantomData,
-        }
-    }
-}
-
-impl<T, F, Fut, St> Route for StreamRoute<T, F>
+impl<T, F, Fut, St> Route for HandlerRoute<T, F, Streamed>
 where
     T: TypedSynapse,
     F: Fn(T, CallInfo) -> Fut + Send + Sync + 'static,

@@ -200,6 +200,8 @@ impl HttpDendrite {
             .acquire_owned()
             .await
             .map_err(|_| Failed::new(status::UNAVAILABLE, "dendrite is shutting down"))?;
+        // Both signatures and the envelope name the axon by its SS58: encode it once.
+        let receiver = target.hotkey.to_ss58();
         let nonce = inner.nonces.next();
         let name = synapse.name().to_string();
         let body_hash = synapse.body_hash();
@@ -231,7 +233,7 @@ impl HttpDendrite {
             axon: Some(TerminalInfo {
                 ip: Some(target.addr.ip().to_string()),
                 port: Some(i64::from(target.addr.port())),
-                hotkey: Some(target.hotkey.to_ss58()),
+                hotkey: Some(receiver.clone()),
                 ..TerminalInfo::default()
             }),
             computed_body_hash: Some(String::new()),
@@ -253,7 +255,6 @@ impl HttpDendrite {
         }
         insert(headers, "content-type", "application/json")?;
         if auth != HttpAuth::V10 {
-            let receiver = target.hotkey.to_ss58();
             let payload = BtAuthPayload {
                 scheme: Scheme::Sr25519,
                 method: "POST",
