@@ -12,6 +12,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,7 +23,7 @@ use std::time::{Duration, Instant};
 use bt_crypto::wallet::{AccountId, Wallet};
 use bt_dendrite::http::{AxonTarget, HttpAuth, HttpDendrite, HttpDendriteConfig};
 use bt_http::builtin::Dummy;
-use bt_testnet::process::{ChildProcess, Line, Stream};
+use bt_testnet::process::{ChildProcess, Line};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -170,14 +173,7 @@ async fn start_ours(wallets: &Path) -> Axon {
             "srv",
         ]);
     let mut p = ChildProcess::spawn("our axon", cmd).unwrap();
-    let (addr, hotkey) = p
-        .wait_for_line(0, START, |l: &Line| {
-            let (_, rest) = l.text.strip_prefix("serving ")?.split_once(" on http://")?;
-            let (a, h) = rest.split_once(" as hotkey ")?;
-            (l.stream == Stream::Stdout).then(|| (a.to_string(), h.to_string()))
-        })
-        .await
-        .unwrap();
+    let (addr, hotkey) = common::synapse_serving(&mut p, START).await;
     Axon {
         _process: p,
         addr,

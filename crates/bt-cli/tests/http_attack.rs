@@ -7,7 +7,9 @@
 
 use std::time::Duration;
 
-use bt_testnet::process::{ChildProcess, Line, Stream};
+mod common;
+
+use bt_testnet::process::ChildProcess;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -39,14 +41,7 @@ async fn unauthenticated_bodies_are_bounded_by_the_budget() {
     cmd.args(["synapse", "serve", "--name", "Dummy", "--port", "0"])
         .args(["--wallet.path", w, "--wallet.name", "m"]);
     let mut axon = ChildProcess::spawn("axon", cmd).unwrap();
-    let (addr, hotkey) = axon
-        .wait_for_line(0, Duration::from_secs(60), |l: &Line| {
-            let (_, rest) = l.text.strip_prefix("serving ")?.split_once(" on http://")?;
-            let (a, h) = rest.split_once(" as hotkey ")?;
-            (l.stream == Stream::Stdout).then(|| (a.to_string(), h.to_string()))
-        })
-        .await
-        .unwrap();
+    let (addr, hotkey) = common::synapse_serving(&mut axon, Duration::from_secs(60)).await;
     let pid = axon.id().unwrap();
     let before = peak_rss_kib(pid);
 

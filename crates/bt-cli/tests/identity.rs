@@ -5,13 +5,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use bt_crypto::NeuronKey;
 use bt_neuron::report::{Event, Ready};
-use bt_testnet::process::{ChildProcess, Line, Stream};
+use bt_testnet::process::{ChildProcess, Line};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
 /// A refused neuron stops before it loads anything; this only bounds a hang.
@@ -37,17 +39,7 @@ fn bittensor(cwd: &Path) -> tokio::process::Command {
 }
 
 async fn ready(process: &mut ChildProcess) -> Ready {
-    process
-        .wait_for_line(
-            0,
-            READY_TIMEOUT,
-            |l: &Line| match bt_neuron::report::parse(&l.text) {
-                Some(Event::Ready(r)) if l.stream == Stream::Stdout => Some(r),
-                _ => None,
-            },
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
+    common::neuron_ready(process, READY_TIMEOUT).await
 }
 
 async fn start(name: &str, cmd: tokio::process::Command) -> (ChildProcess, Ready) {

@@ -8,11 +8,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use bt_neuron::report::{Event, Ready};
-use bt_testnet::process::{ChildProcess, Line, Stream, log_field};
+use bt_neuron::report::Ready;
+use bt_testnet::process::{ChildProcess, log_field};
 use bt_testnet::{HarnessError, eventually_async_every};
 
 const NODES: usize = 20;
@@ -48,17 +50,7 @@ fn spawn(dir: &std::path::Path, index: usize, bootstrap: Option<&str>) -> ChildP
 }
 
 async fn ready(mut process: ChildProcess) -> Neuron {
-    let ready = process
-        .wait_for_line(
-            0,
-            READY_TIMEOUT,
-            |l: &Line| match bt_neuron::report::parse(&l.text) {
-                Some(Event::Ready(r)) if l.stream == Stream::Stdout => Some(r),
-                _ => None,
-            },
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let ready = common::neuron_ready(&mut process, READY_TIMEOUT).await;
     Neuron { process, ready }
 }
 

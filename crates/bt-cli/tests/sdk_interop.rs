@@ -12,6 +12,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +22,7 @@ use bt_dendrite::http::{AxonTarget, HttpDendrite, HttpDendriteConfig};
 use bt_http::builtin::TensorForward;
 use bt_http::sdk_tensor::SdkTensor;
 use bt_tensor::{Limits, Modality, Tensor};
-use bt_testnet::process::{ChildProcess, Line, Stream};
+use bt_testnet::process::{ChildProcess, Line};
 use serde_json::Value;
 
 const START_TIMEOUT: Duration = Duration::from_secs(120);
@@ -115,15 +117,7 @@ async fn our_axon(wallet_dir: &Path, extra: &[&str]) -> (ChildProcess, String, S
     ])
     .args(extra);
     let mut p = ChildProcess::spawn("our axon", cmd).unwrap();
-    let (addr, hotkey) = p
-        .wait_for_line(0, START_TIMEOUT, |l: &Line| {
-            let rest = l.text.strip_prefix("serving ")?;
-            let (_, rest) = rest.split_once(" on http://")?;
-            let (addr, hotkey) = rest.split_once(" as hotkey ")?;
-            (l.stream == Stream::Stdout).then(|| (addr.to_string(), hotkey.to_string()))
-        })
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let (addr, hotkey) = common::synapse_serving(&mut p, START_TIMEOUT).await;
     (p, addr, hotkey)
 }
 
