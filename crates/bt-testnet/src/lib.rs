@@ -9,6 +9,7 @@
 //! - [`Testnet`]: a generic, index-addressed set of running nodes of any kind implementing
 //!   [`TestNode`] (kill one, look at the survivors); [`metagraph::MetagraphTestnet`] builds on
 //!   it for gossip nodes, and later neuron harnesses can do the same.
+//! - [`chopsticks::Chopsticks`]: a real subtensor runtime (Chopsticks) on loopback.
 //! - [`ChildProcess`] ([`process`]): real processes (e.g. `bittensor neuron echo`) with their
 //!   output captured in a bounded ring, a deadline on every wait, SIGKILL, kill on drop, and
 //!   the output tail in every failure message.
@@ -23,6 +24,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod chopsticks;
 pub mod metagraph;
 pub mod process;
 mod proxy;
