@@ -8,8 +8,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use bt_chain::{
-    Call, Chain, ChainExt, ChainNode, ChainState, Genesis, Keypair, NodeConfig, RAO_PER_TAO,
-    RpcChain, SignedTx, apply_block,
+    Call, ChainNode, ChainState, Genesis, Keypair, NodeClient, NodeClientExt, NodeConfig,
+    RAO_PER_TAO, RpcChain, SignedTx, apply_block,
 };
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -128,7 +128,7 @@ impl AxonInfo {
     }
 }
 
-/// Where an axon listens, for [`crate::ChainExt::serve_axon`].
+/// Where an axon listens, for [`crate::NodeClientExt::serve_axon`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AxonEndpoint {
     pub ip: IpAddr,

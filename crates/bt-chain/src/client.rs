@@ -1,6 +1,6 @@
-//! The client side: the [`Chain`] trait (what a neuron needs from a chain) and [`RpcChain`],
-//! its implementation over jsonrpsee's WebSocket client. [`ChainExt`] adds one signed,
-//! receipt-checked call per operation on top of any `Chain`.
+//! The client side: the [`NodeClient`] trait (the embedded node's RPC surface: transactions in its own format) and [`RpcChain`],
+//! its implementation over jsonrpsee's WebSocket client. [`NodeClientExt`] adds one signed,
+//! receipt-checked call per operation on top of any `NodeClient`.
 //!
 //! Cancel-safety: every method is a single request/response; dropping a future abandons the
 //! request (a submitted transaction may still be included — check its nonce or receipt).
@@ -25,7 +25,7 @@ pub const SUBMIT_WAIT: Duration = Duration::from_secs(30);
 pub const SUBSCRIPTION_BUFFER: usize = 64;
 
 #[async_trait]
-pub trait Chain: Send + Sync {
+pub trait NodeClient: Send + Sync {
     /// The genesis hash transactions must be signed for.
     async fn genesis_hash(&self) -> Result<Hash, ChainError>;
     /// The nonce the next transaction of `account` must carry (pending ones counted).
@@ -48,9 +48,10 @@ pub trait Chain: Send + Sync {
     async fn produce_block(&self) -> Result<Header, ChainError>;
 }
 
-/// A [`Chain`] over JSON-RPC (WebSocket).
+/// A [`NodeClient`] over JSON-RPC (WebSocket).
 pub struct RpcChain {
-    client: WsClient,
+    pub(crate) client: WsClient,
+    pub(crate) endpoint: String,
 }
 
 fn remote(op: &'static str) -> impl Fn(jsonrpsee::core::client::Error) -> ChainError {
@@ -91,7 +92,10 @@ impl RpcChain {
                     format!("{url}: {e} (is the node running? check --chain_endpoint)"),
                 )
             })?;
-        Ok(Self { client })
+        Ok(Self {
+            client,
+            endpoint: url,
+        })
     }
 }
 
@@ -102,7 +106,7 @@ fn hex_hash(s: &str) -> Result<Hash, ChainError> {
 }
 
 #[async_trait]
-impl Chain for RpcChain {
+impl NodeClient for RpcChain {
     async fn genesis_hash(&self) -> Result<Hash, ChainError> {
         hex_hash(
             &self
@@ -185,7 +189,7 @@ impl Chain for RpcChain {
     }
 }
 
-fn ok(r: Receipt) -> Result<Receipt, ChainError> {
+pub(crate) fn ok(r: Receipt) -> Result<Receipt, ChainError> {
     match r.error {
         Some(reason) => Err(ChainError::TxFailed {
             block: r.block,
@@ -195,10 +199,10 @@ fn ok(r: Receipt) -> Result<Receipt, ChainError> {
     }
 }
 
-/// One signed call per operation, for any [`Chain`]. Each fetches the nonce, signs for the
+/// One signed call per operation, for any [`NodeClient`]. Each fetches the nonce, signs for the
 /// chain's genesis, waits for inclusion and turns a failed receipt into `TxFailed`.
 #[async_trait]
-pub trait ChainExt: Chain {
+pub trait NodeClientExt: NodeClient {
     async fn call(&self, key: &Keypair, call: Call) -> Result<Receipt, ChainError> {
         let genesis = self.genesis_hash().await?;
         let nonce = self.nonce(&key.account()).await?;
@@ -436,9 +440,9 @@ pub trait ChainExt: Chain {
     }
 }
 
-impl<T: Chain + ?Sized> ChainExt for T {}
+impl<T: NodeClient + ?Sized> NodeClientExt for T {}
 
-async fn uid_of<C: Chain + ?Sized>(
+async fn uid_of<C: NodeClient + ?Sized>(
     c: &C,
     netuid: u16,
     hotkey: &AccountId,

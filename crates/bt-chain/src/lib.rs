@@ -17,15 +17,15 @@
 //!   mempool and the JSON-RPC server (HTTP and WebSocket on one port);
 //!   [`NodeConfig::from_options`] makes its configuration from what an operator chooses
 //!   ([`NodeOptions`]).
-//! - **Client.** The [`Chain`] trait (submit, metagraph, block, subscribe) and [`RpcChain`],
-//!   its jsonrpsee implementation; [`ChainExt`] signs and submits each call (faucet, subnets,
+//! - **Client.** The [`NodeClient`] trait (submit, metagraph, block, subscribe) and [`RpcChain`],
+//!   its jsonrpsee implementation; [`NodeClientExt`] signs and submits each call (faucet, subnets,
 //!   registration, stake, hyperparameters) and waits for its receipt. Presentation (tables,
 //!   flag names) is the `bittensor` binary's.
 //!
 //! # Example
 //! ```no_run
 //! # async fn demo() -> Result<(), bt_chain::ChainError> {
-//! use bt_chain::{Chain, ChainExt, ChainNode, NodeConfig, RpcChain, Keypair};
+//! use bt_chain::{NodeClient, NodeClientExt, ChainNode, NodeConfig, RpcChain, Keypair};
 //! let node = ChainNode::start(NodeConfig::instant_in_memory(10)).await?;
 //! let chain = RpcChain::connect(&format!("ws://{}", node.local_addr())).await?;
 //! let cold = Keypair::dev("alice");
@@ -51,6 +51,7 @@ mod hash;
 mod hparams;
 mod keys;
 pub mod metagraph;
+mod neutral;
 pub mod node;
 mod node_options;
 mod producer;
@@ -66,7 +67,7 @@ pub use axon::{AxonEndpoint, AxonIdentity, AxonInfo};
 pub use block::{
     Block, Header, MAX_BLOCK_TXS, Produced, Receipt, Rejected, apply_block, genesis, import_block,
 };
-pub use client::{Chain, ChainExt, RpcChain};
+pub use client::{NodeClient, NodeClientExt, RpcChain};
 pub use codec::MAX_TX_BYTES;
 pub use error::{ChainError, Result};
 pub use genesis::Genesis;
@@ -74,6 +75,7 @@ pub use hash::{Hash, blake2_256};
 pub use hparams::{HyperparamKey, Hyperparams, MAX_UIDS_CAP, RAO_PER_TAO};
 pub use keys::{AccountId, Keypair, SS58_PREFIX};
 pub use metagraph::Metagraph;
+pub use neutral::subnet_metagraph;
 pub use node::{BlockMode, ChainNode, NodeConfig};
 pub use node_options::NodeOptions;
 pub use state::{Account, ChainState, Commit, Neuron, Subnet};

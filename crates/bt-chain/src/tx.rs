@@ -293,9 +293,19 @@ impl SignedTx {
     }
 
     pub fn sign(key: &Keypair, nonce: u64, call: Call, genesis: &Hash) -> Self {
-        let signer = key.account();
+        Self::sign_with(&key.sr25519(), nonce, call, genesis)
+    }
+
+    /// [`Self::sign`] with a wallet's key pair as it is (no [`Keypair`] needed).
+    pub fn sign_with(
+        pair: &bt_crypto::wallet::Sr25519Pair,
+        nonce: u64,
+        call: Call,
+        genesis: &Hash,
+    ) -> Self {
+        let signer = AccountId(pair.account().0);
         let unsigned = Self::unsigned_bytes(&signer, nonce, &call);
-        let signature = key.sign(&Self::signing_payload(genesis, &unsigned));
+        let signature = pair.sign(&Self::signing_payload(genesis, &unsigned));
         Self {
             signer,
             nonce,

@@ -7,7 +7,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use bt_chain::store::Store;
-use bt_chain::{BlockMode, Chain, ChainExt, ChainNode, Genesis, Keypair, NodeConfig, RpcChain};
+use bt_chain::{
+    BlockMode, ChainNode, Genesis, Keypair, NodeClient, NodeClientExt, NodeConfig, RpcChain,
+};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

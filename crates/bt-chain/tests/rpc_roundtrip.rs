@@ -5,8 +5,8 @@
 
 use bt_chain::rpc::ChainApiClient;
 use bt_chain::{
-    AxonEndpoint, AxonIdentity, Call, Chain, ChainError, ChainExt, ChainNode, Keypair, NodeConfig,
-    RAO_PER_TAO, RpcChain, SignedTx,
+    AxonEndpoint, AxonIdentity, Call, ChainError, ChainNode, Keypair, NodeClient, NodeClientExt,
+    NodeConfig, RAO_PER_TAO, RpcChain, SignedTx,
 };
 use bt_crypto::NeuronKey;
 use std::net::{IpAddr, Ipv4Addr};

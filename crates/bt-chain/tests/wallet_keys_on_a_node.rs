@@ -3,10 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use bt_chain::Chain as _;
+use bt_chain::NodeClient as _;
 use bt_chain::{
-    BlockMode, ChainError, ChainExt, ChainNode, HyperparamKey, Keypair, NodeConfig, NodeOptions,
-    RpcChain,
+    BlockMode, ChainError, ChainNode, HyperparamKey, Keypair, NodeClientExt, NodeConfig,
+    NodeOptions, RpcChain,
 };
 use bt_crypto::wallet::Wallet;
 use std::path::Path;

@@ -1,5 +1,5 @@
 //! `bittensor chain|subnet|wallet`: the local chain node, subnets on it, and sr25519 wallets.
-//! Flags into `bt_chain`'s node options and `ChainExt` calls, and `bt_crypto`'s wallets.
+//! Flags into `bt_chain`'s node options and `NodeClientExt` calls, and `bt_crypto`'s wallets.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -7,10 +7,15 @@ use std::time::Duration;
 
 use anyhow::Result;
 use bt_chain::{
-    BlockMode, Chain as _, ChainError, ChainExt as _, ChainNode, HyperparamKey, Keypair,
-    NodeConfig, NodeOptions, RpcChain,
+    BlockMode, ChainError, ChainNode, HyperparamKey, Keypair, NodeClientExt as _, NodeConfig,
+    NodeOptions, RpcChain,
 };
+use std::sync::Arc;
+
 use bt_crypto::wallet::Wallet;
+use bt_interfaces::Chain;
+use bt_neuron::chain_target::ChainTarget;
+use bt_subtensor::RpcConfig;
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::display;
@@ -85,7 +90,8 @@ pub enum WalletCommand {
 
 #[derive(Debug, Clone, Args)]
 pub struct Endpoint {
-    /// Chain node (host:port, ws:// or http://).
+    /// The embedded chain's node (host:port, ws:// or http://); used unless a subtensor flag
+    /// is given.
     #[arg(
         long = "chain_endpoint",
         alias = "chain-endpoint",
@@ -93,6 +99,41 @@ pub struct Endpoint {
         env = "BT_CHAIN_ENDPOINT"
     )]
     pub endpoint: String,
+    /// Subtensor network: finney, test, archive, local (ws://127.0.0.1:9944), latent-lite, or
+    /// a ws:// / wss:// URL.
+    #[arg(
+        long = "subtensor.network",
+        aliases = ["subtensor-network", "subtensor_network"],
+        env = "BT_SUBTENSOR_NETWORK"
+    )]
+    pub network: Option<String>,
+    /// Subtensor node URL (ws:// or wss://); wins over --subtensor.network.
+    #[arg(
+        long = "subtensor.chain_endpoint",
+        aliases = ["subtensor-chain-endpoint", "subtensor.chain-endpoint", "subtensor_chain_endpoint"]
+    )]
+    pub subtensor_endpoint: Option<String>,
+}
+
+impl Endpoint {
+    pub fn target(&self) -> Result<ChainTarget> {
+        let local = std::env::var("BT_SUBTENSOR_CHAIN_ENDPOINT").ok();
+        ChainTarget::from_flags(
+            &self.endpoint,
+            self.network.as_deref(),
+            self.subtensor_endpoint.as_deref(),
+            local.as_deref(),
+        )
+        .map_err(|e| CliError::Usage(exit::chain_error_text(&e)).into())
+    }
+
+    /// Connects to whichever chain the flags name.
+    pub async fn chain(&self) -> Result<Arc<dyn Chain>> {
+        self.target()?
+            .connect(RpcConfig::default())
+            .await
+            .map_err(exit::chain_error)
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -121,19 +162,34 @@ pub enum SubnetCommand {
         #[command(flatten)]
         wallet: WalletArgs,
     },
+    /// List the chain's subnets with their size and tempo.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        endpoint: Endpoint,
+    },
     /// Print a subnet's metagraph.
     Metagraph {
         #[arg(long)]
         netuid: u16,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         endpoint: Endpoint,
     },
-    /// Print a subnet's hyperparameters, or set one (as its owner) with --set NAME=VALUE.
+    /// Print a subnet's hyperparameters, or set one (as its owner, embedded chain) with
+    /// --set NAME=VALUE.
     Hparams {
         #[arg(long)]
         netuid: u16,
         #[arg(long)]
         set: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         endpoint: Endpoint,
         #[command(flatten)]
@@ -152,7 +208,21 @@ fn unreachable(e: ChainError) -> anyhow::Error {
     CliError::Unreachable(e.to_string()).into()
 }
 
+fn wallet_account(k: &Keypair) -> bt_crypto::wallet::AccountId {
+    bt_crypto::wallet::AccountId(k.account().0)
+}
+
+/// The embedded chain's own client, for what only it does (faucet, PoW, setting
+/// hyperparameters); refuses subtensor flags rather than ignoring them.
 async fn connect(ep: &Endpoint) -> Result<RpcChain> {
+    if ep.target()?.is_subtensor() {
+        return Err(CliError::Usage(
+            "this command is for the embedded chain; drop --subtensor.network / \
+             --subtensor.chain_endpoint"
+                .into(),
+        )
+        .into());
+    }
     RpcChain::connect(&ep.endpoint).await.map_err(unreachable)
 }
 
@@ -248,11 +318,12 @@ pub async fn subnet(cmd: SubnetCommand) -> Result<u8> {
             wallet: w,
         } => {
             let (cold, hot) = keys(&w)?;
-            let netuid = connect(&ep)
+            let netuid = ep
+                .chain()
                 .await?
-                .create_subnet(&cold, &hot.account())
+                .register_network(&cold.sr25519(), &wallet_account(&hot))
                 .await
-                .map_err(unreachable)?;
+                .map_err(exit::chain_error)?;
             println!("created subnet {netuid}");
         }
         SubnetCommand::Register {
@@ -262,28 +333,75 @@ pub async fn subnet(cmd: SubnetCommand) -> Result<u8> {
             wallet,
         } => {
             let (cold, hot) = keys(&wallet)?;
-            let chain = connect(&endpoint).await?;
             let uid = match method {
-                Method::Burn => chain.burned_register(&cold, netuid, &hot.account()).await,
-                Method::Pow => chain.pow_register(&hot, netuid, &cold.account()).await,
-            }
-            .map_err(unreachable)?;
+                Method::Burn => endpoint
+                    .chain()
+                    .await?
+                    .burned_register(&cold.sr25519(), netuid, &wallet_account(&hot))
+                    .await
+                    .map_err(exit::chain_error)?,
+                Method::Pow if endpoint.target()?.is_subtensor() => {
+                    return Err(CliError::Usage(
+                        "--method pow is for the embedded chain; register on subtensor with \
+                         --method burn"
+                            .into(),
+                    )
+                    .into());
+                }
+                Method::Pow => connect(&endpoint)
+                    .await?
+                    .pow_register(&hot, netuid, &cold.account())
+                    .await
+                    .map_err(unreachable)?,
+            };
             println!(
                 "registered {} on subnet {netuid} as uid {uid}",
                 hot.account().to_ss58()
             );
         }
-        SubnetCommand::Metagraph { netuid, endpoint } => {
-            let mg = connect(&endpoint)
-                .await?
-                .metagraph(netuid)
+        SubnetCommand::List { json, endpoint } => {
+            let chain = endpoint.chain().await?;
+            let mut rows = Vec::new();
+            for netuid in chain.subnets().await.map_err(exit::chain_error)? {
+                let n = chain
+                    .metagraph(netuid, false)
+                    .await
+                    .map_err(exit::chain_error)?;
+                let hp = chain.hyperparams(netuid).await.map_err(exit::chain_error)?;
+                rows.push((n, hp));
+            }
+            if json {
+                println!("{}", display::subnets_json(&rows));
+            } else {
+                print!("{}", display::subnets_table(&rows));
+            }
+        }
+        SubnetCommand::Metagraph {
+            netuid,
+            json,
+            endpoint,
+        } => {
+            let chain = endpoint.chain().await?;
+            let mg = chain
+                .metagraph(netuid, false)
                 .await
-                .map_err(unreachable)?;
-            println!("{}", display::metagraph_table(&mg));
+                .map_err(exit::chain_error)?;
+            if json {
+                println!("{}", display::metagraph_json(&mg));
+            } else {
+                let tempo = chain
+                    .hyperparams(netuid)
+                    .await
+                    .map_err(exit::chain_error)?
+                    .values
+                    .tempo;
+                println!("{}", display::metagraph_table(&mg, tempo));
+            }
         }
         SubnetCommand::Hparams {
             netuid,
             set,
+            json,
             endpoint,
             wallet,
         } => {
@@ -303,15 +421,32 @@ pub async fn subnet(cmd: SubnetCommand) -> Result<u8> {
                 }
                 None => None,
             };
-            let chain = connect(&endpoint).await?;
             if let Some((cold, key, value)) = assignment {
-                chain
+                if endpoint.target()?.is_subtensor() {
+                    return Err(CliError::Usage(
+                        "--set changes the embedded chain's hyperparameters; on subtensor an \
+                         owner sets them through AdminUtils (btcli sudo set)"
+                            .into(),
+                    )
+                    .into());
+                }
+                connect(&endpoint)
+                    .await?
                     .set_hyperparam(&cold, netuid, key, value)
                     .await
                     .map_err(unreachable)?;
             }
-            let h = chain.hyperparams(netuid).await.map_err(unreachable)?;
-            println!("{}", display::hparams_table(&h));
+            let h = endpoint
+                .chain()
+                .await?
+                .hyperparams(netuid)
+                .await
+                .map_err(exit::chain_error)?;
+            if json {
+                println!("{}", display::hparams_json(&h));
+            } else {
+                println!("{}", display::hparams_table(&h));
+            }
         }
         SubnetCommand::Faucet {
             endpoint: ep,
@@ -321,7 +456,9 @@ pub async fn subnet(cmd: SubnetCommand) -> Result<u8> {
             let chain = connect(&ep).await?;
             // A refused top-up (the account already holds enough) still reports the balance.
             let balance = match chain.faucet(&cold).await {
-                Ok(_) | Err(ChainError::TxFailed { .. }) => chain.balance(&cold.account()).await,
+                Ok(_) | Err(ChainError::TxFailed { .. }) => {
+                    bt_chain::NodeClient::balance(&chain, &cold.account()).await
+                }
                 Err(e) => Err(e),
             }
             .map_err(unreachable)?;

@@ -1,37 +1,31 @@
-//! The chain's data as the `subnet` commands print it: text tables, one row per neuron or
-//! hyperparameter.
+//! A chain's data as the `subnet` commands print it: text tables, one row per neuron or
+//! hyperparameter, and the same rows as JSON. Built from `bt-interfaces`' chain types, so the
+//! embedded chain and subtensor print the same table.
 
 use std::fmt::Write as _;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use bt_chain::{AxonInfo, HyperparamKey, Hyperparams, Metagraph, RAO_PER_TAO};
+use bt_chain::{HyperparamKey, RAO_PER_TAO};
+use bt_interfaces::{SubnetHyperparams, SubnetMetagraph};
+use serde_json::{Value, json};
 
 /// The chain stores these (trust, consensus, incentive, dividends) as x · 65535.
 fn frac(x: u16) -> f64 {
     f64::from(x) / 65535.0
 }
 
-fn axon_addr(a: &AxonInfo) -> String {
-    let ip = if a.ip_type == 4 {
-        IpAddr::V4(Ipv4Addr::from(u32::try_from(a.ip).unwrap_or(0)))
-    } else {
-        IpAddr::V6(Ipv6Addr::from(a.ip))
-    };
-    format!("{ip}:{}", a.port)
+fn tao(rao: u64) -> f64 {
+    rao as f64 / RAO_PER_TAO as f64
 }
 
 /// The metagraph as a text table (one row per uid), like `btcli subnet metagraph`.
-pub fn metagraph_table(mg: &Metagraph) -> String {
-    let tao = |rao: u64| rao as f64 / RAO_PER_TAO as f64;
+pub fn metagraph_table(mg: &SubnetMetagraph, tempo: u16) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "subnet {} at block {}: {} neurons, burn {:.4} TAO, tempo {}",
+        "subnet {} at block {}: {} neurons, tempo {tempo}",
         mg.netuid,
         mg.block,
-        mg.n,
-        tao(mg.burn),
-        mg.hparams.tempo
+        mg.neurons.len(),
     );
     let _ = writeln!(
         out,
@@ -49,42 +43,25 @@ pub fn metagraph_table(mg: &Metagraph) -> String {
         "AXON",
         "HOTKEY"
     );
-    // A node's answer could carry vectors shorter than `n`: print the rows that are complete
-    // rather than index past an end.
-    let rows = [
-        mg.uids.len(),
-        mg.stake.len(),
-        mg.validator_trust.len(),
-        mg.consensus.len(),
-        mg.incentive.len(),
-        mg.dividends.len(),
-        mg.active.len(),
-        mg.emission.len(),
-        mg.last_update.len(),
-        mg.validator_permit.len(),
-        mg.axons.len(),
-        mg.hotkeys.len(),
-    ]
-    .into_iter()
-    .fold(usize::from(mg.n), usize::min);
-    for i in 0..rows {
-        let axon = mg.axons[i]
+    for n in &mg.neurons {
+        let axon = n
+            .axon
             .as_ref()
-            .map_or_else(|| "-".to_string(), axon_addr);
-        let hk = mg.hotkeys[i].to_ss58();
+            .map_or_else(|| "-".to_string(), |a| format!("{}:{}", a.ip, a.port));
+        let hk = n.hotkey.to_ss58();
         let _ = writeln!(
             out,
             "{:>4} {:>12.4} {:>7.4} {:>7.4} {:>7.4} {:>7.4} {:>7} {:>12} {:>6} {:>4} {:>22} {:<12}",
-            mg.uids[i],
-            tao(mg.stake[i]),
-            frac(mg.validator_trust[i]),
-            frac(mg.consensus[i]),
-            frac(mg.incentive[i]),
-            frac(mg.dividends[i]),
-            mg.active[i],
-            mg.emission[i],
-            mg.block.saturating_sub(mg.last_update[i]),
-            if mg.validator_permit[i] { "*" } else { "" },
+            n.uid,
+            tao(n.stake),
+            frac(n.validator_trust),
+            frac(n.consensus),
+            frac(n.incentive),
+            frac(n.dividends),
+            n.active,
+            n.emission,
+            mg.block.saturating_sub(n.last_update),
+            if n.validator_permit { "*" } else { "" },
             axon,
             hk.get(..12).unwrap_or(&hk),
         );
@@ -92,62 +69,178 @@ pub fn metagraph_table(mg: &Metagraph) -> String {
     out
 }
 
-/// One line per hyperparameter, by the name `subnet hparams --set` takes.
-pub fn hparams_table(h: &Hyperparams) -> String {
-    let v = serde_json::to_value(h).unwrap_or_default();
+/// The metagraph as JSON: the SDK's field names, fractions as floats, stake in TAO, emission
+/// in rao, addresses as SS58.
+pub fn metagraph_json(mg: &SubnetMetagraph) -> Value {
+    let neurons: Vec<Value> = mg
+        .neurons
+        .iter()
+        .map(|n| {
+            json!({
+                "uid": n.uid,
+                "hotkey": n.hotkey.to_ss58(),
+                "coldkey": n.coldkey.to_ss58(),
+                "stake": tao(n.stake),
+                "rank": frac(n.rank),
+                "trust": frac(n.trust),
+                "consensus": frac(n.consensus),
+                "incentive": frac(n.incentive),
+                "dividends": frac(n.dividends),
+                "emission": n.emission,
+                "validator_trust": frac(n.validator_trust),
+                "validator_permit": n.validator_permit,
+                "active": n.active,
+                "last_update": n.last_update,
+                "block_at_registration": n.block_at_registration,
+                "axon": n.axon.as_ref().map(|a| json!({
+                    "ip": a.ip.to_string(), "port": a.port, "protocol": a.protocol, "version": a.version,
+                })),
+            })
+        })
+        .collect();
+    json!({
+        "netuid": mg.netuid,
+        "block": mg.block,
+        "n": mg.neurons.len(),
+        "owner_coldkey": mg.owner_coldkey.map(|c| c.to_ss58()),
+        "neurons": neurons,
+    })
+}
+
+/// One row per subnet, like `btcli subnet list`.
+pub fn subnets_table(rows: &[(SubnetMetagraph, SubnetHyperparams)]) -> String {
     let mut out = String::new();
-    for k in HyperparamKey::ALL {
-        let val = v.get(k.name()).map_or("?".to_string(), |x| x.to_string());
-        let _ = writeln!(out, "{:<26} {val}", k.name());
+    let _ = writeln!(
+        out,
+        "{:>6} {:>5} {:>6} {:>14} {:<48}",
+        "NETUID", "N", "TEMPO", "STAKE(τ)", "OWNER"
+    );
+    for (mg, hp) in rows {
+        let stake: u64 = mg
+            .neurons
+            .iter()
+            .map(|n| n.stake)
+            .fold(0, u64::saturating_add);
+        let owner = mg
+            .owner_coldkey
+            .map_or_else(|| "-".to_string(), |c| c.to_ss58());
+        let _ = writeln!(
+            out,
+            "{:>6} {:>5} {:>6} {:>14.4} {:<48}",
+            mg.netuid,
+            mg.neurons.len(),
+            hp.values.tempo,
+            tao(stake),
+            owner
+        );
     }
     out
+}
+
+pub fn subnets_json(rows: &[(SubnetMetagraph, SubnetHyperparams)]) -> Value {
+    Value::Array(
+        rows.iter()
+            .map(|(mg, hp)| {
+                let stake: u64 = mg
+                    .neurons
+                    .iter()
+                    .map(|n| n.stake)
+                    .fold(0, u64::saturating_add);
+                json!({
+                    "netuid": mg.netuid,
+                    "n": mg.neurons.len(),
+                    "tempo": hp.values.tempo,
+                    "total_stake": tao(stake),
+                    "owner_coldkey": mg.owner_coldkey.map(|c| c.to_ss58()),
+                })
+            })
+            .collect(),
+    )
+}
+
+/// One line per hyperparameter, by the name `subnet hparams --set` takes; a value the chain
+/// does not store is shown as `-`.
+pub fn hparams_table(h: &SubnetHyperparams) -> String {
+    let mut out = String::new();
+    for (name, val) in hparams_named(h) {
+        let _ = writeln!(
+            out,
+            "{name:<26} {}",
+            val.map_or("-".to_string(), |v| v.to_string())
+        );
+    }
+    out
+}
+
+pub fn hparams_json(h: &SubnetHyperparams) -> Value {
+    Value::Object(
+        hparams_named(h)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.unwrap_or(Value::Null)))
+            .collect(),
+    )
+}
+
+fn hparams_named(h: &SubnetHyperparams) -> Vec<(&'static str, Option<Value>)> {
+    let v = serde_json::to_value(&h.values).unwrap_or_default();
+    HyperparamKey::ALL
+        .iter()
+        .map(|k| {
+            let absent = h.absent.contains(&k.name());
+            (
+                k.name(),
+                if absent {
+                    None
+                } else {
+                    v.get(k.name()).cloned()
+                },
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bt_chain::AccountId;
+    use bt_crypto::wallet::AccountId;
+    use bt_interfaces::{Hyperparams, NeuronRow};
 
-    fn metagraph(n: u16) -> Metagraph {
-        let k = usize::from(n);
-        Metagraph {
+    fn metagraph(n: u16) -> SubnetMetagraph {
+        SubnetMetagraph {
             netuid: 1,
             block: 10,
-            n,
-            owner_coldkey: AccountId([1; 32]),
-            owner_hotkey: AccountId([2; 32]),
-            uids: (0..n).collect(),
-            hotkeys: (0..n).map(|i| AccountId([i as u8; 32])).collect(),
-            coldkeys: vec![AccountId([1; 32]); k],
-            stake: vec![1_500_000_000; k],
-            active: vec![true; k],
-            last_update: vec![4; k],
-            block_at_registration: vec![0; k],
-            validator_permit: vec![true; k],
-            validator_trust: vec![65535; k],
-            consensus: vec![0; k],
-            incentive: vec![0; k],
-            dividends: vec![0; k],
-            rank: vec![0; k],
-            trust: vec![0; k],
-            emission: vec![7; k],
-            axons: vec![None; k],
-            weights: vec![Vec::new(); k],
-            bonds: vec![Vec::new(); k],
-            hparams: Hyperparams::default(),
-            burn: 1_000_000_000,
+            owner_coldkey: Some(AccountId([1; 32])),
+            neurons: (0..n)
+                .map(|uid| NeuronRow {
+                    uid,
+                    hotkey: AccountId([uid as u8; 32]),
+                    coldkey: AccountId([1; 32]),
+                    stake: 1_500_000_000,
+                    rank: 0,
+                    trust: 0,
+                    consensus: 0,
+                    incentive: 0,
+                    dividends: 0,
+                    emission: 7,
+                    validator_trust: 65535,
+                    validator_permit: true,
+                    active: true,
+                    last_update: 4,
+                    block_at_registration: 0,
+                    axon: None,
+                    weights: Vec::new(),
+                    bonds: Vec::new(),
+                })
+                .collect(),
         }
     }
 
     #[test]
     fn metagraph_table_has_a_header_and_a_row_per_uid() {
-        let table = metagraph_table(&metagraph(3));
+        let table = metagraph_table(&metagraph(3), 360);
         let lines: Vec<_> = table.lines().collect();
         assert_eq!(lines.len(), 2 + 3, "{table}");
-        assert_eq!(
-            lines[0],
-            "subnet 1 at block 10: 3 neurons, burn 1.0000 TAO, tempo 360"
-        );
+        assert_eq!(lines[0], "subnet 1 at block 10: 3 neurons, tempo 360");
         let row: Vec<_> = lines[2].split_whitespace().collect();
         assert_eq!(
             &row[..8],
@@ -159,18 +252,32 @@ mod tests {
     }
 
     #[test]
-    fn a_short_metagraph_prints_its_complete_rows_only() {
-        let mut mg = metagraph(3);
-        mg.stake.truncate(1);
-        assert_eq!(metagraph_table(&mg).lines().count(), 2 + 1);
+    fn metagraph_json_names_fields_as_the_sdk() {
+        let j = metagraph_json(&metagraph(2));
+        assert_eq!(j["n"], 2);
+        assert_eq!(j["neurons"][1]["uid"], 1);
+        assert_eq!(j["neurons"][1]["stake"], 1.5);
+        assert_eq!(j["neurons"][1]["validator_trust"], 1.0);
+        assert_eq!(j["neurons"][0]["hotkey"], AccountId([0; 32]).to_ss58());
     }
 
     #[test]
-    fn hparams_table_has_one_line_per_key() {
-        let table = hparams_table(&Hyperparams::default());
+    fn hparams_table_has_one_line_per_key_and_marks_absent_ones() {
+        let mut h = SubnetHyperparams {
+            values: Hyperparams::default(),
+            absent: Vec::new(),
+        };
+        let table = hparams_table(&h);
         assert_eq!(table.lines().count(), HyperparamKey::ALL.len());
         let tempo = table.lines().find(|l| l.starts_with("tempo ")).unwrap();
         assert_eq!(tempo.split_whitespace().nth(1), Some("360"));
-        assert!(!table.contains(" ?\n"), "{table}");
+        h.absent.push("bonds_penalty");
+        let table = hparams_table(&h);
+        let line = table
+            .lines()
+            .find(|l| l.starts_with("bonds_penalty "))
+            .unwrap();
+        assert_eq!(line.split_whitespace().nth(1), Some("-"));
+        assert!(hparams_json(&h)["bonds_penalty"].is_null());
     }
 }

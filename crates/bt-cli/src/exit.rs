@@ -37,6 +37,35 @@ pub enum CliError {
     KeyInUse(String),
 }
 
+/// A chain error as one line with its causes (the endpoint, then what the node said).
+pub fn chain_error_text(e: &bt_interfaces::ChainError) -> String {
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
+/// A chain error as the CLI reports it: an unreachable or slow node, or one whose answer we
+/// cannot read, exits with UNREACHABLE; wrong input with USAGE; a refused transaction with
+/// FAILURE.
+pub fn chain_error(e: bt_interfaces::ChainError) -> anyhow::Error {
+    use bt_interfaces::ChainError as E;
+    let text = chain_error_text(&e);
+    match e {
+        E::Unavailable { .. } | E::Timeout { .. } | E::Invalid { .. } => {
+            CliError::Unreachable(text).into()
+        }
+        E::NoSubnet(_) | E::NotRegistered { .. } | E::Unsupported { .. } => {
+            CliError::Usage(text).into()
+        }
+        E::Rejected { .. } => anyhow::anyhow!(text),
+    }
+}
+
 /// The exit code for an error chain: the first classified error in it wins.
 pub fn code_for(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {

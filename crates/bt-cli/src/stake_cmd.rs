@@ -2,7 +2,7 @@
 //! is what gives a validator its permit and its weight in Yuma consensus.
 
 use anyhow::Result;
-use bt_chain::{Chain, ChainExt, RAO_PER_TAO, RpcChain};
+use bt_chain::{NodeClient, NodeClientExt, RAO_PER_TAO, RpcChain};
 use clap::{Args, Subcommand};
 
 use crate::chain_cmd::{Endpoint, WalletArgs, keys};

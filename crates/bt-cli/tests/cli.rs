@@ -343,7 +343,29 @@ fn local_chain_subnet_and_wallet_flow() {
     .unwrap();
     assert!(registered.contains("as uid 1"), "{registered}");
     let mg = String::from_utf8(run(&["subnet", "metagraph", "--netuid", &netuid])).unwrap();
-    assert!(mg.contains("2 neurons"), "{mg}");
+    assert!(mg.contains("2 neurons, tempo 2"), "{mg}");
+    let mg: serde_json::Value = serde_json::from_slice(&run(&[
+        "subnet",
+        "metagraph",
+        "--netuid",
+        &netuid,
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(mg["n"], 2, "{mg}");
+    assert_eq!(mg["neurons"][1]["uid"], 1, "{mg}");
+    let subnets: serde_json::Value =
+        serde_json::from_slice(&run(&["subnet", "list", "--json"])).unwrap();
+    let listed = subnets.as_array().unwrap();
+    let ours = listed
+        .iter()
+        .find(|s| s["netuid"].as_u64().map(|v| v.to_string()).as_deref() == Some(netuid.as_str()))
+        .expect("listed");
+    assert_eq!(
+        (ours["n"].as_u64(), ours["tempo"].as_u64()),
+        (Some(2), Some(2)),
+        "{subnets}"
+    );
     let listed = String::from_utf8(run(&["wallet", "list"])).unwrap();
     assert!(
         listed.contains("owner") && listed.contains("miner"),
@@ -374,6 +396,7 @@ fn cli_reference_is_current() {
         &["chain", "start"],
         &["subnet", "create"],
         &["subnet", "register"],
+        &["subnet", "list"],
         &["subnet", "metagraph"],
         &["subnet", "hparams"],
         &["subnet", "faucet"],

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bt_chain::{Chain, RpcChain};
+use bt_chain::{NodeClient, RpcChain};
 
 fn bittensor() -> Command {
     Command::new(assert_cmd::cargo::cargo_bin("bittensor"))

@@ -8,6 +8,8 @@
 //! - [`Modality`]: what a tensor represents (one definition, the wire's; re-exported from
 //!   `bt-tensor`, whose validation depends on it).
 //! - [`MetagraphSource`]: who the peers are, from gossip or from a chain.
+//! - [`Chain`]: a chain's subnets, metagraphs and transactions (register, serve, stake, set /
+//!   commit / reveal weights), implemented by the embedded chain's client and by subtensor's.
 //! - [`Hyperparams`]: a subnet's settings (one definition, with CONSENSUS.md's defaults; it
 //!   lives in `bt-consensus`, which must stay free of every other dependency, and is
 //!   re-exported here).
@@ -17,10 +19,15 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod chain;
 pub mod metagraph;
 pub mod synapse;
 
 pub use bt_consensus::Hyperparams;
 pub use bt_tensor::{Modality, Tensor};
+pub use chain::{
+    AxonRow, AxonServe, Chain, ChainError, Included, NeuronRow, SubnetHyperparams, SubnetMetagraph,
+    TensorIdentity, WeightsCommit,
+};
 pub use metagraph::{MetagraphSource, PeerCounts, SourceError, SourceKind, SynapseInfo};
 pub use synapse::{Synapse, SynapseError};

@@ -30,6 +30,7 @@
 // Tests may unwrap: a panic is the failure report there.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod chain_target;
 pub mod config;
 mod echo;
 pub mod error;

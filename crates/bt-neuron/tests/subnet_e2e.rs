@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use bt_chain::{Chain, Keypair};
+use bt_chain::{Keypair, NodeClient};
 use bt_crypto::NeuronKey;
 use bt_dendrite::{CallOptions, Dendrite, DendriteConfig, Endpoint, Inputs};
 use bt_neuron::NeuronConfig;

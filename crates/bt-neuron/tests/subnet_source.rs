@@ -8,7 +8,7 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use bt_chain::{AxonEndpoint, AxonIdentity, ChainExt, HyperparamKey, Keypair};
+use bt_chain::{AxonEndpoint, AxonIdentity, HyperparamKey, Keypair, NodeClientExt};
 use bt_crypto::NeuronKey;
 use bt_interfaces::{MetagraphSource, PeerCounts, SourceError, SourceKind};
 use bt_neuron::subnet::{ChainMetagraph, WeightsOutcome, epoch_index};

@@ -48,6 +48,19 @@ pub struct Included {
     pub events: Vec<(String, Value<u32>)>,
 }
 
+impl Included {
+    /// The fee paid, from `TransactionPayment::TransactionFeePaid` (`actual_fee`).
+    pub fn fee(&self) -> Option<u64> {
+        use scale_value::At;
+        self.events
+            .iter()
+            .find(|(name, _)| name == "TransactionPayment::TransactionFeePaid")
+            .and_then(|(_, v)| v.at("actual_fee"))
+            .and_then(|f| f.as_u128())
+            .and_then(|f| u64::try_from(f).ok())
+    }
+}
+
 /// A connection to a subtensor node.
 pub struct Subtensor {
     rpc: Rpc,
@@ -379,9 +392,10 @@ impl Subtensor {
             .extrinsics
             .iter()
             .position(|x| x.eq_ignore_ascii_case(xt_hex))
+            .and_then(|i| u32::try_from(i).ok())
             .ok_or_else(|| {
                 SubtensorError::decode("block", "the included transaction is not in its block")
-            })? as u32;
+            })?;
         let number = block_number(&block.block.header.number)?;
         let key = codec::storage_key(&self.meta, "System", "Events", &[])?;
         let raw: Option<String> = self

@@ -7,6 +7,8 @@
 //! item changes what we send, not whether we can talk to it; an item that is gone is reported by
 //! name with the runtime's specVersion.
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
 mod error;
 pub mod metadata;
 
@@ -15,9 +17,13 @@ pub use metadata::Metadata;
 pub mod client;
 pub mod codec;
 pub mod extrinsic;
+pub mod hyperparams;
+pub mod network;
 pub mod rpc;
 pub use client::{Included, Subtensor};
 pub use rpc::RpcConfig;
 pub mod ops;
-pub use ops::{AxonRow, HyperValue, NeuronRow, RAO_PER_TAO, SubnetMetagraph};
+pub use bt_interfaces::{AxonRow, NeuronRow, SubnetMetagraph};
+pub use ops::{HyperValue, RAO_PER_TAO};
+mod chain;
 pub mod dev;

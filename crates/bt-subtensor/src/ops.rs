@@ -5,6 +5,7 @@
 use std::net::IpAddr;
 
 use bt_crypto::wallet::{AccountId, Sr25519Pair};
+use bt_interfaces::{AxonRow, NeuronRow, SubnetMetagraph};
 use scale_value::Value;
 
 use crate::client::{Included, Subtensor};
@@ -25,59 +26,6 @@ fn netuid_value(netuid: u16) -> Value {
 
 fn u16s(v: &[u16]) -> Value {
     Value::unnamed_composite(v.iter().map(|x| Value::u128((*x).into())))
-}
-
-/// An axon as the chain stores it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AxonRow {
-    pub ip: IpAddr,
-    pub port: u16,
-    pub version: u32,
-    pub protocol: u8,
-    pub block: u64,
-}
-
-/// One uid of a subnet.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NeuronRow {
-    pub uid: u16,
-    pub hotkey: AccountId,
-    pub coldkey: AccountId,
-    /// The hotkey's stake on this subnet (alpha, in rao).
-    pub stake: u64,
-    pub rank: u16,
-    pub trust: u16,
-    pub consensus: u16,
-    pub incentive: u16,
-    pub dividends: u16,
-    pub emission: u64,
-    pub validator_trust: u16,
-    pub validator_permit: bool,
-    pub active: bool,
-    pub last_update: u64,
-    pub block_at_registration: u64,
-    pub axon: Option<AxonRow>,
-    /// (uid, weight) rows; empty unless asked for.
-    pub weights: Vec<(u16, u16)>,
-    pub bonds: Vec<(u16, u16)>,
-}
-
-/// A subnet's metagraph at one block.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SubnetMetagraph {
-    pub netuid: u16,
-    pub block: u64,
-    pub owner_coldkey: Option<AccountId>,
-    pub neurons: Vec<NeuronRow>,
-}
-
-impl SubnetMetagraph {
-    pub fn uid_of(&self, hotkey: &AccountId) -> Option<u16> {
-        self.neurons
-            .iter()
-            .find(|n| &n.hotkey == hotkey)
-            .map(|n| n.uid)
-    }
 }
 
 /// A hyperparameter's value, or `Absent` when this runtime does not have it.
@@ -315,7 +263,10 @@ impl Subtensor {
             .await?
         {
             if let Some(slot) = registered.get_mut(usize::from(uid_from_key(&rest)?)) {
-                *slot = read::uint(&b, "BlockAtRegistration")? as u64;
+                *slot = narrow(
+                    read::uint(&b, "BlockAtRegistration")?,
+                    "BlockAtRegistration",
+                )?;
             }
         }
         let mut axons = std::collections::HashMap::new();
@@ -346,32 +297,35 @@ impl Subtensor {
             Ok(None) | Err(SubtensorError::Missing { .. }) => None,
             Err(e) => return Err(e),
         };
-        let at = |col: &Vec<u128>, i: usize| col.get(i).copied().unwrap_or(0);
+        fn at<T: TryFrom<u128>>(col: &[u128], i: usize, what: &str) -> Result<T, SubtensorError> {
+            narrow(col.get(i).copied().unwrap_or(0), what)
+        }
         let mut neurons = Vec::with_capacity(usize::from(n));
-        for (i, hotkey) in hotkeys.iter().enumerate() {
+        for (uid, hotkey) in (0..n).zip(hotkeys.iter()) {
+            let i = usize::from(uid);
             let coldkey = match coldkeys.get(i).and_then(|c| c.as_ref()) {
                 Some(v) => AccountId(read::account(v, "Owner")?),
                 None => AccountId([0; 32]),
             };
             let stake = match stakes.get(i).and_then(|s| s.as_ref()) {
-                Some(v) => read::uint(v, "TotalHotkeyAlpha")? as u64,
+                Some(v) => narrow(read::uint(v, "TotalHotkeyAlpha")?, "TotalHotkeyAlpha")?,
                 None => 0,
             };
             neurons.push(NeuronRow {
-                uid: i as u16,
+                uid,
                 hotkey: *hotkey,
                 coldkey,
                 stake,
-                rank: at(&rank, i) as u16,
-                trust: at(&trust, i) as u16,
-                consensus: at(&consensus, i) as u16,
-                incentive: at(&incentive, i) as u16,
-                dividends: at(&dividends, i) as u16,
-                emission: at(&emission, i) as u64,
-                validator_trust: at(&validator_trust, i) as u16,
-                validator_permit: at(&permit, i) != 0,
-                active: at(&active, i) != 0,
-                last_update: at(&last_update, i) as u64,
+                rank: at(&rank, i, "Rank")?,
+                trust: at(&trust, i, "Trust")?,
+                consensus: at(&consensus, i, "Consensus")?,
+                incentive: at(&incentive, i, "Incentive")?,
+                dividends: at(&dividends, i, "Dividends")?,
+                emission: at(&emission, i, "Emission")?,
+                validator_trust: at(&validator_trust, i, "ValidatorTrust")?,
+                validator_permit: at::<u128>(&permit, i, "ValidatorPermit")? != 0,
+                active: at::<u128>(&active, i, "Active")? != 0,
+                last_update: at(&last_update, i, "LastUpdate")?,
                 block_at_registration: registered[i],
                 axon: axons.get(&hotkey.0).cloned().flatten(),
                 weights: std::mem::take(&mut weights[i]),
@@ -642,7 +596,10 @@ fn pairs(row: &Value<u32>, what: &str) -> Result<Vec<(u16, u16)>, SubtensorError
         .map(|p| {
             let items = read::items(p, what)?;
             match items.as_slice() {
-                [a, b] => Ok((read::uint(a, what)? as u16, read::uint(b, what)? as u16)),
+                [a, b] => Ok((
+                    narrow(read::uint(a, what)?, what)?,
+                    narrow(read::uint(b, what)?, what)?,
+                )),
                 _ => Err(SubtensorError::decode(what, "expected (uid, value) pairs")),
             }
         })
@@ -664,9 +621,14 @@ fn axon_row(info: &Value<u32>) -> Result<Option<AxonRow>, SubtensorError> {
     };
     Ok(Some(AxonRow {
         ip,
-        port: read::uint_field(info, "port", what)? as u16,
-        version: read::uint_field(info, "version", what)? as u32,
-        protocol: read::uint_field(info, "protocol", what)? as u8,
-        block: read::uint_field(info, "block", what)? as u64,
+        port: narrow(read::uint_field(info, "port", what)?, what)?,
+        version: narrow(read::uint_field(info, "version", what)?, what)?,
+        protocol: narrow(read::uint_field(info, "protocol", what)?, what)?,
+        block: narrow(read::uint_field(info, "block", what)?, what)?,
     }))
+}
+
+/// A stored number into the width its type promises; a node claiming more is refused.
+fn narrow<T: TryFrom<u128>>(v: u128, what: &str) -> Result<T, SubtensorError> {
+    T::try_from(v).map_err(|_| SubtensorError::decode(what, format!("{v} is out of range")))
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bt_axon::http::{HttpAxonConfig, HttpAxonHandle};
 use bt_axon::{AllowAll, Axon, AxonConfig, AxonHandle, Policy};
-use bt_chain::{AxonEndpoint, AxonIdentity, ChainExt, Keypair, Metagraph};
+use bt_chain::{AxonEndpoint, AxonIdentity, Keypair, Metagraph, NodeClientExt};
 use bt_crypto::{NeuronKey, PublicKey};
 use bt_interfaces::Synapse;
 

@@ -14,7 +14,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bt_chain::{Chain, ChainExt, Keypair, MAX_PENDING_COMMITS, Metagraph, RpcChain};
+use bt_chain::{Keypair, MAX_PENDING_COMMITS, Metagraph, NodeClient, NodeClientExt, RpcChain};
 use bt_interfaces::metagraph::check_weights;
 use bt_interfaces::{MetagraphSource, PeerCounts, SourceError, SourceKind, SynapseInfo};
 use rand::RngCore;

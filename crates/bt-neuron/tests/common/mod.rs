@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bt_chain::{
-    AxonEndpoint, AxonIdentity, BlockMode, ChainExt, ChainNode, Genesis, Keypair, NodeConfig,
+    AxonEndpoint, AxonIdentity, BlockMode, ChainNode, Genesis, Keypair, NodeClientExt, NodeConfig,
     RAO_PER_TAO, RpcChain,
 };
 use bt_crypto::NeuronKey;

@@ -1,0 +1,212 @@
+//! The CLI on the real chain: subtensor's runtime (raonet) in Chopsticks. Subnet create and
+//! register go through `--subtensor.chain_endpoint`; the read commands print the same table and
+//! JSON as on the embedded chain, with the values the runtime stored; bad endpoints and network
+//! names fail fast with the exit codes the README documents.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use bt_crypto::wallet::Wallet;
+use bt_subtensor::{RAO_PER_TAO, RpcConfig, Subtensor};
+use bt_testnet::chopsticks::{BlockMode, Chopsticks};
+use predicates::prelude::*;
+use scale_value::Value;
+use serde_json::json;
+
+fn raonet() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../bt-subtensor/tests/fixtures/raonet.json")
+}
+
+/// `bittensor ARGS --subtensor.chain_endpoint URL` with the test's wallets.
+fn bittensor(wallets: &Path, url: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::cargo_bin("bittensor").unwrap();
+    cmd.env("BT_WALLET_PATH", wallets)
+        .env_remove("BT_CHAIN_ENDPOINT")
+        .args(args)
+        .args(["--subtensor.chain_endpoint", url]);
+    cmd
+}
+
+fn stdout(wallets: &Path, url: &str, args: &[&str]) -> String {
+    let out = bittensor(wallets, url, args)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    String::from_utf8(out).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subnet_commands_on_subtensor() {
+    let Some(exe) = Chopsticks::executable("subnet_commands_on_subtensor") else {
+        return;
+    };
+    let node = Chopsticks::start(&exe, &raonet(), BlockMode::Instant)
+        .await
+        .expect("chopsticks");
+    let url = node.url().to_string();
+    let chain = Subtensor::connect(&url, RpcConfig::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut keys = Vec::new();
+    for name in ["owner", "miner"] {
+        let (cold, hot) = Wallet::new(dir.path(), name, "default")
+            .unwrap()
+            .create_if_missing()
+            .unwrap();
+        chain
+            .dev_set_balance(&cold.account(), 100_000 * RAO_PER_TAO)
+            .await
+            .unwrap();
+        keys.push((cold.account(), hot.account()));
+    }
+    let limit = chain
+        .storage("SubtensorModule", "NetworkRateLimit", &[])
+        .await
+        .unwrap()
+        .and_then(|v| v.as_u128())
+        .unwrap();
+    chain
+        .dev_new_blocks(u32::try_from(limit).unwrap() + 1)
+        .await
+        .unwrap();
+
+    let created = stdout(
+        dir.path(),
+        &url,
+        &["subnet", "create", "--wallet.name", "owner"],
+    );
+    let netuid: u16 = created.trim().rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(chain.subnet_exists(netuid).await.unwrap(), "{created}");
+    chain
+        .dev_set_storage(json!({"SubtensorModule": {
+            "TargetRegistrationsPerInterval": [[[netuid], 10]],
+        }}))
+        .await
+        .unwrap();
+    let n = netuid.to_string();
+    let registered = stdout(
+        dir.path(),
+        &url,
+        &[
+            "subnet",
+            "register",
+            "--netuid",
+            &n,
+            "--wallet.name",
+            "miner",
+        ],
+    );
+    assert!(registered.contains("as uid 1"), "{registered}");
+
+    // The table: the embedded chain's header and columns, the runtime's values.
+    let tempo = chain
+        .storage("SubtensorModule", "Tempo", &[Value::u128(netuid.into())])
+        .await
+        .unwrap()
+        .and_then(|v| v.as_u128())
+        .unwrap();
+    let table = stdout(dir.path(), &url, &["subnet", "metagraph", "--netuid", &n]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(
+        lines[0].ends_with(&format!(": 2 neurons, tempo {tempo}")),
+        "{table}"
+    );
+    assert!(
+        lines[1].trim_start().starts_with("UID") && lines[1].contains("HOTKEY"),
+        "{table}"
+    );
+    let miner_hot = keys[1].1.to_ss58();
+    assert!(lines[3].contains(&miner_hot[..12]), "{table}");
+
+    let mg: serde_json::Value = serde_json::from_str(&stdout(
+        dir.path(),
+        &url,
+        &["subnet", "metagraph", "--netuid", &n, "--json"],
+    ))
+    .unwrap();
+    assert_eq!(mg["netuid"], netuid);
+    assert_eq!(mg["n"], 2);
+    assert_eq!(mg["owner_coldkey"], keys[0].0.to_ss58());
+    assert_eq!(
+        mg["neurons"][0]["hotkey"],
+        keys[0].1.to_ss58(),
+        "the owner's hotkey is uid 0"
+    );
+    assert_eq!(mg["neurons"][1]["hotkey"], miner_hot);
+    assert_eq!(mg["neurons"][1]["coldkey"], keys[1].0.to_ss58());
+    let ours = chain.metagraph(netuid, false).await.unwrap();
+    assert_eq!(
+        mg["neurons"][1]["block_at_registration"],
+        ours.neurons[1].block_at_registration
+    );
+
+    let listed: serde_json::Value =
+        serde_json::from_str(&stdout(dir.path(), &url, &["subnet", "list", "--json"])).unwrap();
+    let row = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["netuid"] == netuid)
+        .expect("the new subnet is listed");
+    assert_eq!(
+        (row["n"].as_u64(), row["tempo"].as_u64()),
+        (Some(2), Some(tempo as u64))
+    );
+    assert!(
+        listed.as_array().unwrap().iter().any(|s| s["netuid"] == 0),
+        "root is listed"
+    );
+
+    let hp: serde_json::Value = serde_json::from_str(&stdout(
+        dir.path(),
+        &url,
+        &["subnet", "hparams", "--netuid", &n, "--json"],
+    ))
+    .unwrap();
+    assert_eq!(hp["tempo"].as_u64(), Some(tempo as u64));
+    assert!(
+        hp["burn_increase_ppm"].is_null(),
+        "subtensor has no such parameter: {hp}"
+    );
+
+    // Wrong input and dead endpoints: fast, named, with their exit codes.
+    bittensor(
+        dir.path(),
+        &url,
+        &["subnet", "metagraph", "--netuid", "999"],
+    )
+    .assert()
+    .code(2)
+    .stderr(predicate::str::contains("subnet 999 does not exist"));
+    bittensor(
+        dir.path(),
+        &url,
+        &["subnet", "faucet", "--wallet.name", "owner"],
+    )
+    .assert()
+    .code(2)
+    .stderr(predicate::str::contains("embedded chain"));
+    let dead = format!("ws://127.0.0.1:{}", bt_testnet::free_port().unwrap());
+    let started = Instant::now();
+    bittensor(dir.path(), &dead, &["subnet", "list"])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .code(5)
+        .stderr(predicate::str::contains(dead.as_str()));
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "bounded retries"
+    );
+    Command::cargo_bin("bittensor")
+        .unwrap()
+        .args(["subnet", "list", "--subtensor.network", "mainnet"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("finney, test"));
+}
