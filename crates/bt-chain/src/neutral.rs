@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use bt_crypto::wallet::{AccountId as WalletAccount, Sr25519Pair};
 use bt_interfaces::chain::{
     AxonRow, AxonServe, Chain, ChainError as Neutral, Included, NeuronRow, SubnetHyperparams,
-    SubnetMetagraph, WeightsCommit,
+    SubnetMetagraph, TensorIdentity, WeightsCommit,
 };
 
 use crate::axon::AxonIdentity;
@@ -143,6 +143,11 @@ pub fn subnet_metagraph(mg: &Metagraph, with_weights: bool) -> SubnetMetagraph {
                     version: a.version,
                     protocol: a.protocol,
                     block: a.block,
+                    identity: Some(TensorIdentity {
+                        neuron_key: a.identity.neuron_key,
+                        synapse_key: a.identity.synapse_key,
+                        signature: a.identity.signature,
+                    }),
                 }),
                 weights: if with_weights {
                     mg.weights.get(i).cloned().unwrap_or_default()

@@ -76,13 +76,28 @@ pub struct NeuronArgs {
     /// TOML file with any of these settings (command line and environment win over it).
     #[arg(long, env = "BT_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Chain endpoint (host:port of a JSON-RPC node); without it peers are found by gossip.
+    /// The embedded chain's endpoint (host:port of its JSON-RPC node); without a chain flag
+    /// peers are found by gossip.
     #[arg(
         long = "chain_endpoint",
         alias = "chain-endpoint",
         env = "BT_CHAIN_ENDPOINT"
     )]
     pub chain_endpoint: Option<String>,
+    /// Join a subnet of subtensor instead: finney, test, archive, local, latent-lite, or a
+    /// ws:// / wss:// URL (the Python SDK's names).
+    #[arg(
+        long = "subtensor.network",
+        aliases = ["subtensor-network", "subtensor_network"],
+        env = "BT_SUBTENSOR_NETWORK"
+    )]
+    pub subtensor_network: Option<String>,
+    /// Subtensor node URL (ws:// or wss://); wins over --subtensor.network.
+    #[arg(
+        long = "subtensor.chain_endpoint",
+        aliases = ["subtensor-chain-endpoint", "subtensor.chain-endpoint", "subtensor_chain_endpoint"]
+    )]
+    pub subtensor_chain_endpoint: Option<String>,
     /// Axon (tensor server) port; a free port is picked when absent.
     #[arg(long = "axon_port", alias = "axon-port", env = "BT_AXON_PORT")]
     pub axon_port: Option<u16>,

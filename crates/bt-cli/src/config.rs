@@ -25,6 +25,8 @@ pub const DEFAULT_SUBNET_INTERVAL_SECS: f64 = 12.0;
 #[serde(deny_unknown_fields)]
 pub struct NeuronFileConfig {
     pub chain_endpoint: Option<String>,
+    pub subtensor_network: Option<String>,
+    pub subtensor_chain_endpoint: Option<String>,
     pub axon_port: Option<u16>,
     pub metagraph_port: Option<u16>,
     pub metagraph_size: Option<usize>,
@@ -67,10 +69,10 @@ impl NeuronFileConfig {
     }
 }
 
-/// Where a neuron stands on a chain: present only with `--chain_endpoint`.
+/// Where a neuron stands on a chain: present only with `--chain_endpoint` or a subtensor flag.
 #[derive(Debug, Clone)]
 pub struct SubnetSettings {
-    pub chain_endpoint: String,
+    pub chain: bt_neuron::chain_target::ChainTarget,
     pub netuid: u16,
     pub role: Role,
     pub wallet: WalletArgs,
@@ -86,21 +88,40 @@ impl SubnetSettings {
     pub fn resolve(args: &NeuronArgs) -> Result<Option<Self>> {
         let file = NeuronFileConfig::of(args)?;
         let endpoint = args.chain_endpoint.clone().or(file.chain_endpoint);
+        let network = args.subtensor_network.clone().or(file.subtensor_network);
+        let subtensor = args
+            .subtensor_chain_endpoint
+            .clone()
+            .or(file.subtensor_chain_endpoint);
         let netuid = args.netuid.or(file.netuid);
         let role = args.role.or(file.role);
-        let Some(chain_endpoint) = endpoint else {
+        if endpoint.is_none() && network.is_none() && subtensor.is_none() {
             if args.http_port.is_some() {
-                bail!("--http_port serves a subnet neuron over HTTP: it needs --chain_endpoint");
+                bail!(
+                    "--http_port serves a subnet neuron over HTTP: it needs --chain_endpoint \
+                     or --subtensor.network"
+                );
             }
             if netuid.is_some() || role.is_some() {
-                bail!("--netuid and --role need --chain_endpoint (the chain to join)");
+                bail!(
+                    "--netuid and --role need --chain_endpoint or --subtensor.network (the \
+                     chain to join)"
+                );
             }
             return Ok(None);
-        };
+        }
+        let local = std::env::var("BT_SUBTENSOR_CHAIN_ENDPOINT").ok();
+        let chain = bt_neuron::chain_target::ChainTarget::from_flags(
+            endpoint.as_deref().unwrap_or_default(),
+            network.as_deref(),
+            subtensor.as_deref(),
+            local.as_deref(),
+        )
+        .map_err(|e| anyhow::anyhow!(crate::exit::chain_error_text(&e)))?;
         let (Some(netuid), Some(role)) = (netuid, role) else {
             bail!(
-                "--chain_endpoint needs --netuid N and --role miner|validator \
-                 (without a chain, neurons find each other by gossip)"
+                "a chain (--chain_endpoint or --subtensor.network) needs --netuid N and --role \
+                 miner|validator (without a chain, neurons find each other by gossip)"
             );
         };
         let secs = args
@@ -124,7 +145,7 @@ impl SubnetSettings {
                 .unwrap_or_else(|| "default".into()),
         };
         Ok(Some(Self {
-            chain_endpoint,
+            chain,
             netuid,
             role,
             wallet,

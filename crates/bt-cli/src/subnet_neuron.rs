@@ -57,7 +57,7 @@ pub async fn run(
         .neuron_key()
         .map_err(|e| CliError::Key(e.to_string()))?;
     let mut settings = SubnetNeuron::new(
-        subnet.chain_endpoint.clone(),
+        subnet.chain.clone(),
         subnet.netuid,
         hotkey,
         neuron_key,

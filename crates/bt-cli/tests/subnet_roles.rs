@@ -170,3 +170,160 @@ fn validator_ranks_the_better_miner_higher() {
         validator.log()
     );
 }
+
+/// The same runtime on the real chain's runtime (raonet in Chopsticks): a validator and a miner
+/// started with `--subtensor.chain_endpoint` register themselves (burned, paid by their
+/// coldkeys), serve at a published non-127.0.0.1 loopback address with their tensor identity as
+/// a commitment, find each other through the chain, and the validator sets its weights by
+/// itself. The test only makes blocks, funds accounts, creates the subnet and stakes for the
+/// validator (what an owner and a delegator would do).
+#[test]
+fn neurons_join_a_subtensor_subnet_by_themselves() {
+    use bt_subtensor::{RAO_PER_TAO, RpcConfig, Subtensor};
+    use bt_testnet::chopsticks::{BlockMode, Chopsticks};
+    use serde_json::json;
+
+    let Some(exe) = Chopsticks::executable("neurons_join_a_subtensor_subnet_by_themselves") else {
+        return;
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let genesis = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../bt-subtensor/tests/fixtures/raonet.json");
+    let node = rt
+        .block_on(Chopsticks::start(&exe, &genesis, BlockMode::Instant))
+        .expect("chopsticks");
+    let url = node.url().to_string();
+    let chain = Arc::new(
+        rt.block_on(Subtensor::connect(&url, RpcConfig::default()))
+            .unwrap(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut hot = Vec::new();
+    for name in ["owner", "vali", "miner"] {
+        let (c, h) = bt_crypto::wallet::Wallet::new(dir.path(), name, "default")
+            .unwrap()
+            .create_if_missing()
+            .unwrap();
+        for account in [c.account(), h.account()] {
+            rt.block_on(chain.dev_set_balance(&account, 100_000 * RAO_PER_TAO))
+                .unwrap();
+        }
+        hot.push((c, h));
+    }
+    let limit = rt
+        .block_on(chain.storage("SubtensorModule", "NetworkRateLimit", &[]))
+        .unwrap()
+        .and_then(|v| v.as_u128())
+        .unwrap();
+    rt.block_on(chain.dev_new_blocks(u32::try_from(limit).unwrap() + 1))
+        .unwrap();
+    let (owner_cold, owner_hot) = &hot[0];
+    rt.block_on(chain.register_network(owner_cold, &owner_hot.account()))
+        .unwrap();
+    let netuid = *rt.block_on(chain.subnets()).unwrap().last().unwrap();
+    // An owner's test settings: short tempo, weights set directly with a one-block rate limit,
+    // room for a registration per block, serving without a wait.
+    rt.block_on(chain.dev_set_storage(json!({"SubtensorModule": {
+        "Tempo": [[[netuid], 10]],
+        "CommitRevealWeightsEnabled": [[[netuid], false]],
+        "WeightsSetRateLimit": [[[netuid], 1]],
+        "TargetRegistrationsPerInterval": [[[netuid], 10]],
+        "ServingRateLimit": [[[netuid], 1]],
+    }})))
+    .unwrap();
+    // Blocks keep coming, as on a live chain.
+    let producer = chain.clone();
+    rt.spawn(async move {
+        loop {
+            let _ = producer.dev_new_blocks(1).await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    });
+
+    let neuron = |name: &str, role: &str, ip: &str, extra: &[&str]| {
+        let mut cmd = bittensor();
+        cmd.env("BT_WALLET_PATH", dir.path())
+            .env_remove("BT_CHAIN_ENDPOINT")
+            .env(
+                "BT_MNIST_DIR",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/mnist"),
+            )
+            .args([
+                "neuron",
+                "mnist",
+                "--role",
+                role,
+                "--netuid",
+                &netuid.to_string(),
+            ])
+            .args(["--wallet.name", name, "--remote_ip", ip])
+            .args(["--subnet_interval", "0.5"])
+            .args(["--subtensor.chain_endpoint", &url])
+            .args(extra)
+            .arg("--neuron_key")
+            .arg(dir.path().join(format!("{name}.key")));
+        Proc::spawn(&mut cmd)
+    };
+    // subtensor refuses 127.0.0.1 as an axon address; the rest of 127/8 is loopback too.
+    // The validator learns its router scores while it trains: it trains until stopped.
+    let mut validator = neuron("vali", "validator", "127.0.0.2", &[]);
+    validator.wait_for("serving on 127.0.0.2", Duration::from_secs(180));
+    assert!(
+        validator.log().contains("registered hotkey"),
+        "{}",
+        validator.log()
+    );
+    // A delegator's stake makes it a validator worth a permit (price the young pool first:
+    // raonet keeps a new subnet's alpha reserve at 1 rao otherwise).
+    let pool = rt
+        .block_on(chain.storage(
+            "SubtensorModule",
+            "SubnetTAO",
+            &[scale_value::Value::u128(netuid.into())],
+        ))
+        .unwrap()
+        .and_then(|v| v.as_u128())
+        .unwrap();
+    rt.block_on(
+        chain.dev_set_storage(
+            json!({"SubtensorModule": {"SubnetAlphaIn": [[[netuid], pool as u64]]}}),
+        ),
+    )
+    .unwrap();
+    let (vali_cold, vali_hot) = &hot[1];
+    rt.block_on(chain.add_stake(vali_cold, &vali_hot.account(), netuid, 1000 * RAO_PER_TAO))
+        .unwrap();
+    let mut miner = neuron("miner", "miner", "127.0.0.3", &["--max_steps", "30"]);
+    miner.wait_for("serving on 127.0.0.3", Duration::from_secs(180));
+    validator.wait_for("set_weights ok", Duration::from_secs(240));
+
+    // The validator sets weights once per tempo: wait for a row that weighs the miner.
+    let miner_hot = hot[2].1.account();
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let (mg, v, m) = loop {
+        let mg = rt.block_on(chain.metagraph(netuid, true)).unwrap();
+        if let (Some(v), Some(m)) = (mg.uid_of(&vali_hot.account()), mg.uid_of(&miner_hot))
+            && mg.neurons[usize::from(v)]
+                .weights
+                .iter()
+                .any(|(uid, w)| *uid == m && *w > 0)
+        {
+            break (mg, v, m);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no weight on the miner\nvalidator:\n{}\nminer:\n{}",
+            validator.log(),
+            miner.log()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let axon = mg.neurons[usize::from(m)]
+        .axon
+        .as_ref()
+        .expect("the miner's axon is on the chain");
+    assert_eq!(axon.ip.to_string(), "127.0.0.3");
+    assert!(axon.identity.is_some(), "its tensor identity is committed");
+    assert!(mg.neurons[usize::from(v)].last_update > 0);
+    drop((validator, miner));
+}

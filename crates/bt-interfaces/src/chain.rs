@@ -74,6 +74,9 @@ pub struct AxonRow {
     pub protocol: u8,
     /// The block it was served at (0 where the chain does not record it).
     pub block: u64,
+    /// The Release-1 tensor identity published with it, as stored (unverified: check its
+    /// signature before trusting it).
+    pub identity: Option<TensorIdentity>,
 }
 
 /// One uid of a subnet.
@@ -133,8 +136,8 @@ pub struct SubnetHyperparams {
 }
 
 /// Where and how an axon is served. `identity` binds the Release-1 tensor protocol's Ed25519
-/// keys to the hotkey; only the embedded chain stores it (subtensor's HTTP synapses are signed
-/// by the hotkey itself).
+/// keys to the hotkey: the embedded chain stores it with the axon, subtensor as the hotkey's
+/// commitment on the subnet (the Commitments pallet, one 128-byte field).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AxonServe {
     pub ip: IpAddr,
@@ -151,6 +154,31 @@ pub struct TensorIdentity {
     pub neuron_key: [u8; 32],
     pub synapse_key: [u8; 32],
     pub signature: [u8; 64],
+}
+
+impl TensorIdentity {
+    /// Its 128 bytes: neuron key, synapse key, signature.
+    pub fn to_bytes(&self) -> [u8; 128] {
+        let mut out = [0u8; 128];
+        out[..32].copy_from_slice(&self.neuron_key);
+        out[32..64].copy_from_slice(&self.synapse_key);
+        out[64..].copy_from_slice(&self.signature);
+        out
+    }
+
+    /// The inverse of [`Self::to_bytes`]; `None` unless exactly 128 bytes.
+    pub fn from_bytes(b: &[u8]) -> Option<Self> {
+        let b: &[u8; 128] = b.try_into().ok()?;
+        let mut id = Self {
+            neuron_key: [0; 32],
+            synapse_key: [0; 32],
+            signature: [0; 64],
+        };
+        id.neuron_key.copy_from_slice(&b[..32]);
+        id.synapse_key.copy_from_slice(&b[32..64]);
+        id.signature.copy_from_slice(&b[64..]);
+        Some(id)
+    }
 }
 
 /// Weights committed now and revealed later. `salt` is the chain's salt type on subtensor

@@ -48,7 +48,7 @@ async fn chain_metagraph_is_a_metagraph_source() {
         synapse_keys.push(synapse.public_hex());
     }
     let source = ChainMetagraph::connect(
-        &net.endpoint,
+        &bt_neuron::chain_target::ChainTarget::Embedded(net.endpoint.clone()),
         netuid,
         net.validator_hot.clone(),
         Duration::from_secs(10),
@@ -129,7 +129,7 @@ async fn commit_reveal_subnets_get_commitments_then_reveals() {
         .await
         .unwrap();
     let source = ChainMetagraph::connect(
-        &net.endpoint,
+        &bt_neuron::chain_target::ChainTarget::Embedded(net.endpoint.clone()),
         netuid,
         net.validator_hot.clone(),
         Duration::from_secs(10),

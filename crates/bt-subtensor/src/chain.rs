@@ -206,7 +206,20 @@ impl Chain for Subtensor {
             axon.version,
         )
         .await;
-        self.receipt("serve_axon", r)
+        let served = self.receipt("serve_axon", r)?;
+        match &axon.identity {
+            Some(id) => {
+                let committed = self
+                    .commit_tensor_identity(hotkey, netuid, id)
+                    .await
+                    .map_err(|e| self.neutral("set_commitment (tensor identity)", e))?;
+                Ok(committed.map_or(served, |c| Receipt {
+                    block: c.block_number,
+                    fee: served.fee.zip(c.fee()).map(|(a, b)| a.saturating_add(b)),
+                }))
+            }
+            None => Ok(served),
+        }
     }
 
     async fn add_stake(

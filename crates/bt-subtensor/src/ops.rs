@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use bt_crypto::wallet::{AccountId, Sr25519Pair};
-use bt_interfaces::{AxonRow, NeuronRow, SubnetMetagraph};
+use bt_interfaces::{AxonRow, NeuronRow, SubnetMetagraph, TensorIdentity};
 use scale_value::Value;
 
 use crate::client::{Included, Subtensor};
@@ -292,6 +292,12 @@ impl Subtensor {
                 }
             }
         }
+        let identities = self.tensor_identities(netuid, &hotkeys).await?;
+        for (hotkey, id) in hotkeys.iter().zip(identities) {
+            if let Some(Some(axon)) = axons.get_mut(&hotkey.0) {
+                axon.identity = id;
+            }
+        }
         let owner_coldkey = match self.subnet_item("SubnetOwner", netuid).await {
             Ok(Some(v)) => Some(AccountId(read::account(&v, "SubnetOwner")?)),
             Ok(None) | Err(SubtensorError::Missing { .. }) => None,
@@ -547,6 +553,56 @@ impl Subtensor {
         self.submit(hotkey, &call).await
     }
 
+    /// Each hotkey's tensor identity, published as its commitment on `netuid` (one `Raw128`
+    /// field); `None` where there is none or it is something else. A runtime without the
+    /// Commitments pallet has none.
+    async fn tensor_identities(
+        &self,
+        netuid: u16,
+        hotkeys: &[AccountId],
+    ) -> Result<Vec<Option<TensorIdentity>>, SubtensorError> {
+        let keys: Vec<Vec<Value>> = hotkeys
+            .iter()
+            .map(|h| vec![netuid_value(netuid), account_value(h)])
+            .collect();
+        let values = match self
+            .storage_many("Commitments", "CommitmentOf", &keys)
+            .await
+        {
+            Ok(v) => v,
+            Err(SubtensorError::Missing { .. }) => return Ok(vec![None; hotkeys.len()]),
+            Err(e) => return Err(e),
+        };
+        Ok(values
+            .iter()
+            .map(|v| v.as_ref().and_then(identity_of_commitment))
+            .collect())
+    }
+
+    /// Publishes `identity` as the hotkey's commitment on `netuid`, unless it is already there
+    /// (the pallet rate-limits commitments, so a restart must not resend it).
+    pub async fn commit_tensor_identity(
+        &self,
+        hotkey: &Sr25519Pair,
+        netuid: u16,
+        identity: &TensorIdentity,
+    ) -> Result<Option<Included>, SubtensorError> {
+        let me = hotkey.account();
+        let current = self.tensor_identities(netuid, &[me]).await?;
+        if current.first().and_then(Option::as_ref) == Some(identity) {
+            return Ok(None);
+        }
+        let bytes = identity.to_bytes();
+        let field = Value::unnamed_variant("Raw128", [Value::from_bytes(bytes)]);
+        let info = Value::named_composite([("fields", Value::unnamed_composite([field]))]);
+        let call = Call::new(
+            "Commitments",
+            "set_commitment",
+            vec![("netuid", netuid_value(netuid)), ("info", info)],
+        );
+        self.submit(hotkey, &call).await.map(Some)
+    }
+
     fn call_has_field(
         &self,
         pallet: &str,
@@ -625,10 +681,31 @@ fn axon_row(info: &Value<u32>) -> Result<Option<AxonRow>, SubtensorError> {
         version: narrow(read::uint_field(info, "version", what)?, what)?,
         protocol: narrow(read::uint_field(info, "protocol", what)?, what)?,
         block: narrow(read::uint_field(info, "block", what)?, what)?,
+        identity: None,
     }))
 }
 
 /// A stored number into the width its type promises; a node claiming more is refused.
 fn narrow<T: TryFrom<u128>>(v: u128, what: &str) -> Result<T, SubtensorError> {
     T::try_from(v).map_err(|_| SubtensorError::decode(what, format!("{v} is out of range")))
+}
+
+/// A `Registration { info: { fields: [Raw128(bytes)] } }` as a tensor identity.
+fn identity_of_commitment(v: &Value<u32>) -> Option<TensorIdentity> {
+    let info = read::field(v, "info", "CommitmentOf").ok()?;
+    // `fields` is a BoundedVec: a one-field composite around the sequence.
+    let mut fields = read::field(info, "fields", "CommitmentOf").ok()?;
+    let first = loop {
+        let items = read::items(fields, "fields").ok()?;
+        match items.as_slice() {
+            [one] if matches!(one.value, scale_value::ValueDef::Composite(_)) => fields = one,
+            _ => break *items.first()?,
+        }
+    };
+    let (name, values) = read::variant(first, "Data").ok()?;
+    if name != "Raw128" {
+        return None;
+    }
+    let raw = read::bytes(values.values().next()?, "Raw128").ok()?;
+    TensorIdentity::from_bytes(&raw)
 }

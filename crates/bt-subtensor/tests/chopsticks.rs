@@ -119,15 +119,20 @@ async fn a_subnet_lifecycle_on_the_real_runtime() {
         }
         other => panic!("expected a dispatch error, got {other}"),
     }
-    chain
-        .serve_axon(
-            &miner,
-            netuid,
-            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
-            8091,
-            4,
-            1,
-        )
+    // Through the chain-neutral trait, with a tensor identity (stored as a commitment).
+    let identity = bt_interfaces::TensorIdentity {
+        neuron_key: [1; 32],
+        synapse_key: [2; 32],
+        signature: [3; 64],
+    };
+    let serve = bt_interfaces::AxonServe {
+        ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+        port: 8091,
+        protocol: 4,
+        version: 1,
+        identity: Some(identity.clone()),
+    };
+    bt_interfaces::Chain::serve_axon(&chain, &miner, netuid, &serve)
         .await
         .expect("serve_axon");
 
@@ -187,6 +192,11 @@ async fn a_subnet_lifecycle_on_the_real_runtime() {
         .axon
         .clone()
         .expect("miner axon");
+    assert_eq!(
+        axon.identity,
+        Some(identity),
+        "the committed identity reads back"
+    );
     assert_eq!(
         (axon.ip, axon.port),
         (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 8091)

@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use bt_chain::{AccountId, ChainError};
+use bt_chain::AccountId;
+use bt_interfaces::ChainError;
 
 /// What can stop a miner or a validator, with the flag or command that fixes it where one does.
 #[derive(Debug, thiserror::Error)]
@@ -13,7 +14,9 @@ pub enum SubnetError {
         #[source]
         source: ChainError,
     },
-    #[error("chain did not answer {op} within {after:?} (check --chain_endpoint)")]
+    #[error(
+        "chain did not answer {op} within {after:?} (check --chain_endpoint or --subtensor.network)"
+    )]
     ChainTimeout { op: &'static str, after: Duration },
     #[error(
         "hotkey {hotkey} is not registered on netuid {netuid}; run `bittensor subnet register --netuid {netuid}` or give the wallet's coldkey"
@@ -34,7 +37,7 @@ pub enum SubnetError {
 impl SubnetError {
     pub(crate) fn chain(op: &'static str) -> impl FnOnce(ChainError) -> Self {
         move |source| match source {
-            ChainError::SubnetNotFound(netuid) => Self::NoSubnet { netuid },
+            ChainError::NoSubnet(netuid) => Self::NoSubnet { netuid },
             source => Self::Chain { op, source },
         }
     }

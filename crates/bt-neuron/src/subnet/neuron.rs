@@ -8,10 +8,12 @@ use std::time::Duration;
 
 use bt_axon::http::{HttpAxonConfig, HttpAxonHandle};
 use bt_axon::{AllowAll, Axon, AxonConfig, AxonHandle, Policy};
-use bt_chain::{AxonEndpoint, AxonIdentity, Keypair, Metagraph, NodeClientExt};
+use bt_chain::{AxonEndpoint, AxonIdentity, Keypair, Metagraph};
 use bt_crypto::{NeuronKey, PublicKey};
 use bt_interfaces::Synapse;
+use bt_interfaces::{AxonServe, TensorIdentity};
 
+use crate::chain_target::ChainTarget;
 use crate::subnet::error::SubnetError;
 use crate::subnet::http::serve_http;
 use crate::subnet::permit::PermitPolicy;
@@ -52,8 +54,8 @@ impl SubnetRole {
 
 /// Identity, chain and axon settings of a subnet neuron (either role).
 pub struct NeuronSettings {
-    /// `host:port` or `ws://host:port` of the chain's JSON-RPC (`--chain_endpoint`).
-    pub chain_endpoint: String,
+    /// The chain: the embedded one (`--chain_endpoint`) or subtensor (`--subtensor.network`).
+    pub chain: ChainTarget,
     pub netuid: u16,
     /// sr25519 hotkey: signs `serve_axon` and weights (`--wallet.hotkey`).
     pub hotkey: Keypair,
@@ -84,14 +86,14 @@ impl NeuronSettings {
     /// Defaults for everything but identity and chain: listen on 127.0.0.1 (any port),
     /// publish 127.0.0.1, 30 s chain deadline, 12 s refresh, lines to stdout.
     pub fn new(
-        chain_endpoint: impl Into<String>,
+        chain: ChainTarget,
         netuid: u16,
         hotkey: Keypair,
         neuron_key: NeuronKey,
         synapse_key: PublicKey,
     ) -> Self {
         Self {
-            chain_endpoint: chain_endpoint.into(),
+            chain,
             netuid,
             hotkey,
             coldkey: None,
@@ -148,7 +150,7 @@ pub async fn join(
     s.validate()?;
     let label = role.label();
     let source = ChainMetagraph::connect(
-        &s.chain_endpoint,
+        &s.chain,
         s.netuid,
         s.hotkey.clone(),
         s.chain_timeout,
@@ -160,10 +162,13 @@ pub async fn join(
         (Some(uid), _) => uid,
         (None, Some(cold)) => {
             let hot = s.hotkey.account();
+            let hotkey = bt_crypto::wallet::AccountId(hot.0);
             let uid = source
                 .call(
                     "burned_register",
-                    source.chain().burned_register(cold, s.netuid, &hot),
+                    source
+                        .chain()
+                        .burned_register(&cold.sr25519(), s.netuid, &hotkey),
                 )
                 .await?;
             (s.progress)(&format!(
@@ -213,15 +218,28 @@ pub async fn join(
     let identity = AxonIdentity::sign(&s.neuron_key, &s.hotkey.account(), s.netuid, &s.synapse_key);
     let published = match source.refresh().await {
         Ok(mg) if already_served(&mg, uid, &endpoint, &identity) => Ok(()),
-        Ok(_) => source
-            .call(
-                "serve_axon",
-                source
-                    .chain()
-                    .serve_axon(&s.hotkey, s.netuid, endpoint, identity),
-            )
-            .await
-            .map(|_| ()),
+        Ok(_) => {
+            let serve = AxonServe {
+                ip: endpoint.ip,
+                port: endpoint.port,
+                protocol: endpoint.protocol,
+                version: endpoint.version,
+                identity: Some(TensorIdentity {
+                    neuron_key: identity.neuron_key,
+                    synapse_key: identity.synapse_key,
+                    signature: identity.signature,
+                }),
+            };
+            source
+                .call(
+                    "serve_axon",
+                    source
+                        .chain()
+                        .serve_axon(&s.hotkey.sr25519(), s.netuid, &serve),
+                )
+                .await
+                .map(|_| ())
+        }
         Err(e) => Err(e),
     };
     if let Err(e) = published {

@@ -14,11 +14,14 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bt_chain::{Keypair, MAX_PENDING_COMMITS, Metagraph, NodeClient, NodeClientExt, RpcChain};
+use bt_chain::{Keypair, MAX_PENDING_COMMITS, Metagraph};
 use bt_interfaces::metagraph::check_weights;
+use bt_interfaces::{Chain, ChainError, WeightsCommit};
 use bt_interfaces::{MetagraphSource, PeerCounts, SourceError, SourceKind, SynapseInfo};
+use bt_subtensor::RpcConfig;
 use rand::RngCore;
 
+use crate::chain_target::ChainTarget;
 use crate::subnet::error::SubnetError;
 use crate::subnet::weights::{to_u16_weights, weight_of};
 
@@ -26,10 +29,7 @@ use crate::subnet::weights::{to_u16_weights, weight_of};
 #[derive(Debug, Clone)]
 struct PendingReveal {
     epoch: u64,
-    uids: Vec<u16>,
-    values: Vec<u16>,
-    salt: Vec<u8>,
-    version_key: u64,
+    commit: WeightsCommit,
 }
 
 /// How a weight submission went on the chain.
@@ -63,7 +63,7 @@ struct Snapshot {
 
 /// A chain-backed [`MetagraphSource`] for one subnet, acting as one hotkey.
 pub struct ChainMetagraph {
-    chain: RpcChain,
+    chain: Arc<dyn Chain>,
     netuid: u16,
     hotkey: Keypair,
     timeout: Duration,
@@ -73,17 +73,32 @@ pub struct ChainMetagraph {
 }
 
 impl ChainMetagraph {
-    /// Connects to `endpoint` (`host:port` or `ws://…`) within `timeout`; every later call gets
-    /// the same deadline. Reads reuse a snapshot for up to `max_age`.
+    /// Connects to `target` (the embedded chain or subtensor) within `timeout`; every later
+    /// call gets the same deadline. Reads reuse a snapshot for up to `max_age`.
     pub async fn connect(
-        endpoint: &str,
+        target: &ChainTarget,
         netuid: u16,
         hotkey: Keypair,
         timeout: Duration,
         max_age: Duration,
     ) -> Result<Self, SubnetError> {
-        let chain = deadline(timeout, "connect", RpcChain::connect(endpoint)).await?;
-        Ok(Self {
+        let config = RpcConfig {
+            request_timeout: timeout,
+            ..RpcConfig::default()
+        };
+        let chain = deadline(timeout, "connect", target.connect(config)).await?;
+        Ok(Self::new(chain, netuid, hotkey, timeout, max_age))
+    }
+
+    /// The same over a chain already connected.
+    pub fn new(
+        chain: Arc<dyn Chain>,
+        netuid: u16,
+        hotkey: Keypair,
+        timeout: Duration,
+        max_age: Duration,
+    ) -> Self {
+        Self {
             chain,
             netuid,
             hotkey,
@@ -91,7 +106,7 @@ impl ChainMetagraph {
             max_age,
             snapshot: Mutex::new(None),
             pending: Mutex::new(VecDeque::new()),
-        })
+        }
     }
 
     pub fn netuid(&self) -> u16 {
@@ -103,25 +118,29 @@ impl ChainMetagraph {
     }
 
     /// The client, for calls this type does not wrap (always put a deadline on them).
-    pub fn chain(&self) -> &RpcChain {
-        &self.chain
+    pub fn chain(&self) -> &dyn Chain {
+        &*self.chain
     }
 
     /// Runs `fut` (a call on [`Self::chain`]) under this source's deadline.
     pub async fn call<T>(
         &self,
         op: &'static str,
-        fut: impl Future<Output = Result<T, bt_chain::ChainError>>,
+        fut: impl Future<Output = Result<T, ChainError>>,
     ) -> Result<T, SubnetError> {
         deadline(self.timeout, op, fut).await
     }
 
-    /// Reads the metagraph now and keeps it as the snapshot.
+    /// Reads the metagraph (with weights) and the hyperparameters now and keeps them as the
+    /// snapshot.
     pub async fn refresh(&self) -> Result<Arc<Metagraph>, SubnetError> {
-        let mg = Arc::new(
-            self.call("metagraph", self.chain.metagraph(self.netuid))
-                .await?,
-        );
+        let view = self
+            .call("metagraph", self.chain.metagraph(self.netuid, true))
+            .await?;
+        let hparams = self
+            .call("hyperparams", self.chain.hyperparams(self.netuid))
+            .await?;
+        let mg = Arc::new(Metagraph::from_view(&view, hparams.values));
         *lock(&self.snapshot) = Some(Snapshot {
             at: Instant::now(),
             mg: mg.clone(),
@@ -162,12 +181,13 @@ impl ChainMetagraph {
         let h = &mg.hparams;
         let version_key = h.weights_version;
         let row: Vec<(u16, u16)> = uids.iter().copied().zip(values.iter().copied()).collect();
+        let pair = self.hotkey.sr25519();
         if !h.commit_reveal_weights_enabled {
             let r = self
                 .call(
                     "set_weights",
                     self.chain
-                        .set_weights(&self.hotkey, self.netuid, uids, values, version_key),
+                        .set_weights(&pair, self.netuid, &uids, &values, version_key),
                 )
                 .await?;
             return Ok(WeightsOutcome::Set {
@@ -175,19 +195,23 @@ impl ChainMetagraph {
                 row,
             });
         }
-        let mut salt = vec![0u8; 16];
-        rand::rng().fill_bytes(&mut salt);
+        // Subtensor's salt is a `Vec<u16>`; eight of them are 128 random bits.
+        let mut salt_bytes = [0u8; 16];
+        rand::rng().fill_bytes(&mut salt_bytes);
+        let salt = salt_bytes
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect();
+        let commit = WeightsCommit {
+            uids,
+            values,
+            salt,
+            version_key,
+        };
         let r = self
             .call(
                 "commit_weights",
-                self.chain.commit_weights(
-                    &self.hotkey,
-                    self.netuid,
-                    &uids,
-                    &values,
-                    &salt,
-                    version_key,
-                ),
+                self.chain.commit_weights(&pair, self.netuid, &commit),
             )
             .await?;
         let reveal_epoch = epoch_index(self.netuid, h.tempo, r.block) + h.commit_reveal_period;
@@ -197,10 +221,7 @@ impl ChainMetagraph {
         }
         pending.push_back(PendingReveal {
             epoch: reveal_epoch,
-            uids,
-            values,
-            salt,
-            version_key,
+            commit,
         });
         Ok(WeightsOutcome::Committed {
             block: r.block,
@@ -224,17 +245,11 @@ impl ChainMetagraph {
             due
         };
         let mut revealed = 0;
+        let pair = self.hotkey.sr25519();
         for p in due {
             self.call(
                 "reveal_weights",
-                self.chain.reveal_weights(
-                    &self.hotkey,
-                    self.netuid,
-                    p.uids,
-                    p.values,
-                    p.salt,
-                    p.version_key,
-                ),
+                self.chain.reveal_weights(&pair, self.netuid, &p.commit),
             )
             .await?;
             revealed += 1;
@@ -364,7 +379,7 @@ pub fn uid_of_synapse(mg: &Metagraph, synapse_key: &str) -> Option<u16> {
 async fn deadline<T>(
     after: Duration,
     op: &'static str,
-    fut: impl Future<Output = Result<T, bt_chain::ChainError>>,
+    fut: impl Future<Output = Result<T, ChainError>>,
 ) -> Result<T, SubnetError> {
     tokio::time::timeout(after, fut)
         .await

@@ -58,7 +58,7 @@ impl Net {
     /// Settings for a neuron whose keys derive from `n`; its lines are collected in `lines`.
     pub fn settings(&self, hotkey: Keypair, n: u8) -> NeuronSettings {
         let mut s = NeuronSettings::new(
-            self.endpoint.clone(),
+            bt_neuron::chain_target::ChainTarget::Embedded(self.endpoint.clone()),
             self.netuid,
             hotkey,
             NeuronKey::from_seed([n; 32]),
