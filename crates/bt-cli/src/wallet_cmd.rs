@@ -62,15 +62,6 @@ impl WalletArgs {
 /// How a new key is written.
 #[derive(Debug, Clone, Args)]
 pub struct KeyOptions {
-    /// Words in the new mnemonic.
-    #[arg(
-        long = "n_words",
-        alias = "n-words",
-        default_value_t = 12,
-        value_parser = clap::builder::PossibleValuesParser::new(["12", "15", "18", "21", "24"])
-            .map(|s| s.parse::<usize>().unwrap_or(12))
-    )]
-    pub n_words: usize,
     /// Encrypt the key with a password ($BT_COLDKEY_PASSWORD, else asked on the terminal);
     /// the default for coldkeys.
     #[arg(
@@ -115,6 +106,15 @@ pub struct RegenArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct NewArgs {
+    /// Words in the new mnemonic.
+    #[arg(
+        long = "n_words",
+        alias = "n-words",
+        default_value_t = 12,
+        value_parser = clap::builder::PossibleValuesParser::new(["12", "15", "18", "21", "24"])
+            .map(|s| s.parse::<usize>().unwrap_or(12))
+    )]
+    pub n_words: usize,
     #[command(flatten)]
     pub wallet: WalletArgs,
     #[command(flatten)]
@@ -176,12 +176,14 @@ pub fn wallet(cmd: WalletCommand) -> Result<u8> {
             // Both questions first, so a refusal leaves neither key replaced.
             check_overwrite(&wallet, Role::Cold, &a.options)?;
             check_overwrite(&wallet, Role::Hot, &a.options)?;
-            let cold = Sr25519Pair::generate_with_phrase(a.options.n_words).map_err(key_error)?;
+            // Each mnemonic is shown as soon as its key is on disk, so a failure with the
+            // hotkey cannot leave a coldkey whose phrase nobody saw.
+            let cold = Sr25519Pair::generate_with_phrase(a.n_words).map_err(key_error)?;
             write_key(&wallet, Role::Cold, &cold, &a.options)?;
-            let hot = Sr25519Pair::generate_with_phrase(a.options.n_words).map_err(key_error)?;
-            write_key(&wallet, Role::Hot, &hot, &a.options)?;
             println!("wallet {} in {}", a.wallet.name, a.wallet.root().display());
             announce(Role::Cold, &cold, &a.wallet);
+            let hot = Sr25519Pair::generate_with_phrase(a.n_words).map_err(key_error)?;
+            write_key(&wallet, Role::Hot, &hot, &a.options)?;
             announce(Role::Hot, &hot, &a.wallet);
         }
         WalletCommand::NewColdkey(a) => new_key(Role::Cold, &a)?,
@@ -228,7 +230,7 @@ fn check_overwrite(wallet: &Wallet, role: Role, options: &KeyOptions) -> Result<
 fn new_key(role: Role, a: &NewArgs) -> Result<()> {
     let wallet = a.wallet.open()?;
     check_overwrite(&wallet, role, &a.options)?;
-    let pair = Sr25519Pair::generate_with_phrase(a.options.n_words).map_err(key_error)?;
+    let pair = Sr25519Pair::generate_with_phrase(a.n_words).map_err(key_error)?;
     write_key(&wallet, role, &pair, &a.options)?;
     announce(role, &pair, &a.wallet);
     Ok(())

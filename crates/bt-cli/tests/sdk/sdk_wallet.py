@@ -22,7 +22,7 @@ keyfile = Keyfile(path=a.path)
 if a.op == "open":
     assert keyfile.is_encrypted(), "expected an encrypted key file"
     pair = keyfile.get_keypair(password=password)
-    print(json.dumps({"ss58": pair.ss58_address, "mnemonic": pair.mnemonic}))
+    print(json.dumps({"ss58": pair.ss58_address}))
 else:
     pair = Keypair.create_from_mnemonic(a.mnemonic)
     keyfile.set_keypair(pair, encrypt=True, overwrite=True, password=password)
