@@ -14,8 +14,15 @@ use crate::exit::CliError;
 /// The variable a script sets to give the password of encrypted keys.
 pub const PASSWORD_ENV: &str = "BT_COLDKEY_PASSWORD";
 
-/// Environment first, then the terminal.
-pub struct CliPasswords;
+/// Environment first, then the terminal (unless `prompt` is off, as `--no_prompt` asks).
+pub struct CliPasswords {
+    pub prompt: bool,
+}
+
+impl CliPasswords {
+    /// Asks on the terminal when there is one.
+    pub const TERMINAL: Self = Self { prompt: true };
+}
 
 impl PasswordSource for CliPasswords {
     fn password(
@@ -40,14 +47,18 @@ impl PasswordSource for CliPasswords {
             }
             return Ok(value);
         }
-        if !std::io::stdin().is_terminal() {
+        if !self.prompt || !std::io::stdin().is_terminal() {
+            let why = if self.prompt {
+                "stdin is not a terminal to ask on"
+            } else {
+                "--no_prompt forbids asking"
+            };
             return Err(unavailable(match purpose {
-                PasswordPurpose::Decrypt => format!(
-                    "stdin is not a terminal to ask on; set {PASSWORD_ENV} to the key's password"
-                ),
+                PasswordPurpose::Decrypt => {
+                    format!("{why}; set {PASSWORD_ENV} to the key's password")
+                }
                 PasswordPurpose::Encrypt => format!(
-                    "stdin is not a terminal to ask on; set {PASSWORD_ENV}, or pass \
-                     --no_password for an unencrypted key"
+                    "{why}; set {PASSWORD_ENV}, or pass --no_password for an unencrypted key"
                 ),
             }));
         }

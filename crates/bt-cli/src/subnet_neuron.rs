@@ -88,7 +88,7 @@ fn load_wallet(subnet: &SubnetSettings) -> Result<(Option<bt_chain::Keypair>, bt
     let root = w.root();
     let wallet = bt_crypto::wallet::Wallet::new(&root, &w.name, &w.hotkey)
         .map_err(|e| CliError::Key(format!("wallet {}: {e}", w.name)))?;
-    let (hotkey, _) = wallet.hotkey_with(&CliPasswords).map_err(|e| {
+    let (hotkey, _) = wallet.hotkey_with(&CliPasswords::TERMINAL).map_err(|e| {
         CliError::Key(format!(
             "hotkey {} of wallet {} under {} (--wallet.hotkey, --wallet.name, --wallet.path; \
              create it with `bittensor wallet new`): {e}",
@@ -99,7 +99,7 @@ fn load_wallet(subnet: &SubnetSettings) -> Result<(Option<bt_chain::Keypair>, bt
     })?;
     // The coldkey only pays for a registration; a hotkey already registered does not need it,
     // so a missing coldkey, or an encrypted one nobody can give the password of, is no error.
-    let coldkey = match wallet.coldkey_with(&CliPasswords) {
+    let coldkey = match wallet.coldkey_with(&CliPasswords::TERMINAL) {
         Ok((pair, protection)) => {
             if protection == Protection::Plaintext {
                 warn_plaintext(&wallet.coldkey_path());

@@ -77,7 +77,8 @@ pub struct KeyOptions {
     /// Replace a key that already exists (it is lost unless you have its mnemonic).
     #[arg(long)]
     pub overwrite: bool,
-    /// Never ask: where a question would be asked (replace an existing key?), fail instead.
+    /// Never ask: where a question would be asked (replace an existing key? its password?),
+    /// fail instead, naming the flag or variable that answers it.
     #[arg(long = "no_prompt", alias = "no-prompt")]
     pub no_prompt: bool,
 }
@@ -270,7 +271,10 @@ fn write_key(wallet: &Wallet, role: Role, pair: &Sr25519Pair, o: &KeyOptions) ->
     let path = key_path(wallet, role);
     let replace = o.overwrite || path.exists();
     let written = if o.encrypt(role == Role::Cold) {
-        CliPasswords
+        let passwords = CliPasswords {
+            prompt: !o.no_prompt,
+        };
+        passwords
             .password(&path, PasswordPurpose::Encrypt)
             .and_then(|password| pair.save_encrypted(&path, &password, replace))
     } else {
@@ -322,7 +326,7 @@ fn list(w: &WalletArgs) -> Result<()> {
 /// plaintext one still loads, with a warning.
 pub fn coldkey(w: &WalletArgs) -> Result<Sr25519Pair> {
     let wallet = w.open()?;
-    let (pair, protection) = off_executor(|| wallet.coldkey_with(&CliPasswords))
+    let (pair, protection) = off_executor(|| wallet.coldkey_with(&CliPasswords::TERMINAL))
         .map_err(|e| missing_key_error(w, &e))?;
     if protection == Protection::Plaintext {
         warn_plaintext(&wallet.coldkey_path());
@@ -343,8 +347,8 @@ fn off_executor<T>(f: impl FnOnce() -> T) -> T {
 /// The wallet's hotkey (asking for a password only if it is encrypted).
 pub fn hotkey(w: &WalletArgs) -> Result<Sr25519Pair> {
     let wallet = w.open()?;
-    let (pair, _) =
-        off_executor(|| wallet.hotkey_with(&CliPasswords)).map_err(|e| missing_key_error(w, &e))?;
+    let (pair, _) = off_executor(|| wallet.hotkey_with(&CliPasswords::TERMINAL))
+        .map_err(|e| missing_key_error(w, &e))?;
     Ok(pair)
 }
 

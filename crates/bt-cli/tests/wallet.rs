@@ -221,6 +221,17 @@ fn creating_an_encrypted_key_without_terminal_or_password_fails_at_once() {
         "{err}"
     );
     assert!(!dir.path().join("w/coldkey").exists());
+    let out = run(
+        dir.path(),
+        &["wallet", "new_coldkey", "--wallet.name", "w", "--no_prompt"],
+        None,
+    );
+    assert!(
+        text(&out.stderr).contains("--no_prompt"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!dir.path().join("w/coldkey").exists());
 }
 
 #[test]
