@@ -1,5 +1,5 @@
-//! `bittensor chain|subnet|wallet`: the local chain node, subnets on it, and sr25519 wallets.
-//! Flags into `bt_chain`'s node options and `NodeClientExt` calls, and `bt_crypto`'s wallets.
+//! `bittensor chain|subnet`: the local chain node and subnets on it. Flags into `bt_chain`'s
+//! node options and `NodeClientExt` calls; wallets are in `wallet_cmd`.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -12,7 +12,6 @@ use bt_chain::{
 };
 use std::sync::Arc;
 
-use bt_crypto::wallet::Wallet;
 use bt_interfaces::Chain;
 use bt_neuron::chain_target::ChainTarget;
 use bt_subtensor::RpcConfig;
@@ -20,6 +19,7 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use crate::display;
 use crate::exit::{self, CliError};
+use crate::wallet_cmd::{WalletArgs, keys};
 
 #[derive(Debug, Subcommand)]
 pub enum ChainCommand {
@@ -45,47 +45,6 @@ pub enum ChainCommand {
         #[arg(long)]
         dev: bool,
     },
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct WalletArgs {
-    /// Directory holding wallets (the Python SDK's layout).
-    #[arg(long = "wallet_path", aliases = ["wallet-path", "wallet.path"], env = "BT_WALLET_PATH")]
-    pub root: Option<PathBuf>,
-    /// Wallet (coldkey) name.
-    #[arg(
-        long = "wallet_name",
-        aliases = ["wallet-name", "wallet.name"],
-        default_value = "default",
-        env = "BT_WALLET_NAME"
-    )]
-    pub name: String,
-    /// Hotkey name within the wallet.
-    #[arg(
-        long = "wallet_hotkey",
-        aliases = ["wallet-hotkey", "wallet.hotkey"],
-        default_value = "default",
-        env = "BT_WALLET_HOTKEY"
-    )]
-    pub hotkey: String,
-}
-
-impl WalletArgs {
-    pub fn root(&self) -> PathBuf {
-        self.root.clone().unwrap_or_else(|| {
-            std::env::var_os("HOME")
-                .map_or_else(|| PathBuf::from("."), PathBuf::from)
-                .join(".bittensor/wallets")
-        })
-    }
-}
-
-#[derive(Debug, Subcommand)]
-pub enum WalletCommand {
-    /// Create a wallet's coldkey and hotkey (existing keys are kept).
-    New(WalletArgs),
-    /// List wallets and their hotkeys (SS58 addresses).
-    List(WalletArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -226,23 +185,6 @@ async fn connect(ep: &Endpoint) -> Result<RpcChain> {
     RpcChain::connect(&ep.endpoint).await.map_err(unreachable)
 }
 
-/// The wallet's (coldkey, hotkey); a missing or unreadable key says how to create it.
-pub fn keys(w: &WalletArgs) -> Result<(Keypair, Keypair)> {
-    let load = || {
-        let wallet = Wallet::new(w.root(), &w.name, &w.hotkey)?;
-        Ok::<_, bt_crypto::CryptoError>((wallet.coldkey()?.into(), wallet.hotkey()?.into()))
-    };
-    load().map_err(|e| {
-        CliError::Key(format!(
-            "{} (create it with `bittensor wallet new --wallet_name {} --wallet_hotkey {}`)",
-            exit::wallet_error_text(&e),
-            w.name,
-            w.hotkey
-        ))
-        .into()
-    })
-}
-
 pub async fn chain(
     cmd: ChainCommand,
     shutdown: impl std::future::Future<Output = ()>,
@@ -282,33 +224,6 @@ pub async fn chain(
     shutdown.await;
     node.shutdown().await;
     Ok(exit::INTERRUPTED)
-}
-
-pub fn wallet(cmd: WalletCommand) -> Result<u8> {
-    match cmd {
-        WalletCommand::New(w) => {
-            let (cold, hot) = Wallet::new(w.root(), &w.name, &w.hotkey)
-                .and_then(|wallet| wallet.create_if_missing())
-                .map_err(|e| CliError::Key(exit::wallet_error_text(&e)))?;
-            println!("wallet {} in {}", w.name, w.root().display());
-            println!("coldkey: {}", cold.account().to_ss58());
-            println!("hotkey {}: {}", w.hotkey, hot.account().to_ss58());
-        }
-        WalletCommand::List(w) => {
-            let listed = bt_crypto::wallet::list_wallets(&w.root())
-                .map_err(|e| CliError::Key(exit::wallet_error_text(&e)))?;
-            for info in listed {
-                let cold = info
-                    .coldkey
-                    .map_or_else(|| "-".to_string(), |c| c.to_ss58());
-                println!("{}  coldkey {cold}", info.name);
-                for (name, key) in info.hotkeys {
-                    println!("  {name}  {}", key.to_ss58());
-                }
-            }
-        }
-    }
-    Ok(exit::OK)
 }
 
 pub async fn subnet(cmd: SubnetCommand) -> Result<u8> {

@@ -42,7 +42,7 @@ pub enum Command {
     Subnet(crate::chain_cmd::SubnetCommand),
     /// sr25519 wallets (coldkey and hotkeys) for the chain.
     #[command(subcommand)]
-    Wallet(crate::chain_cmd::WalletCommand),
+    Wallet(crate::wallet_cmd::WalletCommand),
     /// Stake a coldkey's TAO on its hotkey (validators need stake for a permit).
     #[command(subcommand)]
     Stake(crate::stake_cmd::StakeCommand),
@@ -182,15 +182,15 @@ pub struct NeuronArgs {
     #[arg(long, value_enum, env = "BT_ROLE")]
     pub role: Option<Role>,
     /// Directory holding wallets (the Python SDK's layout; ~/.bittensor/wallets when absent).
-    #[arg(long = "wallet_path", aliases = ["wallet-path", "wallet.path"], env = "BT_WALLET_PATH")]
+    #[arg(long = "wallet.path", aliases = ["wallet_path", "wallet-path"], env = "BT_WALLET_PATH")]
     pub wallet_path: Option<PathBuf>,
     /// Wallet (coldkey) name; its coldkey pays a burned registration when the hotkey has no uid.
-    #[arg(long = "wallet_name", aliases = ["wallet-name", "wallet.name"], env = "BT_WALLET_NAME")]
+    #[arg(long = "wallet.name", aliases = ["wallet_name", "wallet-name"], env = "BT_WALLET_NAME")]
     pub wallet_name: Option<String>,
     /// Hotkey name within the wallet: the subnet identity of this neuron.
     #[arg(
-        long = "wallet_hotkey",
-        aliases = ["wallet-hotkey", "wallet.hotkey"],
+        long = "wallet.hotkey",
+        aliases = ["wallet_hotkey", "wallet-hotkey"],
         env = "BT_WALLET_HOTKEY"
     )]
     pub wallet_hotkey: Option<String>,

@@ -9,8 +9,8 @@ use anyhow::{Context, Result, bail};
 use bt_neuron::identity::KeyChoice;
 use serde::Deserialize;
 
-use crate::chain_cmd::WalletArgs;
 use crate::cli::{NeuronArgs, Role};
+use crate::wallet_cmd::WalletArgs;
 
 /// Everything a neuron needs, resolved: the neuron crate's own configuration.
 pub type NeuronSettings = bt_neuron::NeuronConfig;

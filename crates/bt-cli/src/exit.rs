@@ -9,7 +9,7 @@ pub const FAILURE: u8 = 1;
 pub const USAGE: u8 = 2;
 /// A port could not be bound (in use or not permitted): change the named flag.
 pub const PORT_IN_USE: u8 = 3;
-/// A key file is missing, unreadable or malformed.
+/// A key file is missing, unreadable or malformed, or its password is wrong or not given.
 pub const KEY: u8 = 4;
 /// A peer, metagraph or chain could not be reached or answered with an error.
 pub const UNREACHABLE: u8 = 5;

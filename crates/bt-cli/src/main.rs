@@ -10,9 +10,11 @@ mod config;
 mod display;
 mod exit;
 mod localnet;
+mod password;
 mod stake_cmd;
 mod subnet_neuron;
 mod synapse_cmd;
+mod wallet_cmd;
 
 use std::process::ExitCode;
 

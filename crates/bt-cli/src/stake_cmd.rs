@@ -5,8 +5,9 @@ use anyhow::Result;
 use bt_chain::{NodeClient, NodeClientExt, RAO_PER_TAO, RpcChain};
 use clap::{Args, Subcommand};
 
-use crate::chain_cmd::{Endpoint, WalletArgs, keys};
+use crate::chain_cmd::Endpoint;
 use crate::exit::{self, CliError};
+use crate::wallet_cmd::{WalletArgs, keys};
 
 #[derive(Debug, Subcommand)]
 pub enum StakeCommand {

@@ -14,6 +14,10 @@ use bt_neuron::subnet::{NeuronSettings as SubnetNeuron, SubnetRole};
 use crate::cli::{NeuronKind, Role};
 use crate::config::{NeuronSettings, SubnetSettings};
 use crate::exit::{self, CliError, classify_neuron_error};
+use crate::password::CliPasswords;
+use crate::wallet_cmd::warn_plaintext;
+use bt_crypto::CryptoError;
+use bt_crypto::wallet::Protection;
 
 /// A subnet neuron's chain settings and wallet keys, checked before its neuron key is taken.
 pub struct SubnetJob {
@@ -84,16 +88,30 @@ fn load_wallet(subnet: &SubnetSettings) -> Result<(Option<bt_chain::Keypair>, bt
     let root = w.root();
     let wallet = bt_crypto::wallet::Wallet::new(&root, &w.name, &w.hotkey)
         .map_err(|e| CliError::Key(format!("wallet {}: {e}", w.name)))?;
-    let hotkey = wallet.hotkey().map_err(|e| {
+    let (hotkey, _) = wallet.hotkey_with(&CliPasswords::TERMINAL).map_err(|e| {
         CliError::Key(format!(
-            "hotkey {} of wallet {} under {} (--wallet_hotkey, --wallet_name, --wallet_path; \
+            "hotkey {} of wallet {} under {} (--wallet.hotkey, --wallet.name, --wallet.path; \
              create it with `bittensor wallet new`): {e}",
             w.hotkey,
             w.name,
             root.display()
         ))
     })?;
-    // The coldkey only pays for a registration; a hotkey already registered does not need it.
-    let coldkey = wallet.coldkey().ok().map(Into::into);
+    // The coldkey only pays for a registration; a hotkey already registered does not need it,
+    // so a missing coldkey, or an encrypted one nobody can give the password of, is no error.
+    let coldkey = match wallet.coldkey_with(&CliPasswords::TERMINAL) {
+        Ok((pair, protection)) => {
+            if protection == Protection::Plaintext {
+                warn_plaintext(&wallet.coldkey_path());
+            }
+            Some(pair.into())
+        }
+        Err(CryptoError::KeyFileMissing { .. }) => None,
+        Err(e @ CryptoError::PasswordUnavailable { .. }) => {
+            eprintln!("note: going on without the coldkey (only a registration needs it): {e}");
+            None
+        }
+        Err(e) => return Err(CliError::Key(format!("coldkey of wallet {}: {e}", w.name)).into()),
+    };
     Ok((coldkey, hotkey.into()))
 }

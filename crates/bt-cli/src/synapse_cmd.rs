@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use anyhow::Result;
 use bt_axon::http::{HttpAxon, HttpAxonConfig, attach_builtin};
-use bt_crypto::wallet::{AccountId, Sr25519Pair, Wallet};
+use bt_crypto::wallet::{AccountId, Sr25519Pair};
 use bt_dendrite::http::{AxonTarget, HttpAuth, HttpDendrite, HttpDendriteConfig};
 use bt_http::DynSynapse;
 use clap::{Args, Subcommand, ValueEnum};
 
-use crate::chain_cmd::WalletArgs;
 use crate::exit::{self, CliError};
+use crate::wallet_cmd::WalletArgs;
 
 #[derive(Debug, Subcommand)]
 pub enum SynapseCommand {
@@ -92,18 +92,7 @@ pub struct ServeArgs {
 }
 
 fn hotkey(w: &WalletArgs) -> Result<Arc<Sr25519Pair>> {
-    let wallet = Wallet::new(w.root(), &w.name, &w.hotkey)
-        .map_err(|e| CliError::Key(exit::wallet_error_text(&e)))?;
-    wallet.hotkey().map(Arc::new).map_err(|e| {
-        CliError::Key(format!(
-            "{} (create it with `bittensor wallet new --wallet.name {} --wallet.hotkey {}`, or \
-             with btcli)",
-            exit::wallet_error_text(&e),
-            w.name,
-            w.hotkey
-        ))
-        .into()
-    })
+    crate::wallet_cmd::hotkey(w).map(Arc::new)
 }
 
 pub async fn run(

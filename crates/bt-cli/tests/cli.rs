@@ -327,7 +327,7 @@ fn local_chain_subnet_and_wallet_flow() {
             .clone()
     };
     for name in ["owner", "miner"] {
-        run(&["wallet", "new", "--wallet_name", name]);
+        run(&["wallet", "new", "--wallet_name", name, "--no_password"]);
         run(&["subnet", "faucet", "--wallet_name", name]);
     }
     let created = String::from_utf8(run(&["subnet", "create", "--wallet_name", "owner"])).unwrap();
@@ -400,8 +400,13 @@ fn cli_reference_is_current() {
         &["subnet", "metagraph"],
         &["subnet", "hparams"],
         &["subnet", "faucet"],
-        &["wallet", "new"],
+        &["wallet", "create"],
+        &["wallet", "new_coldkey"],
+        &["wallet", "new_hotkey"],
+        &["wallet", "regen_coldkey"],
+        &["wallet", "regen_hotkey"],
         &["wallet", "list"],
+        &["wallet", "sign"],
         &["stake", "add"],
         &["stake", "remove"],
         &["synapse", "query"],
@@ -434,7 +439,7 @@ fn cli_reference_is_current() {
         "\n## Exit codes\n\n| code | meaning |\n|---|---|\n| 0 | success |\n| 1 | other failure |\n\
          | 2 | bad command line, configuration file or setting |\n\
          | 3 | a port could not be bound (the message names the flag) |\n\
-         | 4 | a key file is missing, unreadable or malformed |\n\
+         | 4 | a key file is missing, unreadable or malformed, or its password is wrong or not given |\n\
          | 5 | a metagraph, peer or chain could not be reached |\n\
          | 6 | a dataset, scenario or checkpoint could not be read |\n\
          | 7 | the neuron key is in use by another running neuron (the message names \

@@ -32,7 +32,15 @@ async fn unauthenticated_bodies_are_bounded_by_the_budget() {
     let w = dir.path().to_str().unwrap();
     let bin = env!("CARGO_BIN_EXE_bittensor");
     let made = tokio::process::Command::new(bin)
-        .args(["wallet", "new", "--wallet.path", w, "--wallet.name", "m"])
+        .args([
+            "wallet",
+            "new",
+            "--wallet.path",
+            w,
+            "--wallet.name",
+            "m",
+            "--no_password",
+        ])
         .output()
         .await
         .unwrap();

@@ -162,7 +162,15 @@ async fn python_sdk_and_ours_call_each_other() {
         String::from_utf8_lossy(&made.stderr)
     );
     let made = bittensor()
-        .args(["wallet", "new", "--wallet.path", w, "--wallet.name", "rs"])
+        .args([
+            "wallet",
+            "new",
+            "--wallet.path",
+            w,
+            "--wallet.name",
+            "rs",
+            "--no_password",
+        ])
         .output()
         .await
         .unwrap();

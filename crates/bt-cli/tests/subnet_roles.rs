@@ -100,7 +100,7 @@ fn validator_ranks_the_better_miner_higher() {
         String::from_utf8(out.stdout).unwrap()
     };
     for name in ["owner", "good", "poor"] {
-        run(&["wallet", "new", "--wallet_name", name]);
+        run(&["wallet", "new", "--wallet_name", name, "--no_password"]);
         run(&["subnet", "faucet", "--wallet_name", name]);
     }
     let created = run(&["subnet", "create", "--wallet_name", "owner"]);

@@ -45,14 +45,32 @@ pub enum CryptoError {
     #[error("key file {path}: {reason}")]
     KeyFileInvalid { path: PathBuf, reason: String },
 
-    /// A password-protected key as bittensor-wallet / btcli write them (`$NACL…`, Ansible vault
-    /// or the legacy Fernet format); the file is left untouched.
+    /// A password-protected key this crate cannot open: Ansible Vault or the legacy Fernet
+    /// format of old SDK releases, or a `$NACL` key loaded where no password can be asked for.
+    /// The file is left untouched.
     #[error(
-        "key file {path} is encrypted ({method}); encrypted keys are not supported yet: \
-         regenerate this key without a password from its mnemonic (btcli `wallet regen-hotkey` \
-         or `wallet regen-coldkey`, choosing no password) and use that wallet"
+        "key file {path} is encrypted ({method}) and {reason}: regenerate it from its mnemonic \
+         (`bittensor wallet regen_coldkey --mnemonic \"…\"` or `regen_hotkey`) with a password"
     )]
-    KeyFileEncrypted { path: PathBuf, method: &'static str },
+    KeyFileEncrypted {
+        path: PathBuf,
+        method: &'static str,
+        reason: &'static str,
+    },
+
+    /// The password does not open a `$NACL` key file (or the file was damaged: the two cannot be
+    /// told apart). Nothing was written.
+    #[error("key file {path}: wrong password (the file was not changed)")]
+    WrongPassword { path: PathBuf },
+
+    /// No password could be obtained for an encrypted key (no terminal to ask on, no variable
+    /// set); `hint` names what to set or pass.
+    #[error("key file {path} needs a password: {hint}")]
+    PasswordUnavailable { path: PathBuf, hint: String },
+
+    /// The key derivation or the cipher failed for a reason other than the password.
+    #[error("key encryption: {reason}")]
+    Encryption { reason: String },
 
     #[error(
         "key file {path}: stored public key {stored} does not match the one derived from the \

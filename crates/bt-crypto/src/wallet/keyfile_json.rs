@@ -36,10 +36,13 @@ pub const CRYPTO_TYPE_SR25519: u8 = 1;
 /// A public key file is about 240 bytes; pretty-printed or with a newline a little more.
 pub const MAX_PUBLIC_FILE_BYTES: u64 = 4096;
 
+/// What [`encryption_method`] calls `$NACL` files, the only encrypted form we read and write.
+pub(super) const NACL_METHOD: &str = "NaCl secretbox";
+
 /// The encryption a key file uses, from its first bytes, as bittensor-wallet tells them apart.
 pub(super) fn encryption_method(bytes: &[u8]) -> Option<&'static str> {
     [
-        (&b"$NACL"[..], "NaCl secretbox"),
+        (&b"$NACL"[..], NACL_METHOD),
         (b"$ANSIBLE_VAULT", "Ansible Vault"),
         (b"gAAAAA", "legacy Fernet"),
     ]
@@ -168,6 +171,11 @@ fn parse_fields(path: &Path, bytes: &[u8]) -> Result<Fields, CryptoError> {
         return Err(CryptoError::KeyFileEncrypted {
             path: path.to_path_buf(),
             method,
+            reason: if method == NACL_METHOD {
+                "was read without a password"
+            } else {
+                "this format is not supported"
+            },
         });
     }
     let fields: Fields = serde_json::from_slice(bytes).map_err(json_error(path))?;

@@ -55,8 +55,17 @@ fn read_hotkeys(dir: &Path) -> Vec<(String, AccountId)> {
     files
         .into_iter()
         .filter_map(|f| {
-            let pair = Sr25519Pair::load(f.path()).ok()?;
-            Some((f.file_name().to_string_lossy().to_string(), pair.account()))
+            let name = f.file_name().to_string_lossy().to_string();
+            let account = match Sr25519Pair::load(f.path()) {
+                Ok(pair) => pair.account(),
+                // An encrypted hotkey is shown by its public file, as bittensor-wallet writes
+                // one beside it, rather than asking for a password to list.
+                Err(CryptoError::KeyFileEncrypted { .. }) => {
+                    read_public_key_file(dir.join(format!("{name}pub.txt"))).ok()?
+                }
+                Err(_) => return None,
+            };
+            Some((name, account))
         })
         .collect()
 }

@@ -10,6 +10,24 @@ use crate::CryptoError;
 
 const PBKDF2_ROUNDS: u32 = 2048;
 
+/// A new random English BIP39 phrase of `words` words (12, 15, 18, 21 or 24, as btcli's
+/// `--n_words` allows).
+pub(super) fn generate_phrase(words: usize) -> Result<Zeroizing<String>, CryptoError> {
+    if !matches!(words, 12 | 15 | 18 | 21 | 24) {
+        return Err(CryptoError::Mnemonic {
+            reason: format!("{words} words: a phrase has 12, 15, 18, 21 or 24 words"),
+        });
+    }
+    let mut entropy = Zeroizing::new([0u8; 32]);
+    let len = words / 3 * 4;
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut entropy[..len]);
+    let mnemonic = bip39::Mnemonic::from_entropy_in(bip39::Language::English, &entropy[..len])
+        .map_err(|e| CryptoError::Mnemonic {
+            reason: e.to_string(),
+        })?;
+    Ok(Zeroizing::new(mnemonic.to_string()))
+}
+
 /// The 32-byte mini secret of an English BIP39 phrase with an optional BIP39 `password`
 /// ("" for none, which is what bittensor-wallet uses).
 pub(super) fn mini_secret_from_phrase(
@@ -75,6 +93,16 @@ mod tests {
             hex::encode(seed.as_ref()),
             "fac7959dbfe72f052e5a0c3c8d6530f202b02fd8f9f5ca3580ec8deb7797479e"
         );
+    }
+
+    #[test]
+    fn generated_phrases_have_the_asked_length_and_parse() {
+        for n in [12, 24] {
+            let phrase = generate_phrase(n).unwrap();
+            assert_eq!(phrase.split(' ').count(), n);
+            mini_secret_from_phrase(&phrase, "").unwrap();
+        }
+        assert!(generate_phrase(13).is_err());
     }
 
     #[test]

@@ -15,15 +15,19 @@
 //! This crate's older files (`{"type":"sr25519","secretSeed",…}`, and a bare SS58 address in
 //! `coldkeypub.txt`) still load.
 //!
-//! Not done: password-encrypted keys (`$NACL…`, as btcli writes coldkeys by default) are
-//! recognised and refused with [`CryptoError::KeyFileEncrypted`]; ours are plaintext, protected
-//! only by file permissions. Derivation paths (`phrase//hot/1`) cannot be computed here, but
-//! keys made with them load from their `privateKey`.
+//! Password-protected keys are bittensor-wallet's `$NACL` files (`encryption.rs`), read with
+//! [`Sr25519Pair::load_with`] and a [`PasswordSource`] and written with
+//! [`Sr25519Pair::save_encrypted`]; the older Ansible Vault and Fernet forms are recognised and
+//! refused with [`CryptoError::KeyFileEncrypted`]. Keys can be made from Substrate secret URIs
+//! with derivation paths (`//Alice`, `phrase//hot/1`, [`Sr25519Pair::from_uri`]).
 
+mod derive;
+pub mod encryption;
 mod keyfile_json;
 mod list;
 mod mnemonic;
 mod pair;
+mod password;
 mod ss58;
 
 use std::fmt;
@@ -33,9 +37,11 @@ use crate::CryptoError;
 use crate::error::clip;
 use crate::keyfile;
 
+pub use derive::DEV_PHRASE;
 pub use keyfile_json::{CRYPTO_TYPE_SR25519, MAX_PUBLIC_FILE_BYTES};
 pub use list::{MAX_LISTED, WalletEntry, list_wallets};
-pub use pair::Sr25519Pair;
+pub use pair::{Protection, Sr25519Pair};
+pub use password::{FixedPassword, NoPassword, PasswordPurpose, PasswordSource};
 pub use ss58::{SS58_PREFIX, ss58_decode, ss58_decode_with_prefix, ss58_encode};
 
 /// Substrate's sr25519 signing context.
@@ -155,6 +161,22 @@ impl Wallet {
 
     pub fn hotkey(&self) -> Result<Sr25519Pair, CryptoError> {
         Sr25519Pair::load(self.hotkey_path())
+    }
+
+    /// The coldkey, asking `passwords` if it is encrypted.
+    pub fn coldkey_with(
+        &self,
+        passwords: &dyn PasswordSource,
+    ) -> Result<(Sr25519Pair, Protection), CryptoError> {
+        Sr25519Pair::load_with(self.coldkey_path(), passwords)
+    }
+
+    /// The hotkey, asking `passwords` if it is encrypted.
+    pub fn hotkey_with(
+        &self,
+        passwords: &dyn PasswordSource,
+    ) -> Result<(Sr25519Pair, Protection), CryptoError> {
+        Sr25519Pair::load_with(self.hotkey_path(), passwords)
     }
 
     /// The coldkey's account from `coldkeypub.txt`, without touching (or decrypting) the

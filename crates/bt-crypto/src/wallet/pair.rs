@@ -6,7 +6,8 @@ use std::path::Path;
 use schnorrkel::{ExpansionMode, Keypair, MiniSecretKey, SecretKey};
 use zeroize::Zeroizing;
 
-use super::{AccountId, SIGNING_CONTEXT, keyfile_json, mnemonic};
+use super::password::{PasswordPurpose, PasswordSource};
+use super::{AccountId, SIGNING_CONTEXT, derive, encryption, keyfile_json, mnemonic};
 use crate::CryptoError;
 use crate::keyfile;
 
@@ -26,6 +27,18 @@ impl Sr25519Pair {
         let mut seed = Zeroizing::new([0u8; 32]);
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, seed.as_mut());
         Self::from_seed(*seed)
+    }
+
+    /// A new key from a new random BIP39 phrase of `words` words, as btcli creates keys; the
+    /// phrase is kept in the pair (and in its file) so it can be shown once and regenerated.
+    pub fn generate_with_phrase(words: usize) -> Result<Self, CryptoError> {
+        let phrase = mnemonic::generate_phrase(words)?;
+        Self::from_phrase(&phrase, "")
+    }
+
+    /// The BIP39 phrase the key was made from, if any.
+    pub fn phrase(&self) -> Option<&str> {
+        self.phrase.as_ref().map(|p| p.as_str())
     }
 
     /// Same derivation as Substrate's `sr25519::Pair::from_seed`.
@@ -51,6 +64,27 @@ impl Sr25519Pair {
         let mut pair = Self::from_seed(*seed);
         pair.phrase = Some(Zeroizing::new(phrase.to_owned()));
         Ok(pair)
+    }
+
+    /// The key of a Substrate secret URI, as sp-core's `Pair::from_string` and
+    /// bittensor-wallet's `Keypair.create_from_uri` make it: `//Alice`, `phrase//hot/1`,
+    /// `0x<seed>/soft`, `phrase///bip39-password`. A URI with a derivation path keeps only the
+    /// expanded secret (no seed, no phrase), as bittensor-wallet saves such keys.
+    pub fn from_uri(uri: &str) -> Result<Self, CryptoError> {
+        let parsed = derive::parse(uri)?;
+        let root = match derive::hex_seed(parsed.phrase) {
+            Some(seed) => Self::from_seed(*seed?),
+            None => Self::from_phrase(parsed.phrase, parsed.password.unwrap_or(""))?,
+        };
+        if parsed.junctions.is_empty() {
+            return Ok(root);
+        }
+        let secret = derive::derive(&root.keypair.secret, &parsed.junctions);
+        Ok(Self {
+            seed: None,
+            phrase: None,
+            keypair: secret.to_keypair(),
+        })
     }
 
     /// From a 64-byte expanded secret in schnorrkel's `SecretKey::to_bytes` form (scalar ‖
@@ -91,6 +125,50 @@ impl Sr25519Pair {
         keyfile::write_secret(path, &keyfile_json::encode_pair(path, self)?)
     }
 
+    /// Write the key encrypted with `password` as bittensor-wallet's `$NACL` (see
+    /// `encryption.rs`; takes seconds). Without `overwrite` an existing file is an error
+    /// ([`CryptoError::KeyFileExists`]) and is left as it was.
+    pub fn save_encrypted(
+        &self,
+        path: impl AsRef<Path>,
+        password: &str,
+        overwrite: bool,
+    ) -> Result<(), CryptoError> {
+        let path = path.as_ref();
+        let plain = keyfile_json::encode_pair(path, self)?;
+        let sealed = encryption::encrypt(&plain, password.as_bytes())?;
+        write_key(path, &sealed, overwrite)
+    }
+
+    /// As [`Self::save`], but without `overwrite` an existing file is an error.
+    pub fn save_plain(&self, path: impl AsRef<Path>, overwrite: bool) -> Result<(), CryptoError> {
+        let path = path.as_ref();
+        write_key(path, &keyfile_json::encode_pair(path, self)?, overwrite)
+    }
+
+    /// Load a key file, plaintext or `$NACL`-encrypted; the password is asked of `passwords`
+    /// only when the file is encrypted. Also says which it was, so a caller can warn about
+    /// plaintext coldkeys. A wrong password is [`CryptoError::WrongPassword`].
+    pub fn load_with(
+        path: impl AsRef<Path>,
+        passwords: &dyn PasswordSource,
+    ) -> Result<(Self, Protection), CryptoError> {
+        let path = path.as_ref();
+        let bytes = keyfile::read_secret(path)?;
+        if !encryption::is_nacl(&bytes) {
+            return Ok((
+                keyfile_json::decode_pair(path, &bytes)?,
+                Protection::Plaintext,
+            ));
+        }
+        let password = passwords.password(path, PasswordPurpose::Decrypt)?;
+        let plain = encryption::decrypt(path, &bytes, password.as_bytes())?;
+        Ok((
+            keyfile_json::decode_pair(path, &plain)?,
+            Protection::Encrypted,
+        ))
+    }
+
     /// Load a key file written by bittensor-wallet / btcli (unencrypted) or by older versions
     /// of this crate. Every secret and public field present must describe the same key; a file
     /// that disagrees with itself is refused rather than guessed at.
@@ -112,6 +190,21 @@ impl Sr25519Pair {
             }
             Err(e) => Err(e),
         }
+    }
+}
+
+/// Whether a key file was password-protected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protection {
+    Plaintext,
+    Encrypted,
+}
+
+fn write_key(path: &Path, contents: &[u8], overwrite: bool) -> Result<(), CryptoError> {
+    if overwrite {
+        keyfile::write_secret(path, contents)
+    } else {
+        keyfile::write_secret_new(path, contents)
     }
 }
 

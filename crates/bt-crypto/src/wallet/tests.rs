@@ -212,3 +212,104 @@ fn public_files_may_be_world_readable_key_files_may_not() {
         Err(CryptoError::InsecurePermissions { .. })
     ));
 }
+
+#[test]
+fn uris_give_substrate_dev_accounts() {
+    // sp-keyring's Alice and Bob, also `subkey inspect //Alice`.
+    for (uri, ss58) in [
+        (
+            "//Alice",
+            "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY",
+        ),
+        ("//Bob", "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty"),
+        (
+            "bottom drive obey lake curtain smoke basket hold race lonely fit walk//Alice",
+            "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY",
+        ),
+        // `subkey inspect //Alice//stash`
+        (
+            "//Alice//stash",
+            "5GNJqTPyNqANBkUVMN1LPPrxXnFouWXoe2wNSmmEoLctxiZY",
+        ),
+    ] {
+        let pair = Sr25519Pair::from_uri(uri).unwrap();
+        assert_eq!(pair.ss58(), ss58, "{uri}");
+        assert!(pair.seed.is_none() && pair.phrase.is_none());
+    }
+    // No path: the phrase's own key, which keeps its seed and phrase.
+    let root = Sr25519Pair::from_uri(DEV_PHRASE).unwrap();
+    assert_eq!(
+        hex::encode(root.seed.as_deref().unwrap()),
+        "fac7959dbfe72f052e5a0c3c8d6530f202b02fd8f9f5ca3580ec8deb7797479e"
+    );
+    assert!(Sr25519Pair::from_uri("0x12").is_err());
+}
+
+#[test]
+fn soft_and_hard_paths_match_bittensor_wallet() {
+    // fixture hotkeys/derived: `Keypair.create_from_uri(HOT_PHRASE + "//hot/1")`.
+    let phrase = "legal winner thank year wave sausage worth useful legal winner thank yellow";
+    let pair = Sr25519Pair::from_uri(&format!("{phrase}//hot/1")).unwrap();
+    assert_eq!(
+        pair.ss58(),
+        "5Gv2qz5yLTAM9PofG65n6y981uxzomk2aBKWYmoSe1NKkhpN"
+    );
+    // A soft step keeps the public key derivable: two derivations agree on it.
+    let again = Sr25519Pair::from_uri(&format!("{phrase}//hot/1")).unwrap();
+    assert_eq!(pair.account(), again.account());
+    // and the signature verifies.
+    pair.account().verify(b"m", &pair.sign(b"m")).unwrap();
+}
+
+/// The SDK-made `$NACL` fixture (`//Bob`, password `correct horse 42!`): one real-cost
+/// decryption with the right password and one with a wrong one.
+#[test]
+fn python_encrypted_key_opens_with_its_password_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let wallet_dir = copy_fixture_wallet(dir.path());
+    let path = wallet_dir.join("hotkeys/encrypted");
+    let before = std::fs::read(&path).unwrap();
+    let (pair, protection) =
+        Sr25519Pair::load_with(&path, &FixedPassword::new("correct horse 42!")).unwrap();
+    assert_eq!(protection, Protection::Encrypted);
+    assert_eq!(
+        pair.ss58(),
+        "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty"
+    );
+    let err = Sr25519Pair::load_with(&path, &FixedPassword::new("correct horse 42")).unwrap_err();
+    assert!(matches!(err, CryptoError::WrongPassword { .. }), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+    let err = Sr25519Pair::load_with(&path, &NoPassword).unwrap_err();
+    assert!(matches!(err, CryptoError::KeyFileEncrypted { .. }), "{err}");
+}
+
+#[test]
+fn encrypted_save_round_trips_and_respects_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("coldkey");
+    let pair = Sr25519Pair::generate_with_phrase(12).unwrap();
+    pair.save_encrypted(&path, "pw", false).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    assert!(bytes.starts_with(b"$NACL"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let (back, _) = Sr25519Pair::load_with(&path, &FixedPassword::new("pw")).unwrap();
+    assert_eq!(back.account(), pair.account());
+    assert_eq!(back.phrase(), pair.phrase());
+    let other = Sr25519Pair::generate();
+    assert!(matches!(
+        other.save_plain(&path, false),
+        Err(CryptoError::KeyFileExists { .. })
+    ));
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
+    other.save_plain(&path, true).unwrap();
+    let (loaded, protection) = Sr25519Pair::load_with(&path, &NoPassword).unwrap();
+    assert_eq!(
+        (loaded.account(), protection),
+        (other.account(), Protection::Plaintext)
+    );
+}
