@@ -37,12 +37,12 @@ pub enum Command {
     /// Run a local chain node.
     #[command(subcommand)]
     Chain(crate::chain_cmd::ChainCommand),
-    /// Subnets on a chain: create, register, metagraph, hyperparameters, faucet.
+    /// Subnets on a chain: list, create, register, metagraph, hyperparameters, faucet.
     #[command(subcommand)]
     Subnet(crate::chain_cmd::SubnetCommand),
-    /// sr25519 wallets (coldkey and hotkeys) for the chain.
+    /// sr25519 wallets (coldkey and hotkeys) as btcli keeps them, and what they hold on a chain.
     #[command(subcommand)]
-    Wallet(crate::wallet_cmd::WalletCommand),
+    Wallet(WalletCommand),
     /// Stake a coldkey's TAO on its hotkey (validators need stake for a permit).
     #[command(subcommand)]
     Stake(crate::stake_cmd::StakeCommand),
@@ -331,4 +331,13 @@ mod tests {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
     }
+}
+
+/// `bittensor wallet …`: the key commands and the chain ones, one list.
+#[derive(Debug, Subcommand)]
+pub enum WalletCommand {
+    #[command(flatten)]
+    Keys(crate::wallet_cmd::WalletCommand),
+    #[command(flatten)]
+    Chain(crate::wallet_chain_cmd::WalletChainCommand),
 }

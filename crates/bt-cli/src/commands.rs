@@ -117,7 +117,10 @@ async fn dispatch_other(cmd: Command) -> Result<u8> {
         Command::Keys(cmd) => keys(cmd),
         Command::Chain(cmd) => crate::chain_cmd::chain(cmd, shutdown_signal()).await,
         Command::Subnet(cmd) => crate::chain_cmd::subnet(cmd).await,
-        Command::Wallet(cmd) => crate::wallet_cmd::wallet(cmd),
+        Command::Wallet(crate::cli::WalletCommand::Keys(cmd)) => crate::wallet_cmd::wallet(cmd),
+        Command::Wallet(crate::cli::WalletCommand::Chain(cmd)) => {
+            crate::wallet_chain_cmd::run(cmd).await
+        }
         Command::Stake(cmd) => crate::stake_cmd::stake(cmd).await,
         Command::Synapse(cmd) => crate::synapse_cmd::run(*cmd, shutdown_signal()).await,
         Command::Consensus(ConsensusCommand::Simulate { scenario, format }) => {

@@ -42,8 +42,12 @@ pub fn chain_error_text(e: &bt_interfaces::ChainError) -> String {
     let mut text = e.to_string();
     let mut cause = std::error::Error::source(e);
     while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
+        // A cause already spelled out by its wrapper (a dispatch error's name) is not repeated.
+        let line = c.to_string();
+        if !text.contains(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
         cause = c.source();
     }
     text

@@ -14,6 +14,7 @@ mod password;
 mod stake_cmd;
 mod subnet_neuron;
 mod synapse_cmd;
+mod wallet_chain_cmd;
 mod wallet_cmd;
 
 use std::process::ExitCode;

@@ -366,6 +366,43 @@ fn local_chain_subnet_and_wallet_flow() {
         (Some(2), Some(2)),
         "{subnets}"
     );
+    // The same wallet commands as on subtensor, on the embedded chain.
+    let balance = |name: &str| -> serde_json::Value {
+        serde_json::from_slice(&run(&[
+            "wallet",
+            "balance",
+            "--wallet.name",
+            name,
+            "--json",
+        ]))
+        .unwrap()
+    };
+    let miner = balance("miner");
+    let dest = miner["coldkey"].as_str().unwrap().to_string();
+    run(&[
+        "wallet",
+        "transfer",
+        "--wallet.name",
+        "owner",
+        "--dest",
+        &dest,
+        "--amount",
+        "0.5",
+        "--no_prompt",
+    ]);
+    assert_eq!(
+        balance("miner")["free_rao"].as_u64().unwrap(),
+        miner["free_rao"].as_u64().unwrap() + 500_000_000
+    );
+    let overview: serde_json::Value = serde_json::from_slice(&run(&[
+        "wallet",
+        "overview",
+        "--wallet.name",
+        "miner",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(overview["neurons"][0]["uid"], 1, "{overview}");
     let listed = String::from_utf8(run(&["wallet", "list"])).unwrap();
     assert!(
         listed.contains("owner") && listed.contains("miner"),
@@ -407,6 +444,9 @@ fn cli_reference_is_current() {
         &["wallet", "regen_hotkey"],
         &["wallet", "list"],
         &["wallet", "sign"],
+        &["wallet", "balance"],
+        &["wallet", "overview"],
+        &["wallet", "transfer"],
         &["stake", "add"],
         &["stake", "remove"],
         &["synapse", "query"],

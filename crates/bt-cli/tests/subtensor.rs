@@ -175,6 +175,100 @@ async fn subnet_commands_on_subtensor() {
         "subtensor has no such parameter: {hp}"
     );
 
+    // The wallet on the chain: balance, overview, transfer (exact amounts, fee named).
+    let balance_of = |a| {
+        let chain = &chain;
+        async move { chain.balance(a).await.unwrap() }
+    };
+    let owner_before = balance_of(&keys[0].0).await;
+    let b: serde_json::Value = serde_json::from_str(&stdout(
+        dir.path(),
+        &url,
+        &["wallet", "balance", "--wallet.name", "owner", "--json"],
+    ))
+    .unwrap();
+    assert_eq!(b["free_rao"].as_u64(), Some(owner_before));
+    let o: serde_json::Value = serde_json::from_str(&stdout(
+        dir.path(),
+        &url,
+        &["wallet", "overview", "--wallet.name", "miner", "--json"],
+    ))
+    .unwrap();
+    let mine = o["neurons"].as_array().unwrap();
+    assert_eq!(mine.len(), 1, "{o}");
+    assert_eq!(
+        (mine[0]["netuid"].as_u64(), mine[0]["uid"].as_u64()),
+        (Some(u64::from(netuid)), Some(1))
+    );
+    assert_eq!(mine[0]["hotkey"], miner_hot);
+    let dest = keys[1].0.to_ss58();
+    // A confirmation is never awaited on a stdin that is not a terminal.
+    bittensor(
+        dir.path(),
+        &url,
+        &[
+            "wallet",
+            "transfer",
+            "--wallet.name",
+            "owner",
+            "--dest",
+            &dest,
+            "--amount",
+            "1.5",
+        ],
+    )
+    .assert()
+    .code(2)
+    .stderr(predicate::str::contains("--no_prompt"));
+    let miner_before = balance_of(&keys[1].0).await;
+    let sent = stdout(
+        dir.path(),
+        &url,
+        &[
+            "wallet",
+            "transfer",
+            "--wallet.name",
+            "owner",
+            "--dest",
+            &dest,
+            "--amount",
+            "1.5",
+            "--no_prompt",
+        ],
+    );
+    assert!(sent.contains("fee "), "{sent}");
+    assert_eq!(balance_of(&keys[1].0).await, miner_before + 1_500_000_000);
+    let owner_after = balance_of(&keys[0].0).await;
+    let fee = owner_before - owner_after - 1_500_000_000;
+    assert!(fee > 0 && fee < RAO_PER_TAO / 100, "fee {fee}");
+    let refused = bittensor(
+        dir.path(),
+        &url,
+        &[
+            "wallet",
+            "transfer",
+            "--wallet.name",
+            "owner",
+            "--dest",
+            &dest,
+            "--amount",
+            "1000000000",
+            "--no_prompt",
+        ],
+    )
+    .assert()
+    .failure()
+    .get_output()
+    .stderr
+    .clone();
+    let refused = String::from_utf8(refused).unwrap();
+    println!("too large a transfer: {refused}");
+    assert!(refused.contains("transfer"), "{refused}");
+    assert!(
+        owner_after - balance_of(&keys[0].0).await < RAO_PER_TAO / 100,
+        "at most a fee is lost"
+    );
+
     // Wrong input and dead endpoints: fast, named, with their exit codes.
     bittensor(
         dir.path(),
