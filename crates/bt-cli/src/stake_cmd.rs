@@ -2,12 +2,13 @@
 //! is what gives a validator its permit and its weight in Yuma consensus.
 
 use anyhow::Result;
-use bt_chain::{NodeClient, NodeClientExt, RAO_PER_TAO, RpcChain};
+use bt_chain::RAO_PER_TAO;
 use clap::{Args, Subcommand};
 
 use crate::chain_cmd::Endpoint;
 use crate::exit::{self, CliError};
-use crate::wallet_cmd::{WalletArgs, keys};
+use crate::wallet_chain_cmd::parse_tao;
+use crate::wallet_cmd::{WalletArgs, coldkey, hotkey};
 
 #[derive(Debug, Subcommand)]
 pub enum StakeCommand {
@@ -19,24 +20,17 @@ pub enum StakeCommand {
 
 #[derive(Debug, Args)]
 pub struct StakeArgs {
-    /// Amount in TAO (up to 9 decimals).
+    /// Amount in TAO, up to 9 decimals (on subtensor, `remove` takes the subnet's alpha).
     #[arg(long)]
-    pub amount: f64,
+    pub amount: String,
+    /// The subnet to stake on: required on subtensor, where stake is per subnet; the embedded
+    /// chain's stake is per hotkey and ignores it.
+    #[arg(long)]
+    pub netuid: Option<u16>,
     #[command(flatten)]
     pub endpoint: Endpoint,
     #[command(flatten)]
     pub wallet: WalletArgs,
-}
-
-/// TAO → rao, refusing what the chain could only round or reject later.
-fn to_rao(tao: f64) -> Result<u64, CliError> {
-    let rao = tao * RAO_PER_TAO as f64;
-    if !(rao.is_finite() && rao >= 1.0 && rao < u64::MAX as f64) {
-        return Err(CliError::Usage(format!(
-            "--amount must be a positive number of TAO (at least 1 rao), got {tao}"
-        )));
-    }
-    Ok(rao.round() as u64)
 }
 
 pub async fn stake(cmd: StakeCommand) -> Result<u8> {
@@ -44,42 +38,36 @@ pub async fn stake(cmd: StakeCommand) -> Result<u8> {
         StakeCommand::Add(a) => (a, true),
         StakeCommand::Remove(a) => (a, false),
     };
-    let rao = to_rao(args.amount)?;
-    let (cold, hot) = keys(&args.wallet)?;
-    let unreachable = |e: bt_chain::ChainError| CliError::Unreachable(e.to_string());
-    let chain = RpcChain::connect(&args.endpoint.endpoint)
-        .await
-        .map_err(unreachable)?;
+    let rao = parse_tao(&args.amount).map_err(CliError::Usage)?;
+    let netuid = match (args.netuid, args.endpoint.target()?.is_subtensor()) {
+        (Some(n), _) => n,
+        (None, false) => 0,
+        (None, true) => {
+            return Err(CliError::Usage(
+                "on subtensor, stake is per subnet: pass --netuid N".into(),
+            )
+            .into());
+        }
+    };
+    let (cold, hot) = (coldkey(&args.wallet)?, hotkey(&args.wallet)?);
+    let chain = args.endpoint.chain().await?;
     let hotkey = hot.account();
     if adding {
-        chain.add_stake(&cold, &hotkey, rao).await
+        chain.add_stake(&cold, &hotkey, netuid, rao).await
     } else {
-        chain.remove_stake(&cold, &hotkey, rao).await
+        chain.remove_stake(&cold, &hotkey, netuid, rao).await
     }
-    .map_err(unreachable)?;
+    .map_err(exit::chain_error)?;
     let now = chain
-        .stake(&cold.account(), &hotkey)
+        .stake(&cold.account(), &hotkey, netuid)
         .await
-        .map_err(unreachable)?;
+        .map_err(exit::chain_error)?;
     println!(
-        "stake of {} on {}: {:.9} TAO",
+        "stake of {} on {}: {}.{:09}",
         cold.account().to_ss58(),
         hotkey.to_ss58(),
-        now as f64 / RAO_PER_TAO as f64
+        now / RAO_PER_TAO,
+        now % RAO_PER_TAO
     );
     Ok(exit::OK)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn amounts_convert_to_rao_and_nonsense_is_refused() {
-        assert_eq!(to_rao(1.5).unwrap(), 1_500_000_000);
-        assert_eq!(to_rao(0.000_000_001).unwrap(), 1);
-        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e-12] {
-            assert!(to_rao(bad).is_err(), "{bad}");
-        }
-    }
 }

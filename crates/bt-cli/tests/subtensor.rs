@@ -269,6 +269,55 @@ async fn subnet_commands_on_subtensor() {
         "at most a fee is lost"
     );
 
+    // Stake is per subnet on subtensor: --netuid is required, and the pool is priced first
+    // (raonet keeps a young subnet's alpha reserve at 1 rao).
+    bittensor(
+        dir.path(),
+        &url,
+        &["stake", "add", "--wallet.name", "miner", "--amount", "10"],
+    )
+    .assert()
+    .code(2)
+    .stderr(predicate::str::contains("--netuid"));
+    let pool = chain
+        .storage(
+            "SubtensorModule",
+            "SubnetTAO",
+            &[Value::u128(netuid.into())],
+        )
+        .await
+        .unwrap()
+        .and_then(|v| v.as_u128())
+        .unwrap();
+    chain
+        .dev_set_storage(json!({"SubtensorModule": {"SubnetAlphaIn": [[[netuid], pool as u64]]}}))
+        .await
+        .unwrap();
+    let staked = stdout(
+        dir.path(),
+        &url,
+        &[
+            "stake",
+            "add",
+            "--wallet.name",
+            "miner",
+            "--amount",
+            "10",
+            "--netuid",
+            &n,
+        ],
+    );
+    let alpha = chain.stake(&keys[1].0, &keys[1].1, netuid).await.unwrap();
+    assert!(alpha > 0, "{staked}");
+    assert!(
+        staked.contains(&format!(
+            "{}.{:09}",
+            alpha / RAO_PER_TAO,
+            alpha % RAO_PER_TAO
+        )),
+        "{staked}"
+    );
+
     // Wrong input and dead endpoints: fast, named, with their exit codes.
     bittensor(
         dir.path(),
