@@ -80,7 +80,13 @@ impl Subtensor {
             .await?;
         let genesis: String = rpc.request("chain_getBlockHash", rpc_params![0]).await?;
         let genesis_hash = hash32("genesis hash", &genesis)?;
-        let meta = fetch_metadata(&rpc, version.spec_version).await?;
+        // The decoder's message says what in the metadata is wrong, not whose metadata it is.
+        let meta = fetch_metadata(&rpc, version.spec_version)
+            .await
+            .map_err(|e| match e {
+                SubtensorError::Metadata(m) => SubtensorError::Metadata(format!("{endpoint}: {m}")),
+                e => e,
+            })?;
         tracing::debug!(
             endpoint,
             spec = version.spec_version,

@@ -63,6 +63,10 @@ impl Rpc {
                 .request_timeout(config.request_timeout)
                 .connection_timeout(config.connect_timeout)
                 .max_response_size(config.max_response_bytes)
+                // Without it a frame whose header claims more than the cap (but less than
+                // soketto's own 256 MiB frame limit) is not refused at the header: the
+                // oversized payload is read and discarded until it ends or the deadline hits.
+                .max_frame_size(config.max_response_bytes)
                 .max_buffer_capacity_per_subscription(config.subscription_buffer)
                 .build(endpoint);
             // The builder's own timeout covers the handshake; this one covers DNS and TCP too.
@@ -136,6 +140,11 @@ impl Rpc {
                 message: obj.message().to_string(),
             },
             RpcClientError::RequestTimeout => self.timeout(method),
+            // Well-formed JSON-RPC whose result is not what the method returns: the node is
+            // wrong, not the link, so this is not worth a retry.
+            RpcClientError::ParseError(e) => {
+                SubtensorError::decode(format!("{method} from {}", self.endpoint), e)
+            }
             e => SubtensorError::Transport {
                 endpoint: self.endpoint.clone(),
                 method: method.to_string(),
