@@ -23,6 +23,12 @@ pub fn encode(
     Ok(out)
 }
 
+/// The largest answer [`decode`] takes. scale-value turns every byte of a `Vec<u8>` into a
+/// `Value` of tens of bytes, so decoding amplifies what the node sent; this keeps the amplified
+/// size bounded. Legitimate answers are far below it: a weight row of 4096 uids is 16 KiB, one
+/// block's `System::Events` the largest.
+pub const MAX_DECODE_BYTES: usize = 1 << 20;
+
 /// Bytes as the runtime's type `ty`; every byte must be used.
 pub fn decode(
     meta: &Metadata,
@@ -30,6 +36,15 @@ pub fn decode(
     bytes: &[u8],
     what: &str,
 ) -> Result<Value<u32>, SubtensorError> {
+    if bytes.len() > MAX_DECODE_BYTES {
+        return Err(SubtensorError::decode(
+            what,
+            format!(
+                "{} bytes, more than the {MAX_DECODE_BYTES} this client decodes",
+                bytes.len()
+            ),
+        ));
+    }
     let mut cursor = bytes;
     let value = scale_value::scale::decode_as_type(&mut cursor, ty, &meta.types)
         .map_err(|e| SubtensorError::decode(what, e))?;
@@ -229,5 +244,58 @@ pub(crate) mod read {
                 format!("expected an enum, got {v}"),
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parity_scale_codec::{Compact, Encode};
+    use scale_info::TypeDefPrimitive;
+
+    fn mainnet() -> Metadata {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/mainnet-metadata-v14.hex");
+        let text = std::fs::read_to_string(path).unwrap();
+        let bytes = hex::decode(text.trim().trim_start_matches("0x")).unwrap();
+        Metadata::decode_prefixed(&bytes, 0).unwrap()
+    }
+
+    /// The id of `Vec<u8>`: the shape that amplifies most (one `Value` per byte).
+    fn bytes_ty(meta: &Metadata) -> u32 {
+        let is_u8 = |id: u32| {
+            matches!(
+                meta.types.resolve(id).map(|t| &t.type_def),
+                Some(TypeDef::Primitive(TypeDefPrimitive::U8))
+            )
+        };
+        meta.types
+            .types
+            .iter()
+            .find(|t| matches!(&t.ty.type_def, TypeDef::Sequence(s) if is_u8(s.type_param.id)))
+            .map(|t| t.id)
+            .unwrap()
+    }
+
+    #[test]
+    fn decode_refuses_input_past_the_bound_before_decoding() {
+        let meta = mainnet();
+        let ty = bytes_ty(&meta);
+        // A well-formed Vec<u8> of exactly the bound decodes: the check is on size alone.
+        let n = MAX_DECODE_BYTES - Compact(MAX_DECODE_BYTES as u32).encoded_size();
+        let at_bound = vec![7u8; n];
+        let encoded = at_bound.encode();
+        assert_eq!(encoded.len(), MAX_DECODE_BYTES);
+        let value = decode(&meta, ty, &encoded, "at the bound").unwrap();
+        assert_eq!(read::bytes(&value, "at the bound").unwrap(), at_bound);
+
+        // One byte more is refused, naming the item and both sizes.
+        let past = vec![7u8; n + 1].encode();
+        let err = decode(&meta, ty, &past, "Pallet::Item").unwrap_err();
+        let shown = err.to_string();
+        assert!(matches!(err, SubtensorError::Decode { .. }), "{err:?}");
+        assert!(shown.contains("Pallet::Item"), "{shown}");
+        assert!(shown.contains(&past.len().to_string()), "{shown}");
+        assert!(shown.contains(&MAX_DECODE_BYTES.to_string()), "{shown}");
     }
 }
