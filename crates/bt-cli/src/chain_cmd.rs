@@ -58,9 +58,19 @@ pub struct Endpoint {
         env = "BT_CHAIN_ENDPOINT"
     )]
     pub endpoint: String,
+    #[command(flatten)]
+    pub subtensor: SubtensorFlags,
+}
+
+/// The Python SDK's flags for subtensor; with neither, commands and neurons use the embedded
+/// chain.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SubtensorFlags {
     /// Subtensor network: finney, test, archive, local (ws://127.0.0.1:9944), latent-lite, or
     /// a ws:// / wss:// URL.
     #[arg(
+        id = "subtensor_network",
+        value_name = "NETWORK",
         long = "subtensor.network",
         aliases = ["subtensor-network", "subtensor_network"],
         env = "BT_SUBTENSOR_NETWORK"
@@ -68,10 +78,12 @@ pub struct Endpoint {
     pub network: Option<String>,
     /// Subtensor node URL (ws:// or wss://); wins over --subtensor.network.
     #[arg(
+        id = "subtensor_chain_endpoint",
+        value_name = "URL",
         long = "subtensor.chain_endpoint",
         aliases = ["subtensor-chain-endpoint", "subtensor.chain-endpoint", "subtensor_chain_endpoint"]
     )]
-    pub subtensor_endpoint: Option<String>,
+    pub chain_endpoint: Option<String>,
 }
 
 impl Endpoint {
@@ -79,8 +91,8 @@ impl Endpoint {
         let local = std::env::var("BT_SUBTENSOR_CHAIN_ENDPOINT").ok();
         ChainTarget::from_flags(
             &self.endpoint,
-            self.network.as_deref(),
-            self.subtensor_endpoint.as_deref(),
+            self.subtensor.network.as_deref(),
+            self.subtensor.chain_endpoint.as_deref(),
             local.as_deref(),
         )
         .map_err(|e| CliError::Usage(exit::chain_error_text(&e)).into())

@@ -84,20 +84,9 @@ pub struct NeuronArgs {
         env = "BT_CHAIN_ENDPOINT"
     )]
     pub chain_endpoint: Option<String>,
-    /// Join a subnet of subtensor instead: finney, test, archive, local, latent-lite, or a
-    /// ws:// / wss:// URL (the Python SDK's names).
-    #[arg(
-        long = "subtensor.network",
-        aliases = ["subtensor-network", "subtensor_network"],
-        env = "BT_SUBTENSOR_NETWORK"
-    )]
-    pub subtensor_network: Option<String>,
-    /// Subtensor node URL (ws:// or wss://); wins over --subtensor.network.
-    #[arg(
-        long = "subtensor.chain_endpoint",
-        aliases = ["subtensor-chain-endpoint", "subtensor.chain-endpoint", "subtensor_chain_endpoint"]
-    )]
-    pub subtensor_chain_endpoint: Option<String>,
+    /// Join a subnet of subtensor instead (the Python SDK's flags).
+    #[command(flatten)]
+    pub subtensor: crate::chain_cmd::SubtensorFlags,
     /// Axon (tensor server) port; a free port is picked when absent.
     #[arg(long = "axon_port", alias = "axon-port", env = "BT_AXON_PORT")]
     pub axon_port: Option<u16>,

@@ -88,9 +88,10 @@ impl SubnetSettings {
     pub fn resolve(args: &NeuronArgs) -> Result<Option<Self>> {
         let file = NeuronFileConfig::of(args)?;
         let endpoint = args.chain_endpoint.clone().or(file.chain_endpoint);
-        let network = args.subtensor_network.clone().or(file.subtensor_network);
+        let network = args.subtensor.network.clone().or(file.subtensor_network);
         let subtensor = args
-            .subtensor_chain_endpoint
+            .subtensor
+            .chain_endpoint
             .clone()
             .or(file.subtensor_chain_endpoint);
         let netuid = args.netuid.or(file.netuid);

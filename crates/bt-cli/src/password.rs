@@ -111,16 +111,22 @@ pub fn may_overwrite(path: &Path, overwrite: bool, no_prompt: bool) -> Result<()
     if no_prompt || !std::io::stdin().is_terminal() {
         return Err(refused());
     }
-    eprint!("{} already exists. Overwrite? (y/N): ", path.display());
+    if ask_yes_no(&format!("{} already exists. Overwrite?", path.display()))? {
+        Ok(())
+    } else {
+        Err(refused())
+    }
+}
+
+/// Asks `question` on the terminal (stderr) and reads y/N from stdin; callers make sure stdin
+/// is a terminal first, so this never waits on a pipe.
+pub fn ask_yes_no(question: &str) -> Result<bool, CliError> {
+    eprint!("{question} (y/N): ");
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     std::io::stdin()
         .lock()
         .read_line(&mut answer)
         .map_err(|e| CliError::Usage(format!("reading the answer: {e}")))?;
-    if matches!(answer.trim(), "y" | "Y" | "yes") {
-        Ok(())
-    } else {
-        Err(refused())
-    }
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }

@@ -4,7 +4,7 @@
 //! `BT_COLDKEY_PASSWORD` or a prompt) after a confirmation that `--no_prompt` skips and that is
 //! never awaited on a stdin that is not a terminal.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::IsTerminal;
 
 use anyhow::Result;
 use bt_chain::RAO_PER_TAO;
@@ -225,14 +225,7 @@ fn confirm(question: &str, no_prompt: bool) -> Result<(), CliError> {
             "{question} needs a confirmation and stdin is not a terminal: pass --no_prompt"
         )));
     }
-    eprint!("{question} (y/N): ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|e| CliError::Usage(format!("reading the answer: {e}")))?;
-    if matches!(answer.trim(), "y" | "Y" | "yes") {
+    if crate::password::ask_yes_no(question)? {
         Ok(())
     } else {
         Err(CliError::Usage("not confirmed; nothing was sent".into()))

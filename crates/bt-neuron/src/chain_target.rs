@@ -74,7 +74,7 @@ impl ChainTarget {
                     },
                     SubtensorError::Metadata(_) | SubtensorError::Decode { .. } => {
                         ChainError::Invalid {
-                            what: "the runtime metadata".into(),
+                            what: "connect (runtime version, genesis or metadata)".into(),
                             source: Box::new(e),
                         }
                     }
