@@ -287,16 +287,12 @@ pub async fn subnet(cmd: SubnetCommand) -> Result<u8> {
             );
         }
         SubnetCommand::List { json, endpoint } => {
-            let chain = endpoint.chain().await?;
-            let mut rows = Vec::new();
-            for netuid in chain.subnets().await.map_err(exit::chain_error)? {
-                let n = chain
-                    .metagraph(netuid, false)
-                    .await
-                    .map_err(exit::chain_error)?;
-                let hp = chain.hyperparams(netuid).await.map_err(exit::chain_error)?;
-                rows.push((n, hp));
-            }
+            let rows = endpoint
+                .chain()
+                .await?
+                .subnet_summaries()
+                .await
+                .map_err(exit::chain_error)?;
             if json {
                 println!("{}", display::subnets_json(&rows));
             } else {

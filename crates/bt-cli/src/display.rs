@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use bt_chain::{HyperparamKey, RAO_PER_TAO};
-use bt_interfaces::{SubnetHyperparams, SubnetMetagraph};
+use bt_interfaces::{SubnetHyperparams, SubnetMetagraph, SubnetSummary};
 use serde_json::{Value, json};
 
 /// The chain stores these (trust, consensus, incentive, dividends) as x · 65535.
@@ -108,50 +108,40 @@ pub fn metagraph_json(mg: &SubnetMetagraph) -> Value {
 }
 
 /// One row per subnet, like `btcli subnet list`.
-pub fn subnets_table(rows: &[(SubnetMetagraph, SubnetHyperparams)]) -> String {
+pub fn subnets_table(rows: &[SubnetSummary]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
         "{:>6} {:>5} {:>6} {:>14} {:<48}",
         "NETUID", "N", "TEMPO", "STAKE(τ)", "OWNER"
     );
-    for (mg, hp) in rows {
-        let stake: u64 = mg
-            .neurons
-            .iter()
-            .map(|n| n.stake)
-            .fold(0, u64::saturating_add);
-        let owner = mg
+    for s in rows {
+        let owner = s
             .owner_coldkey
             .map_or_else(|| "-".to_string(), |c| c.to_ss58());
         let _ = writeln!(
             out,
             "{:>6} {:>5} {:>6} {:>14.4} {:<48}",
-            mg.netuid,
-            mg.neurons.len(),
-            hp.values.tempo,
-            tao(stake),
+            s.netuid,
+            s.n,
+            s.tempo,
+            tao(s.total_stake),
             owner
         );
     }
     out
 }
 
-pub fn subnets_json(rows: &[(SubnetMetagraph, SubnetHyperparams)]) -> Value {
+pub fn subnets_json(rows: &[SubnetSummary]) -> Value {
     Value::Array(
         rows.iter()
-            .map(|(mg, hp)| {
-                let stake: u64 = mg
-                    .neurons
-                    .iter()
-                    .map(|n| n.stake)
-                    .fold(0, u64::saturating_add);
+            .map(|s| {
                 json!({
-                    "netuid": mg.netuid,
-                    "n": mg.neurons.len(),
-                    "tempo": hp.values.tempo,
-                    "total_stake": tao(stake),
-                    "owner_coldkey": mg.owner_coldkey.map(|c| c.to_ss58()),
+                    "netuid": s.netuid,
+                    "n": s.n,
+                    "tempo": s.tempo,
+                    "total_stake": tao(s.total_stake),
+                    "owner_coldkey": s.owner_coldkey.map(|c| c.to_ss58()),
                 })
             })
             .collect(),

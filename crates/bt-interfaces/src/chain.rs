@@ -127,6 +127,18 @@ impl SubnetMetagraph {
     }
 }
 
+/// A subnet's line in a list of subnets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubnetSummary {
+    pub netuid: u16,
+    /// Registered uids.
+    pub n: u16,
+    pub tempo: u16,
+    pub owner_coldkey: Option<AccountId>,
+    /// Stake on the subnet (rao; on subtensor, the alpha held outside the pool).
+    pub total_stake: u64,
+}
+
 /// A subnet's hyperparameters, with the names (as `Hyperparams`' fields) of those the chain does
 /// not store: they hold `Hyperparams::default()`'s value, which is subtensor's default.
 #[derive(Debug, Clone, PartialEq)]
@@ -214,6 +226,27 @@ pub trait Chain: Send + Sync {
         with_weights: bool,
     ) -> Result<SubnetMetagraph, ChainError>;
     async fn hyperparams(&self, netuid: u16) -> Result<SubnetHyperparams, ChainError>;
+    /// Every subnet's summary. The default reads each subnet's metagraph and hyperparameters;
+    /// a chain that can answer in a few batched reads (subtensor, over a WAN) overrides it.
+    async fn subnet_summaries(&self) -> Result<Vec<SubnetSummary>, ChainError> {
+        let mut out = Vec::new();
+        for netuid in self.subnets().await? {
+            let mg = self.metagraph(netuid, false).await?;
+            let hp = self.hyperparams(netuid).await?;
+            out.push(SubnetSummary {
+                netuid,
+                n: u16::try_from(mg.neurons.len()).unwrap_or(u16::MAX),
+                tempo: hp.values.tempo,
+                owner_coldkey: mg.owner_coldkey,
+                total_stake: mg
+                    .neurons
+                    .iter()
+                    .map(|n| n.stake)
+                    .fold(0, u64::saturating_add),
+            });
+        }
+        Ok(out)
+    }
     /// Free balance (rao).
     async fn balance(&self, account: &AccountId) -> Result<u64, ChainError>;
     /// What `coldkey` has staked on `hotkey` on `netuid` (rao).

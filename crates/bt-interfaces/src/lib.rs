@@ -27,7 +27,7 @@ pub use bt_consensus::Hyperparams;
 pub use bt_tensor::{Modality, Tensor};
 pub use chain::{
     AxonRow, AxonServe, Chain, ChainError, Included, NeuronRow, SubnetHyperparams, SubnetMetagraph,
-    TensorIdentity, WeightsCommit,
+    SubnetSummary, TensorIdentity, WeightsCommit,
 };
 pub use metagraph::{MetagraphSource, PeerCounts, SourceError, SourceKind, SynapseInfo};
 pub use synapse::{Synapse, SynapseError};

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use bt_crypto::wallet::{AccountId, Sr25519Pair};
 use bt_interfaces::chain::{
     AxonServe, Chain, ChainError, Included as Receipt, SubnetHyperparams, SubnetMetagraph,
-    WeightsCommit,
+    SubnetSummary, WeightsCommit,
 };
 
 use crate::client::{Included, Subtensor};
@@ -120,6 +120,12 @@ impl Chain for Subtensor {
         // Subtensor adjusts its burn by its own rule; these two of ours have no counterpart.
         absent.extend(["burn_increase_ppm", "burn_decay_ppm"]);
         Ok(SubnetHyperparams { values, absent })
+    }
+
+    async fn subnet_summaries(&self) -> Result<Vec<SubnetSummary>, ChainError> {
+        Subtensor::subnet_summaries(self)
+            .await
+            .map_err(|e| self.neutral("subnet_summaries", e))
     }
 
     async fn balance(&self, account: &AccountId) -> Result<u64, ChainError> {

@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use bt_crypto::wallet::{AccountId, Sr25519Pair};
-use bt_interfaces::{AxonRow, NeuronRow, SubnetMetagraph, TensorIdentity};
+use bt_interfaces::{AxonRow, NeuronRow, SubnetMetagraph, SubnetSummary, TensorIdentity};
 use scale_value::Value;
 
 use crate::client::{Included, Subtensor};
@@ -150,6 +150,49 @@ impl Subtensor {
         }
         out.sort_unstable();
         Ok(out)
+    }
+
+    /// Every subnet's size, tempo, owner and the alpha staked outside its pool, in one batched
+    /// read per item (a list of a hundred subnets is five requests, not thousands).
+    pub async fn subnet_summaries(&self) -> Result<Vec<SubnetSummary>, SubtensorError> {
+        let netuids = self.subnets().await?;
+        let keys: Vec<Vec<Value>> = netuids.iter().map(|n| vec![netuid_value(*n)]).collect();
+        let column = |entry: &'static str| {
+            let keys = &keys;
+            async move {
+                match self.storage_many(MODULE, entry, keys).await {
+                    Ok(v) => Ok(v),
+                    // An item this runtime lacks reads as absent.
+                    Err(SubtensorError::Missing { .. }) => Ok(vec![None; keys.len()]),
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        let (sizes, tempos) = (column("SubnetworkN").await?, column("Tempo").await?);
+        let (owners, stakes) = (
+            column("SubnetOwner").await?,
+            column("SubnetAlphaOut").await?,
+        );
+        let uint = |v: &Option<Value<u32>>, what: &str| -> Result<u128, SubtensorError> {
+            v.as_ref().map_or(Ok(0), |v| read::uint(v, what))
+        };
+        netuids
+            .iter()
+            .enumerate()
+            .map(|(i, &netuid)| {
+                let owner_coldkey = match owners.get(i).and_then(Option::as_ref) {
+                    Some(v) => Some(AccountId(read::account(v, "SubnetOwner")?)),
+                    None => None,
+                };
+                Ok(SubnetSummary {
+                    netuid,
+                    n: narrow(uint(&sizes[i], "SubnetworkN")?, "SubnetworkN")?,
+                    tempo: narrow(uint(&tempos[i], "Tempo")?, "Tempo")?,
+                    owner_coldkey,
+                    total_stake: narrow(uint(&stakes[i], "SubnetAlphaOut")?, "SubnetAlphaOut")?,
+                })
+            })
+            .collect()
     }
 
     async fn subnet_item(
