@@ -176,15 +176,26 @@ impl Subtensor {
         entry: &str,
         keys: &[Vec<Value>],
     ) -> Result<Vec<Option<Value<u32>>>, SubtensorError> {
-        if keys.is_empty() {
+        let items: Vec<(&str, &str, &[Value])> =
+            keys.iter().map(|k| (pallet, entry, k.as_slice())).collect();
+        self.storage_items(&items).await
+    }
+
+    /// Values of any storage entries, `(pallet, entry, keys)` each, in as few requests as
+    /// `KEYS_PAGE` allows (one per page, not one per item: a WAN round trip each), in order. A
+    /// `ValueQuery` entry that is absent gives its default, an `OptionQuery` one `None`.
+    pub async fn storage_items(
+        &self,
+        items: &[(&str, &str, &[Value])],
+    ) -> Result<Vec<Option<Value<u32>>>, SubtensorError> {
+        if items.is_empty() {
             return Ok(Vec::new());
         }
-        let (_, e) = self.meta.storage(pallet, entry)?;
-        let what = format!("{pallet}::{entry}");
-        let hex_keys = keys
-            .iter()
-            .map(|k| codec::storage_key(&self.meta, pallet, entry, k).map(|k| tohex(&k)))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut hex_keys = Vec::with_capacity(items.len());
+        for (pallet, entry, keys) in items {
+            self.meta.storage(pallet, entry)?;
+            hex_keys.push(tohex(&codec::storage_key(&self.meta, pallet, entry, keys)?));
+        }
         let mut found = std::collections::HashMap::with_capacity(hex_keys.len());
         for chunk in hex_keys.chunks(KEYS_PAGE as usize) {
             let changes: Vec<StorageChangeSet> = self
@@ -199,9 +210,12 @@ impl Subtensor {
                 }
             }
         }
-        hex_keys
+        items
             .iter()
-            .map(|k| {
+            .zip(&hex_keys)
+            .map(|((pallet, entry, _), k)| {
+                let (_, e) = self.meta.storage(pallet, entry)?;
+                let what = format!("{pallet}::{entry}");
                 let bytes = match found.get(k) {
                     Some(v) => unhex(&what, v)?,
                     None => match &e.default {

@@ -232,16 +232,28 @@ impl Subtensor {
         if !self.subnet_exists(netuid).await? {
             return Err(SubtensorError::NoSubnet(netuid));
         }
-        let mut out = Vec::with_capacity(HYPERPARAMS.len() + 2);
+        // One batched read of every item this runtime has; the others are absent.
+        let key = [netuid_value(netuid)];
+        let mut present = Vec::new();
         for (name, entry) in HYPERPARAMS {
-            let value = match self.metadata().storage(MODULE, entry) {
-                Ok(_) => match self.subnet_item(entry, netuid).await? {
-                    Some(v) => hyper_value(&v),
-                    None => HyperValue::Absent,
-                },
-                Err(SubtensorError::Missing { .. }) => HyperValue::Absent,
+            match self.metadata().storage(MODULE, entry) {
+                Ok((_, e)) => {
+                    let keys: &[Value] = if e.hashers.is_empty() { &[] } else { &key };
+                    present.push((*name, (MODULE, *entry, keys)));
+                }
+                Err(SubtensorError::Missing { .. }) => {}
                 Err(e) => return Err(e),
-            };
+            }
+        }
+        let reads: Vec<_> = present.iter().map(|(_, item)| *item).collect();
+        let values = self.storage_items(&reads).await?;
+        let mut out = Vec::with_capacity(HYPERPARAMS.len() + 2);
+        for (name, _) in HYPERPARAMS {
+            let value = present
+                .iter()
+                .position(|(n, _)| n == name)
+                .and_then(|i| values.get(i).cloned().flatten())
+                .map_or(HyperValue::Absent, |v| hyper_value(&v));
             out.push((*name, value));
         }
         let (low, high) = match self.metadata().storage(MODULE, "AlphaValues") {
@@ -289,17 +301,34 @@ impl Subtensor {
         let stakes = self
             .storage_many(MODULE, "TotalHotkeyAlpha", &stake_keys)
             .await?;
-        let column = |name: &'static str| async move { self.column(name, netuid).await };
-        let rank = column("Rank").await?;
-        let trust = column("Trust").await?;
-        let consensus = column("Consensus").await?;
-        let incentive = column("Incentive").await?;
-        let dividends = column("Dividends").await?;
-        let emission = column("Emission").await?;
-        let validator_trust = column("ValidatorTrust").await?;
-        let permit = column("ValidatorPermit").await?;
-        let active = column("Active").await?;
-        let last_update = column("LastUpdate").await?;
+        let [
+            rank,
+            trust,
+            consensus,
+            incentive,
+            dividends,
+            emission,
+            validator_trust,
+            permit,
+            active,
+            last_update,
+        ] = self
+            .columns(
+                [
+                    "Rank",
+                    "Trust",
+                    "Consensus",
+                    "Incentive",
+                    "Dividends",
+                    "Emission",
+                    "ValidatorTrust",
+                    "ValidatorPermit",
+                    "Active",
+                    "LastUpdate",
+                ],
+                netuid,
+            )
+            .await?;
         let mut registered = vec![0u64; usize::from(n)];
         for (rest, b) in self
             .storage_entries(MODULE, "BlockAtRegistration", &key)
@@ -390,17 +419,36 @@ impl Subtensor {
     }
 
     /// A per-uid vector (`Rank`, `ValidatorPermit`, …) as numbers (bools as 0/1).
-    async fn column(&self, entry: &'static str, netuid: u16) -> Result<Vec<u128>, SubtensorError> {
-        let Some(v) = self.subnet_item(entry, netuid).await? else {
-            return Ok(Vec::new());
-        };
-        read::items(&v, entry)?
-            .into_iter()
-            .map(|x| match x.as_bool() {
-                Some(b) => Ok(u128::from(b)),
-                None => read::uint(x, entry),
-            })
-            .collect()
+    /// Per-uid vectors stored under `netuid`, read in one batch; an item this runtime lacks
+    /// (newer runtimes drop some) is an empty column, read as zeros.
+    async fn columns<const N: usize>(
+        &self,
+        entries: [&'static str; N],
+        netuid: u16,
+    ) -> Result<[Vec<u128>; N], SubtensorError> {
+        let key = [netuid_value(netuid)];
+        let present: Vec<&'static str> = entries
+            .iter()
+            .copied()
+            .filter(|e| self.metadata().storage(MODULE, e).is_ok())
+            .collect();
+        let reads: Vec<(&str, &str, &[Value])> =
+            present.iter().map(|e| (MODULE, *e, &key[..])).collect();
+        let values = self.storage_items(&reads).await?;
+        let mut out: [Vec<u128>; N] = std::array::from_fn(|_| Vec::new());
+        for (entry, value) in present.iter().zip(values) {
+            let (Some(slot), Some(v)) = (entries.iter().position(|e| e == entry), value) else {
+                continue;
+            };
+            out[slot] = read::items(&v, entry)?
+                .into_iter()
+                .map(|x| match x.as_bool() {
+                    Some(b) => Ok(u128::from(b)),
+                    None => read::uint(x, entry),
+                })
+                .collect::<Result<_, _>>()?;
+        }
+        Ok(out)
     }
 
     /// Registers `hotkey` on `netuid`, paying the burn from `coldkey`.
