@@ -148,7 +148,7 @@ async fn commit_reveal_subnets_get_commitments_then_reveals() {
     assert_eq!(outcome.row_text(), format!("{miner}:65535"));
     // Nothing on chain until the reveal epoch; then reveal_due reveals it.
     let mg = source.refresh().await.unwrap();
-    assert!(mg.weights[0].is_empty());
+    assert!(mg.neurons[0].weights.is_empty());
     common::poll(Duration::from_secs(30), || async {
         match source.reveal_due().await {
             Ok(n) if n > 0 => Some(()),
@@ -158,7 +158,7 @@ async fn commit_reveal_subnets_get_commitments_then_reveals() {
     .await
     .unwrap();
     let mg = source.refresh().await.unwrap();
-    assert_eq!(mg.weights[0], vec![(miner, 65535)]);
+    assert_eq!(mg.neurons[0].weights, vec![(miner, 65535)]);
     assert!(epoch_index(netuid, mg.hparams.tempo, mg.block) >= reveal_epoch);
     net.node.shutdown().await;
 }

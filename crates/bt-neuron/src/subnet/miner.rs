@@ -40,9 +40,8 @@ impl Role<ChainMetagraph> for Miner {
                 }
             };
             let incentive = mg
-                .incentive
-                .get(usize::from(self.uid))
-                .map_or(0.0, |v| f64::from(*v) / 65_535.0);
+                .neuron(self.uid)
+                .map_or(0.0, |n| f64::from(n.incentive) / 65_535.0);
             (self.progress)(&format!(
                 "Miner: block {} uid {} permits {} refused {} incentive {incentive:.4}",
                 mg.block,
@@ -59,7 +58,7 @@ pub(crate) async fn refresh(
     source: &ChainMetagraph,
     permits: &PermitPolicy,
     uid: u16,
-) -> Result<Arc<bt_chain::Metagraph>, SubnetError> {
+) -> Result<Arc<crate::subnet::view::SubnetView>, SubnetError> {
     let mg = source.refresh().await?;
     permits.update(&mg);
     if mg.uid_of(&source.hotkey().account()) != Some(uid) {

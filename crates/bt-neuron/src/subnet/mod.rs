@@ -42,6 +42,7 @@ mod run;
 mod source;
 pub mod task;
 mod validator;
+pub mod view;
 pub mod weights;
 
 pub use error::SubnetError;

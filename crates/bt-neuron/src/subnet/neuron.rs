@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bt_axon::http::{HttpAxonConfig, HttpAxonHandle};
 use bt_axon::{AllowAll, Axon, AxonConfig, AxonHandle, Policy};
-use bt_chain::{AxonEndpoint, AxonIdentity, Keypair, Metagraph};
+use bt_chain::{AxonEndpoint, AxonIdentity, Keypair};
 use bt_crypto::{NeuronKey, PublicKey};
 use bt_interfaces::Synapse;
 use bt_interfaces::{AxonServe, TensorIdentity};
@@ -18,6 +18,7 @@ use crate::subnet::error::SubnetError;
 use crate::subnet::http::serve_http;
 use crate::subnet::permit::PermitPolicy;
 use crate::subnet::source::ChainMetagraph;
+use crate::subnet::view::SubnetView;
 
 /// Where progress lines go (one call per line, no trailing newline).
 pub type Progress = Arc<dyn Fn(&str) + Send + Sync>;
@@ -272,9 +273,7 @@ pub async fn join(
 
 /// Whether the chain already shows this exact axon (a restart on the same port need not pay the
 /// serving rate limit again).
-fn already_served(mg: &Metagraph, uid: u16, ep: &AxonEndpoint, id: &AxonIdentity) -> bool {
-    mg.axons
-        .get(usize::from(uid))
-        .and_then(Option::as_ref)
-        .is_some_and(|a| a.ip_addr() == ep.ip && a.port == ep.port && &a.identity == id)
+fn already_served(mg: &SubnetView, uid: u16, ep: &AxonEndpoint, id: &AxonIdentity) -> bool {
+    mg.peer(uid)
+        .is_some_and(|p| p.ip == ep.ip && p.port == ep.port && &p.identity == id)
 }

@@ -7,8 +7,8 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+use crate::subnet::view::SubnetView;
 use bt_axon::{Decision, Policy, Priority, PublicKey, RpcMethod};
-use bt_chain::Metagraph;
 
 /// Admits permit holders of one subnet, refuses everyone else with a reason that says why.
 pub struct PermitPolicy {
@@ -33,23 +33,22 @@ impl PermitPolicy {
 
     /// Replaces the permitted keys with those of `mg` (bounded by the subnet's size). A
     /// metagraph of another subnet is ignored.
-    pub fn update(&self, mg: &Metagraph) {
+    pub fn update(&self, mg: &SubnetView) {
         if mg.netuid != self.netuid {
             return;
         }
         let keys: HashSet<[u8; 32]> = mg
-            .validator_permit
+            .neurons
             .iter()
-            .zip(&mg.axons)
-            .filter(|(permit, _)| **permit)
-            .filter_map(|(_, axon)| axon.as_ref().map(|a| a.identity.neuron_key))
+            .zip(&mg.peers)
+            .filter(|(n, _)| n.validator_permit)
+            .filter_map(|(_, peer)| peer.as_ref().map(|p| p.identity.neuron_key))
             .collect();
         let hotkeys: HashSet<[u8; 32]> = mg
-            .validator_permit
+            .neurons
             .iter()
-            .zip(&mg.hotkeys)
-            .filter(|(permit, _)| **permit)
-            .map(|(_, hotkey)| hotkey.0)
+            .filter(|n| n.validator_permit)
+            .map(|n| n.hotkey.0)
             .collect();
         replace(&self.permitted, keys);
         replace(&self.hotkeys, hotkeys);

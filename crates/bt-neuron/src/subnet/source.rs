@@ -14,7 +14,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bt_chain::{Keypair, MAX_PENDING_COMMITS, Metagraph};
+use bt_chain::{Keypair, MAX_PENDING_COMMITS};
 use bt_interfaces::metagraph::check_weights;
 use bt_interfaces::{Chain, ChainError, WeightsCommit};
 use bt_interfaces::{MetagraphSource, PeerCounts, SourceError, SourceKind, SynapseInfo};
@@ -23,6 +23,7 @@ use rand::RngCore;
 
 use crate::chain_target::ChainTarget;
 use crate::subnet::error::SubnetError;
+use crate::subnet::view::SubnetView;
 use crate::subnet::weights::{to_u16_weights, weight_of};
 
 /// A commitment waiting for its reveal epoch.
@@ -58,7 +59,7 @@ impl WeightsOutcome {
 
 struct Snapshot {
     at: Instant,
-    mg: Arc<Metagraph>,
+    mg: Arc<SubnetView>,
 }
 
 /// A chain-backed [`MetagraphSource`] for one subnet, acting as one hotkey.
@@ -133,14 +134,14 @@ impl ChainMetagraph {
 
     /// Reads the metagraph (with weights) and the hyperparameters now and keeps them as the
     /// snapshot.
-    pub async fn refresh(&self) -> Result<Arc<Metagraph>, SubnetError> {
+    pub async fn refresh(&self) -> Result<Arc<SubnetView>, SubnetError> {
         let view = self
             .call("metagraph", self.chain.metagraph(self.netuid, true))
             .await?;
         let hparams = self
             .call("hyperparams", self.chain.hyperparams(self.netuid))
             .await?;
-        let mg = Arc::new(Metagraph::from_view(&view, hparams.values));
+        let mg = Arc::new(SubnetView::new(view, hparams.values));
         *lock(&self.snapshot) = Some(Snapshot {
             at: Instant::now(),
             mg: mg.clone(),
@@ -149,7 +150,7 @@ impl ChainMetagraph {
     }
 
     /// The snapshot if younger than `max_age`, else a fresh read.
-    pub async fn current(&self) -> Result<Arc<Metagraph>, SubnetError> {
+    pub async fn current(&self) -> Result<Arc<SubnetView>, SubnetError> {
         if let Some(s) = lock(&self.snapshot).as_ref()
             && s.at.elapsed() < self.max_age
         {
@@ -266,19 +267,19 @@ pub fn epoch_index(netuid: u16, tempo: u16, block: u64) -> u64 {
 
 /// The served axons of `mg` as the gossip metagraph describes synapses, with the weight `row`
 /// gives each (normalized over the row).
-pub fn synapse_infos(mg: &Metagraph, row: &[(u16, u16)]) -> Vec<SynapseInfo> {
-    mg.axons
+pub fn synapse_infos(mg: &SubnetView, row: &[(u16, u16)]) -> Vec<SynapseInfo> {
+    mg.peers
         .iter()
         .enumerate()
-        .filter_map(|(uid, axon)| {
-            let axon = axon.as_ref()?;
+        .filter_map(|(uid, peer)| {
+            let peer = peer.as_ref()?;
             let uid = u16::try_from(uid).ok()?;
             Some(SynapseInfo {
-                synapse_key: axon.identity.synapse_key_hex(),
-                neuron_key: axon.identity.neuron_key_hex(),
-                address: axon.ip_addr().to_string(),
-                port: axon.port,
-                version: axon.version.to_string(),
+                synapse_key: peer.identity.synapse_key_hex(),
+                neuron_key: peer.identity.neuron_key_hex(),
+                address: peer.ip.to_string(),
+                port: peer.port,
+                version: peer.version.to_string(),
                 // The chain records the block an axon was served at, not a wall-clock time.
                 heartbeat_ms: 0,
                 weight: weight_of(row, uid),
@@ -287,9 +288,9 @@ pub fn synapse_infos(mg: &Metagraph, row: &[(u16, u16)]) -> Vec<SynapseInfo> {
         .collect()
 }
 
-fn our_row(mg: &Metagraph, hotkey: &Keypair) -> Vec<(u16, u16)> {
+fn our_row(mg: &SubnetView, hotkey: &Keypair) -> Vec<(u16, u16)> {
     mg.uid_of(&hotkey.account())
-        .and_then(|u| mg.weights.get(usize::from(u)).cloned())
+        .and_then(|u| mg.neuron(u).map(|n| n.weights.clone()))
         .unwrap_or_default()
 }
 
@@ -314,8 +315,8 @@ impl MetagraphSource for ChainMetagraph {
         let mg = self.current().await.map_err(source_error)?;
         let mut rows: Vec<(u64, SynapseInfo)> = synapse_infos(&mg, &our_row(&mg, &self.hotkey))
             .into_iter()
-            .zip(mg.axons.iter().flatten())
-            .map(|(info, axon)| (axon.block, info))
+            .zip(mg.peers.iter().flatten())
+            .map(|(info, peer)| (peer.block, info))
             .collect();
         rows.sort_by(|a, b| b.1.weight.total_cmp(&a.1.weight).then(b.0.cmp(&a.0)));
         Ok(rows.into_iter().take(n).map(|(_, i)| i).collect())
@@ -327,7 +328,7 @@ impl MetagraphSource for ChainMetagraph {
         let mg = self.current().await.map_err(source_error)?;
         Ok(PeerCounts {
             peers: 0,
-            synapses: mg.axons.iter().flatten().count(),
+            synapses: mg.peers.iter().flatten().count(),
         })
     }
 
@@ -363,12 +364,12 @@ impl MetagraphSource for ChainMetagraph {
 }
 
 /// The uid whose axon serves `synapse_key` (the first one if several do).
-pub fn uid_of_synapse(mg: &Metagraph, synapse_key: &str) -> Option<u16> {
-    mg.axons
+pub fn uid_of_synapse(mg: &SubnetView, synapse_key: &str) -> Option<u16> {
+    mg.peers
         .iter()
-        .position(|a| {
-            a.as_ref().is_some_and(|a| {
-                a.identity
+        .position(|p| {
+            p.as_ref().is_some_and(|p| {
+                p.identity
                     .synapse_key_hex()
                     .eq_ignore_ascii_case(synapse_key)
             })

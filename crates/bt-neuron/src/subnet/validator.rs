@@ -16,7 +16,9 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bt_chain::{AccountId, Metagraph};
+use bt_chain::AccountId;
+
+use crate::subnet::view::SubnetView;
 use bt_dendrite::{CallOptions, Dendrite, Endpoint, Inputs};
 use bt_nn::Dataset;
 use bt_nn::dataset::NUM_CLASSES;
@@ -67,9 +69,9 @@ impl TaskScores {
         e.1 = (1.0 - TASK_ALPHA) * e.1 + TASK_ALPHA * score;
     }
 
-    fn retain_registered(&mut self, mg: &Metagraph) {
+    fn retain_registered(&mut self, mg: &SubnetView) {
         self.by_uid
-            .retain(|uid, (hk, _)| mg.hotkeys.get(usize::from(*uid)) == Some(hk));
+            .retain(|uid, (hk, _)| mg.hotkey(*uid).as_ref() == Some(hk));
     }
 
     fn get(&self, uid: u16) -> Option<f64> {
@@ -141,20 +143,20 @@ impl Validator {
     /// scores into the moving averages.
     async fn ask_task(
         &self,
-        mg: &Metagraph,
+        mg: &SubnetView,
         round: u64,
         task: &mut TaskScores,
     ) -> Result<(), crate::subnet::error::SubnetError> {
         task.retain_registered(mg);
         let targets: Vec<(u16, Endpoint)> = mg
-            .axons
+            .peers
             .iter()
             .enumerate()
-            .filter_map(|(uid, axon)| {
+            .filter_map(|(uid, peer)| {
                 let uid = u16::try_from(uid).ok().filter(|u| *u != self.uid)?;
-                let a = axon.as_ref()?;
-                let key = a.identity.neuron_key_hex();
-                Some((uid, Endpoint::new(a.ip_addr().to_string(), a.port, key)))
+                let p = peer.as_ref()?;
+                let key = p.identity.neuron_key_hex();
+                Some((uid, Endpoint::new(p.ip.to_string(), p.port, key)))
             })
             .collect();
         if targets.is_empty() {
@@ -178,8 +180,8 @@ impl Validator {
             )
             .await?;
         for ((uid, _), reply) in targets.iter().zip(&replies) {
-            if let Some(hotkey) = mg.hotkeys.get(usize::from(*uid)) {
-                task.update(*uid, *hotkey, score(&reply.outcome, &query.labels));
+            if let Some(hotkey) = mg.hotkey(*uid) {
+                task.update(*uid, hotkey, score(&reply.outcome, &query.labels));
             }
         }
         Ok(())
@@ -203,7 +205,7 @@ pub fn checked_row(router: &[(u16, f32)], task: impl Fn(u16) -> Option<f64>) -> 
 }
 
 /// The router's scores by uid, ours and peers no longer on the chain left out, sorted by uid.
-pub fn router_row(mg: &Metagraph, scores: &PeerScores, own_uid: u16) -> Vec<(u16, f32)> {
+pub fn router_row(mg: &SubnetView, scores: &PeerScores, own_uid: u16) -> Vec<(u16, f32)> {
     let mut row: Vec<(u16, f32)> = scores
         .iter()
         .filter_map(|(key, w)| {
@@ -217,7 +219,7 @@ pub fn router_row(mg: &Metagraph, scores: &PeerScores, own_uid: u16) -> Vec<(u16
 }
 
 /// Once per tempo, and never inside the rate limit.
-fn weights_due(mg: &Metagraph, last_set: Option<u64>) -> bool {
+fn weights_due(mg: &SubnetView, last_set: Option<u64>) -> bool {
     let every = u64::from(mg.hparams.tempo).max(mg.hparams.weights_set_rate_limit);
     last_set.is_none_or(|b| mg.block.saturating_sub(b) >= every)
 }

@@ -1,7 +1,7 @@
 //! From scores to a weight row the chain accepts: normalized, capped at `max_weights_limit`,
 //! padded to `min_allowed_weights`, as u16.
 
-use bt_chain::Metagraph;
+use crate::subnet::view::SubnetView;
 
 use crate::subnet::error::SubnetError;
 
@@ -51,7 +51,7 @@ pub fn cap_shares(shares: &mut [f64], limit: f64) {
 pub fn to_u16_weights(
     uids: &[u16],
     scores: &[f32],
-    mg: &Metagraph,
+    mg: &SubnetView,
     me: u16,
 ) -> Result<(Vec<u16>, Vec<u16>), SubnetError> {
     if uids.len() != scores.len() {
@@ -66,10 +66,11 @@ pub fn to_u16_weights(
             "weights must be finite and non-negative, got {bad}"
         )));
     }
-    if let Some(bad) = uids.iter().find(|u| **u >= mg.n) {
+    let n = mg.n();
+    if let Some(bad) = uids.iter().find(|u| **u >= n) {
         return Err(SubnetError::Config(format!(
-            "uid {bad} is not on netuid {} (n = {})",
-            mg.netuid, mg.n
+            "uid {bad} is not on netuid {} (n = {n})",
+            mg.netuid
         )));
     }
     let mut seen = std::collections::BTreeSet::new();
@@ -92,8 +93,8 @@ pub fn to_u16_weights(
         .iter()
         .map(|s| (s / max * 65_535.0).round().clamp(0.0, 65_535.0) as u16)
         .collect();
-    let min = usize::from(mg.n.min(mg.hparams.min_allowed_weights));
-    let mut extra = (0..mg.n).filter(|u| *u != me && !seen.contains(u));
+    let min = usize::from(n.min(mg.hparams.min_allowed_weights));
+    let mut extra = (0..n).filter(|u| *u != me && !seen.contains(u));
     while out_uids.len() < min {
         match extra.next() {
             Some(u) => {
