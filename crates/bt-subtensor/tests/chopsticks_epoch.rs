@@ -2,7 +2,8 @@
 //! stakes and weights set through extrinsics, blocks made through two epochs. The epoch's inputs
 //! as we read them (weights, stake) must equal what the runtime stored and used; its outputs are
 //! checked against what raonet's runtime computes, which is not Yuma consensus (see below and
-//! docs/chain.md), so our `bt-consensus` epoch on the same inputs is shown beside it.
+//! docs/chain.md), so our `bt-consensus` epoch on the same inputs is shown beside it. Then the
+//! subnet turns commit-reveal on and a validator commits and reveals through the trait.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -319,6 +320,49 @@ async fn an_epoch_on_raonet_reads_back_as_stored() {
             "our Yuma: miner 0 has more weight"
         );
     }
+
+    // Commit-reveal as a validator on such a subnet does it, through the chain-neutral trait:
+    // the runtime checks our commit hash (blake2-256 of the SCALE tuple) on reveal and stores
+    // the revealed row; a reveal with another salt is refused by name.
+    chain
+        .dev_set_storage(json!({"SubtensorModule": {
+            "CommitRevealWeightsEnabled": [[[netuid], true]],
+            "RevealPeriodEpochs": [[[netuid], 1]],
+        }}))
+        .await
+        .unwrap();
+    let hot = &validators[0].1;
+    let commit = bt_interfaces::WeightsCommit {
+        uids: vec![m0, m1],
+        values: vec![20000, 65535],
+        salt: vec![7, 11, 13, 17],
+        version_key: 0,
+    };
+    bt_interfaces::Chain::commit_weights(&chain, hot, netuid, &commit)
+        .await
+        .expect("commit_weights");
+    to_block_before_epoch(&chain, netuid).await;
+    chain.dev_new_blocks(1).await.unwrap();
+    let forged = bt_interfaces::WeightsCommit {
+        salt: vec![7, 11, 13, 18],
+        ..commit.clone()
+    };
+    match bt_interfaces::Chain::reveal_weights(&chain, hot, netuid, &forged).await {
+        Err(bt_interfaces::ChainError::Rejected { reason, .. }) => {
+            println!("reveal with another salt: {reason}");
+            assert!(reason.starts_with("SubtensorModule::"), "{reason}");
+        }
+        other => panic!("a reveal with another salt must be refused, got {other:?}"),
+    }
+    bt_interfaces::Chain::reveal_weights(&chain, hot, netuid, &commit)
+        .await
+        .expect("reveal_weights");
+    let mg = chain.metagraph(netuid, true).await.unwrap();
+    assert_eq!(
+        mg.neurons[usize::from(uid(hot))].weights,
+        vec![(m0, 20000), (m1, 65535)],
+        "the revealed row is stored"
+    );
 }
 
 async fn u16_vector(chain: &Subtensor, item: &str, netuid: u16) -> Vec<u16> {
