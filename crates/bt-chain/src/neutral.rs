@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use bt_crypto::wallet::{AccountId as WalletAccount, Sr25519Pair};
 use bt_interfaces::chain::{
     AxonRow, AxonServe, Chain, ChainError as Neutral, Included, NeuronRow, SubnetHyperparams,
-    SubnetMetagraph, TensorIdentity, WeightsCommit,
+    SubnetMetagraph, TensorIdentity, WeightsCommit, new_subnet_of,
 };
 
 use crate::axon::AxonIdentity;
@@ -247,9 +247,7 @@ impl Chain for RpcChain {
         coldkey: &Sr25519Pair,
         hotkey: &WalletAccount,
     ) -> Result<u16, Neutral> {
-        let before = NodeClient::subnets(self)
-            .await
-            .map_err(|e| self.neutral("register_network", e))?;
+        let before = Chain::subnets(self).await?;
         self.signed(
             "register_network",
             coldkey,
@@ -258,21 +256,7 @@ impl Chain for RpcChain {
             },
         )
         .await?;
-        let after = NodeClient::subnets(self)
-            .await
-            .map_err(|e| self.neutral("register_network", e))?;
-        for netuid in after.into_iter().rev().filter(|n| !before.contains(n)) {
-            let mg = NodeClient::metagraph(self, netuid)
-                .await
-                .map_err(|e| self.neutral("register_network", e))?;
-            if mg.owner_coldkey.0 == coldkey.account().0 {
-                return Ok(netuid);
-            }
-        }
-        Err(Neutral::Invalid {
-            what: "register_network".into(),
-            source: "the transaction succeeded but no new subnet is owned by the coldkey".into(),
-        })
+        new_subnet_of(self, &before, &coldkey.account()).await
     }
 
     async fn burned_register(

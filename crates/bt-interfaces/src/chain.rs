@@ -317,3 +317,25 @@ pub trait Chain: Send + Sync {
         commit: &WeightsCommit,
     ) -> Result<Included, ChainError>;
 }
+
+/// The subnet `coldkey` created since `before` (the netuids listed just before its
+/// `register_network`): the new netuid it owns. Both chains report a new subnet only by its
+/// appearance, so this is how each `register_network` finds what it made.
+pub async fn new_subnet_of<C: Chain + ?Sized>(
+    chain: &C,
+    before: &[u16],
+    coldkey: &AccountId,
+) -> Result<u16, ChainError> {
+    for netuid in chain.subnets().await?.into_iter().rev() {
+        if before.contains(&netuid) {
+            continue;
+        }
+        if chain.metagraph(netuid, false).await?.owner_coldkey.as_ref() == Some(coldkey) {
+            return Ok(netuid);
+        }
+    }
+    Err(ChainError::Invalid {
+        what: "register_network".into(),
+        source: "the transaction succeeded but no new subnet is owned by the coldkey".into(),
+    })
+}

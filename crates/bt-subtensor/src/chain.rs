@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use bt_crypto::wallet::{AccountId, Sr25519Pair};
 use bt_interfaces::chain::{
     AxonServe, Chain, ChainError, Included as Receipt, SubnetHyperparams, SubnetMetagraph,
-    SubnetSummary, WeightsCommit,
+    SubnetSummary, WeightsCommit, new_subnet_of,
 };
 
 use crate::client::{Included, Subtensor};
@@ -159,28 +159,12 @@ impl Chain for Subtensor {
         coldkey: &Sr25519Pair,
         hotkey: &AccountId,
     ) -> Result<u16, ChainError> {
-        let before = Subtensor::subnets(self)
-            .await
-            .map_err(|e| self.neutral("register_network", e))?;
+        let before = Chain::subnets(self).await?;
         self.receipt(
             "register_network",
             Subtensor::register_network(self, coldkey, hotkey).await,
         )?;
-        let after = Subtensor::subnets(self)
-            .await
-            .map_err(|e| self.neutral("register_network", e))?;
-        for netuid in after.into_iter().filter(|n| !before.contains(n)) {
-            let mg = Subtensor::metagraph(self, netuid, false)
-                .await
-                .map_err(|e| self.neutral("register_network", e))?;
-            if mg.owner_coldkey == Some(coldkey.account()) {
-                return Ok(netuid);
-            }
-        }
-        Err(ChainError::Invalid {
-            what: "register_network".into(),
-            source: "the transaction succeeded but no new subnet is owned by the coldkey".into(),
-        })
+        new_subnet_of(self, &before, &coldkey.account()).await
     }
 
     async fn burned_register(
