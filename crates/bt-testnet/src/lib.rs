@@ -9,6 +9,8 @@
 //! - [`Testnet`]: a generic, index-addressed set of running nodes of any kind implementing
 //!   [`TestNode`] (kill one, look at the survivors); [`metagraph::MetagraphTestnet`] builds on
 //!   it for gossip nodes, and later neuron harnesses can do the same.
+//! - [`attack`]: a target process's peak RSS and descriptors from `/proc`, honest traffic
+//!   counted during an attack, and the hostile table's rows.
 //! - [`chopsticks::Chopsticks`]: a real subtensor runtime (Chopsticks) on loopback.
 //! - [`ChildProcess`] ([`process`]): real processes (e.g. `bittensor neuron echo`) with their
 //!   output captured in a bounded ring, a deadline on every wait, SIGKILL, kill on drop, and
@@ -24,6 +26,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod attack;
 pub mod chopsticks;
 pub mod metagraph;
 pub mod process;
