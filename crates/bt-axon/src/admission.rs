@@ -1,9 +1,11 @@
 //! The first thing every request meets, at header time, before its body is read: refuse it
-//! when the axon is draining or full, stamp its arrival and deadline, and record its outcome.
+//! when the axon is draining, or its connection or source address has too many requests open;
+//! stamp its arrival and deadline, and record its outcome.
 //!
-//! Admitting at header time (rather than in the handler, after tonic has buffered the whole
-//! message) bounds the memory a flood of large requests can pin to
-//! `max_in_flight × max_message_bytes`.
+//! A request holds only these per-connection and per-address counts while its body arrives.
+//! The axon-wide `max_in_flight` permit is taken once the message is in (`service::handle`),
+//! and the body's bytes are charged to a budget as they arrive ([`crate::body_guard`]), so
+//! streams that stall after their headers cannot starve other callers of permits.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,33 +14,32 @@ use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use std::net::{IpAddr, Ipv6Addr};
+
 use http::HeaderMap;
 use tokio::sync::OwnedSemaphorePermit;
 use tonic::{Code, Status};
 
 use crate::incoming::ConnInfo;
 use crate::metrics::MethodLabel;
+use crate::per_key::PerKeyGuard;
 use crate::shared::Shared;
 
 /// Placed in the request's extensions; the handler takes it and holds it until it answers.
 #[derive(Clone)]
 pub(crate) struct Admitted {
-    pub(crate) _guard: Arc<InFlight>,
+    pub(crate) _guard: Arc<Open>,
     pub(crate) arrived: Instant,
     pub(crate) deadline: Instant,
+    /// Where the request came from (unspecified when the transport does not say).
+    pub(crate) peer: IpAddr,
 }
 
-/// One unit of `max_in_flight`, returned when the last clone is dropped.
-pub(crate) struct InFlight {
-    _permit: OwnedSemaphorePermit,
+/// One open request of its connection and of its source address, released when the last
+/// clone is dropped.
+pub(crate) struct Open {
     _conn_permit: Option<OwnedSemaphorePermit>,
-    shared: Arc<Shared>,
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.shared.metrics.in_flight_delta(false);
-    }
+    _from_ip: Option<PerKeyGuard<IpAddr>>,
 }
 
 #[derive(Clone)]
@@ -95,7 +96,9 @@ where
             return refuse(Status::unavailable("the axon is shutting down"));
         }
         // Per connection first, so one greedy connection cannot take the whole axon.
-        let conn_permit = match req.extensions().get::<ConnInfo>() {
+        let info = req.extensions().get::<ConnInfo>();
+        let peer = info.map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), |i| i.ip);
+        let conn_permit = match info {
             Some(info) => match info.slots.clone().try_acquire_owned() {
                 Ok(p) => Some(p),
                 Err(_) => {
@@ -108,27 +111,30 @@ where
             },
             None => None,
         };
-        let permit = match shared.in_flight.clone().try_acquire_owned() {
-            Ok(p) => p,
-            Err(_) => {
-                return refuse(Status::resource_exhausted(format!(
-                    "the axon is at capacity ({} requests in flight); retry later",
-                    shared.config.max_in_flight
-                )));
-            }
+        let from_ip = match info {
+            Some(_) => match shared.requests_per_ip.try_acquire(peer) {
+                Some(g) => Some(g),
+                None => {
+                    return refuse(Status::resource_exhausted(format!(
+                        "{peer} has {} requests open at this axon (max_requests_per_ip); \
+                         retry when they are answered",
+                        shared.config.max_requests_per_ip
+                    )));
+                }
+            },
+            None => None,
         };
-        shared.metrics.in_flight_delta(true);
         let timeout = grpc_timeout(req.headers()).map_or(shared.config.default_timeout, |t| {
             t.min(shared.config.default_timeout)
         });
         let admitted = Admitted {
-            _guard: Arc::new(InFlight {
-                _permit: permit,
+            _guard: Arc::new(Open {
                 _conn_permit: conn_permit,
-                shared: shared.clone(),
+                _from_ip: from_ip,
             }),
             arrived,
             deadline: arrived + timeout - answer_margin(timeout),
+            peer,
         };
         req.extensions_mut().insert(admitted);
         // Take the service that was driven ready and leave a fresh clone in its place.

@@ -18,9 +18,25 @@ pub struct AxonConfig {
     /// Largest number of elements in any one tensor (and strings in a text tensor).
     /// Default 16 Mi elements.
     pub max_elements: usize,
-    /// Requests admitted at once over all connections; the next one is answered
-    /// `RESOURCE_EXHAUSTED` immediately, before its body is read. Default 256.
+    /// Requests served at once over all connections, counted from the moment a request's
+    /// whole message is in (a request still arriving holds none, so slow senders cannot take
+    /// them); the next one is answered `RESOURCE_EXHAUSTED`. Default 256.
     pub max_in_flight: usize,
+    /// Requests open at once from one source address, from their headers to their answer;
+    /// beyond it that address's next request is answered `RESOURCE_EXHAUSTED` before its body
+    /// is read. Default 128.
+    pub max_requests_per_ip: usize,
+    /// Bytes of request bodies held at once (arriving or being served), over all connections;
+    /// a request whose body would pass it is answered `RESOURCE_EXHAUSTED` as the byte that
+    /// passes it arrives. Default 1 GiB.
+    pub max_buffered_bytes: usize,
+    /// The same for one source address, so one address cannot take the whole budget. At least
+    /// `max_message_bytes`. Default 256 MiB.
+    pub max_buffered_bytes_per_ip: usize,
+    /// A request's whole body must arrive within this after its headers (or the client's
+    /// deadline, if sooner); otherwise it is answered `DEADLINE_EXCEEDED` and everything it held
+    /// is released. Default 10 s.
+    pub body_timeout: Duration,
     /// Requests handled at once on one connection; beyond this the connection's next request is
     /// shed with `RESOURCE_EXHAUSTED`. Default 64.
     pub max_in_flight_per_connection: usize,
@@ -29,6 +45,9 @@ pub struct AxonConfig {
     /// Open TCP connections at once; further ones wait in the kernel's accept backlog.
     /// Default 1024.
     pub max_connections: usize,
+    /// Open TCP connections at once from one source address; a further one is closed as soon
+    /// as it is accepted. Default 64.
+    pub max_connections_per_ip: usize,
     /// A connection that sends nothing for this long after it was accepted is closed, so that
     /// silent sockets cannot hold the `max_connections` slots. Default 10 s.
     pub handshake_timeout: Duration,
@@ -109,9 +128,14 @@ impl Default for AxonConfig {
             max_message_bytes: 64 << 20,
             max_elements: 16 << 20,
             max_in_flight: 256,
+            max_requests_per_ip: 128,
+            max_buffered_bytes: 1 << 30,
+            max_buffered_bytes_per_ip: 256 << 20,
+            body_timeout: Duration::from_secs(10),
             max_in_flight_per_connection: 64,
             max_concurrent_streams: 128,
             max_connections: 1024,
+            max_connections_per_ip: 64,
             handshake_timeout: Duration::from_secs(10),
             workers: std::thread::available_parallelism().map_or(2, usize::from),
             inline_max_bytes: 64 << 10,
@@ -151,6 +175,33 @@ impl AxonConfig {
         }
         if self.max_connections == 0 {
             return bad("max_connections", "must be at least 1".into());
+        }
+        if self.max_connections_per_ip == 0 {
+            return bad("max_connections_per_ip", "must be at least 1".into());
+        }
+        if self.max_requests_per_ip == 0 {
+            return bad("max_requests_per_ip", "must be at least 1".into());
+        }
+        if self.max_buffered_bytes_per_ip < self.max_message_bytes {
+            return bad(
+                "max_buffered_bytes_per_ip",
+                format!(
+                    "{} is below max_message_bytes ({}): no message that large could arrive",
+                    self.max_buffered_bytes_per_ip, self.max_message_bytes
+                ),
+            );
+        }
+        if self.max_buffered_bytes < self.max_buffered_bytes_per_ip {
+            return bad(
+                "max_buffered_bytes",
+                format!(
+                    "{} is below max_buffered_bytes_per_ip ({})",
+                    self.max_buffered_bytes, self.max_buffered_bytes_per_ip
+                ),
+            );
+        }
+        if self.body_timeout.is_zero() {
+            return bad("body_timeout", "must be longer than zero".into());
         }
         if self.workers == 0 {
             return bad("workers", "must be at least 1".into());

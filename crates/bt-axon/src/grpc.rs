@@ -26,6 +26,8 @@ use tonic::codegen::{Body, StdError};
 use tonic::metadata::MetadataMap;
 use tonic::{Code, Status};
 
+use crate::admission::Admitted;
+use crate::body_guard::GuardedBody;
 use crate::request_body::RequestBody;
 use crate::service::{Reply, handle};
 use crate::shared::Shared;
@@ -76,8 +78,22 @@ where
             if let Err(refusal) = check_encoding(&parts.headers) {
                 return Ok(refusal.into_http());
             }
+            let Some(admitted) = parts.extensions.get::<Admitted>() else {
+                return Ok(
+                    Status::internal("request reached the handler without admission").into_http(),
+                );
+            };
+            let body_deadline = admitted
+                .deadline
+                .min(admitted.arrived + shared.config.body_timeout);
+            let guarded = GuardedBody::new(
+                body,
+                tokio::time::Instant::from_std(body_deadline),
+                shared.bodies.clone(),
+                admitted.peer,
+            );
             let mut body = RequestBody::new(
-                tonic::body::Body::new(body),
+                tonic::body::Body::new(guarded),
                 shared.config.max_message_bytes,
             );
             let metadata = MetadataMap::from_headers(parts.headers);

@@ -2,6 +2,7 @@
 //! closed forcibly when a graceful stop runs out of time.
 
 use std::io;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
@@ -13,6 +14,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::{CancellationToken, PollSemaphore, WaitForCancellationFutureOwned};
 use tonic::transport::server::{Connected, TcpConnectInfo};
 
+use crate::per_key::PerKeyGuard;
 use crate::shared::Shared;
 
 /// After a failed `accept` (out of file descriptors, say) wait this long before the next one,
@@ -57,37 +59,57 @@ impl tokio_stream::Stream for Incoming {
                 None => return Poll::Ready(None),
             }
         }
-        match ready!(this.listener.poll_accept(cx)) {
-            Ok((stream, _)) => {
-                // Small unary messages must not wait for Nagle.
-                let _ = stream.set_nodelay(true);
-                let Some(slot) = this.slot.take() else {
-                    return Poll::Ready(Some(Err(io::Error::other("connection slot lost"))));
-                };
-                this.shared.metrics.connection_delta(true);
-                let tcp = stream.connect_info();
-                Poll::Ready(Some(Ok(Conn {
-                    stream,
-                    _slot: slot,
-                    killed: Box::pin(this.kill.clone().cancelled_owned()),
-                    first_byte: Some(Box::pin(tokio::time::sleep(
-                        this.shared.config.handshake_timeout,
-                    ))),
-                    info: ConnInfo {
-                        tcp,
-                        slots: Arc::new(Semaphore::new(
-                            this.shared.config.max_in_flight_per_connection,
-                        )),
-                    },
-                    shared: this.shared.clone(),
-                })))
-            }
-            Err(e) => {
-                this.backoff = Some(Box::pin(tokio::time::sleep(ACCEPT_BACKOFF)));
-                Poll::Ready(Some(Err(e)))
+        loop {
+            match ready!(this.listener.poll_accept(cx)) {
+                Ok((stream, peer)) => {
+                    // Closed at once (dropped) when its address has its share open already:
+                    // a flood from one address cannot take the axon's connection slots.
+                    let Some(from_ip) = this.shared.connections_per_ip.try_acquire(peer.ip())
+                    else {
+                        this.shared.metrics.connection_refused();
+                        continue;
+                    };
+                    return Poll::Ready(Some(Ok(this.accepted(stream, from_ip))));
+                }
+                Err(e) => {
+                    this.backoff = Some(Box::pin(tokio::time::sleep(ACCEPT_BACKOFF)));
+                    return Poll::Ready(Some(Err(e)));
+                }
             }
         }
     }
+}
+
+impl Incoming {
+    fn accepted(&mut self, stream: TcpStream, from_ip: PerKeyGuard<IpAddr>) -> Conn {
+        // Small unary messages must not wait for Nagle.
+        let _ = stream.set_nodelay(true);
+        self.shared.metrics.connection_delta(true);
+        let tcp = stream.connect_info();
+        let ip = from_ip_addr(&tcp);
+        Conn {
+            stream,
+            _slot: self.slot.take(),
+            _from_ip: from_ip,
+            killed: Box::pin(self.kill.clone().cancelled_owned()),
+            first_byte: Some(Box::pin(tokio::time::sleep(
+                self.shared.config.handshake_timeout,
+            ))),
+            info: ConnInfo {
+                tcp,
+                ip,
+                slots: Arc::new(Semaphore::new(
+                    self.shared.config.max_in_flight_per_connection,
+                )),
+            },
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+fn from_ip_addr(tcp: &TcpConnectInfo) -> IpAddr {
+    tcp.remote_addr()
+        .map_or(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED), |a| a.ip())
 }
 
 use std::future::Future as _;
@@ -96,7 +118,8 @@ use std::future::Future as _;
 /// hyper drop the connection even if the client never closes it.
 pub(crate) struct Conn {
     stream: TcpStream,
-    _slot: OwnedSemaphorePermit,
+    _slot: Option<OwnedSemaphorePermit>,
+    _from_ip: PerKeyGuard<IpAddr>,
     killed: Pin<Box<WaitForCancellationFutureOwned>>,
     /// Until the client sends its first bytes: a silent socket must not hold a connection slot.
     first_byte: Option<Pin<Box<tokio::time::Sleep>>>,
@@ -108,8 +131,10 @@ pub(crate) struct Conn {
 /// share of `max_in_flight_per_connection`, taken by the admission layer.
 #[derive(Clone)]
 pub(crate) struct ConnInfo {
-    #[allow(dead_code)] // Kept for logging and future per-address policies.
+    #[allow(dead_code)] // Kept for logging.
     pub(crate) tcp: TcpConnectInfo,
+    /// The client's address, which per-address limits count by.
+    pub(crate) ip: IpAddr,
     pub(crate) slots: Arc<Semaphore>,
 }
 

@@ -4,10 +4,15 @@
 //! # Bird's-eye view
 //!
 //! ```text
-//!  TCP ─► Incoming (≤ max_connections, handshake timeout, killable after the grace period)
+//!  TCP ─► Incoming (≤ max_connections, ≤ max_connections_per_ip, handshake timeout,
+//!        killable after the grace period)
 //!     ─► HTTP/2 (tonic; max_concurrent_streams, frame/window/keepalive settings)
-//!     ─► Admission, at header time: draining → UNAVAILABLE; connection or axon full
-//!        (max_in_flight_per_connection, max_in_flight) → RESOURCE_EXHAUSTED; stamp deadline
+//!     ─► Admission, at header time: draining → UNAVAILABLE; connection or address full
+//!        (max_in_flight_per_connection, max_requests_per_ip) → RESOURCE_EXHAUSTED; stamp
+//!        deadline
+//!     ─► body: whole within body_timeout (DEADLINE_EXCEEDED), its bytes charged as they
+//!        arrive to max_buffered_bytes and max_buffered_bytes_per_ip (RESOURCE_EXHAUSTED)
+//!     ─► message in: one of max_in_flight (RESOURCE_EXHAUSTED when all are serving)
 //!     ─► handler: route by synapse key (NOT_FOUND), arity (INVALID_ARGUMENT)
 //!     ─► small request (≤ inline_max_bytes, ×4 under a v2 session, ×32 anonymous): signature
 //!        (batch-verified with concurrent requests) → nonce → policy on the executor, or,
@@ -16,9 +21,11 @@
 //!     ─► large request: all of it on the blocking pool
 //! ```
 //!
-//! Nothing waits without a bound: connections wait in the kernel backlog, requests beyond
-//! `max_in_flight` are refused before their body is read, admitted requests wait for one of
-//! `workers` threads at most until their deadline. The signature and nonce are checked before
+//! Nothing waits without a bound: connections wait in the kernel backlog; a request's body
+//! must arrive within `body_timeout`, and until it has, the request holds only its
+//! address's and connection's counts and the bytes it sent, so slow senders cannot starve
+//! others of `max_in_flight`; requests beyond `max_in_flight` are refused once their message
+//! is in; served requests wait for one of `workers` threads at most until their deadline. The signature and nonce are checked before
 //! any tensor is decoded, once per request; on the executor only for small requests, in
 //! batches of at most `max_verify_batch` (so one batch holds an executor thread for about a
 //! millisecond at most), never for payloads whose hashing would take long.
@@ -52,6 +59,7 @@
 
 mod admission;
 mod auth;
+mod body_guard;
 mod config;
 mod early;
 mod error;
@@ -60,6 +68,7 @@ pub mod http;
 mod incoming;
 mod metrics;
 mod metrics_http;
+mod per_key;
 mod policy;
 mod request_body;
 mod server;

@@ -78,6 +78,7 @@ pub(crate) struct Metrics {
     bytes_out: AtomicU64,
     in_flight: AtomicU64,
     connections: AtomicU64,
+    connections_refused: AtomicU64,
     signatures: AtomicU64,
     handshakes: AtomicU64,
     session_requests: AtomicU64,
@@ -137,6 +138,10 @@ impl Metrics {
         self.early_digests.fetch_add(1, Relaxed);
     }
 
+    pub(crate) fn connection_refused(&self) {
+        self.connections_refused.fetch_add(1, Relaxed);
+    }
+
     pub(crate) fn connection_delta(&self, up: bool) {
         if up {
             self.connections.fetch_add(1, Relaxed);
@@ -172,6 +177,7 @@ impl Metrics {
             bytes_out: self.bytes_out.load(Relaxed),
             in_flight: self.in_flight.load(Relaxed),
             connections: self.connections.load(Relaxed),
+            connections_refused: self.connections_refused.load(Relaxed),
             signatures_verified: self.signatures.load(Relaxed),
             sessions_opened: self.handshakes.load(Relaxed),
             session_requests: self.session_requests.load(Relaxed),
@@ -208,10 +214,13 @@ pub struct MetricsSnapshot {
     pub bytes_in: u64,
     /// Encoded size of the response messages.
     pub bytes_out: u64,
-    /// Requests admitted and not yet answered.
+    /// Requests being served: their message is in, their answer not yet sent.
     pub in_flight: u64,
     /// Open client connections.
     pub connections: u64,
+    /// Connections closed as soon as they were accepted, their address having
+    /// `max_connections_per_ip` open.
+    pub connections_refused: u64,
     /// Ed25519 signatures checked (per-request signatures and session offers), valid or not.
     pub signatures_verified: u64,
     /// Sessions opened by a signed handshake.
@@ -305,7 +314,7 @@ impl MetricsSnapshot {
             (
                 "bt_axon_in_flight",
                 "gauge",
-                "Requests admitted and not yet answered.",
+                "Requests being served (message in, answer not yet sent).",
                 self.in_flight,
             ),
             (
@@ -313,6 +322,12 @@ impl MetricsSnapshot {
                 "gauge",
                 "Open client connections.",
                 self.connections,
+            ),
+            (
+                "bt_axon_connections_refused_total",
+                "counter",
+                "Connections closed at accept: their address had max_connections_per_ip open.",
+                self.connections_refused,
             ),
             (
                 "bt_axon_signatures_verified_total",

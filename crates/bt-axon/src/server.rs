@@ -15,9 +15,11 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::admission::AdmissionLayer;
+use crate::body_guard::BodyBudget;
 use crate::grpc::BittensorService;
 use crate::incoming::Incoming;
 use crate::metrics::{Metrics, MetricsSnapshot};
+use crate::per_key::PerKey;
 use crate::policy::{AllowAll, Policy};
 use crate::shared::Shared;
 use crate::verify::BatchVerifier;
@@ -107,6 +109,9 @@ impl AxonBuilder {
         };
         let shared = Arc::new(Shared {
             in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
+            requests_per_ip: PerKey::new(config.max_requests_per_ip),
+            connections_per_ip: PerKey::new(config.max_connections_per_ip),
+            bodies: BodyBudget::new(config.max_buffered_bytes, config.max_buffered_bytes_per_ip),
             workers: Arc::new(Semaphore::new(config.workers)),
             draining: AtomicBool::new(false),
             metrics: Metrics::default(),

@@ -46,13 +46,16 @@ pub(crate) async fn handle(
     extensions: &http::Extensions,
     body: &mut RequestBody,
 ) -> Result<Reply, Status> {
-    // Held until we answer: this request's share of `max_in_flight`.
+    // Held until we answer: this request's place on its connection and its address.
     let Some(admitted) = extensions.get::<Admitted>().cloned() else {
         return Err(Status::internal(
             "request reached the handler without admission",
         ));
     };
     let msg = body.message().await?;
+    // Only now, with the whole message in, does the request take a share of `max_in_flight`:
+    // a stream still arriving (however slowly) holds none.
+    let _serving = shared.start_serving()?;
     let size = msg.encoded_len();
     shared.metrics.add_bytes_in(size);
     let msg = Arc::new(msg);
@@ -146,6 +149,18 @@ pub(crate) async fn handle(
         message: reply,
         accept,
     })
+}
+
+/// A request being served: one of `max_in_flight`.
+struct Serving {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    shared: Arc<Shared>,
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        self.shared.metrics.in_flight_delta(false);
+    }
 }
 
 /// An answer: the reply message and, after a handshake, the session it opened.
@@ -253,6 +268,21 @@ impl Shared {
             )));
         }
         Ok(reply)
+    }
+
+    /// One of `max_in_flight`, held until the answer is sent.
+    fn start_serving(self: &Arc<Self>) -> Result<Serving, Status> {
+        let permit = self.in_flight.clone().try_acquire_owned().map_err(|_| {
+            Status::resource_exhausted(format!(
+                "the axon is at capacity ({} requests being served); retry later",
+                self.config.max_in_flight
+            ))
+        })?;
+        self.metrics.in_flight_delta(true);
+        Ok(Serving {
+            _permit: permit,
+            shared: self.clone(),
+        })
     }
 
     /// More than half of `max_in_flight` in use.

@@ -5,6 +5,7 @@
 //! that each of those depends on this module and none of them on another just to reach it.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -17,7 +18,9 @@ use bt_wire::TensorMessage;
 use tokio::sync::Semaphore;
 
 use crate::AxonConfig;
+use crate::body_guard::BodyBudget;
 use crate::metrics::Metrics;
+use crate::per_key::PerKey;
 use crate::policy::Policy;
 use crate::session::Auth;
 use crate::verify::BatchVerifier;
@@ -26,7 +29,14 @@ use crate::verify::BatchVerifier;
 pub(crate) struct Shared {
     pub(crate) config: AxonConfig,
     pub(crate) metrics: Metrics,
+    /// Requests being served (their message is in); taken in `service::handle`.
     pub(crate) in_flight: Arc<Semaphore>,
+    /// Requests open per source address, from headers to answer; taken at admission.
+    pub(crate) requests_per_ip: Arc<PerKey<IpAddr>>,
+    /// Connections open per source address; taken at accept.
+    pub(crate) connections_per_ip: Arc<PerKey<IpAddr>>,
+    /// Bytes of request bodies held, over all sources and per source.
+    pub(crate) bodies: BodyBudget,
     pub(crate) workers: Arc<Semaphore>,
     pub(crate) draining: AtomicBool,
     pub(crate) synapses: HashMap<String, Arc<dyn Synapse>>,

@@ -1,82 +1,10 @@
-//! Per-key in-flight counters (per IP before authentication, per hotkey after) and the
-//! priority gate in front of the handlers.
+//! The priority gate in front of the handlers.
 
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap};
-use std::hash::Hash;
+use std::collections::BinaryHeap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::oneshot;
-
-/// Counts what each key holds (requests in flight, or KiB of bodies); an entry exists only while
-/// its count is non-zero, so the table never holds more keys than holders.
-pub(crate) struct PerKey<K> {
-    cap: usize,
-    counts: Mutex<HashMap<K, usize>>,
-}
-
-pub(crate) struct PerKeyGuard<K: Hash + Eq + Clone> {
-    owner: Arc<PerKey<K>>,
-    key: K,
-    units: usize,
-}
-
-impl<K: Hash + Eq + Clone> PerKey<K> {
-    pub(crate) fn new(cap: usize) -> Arc<Self> {
-        Arc::new(Self {
-            cap,
-            counts: Mutex::new(HashMap::new()),
-        })
-    }
-
-    /// `None` when `key` already has `cap` requests in flight.
-    pub(crate) fn try_acquire(self: &Arc<Self>, key: K) -> Option<PerKeyGuard<K>> {
-        self.try_acquire_units(key, 1)
-    }
-
-    /// `None` when `key` would hold more than `cap` units with these.
-    pub(crate) fn try_acquire_units(
-        self: &Arc<Self>,
-        key: K,
-        units: usize,
-    ) -> Option<PerKeyGuard<K>> {
-        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
-        let held = counts.get(&key).copied().unwrap_or(0);
-        if held.saturating_add(units) > self.cap {
-            return None;
-        }
-        counts.insert(key.clone(), held + units);
-        Some(PerKeyGuard {
-            owner: self.clone(),
-            key,
-            units,
-        })
-    }
-
-    #[cfg(test)]
-    pub(crate) fn keys(&self) -> usize {
-        self.counts
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
-    }
-}
-
-impl<K: Hash + Eq + Clone> Drop for PerKeyGuard<K> {
-    fn drop(&mut self) {
-        let mut counts = self
-            .owner
-            .counts
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(n) = counts.get_mut(&self.key) {
-            *n = n.saturating_sub(self.units);
-            if *n == 0 {
-                counts.remove(&self.key);
-            }
-        }
-    }
-}
 
 /// At most `max_running` handlers at once; the rest wait in a queue of at most `max_queue`,
 /// highest priority first (first come first among equals). When the queue is full, the
@@ -217,24 +145,6 @@ impl Drop for GatePermit {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn per_key_caps_and_forgets() {
-        let t = PerKey::new(2);
-        let a = t.try_acquire("a").unwrap();
-        let b = t.try_acquire("a").unwrap();
-        assert!(t.try_acquire("a").is_none());
-        assert!(t.try_acquire("b").is_some());
-        drop((a, b));
-        assert_eq!(t.keys(), 0);
-        let big = t.try_acquire_units("c", 2).unwrap();
-        assert!(t.try_acquire_units("c", 1).is_none());
-        drop(big);
-        assert!(
-            t.try_acquire_units("c", 3).is_none(),
-            "more than the cap at once"
-        );
-    }
 
     #[tokio::test]
     async fn gate_orders_by_priority_and_sheds_the_lowest() {

@@ -48,7 +48,8 @@ pub use call::{AuthScheme, BlacklistFn, CallInfo, HandlerError, PriorityFn, Veri
 pub use config::{HttpAxonConfig, HttpConfigError};
 pub use reference::{UnknownBuiltin, attach_builtin};
 
-use limits::{Gate, PerKey};
+use crate::per_key::PerKey;
+use limits::Gate;
 use metrics::HttpMetrics;
 use pipeline::Ctx;
 use route::{HandlerRoute, Json, Route, Streamed};

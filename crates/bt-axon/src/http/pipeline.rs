@@ -26,10 +26,11 @@ use tokio::sync::Semaphore;
 
 use super::HttpAxonConfig;
 use super::call::{AuthScheme, BlacklistFn, CallInfo, PriorityFn, VerifyFn};
-use super::limits::{Gate, GateRefusal, PerKey};
+use super::limits::{Gate, GateRefusal};
 use super::metrics::HttpMetrics;
 use super::reply::Reply;
 use super::route::{Answer, ChunkStream, Route};
+use crate::per_key::PerKey;
 
 /// Everything the request path shares.
 pub(crate) struct Ctx {

@@ -9,7 +9,10 @@ mod attacks;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unverified_http_bodies_cost_at_most_the_budget() {
     let r = attacks::http_bodies::run().await;
-    eprintln!("{}", bt_testnet::attack::AttackRow::table(std::slice::from_ref(&r.row)));
+    eprintln!(
+        "{}",
+        bt_testnet::attack::AttackRow::table(std::slice::from_ref(&r.row))
+    );
     // Without the budget the axon would hold 60 × 16 MiB (960 MiB); with it, one address
     // holds at most 16 MiB (64 MiB for all addresses), plus allocator slack.
     let growth_mib = r.row.growth_kib() / 1024;
@@ -25,4 +28,24 @@ async fn unverified_http_bodies_cost_at_most_the_budget() {
         "honest v10 callers were not all served: {:?}",
         r.row.honest
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_grpc_streams_do_not_starve_honest_callers() {
+    let r = attacks::slowloris::run().await;
+    eprintln!(
+        "{}",
+        bt_testnet::attack::AttackRow::table(std::slice::from_ref(&r.row))
+    );
+    let honest = r.row.honest;
+    assert!(
+        honest.total >= 20 && honest.ok == honest.total,
+        "honest calls during the attack: {honest:?}"
+    );
+    // Every stalled stream is ended by the axon within the attack: refused at once past the
+    // address's request cap, or at the body deadline.
+    assert_eq!(r.ended_by_axon, r.streams, "{}", r.row.outcome);
+    let growth_mib = r.row.growth_kib() / 1024;
+    // The partial bodies sent 80 MiB; the axon may hold them and HTTP/2's buffers.
+    assert!(growth_mib < 200, "axon peak RSS grew by {growth_mib} MiB");
 }

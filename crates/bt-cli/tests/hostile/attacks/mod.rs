@@ -8,11 +8,12 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod http_bodies;
+pub mod slowloris;
 pub mod target;
 
 use bt_testnet::attack::AttackRow;
 
 /// Every attack in turn (one at a time: each measures its target's memory alone).
 pub async fn all() -> Vec<AttackRow> {
-    vec![http_bodies::run().await.row]
+    vec![http_bodies::run().await.row, slowloris::run().await.row]
 }

@@ -1,12 +1,17 @@
 //! Starting the processes the attacks aim at, and the honest clients that keep calling them.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bt_crypto::NeuronKey;
 use bt_crypto::wallet::{AccountId, Sr25519Pair, Wallet};
 use bt_dendrite::http::{AxonTarget, HttpAuth, HttpDendrite, HttpDendriteConfig};
+use bt_dendrite::{Dendrite, DendriteConfig, Endpoint, Inputs};
 use bt_http::builtin::Dummy;
+use bt_neuron::report::Event;
+use bt_tensor::{Modality, Tensor};
 use bt_testnet::process::{ChildProcess, Line, Stream};
 
 pub fn bittensor() -> tokio::process::Command {
@@ -18,6 +23,81 @@ pub fn hotkey(wallets: &Path, name: &str) -> Sr25519Pair {
     let wallet = Wallet::new(wallets, name, "default").unwrap();
     wallet.create_if_missing().unwrap();
     wallet.hotkey().unwrap()
+}
+
+/// A `bittensor neuron echo` process (a Release 1 gRPC axon serving its input back), its axon
+/// and metagraph addresses and its synapse key.
+pub struct EchoNeuron {
+    pub process: ChildProcess,
+    pub axon: SocketAddr,
+    pub metagraph: String,
+    pub synapse_key: String,
+    _dir: tempfile::TempDir,
+}
+
+impl EchoNeuron {
+    pub async fn start(extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = bittensor();
+        cmd.args(["neuron", "echo", "--remote_ip", "127.0.0.1", "--neuron_key"])
+            .arg(dir.path().join("neuron.key"))
+            .args(extra);
+        let mut process = ChildProcess::spawn("echo", cmd).unwrap();
+        let ready = process
+            .wait_for_line(
+                0,
+                Duration::from_secs(60),
+                |l: &Line| match bt_neuron::report::parse(&l.text) {
+                    Some(Event::Ready(r)) if l.stream == Stream::Stdout => Some(r),
+                    _ => None,
+                },
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        Self {
+            process,
+            axon: ready.axon.parse().unwrap(),
+            metagraph: ready.metagraph,
+            synapse_key: ready.synapse_keys.first().cloned().unwrap(),
+            _dir: dir,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.process.id().unwrap()
+    }
+
+    /// An honest caller from 127.0.0.1: one signed `Forward` of a small tensor, answered with
+    /// that tensor within 2 s.
+    pub fn honest_caller(
+        &self,
+    ) -> impl FnMut() -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>> + Send + 'static
+    {
+        let dendrite = Arc::new(Dendrite::new(
+            NeuronKey::generate(),
+            DendriteConfig {
+                timeout: Duration::from_secs(2),
+                ..DendriteConfig::default()
+            },
+        ));
+        let endpoint = Endpoint::new("127.0.0.1", self.axon.port(), self.synapse_key.clone());
+        let values: Vec<f32> = (0..32).map(|i| i as f32).collect();
+        move || {
+            let (dendrite, endpoint, values) = (dendrite.clone(), endpoint.clone(), values.clone());
+            Box::pin(async move {
+                let x = Tensor::from_f32(&[1, 32], &values, Modality::Tensor).unwrap();
+                let replies = dendrite
+                    .forward_tensor(Inputs::broadcast([endpoint], x))
+                    .await
+                    .unwrap();
+                replies
+                    .into_iter()
+                    .next()
+                    .and_then(|r| r.outcome.into_tensor())
+                    .is_some_and(|y| y.to_f32_vec().ok() == Some(values))
+            })
+        }
+    }
 }
 
 /// A `bittensor synapse serve --name Dummy` process, its address and hotkey.
