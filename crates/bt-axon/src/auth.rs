@@ -1,21 +1,24 @@
 //! Who sent a request: a per-request signature (batch-verified when small), a session MAC, or
-//! a handshake's offer; then the nonce or counter. Every check runs before any tensor is
-//! decoded, and a forged request never moves a nonce floor or a session window.
+//! a handshake's offer; then whether the policy lets that caller in; then the nonce. Every
+//! check runs before any tensor is decoded. A forged request never moves a nonce floor or a
+//! session window, and a caller the policy refuses never takes room in the nonce table.
 
+use std::net::IpAddr;
 use std::sync::{Arc, PoisonError};
 
 use bt_crypto::session::{SessionAccept, SessionOffer, SessionProof};
-use bt_crypto::{PublicKey, RpcMethod};
+use bt_crypto::{CryptoError, PublicKey, RpcMethod};
 use bt_wire::TensorMessage;
 use tonic::Status;
 
 use crate::session::Auth;
 use crate::shared::Shared;
-use crate::status::unauthenticated;
+use crate::status::{status, unauthenticated};
 
 impl Shared {
-    /// Signature (or MAC) first, then the nonce (or counter): a forged request must never move
-    /// a caller's nonce floor or a session's window. `small`: the payload is at most
+    /// Signature (or MAC) first, then the policy, then the nonce (or counter): a forged
+    /// request must never move a caller's nonce floor or a session's window, and a refused
+    /// caller must not take room in the nonce table. `small`: the payload is at most
     /// `inline_max_bytes`, so hashing it costs less than a separate table lookup.
     pub(crate) fn authenticate(
         &self,
@@ -23,19 +26,23 @@ impl Shared {
         method: RpcMethod,
         auth: &Auth,
         small: bool,
+        peer: IpAddr,
     ) -> Result<Option<PublicKey>, Status> {
         match auth {
-            Auth::Session(proof) => self
-                .authenticate_session(msg, method, proof, small)
-                .map(Some),
-            Auth::Offer(offer, _) => self.authenticate_offer(msg, method, offer).map(Some),
+            Auth::Session(proof) => {
+                let caller = self.authenticate_session(msg, method, proof, small)?;
+                self.authorize(Some(&caller), &msg.synapse_key, method)?;
+                Ok(Some(caller))
+            }
+            Auth::Offer(offer, _) => self.authenticate_offer(msg, method, offer, peer).map(Some),
             Auth::Plain => {
                 if msg.signature.is_empty() {
-                    return self.anonymous();
+                    return self.anonymous(msg, method);
                 }
                 self.metrics.signature_checked();
                 let caller = bt_crypto::verify_request(msg, method).map_err(unauthenticated)?;
-                self.check_nonce(&caller, msg.nounce)?;
+                self.authorize(Some(&caller), &msg.synapse_key, method)?;
+                self.check_nonce(&caller, msg.nounce, peer)?;
                 Ok(Some(caller))
             }
         }
@@ -49,12 +56,14 @@ impl Shared {
         msg: &TensorMessage,
         method: RpcMethod,
         offer: &SessionOffer,
+        peer: IpAddr,
     ) -> Result<PublicKey, Status> {
         let caller = bt_crypto::parse_caller_key(&msg.neuron_key).map_err(unauthenticated)?;
         self.metrics.signature_checked();
         bt_crypto::session::verify_offer(&caller, &bt_crypto::message_digest(msg, method), offer)
             .map_err(unauthenticated)?;
-        self.check_nonce(&caller, msg.nounce)?;
+        self.authorize(Some(&caller), &msg.synapse_key, method)?;
+        self.check_nonce(&caller, msg.nounce, peer)?;
         Ok(caller)
     }
 
@@ -133,9 +142,10 @@ impl Shared {
         &self,
         msg: &Arc<TensorMessage>,
         method: RpcMethod,
+        peer: IpAddr,
     ) -> Result<Option<PublicKey>, Status> {
         if msg.signature.is_empty() {
-            return self.anonymous();
+            return self.anonymous(msg, method);
         }
         let alone = self.in_flight.available_permits() + 1 >= self.config.max_in_flight;
         self.metrics.signature_checked();
@@ -144,12 +154,18 @@ impl Shared {
             .verify(msg, method, alone)
             .await
             .map_err(unauthenticated)?;
-        self.check_nonce(&caller, msg.nounce)?;
+        self.authorize(Some(&caller), &msg.synapse_key, method)?;
+        self.check_nonce(&caller, msg.nounce, peer)?;
         Ok(Some(caller))
     }
 
-    fn anonymous(&self) -> Result<Option<PublicKey>, Status> {
+    fn anonymous(
+        &self,
+        msg: &TensorMessage,
+        method: RpcMethod,
+    ) -> Result<Option<PublicKey>, Status> {
         if self.config.allow_unsigned {
+            self.authorize(None, &msg.synapse_key, method)?;
             return Ok(None);
         }
         Err(Status::unauthenticated(
@@ -158,12 +174,18 @@ impl Shared {
         ))
     }
 
-    fn check_nonce(&self, caller: &PublicKey, nonce: i64) -> Result<(), Status> {
+    fn check_nonce(&self, caller: &PublicKey, nonce: i64, peer: IpAddr) -> Result<(), Status> {
         let now = bt_crypto::unix_nanos();
+        let source = (!peer.is_unspecified()).then_some(peer);
         self.replay
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .check_and_record(caller, nonce, now)
-            .map_err(unauthenticated)
+            .check_and_record_from(caller, nonce, now, source)
+            .map_err(|e| match e {
+                CryptoError::NonceTableFull { .. } => {
+                    status(tonic::Code::ResourceExhausted, e.to_string())
+                }
+                e => unauthenticated(e),
+            })
     }
 }

@@ -75,9 +75,15 @@ pub struct AxonConfig {
     pub nonce_max_age: Duration,
     /// How far a request's nonce may lie in the future (clock skew). Default 2 s.
     pub nonce_max_skew: Duration,
-    /// Callers whose nonces are remembered; beyond it the least recently seen is evicted
-    /// (safely: see `bt_crypto::ReplayGuard`). Default 16,384.
+    /// Callers whose nonces are remembered. A caller is forgotten only once its nonces are all
+    /// stale (older than `nonce_max_age`); while the table is full of live callers a new one is
+    /// answered `RESOURCE_EXHAUSTED` (live callers are never evicted for it: see
+    /// `bt_crypto::ReplayGuard`). Only callers that passed the signature and the policy are
+    /// recorded. Default 16,384.
     pub max_callers: usize,
+    /// Callers with live nonces from one source address, so one address minting keys cannot
+    /// fill `max_callers`. Default 256.
+    pub max_callers_per_ip: usize,
     /// Recent nonces remembered per caller, so that concurrent requests that overtake each
     /// other on the way are still accepted once each. Worst-case memory of the nonce table is
     /// `max_callers × nonce_reorder_window × 8` bytes (16 MiB with the defaults). Default 128.
@@ -144,6 +150,7 @@ impl Default for AxonConfig {
             nonce_max_age: Duration::from_secs(10),
             nonce_max_skew: Duration::from_secs(2),
             max_callers: 16_384,
+            max_callers_per_ip: 256,
             nonce_reorder_window: 128,
             sessions: true,
             session_version: SessionVersion::LATEST,
@@ -236,6 +243,9 @@ impl AxonConfig {
         }
         if self.max_callers == 0 {
             return bad("max_callers", "must be at least 1".into());
+        }
+        if self.max_callers_per_ip == 0 {
+            return bad("max_callers_per_ip", "must be at least 1".into());
         }
         Ok(())
     }

@@ -98,6 +98,7 @@ impl AxonBuilder {
 
         let replay = ReplayGuard::new(ReplayConfig {
             capacity: config.max_callers,
+            per_source: config.max_callers_per_ip,
             max_age_ns: nanos(config.nonce_max_age),
             max_future_ns: nanos(config.nonce_max_skew),
             reorder_window: config.nonce_reorder_window,

@@ -118,10 +118,13 @@ pub(crate) async fn handle(
         }
         let small = size <= shared.config.inline_max_bytes;
         let caller = match auth {
-            Auth::Plain => shared.authenticate_batched(&msg, method).await?,
-            _ => shared.authenticate(&msg, method, &auth, small)?,
+            Auth::Plain => {
+                shared
+                    .authenticate_batched(&msg, method, admitted.peer)
+                    .await?
+            }
+            _ => shared.authenticate(&msg, method, &auth, small, admitted.peer)?,
         };
-        shared.authorize(caller.as_ref(), &msg.synapse_key, method)?;
         let reply = if synapse.is_lightweight() {
             shared.compute(method, &msg, synapse.as_ref())?
         } else {
@@ -135,9 +138,9 @@ pub(crate) async fn handle(
         // policy refuses never gets a session.
         (reply, shared.open_session(&auth, caller.as_ref(), &msg))
     } else {
+        let peer = admitted.peer;
         on_pool(shared, &admitted, move |s| {
-            let caller = s.authenticate(&msg, method, &auth, false)?;
-            s.authorize(caller.as_ref(), &msg.synapse_key, method)?;
+            let caller = s.authenticate(&msg, method, &auth, false, peer)?;
             let reply = s.compute(method, &msg, synapse.as_ref())?;
             Ok((reply, s.open_session(&auth, caller.as_ref(), &msg)))
         })
@@ -228,7 +231,7 @@ fn check_arity(method: RpcMethod, n: usize) -> Result<(), Status> {
 
 impl Shared {
     /// The policy's verdict on an authenticated (or anonymous) caller.
-    fn authorize(
+    pub(crate) fn authorize(
         &self,
         caller: Option<&PublicKey>,
         synapse_key: &str,

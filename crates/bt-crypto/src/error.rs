@@ -127,6 +127,12 @@ pub enum CryptoError {
         floor: i64,
     },
 
+    #[error(
+        "the nonce table is full ({cap} {scope} with live nonces): a new caller is refused \
+         rather than a live one forgotten; retry in a few seconds"
+    )]
+    NonceTableFull { scope: &'static str, cap: usize },
+
     #[error("malformed {header} metadata: {reason}")]
     BadSessionHeader {
         header: &'static str,

@@ -120,6 +120,7 @@ proptest! {
             (0..10u8).map(|i| NeuronKey::from_seed([i; 32]).public()).collect();
         let mut guard = ReplayGuard::new(ReplayConfig {
             capacity,
+            per_source: capacity,
             max_age_ns: 20,
             max_future_ns: 5,
             reorder_window: window,

@@ -49,3 +49,31 @@ async fn stalled_grpc_streams_do_not_starve_honest_callers() {
     // The partial bodies sent 80 MiB; the axon may hold them and HTTP/2's buffers.
     assert!(growth_mib < 200, "axon peak RSS grew by {growth_mib} MiB");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn minted_keys_with_future_nonces_do_not_lock_out_new_callers() {
+    let r = attacks::nonce_flood::run().await;
+    eprintln!(
+        "{}",
+        bt_testnet::attack::AttackRow::table(std::slice::from_ref(&r.row))
+    );
+    let honest = r.row.honest;
+    assert!(
+        honest.total >= 20 && honest.ok == honest.total,
+        "new honest callers during the flood: {honest:?}"
+    );
+    // One address holds at most max_callers_per_ip (256) live entries; the flood's keys all
+    // sign within one freshness window of each other... or go stale and are forgotten.
+    let cap = u64::from(attacks::nonce_flood::ADDRESSES) * 256;
+    let windows = attacks::nonce_flood::DURATION.as_secs() / 10 + 1;
+    assert!(
+        r.attacker_accepted <= cap * (windows + 1),
+        "{} of {} attacker keys admitted",
+        r.attacker_accepted,
+        r.attacker_sent
+    );
+    assert!(
+        r.attacker_sent > r.attacker_accepted,
+        "the flood was never refused"
+    );
+}

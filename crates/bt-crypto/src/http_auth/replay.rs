@@ -1,11 +1,10 @@
 //! A bounded store of accepted `(caller, nonce)` pairs for the HTTP schemes.
 //!
-//! Not the crate's [`ReplayGuard`](crate::ReplayGuard) made generic: that guard keeps a floor per
-//! caller and *evicts* the least recently seen caller when full, which is right for the tensor
-//! protocol's "nonce > last" rule but wrong here on two counts. Concurrent HTTP requests from one
-//! client arrive in any order and must all pass (a floor rejects the late ones once more than
-//! `reorder_window` are in flight), and when full we must refuse rather than evict an entry that
-//! is still inside the window. Changing the guard's policy would change the tensor protocol's.
+//! Not the crate's [`ReplayGuard`](crate::ReplayGuard) made generic: that guard keeps a floor and
+//! a bounded reorder window per caller, which suits the tensor protocol's clients (one nonce
+//! clock per key, thousands of requests a second) but not this one: concurrent HTTP requests
+//! from one SDK client arrive in any order and must all pass, however many are in flight, so
+//! each live nonce is kept. Both refuse a newcomer rather than evict a live entry when full.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Display;

@@ -8,6 +8,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod http_bodies;
+pub mod nonce_flood;
 pub mod slowloris;
 pub mod target;
 
@@ -15,5 +16,9 @@ use bt_testnet::attack::AttackRow;
 
 /// Every attack in turn (one at a time: each measures its target's memory alone).
 pub async fn all() -> Vec<AttackRow> {
-    vec![http_bodies::run().await.row, slowloris::run().await.row]
+    vec![
+        http_bodies::run().await.row,
+        slowloris::run().await.row,
+        nonce_flood::run().await.row,
+    ]
 }

@@ -25,6 +25,9 @@ pub fn hotkey(wallets: &Path, name: &str) -> Sr25519Pair {
     wallet.hotkey().unwrap()
 }
 
+/// One honest call's outcome: served as expected or not.
+pub type CallFuture = std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>;
+
 /// A `bittensor neuron echo` process (a Release 1 gRPC axon serving its input back), its axon
 /// and metagraph addresses and its synapse key.
 pub struct EchoNeuron {
@@ -69,21 +72,34 @@ impl EchoNeuron {
 
     /// An honest caller from 127.0.0.1: one signed `Forward` of a small tensor, answered with
     /// that tensor within 2 s.
-    pub fn honest_caller(
-        &self,
-    ) -> impl FnMut() -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>> + Send + 'static
-    {
-        let dendrite = Arc::new(Dendrite::new(
-            NeuronKey::generate(),
-            DendriteConfig {
-                timeout: Duration::from_secs(2),
-                ..DendriteConfig::default()
-            },
-        ));
+    pub fn honest_caller(&self) -> impl FnMut() -> CallFuture + Send + 'static {
+        self.caller(false)
+    }
+
+    /// [`EchoNeuron::honest_caller`], but each call from a new neuron key: a newcomer every
+    /// time, as the callers a full nonce table would refuse.
+    pub fn newcomer_caller(&self) -> impl FnMut() -> CallFuture + Send + 'static {
+        self.caller(true)
+    }
+
+    fn caller(&self, fresh_key: bool) -> impl FnMut() -> CallFuture + Send + 'static {
+        let dendrite = || {
+            Arc::new(Dendrite::new(
+                NeuronKey::generate(),
+                DendriteConfig {
+                    timeout: Duration::from_secs(2),
+                    ..DendriteConfig::default()
+                },
+            ))
+        };
+        let mut kept = dendrite();
         let endpoint = Endpoint::new("127.0.0.1", self.axon.port(), self.synapse_key.clone());
         let values: Vec<f32> = (0..32).map(|i| i as f32).collect();
         move || {
-            let (dendrite, endpoint, values) = (dendrite.clone(), endpoint.clone(), values.clone());
+            if fresh_key {
+                kept = dendrite();
+            }
+            let (dendrite, endpoint, values) = (kept.clone(), endpoint.clone(), values.clone());
             Box::pin(async move {
                 let x = Tensor::from_f32(&[1, 32], &values, Modality::Tensor).unwrap();
                 let replies = dendrite
@@ -141,8 +157,7 @@ impl DummyAxon {
         &self,
         wallets: &Path,
         auth: HttpAuth,
-    ) -> impl FnMut() -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>> + Send + 'static
-    {
+    ) -> impl FnMut() -> CallFuture + Send + 'static {
         let dendrite = HttpDendrite::new(
             Arc::new(hotkey(wallets, "honest")),
             HttpDendriteConfig {
@@ -168,4 +183,19 @@ impl DummyAxon {
             })
         }
     }
+}
+
+/// A gRPC channel to `axon` whose connection comes from the local address `from` (any of
+/// 127.0.0.0/8 on loopback), so attacks can come from addresses other than honest callers'.
+pub async fn channel_from(from: std::net::IpAddr, axon: SocketAddr) -> tonic::transport::Channel {
+    tonic::transport::Endpoint::from_shared(format!("http://{axon}"))
+        .unwrap()
+        .connect_with_connector(tower::service_fn(move |_| async move {
+            let socket = tokio::net::TcpSocket::new_v4()?;
+            socket.bind(SocketAddr::new(from, 0))?;
+            let tcp = socket.connect(axon).await?;
+            Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(tcp))
+        }))
+        .await
+        .unwrap()
 }
