@@ -3,11 +3,15 @@
 //!
 //! Both are written as a few fused passes over the sparse rows rather than one pass per matrix
 //! operation, because at n = 4096 every materialized intermediate costs a 16 MB write and read.
-//! The arithmetic is the same operation for operation as the step-by-step form (subtensor's
-//! `row_hadamard`, `col_normalize`, `mat_ema`, …): each value goes through the same fixed-point
-//! operations on the same operands. Two shortcuts cannot change a result: bond weights `Wb` are
-//! computed on the fly from `W` and `C`, and zero-valued `Wb` entries are skipped (a zero adds
-//! nothing to a sum, and an EMA of a zero with an absent old bond is zero either way).
+//! The arithmetic is the same operation for operation as subtensor's sparse epoch
+//! (`row_hadamard_sparse`, `inplace_col_normalize_sparse`, `mat_ema_sparse`,
+//! `mat_ema_alpha_sparse`, …): each value goes through the same fixed-point operations on the
+//! same operands, and each row holds the same columns. Bond weights `Wb` are computed on the fly
+//! from `W` and `C`.
+//!
+//! Which columns a row of `Wb` holds matters: with liquid alpha the new bond row keeps only
+//! those columns, so a bond to a miner outside it is dropped rather than decayed. The other EMAs
+//! take the union of `Wb` and the old bonds, where a zero entry changes nothing.
 
 use std::iter::Peekable;
 
@@ -41,8 +45,10 @@ pub(crate) struct Inputs<'a> {
 }
 
 impl Inputs<'_> {
-    /// Row i of `Wb = W + β(Wc − W)` (step 8), zero entries skipped. β = 0 and β = 1 give W and
-    /// Wc exactly, as subtensor returns the operands unchanged there.
+    /// Row i of `Wb = W + β(Wc − W)` (step 8) with the columns subtensor's sparse rows hold:
+    /// β = 0 is `W` itself, explicit zero weights included; β = 1 is the clipped `Wc`, which
+    /// drops a positive weight on a column whose consensus is 0 but keeps a zero weight (a
+    /// weight at or under its threshold is copied as is); any other β keeps the entries above 0.
     fn bond_weights(&self, i: usize) -> impl Iterator<Item = (u16, I32F32)> + '_ {
         let beta = self.beta;
         self.weights
@@ -51,15 +57,17 @@ impl Inputs<'_> {
             .unwrap_or(&[])
             .iter()
             .filter_map(move |(j, w)| {
-                let clipped = (*w).min(at(self.consensus, *j));
-                let v = if beta == ZERO {
-                    *w
+                let c = at(self.consensus, *j);
+                let clipped = (*w).min(c);
+                if beta == ZERO {
+                    Some((*j, *w))
                 } else if beta == ONE {
-                    clipped
+                    let dropped = c < *w && c <= ZERO;
+                    (!dropped).then_some((*j, clipped))
                 } else {
-                    w.saturating_add(beta.saturating_mul(clipped.saturating_sub(*w)))
-                };
-                (v > ZERO).then_some((*j, v))
+                    let v = w.saturating_add(beta.saturating_mul(clipped.saturating_sub(*w)));
+                    (v > ZERO).then_some((*j, v))
+                }
             })
     }
 
@@ -121,6 +129,21 @@ where
             }
             (None, None) => break,
         }
+    }
+}
+
+/// Visits the entries of the column-sorted row `a`, each with row `b`'s value in that column
+/// (0 when absent); columns only in `b` are skipped.
+fn left_join<A, B>(a: A, b: B, mut f: impl FnMut(u16, I32F32, I32F32))
+where
+    A: Iterator<Item = (u16, I32F32)>,
+    B: Iterator<Item = (u16, I32F32)>,
+{
+    let mut b = b.peekable();
+    for (j, va) in a {
+        while b.next_if(|(jb, _)| *jb < j).is_some() {}
+        let vb = b.next_if(|(jb, _)| *jb == j).map_or(ZERO, |(_, v)| v);
+        f(j, va, vb);
     }
 }
 
@@ -262,8 +285,9 @@ impl LiquidAlpha {
 }
 
 /// Yuma3 bonds (step 10): `B = stored / 65535`; `B'` by liquid alpha (when on and some
-/// `C_j ≠ 0`) or by the fixed α; `D = normalize(Sa ∘ (colnorm(B') I))`. Returns `B'` as stored
-/// u16 (`floor(B' · 65535)`) and the dividends.
+/// `C_j ≠ 0`, over the columns of the `Wb` row only) or by the fixed α (over the union of `Wb`
+/// and `B`); `D = normalize(Sa ∘ (colnorm(B') I))`. Returns `B'` as stored u16
+/// (`floor(B' · 65535)`) and the dividends.
 pub(crate) fn yuma3(
     x: &Inputs<'_>,
     stored: &[SparseRow],
@@ -279,23 +303,31 @@ pub(crate) fn yuma3(
     let mut new_bonds: Vec<Row> = Vec::with_capacity(stored.len());
     for (i, row) in stored.iter().enumerate() {
         let mut out = Row::new();
-        merge(x.bond_weights(i), x.old_bonds(row, fraction), |j, w, b| {
-            let v = match liquid {
-                Some(la) => {
-                    let a = la.alpha(at(x.consensus, j), w, b);
-                    let decayed = ONE.saturating_sub(a).saturating_mul(b);
-                    let grown = a.saturating_mul(w).max(ZERO);
-                    decayed.saturating_add(grown).min(ONE)
-                }
-                None => alpha
-                    .saturating_mul(w)
-                    .saturating_add(keep.saturating_mul(b)),
-            };
+        let mut keep_positive = |j: u16, v: I32F32| {
             if v > ZERO {
                 add_at(&mut col_sum, j, v);
                 out.push((j, v));
             }
-        });
+        };
+        let (weights, old) = (x.bond_weights(i), x.old_bonds(row, fraction));
+        match liquid {
+            // Only the columns of the bond-weight row survive (subtensor's
+            // `mat_ema_alpha_sparse`): a bond whose column the row lacks is dropped.
+            Some(la) => left_join(weights, old, |j, w, b| {
+                let a = la.alpha(at(x.consensus, j), w, b);
+                let decayed = ONE.saturating_sub(a).saturating_mul(b);
+                let grown = a.saturating_mul(w).max(ZERO);
+                keep_positive(j, decayed.saturating_add(grown).min(ONE));
+            }),
+            None => merge(weights, old, |j, w, b| {
+                keep_positive(
+                    j,
+                    alpha
+                        .saturating_mul(w)
+                        .saturating_add(keep.saturating_mul(b)),
+                );
+            }),
+        }
         new_bonds.push(out);
     }
     // Pass 2: dividends from the column-normalized bonds; store the bonds as u16.

@@ -17,8 +17,8 @@ use crate::validate;
 ///
 /// 1. activity from `last_update + activity_cutoff ≥ block`;
 /// 2. stake below `stake_threshold` zeroed (not the owner's), normalized in I64F64, then I32F32;
-/// 3. new permits: the owner plus the largest stakes (ties to the higher uid), at most
-///    `max_allowed_validators` in all, zero stake never; the *previous* permits mask this epoch;
+/// 3. new permits: the `max_allowed_validators` largest non-zero stakes (ties to the higher uid),
+///    plus the owner; the *previous* permits mask this epoch, the owner's counting as held;
 /// 4. active stake `Sa`;
 /// 5. weights: non-permitted rows, self-weights (except the owner's) and weights older than the
 ///    neuron they point at removed, rows normalized;
@@ -28,8 +28,8 @@ use crate::validate;
 /// 9. classic bonds and dividends, or 10. Yuma3 bonds (liquid alpha optional);
 /// 11. emission split.
 ///
-/// New bond rows are written for uids holding a new permit; a uid that lost its permit gets an
-/// empty row; any other uid keeps its stored row (as subtensor leaves its storage untouched).
+/// New bond rows are written for uids holding a new permit; every other uid gets an empty row,
+/// as subtensor's sparse epoch stores one for each uid it does not give a permit.
 ///
 /// # Errors
 /// [`EpochError`] when the per-uid vectors disagree in length, a sparse row names a uid
@@ -54,7 +54,7 @@ pub fn epoch(state: &SubnetState, hp: &Hyperparams) -> Result<EpochOutput, Epoch
 
     // 3. Permits (stored for the next epoch; this one masks with the previous ones).
     let validator_permit = new_permits(&stake, usize::from(hp.max_allowed_validators), owner);
-    let prev_permit = &state.validator_permit;
+    let prev_permit = &with_owner(state.validator_permit.clone(), owner);
 
     // 4. Active stake.
     let mut active_stake: Vec<I32F32> = stake
@@ -147,7 +147,7 @@ pub fn epoch(state: &SubnetState, hp: &Hyperparams) -> Result<EpochOutput, Epoch
     } else {
         bonds::classic(&inputs, &state.bonds)
     };
-    let bonds_out = bond_rows(new_bonds, &state.bonds, &validator_permit, prev_permit);
+    let bonds_out = bond_rows(new_bonds, &validator_permit);
 
     // 11. Emission.
     let split = emission(
@@ -205,64 +205,41 @@ fn normalized_stake(
         .collect())
 }
 
-/// Step 3: the owner (when there is one and k > 0), then the largest non-zero stakes, ties to the
-/// higher uid, up to k permits in all. Without an owner this is subtensor's `is_topk_nonzero`.
+/// Step 3: the k largest non-zero stakes, ties to the higher uid (subtensor's
+/// `is_topk_nonzero`), then the owner's permit on top of them, whatever its stake and k.
 fn new_permits(stake: &[I32F32], k: usize, owner: Option<usize>) -> Vec<bool> {
     let mut permit = vec![false; stake.len()];
-    let mut slots = k;
-    if let Some(o) = owner
-        && slots > 0
-        && let Some(p) = permit.get_mut(o)
-    {
-        *p = true;
-        slots = slots.saturating_sub(1);
-    }
     let mut order: Vec<usize> = (0..stake.len()).collect();
     order.sort_unstable_by(|a, b| {
         let (sa, sb) = (stake.get(*a), stake.get(*b));
         sb.cmp(&sa).then(b.cmp(a))
     });
-    for i in order {
-        if slots == 0 {
-            break;
-        }
-        if Some(i) == owner {
-            continue;
-        }
+    for i in order.into_iter().take(k) {
         if stake.get(i).copied().unwrap_or(ZERO) == ZERO {
             break;
         }
         if let Some(p) = permit.get_mut(i) {
             *p = true;
         }
-        slots = slots.saturating_sub(1);
+    }
+    with_owner(permit, owner)
+}
+
+/// The owner's permit counts as held, both the one this epoch masks with and the new one:
+/// the subnet owner may always validate its own subnet.
+fn with_owner(mut permit: Vec<bool>, owner: Option<usize>) -> Vec<bool> {
+    if let Some(p) = owner.and_then(|o| permit.get_mut(o)) {
+        *p = true;
     }
     permit
 }
 
-/// Which bond rows are written: permit holders get the new row, uids that lost their permit an
-/// empty one, the rest keep what was stored.
-fn bond_rows(
-    new_bonds: Vec<SparseRow>,
-    stored: &[SparseRow],
-    new_permit: &[bool],
-    prev_permit: &[bool],
-) -> Vec<SparseRow> {
+/// Which bond rows are written: permit holders get the new row, every other uid an empty one.
+fn bond_rows(new_bonds: Vec<SparseRow>, new_permit: &[bool]) -> Vec<SparseRow> {
     new_bonds
         .into_iter()
-        .zip(stored)
-        .zip(new_permit.iter().zip(prev_permit))
-        .map(|((row, old), (now, before))| {
-            if *now {
-                row
-            } else if *before {
-                SparseRow::new()
-            } else {
-                let mut kept = old.clone();
-                kept.sort_unstable_by_key(|(j, _)| *j);
-                kept
-            }
-        })
+        .zip(new_permit)
+        .map(|(row, now)| if *now { row } else { SparseRow::new() })
         .collect()
 }
 
@@ -336,8 +313,8 @@ mod tests {
         let s = [ONE, ONE, ZERO, I32F32::from_num(2)];
         assert_eq!(new_permits(&s, 2, None), vec![false, true, false, true]);
         assert_eq!(new_permits(&s, 10, None), vec![true, true, false, true]);
-        // The owner always holds one of the k permits, even with zero stake.
-        assert_eq!(new_permits(&s, 2, Some(2)), vec![false, false, true, true]);
-        assert_eq!(new_permits(&s, 0, Some(2)), vec![false; 4]);
+        // The owner's permit comes on top of the k, even with zero stake and k = 0.
+        assert_eq!(new_permits(&s, 2, Some(2)), vec![false, true, true, true]);
+        assert_eq!(new_permits(&s, 0, Some(2)), vec![false, false, true, false]);
     }
 }

@@ -34,16 +34,24 @@
 //! - No panics on any input: clippy denies `unwrap`, `expect`, indexing and unchecked
 //!   arithmetic here; malformed state is an [`EpochError`].
 //!
-//! # Where this differs from subtensor's code (the spec decides)
-//! - Permits: the owner always holds one of the `max_allowed_validators` permits, and the stake
-//!   threshold never zeroes the owner's stake (CONSENSUS.md steps 2–3; subtensor's
-//!   `is_topk_nonzero` has no owner rule). Without an owner the two agree.
-//! - Yuma3 bonds with liquid alpha update every stored bond, as step 10 and subtensor's dense
-//!   `mat_ema_alpha` do; subtensor's sparse `mat_ema_alpha_sparse` drops a bond whose
-//!   validator has no current bond weight for that column.
-//! - The liquid-alpha exponent is clamped to ±20 (step 10). Subtensor's path returns 0 from
-//!   `exp` on overflow instead; the two differ only when steepness · |d − 0.5| / 100 > 20,
-//!   i.e. steepness above 4000.
+//! # Subtensor's sparse epoch, where CONSENSUS.md reads as the dense one
+//! The chain runs subtensor's sparse `epoch_mechanism` each tempo; its dense `epoch_dense` only
+//! runs in subtensor's tests. This crate follows the sparse path, which differs from a literal
+//! reading of CONSENSUS.md (written along the dense path) in three places:
+//! - Permits (steps 3–5): the owner's permit is added on top of the `max_allowed_validators`
+//!   largest stakes rather than taking one of them, so there can be k + 1 permits; and the
+//!   owner's *previous* permit counts as held, so its weights and active stake enter this epoch
+//!   even when the stored permit says otherwise.
+//! - Yuma3 bonds with liquid alpha (steps 8, 10): a validator's new bond row holds only the
+//!   columns of its `Wb` row, so a bond to a miner outside it is dropped, not decayed. Which
+//!   columns `Wb` holds depends on β: at 0 every stored weight entry, explicit zeros included;
+//!   at 1 the clipped weights, without the positive weights on a column whose consensus is 0;
+//!   in between, the entries above 0. The fixed-α EMAs (classic and Yuma3 without liquid alpha)
+//!   take the union of `Wb` and the old bonds, as the dense path does.
+//! - Bond rows (steps 9–10): every uid without a new permit gets an empty row, not only those
+//!   that just lost one.
+//!
+//! # Where this differs from subtensor's code
 //! - Commit-reveal masking inside the epoch is not modelled; the chain decides which weights are
 //!   revealed before it builds the [`SubnetState`].
 //!

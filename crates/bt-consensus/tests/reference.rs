@@ -1,6 +1,11 @@
 //! Differential test: the optimized epoch against a plain dense transcription of CONSENSUS.md
 //! (n × n matrices, one step per block, consensus by its literal definition, library `exp` and
 //! division), bit for bit on random subnets in every bond mode.
+//!
+//! Where the spec reads as subtensor's dense epoch, the transcription follows the sparse
+//! `epoch_mechanism` the chain runs (subtensor 14bc6f9f9, `pallets/subtensor/src/epoch/`), as the
+//! crate docs list: the owner's permits, the columns a liquid-alpha bond row keeps (tracked here
+//! as a presence mask next to the dense `Wb`), and empty bond rows without a permit.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -89,42 +94,40 @@ fn reference(s: &SubnetState, hp: &Hyperparams) -> EpochOutput {
             I32F32::saturating_from_num(v)
         })
         .collect();
-    // 3.
-    let mut permit = vec![false; n];
-    let mut slots = usize::from(hp.max_allowed_validators);
-    if let Some(o) = owner
-        && slots > 0
-    {
-        permit[o] = true;
-        slots -= 1;
+    // 3. Top k by stake (ascending stable sort, the n − k lowest lose), non-zero only; the
+    // owner's new and previous permits both count as held.
+    let k = usize::from(hp.max_allowed_validators);
+    let mut permit: Vec<bool> = stake.iter().map(|x| *x != Z).collect();
+    let mut ascending: Vec<usize> = (0..n).collect();
+    ascending.sort_by_key(|i| stake[*i]);
+    for i in ascending.iter().take(n.saturating_sub(k)) {
+        permit[*i] = false;
     }
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|a, b| stake[*b].cmp(&stake[*a]).then(b.cmp(a)));
-    for i in order {
-        if slots > 0 && Some(i) != owner && stake[i] != Z {
-            permit[i] = true;
-            slots -= 1;
-        }
+    let mut prev = s.validator_permit.clone();
+    if let Some(o) = owner {
+        permit[o] = true;
+        prev[o] = true;
     }
     // 4.
     let mut sa: Vec<I32F32> = (0..n)
-        .map(|i| {
-            if active[i] && s.validator_permit[i] {
-                stake[i]
-            } else {
-                Z
-            }
-        })
+        .map(|i| if active[i] && prev[i] { stake[i] } else { Z })
         .collect();
     normalize(&mut sa);
-    // 5.
+    // 5. `w_has`: the entries a sparse row keeps (explicit zero weights included).
     let mut w = dense(&s.weights, n, I32F32::from_num);
+    let mut w_has = vec![vec![false; n]; n];
+    for (i, r) in s.weights.iter().enumerate() {
+        for (j, _) in r {
+            w_has[i][*j as usize] = true;
+        }
+    }
     for i in 0..n {
         for j in 0..n {
             let self_weight = i == j && owner != Some(i);
             let outdated = s.last_update[i] <= s.block_at_registration[j];
-            if !s.validator_permit[i] || self_weight || outdated {
+            if !prev[i] || self_weight || outdated {
                 w[i][j] = Z;
+                w_has[i][j] = false;
             }
         }
         let row_sum = sum(&w[i]);
@@ -161,25 +164,28 @@ fn reference(s: &SubnetState, hp: &Hyperparams) -> EpochOutput {
     let trust: Vec<I32F32> = (0..n).map(|j| div(rank[j], pre[j])).collect();
     normalize(&mut rank);
     let incentive = rank.clone();
-    // 8.
+    // 8. `wb_has`: the columns of subtensor's sparse `Wb` row. β = 0: W's entries; β = 1: the
+    // clipped entries, where clipping drops a weight above a threshold ≤ 0; otherwise the
+    // interpolated values above 0.
     let beta = frac(hp.bonds_penalty);
-    let wb: M = (0..n)
-        .map(|i| {
-            (0..n)
-                .map(|j| {
-                    let v = if beta == Z {
-                        w[i][j]
-                    } else if beta == ONE {
-                        wc[i][j]
-                    } else {
-                        w[i][j]
-                            .saturating_add(beta.saturating_mul(wc[i][j].saturating_sub(w[i][j])))
-                    };
-                    v.max(Z)
-                })
-                .collect()
-        })
-        .collect();
+    let mut wb_has = vec![vec![false; n]; n];
+    let mut wb: M = vec![vec![Z; n]; n];
+    for i in 0..n {
+        for j in 0..n {
+            let (v, has) = if beta == Z {
+                (w[i][j], w_has[i][j])
+            } else if beta == ONE {
+                let dropped = consensus[j] < w[i][j] && consensus[j] <= Z;
+                (wc[i][j], w_has[i][j] && !dropped)
+            } else {
+                let v =
+                    w[i][j].saturating_add(beta.saturating_mul(wc[i][j].saturating_sub(w[i][j])));
+                (v, v > Z)
+            };
+            wb[i][j] = v.max(Z);
+            wb_has[i][j] = has;
+        }
+    }
     let last_tempo = s.block.saturating_sub(u64::from(hp.tempo));
     let masked = |j: usize| last_tempo <= s.block_at_registration[j];
     let bma = I64F64::from_num(hp.bonds_moving_average) / I64F64::from_num(1_000_000);
@@ -256,6 +262,9 @@ fn reference(s: &SubnetState, hp: &Hyperparams) -> EpochOutput {
                         if !liquid {
                             return ema(wv, bv).max(Z);
                         }
+                        if !wb_has[i][j] {
+                            return Z;
+                        }
                         let d = if wv >= bv {
                             wv.saturating_sub(consensus[j]).clamp(Z, ONE)
                         } else {
@@ -296,12 +305,8 @@ fn reference(s: &SubnetState, hp: &Hyperparams) -> EpochOutput {
         .map(|i| {
             if permit[i] {
                 new_bonds[i].clone()
-            } else if s.validator_permit[i] {
-                vec![]
             } else {
-                let mut r = s.bonds[i].clone();
-                r.sort_unstable();
-                r
+                vec![]
             }
         })
         .collect();
@@ -354,7 +359,9 @@ fn reference(s: &SubnetState, hp: &Hyperparams) -> EpochOutput {
 }
 
 fn row(n: usize) -> impl Strategy<Value = SparseRow> {
-    proptest::collection::btree_map(0..n as u16, any::<u16>(), 0..=n)
+    // Explicit zeros are common: `set_weights` stores them, and they decide liquid-alpha bonds.
+    let value = prop_oneof![Just(0u16), any::<u16>()];
+    proptest::collection::btree_map(0..n as u16, value, 0..=n)
         .prop_map(|m: BTreeMap<u16, u16>| m.into_iter().collect())
 }
 
