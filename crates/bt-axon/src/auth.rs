@@ -114,6 +114,7 @@ impl Shared {
         auth: &Auth,
         caller: Option<&PublicKey>,
         msg: &TensorMessage,
+        peer: IpAddr,
     ) -> Option<SessionAccept> {
         let (Auth::Offer(offer, version), Some(caller)) = (auth, caller) else {
             return None;
@@ -131,8 +132,19 @@ impl Shared {
             }
         };
         let now = self.now_ns();
+        let source = (!peer.is_unspecified()).then_some(peer);
         let mut table = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
-        table.insert(accept.session_id, *caller, &msg.neuron_key, key, now);
+        if let Err(e) = table.insert(
+            accept.session_id,
+            *caller,
+            &msg.neuron_key,
+            key,
+            now,
+            source,
+        ) {
+            tracing::debug!(caller = %caller, "{e}");
+            return None;
+        }
         self.metrics.session_opened(table.len());
         Some(accept)
     }

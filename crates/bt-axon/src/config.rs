@@ -99,9 +99,15 @@ pub struct AxonConfig {
     /// of the cost of authenticating a large request; version 1 is what the first
     /// session-aware peers speak.
     pub session_version: SessionVersion,
-    /// Sessions remembered at once; beyond it the least recently used is dropped (its caller
-    /// re-handshakes transparently). About 300 bytes each. Default 16,384.
+    /// Sessions remembered at once. When full, the least recently used is dropped for a new one
+    /// only if unused for `session_protect_recent`; otherwise the new session is not opened
+    /// (its request is still served, and its caller goes on signing), so a flood of handshakes
+    /// cannot push out sessions in use. About 300 bytes each. Default 16,384.
     pub max_sessions: usize,
+    /// A session used this recently is never dropped for another caller's. Default 60 s.
+    pub session_protect_recent: Duration,
+    /// Sessions opened from one source address at once. Default 1,024.
+    pub max_sessions_per_ip: usize,
     /// Sessions of one caller key at once; beyond it that caller's oldest is dropped, so one key
     /// cannot take the table. Default 8.
     pub max_sessions_per_caller: usize,
@@ -155,6 +161,8 @@ impl Default for AxonConfig {
             sessions: true,
             session_version: SessionVersion::LATEST,
             max_sessions: 16_384,
+            session_protect_recent: Duration::from_secs(60),
+            max_sessions_per_ip: 1_024,
             max_sessions_per_caller: 8,
             session_idle_timeout: Duration::from_secs(300),
             session_max_age: Duration::from_secs(3600),
@@ -234,10 +242,15 @@ impl AxonConfig {
         if self.max_verify_batch == 0 {
             return bad("max_verify_batch", "must be at least 1".into());
         }
-        if self.sessions && (self.max_sessions == 0 || self.max_sessions_per_caller == 0) {
+        if self.sessions
+            && (self.max_sessions == 0
+                || self.max_sessions_per_caller == 0
+                || self.max_sessions_per_ip == 0)
+        {
             return bad(
                 "max_sessions",
-                "max_sessions and max_sessions_per_caller must be at least 1 with sessions on"
+                "max_sessions, max_sessions_per_caller and max_sessions_per_ip must be at least 1 \
+                 with sessions on"
                     .into(),
             );
         }

@@ -123,6 +123,9 @@ impl AxonBuilder {
             limits,
             sessions: Mutex::new(SessionTable::new(SessionConfig {
                 capacity: config.max_sessions,
+                protect_recent_ns: u64::try_from(config.session_protect_recent.as_nanos())
+                    .unwrap_or(u64::MAX),
+                per_source: config.max_sessions_per_ip,
                 per_caller: config.max_sessions_per_caller,
                 idle_ttl_ns: u64::try_from(config.session_idle_timeout.as_nanos())
                     .unwrap_or(u64::MAX),

@@ -136,13 +136,16 @@ pub(crate) async fn handle(
         };
         // Opened only once the request was authenticated, authorised and served: a caller the
         // policy refuses never gets a session.
-        (reply, shared.open_session(&auth, caller.as_ref(), &msg))
+        (
+            reply,
+            shared.open_session(&auth, caller.as_ref(), &msg, admitted.peer),
+        )
     } else {
         let peer = admitted.peer;
         on_pool(shared, &admitted, move |s| {
             let caller = s.authenticate(&msg, method, &auth, false, peer)?;
             let reply = s.compute(method, &msg, synapse.as_ref())?;
-            Ok((reply, s.open_session(&auth, caller.as_ref(), &msg)))
+            Ok((reply, s.open_session(&auth, caller.as_ref(), &msg, peer)))
         })
         .await?
     };

@@ -159,7 +159,9 @@ fn session_costs(key: &NeuronKey, receiver: &str) -> (f64, f64, f64) {
     });
     let caller_hex = key.public_hex();
     let mut table = SessionTable::new(SessionConfig::default());
-    table.insert(sid, key.public(), &caller_hex, axon_key, 0);
+    table
+        .insert(sid, key.public(), &caller_hex, axon_key, 0, None)
+        .unwrap_or_else(|e| panic!("{e}"));
     let mut counter = 0u64;
     let proofs: Vec<SessionProof> = (0..100_001)
         .map(|_| {

@@ -133,6 +133,12 @@ pub enum CryptoError {
     )]
     NonceTableFull { scope: &'static str, cap: usize },
 
+    #[error(
+        "no session opened: the session table is full ({cap} {scope}); the request is served \
+         and its caller goes on signing each request"
+    )]
+    SessionTableFull { scope: &'static str, cap: usize },
+
     #[error("malformed {header} metadata: {reason}")]
     BadSessionHeader {
         header: &'static str,

@@ -133,9 +133,11 @@ proptest! {
                 let init = SessionInitiator::generate();
                 let offer = init.offer(k, &[0; 32]);
                 let (accept, key) = accept_offer(&offer, version, &k.public_hex(), &synapse).unwrap();
-                table.insert(accept.session_id, k.public(), &k.public_hex(), key, now);
-                let ck = init.complete(&accept, &k.public_hex(), &synapse).unwrap();
-                opened.push((accept.session_id, who, ck));
+                // A full table of sessions in recent use refuses the newcomer instead.
+                if table.insert(accept.session_id, k.public(), &k.public_hex(), key, now, None).is_ok() {
+                    let ck = init.complete(&accept, &k.public_hex(), &synapse).unwrap();
+                    opened.push((accept.session_id, who, ck));
+                }
             } else {
                 let (sid, owner, ck) = &opened[pick % opened.len()];
                 let proof = SessionProof {

@@ -1,12 +1,12 @@
 //! Which counters of one session the axon has accepted: each at most once, within a window.
 
-/// Counters the axon accepts out of order: a request may arrive up to this many counters after
-/// a later one (960 = 1024-bit bitmap minus one 64-bit block, RFC 6479). A caller with 64
-/// requests in flight reorders by at most 64.
+/// How far out of order the axon accepts counters: a counter is accepted while it is fewer than
+/// this many below the highest seen (at most 959 below; 960 = a 1024-bit bitmap minus one
+/// 64-bit block, RFC 6479). A caller with 64 requests in flight reorders by at most 64.
 pub const REPLAY_WINDOW: u64 = 1024 - 64;
 
 /// Which counters of one session were accepted: every counter at most once, and only the
-/// [`REPLAY_WINDOW`] counters below the highest one seen (RFC 6479's ring of 64-bit blocks:
+/// counters fewer than [`REPLAY_WINDOW`] below the highest one seen (RFC 6479's ring of 64-bit blocks:
 /// constant time, 128 bytes).
 #[derive(Clone, Debug, Default)]
 pub struct ReplayWindow {

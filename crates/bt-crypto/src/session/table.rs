@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
+use std::net::IpAddr;
 
 use crate::error::clip;
 use crate::{CryptoError, PublicKey};
@@ -15,9 +16,16 @@ use super::replay_window::{CounterRefusal, ReplayWindow};
 /// clock the owner passes in.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionConfig {
-    /// Sessions at once; beyond it the least recently used is dropped (its caller then
-    /// re-handshakes). A session costs about 300 bytes.
+    /// Sessions at once. When full, the least recently used session is dropped for a new one
+    /// only if it has been unused for `protect_recent_ns`; otherwise the new session is
+    /// refused (its caller goes on signing each request), so a flood of handshakes cannot
+    /// push out sessions in use. A session costs about 300 bytes.
     pub capacity: usize,
+    /// A session used this recently is never dropped to make room for another caller's.
+    pub protect_recent_ns: u64,
+    /// Sessions opened from one source address at once (only counted for handshakes that name
+    /// their source), so one address minting keys cannot fill the table.
+    pub per_source: usize,
     /// Sessions of one caller key at once; beyond it the caller's oldest is dropped, so one
     /// key cannot take the whole table.
     pub per_caller: usize,
@@ -31,6 +39,8 @@ impl Default for SessionConfig {
     fn default() -> Self {
         Self {
             capacity: 16_384,
+            protect_recent_ns: 60_000_000_000,
+            per_source: 1_024,
             per_caller: 8,
             idle_ttl_ns: 300_000_000_000,
             max_age_ns: 3_600_000_000_000,
@@ -39,6 +49,7 @@ impl Default for SessionConfig {
 }
 
 struct Session {
+    source: Option<IpAddr>,
     caller: PublicKey,
     caller_hex: String,
     mac: SessionMac,
@@ -57,6 +68,8 @@ pub struct SessionTable {
     lru: BTreeMap<u64, SessionId>,
     /// Each caller's sessions, oldest first (at most `per_caller`).
     by_caller: HashMap<[u8; 32], VecDeque<SessionId>>,
+    /// Sessions per source address (at most `per_source`).
+    by_source: HashMap<IpAddr, usize>,
     next_seq: u64,
 }
 
@@ -65,11 +78,13 @@ impl SessionTable {
     pub fn new(mut config: SessionConfig) -> Self {
         config.capacity = config.capacity.max(1);
         config.per_caller = config.per_caller.max(1);
+        config.per_source = config.per_source.max(1);
         Self {
             sessions: HashMap::with_capacity(config.capacity.min(1024)),
             config,
             lru: BTreeMap::new(),
             by_caller: HashMap::new(),
+            by_source: HashMap::new(),
             next_seq: 0,
         }
     }
@@ -87,8 +102,11 @@ impl SessionTable {
     }
 
     /// Store a session established by a verified, authorised handshake from `caller`
-    /// (`caller_hex`: its `neuron_key` as sent). Evicts idle sessions, then the caller's oldest
-    /// beyond `per_caller`, then the least recently used beyond `capacity`.
+    /// (`caller_hex`: its `neuron_key` as sent) over a connection from `source`. Drops idle
+    /// sessions, then the caller's own oldest beyond `per_caller`; refuses the session
+    /// ([`CryptoError::SessionTableFull`]) when its source has `per_source` open, or when the
+    /// table is full and its least recently used session was used within
+    /// `protect_recent_ns` (else that one is dropped).
     pub fn insert(
         &mut self,
         session_id: SessionId,
@@ -96,7 +114,8 @@ impl SessionTable {
         caller_hex: &str,
         key: SessionKey,
         now: u64,
-    ) {
+        source: Option<IpAddr>,
+    ) -> Result<(), CryptoError> {
         self.expire_idle(now);
         self.remove(&session_id);
         let id = *caller.as_bytes();
@@ -110,11 +129,32 @@ impl SessionTable {
             };
             self.remove(&oldest);
         }
+        if let Some(src) = source
+            && self.by_source.get(&src).copied().unwrap_or(0) >= self.config.per_source
+        {
+            return Err(CryptoError::SessionTableFull {
+                scope: "sessions from one address",
+                cap: self.config.per_source,
+            });
+        }
         while self.sessions.len() >= self.config.capacity {
             let Some((_, oldest)) = self.lru.first_key_value().map(|(k, v)| (*k, *v)) else {
                 break;
             };
+            let recent = self
+                .sessions
+                .get(&oldest)
+                .is_some_and(|s| now.saturating_sub(s.last_used) < self.config.protect_recent_ns);
+            if recent {
+                return Err(CryptoError::SessionTableFull {
+                    scope: "sessions, all in recent use",
+                    cap: self.config.capacity,
+                });
+            }
             self.remove(&oldest);
+        }
+        if let Some(src) = source {
+            *self.by_source.entry(src).or_default() += 1;
         }
         let seq = self.bump();
         self.lru.insert(seq, session_id);
@@ -129,8 +169,10 @@ impl SessionTable {
                 created: now,
                 last_used: now,
                 seq,
+                source,
             },
         );
+        Ok(())
     }
 
     /// Authenticate one request: the session exists and is live, `caller_hex` is the key that
@@ -216,6 +258,14 @@ impl SessionTable {
             return;
         };
         self.lru.remove(&s.seq);
+        if let Some(src) = s.source
+            && let Some(n) = self.by_source.get_mut(&src)
+        {
+            *n -= 1;
+            if *n == 0 {
+                self.by_source.remove(&src);
+            }
+        }
         let id = *s.caller.as_bytes();
         if let Some(q) = self.by_caller.get_mut(&id) {
             q.retain(|x| x != sid);
@@ -310,13 +360,16 @@ mod tests {
         let (accept, ck, ak) = handshake(&caller, &synapse);
         assert_eq!(ck.as_bytes(), ak.as_bytes());
         let mut table = SessionTable::new(SessionConfig::default());
-        table.insert(
-            accept.session_id,
-            caller.public(),
-            &caller.public_hex(),
-            ak,
-            0,
-        );
+        table
+            .insert(
+                accept.session_id,
+                caller.public(),
+                &caller.public_hex(),
+                ak,
+                0,
+                None,
+            )
+            .unwrap();
         let digest = [8u8; 32];
         let proof = |counter| SessionProof {
             version: SessionVersion::LATEST,
@@ -360,29 +413,36 @@ mod tests {
         let mut table = SessionTable::new(SessionConfig {
             capacity: 4,
             per_caller: 2,
+            protect_recent_ns: 0,
             ..SessionConfig::default()
         });
         let a = NeuronKey::from_seed([1; 32]);
         for i in 0..5u8 {
-            table.insert(
-                [i; 16],
-                a.public(),
-                &a.public_hex(),
-                SessionKey::from_bytes([i; 32], SessionVersion::V2),
-                0,
-            );
+            table
+                .insert(
+                    [i; 16],
+                    a.public(),
+                    &a.public_hex(),
+                    SessionKey::from_bytes([i; 32], SessionVersion::V2),
+                    0,
+                    None,
+                )
+                .unwrap();
             assert!(table.sessions_of(&a.public()) <= 2);
         }
         assert_eq!(table.len(), 2);
         for s in 10..20u8 {
             let k = NeuronKey::from_seed([s; 32]);
-            table.insert(
-                [s; 16],
-                k.public(),
-                &k.public_hex(),
-                SessionKey::from_bytes([s; 32], SessionVersion::V2),
-                0,
-            );
+            table
+                .insert(
+                    [s; 16],
+                    k.public(),
+                    &k.public_hex(),
+                    SessionKey::from_bytes([s; 32], SessionVersion::V2),
+                    0,
+                    None,
+                )
+                .unwrap();
             assert!(table.len() <= 4);
         }
         assert_eq!(table.len(), 4);
@@ -397,6 +457,7 @@ mod tests {
     fn the_least_recently_used_session_is_evicted() {
         let mut table = SessionTable::new(SessionConfig {
             capacity: 2,
+            protect_recent_ns: 0,
             ..SessionConfig::default()
         });
         let keys: Vec<NeuronKey> = (1..=3u8).map(|i| NeuronKey::from_seed([i; 32])).collect();
@@ -416,26 +477,32 @@ mod tests {
         };
         for (i, k) in keys.iter().enumerate().take(2) {
             let n = i as u8;
-            table.insert(
-                [n; 16],
-                k.public(),
-                &k.public_hex(),
-                SessionKey::from_bytes([n; 32], SessionVersion::V2),
-                0,
-            );
+            table
+                .insert(
+                    [n; 16],
+                    k.public(),
+                    &k.public_hex(),
+                    SessionKey::from_bytes([n; 32], SessionVersion::V2),
+                    0,
+                    None,
+                )
+                .unwrap();
         }
         // Session 0 used last (twice: the second use finds it already most recent).
         use_session(&mut table, 1, 1).unwrap();
         use_session(&mut table, 0, 1).unwrap();
         use_session(&mut table, 0, 2).unwrap();
         let k = &keys[2];
-        table.insert(
-            [2; 16],
-            k.public(),
-            &k.public_hex(),
-            SessionKey::from_bytes([2; 32], SessionVersion::V2),
-            1,
-        );
+        table
+            .insert(
+                [2; 16],
+                k.public(),
+                &k.public_hex(),
+                SessionKey::from_bytes([2; 32], SessionVersion::V2),
+                1,
+                None,
+            )
+            .unwrap();
         assert!(use_session(&mut table, 0, 3).is_ok());
         assert!(matches!(
             use_session(&mut table, 1, 2),
@@ -443,5 +510,60 @@ mod tests {
         ));
         assert!(use_session(&mut table, 2, 1).is_ok());
         assert_eq!(table.lru.len(), 2);
+    }
+
+    #[test]
+    fn a_handshake_flood_cannot_push_out_sessions_in_use() {
+        let mut table = SessionTable::new(SessionConfig {
+            capacity: 2,
+            per_source: 8,
+            ..SessionConfig::default()
+        });
+        let open = |table: &mut SessionTable, n: u8, now: u64, source: [u8; 4]| {
+            let k = NeuronKey::from_seed([n; 32]);
+            table.insert(
+                [n; 16],
+                k.public(),
+                &k.public_hex(),
+                SessionKey::from_bytes([n; 32], SessionVersion::V2),
+                now,
+                Some(IpAddr::from(source)),
+            )
+        };
+        open(&mut table, 1, 0, [127, 0, 0, 1]).unwrap();
+        open(&mut table, 2, 0, [127, 0, 0, 1]).unwrap();
+        // Full of sessions used within protect_recent_ns: newcomers are refused, nothing evicted.
+        for n in 10..20 {
+            assert!(matches!(
+                open(&mut table, n, 1, [127, 0, 0, 2]),
+                Err(CryptoError::SessionTableFull { .. })
+            ));
+        }
+        assert_eq!(table.len(), 2);
+        // Once the oldest has been unused for protect_recent_ns, it makes room.
+        let later = table.config().protect_recent_ns;
+        open(&mut table, 30, later, [127, 0, 0, 2]).unwrap();
+        assert_eq!(table.len(), 2);
+    }
+
+    #[test]
+    fn one_address_cannot_fill_the_table() {
+        let mut table = SessionTable::new(SessionConfig {
+            per_source: 2,
+            ..SessionConfig::default()
+        });
+        for n in 1..=3u8 {
+            let k = NeuronKey::from_seed([n; 32]);
+            let r = table.insert(
+                [n; 16],
+                k.public(),
+                &k.public_hex(),
+                SessionKey::from_bytes([n; 32], SessionVersion::V2),
+                0,
+                Some(IpAddr::from([127, 0, 0, 2])),
+            );
+            assert_eq!(r.is_ok(), n <= 2, "session {n}: {r:?}");
+        }
+        assert_eq!(table.len(), 2);
     }
 }
