@@ -77,3 +77,24 @@ async fn minted_keys_with_future_nonces_do_not_lock_out_new_callers() {
         "the flood was never refused"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handshake_flood_keeps_sessions_in_use() {
+    let r = attacks::handshake_flood::run().await;
+    eprintln!(
+        "{}",
+        bt_testnet::attack::AttackRow::table(std::slice::from_ref(&r.row))
+    );
+    let honest = r.row.honest;
+    assert!(
+        honest.total >= 20 && honest.ok == honest.total,
+        "honest calls during the flood: {honest:?}"
+    );
+    assert_eq!(r.session_refusals, 0, "an honest session was pushed out");
+    let cap = u64::from(attacks::handshake_flood::ADDRESSES) * attacks::handshake_flood::PER_IP;
+    assert!(
+        r.attacker_sessions <= cap,
+        "{} attacker sessions",
+        r.attacker_sessions
+    );
+}

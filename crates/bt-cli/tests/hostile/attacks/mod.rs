@@ -7,6 +7,7 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod handshake_flood;
 pub mod http_bodies;
 pub mod nonce_flood;
 pub mod slowloris;
@@ -20,5 +21,6 @@ pub async fn all() -> Vec<AttackRow> {
         http_bodies::run().await.row,
         slowloris::run().await.row,
         nonce_flood::run().await.row,
+        handshake_flood::run().await.row,
     ]
 }
