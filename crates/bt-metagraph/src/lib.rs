@@ -61,19 +61,23 @@
 //! [`inspect`], [`render_table`], [`render_json`].
 
 mod client;
+pub mod codec;
 pub mod config;
 pub mod error;
 pub mod info;
 mod node;
 pub mod sample;
 mod server;
+mod service;
 pub mod sim;
 mod source;
 pub mod table;
+mod throttle;
 pub mod validate;
 pub mod verify;
 
 pub use client::inspect;
+pub use codec::{BatchLimits, BoundedBatch, decode_bounded};
 pub use config::{DEFAULT_DIFFICULTY_BITS, MetagraphConfig};
 pub use node::{MetagraphHandle, MetagraphNode, OwnSynapse};
 
