@@ -221,7 +221,7 @@ pub(crate) async fn sink_batch(
     Ok(report)
 }
 
-/// Handles one `Metagraph.Gossip` call (see [`crate::service`] for the transport).
+/// Handles one `Metagraph.Gossip` call, decoded by the bounded codec.
 pub(crate) async fn gossip(
     shared: &Arc<Shared>,
     source: Option<SocketAddr>,
