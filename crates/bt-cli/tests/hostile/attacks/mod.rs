@@ -7,12 +7,23 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod gossip;
 pub mod http_bodies;
+pub mod metagraph_batch;
+pub mod metagraph_eclipse;
+pub mod metagraph_scrape;
+pub mod metagraph_squat;
 pub mod target;
 
 use bt_testnet::attack::AttackRow;
 
 /// Every attack in turn (one at a time: each measures its target's memory alone).
 pub async fn all() -> Vec<AttackRow> {
-    vec![http_bodies::run().await.row]
+    vec![
+        http_bodies::run().await.row,
+        metagraph_squat::run().await.row,
+        metagraph_eclipse::run().await.row,
+        metagraph_batch::run().await.row,
+        metagraph_scrape::run().await.row,
+    ]
 }
