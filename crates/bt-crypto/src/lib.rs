@@ -69,5 +69,6 @@ pub use request::{
     tensors_hash_blake3, verify_request, verify_requests_batch, verify_requests_batch_with,
 };
 pub use synapse::{
-    SYNAPSE_SIGNATURE_TAG, seal_synapse, sign_synapse, synapse_signing_digest, verify_synapse,
+    SYNAPSE_PROOF_TAG, SYNAPSE_SIGNATURE_TAG, prove_synapse, seal_synapse, sign_synapse,
+    synapse_proof_digest, synapse_signing_digest, verify_synapse, verify_synapse_proof,
 };

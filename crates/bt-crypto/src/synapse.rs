@@ -9,6 +9,49 @@ use crate::{CryptoError, NeuronKey, PublicKey, pow};
 
 pub const SYNAPSE_SIGNATURE_TAG: &[u8] = b"bittensor/synapse-signature/v1";
 
+/// Domain separation of the synapse proof (see [`synapse_proof_digest`]).
+pub const SYNAPSE_PROOF_TAG: &[u8] = b"bittensor/synapse-proof/v1";
+
+/// The 32-byte message the *synapse* key signs in `synapse_proof`: it binds the synapse key to
+/// the neuron key that may announce it and to the endpoint it is served at (layout in
+/// `docs/protocol.md`). Without it, whoever announces a synapse key first owns it in every
+/// table. The heartbeat is left out on purpose: the binding is made once where the synapse
+/// secret lives, and only the bound neuron key can sign fresh heartbeats over it.
+pub fn synapse_proof_digest(syn: &Synapse) -> [u8; 32] {
+    let mut t = Transcript::new(SYNAPSE_PROOF_TAG);
+    t.bytes(syn.neuron_key.as_bytes())
+        .bytes(syn.synapse_key.as_bytes())
+        .bytes(syn.address.as_bytes())
+        .bytes(syn.port.as_bytes());
+    t.finish()
+}
+
+/// Set `synapse_proof` with the synapse's own secret. `neuron_key`, `synapse_key`, `address`
+/// and `port` must already be final; fails when `synapse` is not the secret of `synapse_key`.
+pub fn prove_synapse(synapse: &NeuronKey, syn: &mut Synapse) -> Result<(), CryptoError> {
+    let public = synapse.public_hex();
+    if public != syn.synapse_key {
+        return Err(CryptoError::BadSignature {
+            key: syn.synapse_key.clone(),
+            reason: format!("the proving secret belongs to {public}"),
+        });
+    }
+    let digest = synapse_proof_digest(syn);
+    syn.synapse_proof = bytes::Bytes::copy_from_slice(&synapse.sign(&digest));
+    Ok(())
+}
+
+/// Check `synapse_proof`: a signature by `synapse_key` over [`synapse_proof_digest`].
+pub fn verify_synapse_proof(syn: &Synapse) -> Result<(), CryptoError> {
+    if syn.synapse_proof.is_empty() {
+        return Err(CryptoError::Unsigned {
+            missing: "synapse_proof",
+        });
+    }
+    let key = PublicKey::from_hex(&syn.synapse_key)?;
+    key.verify(&synapse_proof_digest(syn), &syn.synapse_proof)
+}
+
 /// The 32-byte message `neuron_key` signs (layout in `docs/protocol.md`).
 pub fn synapse_signing_digest(syn: &Synapse) -> [u8; 32] {
     let mut t = Transcript::new(SYNAPSE_SIGNATURE_TAG);
@@ -58,6 +101,47 @@ pub fn verify_synapse(syn: &Synapse, difficulty_bits: u32) -> Result<(), CryptoE
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    /// The vector of `docs/protocol.md` ("Synapse proof"): neuron seed `01`×32, synapse seed
+    /// `02`×32, endpoint `127.0.0.1:8091`.
+    #[test]
+    fn synapse_proof_vector() {
+        let synapse = NeuronKey::from_seed([2; 32]);
+        let mut syn = Synapse {
+            neuron_key: NeuronKey::from_seed([1; 32]).public_hex(),
+            synapse_key: synapse.public_hex(),
+            address: "127.0.0.1".into(),
+            port: "8091".into(),
+            ..Default::default()
+        };
+        prove_synapse(&synapse, &mut syn).unwrap();
+        assert_eq!(
+            hex(&synapse_proof_digest(&syn)),
+            "523bc64a896752af243b763a6dcffcb828840f2463380f75cd62d2749b375e60"
+        );
+        assert_eq!(
+            hex(&syn.synapse_proof),
+            "277cfa1458443c6f21ecca7f37f381126d2b57d562339e89589602c9d87fa36038ee57ffef907bbe471c697c2a4662dd299f7b13a3148e0d12a99cb6ca3f8305"
+        );
+        verify_synapse_proof(&syn).unwrap();
+        // Another endpoint, another neuron key, or a proof by another key: all refused.
+        let mut moved = syn.clone();
+        moved.port = "8092".into();
+        assert!(verify_synapse_proof(&moved).is_err());
+        let mut claimed = syn.clone();
+        claimed.neuron_key = NeuronKey::from_seed([3; 32]).public_hex();
+        assert!(verify_synapse_proof(&claimed).is_err());
+        assert!(prove_synapse(&NeuronKey::from_seed([3; 32]), &mut syn).is_err());
+        syn.synapse_proof = bytes::Bytes::new();
+        assert!(matches!(
+            verify_synapse_proof(&syn),
+            Err(CryptoError::Unsigned { .. })
+        ));
+    }
 
     #[test]
     fn sealed_synapse_verifies_and_any_field_change_breaks_it() {

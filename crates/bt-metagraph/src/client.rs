@@ -2,22 +2,33 @@
 
 use std::time::Duration;
 
-use bt_wire::{GossipBatch, metagraph_client::MetagraphClient};
+use bt_wire::GossipBatch;
+use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::Endpoint;
 
+use crate::codec::{BatchLimits, BoundedBatch, GossipCodec};
 use crate::error::MetagraphError;
 use crate::server::now_ms;
+use crate::service::GOSSIP_PATH;
 use crate::validate::{PeerAddr, TimeLimits};
 use crate::verify::{CryptoVerifier, VerifiedSynapse};
 use bt_interfaces::SynapseInfo;
 
-/// One `Metagraph.Gossip` call with a deadline covering connect and answer.
+/// Entries read from an inspected node's answer (it is as untrusted as any peer).
+const INSPECT_LIMITS: BatchLimits = BatchLimits {
+    max_synapses: 16_384,
+    max_peers: 1_024,
+};
+
+/// One `Metagraph.Gossip` call with a deadline covering connect and answer. The answer is
+/// decoded within `limits` (see [`crate::codec`]).
 pub(crate) async fn gossip_call(
     peer: &PeerAddr,
     batch: GossipBatch,
     timeout: Duration,
     max_message_bytes: usize,
-) -> Result<GossipBatch, MetagraphError> {
+    limits: BatchLimits,
+) -> Result<BoundedBatch, MetagraphError> {
     let name = peer.to_string();
     let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
     let call = async {
@@ -35,14 +46,22 @@ pub(crate) async fn gossip_call(
                 peer: name.clone(),
                 source,
             })?;
-        let mut client = MetagraphClient::new(channel)
+        let mut client = tonic::client::Grpc::new(channel)
             .max_decoding_message_size(max_message_bytes)
             .max_encoding_message_size(max_message_bytes);
+        client.ready().await.map_err(|e| MetagraphError::Rpc {
+            peer: name.clone(),
+            status: Box::new(tonic::Status::unavailable(e.to_string())),
+        })?;
         let mut request = tonic::Request::new(batch);
         // Sent to the server as grpc-timeout, so it can give up too.
         request.set_timeout(timeout);
         client
-            .gossip(request)
+            .unary(
+                request,
+                PathAndQuery::from_static(GOSSIP_PATH),
+                GossipCodec { limits },
+            )
             .await
             .map(tonic::Response::into_inner)
             .map_err(|status| MetagraphError::Rpc {
@@ -59,14 +78,24 @@ pub(crate) async fn gossip_call(
 }
 
 /// Reads the table of the metagraph node at `addr` (`host:port`) without joining: sends an
-/// empty batch, which a node answers with its table and no side effect. Entries whose
+/// empty batch, which a node answers with a bounded sample of its table (its own
+/// definitions and a random window; all of a table up to `inspect_sample` entries) and no
+/// side effect. Nodes throttle inspections per address. Entries whose
 /// signature (or work digest) does not verify, or that are malformed, are left out; no
 /// minimum difficulty is imposed. Weights are local to each node and read as 0.
 pub async fn inspect(addr: &str, timeout: Duration) -> Result<Vec<SynapseInfo>, MetagraphError> {
     let peer = PeerAddr::parse(addr).map_err(|_| MetagraphError::BadPeerAddress {
         addr: addr.chars().take(300).collect(),
     })?;
-    let answer = gossip_call(&peer, GossipBatch::default(), timeout, 16 * 1024 * 1024).await?;
+    let answer = gossip_call(
+        &peer,
+        GossipBatch::default(),
+        timeout,
+        16 * 1024 * 1024,
+        INSPECT_LIMITS,
+    )
+    .await?
+    .batch;
     let now = now_ms();
     // Show everything not from the future, however old: inspection is for debugging.
     let limits = TimeLimits {

@@ -52,6 +52,14 @@ pub struct MetagraphConfig {
     pub max_concurrent_sinks: usize,
     /// Seed of the node's sampling; `None` = from the clock and the address.
     pub seed: Option<u64>,
+    /// Most definitions in the answer to an inspection (an empty batch). Default 256.
+    pub inspect_sample: usize,
+    /// One inspection per source address per this interval; more are refused with
+    /// `RESOURCE_EXHAUSTED`. Default 200 ms.
+    pub inspect_interval: Duration,
+    /// Source addresses the inspection throttle remembers (its state is bounded by this):
+    /// when all were served within `inspect_interval`, further addresses wait. Default 1 024.
+    pub max_inspect_clients: usize,
 }
 
 impl Default for MetagraphConfig {
@@ -72,6 +80,9 @@ impl Default for MetagraphConfig {
             max_message_bytes: 4 * 1024 * 1024,
             max_concurrent_sinks: 8,
             seed: None,
+            inspect_sample: 256,
+            inspect_interval: Duration::from_millis(200),
+            max_inspect_clients: 1_024,
         }
     }
 }

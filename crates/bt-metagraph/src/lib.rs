@@ -11,9 +11,12 @@
 //!   loop that pushes a sample of the table to a random peer every interval and merges the
 //!   answer.
 //!
-//! Every definition is checked before it enters: structure ([`validate`]), then proof of work
-//! and Ed25519 signature through a [`SynapseVerifier`]. Rejections are counted per
-//! [`Rejection`] reason and never stored.
+//! Every definition is checked before it enters: structure ([`validate`]), then proof of work,
+//! the Ed25519 signature by `neuron_key` and the synapse proof (the Ed25519 signature by
+//! `synapse_key` binding it to `neuron_key` at its endpoint, made where the synapse's secret
+//! lives: [`OwnSynapse::proven`]) through a [`SynapseVerifier`]. Rejections are counted per
+//! [`Rejection`] reason and never stored. Batches are read by [`codec`], which counts and sizes
+//! entries before it decodes any.
 //!
 //! ## The heartbeat on the wire
 //! Release 1's `Synapse` has no time field. We carry the announce time in `block_hash` as the
@@ -24,8 +27,10 @@
 //!
 //! ## Peers
 //! `GossipBatch.peers` holds metagraph addresses; by our convention the first one is the
-//! sender's own. Peers heard from directly (a successful call, or their own advertisement)
-//! are forwarded for one TTL, second-hand ones for half a TTL; a peer is dropped after
+//! sender's own, believed as a claim only when its IP is the connection's source IP. A peer is
+//! proven only by a successful call of ours (the challenge), and a proven peer is never
+//! evicted for a newcomer, so a flood of addresses cannot eclipse a node. Proven peers are
+//! forwarded for one TTL, others for half a TTL; a peer is dropped after
 //! `max_peer_failures` consecutive failed calls or a TTL without evidence, and then ignored
 //! second hand for one TTL (a tombstone), which damps the re-circulation of dead addresses.
 //! A node known by two names (a bootstrap address other than the one it advertises) is one
@@ -57,23 +62,29 @@
 //!
 //! ## Inspecting a node
 //! A `Gossip` call with an empty batch is allowed and side-effect free (the caller is not
-//! added): the node answers with its whole table (as much as fits in one message). See
-//! [`inspect`], [`render_table`], [`render_json`].
+//! added): the node answers with its own definitions and a random window, `inspect_sample`
+//! (256) in all, plus its proven peers, at most once per `inspect_interval` per source
+//! address (a free copy of the whole table is a scraping amplifier). See [`inspect`],
+//! [`render_table`], [`render_json`].
 
 mod client;
+pub mod codec;
 pub mod config;
 pub mod error;
 pub mod info;
 mod node;
 pub mod sample;
 mod server;
+mod service;
 pub mod sim;
 mod source;
 pub mod table;
+mod throttle;
 pub mod validate;
 pub mod verify;
 
 pub use client::inspect;
+pub use codec::{BatchLimits, BoundedBatch, decode_bounded};
 pub use config::{DEFAULT_DIFFICULTY_BITS, MetagraphConfig};
 pub use node::{MetagraphHandle, MetagraphNode, OwnSynapse};
 

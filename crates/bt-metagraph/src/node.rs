@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bt_crypto::NeuronKey;
-use bt_wire::{Synapse, metagraph_server::MetagraphServer};
+use bt_wire::Synapse;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tonic::transport::server::TcpIncoming;
@@ -15,13 +15,15 @@ use crate::client::gossip_call;
 use crate::config::MetagraphConfig;
 use crate::error::MetagraphError;
 use crate::sample::SplitMix64;
-use crate::server::{GossipService, Shared, now_ms, sink_batch};
+use crate::server::{Shared, now_ms, sink_batch};
+use crate::service::MetagraphService;
 use crate::table::MetagraphTable;
 use crate::validate::{PeerAddr, Rejection, encode_heartbeat};
 use crate::verify::VerifiedSynapse;
 use bt_interfaces::SynapseInfo;
 
-/// One of our own synapses, as the neuron serves it on its axon.
+/// One of our own synapses, as the neuron serves it on its axon, with the synapse key's proof
+/// that it binds itself to our neuron key at this endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OwnSynapse {
     /// `0x` + hex of the synapse's Ed25519 public key.
@@ -30,6 +32,36 @@ pub struct OwnSynapse {
     pub address: String,
     /// The axon port (`--axon_port`).
     pub port: u16,
+    /// `Synapse.synapse_proof`: made by [`OwnSynapse::proven`] where the synapse's secret is.
+    pub synapse_proof: bytes::Bytes,
+}
+
+impl OwnSynapse {
+    /// Signs the binding of `synapse` (the synapse's own key pair) to `neuron_key` (the
+    /// metagraph node's public key, `0x` hex) at `address:port`; see
+    /// `bt_crypto::synapse_proof_digest`. The secret stays with the caller.
+    pub fn proven(
+        synapse: &NeuronKey,
+        neuron_key: &str,
+        address: &str,
+        port: u16,
+    ) -> Result<Self, MetagraphError> {
+        let mut syn = Synapse {
+            neuron_key: neuron_key.to_owned(),
+            synapse_key: synapse.public_hex(),
+            address: address.to_owned(),
+            port: port.to_string(),
+            ..Synapse::default()
+        };
+        bt_crypto::prove_synapse(synapse, &mut syn)
+            .map_err(|e| MetagraphError::Signing(e.to_string()))?;
+        Ok(Self {
+            synapse_key: syn.synapse_key,
+            address: syn.address,
+            port,
+            synapse_proof: syn.synapse_proof,
+        })
+    }
 }
 
 /// Entry point: `MetagraphNode::start(config, key, own_synapses)`.
@@ -86,11 +118,9 @@ impl MetagraphNode {
         let (stop_tx, stop_rx) = watch::channel(false);
         let server = {
             let cfg = &shared.cfg;
-            let service = MetagraphServer::new(GossipService {
+            let service = MetagraphService {
                 shared: shared.clone(),
-            })
-            .max_decoding_message_size(cfg.max_message_bytes)
-            .max_encoding_message_size(cfg.max_message_bytes);
+            };
             let router = tonic::transport::Server::builder()
                 .timeout(cfg.call_timeout)
                 .concurrency_limit_per_connection(16)
@@ -149,6 +179,7 @@ async fn announce(
                     address: o.address.clone(),
                     port: o.port.to_string(),
                     block_hash: encode_heartbeat(now),
+                    synapse_proof: o.synapse_proof.clone(),
                     ..Synapse::default()
                 };
                 bt_crypto::seal_synapse(&key, &mut syn, bits)
@@ -243,9 +274,22 @@ async fn gossip_round(shared: &Arc<Shared>, rng: &mut SplitMix64) {
         .cloned()
         .collect();
     let cfg = &shared.cfg;
-    match gossip_call(&target, batch, cfg.call_timeout, cfg.max_message_bytes).await {
+    let limits = shared.batch_limits();
+    match gossip_call(
+        &target,
+        batch,
+        cfg.call_timeout,
+        cfg.max_message_bytes,
+        limits,
+    )
+    .await
+    {
         Ok(answer) => {
-            let answered_as = answer.peers.first().and_then(|p| PeerAddr::parse(p).ok());
+            let answered_as = answer
+                .batch
+                .peers
+                .first()
+                .and_then(|p| PeerAddr::parse(p).ok());
             {
                 let mut t = shared.table();
                 t.peer_succeeded(&target, now_ms());
@@ -255,10 +299,10 @@ async fn gossip_round(shared: &Arc<Shared>, rng: &mut SplitMix64) {
                     tracing::debug!(peer = %target, name = %name, "dropped a second name of a peer");
                 }
                 let push: Vec<&Synapse> = ends.iter().collect();
-                let got: Vec<&Synapse> = answer.synapses.iter().collect();
+                let got: Vec<&Synapse> = answer.batch.synapses.iter().collect();
                 t.advance_cursor(&push, &got);
             }
-            if let Err(e) = sink_batch(shared, answer, false, target.as_str()).await {
+            if let Err(e) = sink_batch(shared, answer, None, target.as_str()).await {
                 tracing::warn!(peer = %target, error = %e, "could not merge gossip answer");
             }
         }

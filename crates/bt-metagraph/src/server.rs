@@ -1,18 +1,22 @@
 //! The `Metagraph.Gossip` server and the sink path shared with the gossip loop.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bt_wire::{GossipBatch, Synapse, metagraph_server::Metagraph};
+use bt_wire::{GossipBatch, Synapse};
 use prost::Message;
 use tokio::sync::Semaphore;
-use tonic::{Request, Response, Status};
+use tonic::Status;
 
+use crate::codec::{BatchLimits, BoundedBatch};
 use crate::config::MetagraphConfig;
 use crate::error::MetagraphError;
 use crate::sample::SplitMix64;
 use crate::table::{MetagraphTable, SinkReport};
+use crate::throttle::InspectThrottle;
+use crate::validate::PeerAddr;
 use crate::verify::CryptoVerifier;
 
 /// Milliseconds since the Unix epoch (the only clock read; the table gets it as an argument).
@@ -33,6 +37,8 @@ pub(crate) struct Shared {
     seeds: AtomicU64,
     /// Gossip rounds completed (successful or not), for tests and metrics.
     pub(crate) rounds: AtomicU64,
+    /// Who inspected us lately (empty batches), to throttle scraping.
+    inspections: Mutex<InspectThrottle>,
 }
 
 impl Shared {
@@ -41,7 +47,12 @@ impl Shared {
             difficulty_bits: cfg.difficulty_bits,
         };
         let sinks = Semaphore::new(cfg.max_concurrent_sinks.max(1));
+        let inspections = Mutex::new(InspectThrottle::new(
+            cfg.inspect_interval,
+            cfg.max_inspect_clients,
+        ));
         Self {
+            inspections,
             table: Mutex::new(table),
             cfg,
             verifier,
@@ -96,14 +107,32 @@ impl Shared {
         }
     }
 
-    /// The whole table (as much as fits in one message), for `inspect`.
-    fn full_batch(&self) -> GossipBatch {
-        let all: Vec<Arc<Synapse>> = self.table().all_synapses();
+    /// What a batch may hold before it is decoded (see [`crate::codec`]).
+    pub(crate) fn batch_limits(&self) -> BatchLimits {
+        BatchLimits {
+            max_synapses: self.cfg.table.max_batch_synapses,
+            max_peers: self.cfg.table.max_batch_peers,
+        }
+    }
+
+    /// The answer to an inspection (an empty batch): our own definitions and a random window
+    /// of at most `inspect_sample` in all, our address and the peers that answered our calls.
+    /// Not the whole table: a free, unthrottled copy of it is a scraping amplifier.
+    fn inspect_batch(&self) -> GossipBatch {
+        let seed = self.next_seed();
+        let t = self.table();
+        let synapses = t.answer_sample(&[], self.cfg.inspect_sample, seed);
+        let mut peers: Vec<String> = t.own_address().iter().map(|a| a.to_string()).collect();
+        peers.extend(
+            t.proven_peers(self.cfg.sample_peers)
+                .iter()
+                .map(ToString::to_string),
+        );
         GossipBatch {
             version: 0.0,
-            peers: Vec::new(),
+            peers,
             synapses: fit(
-                all.iter().map(|s| (**s).clone()),
+                synapses.iter().map(|s| (**s).clone()),
                 self.cfg.max_message_bytes,
             ),
         }
@@ -126,14 +155,33 @@ fn fit(items: impl Iterator<Item = Synapse>, max_bytes: usize) -> Vec<Synapse> {
     out
 }
 
-/// Triage under the lock, verify on the blocking pool, admit under the lock.
+/// True when the batch's first peer (by convention the sender's own address) names the IP the
+/// connection came from: only then is it the sender's claim about itself. Any other address
+/// is second hand until a call of ours to it succeeds.
+fn claims_own_source(batch: &GossipBatch, source: Option<SocketAddr>) -> bool {
+    let canonical = |ip: IpAddr| ip.to_canonical();
+    let Some(source) = source.map(|s| canonical(s.ip())) else {
+        return false;
+    };
+    batch
+        .peers
+        .first()
+        .and_then(|p| PeerAddr::parse(p).ok())
+        .and_then(|p| p.ip())
+        .is_some_and(|ip| canonical(ip) == source)
+}
+
+/// Triage under the lock, verify on the blocking pool, admit under the lock. `source` is the
+/// address of the connection a pushed batch came from (`None` for answers to our calls).
 pub(crate) async fn sink_batch(
     shared: &Arc<Shared>,
-    batch: GossipBatch,
-    sender_is_first_peer: bool,
+    bounded: BoundedBatch,
+    source: Option<SocketAddr>,
     from: &str,
 ) -> Result<SinkReport, MetagraphError> {
     let now = now_ms();
+    let BoundedBatch { batch, skipped } = bounded;
+    let sender_is_first_peer = claims_own_source(&batch, source);
     let triage = shared.table().triage(&batch, now);
     drop(batch);
     let candidates = triage.candidates;
@@ -157,6 +205,10 @@ pub(crate) async fn sink_batch(
         now,
     );
     report.unchanged += triage.unchanged;
+    shared.table().count_skipped(&skipped);
+    for (r, n) in skipped {
+        *report.rejected.entry(r).or_default() += n;
+    }
     if report.rejected_total() > 0 {
         tracing::warn!(from, rejected = ?report.rejected, "refused gossip entries");
     }
@@ -169,33 +221,38 @@ pub(crate) async fn sink_batch(
     Ok(report)
 }
 
-/// The tonic service.
-pub(crate) struct GossipService {
-    pub(crate) shared: Arc<Shared>,
-}
-
-#[tonic::async_trait]
-impl Metagraph for GossipService {
-    async fn gossip(&self, request: Request<GossipBatch>) -> Result<Response<GossipBatch>, Status> {
-        let from = request
-            .remote_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default();
-        let batch = request.into_inner();
-        // An empty batch is an inspection: answer with the table, change nothing.
-        if batch.synapses.is_empty() && batch.peers.is_empty() {
-            return Ok(Response::new(self.shared.full_batch()));
-        }
-        let Ok(_permit) = self.shared.sinks.try_acquire() else {
+/// Handles one `Metagraph.Gossip` call, decoded by the bounded codec.
+pub(crate) async fn gossip(
+    shared: &Arc<Shared>,
+    source: Option<SocketAddr>,
+    bounded: BoundedBatch,
+) -> Result<GossipBatch, Status> {
+    let from = source.map(|a| a.to_string()).unwrap_or_default();
+    let batch = &bounded.batch;
+    // An empty batch is an inspection: a bounded sample, throttled per source address,
+    // changes nothing.
+    if batch.synapses.is_empty() && batch.peers.is_empty() && bounded.skipped.is_empty() {
+        let allowed = shared
+            .inspections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .allow(source.map(|a| a.ip()), now_ms());
+        if !allowed {
             return Err(Status::resource_exhausted(
-                "metagraph busy verifying other batches",
+                "metagraph inspection throttled: too many from this address",
             ));
-        };
-        // Answer from the table as it was before the push: what the pusher lacks.
-        let answer = self.shared.answer_batch(&batch, now_ms());
-        sink_batch(&self.shared, batch, true, &from)
-            .await
-            .map_err(|e| Status::unavailable(e.to_string()))?;
-        Ok(Response::new(answer))
+        }
+        return Ok(shared.inspect_batch());
     }
+    let Ok(_permit) = shared.sinks.try_acquire() else {
+        return Err(Status::resource_exhausted(
+            "metagraph busy verifying other batches",
+        ));
+    };
+    // Answer from the table as it was before the push: what the pusher lacks.
+    let answer = shared.answer_batch(batch, now_ms());
+    sink_batch(shared, bounded, source, &from)
+        .await
+        .map_err(|e| Status::unavailable(e.to_string()))?;
+    Ok(answer)
 }

@@ -43,8 +43,19 @@ pub enum Rejection {
     BadProofOfWork,
     /// Signature missing, malformed, or not made by `neuron_key` over the definition.
     BadSignature,
-    /// The table is full and this definition is staler than everything in it.
+    /// No `synapse_proof`: a definition from a node that predates synapse proofs. Refused,
+    /// since it proves nothing about who holds the synapse key.
+    Unproven,
+    /// `synapse_proof` malformed, or not made by `synapse_key` over this neuron key and
+    /// endpoint.
+    BadSynapseProof,
+    /// The table is full of live definitions: a newcomer never evicts one.
     TableFull,
+    /// This neuron key already holds `max_synapses_per_neuron` definitions.
+    TooManyPerNeuron,
+    /// An entry of a batch too large to be a definition or a peer, or undecodable; skipped
+    /// without decoding it.
+    Malformed,
     /// A synapse key we hold (ours, or another neuron's) arrived under a different
     /// `neuron_key`.
     Impersonation,
@@ -152,6 +163,12 @@ pub fn check_synapse(syn: &Synapse, now_ms: u64, limits: TimeLimits) -> Result<u
     if syn.signature.len() != SIGNATURE_LEN {
         return Err(Rejection::BadSignature);
     }
+    if syn.synapse_proof.is_empty() {
+        return Err(Rejection::Unproven);
+    }
+    if syn.synapse_proof.len() != SIGNATURE_LEN {
+        return Err(Rejection::BadSynapseProof);
+    }
     let heartbeat = decode_heartbeat(&syn.block_hash)?;
     if heartbeat > now_ms.saturating_add(limits.max_future_skew_ms) {
         return Err(Rejection::FromTheFuture);
@@ -199,6 +216,16 @@ impl PeerAddr {
     /// The canonical `host:port` text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The host as an IP, when it is an IP literal (not a DNS name).
+    pub fn ip(&self) -> Option<IpAddr> {
+        let host = self.0.rsplit_once(':').map(|(h, _)| h)?;
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        host.parse().ok()
     }
 }
 

@@ -16,7 +16,8 @@ use crate::validate::{Rejection, TimeLimits, check_synapse};
 /// Implementations must be deterministic and side-effect free; they are called off the async
 /// executor (they cost tens of microseconds per definition).
 pub trait SynapseVerifier: Send + Sync {
-    /// `Ok(())` when the work meets the difficulty and `neuron_key` signed the definition.
+    /// `Ok(())` when the work meets the difficulty, `neuron_key` signed the definition and
+    /// `synapse_key` signed its `synapse_proof`.
     fn verify_crypto(&self, syn: &Synapse) -> Result<(), Rejection>;
 }
 
@@ -66,7 +67,9 @@ impl VerifiedSynapse {
 }
 
 /// The real gate: proof of work at `difficulty_bits`, then the Ed25519 signature by
-/// `neuron_key` over every field (`bt_crypto::verify_synapse`).
+/// `neuron_key` over every field (`bt_crypto::verify_synapse`), then the synapse proof: the
+/// Ed25519 signature by `synapse_key` binding it to `neuron_key` at `address:port`
+/// (`bt_crypto::verify_synapse_proof`).
 #[derive(Debug, Clone, Copy)]
 pub struct CryptoVerifier {
     pub difficulty_bits: u32,
@@ -76,7 +79,9 @@ impl SynapseVerifier for CryptoVerifier {
     fn verify_crypto(&self, syn: &Synapse) -> Result<(), Rejection> {
         // Work first: one hash rejects spam before the costlier signature check.
         bt_crypto::pow::verify(syn, self.difficulty_bits).map_err(|_| Rejection::BadProofOfWork)?;
-        bt_crypto::verify_synapse(syn, self.difficulty_bits).map_err(|_| Rejection::BadSignature)
+        bt_crypto::verify_synapse(syn, self.difficulty_bits)
+            .map_err(|_| Rejection::BadSignature)?;
+        bt_crypto::verify_synapse_proof(syn).map_err(|_| Rejection::BadSynapseProof)
     }
 }
 

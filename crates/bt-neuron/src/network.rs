@@ -66,19 +66,24 @@ impl Network {
             },
             ..MetagraphConfig::default()
         };
-        let own = OwnSynapse {
-            synapse_key: synapse_key.clone(),
-            address: remote.to_string(),
-            port: axon.local_addr().port(),
-        };
-        let metagraph = match MetagraphNode::start(metagraph_config, metagraph_key, vec![own]).await
-        {
-            Ok(m) => m,
-            Err(e) => {
-                let _ = axon.shutdown(SHUTDOWN_GRACE).await;
-                return Err(e.into());
-            }
-        };
+        // The synapse key binds itself to our neuron key at the axon's endpoint, here where its
+        // secret lives; the metagraph node only ever sees the proof.
+        let own = OwnSynapse::proven(
+            &identity.synapse,
+            &metagraph_key.public_hex(),
+            &remote.to_string(),
+            axon.local_addr().port(),
+        );
+        let metagraph =
+            match async { MetagraphNode::start(metagraph_config, metagraph_key, vec![own?]).await }
+                .await
+            {
+                Ok(m) => m,
+                Err(e) => {
+                    let _ = axon.shutdown(SHUTDOWN_GRACE).await;
+                    return Err(e.into());
+                }
+            };
         let network = Self {
             neuron_key: identity.neuron.public_hex(),
             synapse_key,

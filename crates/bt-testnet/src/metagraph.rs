@@ -15,7 +15,12 @@ pub fn neuron_key(index: usize) -> NeuronKey {
 
 /// The synapse key node `index` announces.
 pub fn synapse_key(index: usize) -> String {
-    NeuronKey::from_seed(seed(index, 0x53)).public_hex()
+    synapse_secret(index).public_hex()
+}
+
+/// The key pair of the synapse node `index` announces (it signs the synapse proof).
+pub fn synapse_secret(index: usize) -> NeuronKey {
+    NeuronKey::from_seed(seed(index, 0x53))
 }
 
 fn seed(index: usize, tag: u8) -> [u8; 32] {
@@ -169,12 +174,13 @@ pub async fn start_node(
     index: usize,
     cfg: MetagraphConfig,
 ) -> Result<MetagraphHandle, HarnessError> {
-    let own = OwnSynapse {
-        synapse_key: synapse_key(index),
-        address: "127.0.0.1".to_owned(),
-        port: 9000,
-    };
-    MetagraphNode::start(cfg, neuron_key(index), vec![own])
+    let key = neuron_key(index);
+    let own = OwnSynapse::proven(&synapse_secret(index), &key.public_hex(), "127.0.0.1", 9000)
+        .map_err(|e| HarnessError::Start {
+            index,
+            reason: e.to_string(),
+        })?;
+    MetagraphNode::start(cfg, key, vec![own])
         .await
         .map_err(|e| HarnessError::Start {
             index,

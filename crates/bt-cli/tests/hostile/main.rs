@@ -98,3 +98,90 @@ async fn a_handshake_flood_keeps_sessions_in_use() {
         r.attacker_sessions
     );
 }
+
+fn print(row: &bt_testnet::attack::AttackRow) {
+    eprintln!(
+        "{}",
+        bt_testnet::attack::AttackRow::table(std::slice::from_ref(row))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metagraph_squat_cannot_take_a_victims_synapse_key() {
+    let r = attacks::metagraph_squat::run().await;
+    print(&r.row);
+    assert!(r.victim_kept, "the squatter took the victim's synapse key");
+    assert!(
+        r.attacker_entries <= 4,
+        "one neuron key holds {} entries",
+        r.attacker_entries
+    );
+    assert!(
+        r.row.growth_kib() / 1024 < 64,
+        "peak RSS grew {} KiB",
+        r.row.growth_kib()
+    );
+    assert!(
+        r.row.honest.total > 0 && r.row.honest.ok == r.row.honest.total,
+        "{:?}",
+        r.row.honest
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metagraph_address_flood_keeps_the_proven_peers() {
+    let r = attacks::metagraph_eclipse::run().await;
+    print(&r.row);
+    assert_eq!(
+        r.honest_kept, r.honest,
+        "an address flood evicted honest peers"
+    );
+    assert!(
+        r.row.growth_kib() / 1024 < 64,
+        "peak RSS grew {} KiB",
+        r.row.growth_kib()
+    );
+    assert!(
+        r.row.honest.total > 0 && r.row.honest.ok == r.row.honest.total,
+        "{:?}",
+        r.row.honest
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metagraph_amplifying_batch_costs_about_its_size() {
+    let r = attacks::metagraph_batch::run().await;
+    print(&r.row);
+    // Two copies of a 4 MB batch (the frame and its buffer) plus a constant, not the
+    // hundreds of MiB the whole decode took.
+    let growth_mib = r.row.growth_kib() / 1024;
+    assert!(growth_mib < 2 * 4 + 32, "peak RSS grew by {growth_mib} MiB");
+    assert_eq!(r.answered, attacks::metagraph_batch::SENDS);
+    assert!(
+        r.row.honest.total > 0 && r.row.honest.ok == r.row.honest.total,
+        "{:?}",
+        r.row.honest
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metagraph_empty_batches_are_throttled_and_bounded() {
+    let r = attacks::metagraph_scrape::run().await;
+    print(&r.row);
+    // One inspection per 200 ms per address (plus the first).
+    let allowed = r.elapsed.as_millis() as usize / 200 + 2;
+    assert!(
+        r.answered <= allowed,
+        "{} answered in {:?}",
+        r.answered,
+        r.elapsed
+    );
+    assert!(r.throttled > 0);
+    // A bounded sample: at most 256 definitions of at most ~1 KiB.
+    assert!(r.largest < 256 * 1024, "an answer of {} bytes", r.largest);
+    assert!(
+        r.row.honest.total > 0 && r.row.honest.ok == r.row.honest.total,
+        "{:?}",
+        r.row.honest
+    );
+}

@@ -82,6 +82,7 @@ pub fn sim_synapse(i: usize, heartbeat_ms: u64) -> Synapse {
         nounce: 0,
         proof_of_work: Bytes::from_static(&[0; 32]),
         signature: Bytes::from_static(&[0; 64]),
+        synapse_proof: Bytes::from_static(&[0; 64]),
     }
 }
 

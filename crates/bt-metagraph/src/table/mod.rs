@@ -5,10 +5,13 @@
 //! - at most `capacity` definitions and `max_peers` peers, whatever arrives;
 //! - only [`VerifiedSynapse`]s enter; rejected input is counted, never stored;
 //! - per synapse key, the newest heartbeat wins; sinking the same batch twice changes nothing;
-//! - a held synapse key is only replaced by a definition from the same `neuron_key` (first
-//!   come, first served until it expires: the schema has no synapse-key signature);
-//! - when full, the stalest (oldest heartbeat) foreign definition is evicted, and only for a
-//!   fresher one.
+//! - only definitions whose `synapse_proof` shows the synapse key bound itself to their
+//!   `neuron_key` enter (checked by the verifier); a held synapse key is only replaced by a
+//!   definition from the same `neuron_key`;
+//! - one `neuron_key` holds at most `max_synapses_per_neuron` definitions;
+//! - when full, a newcomer only takes the place of an expired foreign definition (heartbeat
+//!   older than the TTL); a live verified one is never evicted for it, the newcomer is
+//!   refused (`TableFull`). Only our own definitions may evict a live foreign one.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,6 +27,8 @@ use crate::verify::{SynapseVerifier, VerifiedSynapse};
 
 mod peers;
 mod sampling;
+
+use peers::Evidence;
 
 /// A gossip sample is at least 1/`SAMPLE_DIVISOR` of the table (see
 /// [`MetagraphTable::sample_size`]).
@@ -44,12 +49,18 @@ pub struct TableConfig {
     pub max_batch_synapses: usize,
     /// Peer strings beyond this many in one batch are dropped (and counted).
     pub max_batch_peers: usize,
-    /// How far in the future a heartbeat may be.
+    /// How far ahead of our clock a heartbeat may be (the clock skew tolerated between honest
+    /// nodes); later ones are refused as `FromTheFuture`. Default 5 000 ms
+    /// (`--metagraph_max_skew_ms`).
     pub max_future_skew_ms: u64,
     /// Definitions (and peers not heard from directly) older than this are dropped.
     pub ttl_ms: u64,
     /// Consecutive failed calls after which a peer is dropped.
     pub max_peer_failures: u32,
+    /// Most definitions one `neuron_key` may hold in the table; more are refused
+    /// (`TooManyPerNeuron`). Default 4 (a neuron serves one synapse today;
+    /// `--metagraph_max_per_neuron`).
+    pub max_synapses_per_neuron: usize,
 }
 
 impl Default for TableConfig {
@@ -62,6 +73,7 @@ impl Default for TableConfig {
             max_future_skew_ms: 5_000,
             ttl_ms: 300_000,
             max_peer_failures: 3,
+            max_synapses_per_neuron: 4,
         }
     }
 }
@@ -89,8 +101,12 @@ struct Entry {
 
 #[derive(Debug, Clone)]
 struct Peer {
-    /// When we last had proof it is up: a successful call, or its own advertisement.
+    /// When we last had proof it is up: a successful call of ours to it (the challenge). A
+    /// proven peer is never evicted for a newcomer.
     last_direct_ms: Option<u64>,
+    /// When it last advertised itself as the first peer of a push whose connection came from
+    /// the advertised IP. Keeps it alive, but proves less than a call: it may be evicted.
+    last_claim_ms: Option<u64>,
     /// When we first heard of it (second hand).
     first_seen_ms: u64,
     failures: u32,
@@ -98,7 +114,9 @@ struct Peer {
 
 impl Peer {
     fn evidence_ms(&self) -> u64 {
-        self.last_direct_ms.unwrap_or(self.first_seen_ms)
+        self.first_seen_ms
+            .max(self.last_direct_ms.unwrap_or(0))
+            .max(self.last_claim_ms.unwrap_or(0))
     }
 }
 
@@ -156,6 +174,8 @@ pub struct MetagraphTable {
     by_age: BTreeSet<(u64, Arc<str>)>,
     /// Arrival order of every key (see `Entry::seq`).
     by_seq: BTreeMap<u64, Arc<str>>,
+    /// Definitions held per `neuron_key` (at most `capacity` keys, like `entries`).
+    per_neuron: BTreeMap<Arc<str>, usize>,
     next_seq: u64,
     /// Where our next push window starts (see `sampling`): pushes sweep key space in order.
     cursor: Option<Arc<str>>,
@@ -174,6 +194,7 @@ impl MetagraphTable {
             entries: BTreeMap::new(),
             by_age: BTreeSet::new(),
             by_seq: BTreeMap::new(),
+            per_neuron: BTreeMap::new(),
             next_seq: 0,
             cursor: None,
             peers: BTreeMap::new(),
@@ -247,7 +268,7 @@ impl MetagraphTable {
             if old.own && old.heartbeat_ms > syn.heartbeat_ms() {
                 return Ok(());
             }
-        } else if self.entries.len() >= self.cfg.capacity && !self.evict_one(u64::MAX) {
+        } else if self.entries.len() >= self.cfg.capacity && !self.evict_stalest(u64::MAX) {
             return Err(MetagraphError::TableFullOfOwnSynapses {
                 capacity: self.cfg.capacity,
             });
@@ -261,11 +282,8 @@ impl MetagraphTable {
     pub fn unsubscribe(&mut self, synapse_key: &str) -> bool {
         match self.entries.get(synapse_key) {
             Some(e) if e.own => {
-                let (hb, seq) = (e.heartbeat_ms, e.seq);
-                if let Some((k, _)) = self.entries.remove_entry(synapse_key) {
-                    self.by_age.remove(&(hb, k));
-                    self.by_seq.remove(&seq);
-                }
+                let item = (e.heartbeat_ms, Arc::from(synapse_key));
+                self.remove_aged(&item);
                 true
             }
             _ => false,
@@ -344,8 +362,10 @@ impl MetagraphTable {
         (ok, bad)
     }
 
-    /// Stores verified definitions and peers. `sender` (the batch's first peer, by convention
-    /// the caller's own address) counts as direct evidence that it is up.
+    /// Stores verified definitions and peers. With `sender_is_first_peer`, the batch's first
+    /// peer is the caller's own address *and* matched the connection's source address (the
+    /// server checks): it is kept alive as a claim, but only a successful call of ours
+    /// ([`Self::peer_succeeded`]) proves a peer.
     pub fn admit(
         &mut self,
         verified: Vec<VerifiedSynapse>,
@@ -371,8 +391,19 @@ impl MetagraphTable {
                     report.refreshed += 1;
                 }
                 None => {
+                    let held = self.per_neuron.get(v.synapse().neuron_key.as_str());
+                    if held.copied().unwrap_or(0) >= self.cfg.max_synapses_per_neuron {
+                        *report
+                            .rejected
+                            .entry(Rejection::TooManyPerNeuron)
+                            .or_default() += 1;
+                        continue;
+                    }
                     if self.entries.len() >= self.cfg.capacity {
-                        if !self.evict_one(v.heartbeat_ms()) {
+                        // Only a dead entry makes room: a live verified one outranks any
+                        // newcomer, however fresh its heartbeat claims to be.
+                        let expired_before = now_ms.saturating_sub(self.cfg.ttl_ms);
+                        if !self.evict_stalest(expired_before) {
                             *report.rejected.entry(Rejection::TableFull).or_default() += 1;
                             continue;
                         }
@@ -385,16 +416,24 @@ impl MetagraphTable {
             }
         }
         for (i, p) in peers.iter().enumerate() {
-            if sender_is_first_peer && i == 0 {
-                report.peers_added += usize::from(self.peer_seen(p, now_ms, true));
+            let evidence = if sender_is_first_peer && i == 0 {
+                Evidence::Claimed
             } else {
-                report.peers_added += usize::from(self.peer_seen(p, now_ms, false));
-            }
+                Evidence::Heard
+            };
+            report.peers_added += usize::from(self.peer_seen(p, now_ms, evidence));
         }
         for (r, n) in &report.rejected {
             *self.rejected.entry(*r).or_default() += n;
         }
         report
+    }
+
+    /// Counts entries a batch decoder skipped (see [`crate::codec`]) with the other refusals.
+    pub fn count_skipped(&mut self, skipped: &BTreeMap<Rejection, u64>) {
+        for (r, n) in skipped {
+            *self.rejected.entry(*r).or_default() += n;
+        }
     }
 
     /// Triage, verify and admit in one call (the seeds' `sink`). The sender's first peer
@@ -505,6 +544,10 @@ impl MetagraphTable {
                 let seq = self.next_seq;
                 self.next_seq += 1;
                 self.by_seq.insert(seq, key.clone());
+                *self
+                    .per_neuron
+                    .entry(Arc::from(v.synapse().neuron_key.as_str()))
+                    .or_default() += 1;
                 seq
             }
         };
@@ -524,16 +567,23 @@ impl MetagraphTable {
     fn remove_aged(&mut self, item: &(u64, Arc<str>)) {
         if let Some(e) = self.entries.remove(&item.1) {
             self.by_seq.remove(&e.seq);
+            let neuron = e.synapse.neuron_key.as_str();
+            if let Some(n) = self.per_neuron.get_mut(neuron) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.per_neuron.remove(neuron);
+                }
+            }
         }
         self.by_age.remove(item);
     }
 
-    /// Evicts the stalest foreign entry if it is older than `newer_than`.
-    fn evict_one(&mut self, newer_than: u64) -> bool {
+    /// Evicts the stalest foreign entry if its heartbeat is older than `older_than`.
+    fn evict_stalest(&mut self, older_than: u64) -> bool {
         let victim = self
             .by_age
             .iter()
-            .take_while(|(hb, _)| *hb < newer_than)
+            .take_while(|(hb, _)| *hb < older_than)
             .find(|(_, k)| self.entries.get(k).is_some_and(|e| !e.own))
             .cloned();
         match victim {

@@ -7,7 +7,7 @@ use crate::validate::PeerAddr;
 impl MetagraphTable {
     /// A successful call to `peer`: direct evidence, failure count reset.
     pub fn peer_succeeded(&mut self, peer: &PeerAddr, now_ms: u64) {
-        self.peer_seen(peer, now_ms, true);
+        self.peer_seen(peer, now_ms, Evidence::Called);
         if let Some(p) = self.peers.get_mut(peer) {
             p.failures = 0;
         }
@@ -57,7 +57,25 @@ impl MetagraphTable {
 
     /// Adds a peer we were told about (e.g. a bootstrap address) without evidence it is up.
     pub fn add_peer(&mut self, peer: PeerAddr, now_ms: u64) -> bool {
-        self.peer_seen(&peer, now_ms, false)
+        self.peer_seen(&peer, now_ms, Evidence::Heard)
+    }
+
+    /// True when a call of ours to `peer` has succeeded within the TTL (it answered the
+    /// challenge).
+    pub fn peer_proven(&self, peer: &PeerAddr) -> bool {
+        self.peers
+            .get(peer)
+            .is_some_and(|p| p.last_direct_ms.is_some())
+    }
+
+    /// Up to `n` proven peers (see [`Self::peer_proven`]), in address order.
+    pub fn proven_peers(&self, n: usize) -> Vec<PeerAddr> {
+        self.peers
+            .iter()
+            .filter(|(_, p)| p.last_direct_ms.is_some())
+            .map(|(a, _)| a.clone())
+            .take(n)
+            .collect()
     }
 
     /// Up to `n` peers, fresher evidence preferred, deterministic for a seed.
@@ -103,7 +121,7 @@ impl MetagraphTable {
             .filter(|(_, p)| p.failures == 0)
             .filter_map(|(addr, p)| match p.last_direct_ms {
                 Some(t) if t >= cutoff => Some((addr, 2.0)),
-                _ if p.first_seen_ms >= half => Some((addr, 1.0)),
+                _ if p.evidence_ms() >= half => Some((addr, 1.0)),
                 _ => None,
             });
         let mut out: Vec<String> = self.own_address.iter().map(|a| a.to_string()).collect();
@@ -131,11 +149,15 @@ impl MetagraphTable {
             .insert(peer, now_ms.saturating_add(self.cfg.ttl_ms));
     }
 
-    pub(super) fn peer_seen(&mut self, peer: &PeerAddr, now_ms: u64, direct: bool) -> bool {
+    /// Records evidence about `peer`; returns true when it is new. When the table is full, a
+    /// newcomer may only take the place of an unproven peer (never called successfully), the
+    /// one with the oldest evidence: a flood of claimed or second-hand addresses churns those
+    /// slots but cannot evict the peers that answered our calls (an eclipse).
+    pub(super) fn peer_seen(&mut self, peer: &PeerAddr, now_ms: u64, evidence: Evidence) -> bool {
         if self.own_address.as_ref() == Some(peer) {
             return false;
         }
-        if direct {
+        if evidence == Evidence::Called {
             self.tombstones.remove(peer);
         } else if self
             .tombstones
@@ -145,35 +167,47 @@ impl MetagraphTable {
             return false;
         }
         if let Some(p) = self.peers.get_mut(peer) {
-            if direct {
-                p.last_direct_ms = Some(now_ms);
+            match evidence {
+                Evidence::Called => p.last_direct_ms = Some(now_ms),
+                Evidence::Claimed => p.last_claim_ms = Some(now_ms),
+                Evidence::Heard => {}
             }
             return false;
         }
         if self.peers.len() >= self.cfg.max_peers {
-            // Make room by dropping the peer with the oldest evidence, if this one is fresher.
             let stalest = self
                 .peers
                 .iter()
-                .min_by_key(|(_, p)| (p.last_direct_ms.is_some(), p.evidence_ms()))
-                .map(|(a, p)| (a.clone(), p.last_direct_ms.is_some(), p.evidence_ms()));
-            // Second-hand peers go before peers we have heard from directly.
+                .filter(|(_, p)| p.last_direct_ms.is_none())
+                .min_by_key(|(_, p)| p.evidence_ms())
+                .map(|(a, p)| (a.clone(), p.evidence_ms()));
             match stalest {
-                Some((addr, was_direct, t)) if direct || (!was_direct && t < now_ms) => {
+                Some((addr, t)) if evidence != Evidence::Heard || t < now_ms => {
                     self.peers.remove(&addr);
                 }
                 _ => return false,
             }
         }
-        let last_direct_ms = direct.then_some(now_ms);
         self.peers.insert(
             peer.clone(),
             Peer {
-                last_direct_ms,
+                last_direct_ms: (evidence == Evidence::Called).then_some(now_ms),
+                last_claim_ms: (evidence == Evidence::Claimed).then_some(now_ms),
                 first_seen_ms: now_ms,
                 failures: 0,
             },
         );
         true
     }
+}
+
+/// What we know of a peer address, weakest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Evidence {
+    /// Second hand: a peer list, a bootstrap flag.
+    Heard,
+    /// The caller's own advertisement, from a connection whose source IP is the advertised one.
+    Claimed,
+    /// A call of ours to it succeeded.
+    Called,
 }

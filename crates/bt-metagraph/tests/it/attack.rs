@@ -35,6 +35,9 @@ fn forged(i: usize, attacker: &NeuronKey) -> Synapse {
     };
     // Distinct synapse keys, so nothing is deduplicated away before verification.
     s.synapse_key = format!("0x{:064x}", i + 1);
+    // A proof of the right shape, so each forgery is refused for its own defect (a proof is
+    // checked last).
+    s.synapse_proof = vec![5u8; 64].into();
     match i % 5 {
         // Unsigned, with valid work.
         0 => {

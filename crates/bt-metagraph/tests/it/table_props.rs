@@ -114,17 +114,118 @@ proptest! {
 }
 
 fn sealed(seed: u8, heartbeat: u64) -> Synapse {
-    let key = NeuronKey::from_seed([seed; 32]);
+    sealed_by(seed, seed ^ 0xff, heartbeat)
+}
+
+/// A definition of the synapse of seed `synapse`, announced and proven for neuron `neuron`.
+fn sealed_by(neuron: u8, synapse: u8, heartbeat: u64) -> Synapse {
+    let key = NeuronKey::from_seed([neuron; 32]);
+    let secret = NeuronKey::from_seed([synapse; 32]);
     let mut s = Synapse {
         version: "0.1.0".into(),
-        synapse_key: NeuronKey::from_seed([seed ^ 0xff; 32]).public_hex(),
+        neuron_key: key.public_hex(),
+        synapse_key: secret.public_hex(),
         address: "127.0.0.1".into(),
         port: "8091".into(),
         block_hash: heartbeat.to_string(),
         ..Default::default()
     };
+    bt_crypto::prove_synapse(&secret, &mut s).unwrap();
     bt_crypto::seal_synapse(&key, &mut s, 8).unwrap();
     s
+}
+
+fn one(s: Synapse) -> GossipBatch {
+    GossipBatch {
+        version: 0.0,
+        peers: vec![],
+        synapses: vec![s],
+    }
+}
+
+/// H3: whoever announces a synapse key must hold it. A squatter's own neuron key cannot carry
+/// the victim's proof, proofs are bound to the endpoint, and unproven definitions (nodes that
+/// predate proofs) are refused.
+#[test]
+fn only_the_synapse_key_holder_binds_it() {
+    let v = CryptoVerifier { difficulty_bits: 8 };
+    let victim = sealed_by(1, 0x81, NOW);
+    let mut t = MetagraphTable::new(cfg(8));
+    // Squat on a key the table does not hold yet: the victim's proof names the victim.
+    let mut squat = victim.clone();
+    squat.address = "10.6.6.6".into();
+    squat.block_hash = (NOW + 1).to_string();
+    bt_crypto::seal_synapse(&NeuronKey::from_seed([9; 32]), &mut squat, 8).unwrap();
+    let r = t.sink(&one(squat), NOW, &v);
+    assert_eq!(r.rejected.get(&Rejection::BadSynapseProof), Some(&1));
+    // The victim's own proof does not move with its endpoint.
+    let mut moved = victim.clone();
+    moved.port = "9999".into();
+    bt_crypto::seal_synapse(&NeuronKey::from_seed([1; 32]), &mut moved, 8).unwrap();
+    let r = t.sink(&one(moved), NOW, &v);
+    assert_eq!(r.rejected.get(&Rejection::BadSynapseProof), Some(&1));
+    let mut unproven = victim.clone();
+    unproven.synapse_proof = Default::default();
+    let r = t.sink(&one(unproven), NOW, &v);
+    assert_eq!(r.rejected.get(&Rejection::Unproven), Some(&1));
+    assert!(t.is_empty());
+    assert_eq!(t.sink(&one(victim), NOW, &v).added, 1);
+}
+
+/// One neuron key holds at most `max_synapses_per_neuron` definitions, and a full table
+/// refuses newcomers rather than evict a live definition; an expired one makes room.
+#[test]
+fn per_neuron_cap_and_live_entries_are_never_evicted() {
+    let v = CryptoVerifier { difficulty_bits: 8 };
+    let mut t = MetagraphTable::new(TableConfig {
+        max_synapses_per_neuron: 2,
+        ..cfg(3)
+    });
+    for s in 0..3u8 {
+        t.sink(&one(sealed_by(1, 0x40 + s, NOW)), NOW, &v);
+    }
+    assert_eq!(t.len(), 2);
+    assert_eq!(t.rejections().get(&Rejection::TooManyPerNeuron), Some(&1));
+    // The table fills with a stale but live entry; a fresher newcomer is refused.
+    t.sink(&one(sealed_by(2, 0x50, NOW - 90_000)), NOW, &v);
+    assert_eq!(t.len(), 3);
+    let newcomer = sealed_by(3, 0x60, NOW + 4_000);
+    let r = t.sink(&one(newcomer.clone()), NOW, &v);
+    assert_eq!(r.rejected.get(&Rejection::TableFull), Some(&1));
+    assert!(t.contains(&sealed_by(2, 0x50, 0).synapse_key));
+    // Once the stale one has expired it is evicted for the newcomer.
+    let later = NOW + 20_000;
+    let r = t.sink(&one(newcomer.clone()), later, &v);
+    assert_eq!((r.added, r.evicted), (1, 1));
+    assert!(t.contains(&newcomer.synapse_key));
+}
+
+/// M1: a flood of addresses (claimed or second hand) never evicts a peer that answered our
+/// call.
+#[test]
+fn a_peer_flood_never_evicts_proven_peers() {
+    let addr =
+        |i: usize| bt_metagraph::PeerAddr::parse(&format!("127.0.0.1:{}", 1000 + i)).unwrap();
+    let mut t = MetagraphTable::new(cfg(4));
+    for i in 0..3 {
+        t.add_peer(addr(i), NOW);
+        t.peer_succeeded(&addr(i), NOW);
+    }
+    for round in 0..50u64 {
+        let flood: Vec<String> = (0..16)
+            .map(|j| addr(100 + round as usize * 16 + j).to_string())
+            .collect();
+        let b = GossipBatch {
+            version: 0.0,
+            peers: flood,
+            synapses: vec![],
+        };
+        t.sink(&b, NOW + round, &PreVerified);
+    }
+    assert!(t.peer_count() <= 8);
+    for i in 0..3 {
+        assert!(t.peer_proven(&addr(i)), "proven peer {i} was evicted");
+    }
 }
 
 #[test]

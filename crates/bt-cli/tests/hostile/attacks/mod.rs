@@ -7,8 +7,13 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod gossip;
 pub mod handshake_flood;
 pub mod http_bodies;
+pub mod metagraph_batch;
+pub mod metagraph_eclipse;
+pub mod metagraph_scrape;
+pub mod metagraph_squat;
 pub mod nonce_flood;
 pub mod slowloris;
 pub mod target;
@@ -22,5 +27,9 @@ pub async fn all() -> Vec<AttackRow> {
         slowloris::run().await.row,
         nonce_flood::run().await.row,
         handshake_flood::run().await.row,
+        metagraph_squat::run().await.row,
+        metagraph_eclipse::run().await.row,
+        metagraph_batch::run().await.row,
+        metagraph_scrape::run().await.row,
     ]
 }
