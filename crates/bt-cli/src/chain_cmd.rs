@@ -172,7 +172,8 @@ pub enum SubnetCommand {
         #[command(flatten)]
         wallet: WalletArgs,
     },
-    /// Top up the wallet's coldkey from the local chain's faucet.
+    /// Top up the wallet's coldkey from the faucet of a chain started with --dev (others have
+    /// none: exit code 2).
     Faucet {
         #[command(flatten)]
         endpoint: Endpoint,

@@ -7,6 +7,10 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod chain_node;
+pub mod cross_chain_replay;
+pub mod failed_tx_spam;
+pub mod faucet_non_dev;
 pub mod http_bodies;
 pub mod target;
 
@@ -14,5 +18,10 @@ use bt_testnet::attack::AttackRow;
 
 /// Every attack in turn (one at a time: each measures its target's memory alone).
 pub async fn all() -> Vec<AttackRow> {
-    vec![http_bodies::run().await.row]
+    vec![
+        http_bodies::run().await.row,
+        failed_tx_spam::run().await.row,
+        cross_chain_replay::run().await.row,
+        faucet_non_dev::run().await.row,
+    ]
 }
