@@ -203,7 +203,9 @@ fn main() {
         let dir = tempfile::tempdir().unwrap();
         let disk = setup(Some(dir.path().join("bench.redb"))).await;
         let state = disk.node.shared().state();
-        let signed = sign_all(&state, &gh, disk.netuid, &disk.validators);
+        // Each node has its own genesis, so its transactions are signed for it.
+        let disk_gh = disk.node.shared().genesis_hash();
+        let signed = sign_all(&state, &disk_gh, disk.netuid, &disk.validators);
         let (disk_tps, disk_secs, disk_blocks) = through_node(&disk, signed).await;
         disk.node.shutdown().await;
 

@@ -96,6 +96,9 @@ pub struct Receipt {
     pub call: String,
     /// None on success; the rule that failed otherwise.
     pub error: Option<String>,
+    /// What the signer paid (rao): `Genesis::failed_tx_fee` for a failed call, 0 otherwise.
+    #[serde(default)]
+    pub fee: u64,
 }
 
 pub(crate) mod hex_hash {
@@ -162,7 +165,8 @@ pub fn genesis(g: &Genesis) -> Result<(ChainState, Block), ChainError> {
     Ok((s, block))
 }
 
-/// A transaction the producer left out of the block (bad signature or nonce).
+/// A transaction the producer left out of the block: a bad signature or nonce, or a call that
+/// fails and whose signer cannot pay `Genesis::failed_tx_fee`.
 #[derive(Debug)]
 pub struct Rejected {
     pub tx_hash: Hash,
@@ -287,24 +291,48 @@ fn finish(
     Ok(header)
 }
 
-fn execute(s: &mut ChainState, g: &Genesis, tx: &SignedTx, number: u64, index: u32) -> Receipt {
+/// Runs one admitted transaction. A call that fails still costs its signer
+/// `Genesis::failed_tx_fee` (burned) and advances the nonce, as a failed extrinsic pays its fee
+/// on subtensor; if the signer cannot pay, the transaction is not executable and the error comes
+/// back instead (the producer leaves it out, an importer refuses the block). The rules check
+/// before they mutate, so a failed call has changed nothing when the fee is taken.
+fn execute(
+    s: &mut ChainState,
+    g: &Genesis,
+    tx: &SignedTx,
+    number: u64,
+    index: u32,
+) -> Result<Receipt, ChainError> {
+    let (error, fee) = match apply_call(s, g, tx.signer, &tx.call, number) {
+        Ok(()) => (None, 0),
+        Err(e) => {
+            let fee = g.failed_tx_fee;
+            let balance = s.balance(&tx.signer);
+            if balance < fee {
+                return Err(e);
+            }
+            if let Some(acc) = s.accounts.get_mut(&tx.signer) {
+                acc.balance = balance - fee;
+            }
+            s.total_issuance = s.total_issuance.saturating_sub(fee);
+            (Some(e.to_string()), fee)
+        }
+    };
     let acc = s.accounts.entry(tx.signer).or_default();
     acc.nonce = acc.nonce.saturating_add(1);
-    let error = apply_call(s, g, tx.signer, &tx.call, number)
-        .err()
-        .map(|e| e.to_string());
-    Receipt {
+    Ok(Receipt {
         tx_hash: tx.hash(),
         block: number,
         index,
         signer: tx.signer,
         call: tx.call.name().to_string(),
         error,
-    }
+        fee,
+    })
 }
 
 /// Builds the next block from `candidates` (in order), leaving out those with a bad nonce or
-/// signature. `verify_sigs = false` is for callers that verified at admission.
+/// signature and failing ones whose signer cannot pay for the failure. `verify_sigs = false` is for callers that verified at admission.
 pub fn apply_block(
     state: &ChainState,
     g: &Genesis,
@@ -339,8 +367,17 @@ pub fn apply_block(
             continue;
         }
         let index = u32::try_from(txs.len()).unwrap_or(u32::MAX);
-        receipts.push(execute(&mut s, g, &tx, number, index));
-        txs.push(tx);
+        match execute(&mut s, g, &tx, number, index) {
+            Ok(r) => {
+                receipts.push(r);
+                txs.push(tx);
+            }
+            Err(error) => rejected.push(Rejected {
+                tx_hash: tx.hash(),
+                signer: tx.signer,
+                error,
+            }),
+        }
     }
     end_block(&mut s, g, number)?;
     let header = finish(&mut s, number, state.head_hash, time_ms, &txs)?;
@@ -385,13 +422,14 @@ pub fn import_block(
     let mut receipts = Vec::with_capacity(block.txs.len());
     for (i, tx) in block.txs.iter().enumerate() {
         admit(&s, genesis_hash, tx, true)?;
-        receipts.push(execute(
-            &mut s,
-            g,
-            tx,
-            number,
-            u32::try_from(i).unwrap_or(u32::MAX),
-        ));
+        let index = u32::try_from(i).unwrap_or(u32::MAX);
+        let receipt =
+            execute(&mut s, g, tx, number, index).map_err(|e| ChainError::UnpaidFailure {
+                number,
+                index,
+                reason: e.to_string(),
+            })?;
+        receipts.push(receipt);
     }
     end_block(&mut s, g, number)?;
     let header = finish(&mut s, number, state.head_hash, h.time_ms, &block.txs)?;

@@ -56,6 +56,12 @@ pub struct RpcChain {
 
 fn remote(op: &'static str) -> impl Fn(jsonrpsee::core::client::Error) -> ChainError {
     move |e| match e {
+        // Kinds a caller acts on come back as themselves.
+        jsonrpsee::core::client::Error::Call(obj)
+            if obj.code() == ChainError::FaucetDisabled.rpc_code() =>
+        {
+            ChainError::FaucetDisabled
+        }
         jsonrpsee::core::client::Error::Call(obj) => ChainError::Remote {
             code: obj.code(),
             message: obj.message().to_string(),

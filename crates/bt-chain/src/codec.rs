@@ -1,14 +1,15 @@
 //! The canonical transaction encoding: a small binary format, one way to write each value.
 //!
 //! ```text
-//! tx        := version:u8 (=1) signer:[u8;32] nonce:u64le call signature:[u8;64]
+//! tx        := version:u8 (=2) signer:[u8;32] genesis_tag:[u8;8] nonce:u64le call signature:[u8;64]
 //! call      := tag:u8 fields                    (see `Call` for the tag and field order)
 //! u16/u64   := little endian;  u128 := little endian (16 bytes)
 //! vec<T>    := len:u32le T*len                  (len bounded per field)
 //! bytes     := len:u32le u8*len                 (bounded)
 //! ```
-//! The signature covers `"bt-chain/tx/v1" ‖ genesis_hash ‖ encoding-without-signature`, so a
-//! transaction is bound to one chain. Decoding is strict: the whole input must be consumed,
+//! The signature covers `"bt-chain/tx/v2" ‖ genesis_hash ‖ encoding-without-signature`, so a
+//! transaction is bound to one chain; `genesis_tag` (the hash's first 8 bytes) lets a node name
+//! a transaction signed for another chain as such. Decoding is strict: the whole input must be consumed,
 //! every length is checked against its bound *before* allocating, unknown tags and versions are
 //! errors, and the total size is capped at [`MAX_TX_BYTES`]. A re-encode of a decoded
 //! transaction is byte-identical to its input (checked by property tests and the fuzz target).

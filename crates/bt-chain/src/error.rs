@@ -16,6 +16,14 @@ pub enum ChainError {
     BadAddress { address: String, reason: String },
     #[error("bad signature from {signer}")]
     BadSignature { signer: AccountId },
+    #[error(
+        "transaction from {signer} was signed for another chain (genesis {tx_genesis}…, this chain is {chain_genesis}…); fetch chain_genesisHash from this node and sign again"
+    )]
+    WrongChain {
+        signer: AccountId,
+        tx_genesis: String,
+        chain_genesis: String,
+    },
     #[error("nonce {got} from {signer} is stale or a replay; expected {expected}")]
     StaleNonce {
         signer: AccountId,
@@ -57,7 +65,9 @@ pub enum ChainError {
     ZeroAmount,
     #[error("arithmetic overflow in {0}")]
     Overflow(&'static str),
-    #[error("the faucet is disabled on this chain (ChainConfig::faucet_amount = 0)")]
+    #[error(
+        "this chain has no faucet: it is for development chains only (start the node with `bittensor chain start --dev`), or fund the account by a transfer"
+    )]
     FaucetDisabled,
     #[error(
         "{account} already holds {balance} rao, the faucet only tops up accounts below {limit}"
@@ -167,6 +177,14 @@ pub enum ChainError {
         got: String,
         expected: String,
     },
+    #[error(
+        "block {number}: transaction {index} fails ({reason}) and its signer cannot pay the failed-transaction fee"
+    )]
+    UnpaidFailure {
+        number: u64,
+        index: u32,
+        reason: String,
+    },
     #[error("epoch on subnet {netuid}")]
     Epoch {
         netuid: u16,
@@ -185,6 +203,10 @@ pub enum ChainError {
         stored: String,
         configured: String,
     },
+    #[error(
+        "database {path} has an older layout (the whole state as one value, transactions without a genesis tag) that this node cannot read or migrate; start the chain with a new --db (or delete this file)"
+    )]
+    OldDatabaseFormat { path: String },
     #[error("io ({op}): {reason}")]
     Io { op: &'static str, reason: String },
     #[error("rpc ({op}): {reason}")]
@@ -225,6 +247,8 @@ impl ChainError {
             Self::NotInstantMode(_) => 1005,
             Self::Timeout { .. } => 1006,
             Self::ShuttingDown => 1007,
+            Self::FaucetDisabled => 1008,
+            Self::WrongChain { .. } => 1009,
             _ => 1000,
         }
     }

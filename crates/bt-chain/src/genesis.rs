@@ -1,8 +1,15 @@
 //! Chain-wide parameters fixed at genesis, and the genesis state itself.
 //!
-//! Local use: the genesis endows `endowed` accounts, and the `Faucet` call tops any coldkey up
-//! to `faucet_amount` (default 1000 TAO) so a fresh wallet can create a subnet and register
-//! without a pre-funded key. Set `faucet_amount = 0` for a chain without a faucet.
+//! The genesis endows `endowed` accounts. Development chains ([`Genesis::local_dev`], the
+//! node's `--dev`) also have a faucet: the `Faucet` call tops any coldkey up to
+//! `faucet_amount` (1000 TAO) so a fresh wallet can create a subnet and register without a
+//! pre-funded key. Other chains have none (`faucet_amount = 0`): free money there would make
+//! every fee and burn meaningless.
+//!
+//! Every chain has its own genesis hash: the `seed` is part of the configuration the genesis
+//! block commits to, and a node picks a random one when none is configured (then keeps it in
+//! its database). Transactions sign over the genesis hash, so one signed for a chain is
+//! refused by every other.
 
 use crate::hash::{Hash, blake2_256};
 use crate::hparams::{Hyperparams, RAO_PER_TAO};
@@ -14,8 +21,13 @@ use serde::{Deserialize, Serialize};
 pub struct Genesis {
     /// Free balances at block 0.
     pub endowed: Vec<(AccountId, u64)>,
-    /// What the faucet tops an account up to (rao); 0 disables it.
+    /// What the faucet tops an account up to (rao); 0 (the default, every chain but
+    /// [`Genesis::local_dev`]) disables it.
     pub faucet_amount: u64,
+    /// What an included transaction whose call fails costs its signer (rao, burned). A
+    /// failing transaction whose signer cannot pay it is left out of the block instead, so
+    /// failures are never free to include. Default 0.001 TAO.
+    pub failed_tx_fee: u64,
     /// Emission per block per subnet (rao), distributed by each subnet's epoch.
     pub block_emission: u64,
     /// Burned to create a subnet (rao).
@@ -23,28 +35,33 @@ pub struct Genesis {
     pub max_subnets: u16,
     /// Hyperparameters a new subnet starts with (CONSENSUS.md defaults unless overridden).
     pub subnet_defaults: Hyperparams,
-    /// A free-form label so two local chains with the same settings get different genesis
-    /// hashes (and transactions signed for one are invalid on the other).
+    /// A free-form label, part of the genesis hash.
     pub chain_id: String,
+    /// Makes this chain's genesis hash its own (and so its transactions). `None` in a
+    /// configuration means "pick one": the store chooses a random seed for a new database and
+    /// reads the stored one back on restart (`Store::open`).
+    pub seed: Option<Hash>,
 }
 
 impl Default for Genesis {
     fn default() -> Self {
         Self {
             endowed: Vec::new(),
-            faucet_amount: 1000 * RAO_PER_TAO,
+            faucet_amount: 0,
+            failed_tx_fee: RAO_PER_TAO / 1000,
             block_emission: RAO_PER_TAO,
             subnet_creation_cost: 10 * RAO_PER_TAO,
             max_subnets: 64,
             subnet_defaults: Hyperparams::default(),
             chain_id: "bt-local".to_string(),
+            seed: None,
         }
     }
 }
 
 impl Genesis {
-    /// A genesis for tests and experiments: tempo `tempo`, commit-reveal off, no rate limits,
-    /// `min_allowed_weights` 1, short immunity, cheap registration.
+    /// A genesis for tests and experiments: a faucet of 1000 TAO, tempo `tempo`, commit-reveal
+    /// off, no rate limits, `min_allowed_weights` 1, short immunity, cheap registration.
     pub fn local_dev(tempo: u16) -> Self {
         let subnet_defaults = Hyperparams {
             tempo,
@@ -60,8 +77,19 @@ impl Genesis {
         };
         Self {
             subnet_defaults,
+            faucet_amount: 1000 * RAO_PER_TAO,
             ..Self::default()
         }
+    }
+
+    /// This genesis with a fresh random seed if it has none.
+    pub fn with_random_seed(mut self) -> Self {
+        if self.seed.is_none() {
+            let mut seed = [0u8; 32];
+            rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut seed);
+            self.seed = Some(seed);
+        }
+        self
     }
 
     /// Identifies the configuration (part of the genesis block's hash).

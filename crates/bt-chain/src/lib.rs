@@ -7,12 +7,19 @@
 //!   a [`ChainError`] variant. The per-tempo epoch calls `bt_consensus::epoch`.
 //! - **Transactions.** [`SignedTx`]: sr25519 (`substrate` context) over a canonical binary
 //!   encoding (see the `codec` module), a nonce per account, bound to the genesis hash.
+//!   Every chain's genesis hash is its own (a random or configured seed), so a transaction
+//!   signed for one chain is refused by another as [`ChainError::WrongChain`].
 //!   Coldkeys sign funds, stake and subnet operations; hotkeys sign weights, commits, reveals,
 //!   axons and proof-of-work registrations. An axon also carries the Ed25519 neuron and
 //!   synapse keys of the tensor protocol, bound to the hotkey by both keys' signatures
 //!   ([`axon`]).
-//! - **Storage.** [`store::Store`] keeps blocks, receipts and the state in redb; one write
-//!   transaction per block, so a crash loses no committed block and a restart resumes exactly.
+//! - **Storage.** [`store::Store`] keeps blocks, receipts and the state in redb, the state as
+//!   one row per account, stake, subnet and neuron, of which a block rewrites only those it
+//!   changed; one write transaction per block, so a crash loses no committed block and a
+//!   restart resumes exactly.
+//! - **Fees and the pool.** A transaction whose call fails pays `Genesis::failed_tx_fee`, or is
+//!   left out when its signer cannot pay; the pool refuses what would fail where the head state
+//!   tells (`admission`). The faucet exists on development chains only.
 //! - **Node.** [`ChainNode::start`] runs the authority (block timer or instant mode), a bounded
 //!   mempool and the JSON-RPC server (HTTP and WebSocket on one port);
 //!   [`NodeConfig::from_options`] makes its configuration from what an operator chooses
@@ -39,6 +46,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+mod admission;
 mod apply;
 pub mod axon;
 mod block;
@@ -58,6 +66,7 @@ mod producer;
 pub mod rpc;
 mod ss58;
 mod state;
+mod state_tables;
 pub mod store;
 mod tx;
 mod weights;

@@ -82,7 +82,7 @@ impl ChainNode {
             })?
             .header;
         let (shared, rx) = Shared::new(
-            config.genesis.clone(),
+            store.genesis().clone(),
             config.mode,
             store,
             state,

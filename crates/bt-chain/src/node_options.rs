@@ -3,6 +3,7 @@
 
 use crate::error::ChainError;
 use crate::genesis::Genesis;
+use crate::hash::Hash;
 use crate::hparams::HyperparamKey;
 use crate::node::{BlockMode, NodeConfig};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -18,8 +19,12 @@ pub struct NodeOptions {
     pub rpc_addr: SocketAddr,
     /// Tempo of new subnets; None keeps CONSENSUS.md's 360.
     pub tempo: Option<u16>,
-    /// `Genesis::local_dev` settings (commit-reveal off, no rate limits, cheap registration).
+    /// `Genesis::local_dev` settings: the faucet, commit-reveal off, no rate limits, cheap
+    /// registration. Without it the chain has no faucet.
     pub dev: bool,
+    /// The genesis seed (part of the genesis hash). None: a random one for a new database, the
+    /// stored one for an existing database.
+    pub genesis_seed: Option<Hash>,
 }
 
 impl Default for NodeOptions {
@@ -30,6 +35,7 @@ impl Default for NodeOptions {
             rpc_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 9944)),
             tempo: None,
             dev: false,
+            genesis_seed: None,
         }
     }
 }
@@ -47,6 +53,7 @@ impl NodeConfig {
         } else {
             Genesis::default()
         };
+        genesis.seed = opts.genesis_seed;
         if let Some(tempo) = opts.tempo {
             HyperparamKey::Tempo.apply(&mut genesis.subnet_defaults, u64::from(tempo), 0)?;
         }

@@ -7,6 +7,7 @@
 //! block. New heads go out on a bounded broadcast channel; a subscriber that falls behind is
 //! dropped, never buffered without limit.
 
+use crate::admission::precheck;
 use crate::block::{Header, MAX_BLOCK_TXS, Receipt, apply_block, check_nonce};
 use crate::error::ChainError;
 use crate::genesis::Genesis;
@@ -142,8 +143,10 @@ impl Shared {
             .await
             .map_err(|_| ChainError::ShuttingDown)??;
         let hash = tx.hash();
+        let head = self.state();
+        precheck(&head, &self.genesis, &tx.signer, &tx.call)?;
         let mut pending = lock(&self.pending_nonce);
-        let on_chain = self.state().nonce(&tx.signer);
+        let on_chain = head.nonce(&tx.signer);
         let expected = pending.get(&tx.signer).copied().unwrap_or(0).max(on_chain);
         check_nonce(&tx, expected)?;
         if tx.nonce - on_chain >= self.max_pending_per_account as u64 {
@@ -303,7 +306,7 @@ fn seal(sh: &Shared, txs: Vec<(SignedTx, Hash)>) -> Result<Header, ChainError> {
     )
     .and_then(|p| {
         sh.store
-            .commit_block(&p.block, &p.state, &p.receipts)
+            .commit_block(&p.block, &state, &p.state, &p.receipts)
             .map(|_| p)
     }) {
         Ok(p) => p,

@@ -112,7 +112,7 @@ impl Subnet {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChainState {
     /// Number of the last applied block (0 = genesis).
     pub block: u64,

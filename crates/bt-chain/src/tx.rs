@@ -12,8 +12,11 @@ use crate::hparams::{HyperparamKey, MAX_UIDS_CAP};
 use crate::keys::{AccountId, Keypair};
 use serde::{Deserialize, Serialize};
 
-const TX_VERSION: u8 = 1;
-const SIGN_DOMAIN: &[u8] = b"bt-chain/tx/v1";
+/// Version 2 added the genesis tag; version 1 transactions are refused as undecodable.
+const TX_VERSION: u8 = 2;
+const SIGN_DOMAIN: &[u8] = b"bt-chain/tx/v2";
+/// Bytes of the genesis hash a transaction carries in clear (see [`SignedTx::genesis_tag`]).
+pub const GENESIS_TAG_BYTES: usize = 8;
 /// Longest commit-reveal salt.
 pub const MAX_SALT_BYTES: usize = 64;
 const MAX_WEIGHTS: usize = MAX_UIDS_CAP as usize;
@@ -22,7 +25,8 @@ const MAX_WEIGHTS: usize = MAX_UIDS_CAP as usize;
 pub enum Call {
     /// Coldkey: move free balance.
     Transfer { dest: AccountId, amount: u64 },
-    /// Coldkey: local chains only, tops the signer up to `ChainConfig::faucet_amount`.
+    /// Coldkey: local chains only, development chains only (`Genesis::faucet_amount` > 0), tops the signer up to
+    /// `Genesis::faucet_amount`.
     Faucet,
     /// Coldkey: a new subnet owned by the signer; `owner_hotkey` becomes uid 0.
     CreateSubnet { owner_hotkey: AccountId },
@@ -272,16 +276,26 @@ impl Call {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignedTx {
     pub signer: AccountId,
+    /// The first bytes of the genesis hash it was signed for. The signature covers the whole
+    /// hash; the tag only lets a node tell "signed for another chain" apart from a bad
+    /// signature, and refuse it before spending a signature check.
+    pub genesis_tag: [u8; GENESIS_TAG_BYTES],
     pub nonce: u64,
     pub call: Call,
     pub signature: [u8; 64],
 }
 
 impl SignedTx {
-    fn unsigned_bytes(signer: &AccountId, nonce: u64, call: &Call) -> Vec<u8> {
+    fn unsigned_bytes(
+        signer: &AccountId,
+        genesis_tag: &[u8; GENESIS_TAG_BYTES],
+        nonce: u64,
+        call: &Call,
+    ) -> Vec<u8> {
         let mut w = Writer::new();
         w.u8(TX_VERSION);
         w.account(signer);
+        w.raw(genesis_tag);
         w.u64(nonce);
         call.encode_into(&mut w);
         w.buf
@@ -304,10 +318,12 @@ impl SignedTx {
         genesis: &Hash,
     ) -> Self {
         let signer = AccountId(pair.account().0);
-        let unsigned = Self::unsigned_bytes(&signer, nonce, &call);
+        let genesis_tag = genesis_tag(genesis);
+        let unsigned = Self::unsigned_bytes(&signer, &genesis_tag, nonce, &call);
         let signature = pair.sign(&Self::signing_payload(genesis, &unsigned));
         Self {
             signer,
+            genesis_tag,
             nonce,
             call,
             signature,
@@ -315,7 +331,7 @@ impl SignedTx {
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        let mut b = Self::unsigned_bytes(&self.signer, self.nonce, &self.call);
+        let mut b = Self::unsigned_bytes(&self.signer, &self.genesis_tag, self.nonce, &self.call);
         b.extend_from_slice(&self.signature);
         b
     }
@@ -336,21 +352,34 @@ impl SignedTx {
             )));
         }
         let signer = r.account("signer")?;
+        let mut genesis_tag = [0u8; GENESIS_TAG_BYTES];
+        genesis_tag.copy_from_slice(r.take(GENESIS_TAG_BYTES, "genesis tag")?);
         let nonce = r.u64("nonce")?;
         let call = Call::decode_from(&mut r)?;
         let signature = r.sig()?;
         r.finish()?;
         Ok(Self {
             signer,
+            genesis_tag,
             nonce,
             call,
             signature,
         })
     }
 
-    /// Checks the signature for this chain's genesis.
+    /// Checks the signature for this chain's genesis. A transaction tagged for another genesis
+    /// is [`ChainError::WrongChain`], without a signature check.
     pub fn verify(&self, genesis: &Hash) -> Result<(), ChainError> {
-        let unsigned = Self::unsigned_bytes(&self.signer, self.nonce, &self.call);
+        let ours = genesis_tag(genesis);
+        if self.genesis_tag != ours {
+            return Err(ChainError::WrongChain {
+                signer: self.signer,
+                tx_genesis: hex::encode(self.genesis_tag),
+                chain_genesis: hex::encode(ours),
+            });
+        }
+        let unsigned =
+            Self::unsigned_bytes(&self.signer, &self.genesis_tag, self.nonce, &self.call);
         if self
             .signer
             .verify(&Self::signing_payload(genesis, &unsigned), &self.signature)
@@ -367,6 +396,12 @@ impl SignedTx {
     pub fn hash(&self) -> Hash {
         blake2_256(&self.encode())
     }
+}
+
+fn genesis_tag(genesis: &Hash) -> [u8; GENESIS_TAG_BYTES] {
+    let mut tag = [0u8; GENESIS_TAG_BYTES];
+    tag.copy_from_slice(&genesis[..GENESIS_TAG_BYTES]);
+    tag
 }
 
 /// The commitment a `CommitWeights` carries: blake2b-256 of the canonical encoding of

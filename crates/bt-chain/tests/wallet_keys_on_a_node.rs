@@ -32,6 +32,7 @@ async fn wallet_keys_run_a_subnet_on_a_node_from_options() {
         tempo: Some(3),
         dev: true,
         db: Some(dir.path().join("db.redb")),
+        genesis_seed: None,
     };
     let node = ChainNode::start(NodeConfig::from_options(opts).unwrap())
         .await

@@ -41,9 +41,15 @@ pub enum ChainCommand {
         /// Tempo (blocks between epochs) of new subnets; CONSENSUS.md's 360 when absent.
         #[arg(long)]
         tempo: Option<u16>,
-        /// Development settings: commit-reveal off, no rate limits, cheap registration.
+        /// Development settings: the faucet (`subnet faucet`), commit-reveal off, no rate
+        /// limits, cheap registration. Without it the chain has no faucet.
         #[arg(long)]
         dev: bool,
+        /// The genesis seed (64 hex digits), which makes this chain's genesis hash, and so the
+        /// transactions signed for it, its own. Random for a new database when absent; an
+        /// existing database keeps its own.
+        #[arg(long = "genesis_seed", alias = "genesis-seed", value_parser = parse_seed)]
+        genesis_seed: Option<[u8; 32]>,
     },
 }
 
@@ -166,13 +172,20 @@ pub enum SubnetCommand {
         #[command(flatten)]
         wallet: WalletArgs,
     },
-    /// Top up the wallet's coldkey from the local chain's faucet.
+    /// Top up the wallet's coldkey from the faucet of a chain started with --dev (others have
+    /// none: exit code 2).
     Faucet {
         #[command(flatten)]
         endpoint: Endpoint,
         #[command(flatten)]
         wallet: WalletArgs,
     },
+}
+
+fn parse_seed(s: &str) -> Result<[u8; 32], String> {
+    let raw = hex::decode(s.trim_start_matches("0x")).map_err(|e| format!("not hex: {e}"))?;
+    raw.try_into()
+        .map_err(|v: Vec<u8>| format!("{} bytes, expected 32 (64 hex digits)", v.len()))
 }
 
 fn unreachable(e: ChainError) -> anyhow::Error {
@@ -209,6 +222,7 @@ pub async fn chain(
         port,
         tempo,
         dev,
+        genesis_seed,
     } = cmd;
     if !(block_time.is_finite() && block_time > 0.0 && block_time <= 3600.0) {
         return Err(CliError::Usage(format!(
@@ -226,6 +240,7 @@ pub async fn chain(
         rpc_addr: SocketAddr::new(host, port),
         tempo,
         dev,
+        genesis_seed,
     };
     let node = match NodeConfig::from_options(opts) {
         Ok(cfg) => ChainNode::start(cfg).await,
@@ -381,6 +396,10 @@ pub async fn subnet(cmd: SubnetCommand) -> Result<u8> {
             let balance = match chain.faucet(&cold).await {
                 Ok(_) | Err(ChainError::TxFailed { .. }) => {
                     bt_chain::NodeClient::balance(&chain, &cold.account()).await
+                }
+                // Not this chain's feature: the command does not apply here.
+                Err(e @ ChainError::FaucetDisabled) => {
+                    return Err(CliError::Usage(e.to_string()).into());
                 }
                 Err(e) => Err(e),
             }

@@ -119,11 +119,13 @@ pub(crate) fn classify_neuron_error(e: bt_neuron::NeuronError) -> anyhow::Error 
 }
 
 /// A `chain start` error, naming the flag to change: a port or database that cannot be opened
-/// is a port error; a zero block time or tempo is reported as the flag's value.
+/// is a port error; a zero block time or tempo is reported as the flag's value; a database of
+/// an older layout is a usage error (choose another --db).
 pub(crate) fn classify_chain_start_error(e: bt_chain::ChainError) -> anyhow::Error {
     use bt_chain::ChainError as E;
     match e {
         E::Io { .. } => CliError::PortInUse(format!("{e} (change --port or --db)")).into(),
+        E::OldDatabaseFormat { .. } => CliError::Usage(e.to_string()).into(),
         E::ZeroBlockInterval => anyhow::anyhow!(
             "hyperparameter --block_time = 0 rejected: must be positive; use --instant for \
              blocks on demand"

@@ -98,12 +98,14 @@ fn call() -> impl Strategy<Value = Call> {
 fn tx() -> impl Strategy<Value = SignedTx> {
     (
         account(),
+        any::<[u8; 8]>(),
         any::<u64>(),
         call(),
         proptest::collection::vec(any::<u8>(), 64),
     )
-        .prop_map(|(signer, nonce, call, sig)| SignedTx {
+        .prop_map(|(signer, genesis_tag, nonce, call, sig)| SignedTx {
             signer,
+            genesis_tag,
             nonce,
             call,
             signature: sig.try_into().unwrap(),
@@ -160,8 +162,9 @@ fn oversized_and_huge_length_prefixes_are_rejected_before_allocating() {
         Err(ChainError::TxTooLarge { .. })
     ));
     // A SetWeights claiming u32::MAX uids.
-    let mut b = vec![1u8];
+    let mut b = vec![2u8];
     b.extend([0u8; 32]);
+    b.extend([0u8; 8]);
     b.extend(0u64.to_le_bytes());
     b.push(9);
     b.extend(1u16.to_le_bytes());
@@ -169,9 +172,128 @@ fn oversized_and_huge_length_prefixes_are_rejected_before_allocating() {
     let e = SignedTx::decode(&b).unwrap_err();
     assert!(e.to_string().contains("exceeds"), "{e}");
     assert!(
-        SignedTx::decode(&[2u8])
+        SignedTx::decode(&[1u8])
             .unwrap_err()
             .to_string()
-            .contains("version")
+            .contains("version 1")
     );
+}
+
+/// One transaction per call, for the `tx_decode` fuzz target's seed corpus.
+fn seed_corpus() -> Vec<(&'static str, SignedTx)> {
+    let k = key("seed");
+    let a = key("seed-other").account();
+    let gh = [3u8; 32];
+    let uids = vec![0u16, 1, 2];
+    let values = vec![65535u16, 100, 7];
+    let identity = crate::AxonIdentity {
+        neuron_key: [1; 32],
+        synapse_key: [2; 32],
+        signature: [3; 64],
+    };
+    let calls = [
+        ("transfer", Call::Transfer { dest: a, amount: 5 }),
+        ("faucet", Call::Faucet),
+        ("create", Call::CreateSubnet { owner_hotkey: a }),
+        (
+            "hparam",
+            Call::SetHyperparam {
+                netuid: 1,
+                key: HyperparamKey::Tempo,
+                value: 10,
+            },
+        ),
+        (
+            "burn",
+            Call::BurnedRegister {
+                netuid: 1,
+                hotkey: a,
+            },
+        ),
+        (
+            "pow",
+            Call::PowRegister {
+                netuid: 1,
+                coldkey: a,
+                block_number: 3,
+                work_nonce: 9,
+            },
+        ),
+        (
+            "stake",
+            Call::AddStake {
+                hotkey: a,
+                amount: 5,
+            },
+        ),
+        (
+            "unstake",
+            Call::RemoveStake {
+                hotkey: a,
+                amount: 5,
+            },
+        ),
+        (
+            "axon",
+            Call::ServeAxon {
+                netuid: 1,
+                version: 1,
+                ip: 0x7f00_0001,
+                port: 8091,
+                ip_type: 4,
+                protocol: 4,
+                identity,
+            },
+        ),
+        (
+            "weights",
+            Call::SetWeights {
+                netuid: 1,
+                uids: uids.clone(),
+                values: values.clone(),
+                version_key: 0,
+            },
+        ),
+        (
+            "commit",
+            Call::CommitWeights {
+                netuid: 1,
+                commit: [4; 32],
+            },
+        ),
+        (
+            "reveal",
+            Call::RevealWeights {
+                netuid: 1,
+                uids,
+                values,
+                salt: vec![5; 8],
+                version_key: 0,
+            },
+        ),
+    ];
+    calls
+        .into_iter()
+        .map(|(name, c)| (name, SignedTx::sign(&k, 7, c, &gh)))
+        .collect()
+}
+
+/// The checked-in seed corpus decodes with today's format (a format change that forgets it
+/// fails here). `BT_WRITE_FUZZ_SEEDS=1` rewrites it.
+#[test]
+fn fuzz_seed_corpus_is_current() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/tx_decode");
+    let seeds = seed_corpus();
+    if std::env::var_os("BT_WRITE_FUZZ_SEEDS").is_some() {
+        for (name, tx) in &seeds {
+            std::fs::write(dir.join(name), tx.encode()).unwrap();
+        }
+    }
+    for (name, tx) in &seeds {
+        let stored = std::fs::read(dir.join(name)).unwrap();
+        let decoded = SignedTx::decode(&stored).unwrap_or_else(|e| {
+            panic!("seed {name} no longer decodes ({e}); rerun with BT_WRITE_FUZZ_SEEDS=1")
+        });
+        assert_eq!(decoded.call.name(), tx.call.name(), "seed {name}");
+    }
 }

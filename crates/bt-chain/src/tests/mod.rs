@@ -2,12 +2,14 @@
 //! epoch"), plus codec property tests.
 
 mod codec;
+mod fees;
 mod registration;
 mod rules;
+mod storage;
 mod weights;
 
 use crate::apply::apply_call;
-use crate::block::{Receipt, apply_block, genesis, import_block};
+use crate::block::{Receipt, Rejected, apply_block, genesis, import_block};
 use crate::error::ChainError;
 use crate::genesis::Genesis;
 use crate::hash::Hash;
@@ -62,20 +64,33 @@ impl H {
 
     /// One block with `txs`; asserts none was left out and that import reproduces it.
     pub fn block(&mut self, txs: Vec<SignedTx>) -> Vec<Receipt> {
+        let (receipts, rejected) = self.block_with_rejects(txs);
+        assert!(rejected.is_empty(), "rejected: {rejected:?}");
+        receipts
+    }
+
+    /// One block with `txs`, returning what was left out too (its signers' nonces resync).
+    pub fn block_with_rejects(&mut self, txs: Vec<SignedTx>) -> (Vec<Receipt>, Vec<Rejected>) {
         let p = apply_block(&self.s, &self.g, &self.gh, txs, self.s.time_ms + 1000, true).unwrap();
-        assert!(p.rejected.is_empty(), "rejected: {:?}", p.rejected);
         let (imported, receipts) = import_block(&self.s, &self.g, &self.gh, &p.block).unwrap();
         assert_eq!(imported, p.state);
         assert_eq!(receipts, p.receipts);
         self.s = p.state;
-        p.receipts
+        for r in &p.rejected {
+            self.nonces.insert(r.signer, self.s.nonce(&r.signer));
+        }
+        (p.receipts, p.rejected)
     }
 
-    /// Runs `call` in its own block and returns the rule's verdict as a string.
+    /// Runs `call` in its own block and returns the rule's verdict as a string, whether the
+    /// failure was included (and paid for) or left out (its signer could not pay).
     pub fn run(&mut self, k: &Keypair, call: Call) -> Result<(), String> {
         let tx = self.sign(k, call);
-        let r = self.block(vec![tx]).remove(0);
-        match r.error {
+        let (mut receipts, mut rejected) = self.block_with_rejects(vec![tx]);
+        if let Some(r) = rejected.pop() {
+            return Err(r.error.to_string());
+        }
+        match receipts.remove(0).error {
             None => Ok(()),
             Some(e) => Err(e),
         }

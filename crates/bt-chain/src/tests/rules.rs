@@ -100,7 +100,18 @@ fn signatures_are_checked_and_bound_to_the_genesis() {
         ChainError::BadSignature { .. }
     ));
     let other_chain = SignedTx::sign(&a, 0, Call::Faucet, &[9; 32]);
-    assert!(other_chain.verify(&h.gh).is_err());
+    assert!(matches!(
+        other_chain.verify(&h.gh),
+        Err(ChainError::WrongChain { .. })
+    ));
+    // Same tag, other hash: the signature still tells.
+    let mut near = h.gh;
+    near[31] ^= 1;
+    let near_chain = SignedTx::sign(&a, 0, Call::Faucet, &near);
+    assert!(matches!(
+        near_chain.verify(&h.gh),
+        Err(ChainError::BadSignature { .. })
+    ));
 }
 
 #[test]

@@ -7,6 +7,10 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod chain_node;
+pub mod cross_chain_replay;
+pub mod failed_tx_spam;
+pub mod faucet_non_dev;
 pub mod gossip;
 pub mod handshake_flood;
 pub mod http_bodies;
@@ -24,6 +28,9 @@ use bt_testnet::attack::AttackRow;
 pub async fn all() -> Vec<AttackRow> {
     vec![
         http_bodies::run().await.row,
+        failed_tx_spam::run().await.row,
+        cross_chain_replay::run().await.row,
+        faucet_non_dev::run().await.row,
         slowloris::run().await.row,
         nonce_flood::run().await.row,
         handshake_flood::run().await.row,
