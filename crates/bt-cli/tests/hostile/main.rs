@@ -9,7 +9,10 @@ mod attacks;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unverified_http_bodies_cost_at_most_the_budget() {
     let r = attacks::http_bodies::run().await;
-    eprintln!("{}", bt_testnet::attack::AttackRow::table(std::slice::from_ref(&r.row)));
+    eprintln!(
+        "{}",
+        bt_testnet::attack::AttackRow::table(std::slice::from_ref(&r.row))
+    );
     // Without the budget the axon would hold 60 × 16 MiB (960 MiB); with it, one address
     // holds at most 16 MiB (64 MiB for all addresses), plus allocator slack.
     let growth_mib = r.row.growth_kib() / 1024;
