@@ -7,12 +7,21 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod echo;
 pub mod http_bodies;
 pub mod target;
+pub mod tensor_flood;
+pub mod tensor_flood_response;
+pub mod text_pickle;
 
 use bt_testnet::attack::AttackRow;
 
 /// Every attack in turn (one at a time: each measures its target's memory alone).
 pub async fn all() -> Vec<AttackRow> {
-    vec![http_bodies::run().await.row]
+    vec![
+        http_bodies::run().await.row,
+        tensor_flood::run().await.row,
+        tensor_flood_response::run().await.row,
+        text_pickle::run().await.row,
+    ]
 }
