@@ -51,9 +51,10 @@ async fn many_empty_tensors_are_refused_before_decoding() {
     );
     for a in &r.answers {
         assert_eq!(a.code, tonic::Code::OutOfRange, "{a:?}");
+        // The cap the process was started with (`--max_tensors 128`).
         assert!(
             a.message
-                .contains("more than 256 tensors (limit max_tensors = 256)"),
+                .contains("more than 128 tensors (limit max_tensors = 128)"),
             "{a:?}"
         );
     }

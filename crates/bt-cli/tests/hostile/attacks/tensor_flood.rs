@@ -26,7 +26,7 @@ pub struct Report {
 
 pub async fn run() -> Report {
     let dir = tempfile::tempdir().unwrap();
-    let echo = EchoNeuron::start(dir.path(), &["--allow_unsigned"]).await;
+    let echo = EchoNeuron::start(dir.path(), &["--allow_unsigned", "--max_tensors", "128"]).await;
     let pid = echo.pid();
     let tensors = |bytes: usize| bytes / 2 - 64;
     let caller = NeuronKey::from_seed([7; 32]);
