@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bt_crypto::session::SessionVersion;
+use bt_wire::scan::DecodeLimits;
 
 /// HTTP/2 allows frames up to 2^24 − 1 bytes.
 pub const MAX_HTTP2_FRAME_SIZE: u32 = (1 << 24) - 1;
@@ -18,6 +19,13 @@ pub struct AxonConfig {
     /// Largest number of elements in any one tensor (and strings in a text tensor).
     /// Default 16 Mi elements.
     pub max_elements: usize,
+    /// Most tensors in one request, counted on its bytes before it is decoded: decoding costs
+    /// about a hundred bytes per tensor, which an empty tensor's two bytes on the wire do not
+    /// pay for. A request over it is answered `OUT_OF_RANGE`. Default 256.
+    pub max_tensors: usize,
+    /// Longest string or signature field of a request (keys, versions, the signature), checked
+    /// before decoding like `max_tensors`. Default 1 KiB.
+    pub max_field_bytes: usize,
     /// Requests served at once over all connections, counted from the moment a request's
     /// whole message is in (a request still arriving holds none, so slow senders cannot take
     /// them); the next one is answered `RESOURCE_EXHAUSTED`. Default 256.
@@ -139,6 +147,8 @@ impl Default for AxonConfig {
         Self {
             max_message_bytes: 64 << 20,
             max_elements: 16 << 20,
+            max_tensors: DecodeLimits::DEFAULT.max_tensors,
+            max_field_bytes: DecodeLimits::DEFAULT.max_field_bytes,
             max_in_flight: 256,
             max_requests_per_ip: 128,
             max_buffered_bytes: 1 << 30,
@@ -237,6 +247,18 @@ impl AxonConfig {
                     "{} is outside HTTP/2's 16384..={MAX_HTTP2_FRAME_SIZE}",
                     self.max_frame_size
                 ),
+            );
+        }
+        if self.max_tensors < 2 {
+            return bad(
+                "max_tensors",
+                "must be at least 2 (a Backward request carries an input and its gradient)".into(),
+            );
+        }
+        if self.max_field_bytes < 128 {
+            return bad(
+                "max_field_bytes",
+                format!("{} is below 128 (a key is 66 bytes)", self.max_field_bytes),
             );
         }
         if self.max_verify_batch == 0 {

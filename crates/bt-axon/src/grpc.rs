@@ -95,6 +95,7 @@ where
             let mut body = RequestBody::new(
                 tonic::body::Body::new(guarded),
                 shared.config.max_message_bytes,
+                shared.decode_limits(),
             );
             let metadata = MetadataMap::from_headers(parts.headers);
             Ok(

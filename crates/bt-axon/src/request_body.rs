@@ -3,6 +3,7 @@
 
 use bt_wire::TensorMessage;
 use bt_wire::framing::{FramingError, MessageReader};
+use bt_wire::scan::DecodeLimits;
 use http::HeaderMap;
 use http_body_util::BodyExt;
 use tonic::{Code, Status};
@@ -18,11 +19,16 @@ pub(crate) struct RequestBody {
 }
 
 impl RequestBody {
-    /// A body whose message may be at most `max_message_bytes` long.
-    pub(crate) fn new(body: tonic::body::Body, max_message_bytes: usize) -> Self {
+    /// A body whose message may be at most `max_message_bytes` long and hold at most what
+    /// `limits` allow (checked on its bytes, before it is decoded).
+    pub(crate) fn new(
+        body: tonic::body::Body,
+        max_message_bytes: usize,
+        limits: DecodeLimits,
+    ) -> Self {
         Self {
             body,
-            reader: MessageReader::new(max_message_bytes),
+            reader: MessageReader::with_limits(max_message_bytes, limits),
             trailers: None,
             ended: false,
         }
@@ -72,7 +78,8 @@ impl RequestBody {
 fn refusal(e: FramingError) -> Status {
     let code = match e {
         FramingError::Compressed => Code::Unimplemented,
-        FramingError::TooLarge { .. } => Code::OutOfRange,
+        // Over a size or count cap, like a message over the size limit (tonic's code for it).
+        FramingError::TooLarge { .. } | FramingError::OverLimit(_) => Code::OutOfRange,
         FramingError::TrailingData | FramingError::Truncated { .. } | FramingError::Decode(_) => {
             Code::InvalidArgument
         }

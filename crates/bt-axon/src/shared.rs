@@ -15,6 +15,7 @@ use bt_crypto::session::{SessionTable, SessionVersion};
 use bt_interfaces::Synapse;
 use bt_tensor::Limits;
 use bt_wire::TensorMessage;
+use bt_wire::scan::DecodeLimits;
 use tokio::sync::Semaphore;
 
 use crate::AxonConfig;
@@ -50,6 +51,16 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// What a request may hold, checked on its bytes before it is decoded (and so before it
+    /// is authenticated, whose digest covers decoded fields).
+    pub(crate) fn decode_limits(&self) -> DecodeLimits {
+        DecodeLimits {
+            max_tensors: self.config.max_tensors,
+            max_dims: self.limits.max_dims,
+            max_field_bytes: self.config.max_field_bytes,
+        }
+    }
+
     /// Monotonic nanoseconds for the session table (immune to wall-clock steps).
     pub(crate) fn now_ns(&self) -> u64 {
         u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)

@@ -77,3 +77,56 @@ async fn oversized_response_is_an_error() {
     assert!(err.message().contains("max_message_bytes"), "{err:?}");
     axon.shutdown(Duration::from_secs(5)).await.unwrap();
 }
+
+/// A request of many empty tensors (two bytes each on the wire, a hundred decoded) is refused
+/// on its bytes, before it is decoded, with the cap named; a signed one too (authentication
+/// needs the decoded fields, so the count comes first). The axon keeps serving.
+#[tokio::test]
+async fn too_many_tensors_are_refused_before_decoding() {
+    let key = synapse_key(1);
+    let config = AxonConfig {
+        max_tensors: 16,
+        ..unsigned_config()
+    };
+    let axon = start(config, vec![(key.clone(), Arc::new(EchoSynapse))]).await;
+    let mut c = client(axon.local_addr()).await;
+
+    let empties = bt_wire::TensorMessage {
+        synapse_key: key.clone(),
+        tensors: vec![bt_wire::Tensor::default(); 17],
+        ..Default::default()
+    };
+    let err = c
+        .forward(request(empties, Duration::from_secs(5)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::OutOfRange, "{err:?}");
+    assert!(
+        err.message()
+            .contains("more than 16 tensors (limit max_tensors = 16)"),
+        "{err:?}"
+    );
+
+    let long_key = "k".repeat(2000);
+    let err = c
+        .forward(request(
+            message(&long_key, vec![f32_tensor(&[1.0])]),
+            Duration::from_secs(5),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::OutOfRange, "{err:?}");
+    assert!(
+        err.message().contains("TensorMessage.synapse_key"),
+        "{err:?}"
+    );
+
+    let ok = c
+        .forward(request(
+            message(&key, vec![f32_tensor(&[0.5; 16])]),
+            Duration::from_secs(5),
+        ))
+        .await;
+    assert!(ok.is_ok(), "{ok:?}");
+    axon.shutdown(Duration::from_secs(5)).await.unwrap();
+}

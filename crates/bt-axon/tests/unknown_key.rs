@@ -1,4 +1,5 @@
 //! A request for a synapse this axon does not serve is answered NOT_FOUND, naming the key.
+//! A key longer than any key is refused before decoding.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 mod common;
 
@@ -28,7 +29,8 @@ async fn unknown_synapse_key_is_not_found() {
     assert_eq!(err.code(), Code::NotFound);
     assert!(err.message().contains(&other), "{}", err.message());
 
-    // Even a huge bogus key gets a short, well-formed answer.
+    // Even a huge bogus key gets a short, well-formed answer: refused on the raw bytes, before
+    // decoding, as longer than any key (`max_field_bytes`).
     let long = "x".repeat(100_000);
     let err = c
         .forward(request(
@@ -37,7 +39,12 @@ async fn unknown_synapse_key_is_not_found() {
         ))
         .await
         .unwrap_err();
-    assert_eq!(err.code(), Code::NotFound);
+    assert_eq!(err.code(), Code::OutOfRange);
+    assert!(
+        err.message().contains("max_field_bytes"),
+        "{}",
+        err.message()
+    );
     assert!(err.message().len() < 1024);
     axon.shutdown(Duration::from_secs(5)).await.unwrap();
 }

@@ -156,6 +156,11 @@ pub struct NeuronArgs {
         env = "BT_ALLOW_UNSIGNED"
     )]
     pub allow_unsigned: bool,
+    /// Most tensors in one request the axon decodes; counted on the raw bytes first, so a
+    /// request of many empty tensors is refused (`OUT_OF_RANGE`) before it costs memory.
+    /// Default 256.
+    #[arg(long = "max_tensors", alias = "max-tensors", env = "BT_MAX_TENSORS", value_parser = clap::value_parser!(u32).range(2..))]
+    pub max_tensors: Option<u32>,
     /// Port for Prometheus metrics (`/metrics`); off when absent.
     #[arg(long = "metrics_port", alias = "metrics-port", env = "BT_METRICS_PORT")]
     pub metrics_port: Option<u16>,

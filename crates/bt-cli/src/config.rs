@@ -42,6 +42,7 @@ pub struct NeuronFileConfig {
     pub max_steps: Option<usize>,
     pub wait_for_peers: Option<usize>,
     pub allow_unsigned: Option<bool>,
+    pub max_tensors: Option<u32>,
     pub metrics_port: Option<u16>,
     pub netuid: Option<u16>,
     pub role: Option<Role>,
@@ -247,6 +248,12 @@ impl Resolve for NeuronSettings {
             max_steps: args.max_steps.or(file.max_steps).unwrap_or(0),
             wait_for_peers: args.wait_for_peers.or(file.wait_for_peers).unwrap_or(0),
             allow_unsigned: args.allow_unsigned || file.allow_unsigned.unwrap_or(false),
+            max_tensors: args
+                .max_tensors
+                .or(file.max_tensors)
+                .map_or(bt_neuron::NeuronConfig::default().max_tensors, |n| {
+                    n as usize
+                }),
             metrics_port: args.metrics_port.or(file.metrics_port),
         })
     }

@@ -119,6 +119,7 @@ async fn attempt(inner: &Shared, spec: &mut CallSpec, phase: &AtomicU8) -> Outco
             spec.method,
             request,
             inner.cfg.max_message_size,
+            inner.cfg.decode_limits(),
         )
         .await;
         tensors = sent;

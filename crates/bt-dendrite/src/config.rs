@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use bt_crypto::session::SessionVersion;
 use bt_tensor::Limits;
+use bt_wire::scan::DecodeLimits;
 
 use crate::breaker::BreakerConfig;
 
@@ -53,6 +54,23 @@ pub struct DendriteConfig {
     pub session_version: SessionVersion,
     /// Bounds on every tensor a peer sends back.
     pub limits: Limits,
+    /// Most tensors in one response, counted on its bytes before it is decoded (with
+    /// `limits.max_dims` per tensor): a tensor costs about a hundred bytes decoded and two on
+    /// the wire, so a peer must not choose how many we decode. Default 256.
+    pub max_tensors: usize,
+    /// Longest string or signature field of a response, checked before decoding. Default 1 KiB.
+    pub max_field_bytes: usize,
+}
+
+impl DendriteConfig {
+    /// What a response may hold, checked on its bytes before it is decoded.
+    pub fn decode_limits(&self) -> DecodeLimits {
+        DecodeLimits {
+            max_tensors: self.max_tensors,
+            max_dims: self.limits.max_dims,
+            max_field_bytes: self.max_field_bytes,
+        }
+    }
 }
 
 impl Default for DendriteConfig {
@@ -76,6 +94,8 @@ impl Default for DendriteConfig {
             sessions: true,
             session_version: SessionVersion::LATEST,
             limits: Limits::DEFAULT,
+            max_tensors: DecodeLimits::DEFAULT.max_tensors,
+            max_field_bytes: DecodeLimits::DEFAULT.max_field_bytes,
         }
     }
 }

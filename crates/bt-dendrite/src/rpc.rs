@@ -7,6 +7,7 @@ use bt_crypto::RpcMethod;
 use bt_wire::TensorMessage;
 use bt_wire::body::ChunkedBody;
 use bt_wire::framing::{FramingError, MessageReader, encode_framed};
+use bt_wire::scan::DecodeLimits;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use http_body_util::BodyExt;
 use tonic::body::Body;
@@ -30,13 +31,15 @@ pub(crate) enum RpcError {
 }
 
 /// Sends `request` (its metadata as headers, its extensions to the channel's layers) and reads
-/// the one message of the answer, at most `max_message` bytes. Hands back the request's tensors
+/// the one message of the answer, at most `max_message` bytes and within `limits` (checked on
+/// its bytes before it is decoded). Hands back the request's tensors
 /// (the body shares their buffers), for a retry.
 pub(crate) async fn unary<S>(
     channel: &mut S,
     method: RpcMethod,
     request: tonic::Request<TensorMessage>,
     max_message: usize,
+    limits: DecodeLimits,
 ) -> (Result<Answer, RpcError>, Vec<bt_wire::Tensor>)
 where
     S: Service<http::Request<Body>, Response = http::Response<Body>>,
@@ -44,7 +47,8 @@ where
 {
     let (metadata, extensions, message) = request.into_parts();
     let body = ChunkedBody::new(encode_framed(&message), None);
-    let result = exchange(channel, method, metadata, extensions, body, max_message).await;
+    let reader = MessageReader::with_limits(max_message, limits);
+    let result = exchange(channel, method, metadata, extensions, body, reader).await;
     (result, message.tensors)
 }
 
@@ -54,7 +58,7 @@ async fn exchange<S>(
     metadata: tonic::metadata::MetadataMap,
     extensions: http::Extensions,
     body: ChunkedBody,
-    max_message: usize,
+    mut reader: MessageReader,
 ) -> Result<Answer, RpcError>
 where
     S: Service<http::Request<Body>, Response = http::Response<Body>>,
@@ -94,7 +98,6 @@ where
     if parts.status != StatusCode::OK {
         return Err(RpcError::Status(from_http_status(parts.status)));
     }
-    let mut reader = MessageReader::new(max_message);
     let mut message = None;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(RpcError::Status)?;

@@ -32,6 +32,9 @@ pub struct NeuronConfig {
     /// train together from their first step.
     pub wait_for_peers: usize,
     pub allow_unsigned: bool,
+    /// Most tensors in one request the axon decodes (checked on the raw bytes before decoding;
+    /// `AxonConfig::max_tensors`). Default 256.
+    pub max_tensors: usize,
     pub metrics_port: Option<u16>,
 }
 
@@ -52,6 +55,7 @@ impl Default for NeuronConfig {
             max_steps: 0,
             wait_for_peers: 0,
             allow_unsigned: false,
+            max_tensors: bt_axon::AxonConfig::default().max_tensors,
             metrics_port: None,
         }
     }

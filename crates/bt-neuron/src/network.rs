@@ -44,6 +44,7 @@ impl Network {
         let metagraph_key = identity.neuron_key()?;
         let axon_config = AxonConfig {
             allow_unsigned: cfg.allow_unsigned,
+            max_tensors: cfg.max_tensors,
             metrics_addr: cfg.metrics_port.map(|p| SocketAddr::new(listen, p)),
             ..AxonConfig::default()
         };

@@ -121,6 +121,15 @@ pub enum PickleError {
     #[error("pickle holds more than {max} strings")]
     TooManyStrings { max: usize },
 
+    #[error(
+        "reading the pickle's {strings} strings would take {cost} bytes, more than the {max} allowed (twice its size plus max_text_overhead)"
+    )]
+    TooCostly {
+        strings: usize,
+        cost: usize,
+        max: usize,
+    },
+
     #[error("pickle is {len} bytes, the limit is {max}")]
     TooLarge { len: usize, max: usize },
 

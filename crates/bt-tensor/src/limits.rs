@@ -12,15 +12,20 @@ pub struct Limits {
     pub max_bytes: usize,
     /// Reject floating point tensors holding NaN or ±infinity.
     pub require_finite: bool,
+    /// What reading a text tensor's strings ([`crate::Tensor::to_strings`],
+    /// [`crate::pickle::read_str_list`]) may allocate beyond twice its pickle's size: short
+    /// strings and memo back-references cost more as `String`s than pickled. Default 16 MiB.
+    pub max_text_overhead: usize,
 }
 
 impl Limits {
-    /// 8 dimensions, 16 Mi elements, 64 MiB, finite floats only.
+    /// 8 dimensions, 16 Mi elements, 64 MiB, finite floats only, 16 MiB text overhead.
     pub const DEFAULT: Limits = Limits {
         max_dims: 8,
         max_elements: 16 << 20,
         max_bytes: 64 << 20,
         require_finite: true,
+        max_text_overhead: 16 << 20,
     };
 }
 

@@ -11,7 +11,11 @@
 //! `LONG_BINGET` (CPython emits these for a string object that appears twice in the list),
 //! `APPEND`, `APPENDS`, `STOP`. The reader is bounded: the string count is capped by
 //! [`Limits::max_elements`], the input by [`Limits::max_bytes`], memo indices must be
-//! sequential, and strings are borrowed from the input, so memory stays proportional to it.
+//! sequential and each object memoized once, right after it was created (as CPython does).
+//! Checking a pickle ([`census`]) builds no list: it counts. A list is built only after the
+//! census shows it fits [`text_budget`] (twice the pickle's size plus
+//! [`Limits::max_text_overhead`]), back-references costing what their strings would: a two-byte
+//! `BINGET` of a long string cannot fan out into copies of it.
 //!
 //! The writer reproduces CPython's `pickle.dumps(list_of_str, protocol)` byte for byte
 //! (batches of 1000 `APPENDS`, `BINPUT` memo indices for protocol ≤ 3, 64 KiB frames and
@@ -44,63 +48,296 @@ const FRAME_SIZE_TARGET: usize = 64 * 1024;
 const FRAME_SIZE_MIN: usize = 4;
 const FRAME_HEADER_SIZE: usize = 9;
 
-/// Reads a pickled `list[str]` into owned strings.
-pub fn read_str_list(bytes: &[u8], limits: &Limits) -> Result<Vec<String>, PickleError> {
-    Ok(read_str_refs(bytes, limits)?
-        .into_iter()
-        .map(str::to_owned)
-        .collect())
+/// What a pickle holds, found without building its list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TextCensus {
+    /// Entries of the list, back-references included.
+    pub strings: usize,
+    /// UTF-8 bytes of every entry: a back-reference counts its string's length again, as an
+    /// owned copy of it would cost.
+    pub text_bytes: usize,
 }
 
-/// Reads a pickled `list[str]`, borrowing every string from `bytes` (no copies).
+/// Checks a pickled `list[str]` and counts its strings, allocating nothing: back-references
+/// are checked against the memo table's shape (its length, where the list is), not resolved.
+pub fn count_strings(bytes: &[u8], limits: &Limits) -> Result<usize, PickleError> {
+    let mut counter = Counter::default();
+    parse(bytes, limits, &mut counter, Memo::shape())?;
+    Ok(counter.census.strings)
+}
+
+/// Checks a pickled `list[str]` and measures it without building the list. Allocates only the
+/// memo table, sized by a first pass that allocates nothing (four bytes per memoized string;
+/// a string is at least three bytes pickled).
+pub fn census(bytes: &[u8], limits: &Limits) -> Result<TextCensus, PickleError> {
+    let mut counter = Counter::default();
+    let memo_len = parse(bytes, limits, &mut counter, Memo::shape())?;
+    let mut counter = Counter::default();
+    parse(bytes, limits, &mut counter, Memo::table(memo_len))?;
+    Ok(counter.census)
+}
+
+/// Reads a pickled `list[str]` into owned strings. Refused before anything is built if they
+/// would cost more than [`text_budget`] (each string its bytes plus a `String`, back-references
+/// included).
+pub fn read_str_list(bytes: &[u8], limits: &Limits) -> Result<Vec<String>, PickleError> {
+    let found = measure(bytes, limits)?;
+    let cost = found
+        .0
+        .strings
+        .saturating_mul(std::mem::size_of::<String>())
+        .saturating_add(found.0.text_bytes);
+    check_budget(bytes, limits, found.0, cost)?;
+    read_checked(bytes, limits, found, str::to_owned)
+}
+
+/// Reads a pickled `list[str]`, borrowing every string from `bytes` (no copies). Refused before
+/// anything is built if the list would cost more than [`text_budget`].
 pub fn read_str_refs<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Vec<&'a str>, PickleError> {
-    if bytes.len() > limits.max_bytes {
+    let mut counter = Counter::default();
+    let memo_len = parse(bytes, limits, &mut counter, Memo::shape())?;
+    let found = (counter.census, memo_len);
+    let cost = found.0.strings.saturating_mul(std::mem::size_of::<&str>());
+    check_budget(bytes, limits, found.0, cost)?;
+    read_checked(bytes, limits, found, |s| s)
+}
+
+/// [`census`], and the memo table's length.
+fn measure(bytes: &[u8], limits: &Limits) -> Result<(TextCensus, usize), PickleError> {
+    let mut counter = Counter::default();
+    let memo_len = parse(bytes, limits, &mut counter, Memo::shape())?;
+    let mut counter = Counter::default();
+    parse(bytes, limits, &mut counter, Memo::table(memo_len))?;
+    Ok((counter.census, memo_len))
+}
+
+/// What reading a pickle of `len` bytes may allocate for its strings: twice its size plus
+/// [`Limits::max_text_overhead`]. Short strings and back-references cost more decoded than
+/// pickled (a one-character string is three bytes pickled, a back-reference two, a `String`
+/// alone twenty-four), so without this a peer chooses our memory.
+pub fn text_budget(len: usize, limits: &Limits) -> usize {
+    len.saturating_mul(2)
+        .saturating_add(limits.max_text_overhead)
+}
+
+fn check_budget(
+    bytes: &[u8],
+    limits: &Limits,
+    found: TextCensus,
+    cost: usize,
+) -> Result<(), PickleError> {
+    let max = text_budget(bytes.len(), limits);
+    if cost > max {
+        return Err(PickleError::TooCostly {
+            strings: found.strings,
+            cost,
+            max,
+        });
+    }
+    Ok(())
+}
+
+/// The list of a pickle already measured as `found` (its census and memo length, so this parse
+/// cannot fail and allocates exactly), each string made into a `T` as it is read.
+fn read_checked<'a, T>(
+    bytes: &'a [u8],
+    limits: &Limits,
+    found: (TextCensus, usize),
+    make: fn(&'a str) -> T,
+) -> Result<Vec<T>, PickleError> {
+    let mut collector = Collector {
+        strings: Vec::with_capacity(found.0.strings),
+        make,
+    };
+    parse(bytes, limits, &mut collector, Memo::table(found.1))?;
+    Ok(collector.strings)
+}
+
+/// Runs the parser over `bytes`; the memo table's final length.
+fn parse<'a>(
+    bytes: &'a [u8],
+    limits: &Limits,
+    sink: &mut impl Sink<'a>,
+    memo: Memo,
+) -> Result<usize, PickleError> {
+    // Memo entries hold a string's offset in four bytes; the list is marked by `LIST_ENTRY`.
+    let max = limits.max_bytes.min(LIST_ENTRY as usize - 1);
+    if bytes.len() > max {
         return Err(PickleError::TooLarge {
             len: bytes.len(),
-            max: limits.max_bytes,
+            max,
         });
     }
     Parser {
         input: bytes,
         pos: 0,
         max_strings: limits.max_elements,
-        list: None,
-        pending: Vec::new(),
-        mark: None,
-        memo: Vec::new(),
+        strings: 0,
+        list: false,
+        pending: 0,
+        mark: false,
+        fresh: None,
+        memo,
+        sink,
     }
     .run()
 }
 
-#[derive(Clone, Copy)]
-enum MemoEntry<'a> {
+/// Where the parser sends the list's strings, in order, as they are pushed (every pushed string
+/// is appended before `STOP` or the pickle is refused, so push order is list order).
+/// A back-reference checked against the memo's shape alone comes as `None` (no bytes).
+trait Sink<'a> {
+    fn push(&mut self, offset: usize, s: Option<&'a [u8]>) -> Result<(), PickleError>;
+}
+
+#[derive(Default)]
+struct Counter {
+    census: TextCensus,
+}
+
+impl Sink<'_> for Counter {
+    fn push(&mut self, _offset: usize, s: Option<&[u8]>) -> Result<(), PickleError> {
+        self.census.strings += 1;
+        let len = s.map_or(0, <[u8]>::len);
+        self.census.text_bytes = self.census.text_bytes.saturating_add(len);
+        Ok(())
+    }
+}
+
+struct Collector<'a, T> {
+    strings: Vec<T>,
+    make: fn(&'a str) -> T,
+}
+
+impl<'a, T> Sink<'a> for Collector<'a, T> {
+    fn push(&mut self, offset: usize, s: Option<&'a [u8]>) -> Result<(), PickleError> {
+        let Some(s) = s else {
+            return Err(PickleError::Malformed {
+                offset,
+                what: "a back-reference read without its memo table",
+            });
+        };
+        // Validated by the census already; checked again rather than assumed (no `unsafe`),
+        // which costs time in proportion to the output the budget allowed.
+        let s = std::str::from_utf8(s).map_err(|e| PickleError::InvalidUtf8 {
+            offset,
+            valid_up_to: e.valid_up_to(),
+        })?;
+        self.strings.push((self.make)(s));
+        Ok(())
+    }
+}
+
+/// The memo entry of the list itself (a string's entry is its opcode's offset).
+const LIST_ENTRY: u32 = u32::MAX;
+
+/// The memo table, or only its shape. Checking a pickle needs the shape alone (how many
+/// entries, which one is the list); resolving back-references to their strings needs the
+/// table, built on a second pass with its length known from the first, so it never grows.
+enum Memo {
+    Shape { len: usize, list: Option<usize> },
+    Table(Vec<u32>),
+}
+
+/// What a memo index refers to.
+enum Target {
+    Missing,
     List,
-    Str(&'a str),
+    /// A string: its opcode's offset when the table is kept.
+    Str(Option<u32>),
+}
+
+impl Memo {
+    fn shape() -> Self {
+        Memo::Shape { len: 0, list: None }
+    }
+
+    fn table(len: usize) -> Self {
+        Memo::Table(Vec::with_capacity(len))
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Memo::Shape { len, .. } => *len,
+            Memo::Table(t) => t.len(),
+        }
+    }
+
+    /// Sets entry `i` (`i <= len`; `len` appends).
+    fn put(&mut self, i: usize, entry: u32) {
+        match self {
+            Memo::Shape { len, list } => {
+                if entry == LIST_ENTRY {
+                    *list = Some(i);
+                } else if *list == Some(i) {
+                    *list = None;
+                }
+                *len = (*len).max(i + 1);
+            }
+            Memo::Table(t) => match t.get_mut(i) {
+                Some(slot) => *slot = entry,
+                None => t.push(entry),
+            },
+        }
+    }
+
+    fn get(&self, i: usize) -> Target {
+        match self {
+            Memo::Shape { len, .. } if i >= *len => Target::Missing,
+            Memo::Shape { list, .. } if *list == Some(i) => Target::List,
+            Memo::Shape { .. } => Target::Str(None),
+            Memo::Table(t) => match t.get(i) {
+                None => Target::Missing,
+                Some(&LIST_ENTRY) => Target::List,
+                Some(&at) => Target::Str(Some(at)),
+            },
+        }
+    }
+}
+
+/// An object that was just created and may be memoized (once: CPython memoizes each object
+/// right after creating it, and nothing else).
+#[derive(Clone, Copy)]
+enum Fresh {
+    List,
+    Str(u32),
 }
 
 /// The pickle machine's stack, specialised to the only shape we accept:
-/// `[list, (mark,) str, str, …]`.
-struct Parser<'a> {
+/// `[list, (mark,) str, str, …]`. Only counts are kept; the strings go to the sink.
+struct Parser<'a, 's, S> {
     input: &'a [u8],
     pos: usize,
     max_strings: usize,
-    /// The list's items so far, once `EMPTY_LIST` has been seen.
-    list: Option<Vec<&'a str>>,
+    /// Strings pushed so far (appended or pending), back-references included.
+    strings: usize,
+    /// `EMPTY_LIST` has been seen.
+    list: bool,
     /// Strings pushed on the stack above the list, not yet appended.
-    pending: Vec<&'a str>,
+    pending: usize,
     /// Set between `MARK` and `APPENDS`.
-    mark: Option<usize>,
-    memo: Vec<MemoEntry<'a>>,
+    mark: bool,
+    fresh: Option<Fresh>,
+    /// One entry per memoized object: at most one per string opcode, plus the list.
+    memo: Memo,
+    sink: &'s mut S,
 }
 
-impl<'a> Parser<'a> {
-    fn run(mut self) -> Result<Vec<&'a str>, PickleError> {
+impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
+    fn run(mut self) -> Result<usize, PickleError> {
         loop {
             let offset = self.pos;
             let Some(&op) = self.input.get(offset) else {
                 return Err(PickleError::MissingStop { offset });
             };
             self.pos += 1;
+            // Only the opcode right after an object's creation may memoize it; a frame header
+            // may come between (CPython writes a large string outside any frame).
+            let fresh = if op == FRAME {
+                self.fresh
+            } else {
+                self.fresh.take()
+            };
             match op {
                 PROTO => {
                     let protocol = self.take_u8()?;
@@ -123,40 +360,39 @@ impl<'a> Parser<'a> {
                     }
                 }
                 EMPTY_LIST => {
-                    if self.list.is_some() || !self.pending.is_empty() || self.mark.is_some() {
+                    if self.list || self.pending != 0 || self.mark {
                         return Err(self.malformed(offset, "a second object besides the list"));
                     }
-                    self.list = Some(Vec::new());
+                    self.list = true;
+                    self.fresh = Some(Fresh::List);
                 }
                 MARK => {
-                    if self.list.is_none() || self.mark.is_some() || !self.pending.is_empty() {
+                    if !self.list || self.mark || self.pending != 0 {
                         return Err(self.malformed(offset, "MARK outside the list's APPENDS"));
                     }
-                    self.mark = Some(self.pending.len());
+                    self.mark = true;
                 }
-                SHORT_BINUNICODE => {
-                    let len = u64::from(self.take_u8()?);
-                    self.string(offset, len)?;
-                }
-                BINUNICODE => {
-                    let len = u64::from(self.take_u32()?);
-                    self.string(offset, len)?;
-                }
-                BINUNICODE8 => {
-                    let len = self.take_u64()?;
-                    self.string(offset, len)?;
+                SHORT_BINUNICODE | BINUNICODE | BINUNICODE8 => {
+                    let s = self.string_at(offset)?;
+                    std::str::from_utf8(s).map_err(|e| PickleError::InvalidUtf8 {
+                        offset,
+                        valid_up_to: e.valid_up_to(),
+                    })?;
+                    self.push_str(offset, Some(s))?;
+                    // `parse` refuses inputs whose offsets do not fit in a memo entry.
+                    self.fresh = u32::try_from(offset).ok().map(Fresh::Str);
                 }
                 MEMOIZE => {
                     let index = self.memo.len() as u64;
-                    self.memoize(offset, index)?;
+                    self.memoize(offset, index, fresh)?;
                 }
                 BINPUT => {
                     let index = u64::from(self.take_u8()?);
-                    self.memoize(offset, index)?;
+                    self.memoize(offset, index, fresh)?;
                 }
                 LONG_BINPUT => {
                     let index = u64::from(self.take_u32()?);
-                    self.memoize(offset, index)?;
+                    self.memoize(offset, index, fresh)?;
                 }
                 BINGET => {
                     let index = u64::from(self.take_u8()?);
@@ -167,36 +403,34 @@ impl<'a> Parser<'a> {
                     self.memo_get(offset, index)?;
                 }
                 APPEND => {
-                    if self.mark.is_some() || self.pending.len() != 1 {
+                    if !self.list || self.mark || self.pending != 1 {
                         return Err(
                             self.malformed(offset, "APPEND without exactly one str above the list")
                         );
                     }
-                    let (Some(list), Some(item)) = (self.list.as_mut(), self.pending.pop()) else {
-                        return Err(self.malformed(offset, "APPEND without a list"));
-                    };
-                    list.push(item);
+                    self.pending = 0;
                 }
                 APPENDS => {
-                    let (Some(list), Some(_)) = (self.list.as_mut(), self.mark.take()) else {
+                    if !self.list || !self.mark {
                         return Err(self.malformed(offset, "APPENDS without a list and a MARK"));
-                    };
-                    list.append(&mut self.pending);
+                    }
+                    self.mark = false;
+                    self.pending = 0;
                 }
                 STOP => {
-                    if self.mark.is_some() || !self.pending.is_empty() {
+                    if self.mark || self.pending != 0 {
                         return Err(
                             self.malformed(offset, "STOP with unappended items on the stack")
                         );
                     }
-                    let Some(list) = self.list.take() else {
+                    if !self.list {
                         return Err(self.malformed(offset, "STOP before any list"));
-                    };
+                    }
                     let extra = self.input.len() - self.pos;
                     if extra != 0 {
                         return Err(PickleError::TrailingBytes { offset, extra });
                     }
-                    return Ok(list);
+                    return Ok(self.memo.len());
                 }
                 other => {
                     return Err(PickleError::ForbiddenOpcode {
@@ -248,43 +482,53 @@ impl<'a> Parser<'a> {
         Ok(u64::from_le_bytes(self.take_array()?))
     }
 
-    fn push_str(&mut self, offset: usize, s: &'a str) -> Result<(), PickleError> {
-        if self.list.is_none() {
+    /// The bytes of the string whose opcode is at `offset`; leaves `pos` after it.
+    fn string_at(&mut self, offset: usize) -> Result<&'a [u8], PickleError> {
+        self.pos = offset + 1;
+        let len = match self.input.get(offset) {
+            Some(&SHORT_BINUNICODE) => u64::from(self.take_u8()?),
+            Some(&BINUNICODE) => u64::from(self.take_u32()?),
+            Some(&BINUNICODE8) => self.take_u64()?,
+            _ => return Err(self.malformed(offset, "a memo entry that is not a str")),
+        };
+        self.take(len)
+    }
+
+    fn push_str(&mut self, offset: usize, s: Option<&'a [u8]>) -> Result<(), PickleError> {
+        if !self.list {
             return Err(self.malformed(offset, "a str outside the list"));
         }
-        let count = self.list.as_ref().map_or(0, Vec::len) + self.pending.len();
-        if count >= self.max_strings {
+        if self.strings >= self.max_strings {
             return Err(PickleError::TooManyStrings {
                 max: self.max_strings,
             });
         }
-        self.pending.push(s);
-        Ok(())
+        self.strings += 1;
+        self.pending += 1;
+        self.sink.push(offset, s)
     }
 
-    fn string(&mut self, offset: usize, len: u64) -> Result<(), PickleError> {
-        let raw = self.take(len)?;
-        let s = std::str::from_utf8(raw).map_err(|e| PickleError::InvalidUtf8 {
-            offset,
-            valid_up_to: e.valid_up_to(),
-        })?;
-        self.push_str(offset, s)
-    }
-
-    fn memoize(&mut self, offset: usize, index: u64) -> Result<(), PickleError> {
-        let entry = if let Some(&s) = self.pending.last() {
-            MemoEntry::Str(s)
-        } else if self.list.is_some() && self.mark.is_none() {
-            MemoEntry::List
-        } else {
-            return Err(self.malformed(offset, "nothing to memoize"));
+    fn memoize(
+        &mut self,
+        offset: usize,
+        index: u64,
+        fresh: Option<Fresh>,
+    ) -> Result<(), PickleError> {
+        // CPython memoizes each new object once, right after creating it, numbering entries
+        // 0, 1, 2, …: anything else (a second entry for one object, a sparse index) would let a
+        // peer grow the memo table without sending strings, so it is refused. The table thus
+        // holds at most one entry per string opcode, plus the list.
+        let Some(fresh) = fresh else {
+            return Err(self.malformed(offset, "nothing new to memoize"));
         };
-        // CPython numbers memo entries 0, 1, 2, …; anything else would let a peer make us
-        // allocate a huge sparse table, so it is refused.
+        let entry = match fresh {
+            Fresh::List => LIST_ENTRY,
+            Fresh::Str(at) => at,
+        };
         let memo_len = self.memo.len();
         match usize::try_from(index) {
-            Ok(i) if i < memo_len => self.memo[i] = entry,
-            Ok(i) if i == memo_len => self.memo.push(entry),
+            // Re-putting an existing index is what CPython's unpickler allows too.
+            Ok(i) if i <= memo_len => self.memo.put(i, entry),
             _ => {
                 return Err(PickleError::BadMemo {
                     offset,
@@ -298,13 +542,17 @@ impl<'a> Parser<'a> {
 
     fn memo_get(&mut self, offset: usize, index: u64) -> Result<(), PickleError> {
         let memo_len = self.memo.len();
-        let entry = usize::try_from(index)
-            .ok()
-            .and_then(|i| self.memo.get(i).copied());
-        match entry {
-            Some(MemoEntry::Str(s)) => self.push_str(offset, s),
-            Some(MemoEntry::List) => Err(self.malformed(offset, "the list refers to itself")),
-            None => Err(PickleError::BadMemo {
+        let target = usize::try_from(index).map_or(Target::Missing, |i| self.memo.get(i));
+        match target {
+            Target::List => Err(self.malformed(offset, "the list refers to itself")),
+            Target::Str(None) => self.push_str(offset, None),
+            Target::Str(Some(at)) => {
+                let resume = self.pos;
+                let s = self.string_at(at as usize)?;
+                self.pos = resume;
+                self.push_str(offset, Some(s))
+            }
+            Target::Missing => Err(PickleError::BadMemo {
                 offset,
                 index,
                 memo_len,

@@ -319,22 +319,36 @@ impl Tensor {
     }
 
     /// The strings of a UTF8 text tensor (token-id text has no strings: that is an error).
+    /// Refused ([`PickleError::TooCostly`](crate::PickleError::TooCostly)) before anything is
+    /// built if the strings would take more than twice the pickle's size plus
+    /// [`Limits::max_text_overhead`] (default 16 MiB): a repeated string is pickled as a
+    /// two-byte back-reference but copied in full here.
     pub fn to_strings(&self) -> Result<Vec<String>, TensorError> {
-        Ok(self.str_refs()?.into_iter().map(str::to_owned).collect())
+        self.check_text()?;
+        Ok(pickle::read_str_list(&self.data, &Self::text_limits())?)
     }
 
-    /// The strings of a UTF8 text tensor, borrowed from its bytes.
+    /// The strings of a UTF8 text tensor, borrowed from its bytes (bounded as
+    /// [`to_strings`](Self::to_strings) is, for the list itself).
     pub fn str_refs(&self) -> Result<Vec<&str>, TensorError> {
+        self.check_text()?;
+        Ok(pickle::read_str_refs(&self.data, &Self::text_limits())?)
+    }
+
+    fn check_text(&self) -> Result<(), TensorError> {
         if self.dtype != DType::Utf8 {
             return Err(self.conversion("strings"));
         }
-        // Validated when the tensor was built; only the local-construction bound remains.
-        let limits = Limits {
+        Ok(())
+    }
+
+    /// Validated when the tensor was built; only the bound on what reading it builds remains.
+    fn text_limits() -> Limits {
+        Limits {
             max_elements: usize::MAX,
             max_bytes: usize::MAX,
             ..Limits::DEFAULT
-        };
-        Ok(pickle::read_str_refs(&self.data, &limits)?)
+        }
     }
 
     fn map_le<T: Element, U>(&self, f: impl Fn(T) -> U) -> Vec<U> {

@@ -478,3 +478,36 @@ mod pickle_rejections {
         );
     }
 }
+
+#[test]
+fn reading_more_than_the_text_budget() {
+    // Ten back-references to a 1 KiB string: 20 bytes pickled, 10 KiB as `String`s.
+    let mut p = vec![0x80, 4, b']', 0x94, b'(', b'X', 0, 4, 0, 0];
+    p.extend_from_slice(&[b'z'; 1024]);
+    p.push(0x94);
+    p.extend(std::iter::repeat_n([b'h', 1], 10).flatten());
+    p.extend_from_slice(b"e.");
+    let limits = Limits {
+        max_text_overhead: 0,
+        ..Limits::default()
+    };
+    let err = pickle::read_str_list(&p, &limits).unwrap_err();
+    assert_eq!(
+        err,
+        PickleError::TooCostly {
+            strings: 11,
+            cost: 11 * 24 + 11 * 1024,
+            max: 2 * p.len()
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "reading the pickle's 11 strings would take {} bytes, more than the {} allowed (twice its size plus max_text_overhead)",
+            11 * 24 + 11 * 1024,
+            2 * p.len()
+        )
+    );
+    assert_eq!(pickle::read_str_refs(&p, &limits).unwrap().len(), 11);
+    assert_eq!(pickle::census(&p, &limits).unwrap().text_bytes, 11 * 1024);
+}

@@ -19,6 +19,7 @@ use prost::Message;
 use prost::encoding::{self, WireType};
 
 use crate::field_numbers::{tensor as tensor_field, tensor_message as message_field};
+use crate::scan::{DecodeLimits, LimitError, ScanError, scan_tensor_message};
 use crate::{Tensor, TensorMessage};
 
 /// The gRPC length prefix: one flag byte (compressed or not) and a big-endian `u32` length.
@@ -40,6 +41,9 @@ pub enum FramingError {
     Truncated { got: usize, expected: usize },
     #[error("failed to decode the protobuf message: {0}")]
     Decode(#[from] prost::DecodeError),
+    /// The message holds more than [`DecodeLimits`] allow; it was not decoded.
+    #[error("the message was refused before decoding: {0}")]
+    OverLimit(#[from] LimitError),
 }
 
 /// `msg` with its gRPC prefix, as chunks to send in order. Large tensor buffers are shared,
@@ -138,7 +142,9 @@ fn top_fields_len(msg: &TensorMessage) -> usize {
 /// Collects a call's DATA frames and decodes its one message from them without copying the
 /// frames that hold tensor buffers. Memory is bounded by the message size limit: after the
 /// first frame, frames under [`SHARED_BUFFER_MIN`] are copied together (a peer sending one-byte
-/// frames cannot make us keep a list entry per byte), larger ones are kept as they are.
+/// frames cannot make us keep a list entry per byte), larger ones are kept as they are. Before
+/// decoding, the message is scanned against its [`DecodeLimits`] ([`crate::scan`]), so that its
+/// decode costs at most its size again plus a constant.
 #[derive(Debug)]
 pub struct MessageReader {
     chunks: VecDeque<Bytes>,
@@ -146,19 +152,27 @@ pub struct MessageReader {
     tail: BytesMut,
     buffered: usize,
     max_message: usize,
+    limits: DecodeLimits,
     /// The message's length, once its prefix is in.
     expected: Option<usize>,
     done: bool,
 }
 
 impl MessageReader {
-    /// A reader that refuses messages longer than `max_message` bytes.
+    /// A reader that refuses messages longer than `max_message` bytes or over the default
+    /// [`DecodeLimits`].
     pub fn new(max_message: usize) -> Self {
+        Self::with_limits(max_message, DecodeLimits::DEFAULT)
+    }
+
+    /// A reader that refuses messages longer than `max_message` bytes or over `limits`.
+    pub fn with_limits(max_message: usize, limits: DecodeLimits) -> Self {
         Self {
             chunks: VecDeque::new(),
             tail: BytesMut::new(),
             buffered: 0,
             max_message,
+            limits,
             expected: None,
             done: false,
         }
@@ -243,6 +257,13 @@ impl MessageReader {
         };
         self.buffered = 0;
         segments.advance(GRPC_PREFIX_LEN);
+        match scan_tensor_message(segments.cursor(), &self.limits) {
+            // A truncated field is left for prost to report in its own words: everything
+            // before it was within the limits, so the decode stays bounded until it fails.
+            Ok(_) | Err(ScanError::Truncated) => {}
+            Err(ScanError::Limit(e)) => return Err(e.into()),
+            Err(ScanError::Malformed(e)) => return Err(e.into()),
+        }
         Ok(Some(TensorMessage::decode(&mut segments)?))
     }
 
@@ -264,6 +285,65 @@ impl MessageReader {
     /// Entries held for the message so far (for tests of the memory bound).
     pub fn chunk_count(&self) -> usize {
         self.chunks.len() + usize::from(!self.tail.is_empty())
+    }
+}
+
+impl Segments {
+    /// A read-only view of what is left, for a scan that must not consume it.
+    fn cursor(&self) -> Cursor<'_> {
+        Cursor {
+            chunks: &self.chunks,
+            index: 0,
+            offset: 0,
+            remaining: self.remaining,
+        }
+    }
+}
+
+/// [`Segments`] read without being consumed: a position over the same chunks.
+struct Cursor<'a> {
+    chunks: &'a VecDeque<Bytes>,
+    index: usize,
+    offset: usize,
+    remaining: usize,
+}
+
+impl Buf for Cursor<'_> {
+    fn remaining(&self) -> usize {
+        self.remaining
+    }
+
+    fn chunk(&self) -> &[u8] {
+        self.chunks
+            .get(self.index)
+            .and_then(|c| c.get(self.offset..))
+            .unwrap_or(&[])
+    }
+
+    fn advance(&mut self, mut cnt: usize) {
+        assert!(cnt <= self.remaining, "advance past the end of the message");
+        self.remaining -= cnt;
+        while cnt > 0 {
+            let Some(front) = self.chunks.get(self.index) else {
+                return;
+            };
+            let left = front.len() - self.offset;
+            if left > cnt {
+                self.offset += cnt;
+                return;
+            }
+            cnt -= left;
+            self.index += 1;
+            self.offset = 0;
+        }
+        while self
+            .chunks
+            .get(self.index)
+            .is_some_and(|c| c.len() == self.offset)
+        {
+            self.index += 1;
+            self.offset = 0;
+        }
     }
 }
 

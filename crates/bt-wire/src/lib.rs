@@ -11,6 +11,7 @@
 
 pub mod body;
 pub mod framing;
+pub mod scan;
 
 mod generated {
     include!(concat!(env!("OUT_DIR"), "/_.rs"));

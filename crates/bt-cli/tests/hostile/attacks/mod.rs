@@ -9,6 +9,7 @@
 
 pub mod chain_node;
 pub mod cross_chain_replay;
+pub mod echo;
 pub mod failed_tx_spam;
 pub mod faucet_non_dev;
 pub mod gossip;
@@ -21,6 +22,9 @@ pub mod metagraph_squat;
 pub mod nonce_flood;
 pub mod slowloris;
 pub mod target;
+pub mod tensor_flood;
+pub mod tensor_flood_response;
+pub mod text_pickle;
 
 use bt_testnet::attack::AttackRow;
 
@@ -32,6 +36,9 @@ pub async fn all() -> Vec<AttackRow> {
         cross_chain_replay::run().await.row,
         faucet_non_dev::run().await.row,
         slowloris::run().await.row,
+        tensor_flood::run().await.row,
+        tensor_flood_response::run().await.row,
+        text_pickle::run().await.row,
         nonce_flood::run().await.row,
         handshake_flood::run().await.row,
         metagraph_squat::run().await.row,
