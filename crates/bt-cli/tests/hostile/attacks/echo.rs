@@ -1,66 +1,18 @@
-//! The Release-1 tensor protocol's targets: a `bittensor neuron echo` process, raw gRPC calls
-//! whose bytes the attack chooses (a client that built these messages as structs would spend
-//! what the attack wants the target to spend), and an honest dendrite that keeps calling.
+//! Raw calls on the Release-1 tensor protocol against an echo neuron (`target::EchoNeuron`):
+//! gRPC calls whose bytes the attack chooses (a client that built these messages as structs
+//! would spend what the attack wants the target to spend), and an honest dendrite that keeps
+//! calling.
 
-use std::path::Path;
 use std::time::Duration;
 
 use bt_crypto::{NeuronKey, RpcMethod};
 use bt_dendrite::{Dendrite, DendriteConfig, Endpoint};
 use bt_tensor::{Modality, Tensor};
-use bt_testnet::process::{ChildProcess, Line, Stream};
 use bt_wire::body::ChunkedBody;
 use bytes::{BufMut, Bytes, BytesMut};
 use http_body_util::BodyExt;
 use sha2::{Digest, Sha256};
 use tower::ServiceExt;
-
-use super::target::bittensor;
-
-/// A `bittensor neuron echo` process, its axon's address and synapse key.
-pub struct EchoNeuron {
-    pub process: ChildProcess,
-    pub addr: String,
-    pub synapse_key: String,
-}
-
-impl EchoNeuron {
-    pub async fn start(dir: &Path, extra: &[&str]) -> Self {
-        let mut cmd = bittensor();
-        cmd.args(["neuron", "echo", "--remote_ip", "127.0.0.1"])
-            .arg("--neuron_key")
-            .arg(dir.join("neuron.key"))
-            .args(extra);
-        let mut process = ChildProcess::spawn("echo", cmd).unwrap();
-        let ready = process
-            .wait_for_line(
-                0,
-                Duration::from_secs(60),
-                |l: &Line| match bt_neuron::report::parse(&l.text) {
-                    Some(bt_neuron::report::Event::Ready(r)) if l.stream == Stream::Stdout => {
-                        Some(r)
-                    }
-                    _ => None,
-                },
-            )
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        Self {
-            process,
-            addr: ready.axon,
-            synapse_key: ready.synapse_keys.first().cloned().unwrap(),
-        }
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.process.id().unwrap()
-    }
-
-    pub fn endpoint(&self) -> Endpoint {
-        let (host, port) = self.addr.rsplit_once(':').unwrap();
-        Endpoint::new(host, port.parse().unwrap(), self.synapse_key.clone())
-    }
-}
 
 /// An honest caller: a signed `Forward` of a small tensor through a real dendrite, echoed back.
 pub fn honest_forward(

@@ -70,6 +70,15 @@ impl EchoNeuron {
         self.process.id().unwrap()
     }
 
+    /// Where the axon's synapse is, for a dendrite.
+    pub fn endpoint(&self) -> Endpoint {
+        Endpoint::new(
+            self.axon.ip().to_string(),
+            self.axon.port(),
+            self.synapse_key.clone(),
+        )
+    }
+
     /// An honest caller from 127.0.0.1: one signed `Forward` of a small tensor, answered with
     /// that tensor within 2 s.
     pub fn honest_caller(&self) -> impl FnMut() -> CallFuture + Send + 'static {

@@ -8,9 +8,8 @@ use std::time::Duration;
 use bt_crypto::NeuronKey;
 use bt_testnet::attack::{AttackRow, HonestLoad, ProcStatus};
 
-use super::echo::{
-    EchoNeuron, RawAnswer, empty_tensors_request, honest_dendrite, honest_forward, raw_forward,
-};
+use super::echo::{RawAnswer, empty_tensors_request, honest_dendrite, honest_forward, raw_forward};
+use super::target::EchoNeuron;
 
 /// Under the echo neuron's 64 MiB message limit.
 pub const BIG: usize = 63 << 20;
@@ -25,8 +24,8 @@ pub struct Report {
 }
 
 pub async fn run() -> Report {
-    let dir = tempfile::tempdir().unwrap();
-    let echo = EchoNeuron::start(dir.path(), &["--allow_unsigned", "--max_tensors", "128"]).await;
+    let echo = EchoNeuron::start(&["--allow_unsigned", "--max_tensors", "128"]).await;
+    let axon = echo.axon.to_string();
     let pid = echo.pid();
     let tensors = |bytes: usize| bytes / 2 - 64;
     let caller = NeuronKey::from_seed([7; 32]);
@@ -43,10 +42,10 @@ pub async fn run() -> Report {
     ProcStatus::reset_peak(pid);
     let before = ProcStatus::read(pid).unwrap();
     let (a, b) = tokio::join!(
-        raw_forward(&echo.addr, vec![unsigned]),
-        raw_forward(&echo.addr, vec![signed])
+        raw_forward(&axon, vec![unsigned]),
+        raw_forward(&axon, vec![signed])
     );
-    let c = raw_forward(&echo.addr, vec![small]).await;
+    let c = raw_forward(&axon, vec![small]).await;
     let after = ProcStatus::read(pid).unwrap();
     let served = honest.stop().await;
     let answers = vec![a, b, c];

@@ -14,7 +14,8 @@ use bt_testnet::attack::{AttackRow, HonestLoad, ProcStatus};
 use bytes::Bytes;
 use tokio::net::TcpListener;
 
-use super::echo::{EchoNeuron, empty_tensors_request, honest_forward};
+use super::echo::{empty_tensors_request, honest_forward};
+use super::target::EchoNeuron;
 
 pub const RESPONSE: usize = 63 << 20;
 /// Calls answered by the malicious axon at once.
@@ -29,8 +30,7 @@ pub struct Report {
 }
 
 pub async fn run() -> Report {
-    let dir = tempfile::tempdir().unwrap();
-    let echo = EchoNeuron::start(dir.path(), &[]).await;
+    let echo = EchoNeuron::start(&[]).await;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let answer = empty_tensors_request("0x00", RESPONSE / 2 - 64, None);

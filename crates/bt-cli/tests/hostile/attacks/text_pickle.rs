@@ -9,7 +9,8 @@ use bt_crypto::{NeuronKey, RpcMethod};
 use bt_testnet::attack::{AttackRow, HonestLoad, ProcStatus};
 use bytes::Bytes;
 
-use super::echo::{EchoNeuron, RawAnswer, honest_dendrite, honest_forward, raw_forward};
+use super::echo::{RawAnswer, honest_dendrite, honest_forward, raw_forward};
+use super::target::EchoNeuron;
 
 /// 60 MiB of back-references to one string.
 pub const BACK_REFS: usize = 30 << 20;
@@ -26,8 +27,8 @@ pub struct Report {
 }
 
 pub async fn run() -> Report {
-    let dir = tempfile::tempdir().unwrap();
-    let echo = EchoNeuron::start(dir.path(), &[]).await;
+    let echo = EchoNeuron::start(&[]).await;
+    let axon = echo.axon.to_string();
     let pid = echo.pid();
     let caller = NeuronKey::from_seed([9; 32]);
 
@@ -51,8 +52,8 @@ pub async fn run() -> Report {
     );
     ProcStatus::reset_peak(pid);
     let before = ProcStatus::read(pid).unwrap();
-    let back_refs = raw_forward(&echo.addr, refs).await;
-    let one_char = raw_forward(&echo.addr, chars).await;
+    let back_refs = raw_forward(&axon, refs).await;
+    let one_char = raw_forward(&axon, chars).await;
     let after = ProcStatus::read(pid).unwrap();
     let served = honest.stop().await;
     let row = AttackRow::new(
