@@ -40,6 +40,13 @@ pub(crate) struct Admitted {
 pub(crate) struct Open {
     _conn_permit: Option<OwnedSemaphorePermit>,
     _from_ip: Option<PerKeyGuard<IpAddr>>,
+    shared: Arc<Shared>,
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.shared.open_requests.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 #[derive(Clone)]
@@ -124,6 +131,7 @@ where
             },
             None => None,
         };
+        shared.open_requests.fetch_add(1, Ordering::Relaxed);
         let timeout = grpc_timeout(req.headers()).map_or(shared.config.default_timeout, |t| {
             t.min(shared.config.default_timeout)
         });
@@ -131,6 +139,7 @@ where
             _guard: Arc::new(Open {
                 _conn_permit: conn_permit,
                 _from_ip: from_ip,
+                shared: shared.clone(),
             }),
             arrived,
             deadline: arrived + timeout - answer_margin(timeout),

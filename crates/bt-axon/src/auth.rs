@@ -159,7 +159,11 @@ impl Shared {
         if msg.signature.is_empty() {
             return self.anonymous(msg, method);
         }
-        let alone = self.in_flight.available_permits() + 1 >= self.config.max_in_flight;
+        // Requests still arriving count as company: they will be checked in a moment.
+        let alone = self
+            .open_requests
+            .load(std::sync::atomic::Ordering::Relaxed)
+            <= 1;
         self.metrics.signature_checked();
         let caller = self
             .verifier

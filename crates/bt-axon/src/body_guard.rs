@@ -9,7 +9,7 @@ use std::future::Future as _;
 use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -155,21 +155,26 @@ where
         if this.failed {
             return Poll::Ready(None);
         }
-        if this.deadline.as_mut().poll(cx).is_ready() {
-            this.failed = true;
-            return Poll::Ready(Some(Err(Status::deadline_exceeded(format!(
-                "the request's body did not arrive within {:?} of its headers \
-                 (the axon's body_timeout, or the client's deadline if sooner)",
-                this.allowed
-            )))));
-        }
-        let frame = match ready!(this.inner.as_mut().poll_frame(cx)) {
-            None => return Poll::Ready(None),
-            Some(Err(e)) => {
+        // The body first: the deadline's timer is only registered when the request would wait
+        // for bytes (a small request, whose bytes are all in, never pays for one).
+        let frame = match this.inner.as_mut().poll_frame(cx) {
+            Poll::Ready(None) => return Poll::Ready(None),
+            Poll::Ready(Some(Err(e))) => {
                 this.failed = true;
                 return Poll::Ready(Some(Err(Status::from_error(e.into()))));
             }
-            Some(Ok(frame)) => frame,
+            Poll::Ready(Some(Ok(frame))) => frame,
+            Poll::Pending => {
+                if this.deadline.as_mut().poll(cx).is_ready() {
+                    this.failed = true;
+                    return Poll::Ready(Some(Err(Status::deadline_exceeded(format!(
+                        "the request's body did not arrive within {:?} of its headers \
+                         (the axon's body_timeout, or the client's deadline if sooner)",
+                        this.allowed
+                    )))));
+                }
+                return Poll::Pending;
+            }
         };
         if let Some(data) = frame.data_ref()
             && let Err(refusal) = this.charge.add(data.len())

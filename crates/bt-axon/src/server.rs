@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -110,6 +110,7 @@ impl AxonBuilder {
         };
         let shared = Arc::new(Shared {
             in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
+            open_requests: AtomicUsize::new(0),
             requests_per_ip: PerKey::new(config.max_requests_per_ip),
             connections_per_ip: PerKey::new(config.max_connections_per_ip),
             bodies: BodyBudget::new(config.max_buffered_bytes, config.max_buffered_bytes_per_ip),

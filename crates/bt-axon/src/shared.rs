@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -32,6 +32,9 @@ pub(crate) struct Shared {
     pub(crate) metrics: Metrics,
     /// Requests being served (their message is in); taken in `service::handle`.
     pub(crate) in_flight: Arc<Semaphore>,
+    /// Requests open (admitted, not yet answered), arriving or being served: whether a
+    /// signature check has company to batch with.
+    pub(crate) open_requests: AtomicUsize,
     /// Requests open per source address, from headers to answer; taken at admission.
     pub(crate) requests_per_ip: Arc<PerKey<IpAddr>>,
     /// Connections open per source address; taken at accept.
