@@ -6,13 +6,26 @@
 
 mod attacks;
 
+use bt_testnet::attack::AttackRow;
+
+fn print(row: &AttackRow) {
+    eprintln!("{}", AttackRow::table(std::slice::from_ref(row)));
+}
+
+/// Every honest call made during the attack was served, and there were at least `min` of them.
+fn assert_all_served(row: &AttackRow, min: u64) {
+    let h = row.honest;
+    assert!(
+        h.total >= min && h.ok == h.total,
+        "honest calls during \"{}\": {h:?} (at least {min}, all served)",
+        row.attack
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unverified_http_bodies_cost_at_most_the_budget() {
     let r = attacks::http_bodies::run().await;
-    eprintln!(
-        "{}",
-        bt_testnet::attack::AttackRow::table(std::slice::from_ref(&r.row))
-    );
+    print(&r.row);
     // Without the budget the axon would hold 60 × 16 MiB (960 MiB); with it, one address
     // holds at most 16 MiB (64 MiB for all addresses), plus allocator slack.
     let growth_mib = r.row.growth_kib() / 1024;
@@ -23,25 +36,14 @@ async fn unverified_http_bodies_cost_at_most_the_budget() {
         "only {} of {attackers} refused",
         r.refused
     );
-    assert!(
-        r.row.honest.total > 0 && r.row.honest.ok == r.row.honest.total,
-        "honest v10 callers were not all served: {:?}",
-        r.row.honest
-    );
+    assert_all_served(&r.row, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalled_grpc_streams_do_not_starve_honest_callers() {
     let r = attacks::slowloris::run().await;
-    eprintln!(
-        "{}",
-        bt_testnet::attack::AttackRow::table(std::slice::from_ref(&r.row))
-    );
-    let honest = r.row.honest;
-    assert!(
-        honest.total >= 20 && honest.ok == honest.total,
-        "honest calls during the attack: {honest:?}"
-    );
+    print(&r.row);
+    assert_all_served(&r.row, 20);
     // Every stalled stream is ended by the axon within the attack: refused at once past the
     // address's request cap, or at the body deadline.
     assert_eq!(r.ended_by_axon, r.streams, "{}", r.row.outcome);
@@ -53,15 +55,8 @@ async fn stalled_grpc_streams_do_not_starve_honest_callers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn minted_keys_with_future_nonces_do_not_lock_out_new_callers() {
     let r = attacks::nonce_flood::run().await;
-    eprintln!(
-        "{}",
-        bt_testnet::attack::AttackRow::table(std::slice::from_ref(&r.row))
-    );
-    let honest = r.row.honest;
-    assert!(
-        honest.total >= 20 && honest.ok == honest.total,
-        "new honest callers during the flood: {honest:?}"
-    );
+    print(&r.row);
+    assert_all_served(&r.row, 20);
     // One address holds at most max_callers_per_ip (256) live entries; the flood's keys all
     // sign within one freshness window of each other... or go stale and are forgotten.
     let cap = u64::from(attacks::nonce_flood::ADDRESSES) * 256;
@@ -81,28 +76,14 @@ async fn minted_keys_with_future_nonces_do_not_lock_out_new_callers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_handshake_flood_keeps_sessions_in_use() {
     let r = attacks::handshake_flood::run().await;
-    eprintln!(
-        "{}",
-        bt_testnet::attack::AttackRow::table(std::slice::from_ref(&r.row))
-    );
-    let honest = r.row.honest;
-    assert!(
-        honest.total >= 20 && honest.ok == honest.total,
-        "honest calls during the flood: {honest:?}"
-    );
+    print(&r.row);
+    assert_all_served(&r.row, 20);
     assert_eq!(r.session_refusals, 0, "an honest session was pushed out");
     let cap = u64::from(attacks::handshake_flood::ADDRESSES) * attacks::handshake_flood::PER_IP;
     assert!(
         r.attacker_sessions <= cap,
         "{} attacker sessions",
         r.attacker_sessions
-    );
-}
-
-fn print(row: &bt_testnet::attack::AttackRow) {
-    eprintln!(
-        "{}",
-        bt_testnet::attack::AttackRow::table(std::slice::from_ref(row))
     );
 }
 
@@ -121,11 +102,7 @@ async fn metagraph_squat_cannot_take_a_victims_synapse_key() {
         "peak RSS grew {} KiB",
         r.row.growth_kib()
     );
-    assert!(
-        r.row.honest.total > 0 && r.row.honest.ok == r.row.honest.total,
-        "{:?}",
-        r.row.honest
-    );
+    assert_all_served(&r.row, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -141,11 +118,7 @@ async fn metagraph_address_flood_keeps_the_proven_peers() {
         "peak RSS grew {} KiB",
         r.row.growth_kib()
     );
-    assert!(
-        r.row.honest.total > 0 && r.row.honest.ok == r.row.honest.total,
-        "{:?}",
-        r.row.honest
-    );
+    assert_all_served(&r.row, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -157,11 +130,7 @@ async fn metagraph_amplifying_batch_costs_about_its_size() {
     let growth_mib = r.row.growth_kib() / 1024;
     assert!(growth_mib < 2 * 4 + 32, "peak RSS grew by {growth_mib} MiB");
     assert_eq!(r.answered, attacks::metagraph_batch::SENDS);
-    assert!(
-        r.row.honest.total > 0 && r.row.honest.ok == r.row.honest.total,
-        "{:?}",
-        r.row.honest
-    );
+    assert_all_served(&r.row, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -179,11 +148,7 @@ async fn metagraph_empty_batches_are_throttled_and_bounded() {
     assert!(r.throttled > 0);
     // A bounded sample: at most 256 definitions of at most ~1 KiB.
     assert!(r.largest < 256 * 1024, "an answer of {} bytes", r.largest);
-    assert!(
-        r.row.honest.total > 0 && r.row.honest.ok == r.row.honest.total,
-        "{:?}",
-        r.row.honest
-    );
+    assert_all_served(&r.row, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -216,42 +181,28 @@ async fn failed_transactions_are_paid_for_or_refused() {
     );
     let growth_mib = r.row.growth_kib() / 1024;
     assert!(growth_mib < 64, "node peak RSS grew by {growth_mib} MiB");
-    assert!(
-        r.row.honest.total > 0 && r.row.honest.ok == r.row.honest.total,
-        "honest readers were not all served: {:?}",
-        r.row.honest
-    );
+    assert_all_served(&r.row, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transaction_signed_for_one_chain_is_refused_by_another() {
     use attacks::cross_chain_replay as replay;
     let r = replay::run().await;
-    eprintln!(
-        "{}",
-        bt_testnet::attack::AttackRow::table(std::slice::from_ref(&r.row))
-    );
+    print(&r.row);
     assert_ne!(r.genesis_a, r.genesis_b, "two chains share a genesis hash");
     assert_eq!(r.refused_wrong_chain, replay::REPLAYS);
     assert_eq!(r.balance_b.0, r.balance_b.1);
     assert!(r.accepted_on_a, "the transaction is valid on its own chain");
     let growth_mib = r.row.growth_kib() / 1024;
     assert!(growth_mib < 64, "node peak RSS grew by {growth_mib} MiB");
-    assert!(
-        r.row.honest.total > 0 && r.row.honest.ok == r.row.honest.total,
-        "honest readers were not all served: {:?}",
-        r.row.honest
-    );
+    assert_all_served(&r.row, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_faucet_is_refused_on_a_chain_without_dev() {
     use attacks::faucet_non_dev as faucet;
     let r = faucet::run().await;
-    eprintln!(
-        "{}",
-        bt_testnet::attack::AttackRow::table(std::slice::from_ref(&r.row))
-    );
+    print(&r.row);
     assert_eq!(r.refused, faucet::CALLS);
     assert_eq!(r.minted, 0);
     assert_eq!(r.blocks.0, r.blocks.1, "a refused faucet call made a block");
@@ -259,11 +210,7 @@ async fn the_faucet_is_refused_on_a_chain_without_dev() {
     assert!(r.cli_stderr.contains("--dev"), "{}", r.cli_stderr);
     let growth_mib = r.row.growth_kib() / 1024;
     assert!(growth_mib < 64, "node peak RSS grew by {growth_mib} MiB");
-    assert!(
-        r.row.honest.total > 0 && r.row.honest.ok == r.row.honest.total,
-        "honest readers were not all served: {:?}",
-        r.row.honest
-    );
+    assert_all_served(&r.row, 1);
 }
 
 const MIB: u64 = 1 << 20;
@@ -274,10 +221,7 @@ const SLACK_MIB: u64 = 64;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_empty_tensors_are_refused_before_decoding() {
     let r = attacks::tensor_flood::run().await;
-    eprintln!(
-        "{}",
-        bt_testnet::attack::AttackRow::table(std::slice::from_ref(&r.row))
-    );
+    print(&r.row);
     // Decoded, each 63 MiB request took 5 GiB; counted first, a request costs its buffering.
     let growth_mib = r.row.growth_kib() / 1024;
     let bound = 2 * r.bytes_at_once / MIB + SLACK_MIB;
@@ -294,20 +238,13 @@ async fn many_empty_tensors_are_refused_before_decoding() {
             "{a:?}"
         );
     }
-    assert!(
-        r.row.honest.total > 0 && r.row.honest.ok == r.row.honest.total,
-        "honest Forward calls were not all served: {:?}",
-        r.row.honest
-    );
+    assert_all_served(&r.row, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_response_of_many_empty_tensors_is_refused_before_decoding() {
     let r = attacks::tensor_flood_response::run().await;
-    eprintln!(
-        "{}",
-        bt_testnet::attack::AttackRow::table(std::slice::from_ref(&r.row))
-    );
+    print(&r.row);
     let growth_mib = r.row.growth_kib() / 1024;
     let bound = 2 * r.bytes_at_once / MIB + SLACK_MIB;
     assert!(
@@ -321,20 +258,13 @@ async fn a_response_of_many_empty_tensors_is_refused_before_decoding() {
             "{o}"
         );
     }
-    assert!(
-        r.row.honest.total > 0 && r.row.honest.ok == r.row.honest.total,
-        "honest Forward calls were not all served: {:?}",
-        r.row.honest
-    );
+    assert_all_served(&r.row, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn text_pickles_are_counted_not_built() {
     let r = attacks::text_pickle::run().await;
-    eprintln!(
-        "{}",
-        bt_testnet::attack::AttackRow::table(std::slice::from_ref(&r.row))
-    );
+    print(&r.row);
     // Built as a list, the back-references took +868 MiB and the 1-char strings +685 MiB.
     let growth_mib = r.row.growth_kib() / 1024;
     let bound = 2 * r.largest / MIB + SLACK_MIB;
@@ -358,9 +288,5 @@ async fn text_pickles_are_counted_not_built() {
     // Valid text: served, echoed back whole.
     assert_eq!(r.one_char.code, tonic::Code::Ok, "{:?}", r.one_char);
     assert!(r.one_char.response_bytes > 48 << 20, "{:?}", r.one_char);
-    assert!(
-        r.row.honest.total > 0 && r.row.honest.ok == r.row.honest.total,
-        "honest Forward calls were not all served: {:?}",
-        r.row.honest
-    );
+    assert_all_served(&r.row, 1);
 }
