@@ -5,20 +5,15 @@
 //! in use; now a session used within `session_protect_recent` is never dropped for another
 //! caller's, and one address holds at most `max_sessions_per_ip` sessions.
 
-use std::net::{IpAddr, Ipv4Addr};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bt_crypto::session::{ACCEPT_HEADER, OFFER_HEADER, SessionInitiator};
 use bt_crypto::{NeuronKey, RpcMethod};
-use bt_tensor::{Modality, Tensor};
 use bt_testnet::attack::{AttackRow, HonestLoad, ProcStatus};
 use bt_wire::TensorMessage;
-use bt_wire::bittensor_client::BittensorClient;
 use prost::Message as _;
 
-use super::target::{EchoNeuron, channel_from, metric};
+use super::target::{EchoNeuron, metric, minted_key_flood};
 
 pub const ADDRESSES: u8 = 4;
 const IN_FLIGHT: usize = 8;
@@ -42,61 +37,21 @@ pub async fn run() -> Report {
     let before = ProcStatus::read(pid).unwrap();
     let honest = HonestLoad::start(Duration::from_millis(100), neuron.honest_caller());
 
-    let sessions = Arc::new(AtomicU64::new(0));
-    let sent = Arc::new(AtomicU64::new(0));
-    let bytes = Arc::new(AtomicU64::new(0));
-    let deadline = Instant::now() + DURATION;
-    let mut workers = Vec::new();
-    for a in 0..ADDRESSES {
-        let channel = channel_from(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + a)), neuron.axon).await;
-        for _ in 0..IN_FLIGHT {
-            let (channel, key) = (channel.clone(), neuron.synapse_key.clone());
-            let (sessions, sent, bytes) = (sessions.clone(), sent.clone(), bytes.clone());
-            workers.push(tokio::spawn(async move {
-                let mut client = BittensorClient::new(channel);
-                let x = Tensor::from_f32(&[1, 1], &[1.0], Modality::Tensor).unwrap();
-                while Instant::now() < deadline {
-                    let me = NeuronKey::generate();
-                    let mut msg = TensorMessage {
-                        synapse_key: key.clone(),
-                        tensors: vec![bt_tensor::encode(&x)],
-                        ..TensorMessage::default()
-                    };
-                    bt_crypto::sign_request(
-                        &me,
-                        &mut msg,
-                        RpcMethod::Forward,
-                        bt_crypto::unix_nanos(),
-                    );
-                    let offer = SessionInitiator::generate()
-                        .offer(&me, &bt_crypto::message_digest(&msg, RpcMethod::Forward));
-                    bytes.fetch_add(msg.encoded_len() as u64 + 200, Ordering::Relaxed);
-                    let mut req = tonic::Request::new(msg);
-                    req.metadata_mut()
-                        .insert(OFFER_HEADER, offer.encode().parse().unwrap());
-                    sent.fetch_add(1, Ordering::Relaxed);
-                    if let Ok(resp) = client.forward(req).await
-                        && resp.metadata().get(ACCEPT_HEADER).is_some()
-                    {
-                        sessions.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            }));
-        }
-    }
-    for w in workers {
-        w.await.unwrap();
-    }
+    let flood = minted_key_flood(&neuron, ADDRESSES, IN_FLIGHT, DURATION, offering, |r| {
+        r.as_ref()
+            .is_ok_and(|resp| resp.metadata().get(ACCEPT_HEADER).is_some())
+    })
+    .await;
     let served = honest.stop().await;
     let after = ProcStatus::read(pid).unwrap();
     let session_refusals = metric(&metrics, "bt_axon_session_refusals_total").await;
-    let attacker_sessions = sessions.load(Ordering::Relaxed);
+    let attacker_sessions = flood.hits;
     let row = AttackRow::new(
         format!(
             "session handshakes by {} minted keys from {ADDRESSES} addresses",
-            sent.load(Ordering::Relaxed)
+            flood.sent
         ),
-        bytes.load(Ordering::Relaxed),
+        flood.bytes,
         &before,
         &after,
         served,
@@ -110,4 +65,19 @@ pub async fn run() -> Report {
         attacker_sessions,
         session_refusals,
     }
+}
+
+/// Signed by a key minted for it, offering that key a session.
+fn offering(mut msg: TensorMessage) -> (tonic::Request<TensorMessage>, u64) {
+    let me = NeuronKey::generate();
+    bt_crypto::sign_request(&me, &mut msg, RpcMethod::Forward, bt_crypto::unix_nanos());
+    let offer = SessionInitiator::generate()
+        .offer(&me, &bt_crypto::message_digest(&msg, RpcMethod::Forward))
+        .encode();
+    let bytes = (msg.encoded_len() + OFFER_HEADER.len() + offer.len()) as u64;
+    let mut request = tonic::Request::new(msg);
+    request
+        .metadata_mut()
+        .insert(OFFER_HEADER, offer.parse().unwrap());
+    (request, bytes)
 }

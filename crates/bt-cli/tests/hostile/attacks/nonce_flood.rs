@@ -6,19 +6,14 @@
 //! replay. Now a caller is forgotten only when its nonces are stale, nothing live is evicted,
 //! and one address holds at most `max_callers_per_ip` entries.
 
-use std::net::{IpAddr, Ipv4Addr};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bt_crypto::{NeuronKey, RpcMethod};
-use bt_tensor::{Modality, Tensor};
 use bt_testnet::attack::{AttackRow, HonestLoad, ProcStatus};
 use bt_wire::TensorMessage;
-use bt_wire::bittensor_client::BittensorClient;
 use prost::Message as _;
 
-use super::target::{EchoNeuron, channel_from};
+use super::target::{EchoNeuron, minted_key_flood};
 
 pub const ADDRESSES: u8 = 4;
 /// Requests in flight per attacking address.
@@ -39,56 +34,19 @@ pub async fn run() -> Report {
     let before = ProcStatus::read(pid).unwrap();
     let honest = HonestLoad::start(Duration::from_millis(100), neuron.newcomer_caller());
 
-    let sent = Arc::new(AtomicU64::new(0));
-    let accepted = Arc::new(AtomicU64::new(0));
-    let bytes = Arc::new(AtomicU64::new(0));
-    let deadline = Instant::now() + DURATION;
-    let mut workers = Vec::new();
-    for a in 0..ADDRESSES {
-        let channel = channel_from(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + a)), neuron.axon).await;
-        for _ in 0..IN_FLIGHT {
-            let (channel, key) = (channel.clone(), neuron.synapse_key.clone());
-            let (sent, accepted, bytes) = (sent.clone(), accepted.clone(), bytes.clone());
-            workers.push(tokio::spawn(async move {
-                let mut client = BittensorClient::new(channel);
-                let x = Tensor::from_f32(&[1, 1], &[1.0], Modality::Tensor).unwrap();
-                while Instant::now() < deadline {
-                    let mut msg = TensorMessage {
-                        synapse_key: key.clone(),
-                        tensors: vec![bt_tensor::encode(&x)],
-                        ..TensorMessage::default()
-                    };
-                    let edge = bt_crypto::unix_nanos() + 1_900_000_000;
-                    bt_crypto::sign_request(
-                        &NeuronKey::generate(),
-                        &mut msg,
-                        RpcMethod::Forward,
-                        edge,
-                    );
-                    bytes.fetch_add(msg.encoded_len() as u64, Ordering::Relaxed);
-                    sent.fetch_add(1, Ordering::Relaxed);
-                    if client.forward(msg).await.is_ok() {
-                        accepted.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            }));
-        }
-    }
-    for w in workers {
-        w.await.unwrap();
-    }
+    let flood = minted_key_flood(&neuron, ADDRESSES, IN_FLIGHT, DURATION, at_the_edge, |r| {
+        r.is_ok()
+    })
+    .await;
     let served = honest.stop().await;
     let after = ProcStatus::read(pid).unwrap();
-    let (attacker_sent, attacker_accepted) = (
-        sent.load(Ordering::Relaxed),
-        accepted.load(Ordering::Relaxed),
-    );
+    let (attacker_sent, attacker_accepted) = (flood.sent, flood.hits);
     let row = AttackRow::new(
         format!(
             "nonce flood: {attacker_sent} requests by minted keys at now+1.9 s from \
              {ADDRESSES} addresses"
         ),
-        bytes.load(Ordering::Relaxed),
+        flood.bytes,
         &before,
         &after,
         served,
@@ -102,4 +60,12 @@ pub async fn run() -> Report {
         attacker_accepted,
         attacker_sent,
     }
+}
+
+/// Signed by a key minted for it, with a nonce at the edge of the axon's future window.
+fn at_the_edge(mut msg: TensorMessage) -> (tonic::Request<TensorMessage>, u64) {
+    let edge = bt_crypto::unix_nanos() + 1_900_000_000;
+    bt_crypto::sign_request(&NeuronKey::generate(), &mut msg, RpcMethod::Forward, edge);
+    let bytes = msg.encoded_len() as u64;
+    (tonic::Request::new(msg), bytes)
 }

@@ -13,6 +13,8 @@ use bt_http::builtin::Dummy;
 use bt_neuron::report::Event;
 use bt_tensor::{Modality, Tensor};
 use bt_testnet::process::{ChildProcess, Line, Stream};
+use bt_wire::TensorMessage;
+use bt_wire::bittensor_client::BittensorClient;
 
 pub fn bittensor() -> tokio::process::Command {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_bittensor"))
@@ -226,4 +228,64 @@ pub async fn metric(addr: &str, name: &str) -> u64 {
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
         .unwrap_or_else(|| panic!("no {name} in the metrics:\n{text}"))
+}
+
+/// What a [`minted_key_flood`] sent and how much of it the target let through.
+pub struct Flood {
+    pub sent: u64,
+    pub bytes: u64,
+    /// Answers that `hit` counted.
+    pub hits: u64,
+}
+
+/// `Forward` calls on `neuron`'s synapse from 127.0.0.2 … (one connection per address,
+/// `in_flight` calls at a time on each) until `duration` has passed. `make` turns each fresh
+/// one-element message into the attack's request and says how many bytes it sends; `hit` says
+/// whether an answer counts as the target letting it through.
+pub async fn minted_key_flood(
+    neuron: &EchoNeuron,
+    addresses: u8,
+    in_flight: usize,
+    duration: Duration,
+    make: fn(TensorMessage) -> (tonic::Request<TensorMessage>, u64),
+    hit: fn(&Result<tonic::Response<TensorMessage>, tonic::Status>) -> bool,
+) -> Flood {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let sent = Arc::new(AtomicU64::new(0));
+    let hits = Arc::new(AtomicU64::new(0));
+    let bytes = Arc::new(AtomicU64::new(0));
+    let deadline = std::time::Instant::now() + duration;
+    let mut workers = Vec::new();
+    for a in 0..addresses {
+        let from = std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 2 + a));
+        let channel = channel_from(from, neuron.axon).await;
+        for _ in 0..in_flight {
+            let (channel, key) = (channel.clone(), neuron.synapse_key.clone());
+            let (sent, hits, bytes) = (sent.clone(), hits.clone(), bytes.clone());
+            workers.push(tokio::spawn(async move {
+                let mut client = BittensorClient::new(channel);
+                let x = Tensor::from_f32(&[1, 1], &[1.0], Modality::Tensor).unwrap();
+                while std::time::Instant::now() < deadline {
+                    let (request, n) = make(TensorMessage {
+                        synapse_key: key.clone(),
+                        tensors: vec![bt_tensor::encode(&x)],
+                        ..TensorMessage::default()
+                    });
+                    bytes.fetch_add(n, Ordering::Relaxed);
+                    sent.fetch_add(1, Ordering::Relaxed);
+                    if hit(&client.forward(request).await) {
+                        hits.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }));
+        }
+    }
+    for w in workers {
+        w.await.unwrap();
+    }
+    Flood {
+        sent: sent.load(Ordering::Relaxed),
+        bytes: bytes.load(Ordering::Relaxed),
+        hits: hits.load(Ordering::Relaxed),
+    }
 }
