@@ -73,6 +73,27 @@ impl Dataset {
         })
     }
 
+    /// A dataset of already normalized images (`labels.len() × dim` values).
+    pub fn from_normalized(images: Vec<f32>, labels: Vec<u8>, dim: usize) -> Result<Self> {
+        if dim == 0 || images.len() != labels.len() * dim {
+            return Err(NnError::Dataset(format!(
+                "{} values for {} labels of dimension {dim}",
+                images.len(),
+                labels.len()
+            )));
+        }
+        if let Some(bad) = labels.iter().find(|&&l| usize::from(l) >= NUM_CLASSES) {
+            return Err(NnError::Dataset(format!(
+                "label {bad} out of range 0..{NUM_CLASSES}"
+            )));
+        }
+        Ok(Self {
+            images,
+            labels,
+            dim,
+        })
+    }
+
     /// Loads an images/labels IDX pair with MNIST normalization.
     pub fn load_idx(images: impl AsRef<Path>, labels: impl AsRef<Path>) -> Result<Self> {
         let img = read_idx(images.as_ref())?;

@@ -13,6 +13,8 @@ pub enum NnError {
     },
     #[error("{path}: bad IDX header: {reason}")]
     BadIdx { path: PathBuf, reason: String },
+    #[error("{path}: not a CIFAR-10 binary batch: {reason}")]
+    BadCifar { path: PathBuf, reason: String },
     #[error("dataset mismatch: {0}")]
     Dataset(String),
     #[error("download of {url} failed: {reason}")]

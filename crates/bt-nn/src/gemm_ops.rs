@@ -139,6 +139,16 @@ pub fn parallelism() -> Parallelism {
 
 /// `dst = keep·dst + a·b` (with `keep = 0` the old contents are ignored, even NaN).
 pub fn gemm(dst: ViewMut<'_>, a: View<'_>, b: View<'_>, keep: f32) {
+    gemm_with(dst, a, b, keep, parallelism());
+}
+
+/// [`gemm`] on the calling thread only: for callers that already split the work over the pool
+/// (the convolutions run one image per task), where nested parallelism would only add overhead.
+pub fn gemm_serial(dst: ViewMut<'_>, a: View<'_>, b: View<'_>, keep: f32) {
+    gemm_with(dst, a, b, keep, Parallelism::None);
+}
+
+fn gemm_with(dst: ViewMut<'_>, a: View<'_>, b: View<'_>, keep: f32, par: Parallelism) {
     assert_eq!(
         a.cols, b.rows,
         "inner dimensions {}x{} · {}x{}",
@@ -192,7 +202,7 @@ pub fn gemm(dst: ViewMut<'_>, a: View<'_>, b: View<'_>, keep: f32) {
             false,
             false,
             false,
-            parallelism(),
+            par,
         );
     }
 }

@@ -38,15 +38,23 @@
 pub mod average;
 pub mod candle_ref;
 pub mod checkpoint;
+pub mod cifar;
+pub mod cifar_data;
+pub mod conv;
+#[cfg(test)]
+mod conv_tests;
 pub mod dataset;
 pub mod dense;
 pub mod download;
+pub mod dpn;
 pub mod error;
 pub mod gemm_ops;
 pub mod idx;
 pub mod mnist;
 #[cfg(test)]
 mod mnist_tests;
+pub mod norm;
+pub mod pool;
 pub mod remote;
 pub mod router;
 #[cfg(test)]
@@ -56,10 +64,13 @@ pub mod train;
 
 pub use average::WeightAverage;
 pub use checkpoint::TrainingState;
+pub use cifar::CifarModel;
+pub use conv::{Conv2d, ConvScratch, ConvSpec};
 pub use dataset::{Batch, Dataset, default_mnist_dir};
 pub use dense::{Dense, GradMode};
 pub use error::{NnError, Result};
 pub use mnist::{MnistModel, StepLosses};
+pub use norm::BatchNorm2d;
 pub use remote::{EncoderGrad, LayerGrad};
 pub use router::{Dispatch, Joined, PeerOutcome, Router, RouterConfig, Routing};
 pub use synapse::{MNIST_MODALITIES, images_from_wire, images_to_wire, synapse_error};

@@ -501,7 +501,7 @@ impl MnistModel {
     }
 }
 
-fn argmax(row: &[f32]) -> usize {
+pub(crate) fn argmax(row: &[f32]) -> usize {
     row.iter()
         .enumerate()
         .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
@@ -512,7 +512,7 @@ fn argmax(row: &[f32]) -> usize {
 
 /// Mean cross-entropy of the top and bottom halves of `logits` (`[2B, 10]`) against the same
 /// labels; writes `d = (softmax − onehot)/B`.
-fn cross_entropy_halves(logits: &[f32], y: &[u8], d: &mut [f32]) -> (f32, f32) {
+pub(crate) fn cross_entropy_halves(logits: &[f32], y: &[u8], d: &mut [f32]) -> (f32, f32) {
     let b = y.len();
     let mut sums = [0.0f64; 2];
     for (r, (row, drow)) in logits
