@@ -590,6 +590,21 @@ impl DpnTrunk {
             .backward(x, n, (SIDE, SIDE), d, None, mode, scratch);
     }
 
+    /// Every convolution with its PyTorch module name and the input side it sees.
+    pub fn convs(&self) -> Vec<(String, &Conv2d, (usize, usize))> {
+        let mut out = vec![("stem".to_string(), &self.stem, (SIDE, SIDE))];
+        for (i, (b, &(h, w))) in self.blocks.iter().zip(&self.sides).enumerate() {
+            let (ho, wo) = b.out_hw((h, w));
+            out.push((format!("blocks.{i}.conv1"), &b.conv1, (h, w)));
+            out.push((format!("blocks.{i}.conv2"), &b.conv2, (h, w)));
+            out.push((format!("blocks.{i}.conv3"), &b.conv3, (ho, wo)));
+            if let Some((c, _)) = &b.shortcut {
+                out.push((format!("blocks.{i}.shortcut.0"), c, (h, w)));
+            }
+        }
+        out
+    }
+
     pub fn zero_buffers(&mut self) {
         self.stem.zero_buffers();
         self.stem_bn.zero_buffers();

@@ -40,6 +40,8 @@ pub mod candle_ref;
 pub mod checkpoint;
 pub mod cifar;
 pub mod cifar_data;
+#[cfg(test)]
+mod cifar_tests;
 pub mod conv;
 #[cfg(test)]
 mod conv_tests;

@@ -1,0 +1,123 @@
+//! The CIFAR model: its step's gradients against finite differences of its own losses, and clear
+//! errors on bad input.
+
+use crate::cifar::{CONTEXT_DIM, CifarModel};
+use crate::cifar_data::{IMAGE_DIM, generate_shapes};
+use crate::dense::GradMode;
+use crate::dpn::DpnConfig;
+use crate::error::NnError;
+
+fn batch(n: usize, seed: u64) -> (Vec<f32>, Vec<u8>) {
+    let d = generate_shapes(n, seed).normalized().unwrap();
+    (d.images().to_vec(), d.labels().to_vec())
+}
+
+fn total(m: &CifarModel, x: &[f32], y: &[u8], ctx: &[f32]) -> f64 {
+    // Store mode leaves the parameters alone; batch norm's batch statistics make the loss
+    // independent of the running statistics the step also updates.
+    let mut m = m.clone();
+    f64::from(m.step(x, y, ctx, GradMode::Store, false).unwrap().total())
+}
+
+#[test]
+fn step_gradients_match_finite_differences() {
+    let mut model = CifarModel::with_config(DpnConfig::tiny(), 3);
+    // The step detaches the features under the student, as the losses prescribe, while a
+    // difference quotient sees every path: a dead student (constant output 0) makes the two
+    // agree, leaving the cross-entropy paths through the trunk to be checked.
+    model.student.w.fill(0.0);
+    model.student.b.fill(-1.0);
+    let (x, y) = batch(6, 1);
+    let ctx: Vec<f32> = (0..6 * CONTEXT_DIM)
+        .map(|i| (i as f32 * 0.37).sin().abs())
+        .collect();
+    let mut stored = model.clone();
+    stored.step(&x, &y, &ctx, GradMode::Store, false).unwrap();
+    let eps = 1e-2f32;
+    let mut checked = 0;
+    // (name, parameter, analytic gradient) of layers at every depth of the trunk and heads
+    let b0 = &stored.trunk.blocks[0];
+    let last = &stored.trunk.blocks[stored.trunk.blocks.len() - 1];
+    let probes: Vec<(&str, Vec<f32>)> = vec![
+        ("stem", stored.trunk.stem.gw.clone()),
+        ("stem_bn.gamma", stored.trunk.stem_bn.g_gamma.clone()),
+        ("blocks.0.conv2", b0.conv2.gw.clone()),
+        (
+            "blocks.0.shortcut",
+            b0.shortcut.as_ref().unwrap().0.gw.clone(),
+        ),
+        ("last.conv1", last.conv1.gw.clone()),
+        ("last.bn3.beta", last.bn3.g_beta.clone()),
+        ("hidden", stored.hidden.gw.clone()),
+    ];
+    for (name, grad) in probes {
+        // the largest few components, where the difference quotient is well above f32 noise
+        let mut idx: Vec<usize> = (0..grad.len()).collect();
+        idx.sort_by(|&a, &b| grad[b].abs().total_cmp(&grad[a].abs()));
+        for &i in idx.iter().take(3) {
+            let perturbed = |delta: f32| {
+                let mut m = model.clone();
+                let p = match name {
+                    "stem" => &mut m.trunk.stem.w,
+                    "stem_bn.gamma" => &mut m.trunk.stem_bn.gamma,
+                    "blocks.0.conv2" => &mut m.trunk.blocks[0].conv2.w,
+                    "blocks.0.shortcut" => &mut m.trunk.blocks[0].shortcut.as_mut().unwrap().0.w,
+                    "last.conv1" => &mut m.trunk.blocks.last_mut().unwrap().conv1.w,
+                    "last.bn3.beta" => &mut m.trunk.blocks.last_mut().unwrap().bn3.beta,
+                    _ => &mut m.hidden.w,
+                };
+                p[i] += delta;
+                total(&m, &x, &y, &ctx)
+            };
+            let fd = (perturbed(eps) - perturbed(-eps)) / (2.0 * f64::from(eps));
+            let g = f64::from(grad[i]);
+            assert!(
+                (fd - g).abs() <= 1e-3 + 0.03 * g.abs(),
+                "{name}[{i}]: finite difference {fd}, step {g}"
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 21);
+}
+
+#[test]
+fn bad_input_is_a_clear_error() {
+    let mut m = CifarModel::with_config(DpnConfig::tiny(), 1);
+    let sgd = GradMode::Store;
+    let ctx = vec![0.0; 2 * CONTEXT_DIM];
+    // a 28x28 grayscale batch, a truncated image, an empty batch
+    for len in [2 * 784, 2 * IMAGE_DIM - 1, 0] {
+        let x = vec![0.1; len];
+        assert!(matches!(m.logits(&x), Err(NnError::Shape { .. })), "{len}");
+        assert!(matches!(m.encode(&x), Err(NnError::Shape { .. })), "{len}");
+        let err = m.step(&x, &[1, 2], &ctx, sgd, false).unwrap_err();
+        assert!(err.to_string().contains("[B, 3, 32, 32]"), "{err}");
+    }
+    let mut x = vec![0.1; 2 * IMAGE_DIM];
+    assert!(matches!(
+        m.step(&x, &[1], &ctx, sgd, false),
+        Err(NnError::Shape { .. })
+    ));
+    assert!(matches!(
+        m.step(&x, &[1, 10], &ctx, sgd, false),
+        Err(NnError::Dataset(_))
+    ));
+    assert!(matches!(
+        m.step(&x, &[1, 2], &ctx[1..], sgd, false),
+        Err(NnError::Shape { .. })
+    ));
+    x[5] = f32::NAN;
+    assert!(matches!(m.logits(&x), Err(NnError::NonFinite(_))));
+    // the model still works after every rejection
+    let x = vec![0.1; 2 * IMAGE_DIM];
+    assert_eq!(m.logits(&x).unwrap().len(), 20);
+    assert_eq!(m.encode(&x).unwrap().len(), 2 * CONTEXT_DIM);
+    assert!(
+        m.step(&x, &[1, 2], &ctx, sgd, true)
+            .unwrap()
+            .total()
+            .is_finite()
+    );
+    assert_eq!(m.context_grad().len(), 2 * CONTEXT_DIM);
+}
