@@ -194,9 +194,10 @@ fn main() -> Res<()> {
         ours_rates.push(rate);
         if with_torch && let Some(t) = torch(&python, batch, steps, reps) {
             println!(
-                "; pytorch {:.3} steps/s; ratio {:.2}x",
+                "; pytorch {:.3} steps/s; ratio {:.2}x\n  ({})",
                 t.rate,
-                rate / t.rate
+                rate / t.rate,
+                t.summary
             );
             torch_rates.push(t.rate);
             ratios.push(rate / t.rate);
