@@ -39,6 +39,7 @@ pub mod average;
 pub mod candle_ref;
 pub mod checkpoint;
 pub mod cifar;
+pub mod cifar_checkpoint;
 pub mod cifar_data;
 #[cfg(test)]
 mod cifar_tests;
