@@ -219,6 +219,40 @@ impl CifarModel {
             return Err(NnError::Dataset(format!("label {bad} out of range")));
         }
         Self::check_rows("network context", context, b, CONTEXT_DIM)?;
+        self.step_impl(x, y, Some(context), mode, context_grad)
+    }
+
+    /// One step of a neuron alone: the context is the student's output on this batch's own
+    /// training-mode features (detached), so the distillation loss is zero and both paths see
+    /// the same context.
+    ///
+    /// Why not [`Self::student`] (running statistics) as [`crate::MnistModel`] does: while the
+    /// weights move fast the running statistics lag them, so the evaluation-mode context drifts
+    /// away from the training-mode student; the distillation loss then chases that target and
+    /// the context fed into the forward network grows with it. At learning rate 0.05 this
+    /// diverges (distillation loss above 10, then a dead forward network) in bt-nn and in the
+    /// PyTorch reference alike; this step has no such target.
+    pub fn step_alone(&mut self, x: &[f32], y: &[u8], mode: GradMode) -> Result<StepLosses> {
+        let b = Self::check_images(x)?;
+        if y.len() != b {
+            return Err(shape_err("cifar labels", b, y.len()));
+        }
+        if let Some(bad) = y.iter().find(|&&l| usize::from(l) >= NUM_CLASSES) {
+            return Err(NnError::Dataset(format!("label {bad} out of range")));
+        }
+        self.step_impl(x, y, None, mode, false)
+    }
+
+    /// `context = None`: the student's own output.
+    fn step_impl(
+        &mut self,
+        x: &[f32],
+        y: &[u8],
+        context: Option<&[f32]>,
+        mode: GradMode,
+        context_grad: bool,
+    ) -> Result<StepLosses> {
+        let b = y.len();
         let nf = self.trunk.features();
         let keep = mode_keep(mode);
         let Self {
@@ -237,7 +271,8 @@ impl CifarModel {
         // student (on detached features), written into the top half of the stacked contexts
         let u = fit(&mut ws.u, n2 * CONTEXT_DIM);
         student.forward(fv, &mut u[..b * CONTEXT_DIM], true);
-        u[b * CONTEXT_DIM..].copy_from_slice(context);
+        let (top, bottom) = u.split_at_mut(b * CONTEXT_DIM);
+        bottom.copy_from_slice(context.unwrap_or(top));
         let (s, ctx) = ws.u.split_at(b * CONTEXT_DIM);
         let d_s = fit(&mut ws.d_s, b * CONTEXT_DIM);
         let scale = 2.0 / (b * CONTEXT_DIM) as f32;

@@ -154,8 +154,46 @@ pub fn default_cifar_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("data/cifar-10-batches-bin"))
 }
 
+/// What varies in the generated set.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ShapesConfig {
+    /// Figure half-size range in pixels (default 5 to 11).
+    pub min_radius: f32,
+    pub max_radius: f32,
+    /// Per-pixel uniform noise amplitude on the 0..1 scale (default 0.12).
+    pub noise: f32,
+}
+
+impl Default for ShapesConfig {
+    fn default() -> Self {
+        Self {
+            min_radius: 5.0,
+            max_radius: 11.0,
+            noise: 0.12,
+        }
+    }
+}
+
+impl ShapesConfig {
+    /// Figures of half-size 3 to 6 pixels: a figure then fits in the receptive field of the
+    /// small trunks (a 3×3 stem and three 3×3 convolutions, two of them strided, see about
+    /// 11–19 pixels), so a short training run can learn shape rather than only edge texture.
+    pub fn small() -> Self {
+        Self {
+            min_radius: 3.0,
+            max_radius: 6.0,
+            ..Self::default()
+        }
+    }
+}
+
 /// The generated "shapes" set: `n` images with balanced classes, reproducible from `seed`.
 pub fn generate_shapes(n: usize, seed: u64) -> RawImages {
+    generate_shapes_with(n, seed, ShapesConfig::default())
+}
+
+/// [`generate_shapes`] with a chosen [`ShapesConfig`].
+pub fn generate_shapes_with(n: usize, seed: u64, cfg: ShapesConfig) -> RawImages {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut out = RawImages {
         pixels: Vec::with_capacity(n * IMAGE_DIM),
@@ -164,7 +202,7 @@ pub fn generate_shapes(n: usize, seed: u64) -> RawImages {
     let mut img = vec![0.0f32; IMAGE_DIM];
     for i in 0..n {
         let class = (i % NUM_CLASSES) as u8;
-        draw(&mut rng, class, &mut img);
+        draw(&mut rng, class, cfg, &mut img);
         out.labels.push(class);
         out.pixels.extend(
             img.iter()
@@ -178,14 +216,14 @@ fn random_colour(rng: &mut StdRng) -> [f32; 3] {
     [rng.random(), rng.random(), rng.random()]
 }
 
-fn draw(rng: &mut StdRng, class: u8, img: &mut [f32]) {
+fn draw(rng: &mut StdRng, class: u8, cfg: ShapesConfig, img: &mut [f32]) {
     let bg = random_colour(rng);
     let mut fg = random_colour(rng);
     // keep the figure visible: at least 0.35 apart in some channel
     while (0..3).all(|c| (fg[c] - bg[c]).abs() < 0.35) {
         fg = random_colour(rng);
     }
-    let r = rng.random_range(5.0f32..11.0);
+    let r = rng.random_range(cfg.min_radius..cfg.max_radius);
     let cx = rng.random_range(r..SIDE as f32 - r);
     let cy = rng.random_range(r..SIDE as f32 - r);
     let period = rng.random_range(3.0f32..6.0);
@@ -201,7 +239,11 @@ fn draw(rng: &mut StdRng, class: u8, img: &mut [f32]) {
             let shade = 1.0 + gx * dx / SIDE as f32 + gy * dy / SIDE as f32;
             for c in 0..CHANNELS {
                 let base = if inside { fg[c] } else { bg[c] };
-                let noise = rng.random_range(-0.12f32..0.12);
+                let noise = if cfg.noise > 0.0 {
+                    rng.random_range(-cfg.noise..cfg.noise)
+                } else {
+                    0.0
+                };
                 img[(c * SIDE + y) * SIDE + x] = base * shade + noise;
             }
         }

@@ -43,6 +43,7 @@ pub mod cifar_checkpoint;
 pub mod cifar_data;
 #[cfg(test)]
 mod cifar_tests;
+pub mod cifar_train;
 pub mod conv;
 #[cfg(test)]
 mod conv_tests;
