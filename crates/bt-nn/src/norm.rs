@@ -3,8 +3,11 @@
 //!
 //! Training normalizes with the batch's statistics (biased variance) and moves the running
 //! statistics toward them (unbiased variance, momentum 0.1), exactly as PyTorch does; evaluation
-//! normalizes with the running statistics. Sums are accumulated per image row in `f32` and
+//! normalizes with the running statistics. Statistics run one channel per task and the
+//! normalization one `(image, channel)` plane per task over the rayon pool. Sums are accumulated per image row in `f32` and
 //! across rows in `f64`, so the statistics of a large batch keep full `f32` precision.
+
+use rayon::prelude::*;
 
 use crate::dense::GradMode;
 
@@ -57,17 +60,26 @@ impl BatchNorm2d {
         self.check(x, n, hw, out);
         let c = self.c;
         let m = (n * hw) as f64;
-        for ch in 0..c {
-            let rows = || (0..n).map(|i| &x[(i * c + ch) * hw..(i * c + ch + 1) * hw]);
-            let mean = rows()
-                .map(|r| f64::from(r.iter().sum::<f32>()))
-                .sum::<f64>()
-                / m;
+        // one task per channel; each keeps the serial summation order, so the result does
+        // not depend on the pool size
+        let stats: Vec<(f64, f64)> = (0..c)
+            .into_par_iter()
+            .map(|ch| {
+                let rows = || (0..n).map(|i| &x[(i * c + ch) * hw..(i * c + ch + 1) * hw]);
+                let mean = rows()
+                    .map(|r| f64::from(r.iter().sum::<f32>()))
+                    .sum::<f64>()
+                    / m;
+                let mf = mean as f32;
+                let var = rows()
+                    .map(|r| f64::from(r.iter().map(|v| (v - mf) * (v - mf)).sum::<f32>()))
+                    .sum::<f64>()
+                    / m;
+                (mean, var)
+            })
+            .collect();
+        for (ch, &(mean, var)) in stats.iter().enumerate() {
             let mf = mean as f32;
-            let var = rows()
-                .map(|r| f64::from(r.iter().map(|v| (v - mf) * (v - mf)).sum::<f32>()))
-                .sum::<f64>()
-                / m;
             self.mean[ch] = mf;
             self.invstd[ch] = (1.0 / (var + f64::from(BN_EPS)).sqrt()) as f32;
             let unbiased = if m > 1.0 { var * m / (m - 1.0) } else { var };
@@ -111,39 +123,45 @@ impl BatchNorm2d {
         if relu {
             crate::dense::relu_mask(&mut d[..len], &y[..len]);
         }
-        self.sum_dy.fill(0.0);
-        self.sum_dy_xhat.fill(0.0);
-        for (i, (xr, dr)) in x[..len]
-            .chunks_exact(hw)
-            .zip(d.chunks_exact(hw))
-            .enumerate()
-        {
-            let ch = i % c;
-            let mean = self.mean[ch];
-            let (mut s, mut sx) = (0.0f32, 0.0f32);
-            for (&xv, &dv) in xr.iter().zip(dr) {
-                s += dv;
-                sx += dv * (xv - mean);
-            }
-            self.sum_dy[ch] += f64::from(s);
-            self.sum_dy_xhat[ch] += f64::from(sx) * f64::from(self.invstd[ch]);
+        let (mean, invstd) = (&self.mean, &self.invstd);
+        let sums: Vec<(f64, f64)> = (0..c)
+            .into_par_iter()
+            .map(|ch| {
+                let (mut sd, mut sdx) = (0.0f64, 0.0f64);
+                for i in 0..n {
+                    let r = (i * c + ch) * hw..(i * c + ch + 1) * hw;
+                    let (mut s, mut sx) = (0.0f32, 0.0f32);
+                    for (&xv, &dv) in x[r.clone()].iter().zip(&d[r]) {
+                        s += dv;
+                        sx += dv * (xv - mean[ch]);
+                    }
+                    sd += f64::from(s);
+                    sdx += f64::from(sx) * f64::from(invstd[ch]);
+                }
+                (sd, sdx)
+            })
+            .collect();
+        for (ch, &(sd, sdx)) in sums.iter().enumerate() {
+            self.sum_dy[ch] = sd;
+            self.sum_dy_xhat[ch] = sdx;
         }
         let m = (n * hw) as f32;
-        for (i, (xr, dr)) in x[..len]
-            .chunks_exact(hw)
-            .zip(d.chunks_exact_mut(hw))
+        let (gamma, sum_dy, sum_dy_xhat) = (&self.gamma, &self.sum_dy, &self.sum_dy_xhat);
+        x[..len]
+            .par_chunks(hw)
+            .zip(d[..len].par_chunks_mut(hw))
             .enumerate()
-        {
-            let ch = i % c;
-            let (mean, inv) = (self.mean[ch], self.invstd[ch]);
-            let k = self.gamma[ch] * inv;
-            let a = self.sum_dy[ch] as f32 / m;
-            let b = self.sum_dy_xhat[ch] as f32 / m;
-            for (&xv, dv) in xr.iter().zip(dr.iter_mut()) {
-                let xhat = (xv - mean) * inv;
-                *dv = k * (*dv - a - xhat * b);
-            }
-        }
+            .for_each(|(i, (xr, dr))| {
+                let ch = i % c;
+                let (mean, inv) = (mean[ch], invstd[ch]);
+                let k = gamma[ch] * inv;
+                let a = sum_dy[ch] as f32 / m;
+                let b = sum_dy_xhat[ch] as f32 / m;
+                for (&xv, dv) in xr.iter().zip(dr.iter_mut()) {
+                    let xhat = (xv - mean) * inv;
+                    *dv = k * (*dv - a - xhat * b);
+                }
+            });
         let keep = crate::dense::mode_keep(mode);
         for ch in 0..c {
             let (gg, gb) = (self.sum_dy_xhat[ch] as f32, self.sum_dy[ch] as f32);
@@ -181,18 +199,19 @@ fn affine(
     coef: impl Fn(usize) -> (f32, f32),
 ) {
     let len = n * c * hw;
-    for (i, (xr, or)) in x[..len]
-        .chunks_exact(hw)
-        .zip(out.chunks_exact_mut(hw))
+    let coef: Vec<(f32, f32)> = (0..c).map(coef).collect();
+    x[..len]
+        .par_chunks(hw)
+        .zip(out[..len].par_chunks_mut(hw))
         .enumerate()
-    {
-        let (scale, shift) = coef(i % c);
-        if relu {
-            xr.iter()
-                .zip(or)
-                .for_each(|(x, o)| *o = (scale * x + shift).max(0.0));
-        } else {
-            xr.iter().zip(or).for_each(|(x, o)| *o = scale * x + shift);
-        }
-    }
+        .for_each(|(i, (xr, or))| {
+            let (scale, shift) = coef[i % c];
+            if relu {
+                xr.iter()
+                    .zip(or)
+                    .for_each(|(x, o)| *o = (scale * x + shift).max(0.0));
+            } else {
+                xr.iter().zip(or).for_each(|(x, o)| *o = scale * x + shift);
+            }
+        });
 }

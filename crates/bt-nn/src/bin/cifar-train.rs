@@ -3,7 +3,7 @@
 //! `bench/torch_cifar_train.py` can train the same architecture on the same images.
 //!
 //! `cargo run --release -p bt-nn --bin cifar-train -- [--config cifar|tiny] [--train N]
-//!  [--test N] [--epochs N] [--lr F] [--momentum F] [--batch N] [--seed N] [--eval-every N]
+//!  [--test N] [--epochs N] [--lr F] [--momentum F] [--batch N] [--seed N] [--eval-every N] [--lr-drop-at EPOCH]
 //!  [--context batch|running] [--small-shapes] [--data DIR] [--dump DIR] [--trace DIR --steps N]`
 //!
 //! `--trace DIR` saves the fresh model to `DIR/before.safetensors`, runs `--steps` SGD steps on
@@ -115,8 +115,19 @@ fn main() -> Res<()> {
     let t0 = Instant::now();
     let mut global = 0u64;
     let mut window = (0.0f64, 0u64);
+    let drop_at: u64 = parsed(&args, "--lr-drop-at", u64::MAX)?;
     for epoch in 0..epochs {
         let mut result = Ok(());
+        // a tenth of the rate from `--lr-drop-at` on: the weights settle, and the running
+        // statistics the evaluation uses catch up with them
+        let cfg = if epoch >= drop_at {
+            TrainConfig {
+                lr: cfg.lr / 10.0,
+                ..cfg
+            }
+        } else {
+            cfg
+        };
         let report =
             train_cifar_epoch(&mut model, &train, cfg, context, seed + epoch, |m, _, l| {
                 global += 1;
