@@ -146,6 +146,36 @@ impl CifarModel {
         Ok(self.hidden_of(&f, &s, b))
     }
 
+    /// Vector–Jacobian product of the served encoding: the gradient of `sum(encode(x) · g)`
+    /// with respect to the images `x` (`[B, 3, 32, 32]`), through the forward network, the
+    /// student and the trunk in evaluation mode, as [`Self::encode`] computes it. This is what
+    /// the axon returns to a peer's `Backward` request. Nothing in the model changes.
+    pub fn encode_vjp(&self, x: &[f32], g: &[f32]) -> Result<Vec<f32>> {
+        let b = Self::check_images(x)?;
+        Self::check_rows("encoding gradient", g, b, CONTEXT_DIM)?;
+        let nf = self.trunk.features();
+        let mut work = TrunkWork::default();
+        let f = self.trunk.forward_eval(x, b, &mut work).to_vec();
+        let s = self.student_of(&f, b);
+        let h = self.hidden_of(&f, &s, b);
+        let mut dh = g.to_vec();
+        relu_mask(&mut dh, &h);
+        let dhv = View::new(&dh, b, CONTEXT_DIM);
+        let mut d_f = vec![0.0; b * nf];
+        self.hidden.input_grad_cols(dhv, 0, nf, &mut d_f);
+        let mut d_s = vec![0.0; b * CONTEXT_DIM];
+        self.hidden.input_grad_cols(dhv, nf, CONTEXT_DIM, &mut d_s);
+        relu_mask(&mut d_s, &s);
+        // the student branch adds to the direct one: d_f += d_s·S
+        gemm(
+            ViewMut::new(&mut d_f, b, nf),
+            View::new(&d_s, b, CONTEXT_DIM),
+            self.student.weight(),
+            1.0,
+        );
+        Ok(self.trunk.input_grad_eval(b, &d_f, &mut work))
+    }
+
     fn hidden_of(&self, f: &[f32], ctx: &[f32], b: usize) -> Vec<f32> {
         let nf = self.trunk.features();
         let mut h = vec![0.0; b * CONTEXT_DIM];

@@ -121,3 +121,59 @@ fn bad_input_is_a_clear_error() {
     );
     assert_eq!(m.context_grad().len(), 2 * CONTEXT_DIM);
 }
+
+#[test]
+fn encode_vjp_matches_finite_differences_and_changes_nothing() {
+    let mut model = CifarModel::with_config(DpnConfig::tiny(), 5);
+    // a few steps move the running statistics away from (0, 1) and give the buffers contents
+    let (x, y) = batch(4, 2);
+    for _ in 0..3 {
+        let ctx = model.student(&x).unwrap();
+        model.step(&x, &y, &ctx, GradMode::Store, false).unwrap();
+    }
+    let g: Vec<f32> = (0..4 * CONTEXT_DIM)
+        .map(|i| (i as f32 * 0.61).cos())
+        .collect();
+    let before = model.clone();
+    let dx = model.encode_vjp(&x, &g).unwrap();
+    assert_eq!(dx.len(), x.len());
+    let same = |a: &CifarModel| {
+        a.trunk.stem.w == before.trunk.stem.w
+            && a.trunk.stem.gw == before.trunk.stem.gw
+            && a.trunk.blocks[0].bn1.running_var == before.trunk.blocks[0].bn1.running_var
+            && a.trunk.blocks[0].conv2.gw == before.trunk.blocks[0].conv2.gw
+            && a.hidden.gw == before.hidden.gw
+    };
+    assert!(same(&model), "encode_vjp changed the model");
+    let objective = |x: &[f32]| -> f64 {
+        let e = model.encode(x).unwrap();
+        e.iter()
+            .zip(&g)
+            .map(|(e, g)| f64::from(*e) * f64::from(*g))
+            .sum()
+    };
+    let mut idx: Vec<usize> = (0..dx.len()).collect();
+    idx.sort_by(|&a, &b| dx[b].abs().total_cmp(&dx[a].abs()));
+    let eps = 1e-2f32;
+    let mut agree = 0;
+    for &i in idx.iter().take(8) {
+        let mut xp = x.clone();
+        xp[i] += eps;
+        let mut xm = x.clone();
+        xm[i] -= eps;
+        let fd = (objective(&xp) - objective(&xm)) / (2.0 * f64::from(eps));
+        let an = f64::from(dx[i]);
+        // a ReLU kink inside ±eps can spoil a quotient; most must agree closely
+        if (fd - an).abs() <= 0.02 * an.abs().max(1e-3) {
+            agree += 1;
+        }
+    }
+    assert!(
+        agree >= 6,
+        "only {agree} of 8 components match finite differences"
+    );
+    assert!(matches!(
+        model.encode_vjp(&x, &g[..10]),
+        Err(NnError::Shape { .. })
+    ));
+}

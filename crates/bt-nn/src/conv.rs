@@ -306,7 +306,52 @@ impl Conv2d {
                 *d += row.iter().sum::<f32>();
             }
         }
-        let Some(dx) = dx else { return };
+        if let Some(dx) = dx {
+            self.input_grad_one(dy, (h, w), (ho, wo), dx, dcols);
+        }
+    }
+
+    /// `dx = ∂L/∂x` of [`Self::forward`] given `dy = ∂L/∂out`, leaving the parameters and their
+    /// gradient/momentum buffers alone (what a served encoding's vector–Jacobian product needs).
+    pub fn input_grad(
+        &self,
+        n: usize,
+        (h, w): (usize, usize),
+        dy: &[f32],
+        dx: &mut [f32],
+        scratch: &mut ConvScratch,
+    ) {
+        let s = self.spec;
+        let (ho, wo, hwo) = self.dims(h, w);
+        let (isz, osz) = (s.cin * h * w, s.cout * hwo);
+        assert!(dy.len() >= n * osz && dx.len() >= n * isz, "conv buffers");
+        if n == 0 {
+            return;
+        }
+        let (tasks, per) = split(n);
+        scratch.ensure(tasks);
+        dy[..n * osz]
+            .par_chunks(per * osz)
+            .zip(dx[..n * isz].par_chunks_mut(per * isz))
+            .zip(scratch.threads.par_iter_mut())
+            .for_each(|((dys, dxs), tb)| {
+                for (dy, dx) in dys.chunks_exact(osz).zip(dxs.chunks_exact_mut(isz)) {
+                    self.input_grad_one(dy, (h, w), (ho, wo), dx, &mut tb.dcols);
+                }
+            });
+    }
+
+    fn input_grad_one(
+        &self,
+        dy: &[f32],
+        (h, w): (usize, usize),
+        (ho, wo): (usize, usize),
+        dx: &mut [f32],
+        dcols: &mut Vec<f32>,
+    ) {
+        let s = self.spec;
+        let hwo = ho * wo;
+        let (cog, kdim) = (s.cout_g(), s.kdim());
         let wt_dy = |dst: &mut [f32]| {
             for g in 0..s.groups {
                 gemm_serial(

@@ -311,16 +311,7 @@ impl DpnBlock {
         crate::dense::relu_mask(&mut d_out[..n * cout * hwo], &a.out);
         let d_z3 = fit(d_z3, n * c3 * hwo);
         let d_s = fit(d_s, n * d.cs * hwo);
-        for ((dout, dz), ds) in d_out
-            .chunks_exact(cout * hwo)
-            .zip(d_z3.chunks_exact_mut(c3 * hwo))
-            .zip(d_s.chunks_exact_mut(d.cs * hwo))
-        {
-            let res = d.out_planes * hwo;
-            dz[..res].copy_from_slice(&dout[..res]);
-            dz[res..].copy_from_slice(&dout[d.cs * hwo..]);
-            ds.copy_from_slice(&dout[..d.cs * hwo]);
-        }
+        split_out_grad(d, hwo, d_out, d_z3, d_s);
         self.bn3.backward(&a.c3, &a.z3, n, hwo, d_z3, false, mode);
         let d_a2 = fit(d_a2, n * d.width * hwo);
         self.conv3
@@ -344,6 +335,53 @@ impl DpnBlock {
         }
     }
 
+    /// Backward of [`Self::forward_eval`] to the block's input only: `g.d_out` (overwritten)
+    /// in, `g.d_in` out; parameters and their buffers untouched.
+    fn input_grad_eval(
+        &self,
+        n: usize,
+        (h, w): (usize, usize),
+        a: &BlockActs,
+        g: &mut GradBufs,
+        scratch: &mut ConvScratch,
+    ) {
+        let (ho, wo) = self.out_hw((h, w));
+        let (hw, hwo) = (h * w, ho * wo);
+        let d = self.dims();
+        let (c3, cout) = (d.out_planes + d.dense, d.cs + d.dense);
+        let GradBufs {
+            d_out,
+            d_z3,
+            d_s,
+            d_a2,
+            d_a1,
+            d_in,
+            tmp,
+        } = g;
+        crate::dense::relu_mask(&mut d_out[..n * cout * hwo], &a.out);
+        let d_z3 = fit(d_z3, n * c3 * hwo);
+        let d_s = fit(d_s, n * d.cs * hwo);
+        split_out_grad(d, hwo, d_out, d_z3, d_s);
+        self.bn3.backward_eval(&a.z3, n, hwo, d_z3, false);
+        let d_a2 = fit(d_a2, n * d.width * hwo);
+        self.conv3.input_grad(n, (ho, wo), d_z3, d_a2, scratch);
+        self.bn2.backward_eval(&a.a2, n, hwo, d_a2, true);
+        let d_a1 = fit(d_a1, n * d.width * hw);
+        self.conv2.input_grad(n, (h, w), d_a2, d_a1, scratch);
+        self.bn1.backward_eval(&a.a1, n, hw, d_a1, true);
+        let d_in = fit(d_in, n * d.cin * hw);
+        self.conv1.input_grad(n, (h, w), d_a1, d_in, scratch);
+        match &self.shortcut {
+            Some((conv, bn)) => {
+                bn.backward_eval(&a.s, n, hwo, d_s, false);
+                let tmp = fit(tmp, n * d.cin * hw);
+                conv.input_grad(n, (h, w), d_s, tmp, scratch);
+                d_in.iter_mut().zip(tmp.iter()).for_each(|(a, b)| *a += b);
+            }
+            None => d_in.iter_mut().zip(d_s.iter()).for_each(|(a, b)| *a += b),
+        }
+    }
+
     fn zero_buffers(&mut self) {
         for c in [&mut self.conv1, &mut self.conv2, &mut self.conv3] {
             c.zero_buffers();
@@ -355,6 +393,22 @@ impl DpnBlock {
             c.zero_buffers();
             b.zero_buffers();
         }
+    }
+}
+
+/// Routes a block's output gradient to its two inputs: the residual channels go to both the
+/// bottleneck (`d_z3`) and the shortcut (`d_s`), the dense channels to one of them each.
+fn split_out_grad(d: BlockDims, hwo: usize, d_out: &[f32], d_z3: &mut [f32], d_s: &mut [f32]) {
+    let (c3, cout) = (d.out_planes + d.dense, d.cs + d.dense);
+    for ((dout, dz), ds) in d_out
+        .chunks_exact(cout * hwo)
+        .zip(d_z3.chunks_exact_mut(c3 * hwo))
+        .zip(d_s.chunks_exact_mut(d.cs * hwo))
+    {
+        let res = d.out_planes * hwo;
+        dz[..res].copy_from_slice(&dout[..res]);
+        dz[res..].copy_from_slice(&dout[d.cs * hwo..]);
+        ds.copy_from_slice(&dout[..d.cs * hwo]);
     }
 }
 
@@ -588,6 +642,32 @@ impl DpnTrunk {
         self.stem_bn.backward(stem_c, stem_a, n, hw, d, true, mode);
         self.stem
             .backward(x, n, (SIDE, SIDE), d, None, mode, scratch);
+    }
+
+    /// After [`Self::forward_eval`] of images `x` (`[n, 3, 32, 32]`) with `work`: the gradient
+    /// of `sum(features(x) · d_features)` with respect to `x`. Parameters, running statistics
+    /// and gradient/momentum buffers are untouched.
+    pub fn input_grad_eval(&self, n: usize, d_features: &[f32], work: &mut TrunkWork) -> Vec<f32> {
+        let f = self.features();
+        let TrunkWork {
+            stem_a,
+            blocks,
+            grads,
+            scratch,
+            ..
+        } = work;
+        let last = fit(&mut grads.d_out, n * f * self.final_hw());
+        global_avg_backward(d_features, n * f, self.final_hw(), last);
+        for i in (0..self.blocks.len()).rev() {
+            self.blocks[i].input_grad_eval(n, self.sides[i], &blocks[i], grads, scratch);
+            std::mem::swap(&mut grads.d_out, &mut grads.d_in);
+        }
+        let hw = SIDE * SIDE;
+        let d = &mut grads.d_out;
+        self.stem_bn.backward_eval(stem_a, n, hw, d, true);
+        let mut dx = vec![0.0; n * IN_CHANNELS * hw];
+        self.stem.input_grad(n, (SIDE, SIDE), d, &mut dx, scratch);
+        dx
     }
 
     /// Every convolution with its PyTorch module name and the input side it sees.

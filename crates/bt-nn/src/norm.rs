@@ -182,6 +182,26 @@ impl BatchNorm2d {
         }
     }
 
+    /// Backward of [`Self::forward_eval`] (a fixed per-channel affine map) whose output was
+    /// `y`: `d` holds `∂L/∂y` on entry and `∂L/∂x` on return. Nothing in `self` changes.
+    pub fn backward_eval(&self, y: &[f32], n: usize, hw: usize, d: &mut [f32], relu: bool) {
+        let (c, len) = (self.c, n * self.c * hw);
+        assert!(y.len() >= len && d.len() >= len, "batch norm buffers");
+        let scale: Vec<f32> = (0..c)
+            .map(|ch| self.gamma[ch] / (self.running_var[ch] + BN_EPS).sqrt())
+            .collect();
+        d[..len]
+            .par_chunks_mut(hw)
+            .zip(y[..len].par_chunks(hw))
+            .enumerate()
+            .for_each(|(i, (dr, yr))| {
+                let k = scale[i % c];
+                for (dv, &yv) in dr.iter_mut().zip(yr) {
+                    *dv = if relu && yv <= 0.0 { 0.0 } else { k * *dv };
+                }
+            });
+    }
+
     pub fn zero_buffers(&mut self) {
         self.g_gamma.fill(0.0);
         self.g_beta.fill(0.0);
