@@ -97,7 +97,8 @@ mod tests {
         generate_shapes(n, seed).normalized().unwrap()
     }
 
-    /// Trains `model` for `epochs` on `train`, returning each epoch's mean local loss.
+    /// Trains `model` for `epochs` on `train`, the last one at a tenth of the rate (so the
+    /// running statistics the evaluation uses settle), returning each epoch's mean local loss.
     fn train(
         model: &mut CifarModel,
         train: &Dataset,
@@ -107,6 +108,14 @@ mod tests {
     ) -> Vec<f32> {
         (0..epochs)
             .map(|e| {
+                let cfg = if e + 1 == epochs {
+                    TrainConfig {
+                        lr: cfg.lr / 10.0,
+                        ..cfg
+                    }
+                } else {
+                    cfg
+                };
                 train_cifar_epoch(model, train, cfg, context, e, |_, _, _| {})
                     .unwrap()
                     .mean
@@ -131,9 +140,32 @@ mod tests {
             losses[5] < 0.75 * losses[0],
             "mean local loss per epoch {losses:?}"
         );
-        // chance is 0.1; 560 steps of this small trunk reach about 0.3 (its training loss keeps
-        // falling: the test accuracy is limited by its receptive field and the step budget)
-        eprintln!("test accuracy {before} -> {after}, losses {losses:?}");
-        assert!(after >= 0.25, "test accuracy {before} -> {after}");
+        // chance is 0.1; these 560 steps reach about 0.6. Without the final low-rate epoch the
+        // same run scores about 0.3: the running statistics lag the moving weights.
+        assert!(after >= 0.5, "test accuracy {before} -> {after}");
+    }
+
+    /// The full CIFAR trunk learns the generated set like the PyTorch reference does on the same
+    /// images (`bench/torch_cifar_train.py`, about 0.7 after 312 steps at a constant rate). Minutes of
+    /// compute, so not in the default run; bt-nn is built at opt-level 3 even in the test
+    /// profile, so `cargo test -p bt-nn --lib -- --ignored cifar_trunk_learns` suffices.
+    #[test]
+    #[ignore = "trains the full CIFAR trunk for 312 steps (minutes); run with -- --ignored"]
+    fn cifar_trunk_learns_generated_shapes() {
+        let (train_set, test_set) = (shapes(5000, 0), shapes(1000, 1));
+        let mut model = CifarModel::new(0);
+        let cfg = TrainConfig {
+            batch_size: 64,
+            lr: 0.01,
+            momentum: 0.9,
+        };
+        let losses = train(&mut model, &train_set, cfg, AloneContext::Running, 4);
+        let acc = cifar_accuracy(&model, &test_set).unwrap();
+        eprintln!("test accuracy {acc}, mean local loss per epoch {losses:?}");
+        assert!(
+            losses[3] < 0.6 * losses[0],
+            "mean local loss per epoch {losses:?}"
+        );
+        assert!(acc >= 0.5, "test accuracy {acc}");
     }
 }

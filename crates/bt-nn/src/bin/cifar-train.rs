@@ -90,7 +90,7 @@ fn main() -> Res<()> {
         momentum: parsed(&args, "--momentum", 0.9)?,
     };
     let epochs: u64 = parsed(&args, "--epochs", 4)?;
-    let context = match value(&args, "--context")?.unwrap_or("batch") {
+    let context = match value(&args, "--context")?.unwrap_or("running") {
         "batch" => AloneContext::Batch,
         "running" => AloneContext::Running,
         other => return Err(format!("unknown --context {other} (batch or running)").into()),
