@@ -22,7 +22,7 @@ use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::per_key::PerKey;
 use crate::policy::{AllowAll, Policy};
 use crate::shared::Shared;
-use crate::verify::BatchVerifier;
+use crate::verify::{BatchVerifier, TensorChecks};
 use crate::{AxonConfig, AxonError};
 use bt_interfaces::Synapse;
 
@@ -120,7 +120,10 @@ impl AxonBuilder {
             synapses,
             policy: self.policy,
             replay: Mutex::new(replay),
-            verifier: BatchVerifier::new(config.max_verify_batch, config.max_callers.min(4096)),
+            verifier: BatchVerifier::new(
+                TensorChecks::new(config.max_callers.min(4096)),
+                config.max_verify_batch,
+            ),
             limits,
             sessions: Mutex::new(SessionTable::new(SessionConfig {
                 capacity: config.max_sessions,
