@@ -83,6 +83,9 @@ impl Poller {
                 });
             }
         }
+        // By name as a person counts (n2 before n10), whatever order they were added in.
+        snap.neurons
+            .sort_by(|a, b| (a.name.len(), &a.name).cmp(&(b.name.len(), &b.name)));
         let reads = snap.neurons.iter().map(|n| {
             fetch_metrics(
                 &n.metrics_addr,

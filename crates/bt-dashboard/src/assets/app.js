@@ -153,6 +153,8 @@ function renderSynapses(s) {
 
 function renderChain(s) {
   const c = s.chain;
+  // Without a chain the (empty) chart would only take room.
+  document.getElementById("chain-incentive").style.display = c ? "" : "none";
   if (!c) return;
   document.getElementById("chain-title").textContent =
     "(" + c.endpoint + ", subnet " + c.netuid + (c.block !== null ? ", block " + c.block : "") + (c.error ? ", " + c.error : "") + ")";
