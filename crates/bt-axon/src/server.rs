@@ -324,6 +324,15 @@ impl Drop for AxonHandle {
     }
 }
 
+/// The axon's counters as one set of the process's metrics registry.
+struct AxonMetricSet(Arc<Shared>);
+
+impl bt_interfaces::MetricSet for AxonMetricSet {
+    fn write(&self, out: &mut bt_interfaces::metrics::Exposition) {
+        out.raw(&self.0.metrics.snapshot().to_prometheus());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,14 +344,5 @@ mod tests {
         assert!(check_synapse_key(&format!("0x{}", "0".repeat(63))).is_err());
         let key = bt_crypto::NeuronKey::from_seed([7; 32]).public_hex();
         assert!(check_synapse_key(&key).is_ok());
-    }
-}
-
-/// The axon's counters as one set of the process's metrics registry.
-struct AxonMetricSet(Arc<Shared>);
-
-impl bt_interfaces::MetricSet for AxonMetricSet {
-    fn write(&self, out: &mut bt_interfaces::metrics::Exposition) {
-        out.raw(&self.0.metrics.snapshot().to_prometheus());
     }
 }
