@@ -82,6 +82,7 @@ mod verify;
 pub use config::{AxonConfig, MAX_HTTP2_FRAME_SIZE};
 pub use error::AxonError;
 pub use metrics::{LATENCY_BUCKETS, LatencySnapshot, MethodLabel, MetricsSnapshot, code_name};
+pub use metrics_http::serve_metrics;
 pub use policy::{AllowAll, Decision, Policy, Priority};
 pub use server::{Axon, AxonBuilder, AxonHandle};
 pub use synapse::EchoSynapse;

@@ -25,6 +25,9 @@ pub enum Command {
     Neuron(Box<NeuronCommand>),
     /// Start N neurons on this machine that find each other and train together (the main job).
     Localnet(LocalnetArgs),
+    /// A web page over running neurons and a chain: metagraph, who calls whom, loss and
+    /// accuracy curves, a subnet's rows (read-only; loopback unless --dashboard_addr).
+    Dashboard(crate::dashboard_cmd::DashboardArgs),
     /// Look at a running metagraph without joining it.
     #[command(subcommand)]
     Metagraph(MetagraphCommand),
@@ -263,6 +266,12 @@ pub struct LocalnetArgs {
     /// Print plain log lines instead of the live view.
     #[arg(long, env = "BT_PLAIN")]
     pub plain: bool,
+    /// Serve the web dashboard over the neurons (its URL is printed); each neuron then
+    /// serves `/metrics` on a free port.
+    #[arg(long, env = "BT_LOCALNET_DASHBOARD")]
+    pub dashboard: bool,
+    #[command(flatten)]
+    pub dashboard_flags: crate::dashboard_cmd::DashboardFlags,
 }
 
 #[derive(Debug, Subcommand)]

@@ -109,6 +109,7 @@ async fn dispatch_other(cmd: Command) -> Result<u8> {
         // guarantee that nothing was logged before its key was taken.
         Command::Neuron(cmd) => run_neuron(prepare_neuron(*cmd)?).await,
         Command::Localnet(args) => crate::localnet::run(args).await,
+        Command::Dashboard(args) => crate::dashboard_cmd::run(args, shutdown_signal()).await,
         Command::Metagraph(MetagraphCommand::Inspect {
             address,
             json,

@@ -61,9 +61,10 @@ const PHASE_SENT: u8 = 2;
 pub(crate) async fn call(inner: &Shared, mut spec: CallSpec) -> Outcome {
     let phase = AtomicU8::new(PHASE_QUEUED);
     let deadline = spec.deadline;
+    let started = std::time::Instant::now();
     // `attempt` borrows the spec, so the endpoint is still here after a timeout without a
     // clone per call.
-    match tokio::time::timeout_at(deadline, attempt(inner, &mut spec, &phase)).await {
+    let outcome = match tokio::time::timeout_at(deadline, attempt(inner, &mut spec, &phase)).await {
         Ok(outcome) => outcome,
         Err(_) => {
             if phase.load(Ordering::Relaxed) != PHASE_QUEUED {
@@ -71,7 +72,11 @@ pub(crate) async fn call(inner: &Shared, mut spec: CallSpec) -> Outcome {
             }
             Outcome::Timeout
         }
-    }
+    };
+    inner
+        .metrics
+        .record(&spec.endpoint.synapse_key, &outcome, started.elapsed());
+    outcome
 }
 
 async fn attempt(inner: &Shared, spec: &mut CallSpec, phase: &AtomicU8) -> Outcome {

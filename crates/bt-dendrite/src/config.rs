@@ -29,6 +29,8 @@ pub struct DendriteConfig {
     pub connect_timeout: Duration,
     /// Circuit breakers (one per synapse endpoint) remembered at once, LRU.
     pub max_breakers: usize,
+    /// Peers whose answer rate and latency the metrics keep (an LRU); default 256.
+    pub max_peer_stats: usize,
     pub breaker: BreakerConfig,
     /// Largest encoded request or response message.
     pub max_message_size: usize,
@@ -83,6 +85,7 @@ impl Default for DendriteConfig {
             idle_timeout: Duration::from_secs(120),
             connect_timeout: Duration::from_secs(3),
             max_breakers: 16 * 1024,
+            max_peer_stats: 256,
             breaker: BreakerConfig::default(),
             max_message_size: 64 << 20,
             max_frame_size: 1 << 20,

@@ -92,6 +92,11 @@ impl Dendrite {
         &self.inner.cfg
     }
 
+    /// The dendrite's metrics (`bt_dendrite_*`), for a process's metrics registry.
+    pub fn metric_set(&self) -> Arc<dyn bt_interfaces::MetricSet> {
+        self.inner.metrics.clone()
+    }
+
     /// Sends TEXT tensors (pickled strings or token ids); see [`Dendrite::forward`].
     pub async fn forward_text(
         &self,

@@ -55,6 +55,7 @@ mod error;
 mod hashes;
 pub mod http;
 mod lru;
+mod metrics;
 mod outcome;
 mod pool;
 mod request;

@@ -225,7 +225,12 @@ impl<M: MetagraphSource> MnistNeuron<M> {
             stats.clone(),
         ));
         let stop = Arc::new(AtomicBool::new(false));
+        let metrics = Arc::new(crate::metrics::TrainerMetrics::default());
+        let registry = axon.metrics_registry();
+        registry.register(dendrite.metric_set());
+        registry.register(metrics.clone());
         let links = TrainerLinks {
+            metrics,
             runtime: tokio::runtime::Handle::current(),
             dendrite: dendrite.clone(),
             view: view_rx,
@@ -326,6 +331,7 @@ impl<M: MetagraphSource> MnistNeuron<M> {
 
 pub async fn load_data(dir: PathBuf) -> Result<(Dataset, Dataset), NeuronError> {
     let shown = dir.clone();
+    let _spinner = crate::progress::Spinner::start(format!("loading {}", dir.display()));
     tokio::task::spawn_blocking(move || Dataset::load_dir(&dir))
         .await
         .map_err(NeuronError::task("dataset loading"))?
