@@ -220,6 +220,23 @@ pub struct NeuronArgs {
         env = "BT_REMOTE_GRAD_CLIP"
     )]
     pub remote_grad_clip: Option<f32>,
+    /// Subnet neurons: the port published on the chain for peers to dial (a NAT's or a
+    /// proxy's forwarded port); the axon's own port when absent.
+    #[arg(
+        long = "external_port",
+        alias = "external-port",
+        env = "BT_EXTERNAL_PORT"
+    )]
+    pub external_port: Option<u16>,
+    /// Test only (the fault harness): run this neuron with its clock this many milliseconds
+    /// ahead (negative: behind), as the nonces it signs and checks see it. Hidden from help.
+    #[arg(
+        long = "clock_skew_ms",
+        env = "BT_TEST_CLOCK_SKEW_MS",
+        hide = true,
+        allow_hyphen_values = true
+    )]
+    pub clock_skew_ms: Option<i64>,
 }
 
 /// A neuron's role on a subnet (the seeds' bipartite split).

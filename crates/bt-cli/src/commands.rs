@@ -51,6 +51,9 @@ pub fn prepare(cli: Cli) -> Result<Job> {
 
 fn prepare_neuron(cmd: NeuronCommand) -> Result<NeuronJob> {
     let usage = |e: anyhow::Error| CliError::Usage(format!("{e:#}"));
+    if let Some(ms) = cmd.args.clock_skew_ms {
+        bt_crypto::set_clock_offset_ns(ms.saturating_mul(1_000_000));
+    }
     let settings = NeuronSettings::resolve(&cmd.args).map_err(usage)?;
     let remote = remote_learning(&cmd.args).map_err(usage)?;
     let subnet = SubnetSettings::resolve(&cmd.args).map_err(usage)?;

@@ -81,6 +81,8 @@ pub struct SubnetSettings {
     pub interval: Duration,
     /// Also serve the model over HTTP on this port (`--http_port`).
     pub http_port: Option<u16>,
+    /// The axon port published on the chain when it is not the axon's own (`--external_port`).
+    pub external_port: Option<u16>,
 }
 
 impl SubnetSettings {
@@ -153,6 +155,7 @@ impl SubnetSettings {
             wallet,
             interval: Duration::from_secs_f64(secs),
             http_port: args.http_port,
+            external_port: args.external_port,
         }))
     }
 }
