@@ -37,7 +37,9 @@ impl MiniLm {
         };
         if config.hidden_size != MINILM_DIM
             || config.num_attention_heads == 0
-            || !config.hidden_size.is_multiple_of(config.num_attention_heads)
+            || !config
+                .hidden_size
+                .is_multiple_of(config.num_attention_heads)
         {
             return Err(bad_config(format!(
                 "hidden size {} with {} heads; the encoder serves {MINILM_DIM}-wide embeddings",
