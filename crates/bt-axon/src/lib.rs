@@ -60,6 +60,7 @@
 mod admission;
 mod auth;
 mod body_guard;
+mod compression;
 mod config;
 mod early;
 mod error;

@@ -48,6 +48,7 @@
 
 mod breaker;
 mod call;
+mod codecs;
 mod config;
 mod dendrite;
 mod endpoint;

@@ -119,6 +119,16 @@ impl CodecSet {
         CodecSet(self.0 | codec.bit())
     }
 
+    /// The set as bits (bit `i` for the `i`th codec of [`Codec::ALL`]), for an atomic.
+    pub const fn bits(self) -> u8 {
+        self.0
+    }
+
+    /// The set of [`CodecSet::bits`]; unknown bits are dropped and `none` is always in.
+    pub const fn from_bits(bits: u8) -> Self {
+        CodecSet((bits & Self::ALL.0) | Self::NONE.0)
+    }
+
     /// The codecs in the set, in [`Codec::ALL`] order.
     pub fn iter(self) -> impl Iterator<Item = Codec> {
         Codec::ALL.into_iter().filter(move |&c| self.contains(c))
@@ -136,6 +146,11 @@ impl FromIterator<Codec> for CodecSet {
         iter.into_iter().fold(Self::NONE, CodecSet::with)
     }
 }
+
+/// The negotiation header (`docs/protocol.md`, "Compression"). On a request: the codecs the
+/// caller accepts in the answer, preferred first. On the answer to such a request: the codecs
+/// the axon accepts in requests.
+pub const CODECS_HEADER: &str = "bt-codecs";
 
 /// Longest `bt-codecs` value read; a longer one is refused before it is split.
 pub const MAX_CODEC_LIST_BYTES: usize = 128;

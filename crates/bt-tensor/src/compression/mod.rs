@@ -36,8 +36,8 @@ use crate::{DType, Limits, Modality, Tensor, TensorError, decode, encode};
 
 pub use blockwise8::BLOCK as BLOCKWISE8_BLOCK;
 pub use codec_id::{
-    BLOCKWISE8_DTYPE, Codec, CodecSet, MAX_CODEC_LIST_BYTES, UNIFORM8_DTYPE, format_codec_list,
-    parse_codec_list,
+    BLOCKWISE8_DTYPE, CODECS_HEADER, Codec, CodecSet, MAX_CODEC_LIST_BYTES, UNIFORM8_DTYPE,
+    format_codec_list, parse_codec_list,
 };
 pub use error::CompressionError;
 pub use uniform8::HEADER_BYTES as UNIFORM8_HEADER_BYTES;
