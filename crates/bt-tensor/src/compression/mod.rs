@@ -25,6 +25,7 @@
 mod blockwise8;
 mod codec_id;
 mod error;
+mod names;
 mod uniform8;
 
 use bytes::Bytes;
@@ -35,11 +36,9 @@ use crate::element::vec_into_le_bytes;
 use crate::{DType, Limits, Modality, Tensor, TensorError, decode, encode};
 
 pub use blockwise8::BLOCK as BLOCKWISE8_BLOCK;
-pub use codec_id::{
-    BLOCKWISE8_DTYPE, CODECS_HEADER, Codec, CodecSet, MAX_CODEC_LIST_BYTES, UNIFORM8_DTYPE,
-    format_codec_list, parse_codec_list,
-};
+pub use codec_id::{BLOCKWISE8_DTYPE, Codec, CodecSet, UNIFORM8_DTYPE};
 pub use error::CompressionError;
+pub use names::{CODECS_HEADER, MAX_CODEC_LIST_BYTES, format_codec_list, parse_codec_list};
 pub use uniform8::HEADER_BYTES as UNIFORM8_HEADER_BYTES;
 
 /// The wire form of `t` under `codec`. Only float32 tensors of modality TENSOR or IMAGE are
