@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use bt_tensor::compression::Codec;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
@@ -164,6 +165,11 @@ pub struct NeuronArgs {
     /// Default 256.
     #[arg(long = "max_tensors", alias = "max-tensors", env = "BT_MAX_TENSORS", value_parser = clap::value_parser!(u32).range(2..))]
     pub max_tensors: Option<u32>,
+    /// Codec of the tensors exchanged with peers that negotiate it: none, f16, bf16, uniform8 or
+    /// blockwise8 (lossy; `docs/protocol.md`, "Compression"). Offered for answers and used for
+    /// requests to axons that accept it; Release 1 peers always get float32. Default none.
+    #[arg(long = "compression", env = "BT_COMPRESSION", value_parser = parse_codec)]
+    pub compression: Option<Codec>,
     /// Port for Prometheus metrics (`/metrics`); off when absent.
     #[arg(long = "metrics_port", alias = "metrics-port", env = "BT_METRICS_PORT")]
     pub metrics_port: Option<u16>,
@@ -360,4 +366,8 @@ pub enum WalletCommand {
     Keys(crate::wallet_cmd::WalletCommand),
     #[command(flatten)]
     Chain(crate::wallet_chain_cmd::WalletChainCommand),
+}
+
+fn parse_codec(s: &str) -> Result<Codec, String> {
+    Codec::parse(s).map_err(|e| e.to_string())
 }

@@ -2,6 +2,7 @@
 //! defaults. The file is a separate serde struct so that unknown keys are an error that names the
 //! key, not a silently ignored typo.
 
+use bt_tensor::compression::Codec;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -43,6 +44,7 @@ pub struct NeuronFileConfig {
     pub wait_for_peers: Option<usize>,
     pub allow_unsigned: Option<bool>,
     pub max_tensors: Option<u32>,
+    pub compression: Option<String>,
     pub metrics_port: Option<u16>,
     pub netuid: Option<u16>,
     pub role: Option<Role>,
@@ -228,6 +230,13 @@ impl Resolve for NeuronSettings {
         if metagraph_size == 0 {
             bail!("--metagraph_size must be at least 1");
         }
+        let compression = match (args.compression, file.compression.as_deref()) {
+            (Some(codec), _) => codec,
+            (None, Some(name)) => {
+                Codec::parse(name).map_err(|e| anyhow::anyhow!("config file: compression: {e}"))?
+            }
+            (None, None) => Codec::None,
+        };
         let bootstrap = if args.bootstrap.is_empty() {
             file.bootstrap.unwrap_or_default()
         } else {
@@ -258,6 +267,7 @@ impl Resolve for NeuronSettings {
                     n as usize
                 }),
             metrics_port: args.metrics_port.or(file.metrics_port),
+            compression,
         })
     }
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use bt_crypto::session::SessionVersion;
 use bt_tensor::Limits;
+use bt_tensor::compression::Codec;
 use bt_wire::scan::DecodeLimits;
 
 use crate::breaker::BreakerConfig;
@@ -62,6 +63,14 @@ pub struct DendriteConfig {
     pub max_tensors: usize,
     /// Longest string or signature field of a response, checked before decoding. Default 1 KiB.
     pub max_field_bytes: usize,
+    /// Codecs accepted in answers, preferred first, offered to every axon in `bt-codecs`
+    /// (`docs/protocol.md`, "Compression"; lossy). Empty, the default: no offer, and answers
+    /// in float32 as from Release 1. [`CallOptions`](crate::CallOptions) overrides it per call.
+    pub answer_codecs: Vec<Codec>,
+    /// Codec of the float32 tensors of requests. Used with an axon only once one of its answers
+    /// has listed it as accepted; until then, and with axons that never list codecs (Release 1),
+    /// requests travel in float32. Default [`Codec::None`].
+    pub request_codec: Codec,
 }
 
 impl DendriteConfig {
@@ -99,6 +108,8 @@ impl Default for DendriteConfig {
             limits: Limits::DEFAULT,
             max_tensors: DecodeLimits::DEFAULT.max_tensors,
             max_field_bytes: DecodeLimits::DEFAULT.max_field_bytes,
+            answer_codecs: Vec::new(),
+            request_codec: Codec::None,
         }
     }
 }

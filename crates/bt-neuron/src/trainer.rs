@@ -373,6 +373,7 @@ impl Trainer {
         let opts = CallOptions {
             timeout: Some(self.cfg.forward_timeout),
             output_dims: Some(vec![CONTEXT_DIM]),
+            ..CallOptions::default()
         };
         let started = Instant::now();
         let replies = self.links.runtime.block_on(self.links.dendrite.forward(
