@@ -14,6 +14,7 @@ use tonic::Status;
 use crate::session::Auth;
 use crate::shared::Shared;
 use crate::status::{status, unauthenticated};
+use crate::verify::TensorJob;
 
 impl Shared {
     /// Signature (or MAC) first, then the policy, then the nonce (or counter): a forged
@@ -167,7 +168,13 @@ impl Shared {
         self.metrics.signature_checked();
         let caller = self
             .verifier
-            .verify(msg, method, alone)
+            .verify(
+                TensorJob {
+                    msg: msg.clone(),
+                    method,
+                },
+                alone,
+            )
             .await
             .map_err(unauthenticated)?;
         self.authorize(Some(&caller), &msg.synapse_key, method)?;

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bt_crypto::session::SessionVersion;
+use bt_tensor::compression::CodecSet;
 use bt_wire::scan::DecodeLimits;
 
 /// HTTP/2 allows frames up to 2^24 − 1 bytes.
@@ -138,6 +139,11 @@ pub struct AxonConfig {
     pub initial_stream_window: u32,
     /// HTTP/2 flow-control window per connection. Default 16 MiB.
     pub initial_connection_window: u32,
+    /// Codecs accepted in requests and used in answers to callers that offer them
+    /// (`docs/protocol.md`, "Compression"): a request with a tensor in another codec is answered
+    /// `UNIMPLEMENTED`; a caller that sends no `bt-codecs` offer (every Release 1 peer) gets
+    /// float32 answers whatever this holds. Default: all of them.
+    pub codecs: CodecSet,
     /// Where to serve Prometheus metrics (`GET /metrics`); `None` serves none. Default `None`.
     pub metrics_addr: Option<SocketAddr>,
 }
@@ -148,6 +154,7 @@ impl Default for AxonConfig {
             max_message_bytes: 64 << 20,
             max_elements: 16 << 20,
             max_tensors: DecodeLimits::DEFAULT.max_tensors,
+            codecs: CodecSet::ALL,
             max_field_bytes: DecodeLimits::DEFAULT.max_field_bytes,
             max_in_flight: 256,
             max_requests_per_ip: 128,

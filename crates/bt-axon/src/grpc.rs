@@ -18,6 +18,7 @@ use std::task::{Context, Poll};
 
 use bt_crypto::RpcMethod;
 use bt_crypto::session::ACCEPT_HEADER;
+use bt_tensor::compression::CODECS_HEADER;
 use bt_wire::body::ChunkedBody;
 use bt_wire::framing::encode_framed;
 use bytes::Bytes;
@@ -135,6 +136,11 @@ fn respond(reply: Reply) -> http::Response<tonic::body::Body> {
         && let Ok(value) = HeaderValue::try_from(accept.encode())
     {
         headers.insert(ACCEPT_HEADER, value);
+    }
+    if let Some(codecs) = reply.codecs
+        && let Ok(value) = HeaderValue::try_from(codecs)
+    {
+        headers.insert(CODECS_HEADER, value);
     }
     response
 }

@@ -40,6 +40,12 @@
 //! `max_sessions_per_caller`, idle and age limits); an unknown session is `UNAUTHENTICATED`,
 //! and the caller then signs again.
 //!
+//! **Compression** (`AxonConfig::codecs`, all by default; `docs/protocol.md`, "Compression"): a
+//! request carrying `bt-codecs` is answered in the first offered codec the axon uses, and the
+//! answer lists the codecs the axon accepts in requests. Request tensors in a codec outside that
+//! list are `UNIMPLEMENTED`; compressed tensors that lie about their size or hold non-finite
+//! scales are `INVALID_ARGUMENT`. A request without the header is answered as Release 1.
+//!
 //! # Example
 //!
 //! ```no_run
@@ -60,6 +66,7 @@
 mod admission;
 mod auth;
 mod body_guard;
+mod compression;
 mod config;
 mod early;
 mod error;
@@ -82,6 +89,7 @@ mod verify;
 pub use config::{AxonConfig, MAX_HTTP2_FRAME_SIZE};
 pub use error::AxonError;
 pub use metrics::{LATENCY_BUCKETS, LatencySnapshot, MethodLabel, MetricsSnapshot, code_name};
+pub use metrics_http::serve_metrics;
 pub use policy::{AllowAll, Decision, Policy, Priority};
 pub use server::{Axon, AxonBuilder, AxonHandle};
 pub use synapse::EchoSynapse;

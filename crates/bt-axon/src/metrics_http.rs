@@ -1,4 +1,5 @@
-//! `GET /metrics` in the Prometheus text format, on its own port, over HTTP/1.1.
+//! `GET /metrics` in the Prometheus text format, on its own port, over HTTP/1.1: every set of a
+//! process's [`MetricsRegistry`] (the axon's own, and whatever else the process registered).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -12,14 +13,21 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::shared::Shared;
+use bt_interfaces::MetricsRegistry;
 
 /// Scrapers are few; more connections than this wait in the accept backlog.
 const MAX_SCRAPERS: usize = 8;
 /// A scraper that has not sent its request headers within this is dropped.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 
-pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+/// Serves `GET /metrics` from `registry` on `listener` until the task is aborted. At most
+/// eight scrapers at once; each must send its headers within five seconds and is dropped
+/// after a minute.
+pub async fn serve_metrics(listener: TcpListener, registry: MetricsRegistry) {
+    serve(listener, registry).await;
+}
+
+pub(crate) async fn serve(listener: TcpListener, shared: MetricsRegistry) {
     let slots = Arc::new(Semaphore::new(MAX_SCRAPERS));
     loop {
         let Ok(slot) = slots.clone().acquire_owned().await else {
@@ -50,14 +58,14 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-fn respond<B>(req: &hyper::Request<B>, shared: &Shared) -> hyper::Response<Full<Bytes>> {
+fn respond<B>(req: &hyper::Request<B>, shared: &MetricsRegistry) -> hyper::Response<Full<Bytes>> {
     let mut resp = hyper::Response::new(Full::new(Bytes::new()));
     if req.method() != hyper::Method::GET || req.uri().path() != "/metrics" {
         *resp.status_mut() = hyper::StatusCode::NOT_FOUND;
         *resp.body_mut() = Full::new(Bytes::from_static(b"only GET /metrics is served here\n"));
         return resp;
     }
-    *resp.body_mut() = Full::new(Bytes::from(shared.metrics.snapshot().to_prometheus()));
+    *resp.body_mut() = Full::new(Bytes::from(shared.render()));
     resp.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
         hyper::header::HeaderValue::from_static("text/plain; version=0.0.4"),

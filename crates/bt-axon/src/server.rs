@@ -22,7 +22,7 @@ use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::per_key::PerKey;
 use crate::policy::{AllowAll, Policy};
 use crate::shared::Shared;
-use crate::verify::BatchVerifier;
+use crate::verify::{BatchVerifier, TensorChecks};
 use crate::{AxonConfig, AxonError};
 use bt_interfaces::Synapse;
 
@@ -39,6 +39,7 @@ impl Axon {
             config,
             synapses: Vec::new(),
             policy: Arc::new(AllowAll),
+            registry: None,
         }
     }
 }
@@ -48,9 +49,19 @@ pub struct AxonBuilder {
     config: AxonConfig,
     synapses: Vec<(String, Arc<dyn Synapse>)>,
     policy: Arc<dyn Policy>,
+    registry: Option<bt_interfaces::MetricsRegistry>,
 }
 
 impl AxonBuilder {
+    /// Serve `GET /metrics` (at `AxonConfig::metrics_addr`) from `registry`, the process's
+    /// one list of metric sets: the axon adds its own to it at start, and the caller may add
+    /// others (dendrite, metagraph, trainer) before or after. Without it the axon's
+    /// endpoint serves the axon's metrics alone.
+    pub fn metrics_registry(mut self, registry: bt_interfaces::MetricsRegistry) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+
     /// Serve `synapse` under `key_hex` (`0x` + lower-case hex of an Ed25519 public key).
     /// The key is checked by [`start`](Self::start).
     pub fn serve_synapse(mut self, key_hex: impl Into<String>, synapse: Arc<dyn Synapse>) -> Self {
@@ -120,7 +131,10 @@ impl AxonBuilder {
             synapses,
             policy: self.policy,
             replay: Mutex::new(replay),
-            verifier: BatchVerifier::new(config.max_verify_batch, config.max_callers.min(4096)),
+            verifier: BatchVerifier::new(
+                TensorChecks::new(config.max_callers.min(4096)),
+                config.max_verify_batch,
+            ),
             limits,
             sessions: Mutex::new(SessionTable::new(SessionConfig {
                 capacity: config.max_sessions,
@@ -136,6 +150,8 @@ impl AxonBuilder {
             config,
         });
 
+        let registry = self.registry.unwrap_or_default();
+        registry.register(Arc::new(AxonMetricSet(shared.clone())));
         let (metrics_addr, metrics_task) = match metrics_listener {
             Some(l) => {
                 let maddr = l.local_addr().map_err(|source| AxonError::MetricsBind {
@@ -144,7 +160,10 @@ impl AxonBuilder {
                 })?;
                 (
                     Some(maddr),
-                    Some(tokio::spawn(crate::metrics_http::serve(l, shared.clone()))),
+                    Some(tokio::spawn(crate::metrics_http::serve(
+                        l,
+                        registry.clone(),
+                    ))),
                 )
             }
             None => (None, None),
@@ -171,6 +190,7 @@ impl AxonBuilder {
         Ok(AxonHandle {
             local_addr,
             metrics_addr,
+            registry,
             shared,
             stop: Some(stop_tx),
             task: Some(task),
@@ -219,6 +239,7 @@ fn check_synapse_key(key: &str) -> Result<(), AxonError> {
 pub struct AxonHandle {
     local_addr: SocketAddr,
     metrics_addr: Option<SocketAddr>,
+    registry: bt_interfaces::MetricsRegistry,
     shared: Arc<Shared>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), tonic::transport::Error>>>,
@@ -235,6 +256,12 @@ impl AxonHandle {
     /// Where `GET /metrics` is served, if configured.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics_addr
+    }
+
+    /// The registry `GET /metrics` serves (the axon's set is in it): the rest of the process
+    /// adds its own sets here.
+    pub fn metrics_registry(&self) -> bt_interfaces::MetricsRegistry {
+        self.registry.clone()
     }
 
     /// The counters as they are now.
@@ -297,6 +324,15 @@ impl Drop for AxonHandle {
         if let Some(t) = self.metrics_task.take() {
             t.abort();
         }
+    }
+}
+
+/// The axon's counters as one set of the process's metrics registry.
+struct AxonMetricSet(Arc<Shared>);
+
+impl bt_interfaces::MetricSet for AxonMetricSet {
+    fn write(&self, out: &mut bt_interfaces::metrics::Exposition) {
+        out.raw(&self.0.metrics.snapshot().to_prometheus());
     }
 }
 

@@ -18,12 +18,14 @@ use std::time::Instant;
 use bt_crypto::session::SessionAccept;
 use bt_crypto::{PublicKey, RpcMethod};
 use bt_tensor::Modality;
+use bt_tensor::compression::Codec;
 use bt_wire::TensorMessage;
 use prost::Message as _;
 use tonic::Status;
 use tonic::metadata::MetadataMap;
 
 use crate::admission::Admitted;
+use crate::compression::{self, negotiate};
 use crate::early::NotReady;
 use crate::policy::{Decision, Priority};
 use crate::request_body::RequestBody;
@@ -66,6 +68,7 @@ pub(crate) async fn handle(
         headers.extend(trailers);
         metadata = MetadataMap::from_headers(headers);
     }
+    let codecs = negotiate(&metadata, shared.config.codecs)?;
     let auth = parse_auth(
         &metadata,
         shared.config.sessions,
@@ -102,10 +105,10 @@ pub(crate) async fn handle(
         shared.authorize(Some(&caller), &msg.synapse_key, method)?;
         // What is left is an anonymous request's work: decoding, the synapse, encoding.
         let reply = if synapse.is_lightweight() && size <= shared.compute_inline_limit() {
-            shared.compute(method, &msg, synapse.as_ref())?
+            shared.compute(method, &msg, synapse.as_ref(), codecs.answer)?
         } else {
             on_pool(shared, &admitted, move |s| {
-                s.compute(method, &msg, synapse.as_ref())
+                s.compute(method, &msg, synapse.as_ref(), codecs.answer)
             })
             .await?
         };
@@ -126,11 +129,11 @@ pub(crate) async fn handle(
             _ => shared.authenticate(&msg, method, &auth, small, admitted.peer)?,
         };
         let reply = if synapse.is_lightweight() {
-            shared.compute(method, &msg, synapse.as_ref())?
+            shared.compute(method, &msg, synapse.as_ref(), codecs.answer)?
         } else {
             let msg = msg.clone();
             on_pool(shared, &admitted, move |s| {
-                s.compute(method, &msg, synapse.as_ref())
+                s.compute(method, &msg, synapse.as_ref(), codecs.answer)
             })
             .await?
         };
@@ -144,7 +147,7 @@ pub(crate) async fn handle(
         let peer = admitted.peer;
         on_pool(shared, &admitted, move |s| {
             let caller = s.authenticate(&msg, method, &auth, false, peer)?;
-            let reply = s.compute(method, &msg, synapse.as_ref())?;
+            let reply = s.compute(method, &msg, synapse.as_ref(), codecs.answer)?;
             Ok((reply, s.open_session(&auth, caller.as_ref(), &msg, peer)))
         })
         .await?
@@ -154,6 +157,9 @@ pub(crate) async fn handle(
     Ok(Reply {
         message: reply,
         accept,
+        codecs: codecs
+            .offered
+            .then(|| compression::advertised(shared.config.codecs)),
     })
 }
 
@@ -173,6 +179,8 @@ impl Drop for Serving {
 pub(crate) struct Reply {
     pub(crate) message: TensorMessage,
     pub(crate) accept: Option<SessionAccept>,
+    /// The codecs we accept in requests, for a caller that offered codecs (`bt-codecs`).
+    pub(crate) codecs: Option<String>,
 }
 
 fn expired(admitted: &Admitted) -> Status {
@@ -255,10 +263,11 @@ impl Shared {
         method: RpcMethod,
         msg: &TensorMessage,
         synapse: &dyn Synapse,
+        answer: Codec,
     ) -> Result<TensorMessage, Status> {
         let tensors = match method {
-            RpcMethod::Forward => self.forward(msg, synapse)?,
-            RpcMethod::Backward => self.backward(msg, synapse)?,
+            RpcMethod::Forward => self.forward(msg, synapse, answer)?,
+            RpcMethod::Backward => self.backward(msg, synapse, answer)?,
         };
         let reply = TensorMessage {
             version: VERSION.to_string(),
@@ -300,6 +309,7 @@ impl Shared {
         &self,
         msg: &TensorMessage,
         synapse: &dyn Synapse,
+        answer: Codec,
     ) -> Result<Vec<bt_wire::Tensor>, Status> {
         let Some(wire) = msg.tensors.first() else {
             return Err(Status::invalid_argument(
@@ -307,7 +317,7 @@ impl Shared {
             ));
         };
         let modality = served_modality(wire, synapse)?;
-        let input = bt_tensor::decode(wire, &self.limits).map_err(invalid)?;
+        let input = compression::decode(wire, self.config.codecs, &self.limits)?;
         let rows = input.shape().first().copied().unwrap_or(0);
         let promised = synapse.output_dim();
         let output = call(|| {
@@ -315,13 +325,14 @@ impl Shared {
             check_forward_output(promised, rows, &output)?;
             Ok(output)
         })?;
-        Ok(vec![bt_tensor::encode(&output)])
+        Ok(vec![compression::encode(&output, answer)?])
     }
 
     fn backward(
         &self,
         msg: &TensorMessage,
         synapse: &dyn Synapse,
+        answer: Codec,
     ) -> Result<Vec<bt_wire::Tensor>, Status> {
         let half = msg.tensors.len() / 2;
         let (inputs, grads) = msg.tensors.split_at(half);
@@ -330,13 +341,13 @@ impl Shared {
         }
         let decode = |ts: &[bt_wire::Tensor]| -> Result<Vec<bt_tensor::Tensor>, Status> {
             ts.iter()
-                .map(|t| bt_tensor::decode(t, &self.limits).map_err(invalid))
+                .map(|t| compression::decode(t, self.config.codecs, &self.limits))
                 .collect()
         };
         let inputs = decode(inputs)?;
         let grads = decode(grads)?;
         let out = call(|| synapse.backward(inputs, grads))?;
-        Ok(out.iter().map(bt_tensor::encode).collect())
+        out.iter().map(|t| compression::encode(t, answer)).collect()
     }
 }
 

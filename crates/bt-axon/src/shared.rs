@@ -24,7 +24,7 @@ use crate::metrics::Metrics;
 use crate::per_key::PerKey;
 use crate::policy::Policy;
 use crate::session::Auth;
-use crate::verify::BatchVerifier;
+use crate::verify::{BatchVerifier, TensorChecks};
 
 /// State shared by every connection and request of one axon.
 pub(crate) struct Shared {
@@ -46,7 +46,7 @@ pub(crate) struct Shared {
     pub(crate) synapses: HashMap<String, Arc<dyn Synapse>>,
     pub(crate) policy: Arc<dyn Policy>,
     pub(crate) replay: Mutex<ReplayGuard>,
-    pub(crate) verifier: BatchVerifier,
+    pub(crate) verifier: BatchVerifier<TensorChecks>,
     pub(crate) limits: Limits,
     pub(crate) sessions: Mutex<SessionTable>,
     /// Origin of the monotonic nanoseconds the session table is given.

@@ -144,7 +144,7 @@ fn v10_with_hash(
     nonce: i64,
     body_hash: &str,
 ) -> Req {
-    let message = v10_message(nonce, &signer.account(), axon, UUID, body_hash);
+    let message = v10_message(nonce, &signer.ss58(), &axon.to_ss58(), UUID, body_hash);
     let dendrite = TerminalInfo {
         signature: Some(v10_sign(signer, &message)),
         ..dendrite_info(signer, nonce)

@@ -59,6 +59,7 @@ mod hash;
 mod hparams;
 mod keys;
 pub mod metagraph;
+mod metrics;
 mod neutral;
 pub mod node;
 mod node_options;

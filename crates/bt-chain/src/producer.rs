@@ -59,6 +59,10 @@ pub struct Shared {
     pub(crate) heads: broadcast::Sender<Header>,
     /// Set when the producer stopped on a storage error; submissions fail with it.
     fatal: Mutex<Option<ChainError>>,
+    /// Transactions included in blocks this node sealed since it started.
+    pub(crate) txs_included: std::sync::atomic::AtomicU64,
+    /// Transactions a sealed block left out (their error went to the submitter).
+    pub(crate) txs_rejected: std::sync::atomic::AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -94,6 +98,8 @@ impl Shared {
             waiters: Mutex::new(HashMap::new()),
             heads,
             fatal: Mutex::new(None),
+            txs_included: std::sync::atomic::AtomicU64::new(0),
+            txs_rejected: std::sync::atomic::AtomicU64::new(0),
         });
         (shared, rx)
     }
@@ -330,6 +336,14 @@ fn seal(sh: &Shared, txs: Vec<(SignedTx, Hash)>) -> Result<Header, ChainError> {
     // Publish the head before answering waiters: a client holding a receipt then never sees
     // that block's head arrive on a subscription it opened afterwards.
     let _ = sh.heads.send(header.clone());
+    sh.txs_included.fetch_add(
+        produced.block.txs.len() as u64,
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    sh.txs_rejected.fetch_add(
+        produced.rejected.len() as u64,
+        std::sync::atomic::Ordering::Relaxed,
+    );
     {
         let mut waiters = lock(&sh.waiters);
         for r in &produced.receipts {

@@ -50,6 +50,14 @@ pub enum ChainCommand {
         /// existing database keeps its own.
         #[arg(long = "genesis_seed", alias = "genesis-seed", value_parser = parse_seed)]
         genesis_seed: Option<[u8; 32]>,
+        /// Serve Prometheus metrics (`GET /metrics`, `bt_chain_*`) on this port of --host;
+        /// off when absent, 0 picks a free port (printed).
+        #[arg(
+            long = "metrics_port",
+            alias = "metrics-port",
+            env = "BT_CHAIN_METRICS_PORT"
+        )]
+        metrics_port: Option<u16>,
     },
 }
 
@@ -223,6 +231,7 @@ pub async fn chain(
         tempo,
         dev,
         genesis_seed,
+        metrics_port,
     } = cmd;
     if !(block_time.is_finite() && block_time > 0.0 && block_time <= 3600.0) {
         return Err(CliError::Usage(format!(
@@ -242,13 +251,33 @@ pub async fn chain(
         dev,
         genesis_seed,
     };
+    // Opening a large database replays its state: show that it is working.
+    let spinner = bt_neuron::progress::Spinner::start("opening the chain");
     let node = match NodeConfig::from_options(opts) {
         Ok(cfg) => ChainNode::start(cfg).await,
         Err(e) => Err(e),
     }
     .map_err(exit::classify_chain_start_error)?;
+    drop(spinner);
+    let metrics = match metrics_port {
+        Some(p) => {
+            let addr = SocketAddr::new(host, p);
+            let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                CliError::PortInUse(format!("--metrics_port: cannot bind {addr}: {e}"))
+            })?;
+            let bound = listener.local_addr()?;
+            let registry = bt_interfaces::MetricsRegistry::new();
+            registry.register(node.metric_set());
+            println!("Chain metrics  http://{bound}/metrics");
+            Some(tokio::spawn(bt_axon::serve_metrics(listener, registry)))
+        }
+        None => None,
+    };
     println!("Chain ready  endpoint: ws://{}", node.local_addr());
     shutdown.await;
+    if let Some(task) = metrics {
+        task.abort();
+    }
     node.shutdown().await;
     Ok(exit::INTERRUPTED)
 }

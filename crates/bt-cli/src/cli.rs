@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use bt_tensor::compression::Codec;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
@@ -25,6 +26,9 @@ pub enum Command {
     Neuron(Box<NeuronCommand>),
     /// Start N neurons on this machine that find each other and train together (the main job).
     Localnet(LocalnetArgs),
+    /// A web page over running neurons and a chain: metagraph, who calls whom, loss and
+    /// accuracy curves, a subnet's rows (read-only; loopback unless --dashboard_addr).
+    Dashboard(crate::dashboard_cmd::DashboardArgs),
     /// Look at a running metagraph without joining it.
     #[command(subcommand)]
     Metagraph(MetagraphCommand),
@@ -161,6 +165,11 @@ pub struct NeuronArgs {
     /// Default 256.
     #[arg(long = "max_tensors", alias = "max-tensors", env = "BT_MAX_TENSORS", value_parser = clap::value_parser!(u32).range(2..))]
     pub max_tensors: Option<u32>,
+    /// Codec of the tensors exchanged with peers that negotiate it: none, f16, bf16, uniform8 or
+    /// blockwise8 (lossy; `docs/protocol.md`, "Compression"). Offered for answers and used for
+    /// requests to axons that accept it; Release 1 peers always get float32. Default none.
+    #[arg(long = "compression", env = "BT_COMPRESSION", value_parser = parse_codec)]
+    pub compression: Option<Codec>,
     /// Port for Prometheus metrics (`/metrics`); off when absent.
     #[arg(long = "metrics_port", alias = "metrics-port", env = "BT_METRICS_PORT")]
     pub metrics_port: Option<u16>,
@@ -217,6 +226,23 @@ pub struct NeuronArgs {
         env = "BT_REMOTE_GRAD_CLIP"
     )]
     pub remote_grad_clip: Option<f32>,
+    /// Subnet neurons: the port published on the chain for peers to dial (a NAT's or a
+    /// proxy's forwarded port); the axon's own port when absent.
+    #[arg(
+        long = "external_port",
+        alias = "external-port",
+        env = "BT_EXTERNAL_PORT"
+    )]
+    pub external_port: Option<u16>,
+    /// Test only (the fault harness): run this neuron with its clock this many milliseconds
+    /// ahead (negative: behind), as the nonces it signs and checks see it. Hidden from help.
+    #[arg(
+        long = "clock_skew_ms",
+        env = "BT_TEST_CLOCK_SKEW_MS",
+        hide = true,
+        allow_hyphen_values = true
+    )]
+    pub clock_skew_ms: Option<i64>,
 }
 
 /// A neuron's role on a subnet (the seeds' bipartite split).
@@ -263,6 +289,12 @@ pub struct LocalnetArgs {
     /// Print plain log lines instead of the live view.
     #[arg(long, env = "BT_PLAIN")]
     pub plain: bool,
+    /// Serve the web dashboard over the neurons (its URL is printed); each neuron then
+    /// serves `/metrics` on a free port.
+    #[arg(long, env = "BT_LOCALNET_DASHBOARD")]
+    pub dashboard: bool,
+    #[command(flatten)]
+    pub dashboard_flags: crate::dashboard_cmd::DashboardFlags,
 }
 
 #[derive(Debug, Subcommand)]
@@ -334,4 +366,8 @@ pub enum WalletCommand {
     Keys(crate::wallet_cmd::WalletCommand),
     #[command(flatten)]
     Chain(crate::wallet_chain_cmd::WalletChainCommand),
+}
+
+fn parse_codec(s: &str) -> Result<Codec, String> {
+    Codec::parse(s).map_err(|e| e.to_string())
 }

@@ -51,6 +51,9 @@ pub fn prepare(cli: Cli) -> Result<Job> {
 
 fn prepare_neuron(cmd: NeuronCommand) -> Result<NeuronJob> {
     let usage = |e: anyhow::Error| CliError::Usage(format!("{e:#}"));
+    if let Some(ms) = cmd.args.clock_skew_ms {
+        bt_crypto::set_clock_offset_ns(ms.saturating_mul(1_000_000));
+    }
     let settings = NeuronSettings::resolve(&cmd.args).map_err(usage)?;
     let remote = remote_learning(&cmd.args).map_err(usage)?;
     let subnet = SubnetSettings::resolve(&cmd.args).map_err(usage)?;
@@ -109,6 +112,7 @@ async fn dispatch_other(cmd: Command) -> Result<u8> {
         // guarantee that nothing was logged before its key was taken.
         Command::Neuron(cmd) => run_neuron(prepare_neuron(*cmd)?).await,
         Command::Localnet(args) => crate::localnet::run(args).await,
+        Command::Dashboard(args) => crate::dashboard_cmd::run(args, shutdown_signal()).await,
         Command::Metagraph(MetagraphCommand::Inspect {
             address,
             json,

@@ -2,6 +2,7 @@
 //! defaults. The file is a separate serde struct so that unknown keys are an error that names the
 //! key, not a silently ignored typo.
 
+use bt_tensor::compression::Codec;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -43,6 +44,7 @@ pub struct NeuronFileConfig {
     pub wait_for_peers: Option<usize>,
     pub allow_unsigned: Option<bool>,
     pub max_tensors: Option<u32>,
+    pub compression: Option<String>,
     pub metrics_port: Option<u16>,
     pub netuid: Option<u16>,
     pub role: Option<Role>,
@@ -81,6 +83,8 @@ pub struct SubnetSettings {
     pub interval: Duration,
     /// Also serve the model over HTTP on this port (`--http_port`).
     pub http_port: Option<u16>,
+    /// The axon port published on the chain when it is not the axon's own (`--external_port`).
+    pub external_port: Option<u16>,
 }
 
 impl SubnetSettings {
@@ -153,6 +157,7 @@ impl SubnetSettings {
             wallet,
             interval: Duration::from_secs_f64(secs),
             http_port: args.http_port,
+            external_port: args.external_port,
         }))
     }
 }
@@ -225,6 +230,13 @@ impl Resolve for NeuronSettings {
         if metagraph_size == 0 {
             bail!("--metagraph_size must be at least 1");
         }
+        let compression = match (args.compression, file.compression.as_deref()) {
+            (Some(codec), _) => codec,
+            (None, Some(name)) => {
+                Codec::parse(name).map_err(|e| anyhow::anyhow!("config file: compression: {e}"))?
+            }
+            (None, None) => Codec::None,
+        };
         let bootstrap = if args.bootstrap.is_empty() {
             file.bootstrap.unwrap_or_default()
         } else {
@@ -255,6 +267,7 @@ impl Resolve for NeuronSettings {
                     n as usize
                 }),
             metrics_port: args.metrics_port.or(file.metrics_port),
+            compression,
         })
     }
 }

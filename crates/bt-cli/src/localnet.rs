@@ -56,11 +56,19 @@ pub async fn run(args: LocalnetArgs) -> Result<u8> {
     let mut children: Vec<Child> = Vec::with_capacity(args.neurons);
     let mut views = vec![NodeView::default(); args.neurons];
     let started = Instant::now();
+    let dashboard = if args.dashboard {
+        Some(crate::dashboard_cmd::start(args.dashboard_flags.config(), None).await?)
+    } else {
+        None
+    };
 
     let first = spawn_node(&exe, &args, 0, None, tx.clone())?;
     children.push(first);
     let bootstrap = match wait_ready(&mut rx, &mut views, live).await {
-        Ok(addr) => addr,
+        Ok(addr) => {
+            show_on_dashboard(dashboard.as_ref(), &views, 0, false);
+            addr
+        }
         Err(e) => {
             stop_all(&mut children).await;
             return Err(e);
@@ -79,7 +87,12 @@ pub async fn run(args: LocalnetArgs) -> Result<u8> {
     loop {
         tokio::select! {
             line = rx.recv() => match line {
-                Some(line) => absorb(&mut views, line, live),
+                Some(line) => {
+                    let node = line.node;
+                    let was_ready = views.get(node).is_some_and(|v| v.ready.is_some());
+                    absorb(&mut views, line, live);
+                    show_on_dashboard(dashboard.as_ref(), &views, node, was_ready);
+                }
                 None => break, // every child closed its stdout
             },
             _ = redraw.tick(), if live => {
@@ -164,6 +177,10 @@ fn spawn_node(
         .arg(args.neurons.saturating_sub(1).to_string())
         .arg("--gossip_interval")
         .arg(args.gossip_interval.to_string());
+    if args.dashboard {
+        // A free port each, announced on the neuron's Ready line.
+        cmd.arg("--metrics_port").arg("0");
+    }
     if let Some(data) = &args.data_dir {
         cmd.arg("--data_dir").arg(data);
     }
@@ -248,6 +265,28 @@ fn absorb(views: &mut [NodeView], line: Line, live: bool) {
     }
     if !live {
         println!("[n{}] {}", line.node, line.text);
+    }
+}
+
+/// Once a neuron says where its metrics are, the dashboard starts reading them.
+fn show_on_dashboard(
+    dashboard: Option<&bt_dashboard::DashboardHandle>,
+    views: &[NodeView],
+    node: usize,
+    was_ready: bool,
+) {
+    let (Some(d), false) = (dashboard, was_ready) else {
+        return;
+    };
+    let Some(metrics) = views
+        .get(node)
+        .and_then(|v| v.ready.as_ref())
+        .and_then(|r| r.metrics.clone())
+    else {
+        return;
+    };
+    if let Err(e) = d.add_neuron(format!("n{node}"), metrics) {
+        tracing::warn!(error = %e, "neuron not shown on the dashboard");
     }
 }
 

@@ -7,6 +7,7 @@ mod chain_cmd;
 mod cli;
 mod commands;
 mod config;
+mod dashboard_cmd;
 mod display;
 mod exit;
 mod localnet;

@@ -71,6 +71,7 @@ pub async fn run(
     settings.axon_listen = SocketAddr::new(listen, neuron.axon_port);
     settings.http_listen = subnet.http_port.map(|port| SocketAddr::new(listen, port));
     settings.external_ip = remote;
+    settings.external_port = subnet.external_port;
     settings.axon.allow_unsigned = neuron.allow_unsigned;
     settings.refresh_interval = subnet.interval;
     let role = match subnet.role {

@@ -426,6 +426,7 @@ fn cli_reference_is_current() {
         &[],
         &["neuron"],
         &["localnet"],
+        &["dashboard"],
         &["metagraph", "inspect"],
         &["keys", "new"],
         &["keys", "show"],

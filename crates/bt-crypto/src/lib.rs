@@ -62,7 +62,7 @@ mod vectors;
 pub use error::CryptoError;
 pub use keyfile::MAX_KEY_FILE_BYTES;
 pub use keys::{ED25519_KEY_TYPE, NeuronKey, PublicKey};
-pub use nonce::{NonceClock, ReplayConfig, ReplayGuard, unix_nanos};
+pub use nonce::{NonceClock, ReplayConfig, ReplayGuard, set_clock_offset_ns, unix_nanos};
 pub use request::{
     PayloadHash, REQUEST_TAG, RpcMethod, TENSORS_BLAKE3_TAG, TENSORS_TAG, message_digest,
     message_digest_with, parse_caller_key, request_digest, sign_request, tensors_hash,

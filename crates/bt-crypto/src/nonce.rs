@@ -11,12 +11,25 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::{CryptoError, PublicKey};
 
-/// Wall-clock nanoseconds since the UNIX epoch (0 before the epoch, saturating far after it).
+/// Offset added to this process's wall clock, in nanoseconds; see [`set_clock_offset_ns`].
+static CLOCK_OFFSET_NS: AtomicI64 = AtomicI64::new(0);
+
+/// Shifts every later [`unix_nanos`] of this process by `offset_ns` (positive: ahead). A fault
+/// harness uses it to give one process a skewed clock (`bittensor neuron --clock_skew_ms`, a
+/// hidden test flag) without touching the machine's clock; nothing else should.
+pub fn set_clock_offset_ns(offset_ns: i64) {
+    CLOCK_OFFSET_NS.store(offset_ns, Ordering::Relaxed);
+}
+
+/// Wall-clock nanoseconds since the UNIX epoch (0 before the epoch, saturating far after it),
+/// plus the offset of [`set_clock_offset_ns`] (0 unless a test set one).
 pub fn unix_nanos() -> i64 {
-    match SystemTime::now().duration_since(UNIX_EPOCH) {
+    let wall = match SystemTime::now().duration_since(UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
         Err(_) => 0,
-    }
+    };
+    wall.saturating_add(CLOCK_OFFSET_NS.load(Ordering::Relaxed))
+        .max(0)
 }
 
 /// Issues nonces: wall-clock nanoseconds, but strictly increasing across calls (and threads)

@@ -73,8 +73,8 @@ fn sdk10_signatures_interoperate() {
     let axon = Sr25519Pair::from_seed([4; 32]);
     let message = v10_message(
         NONCE,
-        &dendrite.account(),
-        &axon.account(),
+        &dendrite.ss58(),
+        &axon.ss58(),
         "4b1c6d7e-uuid",
         BODY_HASH,
     );
@@ -99,9 +99,9 @@ fn sdk10_signatures_interoperate() {
         body_hash: BODY_HASH,
     };
     let mut store = ReplayStore::new(ReplayStoreConfig::sdk_v10(12));
-    let who = verify_v10_request(&req, &axon.account(), &mut store, NONCE + 1).unwrap();
+    let who = verify_v10_request(&req, &axon.ss58(), &mut store, NONCE + 1).unwrap();
     assert_eq!(who, dendrite.account());
-    assert!(verify_v10_request(&req, &axon.account(), &mut store, NONCE + 1).is_err());
+    assert!(verify_v10_request(&req, &axon.ss58(), &mut store, NONCE + 1).is_err());
 }
 
 const SDK11_SCRIPT: &str = r#"

@@ -588,6 +588,7 @@ async fn fanout() {
         let opts = CallOptions {
             timeout: Some(deadline),
             output_dims: Some(vec![64]),
+            ..CallOptions::default()
         };
         for round in ["cold", "warm"] {
             let t = Instant::now();

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use bt_crypto::RpcMethod;
 use bt_crypto::session::{ACCEPT_HEADER, SessionAccept};
+use bt_tensor::compression::{CodecSet, CompressionError, decompress};
 use bt_tensor::{Limits, Tensor};
 use bt_wire::TensorMessage;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -16,6 +17,7 @@ use tokio::time::Instant;
 use tonic::Code;
 
 use crate::breaker::Admission;
+use crate::codecs::CallCodecs;
 use crate::endpoint::Endpoint;
 use crate::hashes::PayloadHashes;
 use crate::outcome::{BadResponse, Outcome, Unavailable};
@@ -41,6 +43,8 @@ pub(crate) struct CallSpec {
     pub hashes: Arc<PayloadHashes>,
     pub expect: Expect,
     pub deadline: Instant,
+    /// What the call offers for its answer and how it may compress its request.
+    pub codecs: Arc<CallCodecs>,
 }
 
 /// What a valid answer looks like.
@@ -61,9 +65,10 @@ const PHASE_SENT: u8 = 2;
 pub(crate) async fn call(inner: &Shared, mut spec: CallSpec) -> Outcome {
     let phase = AtomicU8::new(PHASE_QUEUED);
     let deadline = spec.deadline;
+    let started = std::time::Instant::now();
     // `attempt` borrows the spec, so the endpoint is still here after a timeout without a
     // clone per call.
-    match tokio::time::timeout_at(deadline, attempt(inner, &mut spec, &phase)).await {
+    let outcome = match tokio::time::timeout_at(deadline, attempt(inner, &mut spec, &phase)).await {
         Ok(outcome) => outcome,
         Err(_) => {
             if phase.load(Ordering::Relaxed) != PHASE_QUEUED {
@@ -71,7 +76,11 @@ pub(crate) async fn call(inner: &Shared, mut spec: CallSpec) -> Outcome {
             }
             Outcome::Timeout
         }
-    }
+    };
+    inner
+        .metrics
+        .record(&spec.endpoint.synapse_key, &outcome, started.elapsed());
+    outcome
 }
 
 async fn attempt(inner: &Shared, spec: &mut CallSpec, phase: &AtomicU8) -> Outcome {
@@ -98,6 +107,14 @@ async fn attempt(inner: &Shared, spec: &mut CallSpec, phase: &AtomicU8) -> Outco
         }
     };
 
+    // Compressed only for an axon that has said it accepts the codec: never a Release 1 one.
+    let codecs = spec.codecs.clone();
+    if let Some((wire, hashes)) = &codecs.compressed
+        && lease.session.codecs.accepts(codecs.request)
+    {
+        spec.tensors.clone_from(wire);
+        spec.hashes = hashes.clone();
+    }
     let mut tensors = std::mem::take(&mut spec.tensors);
     let mut channel = WithLateTrailers(lease.channel.clone());
     let mut retried = false;
@@ -168,6 +185,9 @@ async fn attempt(inner: &Shared, spec: &mut CallSpec, phase: &AtomicU8) -> Outco
     match result {
         Ok(answer) => {
             inner.report_success(&spec.endpoint);
+            if codecs.offer.is_some() {
+                lease.session.codecs.learn(&answer.headers);
+            }
             match validate_off_thread(
                 answer.message,
                 std::mem::replace(
@@ -178,6 +198,7 @@ async fn attempt(inner: &Shared, spec: &mut CallSpec, phase: &AtomicU8) -> Outco
                     },
                 ),
                 inner.cfg.limits,
+                codecs.accepted,
             )
             .await
             {
@@ -240,23 +261,25 @@ async fn validate_off_thread(
     msg: TensorMessage,
     expect: Expect,
     limits: Limits,
+    accepted: CodecSet,
 ) -> Result<Tensor, BadResponse> {
     let size: usize = msg.tensors.iter().map(|t| t.buffer.len()).sum();
     if size <= BLOCKING_VALIDATION_BYTES {
-        return validate(msg, &expect, &limits);
+        return validate(msg, &expect, &limits, accepted);
     }
-    match tokio::task::spawn_blocking(move || validate(msg, &expect, &limits)).await {
+    match tokio::task::spawn_blocking(move || validate(msg, &expect, &limits, accepted)).await {
         Ok(result) => result,
         Err(_) => Err(BadResponse::DecoderPanic),
     }
 }
 
-/// The answer must be exactly one finite float tensor, within limits, with the request's
-/// batch size (and the expected shape when one was given).
+/// The answer must be exactly one finite float tensor, within limits, in float32 or a codec in
+/// `accepted`, with the request's batch size (and the expected shape when one was given).
 pub(crate) fn validate(
     msg: TensorMessage,
     expect: &Expect,
     limits: &Limits,
+    accepted: CodecSet,
 ) -> Result<Tensor, BadResponse> {
     if msg.tensors.len() != 1 {
         return Err(BadResponse::TensorCount {
@@ -270,7 +293,10 @@ pub(crate) fn validate(
             got: 0,
         });
     };
-    let tensor = bt_tensor::decode(&wire, limits)?;
+    let tensor = decompress(&wire, accepted, limits).map_err(|e| match e {
+        CompressionError::Tensor(e) => BadResponse::Tensor(e),
+        other => BadResponse::Compression(other),
+    })?;
     if !tensor.dtype().is_float() {
         return Err(BadResponse::DType {
             got: tensor.dtype(),
@@ -312,5 +338,5 @@ pub fn validate_response(
         batch,
         shape: shape.map(<[usize]>::to_vec),
     };
-    validate(msg, &expect, limits)
+    validate(msg, &expect, limits, CodecSet::NONE)
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use bt_crypto::session::SessionVersion;
 use bt_tensor::Limits;
+use bt_tensor::compression::Codec;
 use bt_wire::scan::DecodeLimits;
 
 use crate::breaker::BreakerConfig;
@@ -29,6 +30,8 @@ pub struct DendriteConfig {
     pub connect_timeout: Duration,
     /// Circuit breakers (one per synapse endpoint) remembered at once, LRU.
     pub max_breakers: usize,
+    /// Peers whose answer rate and latency the metrics keep (an LRU); default 256.
+    pub max_peer_stats: usize,
     pub breaker: BreakerConfig,
     /// Largest encoded request or response message.
     pub max_message_size: usize,
@@ -60,6 +63,14 @@ pub struct DendriteConfig {
     pub max_tensors: usize,
     /// Longest string or signature field of a response, checked before decoding. Default 1 KiB.
     pub max_field_bytes: usize,
+    /// Codecs accepted in answers, preferred first, offered to every axon in `bt-codecs`
+    /// (`docs/protocol.md`, "Compression"; lossy). Empty, the default: no offer, and answers
+    /// in float32 as from Release 1. [`CallOptions`](crate::CallOptions) overrides it per call.
+    pub answer_codecs: Vec<Codec>,
+    /// Codec of the float32 tensors of requests. Used with an axon only once one of its answers
+    /// has listed it as accepted; until then, and with axons that never list codecs (Release 1),
+    /// requests travel in float32. Default [`Codec::None`].
+    pub request_codec: Codec,
 }
 
 impl DendriteConfig {
@@ -83,6 +94,7 @@ impl Default for DendriteConfig {
             idle_timeout: Duration::from_secs(120),
             connect_timeout: Duration::from_secs(3),
             max_breakers: 16 * 1024,
+            max_peer_stats: 256,
             breaker: BreakerConfig::default(),
             max_message_size: 64 << 20,
             max_frame_size: 1 << 20,
@@ -96,6 +108,8 @@ impl Default for DendriteConfig {
             limits: Limits::DEFAULT,
             max_tensors: DecodeLimits::DEFAULT.max_tensors,
             max_field_bytes: DecodeLimits::DEFAULT.max_field_bytes,
+            answer_codecs: Vec::new(),
+            request_codec: Codec::None,
         }
     }
 }

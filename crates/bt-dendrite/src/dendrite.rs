@@ -7,12 +7,14 @@ use std::time::Duration;
 
 use bt_crypto::session::SessionVersion;
 use bt_crypto::{NeuronKey, RpcMethod};
+use bt_tensor::compression::Codec;
 use bt_tensor::{Modality, Tensor};
 use futures_util::FutureExt as _;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::call::{CallSpec, Expect, call};
+use crate::codecs::CallCodecs;
 use crate::config::DendriteConfig;
 use crate::endpoint::Endpoint;
 use crate::error::DendriteError;
@@ -67,6 +69,12 @@ pub struct CallOptions {
     /// Expected shape of each answer after its batch dimension (e.g. `[network_dim]`); when
     /// unset only the batch dimension is checked.
     pub output_dims: Option<Vec<usize>>,
+    /// Codecs accepted in the answers, preferred first (default:
+    /// `DendriteConfig::answer_codecs`; `Some(vec![])` offers none).
+    pub answer_codecs: Option<Vec<Codec>>,
+    /// Codec of the request's float32 tensors, for axons that accept it (default:
+    /// `DendriteConfig::request_codec`).
+    pub request_codec: Option<Codec>,
 }
 
 /// A gRPC client to many remote synapses. Cheap to clone (shared pool, breakers and limits).
@@ -90,6 +98,11 @@ impl Dendrite {
 
     pub fn config(&self) -> &DendriteConfig {
         &self.inner.cfg
+    }
+
+    /// The dendrite's metrics (`bt_dendrite_*`), for a process's metrics registry.
+    pub fn metric_set(&self) -> Arc<dyn bt_interfaces::MetricSet> {
+        self.inner.metrics.clone()
     }
 
     /// Sends TEXT tensors (pickled strings or token ids); see [`Dendrite::forward`].
@@ -143,13 +156,14 @@ impl Dendrite {
         opts: &CallOptions,
         deadline: Instant,
     ) -> Result<Vec<CallSpec>, DendriteError> {
-        let spec = |endpoint: Endpoint, wire: bt_wire::Tensor, hashes, batch| CallSpec {
+        let spec = |endpoint: Endpoint, wire: bt_wire::Tensor, hashes, batch, codecs| CallSpec {
             endpoint,
             method: RpcMethod::Forward,
             tensors: vec![wire],
             hashes,
             expect: expect(batch, opts.output_dims.as_deref()),
             deadline,
+            codecs,
         };
         match inputs {
             Inputs::Broadcast { endpoints, tensor } => {
@@ -157,9 +171,11 @@ impl Dendrite {
                 let wire = bt_tensor::encode(&tensor);
                 self.check_size(0, std::slice::from_ref(&wire))?;
                 let hashes = Arc::new(PayloadHashes::default());
+                // Compressed (and later hashed) once for every peer, as the float32 form is.
+                let codecs = self.codecs(0, opts, &[&tensor])?;
                 Ok(endpoints
                     .into_iter()
-                    .map(|ep| spec(ep, wire.clone(), hashes.clone(), batch))
+                    .map(|ep| spec(ep, wire.clone(), hashes.clone(), batch, codecs.clone()))
                     .collect())
             }
             Inputs::PerPeer(calls) => {
@@ -179,7 +195,8 @@ impl Dendrite {
                     } else {
                         Arc::default()
                     };
-                    specs.push(spec(ep, wire, hash, batch));
+                    let codecs = self.codecs(index, opts, &[&tensor])?;
+                    specs.push(spec(ep, wire, hash, batch, codecs));
                 }
                 Ok(specs)
             }
@@ -219,6 +236,7 @@ impl Dendrite {
         let shape = inputs.dtype().is_float().then(|| inputs.shape().to_vec());
         let tensors = vec![bt_tensor::encode(inputs), bt_tensor::encode(grads)];
         self.check_size(0, &tensors)?;
+        let codecs = self.codecs(0, opts, &[inputs, grads])?;
         let spec = CallSpec {
             endpoint: endpoint.clone(),
             method: RpcMethod::Backward,
@@ -226,6 +244,7 @@ impl Dendrite {
             hashes: Arc::default(),
             expect: Expect { batch, shape },
             deadline: Instant::now() + opts.timeout.unwrap_or(self.inner.cfg.timeout),
+            codecs,
         };
         let mut replies = self.fan_out(vec![spec]).await;
         Ok(replies.pop().unwrap_or(Reply {
@@ -291,6 +310,26 @@ impl Dendrite {
                 })
             })
             .collect()
+    }
+
+    /// The codecs of a call with `opts` sending `tensors` (input `index`).
+    fn codecs(
+        &self,
+        index: usize,
+        opts: &CallOptions,
+        tensors: &[&Tensor],
+    ) -> Result<Arc<CallCodecs>, DendriteError> {
+        let answer = opts
+            .answer_codecs
+            .as_deref()
+            .unwrap_or(&self.inner.cfg.answer_codecs);
+        let request = opts.request_codec.unwrap_or(self.inner.cfg.request_codec);
+        CallCodecs::new(answer, request, tensors)
+            .map(Arc::new)
+            .map_err(|e| DendriteError::Compression {
+                index,
+                reason: e.to_string(),
+            })
     }
 
     /// Refuses, before anything is sent, a request the encoder would refuse anyway (a peer

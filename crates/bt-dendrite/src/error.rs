@@ -27,4 +27,7 @@ pub enum DendriteError {
          the gradients must be those of this peer's answer to these inputs"
     )]
     BatchMismatch { inputs: usize, grads: usize },
+    /// The request codec refuses the input (a NaN or infinity: the axon would refuse it too).
+    #[error("input {index} cannot be compressed: {reason}")]
+    Compression { index: usize, reason: String },
 }

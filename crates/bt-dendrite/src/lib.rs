@@ -30,6 +30,10 @@
 //!   carry an HMAC and a counter instead of an Ed25519 signature (far less CPU: README
 //!   "Benchmarks", RPC). Axons that do not accept keep getting signed requests; a session the axon
 //!   forgot costs one transparent, signed retry. Layout: `docs/protocol.md`, "Sessions".
+//! - **Compression** (`answer_codecs`, `request_codec`; none by default): the answer codecs are
+//!   offered in `bt-codecs`; requests are compressed only for an axon whose answer listed the
+//!   codec, so Release 1 axons only ever get float32. Answers in a codec not offered are
+//!   refused. Layout: `docs/protocol.md`, "Compression".
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -48,6 +52,7 @@
 
 mod breaker;
 mod call;
+mod codecs;
 mod config;
 mod dendrite;
 mod endpoint;
@@ -55,6 +60,7 @@ mod error;
 mod hashes;
 pub mod http;
 mod lru;
+mod metrics;
 mod outcome;
 mod pool;
 mod request;

@@ -36,6 +36,11 @@ impl<K: Hash + Eq + Clone, V> BoundedLru<K, V> {
     }
 
     /// The entry for `key`, without marking it used.
+    /// Every entry, in no particular order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.map.iter().map(|(k, slot)| (k, &slot.value))
+    }
+
     pub(crate) fn peek(&self, key: &K) -> Option<&V> {
         self.map.get(key).map(|slot| &slot.value)
     }

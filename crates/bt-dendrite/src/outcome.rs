@@ -86,6 +86,10 @@ pub enum BadResponse {
     Batch { got: usize, expected: usize },
     #[error("response dtype {got}, expected a float dtype")]
     DType { got: bt_tensor::DType },
+    /// A compressed answer in a codec we did not offer, or one that lies about its size or
+    /// holds a non-finite scale.
+    #[error("bad compressed response: {0}")]
+    Compression(bt_tensor::compression::CompressionError),
     #[error("undecodable response: {0}")]
     Decode(String),
     #[error("decoding the response panicked; the peer sent something the decoder chokes on")]

@@ -8,6 +8,7 @@ use bt_crypto::session::{
     LATE_HEADER, OFFER_HEADER, SESSION_HEADER, SessionVersion, VERSION_HEADER,
 };
 use bt_crypto::{PayloadHash, RpcMethod, request_digest};
+use bt_tensor::compression::CODECS_HEADER;
 use bt_wire::TensorMessage;
 use tokio::time::Instant;
 use tonic::Request;
@@ -111,6 +112,9 @@ impl Shared {
         }
         if let Some(late) = late {
             request.extensions_mut().insert(late);
+        }
+        if let Some(offer) = &spec.codecs.offer {
+            request.metadata_mut().insert(CODECS_HEADER, offer.clone());
         }
         // The server sees the same deadline we enforce (`Endpoint::timeout` would not send it).
         request.set_timeout(spec.deadline.saturating_duration_since(Instant::now()));

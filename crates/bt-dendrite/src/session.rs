@@ -60,6 +60,9 @@ pub(crate) struct SessionSlot {
     /// something on the way (a proxy) drops request trailers: this connection then sends
     /// proofs as headers.
     late_refusals: AtomicU8,
+    /// The codecs this axon accepts in requests (`bt-codecs`), learned from its answers; like
+    /// the session, it lives and dies with the pooled connection.
+    pub(crate) codecs: crate::codecs::AxonCodecs,
 }
 
 /// How one request authenticates.

@@ -12,6 +12,7 @@ use crate::breaker::{Admission, Breaker};
 use crate::config::DendriteConfig;
 use crate::endpoint::Endpoint;
 use crate::lru::BoundedLru;
+use crate::metrics::DendriteMetrics;
 use crate::pool::Pool;
 
 /// What every call of one dendrite shares: the key it signs with, its nonce clock, the
@@ -24,6 +25,7 @@ pub(crate) struct Shared {
     pub(crate) pool: Pool,
     breakers: Mutex<BoundedLru<Endpoint, Breaker>>,
     pub(crate) permits: Semaphore,
+    pub(crate) metrics: std::sync::Arc<DendriteMetrics>,
 }
 
 impl Shared {
@@ -36,6 +38,7 @@ impl Shared {
             pool: Pool::new(&config),
             breakers: Mutex::new(BoundedLru::new(config.max_breakers)),
             permits: Semaphore::new(config.max_in_flight.max(1)),
+            metrics: std::sync::Arc::new(DendriteMetrics::new(config.max_peer_stats)),
             cfg: config,
         }
     }

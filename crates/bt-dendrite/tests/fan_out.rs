@@ -69,6 +69,7 @@ async fn healthy_slow_dead_and_silent_peers_in_one_fan_out() {
     let opts = CallOptions {
         timeout: Some(Duration::from_millis(300)),
         output_dims: Some(vec![8]),
+        ..CallOptions::default()
     };
     let started = tokio::time::Instant::now();
     let replies = dendrite

@@ -128,6 +128,7 @@ async fn our_dendrite_calls_a_python_server() {
     let opts = CallOptions {
         timeout: Some(Duration::from_secs(7)),
         output_dims: Some(vec![5]),
+        ..CallOptions::default()
     };
     // The Python server echoes a float tensor: what comes back is what we sent.
     let echoed = |x: Tensor, dims: usize| {

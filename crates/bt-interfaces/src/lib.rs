@@ -10,6 +10,8 @@
 //! - [`MetagraphSource`]: who the peers are, from gossip or from a chain.
 //! - [`Chain`]: a chain's subnets, metagraphs and transactions (register, serve, stake, set /
 //!   commit / reveal weights), implemented by the embedded chain's client and by subtensor's.
+//! - [`metrics`]: the one metrics concept ([`metrics::MetricSet`], [`metrics::Registry`]) and
+//!   the `bt_<component>_<what>_<unit>` naming scheme.
 //! - [`Hyperparams`]: a subnet's settings (one definition, with CONSENSUS.md's defaults; it
 //!   lives in `bt-consensus`, which must stay free of every other dependency, and is
 //!   re-exported here).
@@ -21,6 +23,7 @@
 
 pub mod chain;
 pub mod metagraph;
+pub mod metrics;
 pub mod synapse;
 
 pub use bt_consensus::Hyperparams;
@@ -30,4 +33,5 @@ pub use chain::{
     SubnetSummary, TensorIdentity, WeightsCommit,
 };
 pub use metagraph::{MetagraphSource, PeerCounts, SourceError, SourceKind, SynapseInfo};
+pub use metrics::{MetricSet, Registry as MetricsRegistry};
 pub use synapse::{Synapse, SynapseError};

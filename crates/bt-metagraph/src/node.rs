@@ -386,3 +386,46 @@ impl Drop for MetagraphHandle {
         }
     }
 }
+
+/// The gossip node's metrics (`bt_metagraph_*`), for a process's metrics registry.
+struct MetagraphMetrics(Arc<Shared>);
+
+impl bt_interfaces::MetricSet for MetagraphMetrics {
+    fn write(&self, out: &mut bt_interfaces::metrics::Exposition) {
+        use bt_interfaces::metrics::Kind;
+        let (peers, synapses, rejections) = {
+            let t = self.0.table();
+            (t.peer_count(), t.len(), t.rejections().clone())
+        };
+        out.single(
+            "bt_metagraph_synapses",
+            Kind::Gauge,
+            "Synapse definitions in the table (ours included).",
+            synapses as f64,
+        );
+        out.single(
+            "bt_metagraph_peers",
+            Kind::Gauge,
+            "Metagraph peers known.",
+            peers as f64,
+        );
+        out.single(
+            "bt_metagraph_gossip_rounds_total",
+            Kind::Counter,
+            "Gossip rounds completed (clean, re-announce, one call).",
+            self.0.rounds.load(std::sync::atomic::Ordering::Relaxed) as f64,
+        );
+        let name = "bt_metagraph_rejections_total";
+        out.family(name, Kind::Counter, "Definitions refused, by reason.");
+        for (reason, n) in &rejections {
+            out.sample(name, &[("reason", &format!("{reason:?}"))], *n as f64);
+        }
+    }
+}
+
+impl MetagraphHandle {
+    /// The node's metrics (`bt_metagraph_*`), for a process's metrics registry.
+    pub fn metric_set(&self) -> Arc<dyn bt_interfaces::MetricSet> {
+        Arc::new(MetagraphMetrics(self.shared.clone()))
+    }
+}

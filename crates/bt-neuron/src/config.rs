@@ -1,5 +1,7 @@
 //! What a neuron is told to do, resolved from flags, environment and config file by the CLI.
 
+use bt_dendrite::DendriteConfig;
+use bt_tensor::compression::Codec;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -36,6 +38,25 @@ pub struct NeuronConfig {
     /// `AxonConfig::max_tensors`). Default 256.
     pub max_tensors: usize,
     pub metrics_port: Option<u16>,
+    /// Codec the dendrite offers for answers and uses for requests to axons that accept it
+    /// (`docs/protocol.md`, "Compression"; lossy). Default none: float32 as Release 1.
+    pub compression: Codec,
+}
+
+impl NeuronConfig {
+    /// The dendrite's settings: the defaults, with [`NeuronConfig::compression`].
+    pub fn dendrite_config(&self) -> DendriteConfig {
+        let offered = if self.compression == Codec::None {
+            Vec::new()
+        } else {
+            vec![self.compression]
+        };
+        DendriteConfig {
+            answer_codecs: offered,
+            request_codec: self.compression,
+            ..DendriteConfig::default()
+        }
+    }
 }
 
 impl Default for NeuronConfig {
@@ -57,6 +78,7 @@ impl Default for NeuronConfig {
             allow_unsigned: false,
             max_tensors: bt_axon::AxonConfig::default().max_tensors,
             metrics_port: None,
+            compression: Codec::None,
         }
     }
 }

@@ -35,6 +35,7 @@ pub mod config;
 mod echo;
 pub mod error;
 pub mod identity;
+pub mod metrics;
 pub mod mnist;
 pub mod network;
 pub mod peers;

@@ -10,8 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bt_axon::AxonHandle;
-use bt_crypto::NeuronKey;
-use bt_dendrite::{Dendrite, DendriteConfig};
+use bt_dendrite::Dendrite;
 use bt_interfaces::MetagraphSource;
 use bt_metagraph::MetagraphHandle;
 use bt_nn::{Dataset, MnistModel, default_mnist_dir};
@@ -183,7 +182,7 @@ impl MnistNeuron<MetagraphHandle> {
             source,
             network.axon,
             network.synapse_key,
-            identity.neuron_key()?,
+            Dendrite::new(identity.neuron_key()?, cfg.dendrite_config()),
             cfg.metagraph_size,
             Some(close),
         )?;
@@ -197,18 +196,17 @@ impl MnistNeuron<MetagraphHandle> {
 
 impl<M: MetagraphSource> MnistNeuron<M> {
     /// The runtime around an axon that already serves `served` under `synapse_key`: the peer
-    /// view from `source` (at most `view_limit` synapses), the dendrite (signing with
-    /// `neuron_key`) and the `Backward` sender. `close` lets the source go at shutdown.
+    /// view from `source` (at most `view_limit` synapses), the `dendrite` and the `Backward`
+    /// sender. `close` lets the source go at shutdown.
     pub fn assemble(
         served: Arc<ServedModel>,
         source: Arc<M>,
         axon: AxonHandle,
         synapse_key: String,
-        neuron_key: NeuronKey,
+        dendrite: Dendrite,
         view_limit: usize,
         close: Option<CloseSource<M>>,
     ) -> Result<Self, NeuronError> {
-        let dendrite = Dendrite::new(neuron_key, DendriteConfig::default());
         let (view_tx, view_rx) = watch::channel(PeerView::default());
         let (scores_tx, scores_rx) = watch::channel(PeerScores::new());
         let view = tokio::spawn(peers::view_loop(
@@ -225,7 +223,12 @@ impl<M: MetagraphSource> MnistNeuron<M> {
             stats.clone(),
         ));
         let stop = Arc::new(AtomicBool::new(false));
+        let metrics = Arc::new(crate::metrics::TrainerMetrics::default());
+        let registry = axon.metrics_registry();
+        registry.register(dendrite.metric_set());
+        registry.register(metrics.clone());
         let links = TrainerLinks {
+            metrics,
             runtime: tokio::runtime::Handle::current(),
             dendrite: dendrite.clone(),
             view: view_rx,
@@ -326,6 +329,7 @@ impl<M: MetagraphSource> MnistNeuron<M> {
 
 pub async fn load_data(dir: PathBuf) -> Result<(Dataset, Dataset), NeuronError> {
     let shown = dir.clone();
+    let _spinner = crate::progress::Spinner::start(format!("loading {}", dir.display()));
     tokio::task::spawn_blocking(move || Dataset::load_dir(&dir))
         .await
         .map_err(NeuronError::task("dataset loading"))?

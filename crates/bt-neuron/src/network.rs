@@ -85,6 +85,14 @@ impl Network {
                     return Err(e.into());
                 }
             };
+        let registry = axon.metrics_registry();
+        registry.register(metagraph.metric_set());
+        registry.register(Arc::new(crate::metrics::NeuronInfo {
+            neuron_key: identity.neuron.public_hex(),
+            synapse_key: synapse_key.clone(),
+            axon: SocketAddr::new(remote, axon.local_addr().port()).to_string(),
+            metagraph: SocketAddr::new(remote, metagraph.local_addr().port()).to_string(),
+        }));
         let network = Self {
             neuron_key: identity.neuron.public_hex(),
             synapse_key,
@@ -101,6 +109,7 @@ impl Network {
             synapse_keys: vec![self.synapse_key.clone()],
             axon: SocketAddr::new(remote, self.axon.local_addr().port()).to_string(),
             metagraph: SocketAddr::new(remote, self.metagraph.local_addr().port()).to_string(),
+            metrics: self.axon.metrics_addr().map(|a| a.to_string()),
         }
     }
 

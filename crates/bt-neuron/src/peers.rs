@@ -140,6 +140,7 @@ pub async fn backward_sender(
     let opts = CallOptions {
         timeout: Some(BACKWARD_TIMEOUT),
         output_dims: None,
+        ..CallOptions::default()
     };
     while let Some(job) = jobs.recv().await {
         let Ok(permit) = permits.clone().acquire_owned().await else {

@@ -71,6 +71,43 @@ impl Progress {
     }
 }
 
+/// A spinner for work of unknown length (loading a dataset, opening a chain database) on a
+/// terminal; nothing at all when stdout is not one. It clears itself when dropped.
+pub struct Spinner {
+    bar: Option<ProgressBar>,
+}
+
+impl Spinner {
+    pub fn start(message: impl Into<String>) -> Self {
+        Self::new(std::io::stdout().is_terminal(), message)
+    }
+
+    pub fn new(on_terminal: bool, message: impl Into<String>) -> Self {
+        let bar = on_terminal.then(|| {
+            let b = ProgressBar::new_spinner();
+            if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} {elapsed}") {
+                b.set_style(style);
+            }
+            b.set_message(message.into());
+            b.enable_steady_tick(std::time::Duration::from_millis(120));
+            b
+        });
+        Self { bar }
+    }
+
+    pub fn is_shown(&self) -> bool {
+        self.bar.is_some()
+    }
+}
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
 /// The numbers of a [`TrainLine`] in the little room a bar leaves.
 pub fn short_message(l: &TrainLine) -> String {
     format!(
@@ -109,5 +146,11 @@ mod tests {
         );
         p.finish();
         assert!(!Progress::new(false, 1, 640).is_bar());
+    }
+
+    #[test]
+    fn spinner_is_quiet_off_a_terminal() {
+        assert!(!Spinner::new(false, "loading").is_shown());
+        assert!(Spinner::new(true, "loading").is_shown());
     }
 }

@@ -13,6 +13,8 @@ pub struct Ready {
     pub synapse_keys: Vec<String>,
     pub axon: String,
     pub metagraph: String,
+    /// Where `GET /metrics` answers, when the neuron serves it (`--metrics_port`).
+    pub metrics: Option<String>,
 }
 
 /// The seeds' training log line.
@@ -60,7 +62,11 @@ impl fmt::Display for Ready {
             self.synapse_keys.join(","),
             self.axon,
             self.metagraph
-        )
+        )?;
+        match &self.metrics {
+            Some(m) => write!(f, "  metrics: {m}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -148,6 +154,7 @@ fn parse_ready(rest: &str) -> Option<Ready> {
             .collect(),
         axon: field(rest, "axon:")?.to_string(),
         metagraph: field(rest, "metagraph:")?.to_string(),
+        metrics: field(rest, "metrics:").map(str::to_string),
     })
 }
 
@@ -215,8 +222,17 @@ mod tests {
             synapse_keys: vec!["0xcd".into(), "0xef".into()],
             axon: "127.0.0.1:1".into(),
             metagraph: "127.0.0.1:2".into(),
+            metrics: None,
         };
-        assert_eq!(parse(&ready.to_string()), Some(Event::Ready(ready)));
+        assert_eq!(parse(&ready.to_string()), Some(Event::Ready(ready.clone())));
+        let with_metrics = Ready {
+            metrics: Some("127.0.0.1:3".into()),
+            ..ready
+        };
+        assert_eq!(
+            parse(&with_metrics.to_string()),
+            Some(Event::Ready(with_metrics))
+        );
         assert_eq!(
             parse(&checkpoint_line("/tmp/m.safetensors")),
             Some(Event::Checkpoint("/tmp/m.safetensors".into()))

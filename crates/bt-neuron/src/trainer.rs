@@ -80,6 +80,8 @@ pub struct TrainerLinks {
     pub backward: mpsc::Sender<BackwardJob>,
     pub served: Arc<ServedModel>,
     pub stop: Arc<AtomicBool>,
+    /// Where the trainer reports its progress (`bt_trainer_*`).
+    pub metrics: Arc<crate::metrics::TrainerMetrics>,
 }
 
 /// Where training ended.
@@ -222,6 +224,12 @@ impl Trainer {
                 since_log += 1;
                 if since_log >= self.cfg.log_every || seen == total {
                     let n = since_log as f64;
+                    self.links.metrics.interval(
+                        epoch as usize,
+                        step,
+                        [sums[0] / n, sums[1] / n, sums[2] / n],
+                        Instant::now(),
+                    );
                     progress.line(&TrainLine {
                         epoch: epoch as usize,
                         seen,
@@ -275,6 +283,7 @@ impl Trainer {
     fn print_test(&self, test: &Dataset, epoch: u64) -> Result<(), NeuronError> {
         let acc = bt_nn::accuracy(self.average.model(), test)?;
         let correct = (acc * test.len() as f64).round() as usize;
+        self.links.metrics.tested(acc);
         println!(
             "{}",
             TestLine {
@@ -332,6 +341,7 @@ impl Trainer {
             self.learn_from_peers(graph, rows)?;
         }
         let weights = self.router.weights();
+        self.links.metrics.scores(&weights);
         self.links.weights.send_replace(weights);
         Ok((losses, answered))
     }
@@ -363,6 +373,7 @@ impl Trainer {
         let opts = CallOptions {
             timeout: Some(self.cfg.forward_timeout),
             output_dims: Some(vec![CONTEXT_DIM]),
+            ..CallOptions::default()
         };
         let started = Instant::now();
         let replies = self.links.runtime.block_on(self.links.dendrite.forward(

@@ -44,6 +44,7 @@ async fn gradient_through_the_network_equals_the_local_gradient() {
             &CallOptions {
                 timeout: Some(std::time::Duration::from_secs(10)),
                 output_dims: Some(vec![CONTEXT_DIM]),
+                ..CallOptions::default()
             },
         )
         .await

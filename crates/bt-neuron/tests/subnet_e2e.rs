@@ -76,6 +76,7 @@ async fn a_miner_keeps_learning_while_it_serves() {
         let opts = CallOptions {
             timeout: Some(Duration::from_secs(10)),
             output_dims: Some(vec![CONTEXT_DIM]),
+            ..CallOptions::default()
         };
         let call = Inputs::broadcast([ep.clone()], images.clone());
         let mut r = dendrite.forward(Modality::Image, call, &opts).await.ok()?;

@@ -26,6 +26,7 @@ async fn ask(key: NeuronKey, ep: &Endpoint) -> Outcome {
     let opts = CallOptions {
         timeout: Some(Duration::from_secs(10)),
         output_dims: Some(vec![CONTEXT_DIM]),
+        ..CallOptions::default()
     };
     let mut r = d
         .forward(Modality::Image, Inputs::broadcast([ep.clone()], x), &opts)

@@ -64,6 +64,7 @@ pub mod router;
 #[cfg(test)]
 mod router_tests;
 pub mod synapse;
+pub mod text;
 pub mod train;
 
 pub use average::WeightAverage;
@@ -78,4 +79,5 @@ pub use norm::BatchNorm2d;
 pub use remote::{EncoderGrad, LayerGrad};
 pub use router::{Dispatch, Joined, PeerOutcome, Router, RouterConfig, Routing};
 pub use synapse::{MNIST_MODALITIES, images_from_wire, images_to_wire, synapse_error};
+pub use text::{MINILM_DIM, MiniLm, MinilmFiles, TextError, TextLimits, TextSynapse};
 pub use train::{TrainConfig, accuracy, train_epoch_alone, train_epoch_averaged};

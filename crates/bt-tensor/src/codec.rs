@@ -12,32 +12,7 @@ pub const WIRE_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub fn decode(wire: &bt_wire::Tensor, limits: &Limits) -> Result<Tensor, TensorError> {
     let dtype = DType::from_wire(wire.dtype)?;
     let modality = Modality::from_wire(wire.modality)?;
-    // Count before converting so a peer cannot make us allocate a huge shape vector.
-    if wire.shape.len() > limits.max_dims {
-        return Err(TensorError::TooManyDims {
-            shape: wire.shape.clone(),
-            dims: wire.shape.len(),
-            max: limits.max_dims,
-        });
-    }
-    let mut shape = Vec::with_capacity(wire.shape.len());
-    for (index, &value) in wire.shape.iter().enumerate() {
-        // An empty string list pickles as shape [0, 1]; every other dimension is ≥ 1.
-        let empty_text = dtype == DType::Utf8 && index == 0 && value == 0;
-        if value < 1 && !empty_text {
-            return Err(TensorError::BadDimension {
-                shape: wire.shape.clone(),
-                index,
-                value,
-            });
-        }
-        shape.push(
-            usize::try_from(value).map_err(|_| TensorError::ShapeOverflow {
-                shape: wire.shape.clone(),
-                bits: usize::BITS,
-            })?,
-        );
-    }
+    let shape = parse_shape(&wire.shape, dtype == DType::Utf8, limits)?;
     validate(dtype, &shape, modality, &wire.buffer, limits)?;
     Ok(Tensor {
         dtype,
@@ -46,6 +21,40 @@ pub fn decode(wire: &bt_wire::Tensor, limits: &Limits) -> Result<Tensor, TensorE
         requires_grad: wire.requires_grad,
         data: wire.buffer.clone(),
     })
+}
+
+/// A wire shape as sizes: at most `limits.max_dims` dimensions (counted before anything is
+/// allocated), each at least 1 (an empty string list pickles as `[0, 1]`: `empty_text_ok`).
+pub(crate) fn parse_shape(
+    wire_shape: &[i64],
+    empty_text_ok: bool,
+    limits: &Limits,
+) -> Result<Vec<usize>, TensorError> {
+    if wire_shape.len() > limits.max_dims {
+        return Err(TensorError::TooManyDims {
+            shape: wire_shape.to_vec(),
+            dims: wire_shape.len(),
+            max: limits.max_dims,
+        });
+    }
+    let mut shape = Vec::with_capacity(wire_shape.len());
+    for (index, &value) in wire_shape.iter().enumerate() {
+        let empty_text = empty_text_ok && index == 0 && value == 0;
+        if value < 1 && !empty_text {
+            return Err(TensorError::BadDimension {
+                shape: wire_shape.to_vec(),
+                index,
+                value,
+            });
+        }
+        shape.push(
+            usize::try_from(value).map_err(|_| TensorError::ShapeOverflow {
+                shape: wire_shape.to_vec(),
+                bits: usize::BITS,
+            })?,
+        );
+    }
+    Ok(shape)
 }
 
 /// The wire form of `t`; the buffer is shared, not copied.
@@ -73,7 +82,7 @@ impl From<Tensor> for bt_wire::Tensor {
     }
 }
 
-fn wire_shape(shape: &[usize]) -> Vec<i64> {
+pub(crate) fn wire_shape(shape: &[usize]) -> Vec<i64> {
     // A validated dimension never exceeds the byte length of an in-memory buffer (< 2^63).
     shape
         .iter()

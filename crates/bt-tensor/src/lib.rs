@@ -18,6 +18,9 @@
 //! `list[str]` with shape `[n, 1]`; text may also be INT64 token ids. FLOAT16 (6) and BFLOAT16 (7)
 //! are our extensions to the Release 1 dtype enum.
 //!
+//! - [`compression`] compresses float32 tensors for peers that negotiated it (f16, bf16,
+//!   uniform and blockwise 8-bit) and decodes what they send.
+//!
 //! The codec does no I/O and reads no clock.
 //!
 //! ```
@@ -34,6 +37,7 @@
 //! ```
 
 mod codec;
+pub mod compression;
 mod dtype;
 mod element;
 mod error;

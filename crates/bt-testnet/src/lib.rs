@@ -11,6 +11,8 @@
 //!   it for gossip nodes, and later neuron harnesses can do the same.
 //! - [`attack`]: a target process's peak RSS and descriptors from `/proc`, honest traffic
 //!   counted during an attack, and the hostile table's rows.
+//! - [`faults`]: the fault harness's proxy (delay, loss, cut per link), schedule and
+//!   RSS/descriptor monitor.
 //! - [`chopsticks::Chopsticks`]: a real subtensor runtime (Chopsticks) on loopback.
 //! - [`ChildProcess`] ([`process`]): real processes (e.g. `bittensor neuron echo`) with their
 //!   output captured in a bounded ring, a deadline on every wait, SIGKILL, kill on drop, and
@@ -28,6 +30,7 @@
 
 pub mod attack;
 pub mod chopsticks;
+pub mod faults;
 pub mod metagraph;
 pub mod process;
 mod proxy;

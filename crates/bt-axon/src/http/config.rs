@@ -61,6 +61,13 @@ pub struct HttpAxonConfig {
     /// Nonces remembered at once for one hotkey: with the 18 s window, one caller can sustain
     /// this / 18 requests per second. Default 131,072 (about 7,000 requests/s).
     pub max_nonces_per_hotkey: usize,
+    /// Most SDK v10 signatures one batch verification checks: concurrent requests are verified
+    /// together (less CPU per signature), on an executor thread, so this bounds how long one
+    /// batch holds it. Default 32.
+    pub max_verify_batch: usize,
+    /// Callers' hotkeys kept decompressed for verification (about 200 bytes each); a flood of new
+    /// keys only empties the cache. Default 4,096.
+    pub max_cached_keys: usize,
 }
 
 impl Default for HttpAxonConfig {
@@ -85,6 +92,8 @@ impl Default for HttpAxonConfig {
             max_nonce_future: Duration::from_secs(2),
             max_nonces: 524_288,
             max_nonces_per_hotkey: 131_072,
+            max_verify_batch: 32,
+            max_cached_keys: 4096,
         }
     }
 }
@@ -110,6 +119,7 @@ impl HttpAxonConfig {
             ("max_connections", self.max_connections),
             ("max_nonces", self.max_nonces),
             ("max_nonces_per_hotkey", self.max_nonces_per_hotkey),
+            ("max_verify_batch", self.max_verify_batch),
         ];
         for (name, v) in positive {
             if v == 0 {

@@ -49,6 +49,7 @@ pub use config::{HttpAxonConfig, HttpConfigError};
 pub use reference::{UnknownBuiltin, attach_builtin};
 
 use crate::per_key::PerKey;
+use crate::verify::{BatchVerifier, V10Checks};
 use limits::Gate;
 use metrics::HttpMetrics;
 use pipeline::Ctx;
@@ -199,6 +200,10 @@ impl HttpAxonBuilder {
             gate: Gate::new(config.max_concurrent_handlers, config.max_queue),
             metrics: HttpMetrics::new(route_names.clone()),
             replay: Mutex::new(replay),
+            v10: BatchVerifier::new(
+                V10Checks::new(config.max_cached_keys),
+                config.max_verify_batch,
+            ),
             hotkey: self.hotkey,
             ss58: account.to_ss58(),
             account,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use bt_crypto::http_auth::{
     AuthError, BtAuthHeaders, BtAuthPolicy, BtAuthRequest, NonceError, ReplayStore, V10Request,
-    verify_btauth, verify_v10_request,
+    verify_btauth,
 };
 use bt_crypto::unix_nanos;
 use bt_crypto::wallet::{AccountId, Sr25519Pair};
@@ -31,6 +31,7 @@ use super::metrics::HttpMetrics;
 use super::reply::Reply;
 use super::route::{Answer, ChunkStream, Route};
 use crate::per_key::PerKey;
+use crate::verify::{BatchVerifier, V10Checks};
 
 /// Everything the request path shares.
 pub(crate) struct Ctx {
@@ -45,6 +46,8 @@ pub(crate) struct Ctx {
     pub(crate) priority: Option<Arc<PriorityFn>>,
     pub(crate) verify: Option<Arc<VerifyFn>>,
     pub(crate) replay: Mutex<ReplayStore<AccountId>>,
+    /// SDK v10 signatures, verified in batches with concurrent requests'.
+    pub(crate) v10: BatchVerifier<V10Checks>,
     pub(crate) per_ip: Arc<PerKey<IpAddr>>,
     pub(crate) per_hotkey: Arc<PerKey<AccountId>>,
     pub(crate) in_flight: Arc<Semaphore>,
@@ -56,6 +59,13 @@ pub(crate) struct Ctx {
     pub(crate) metrics: HttpMetrics,
     pub(crate) uuid: String,
     pub(crate) local: SocketAddr,
+}
+
+impl Ctx {
+    fn replay_store(&self) -> std::sync::MutexGuard<'_, ReplayStore<AccountId>> {
+        // The store is consistent after every call: a panic elsewhere cannot leave it halfway.
+        self.replay.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// What the answer needs to know about the request, known progressively.
@@ -206,11 +216,21 @@ where
             signature: header("bt_header_dendrite_signature"),
             body_hash,
         };
-        let caller = {
-            let mut store = ctx.replay.lock().unwrap_or_else(PoisonError::into_inner);
-            verify_v10_request(&v10, &ctx.account, &mut store, unix_nanos())
-        }
-        .map_err(auth_reply)?;
+        // Freshness is cheap and checked first; the signature is verified outside the replay
+        // store's lock (batched with concurrent requests); only a verified nonce is recorded.
+        let claim = Arc::new(v10.claim(&ctx.ss58).map_err(auth_reply)?);
+        ctx.replay_store()
+            .check_fresh(claim.nonce, unix_nanos())
+            .map_err(|e| auth_reply(e.into()))?;
+        let alone = ctx.in_flight.available_permits() + 1 >= ctx.config.max_in_flight;
+        ctx.v10
+            .verify(claim.clone(), alone)
+            .await
+            .map_err(auth_reply)?;
+        ctx.replay_store()
+            .check_and_record(&claim.hotkey, claim.nonce, unix_nanos())
+            .map_err(|e| auth_reply(e.into()))?;
+        let caller = claim.hotkey;
         seen.caller = Some(caller);
         seen.nonce = seen.headers.dendrite.nonce;
         signed_hash = Some(body_hash.to_string());

@@ -55,6 +55,6 @@ pub use fields::{parse_hotkey, parse_nonce, parse_signature};
 pub use replay::{ReplayStore, ReplayStoreConfig, V10_ALLOWED_DELTA_NS, V10_DEFAULT_TIMEOUT_S};
 pub use response::{RESPONSE_PROTOCOL, response_payload, sign_response, verify_response};
 pub use v10::{
-    V10_HOTKEY_HEADER, V10_NONCE_HEADER, V10_SIGNATURE_HEADER, V10Request, v10_message, v10_sign,
-    v10_verify, verify_v10_request,
+    V10_HOTKEY_HEADER, V10_NONCE_HEADER, V10_SIGNATURE_HEADER, V10Claim, V10Request, v10_message,
+    v10_sign, v10_verify, verify_v10_batch, verify_v10_request,
 };

@@ -3,26 +3,23 @@
 use super::error::AuthError;
 use super::fields::{parse_hotkey, parse_nonce, parse_signature};
 use super::replay::ReplayStore;
-use crate::wallet::{AccountId, Sr25519Pair};
+use crate::wallet::{AccountId, Sr25519Pair, VerifyingAccount};
 
 pub const V10_NONCE_HEADER: &str = "bt_header_dendrite_nonce";
 pub const V10_HOTKEY_HEADER: &str = "bt_header_dendrite_hotkey";
 pub const V10_SIGNATURE_HEADER: &str = "bt_header_dendrite_signature";
 
 /// `"{nonce}.{dendrite_hotkey}.{axon_hotkey}.{dendrite_uuid}.{body_hash}"`, hotkeys in SS58
-/// (prefix 42). Unambiguous although `uuid` may contain dots: every other field is dot-free.
+/// (prefix 42; [`AccountId::to_ss58`], which callers encode once and keep: base58 costs
+/// microseconds). Unambiguous although `uuid` may contain dots: every other field is dot-free.
 pub fn v10_message(
     nonce: i64,
-    dendrite_hotkey: &AccountId,
-    axon_hotkey: &AccountId,
+    dendrite_ss58: &str,
+    axon_ss58: &str,
     dendrite_uuid: &str,
     body_hash: &str,
 ) -> String {
-    format!(
-        "{nonce}.{}.{}.{dendrite_uuid}.{body_hash}",
-        dendrite_hotkey.to_ss58(),
-        axon_hotkey.to_ss58()
-    )
+    format!("{nonce}.{dendrite_ss58}.{axon_ss58}.{dendrite_uuid}.{body_hash}")
 }
 
 /// The header value: `0x` + 128 lower-case hex digits of an sr25519 signature (context
@@ -53,38 +50,105 @@ pub struct V10Request<'a> {
     pub body_hash: &'a str,
 }
 
-/// Whole check of a v10 request addressed to `axon_hotkey`: shape, freshness, signature, then
-/// replay. Freshness does not depend on `bt_header_dendrite_version` (the SDK skips it when that
-/// unsigned header is absent or old, which lets a captured request be replayed forever).
-/// Returns the authenticated dendrite hotkey.
+/// A v10 request whose headers parsed: who claims to have signed what. Nothing about it is
+/// verified yet ([`V10Claim::verify`], or many at once with [`verify_v10_batch`]).
+#[derive(Clone, Debug)]
+pub struct V10Claim {
+    pub hotkey: AccountId,
+    pub nonce: i64,
+    /// The signed message, as [`v10_message`] lays it out.
+    pub message: String,
+    pub signature: [u8; 64],
+}
+
+impl V10Request<'_> {
+    /// Parses the headers into the claim to verify, for the axon whose SS58 is `axon_ss58`.
+    /// The dendrite's SS58 enters the message as it came: the SDK signs and checks that string,
+    /// and a parse that succeeded means it is the canonical encoding of `hotkey`.
+    pub fn claim(&self, axon_ss58: &str) -> Result<V10Claim, AuthError> {
+        let missing = |header| AuthError::MissingHeader { header };
+        let nonce = parse_nonce(
+            V10_NONCE_HEADER,
+            self.nonce.ok_or(missing(V10_NONCE_HEADER))?,
+        )?;
+        let ss58 = self.dendrite_hotkey.ok_or(missing(V10_HOTKEY_HEADER))?;
+        let hotkey = parse_hotkey(V10_HOTKEY_HEADER, ss58)?;
+        let signature =
+            parse_signature(self.signature.ok_or(missing(V10_SIGNATURE_HEADER))?, true)?;
+        Ok(V10Claim {
+            hotkey,
+            nonce,
+            message: v10_message(nonce, ss58, axon_ss58, self.dendrite_uuid, self.body_hash),
+            signature,
+        })
+    }
+}
+
+impl V10Claim {
+    /// The signature check alone (freshness and replay are the [`ReplayStore`]'s).
+    pub fn verify(&self) -> Result<(), AuthError> {
+        self.verify_with(&self.verifying_key()?)
+    }
+
+    /// The signer's key, decompressed (worth caching for callers that come back).
+    pub fn verifying_key(&self) -> Result<VerifyingAccount, AuthError> {
+        self.hotkey
+            .verifying_key()
+            .map_err(|_| self.bad_signature())
+    }
+
+    /// [`Self::verify`] with the signer's key already decompressed.
+    pub fn verify_with(&self, key: &VerifyingAccount) -> Result<(), AuthError> {
+        if key.id() != self.hotkey {
+            return Err(self.bad_signature());
+        }
+        key.verify(self.message.as_bytes(), &self.signature)
+            .map_err(|_| self.bad_signature())
+    }
+
+    fn bad_signature(&self) -> AuthError {
+        AuthError::BadSignature {
+            hotkey: self.hotkey.to_ss58(),
+        }
+    }
+}
+
+/// The signature checks of many claims at once, each with its signer's decompressed key: one
+/// batch verification when all hold, each alone when not (so one forgery fails only itself).
+pub fn verify_v10_batch(claims: &[(&V10Claim, &VerifyingAccount)]) -> Vec<Result<(), AuthError>> {
+    let items: Vec<(&VerifyingAccount, &[u8], &[u8])> = claims
+        .iter()
+        .map(|(c, k)| (*k, c.message.as_bytes(), &c.signature[..]))
+        .collect();
+    let verdicts = crate::wallet::verify_sr25519_batch(&items);
+    claims
+        .iter()
+        .zip(verdicts)
+        .map(|((claim, key), verdict)| {
+            if key.id() != claim.hotkey {
+                return Err(claim.bad_signature());
+            }
+            verdict.map_err(|_| claim.bad_signature())
+        })
+        .collect()
+}
+
+/// Whole check of a v10 request addressed to the axon whose SS58 is `axon_ss58`: shape,
+/// freshness, signature, then replay. Freshness does not depend on `bt_header_dendrite_version`
+/// (the SDK skips it when that unsigned header is absent or old, which lets a captured request
+/// be replayed forever). Returns the authenticated dendrite hotkey.
 pub fn verify_v10_request(
     req: &V10Request<'_>,
-    axon_hotkey: &AccountId,
+    axon_ss58: &str,
     store: &mut ReplayStore<AccountId>,
     now_ns: i64,
 ) -> Result<AccountId, AuthError> {
-    let missing = |header| AuthError::MissingHeader { header };
-    let nonce = parse_nonce(
-        V10_NONCE_HEADER,
-        req.nonce.ok_or(missing(V10_NONCE_HEADER))?,
-    )?;
-    let hotkey = parse_hotkey(
-        V10_HOTKEY_HEADER,
-        req.dendrite_hotkey.ok_or(missing(V10_HOTKEY_HEADER))?,
-    )?;
-    let signature = req.signature.ok_or(missing(V10_SIGNATURE_HEADER))?;
+    let claim = req.claim(axon_ss58)?;
     // Cheap rejection before the signature; recorded only once the signature verified.
-    store.check_fresh(nonce, now_ns)?;
-    let message = v10_message(
-        nonce,
-        &hotkey,
-        axon_hotkey,
-        req.dendrite_uuid,
-        req.body_hash,
-    );
-    v10_verify(&hotkey, &message, signature)?;
-    store.check_and_record(&hotkey, nonce, now_ns)?;
-    Ok(hotkey)
+    store.check_fresh(claim.nonce, now_ns)?;
+    claim.verify()?;
+    store.check_and_record(&claim.hotkey, claim.nonce, now_ns)?;
+    Ok(claim.hotkey)
 }
 
 #[cfg(test)]
@@ -105,7 +169,7 @@ mod tests {
     #[test]
     fn message_layout() {
         let (d, a) = keys();
-        let m = v10_message(42, &d.account(), &a.account(), "u-1.x", HASH);
+        let m = v10_message(42, &d.ss58(), &a.ss58(), "u-1.x", HASH);
         assert_eq!(m, format!("42.{}.{}.u-1.x.{HASH}", d.ss58(), a.ss58()));
         assert!(m.starts_with("42.5CcyqxXnJucaCnQQvvUg5EPzj1uoNAxACZvzArHw5aVDvgNH."));
     }
@@ -113,7 +177,7 @@ mod tests {
     #[test]
     fn sign_verify_and_failure_kinds() {
         let (d, a) = keys();
-        let m = v10_message(NOW, &d.account(), &a.account(), "uuid", HASH);
+        let m = v10_message(NOW, &d.ss58(), &a.ss58(), "uuid", HASH);
         let sig = v10_sign(&d, &m);
         assert_eq!(sig.len(), 130);
         v10_verify(&d.account(), &m, &sig).unwrap();
@@ -160,29 +224,26 @@ mod tests {
     fn whole_request_checks_and_replay() {
         let (d, a) = keys();
         let mut store = ReplayStore::new(ReplayStoreConfig::sdk_v10(12));
-        let sig = v10_sign(
-            &d,
-            &v10_message(NOW, &d.account(), &a.account(), "uuid", HASH),
-        );
+        let sig = v10_sign(&d, &v10_message(NOW, &d.ss58(), &a.ss58(), "uuid", HASH));
         let (n, h) = (NOW.to_string(), d.ss58());
         let req = request(&n, &h, &sig);
         assert_eq!(
-            verify_v10_request(&req, &a.account(), &mut store, NOW + 1).unwrap(),
+            verify_v10_request(&req, &a.ss58(), &mut store, NOW + 1).unwrap(),
             d.account()
         );
         assert!(matches!(
-            verify_v10_request(&req, &a.account(), &mut store, NOW + 1),
+            verify_v10_request(&req, &a.ss58(), &mut store, NOW + 1),
             Err(AuthError::Nonce(NonceError::Replayed { .. }))
         ));
         // Addressed to another axon.
         let mut fresh = ReplayStore::new(ReplayStoreConfig::sdk_v10(12));
         assert!(matches!(
-            verify_v10_request(&req, &d.account(), &mut fresh, NOW),
+            verify_v10_request(&req, &d.ss58(), &mut fresh, NOW),
             Err(AuthError::BadSignature { .. })
         ));
         // 16 s old is the edge; one ns more is stale, whatever the version header said.
         assert!(matches!(
-            verify_v10_request(&req, &a.account(), &mut fresh, NOW + 16_000_000_001),
+            verify_v10_request(&req, &a.ss58(), &mut fresh, NOW + 16_000_000_001),
             Err(AuthError::Nonce(NonceError::Stale { .. }))
         ));
         assert!(fresh.is_empty(), "failed checks record nothing");
@@ -197,28 +258,73 @@ mod tests {
         let mut req = request("12", &h, &sig);
         req.nonce = None;
         assert_eq!(
-            verify_v10_request(&req, &a.account(), &mut store, NOW),
+            verify_v10_request(&req, &a.ss58(), &mut store, NOW),
             Err(AuthError::MissingHeader {
                 header: V10_NONCE_HEADER
             })
         );
         let req = request("1e9", &h, &sig);
         assert!(matches!(
-            verify_v10_request(&req, &a.account(), &mut store, NOW),
+            verify_v10_request(&req, &a.ss58(), &mut store, NOW),
             Err(AuthError::BadHeader { .. })
         ));
         let req = request("12", "5Fake", &sig);
         assert!(matches!(
-            verify_v10_request(&req, &a.account(), &mut store, NOW),
+            verify_v10_request(&req, &a.ss58(), &mut store, NOW),
             Err(AuthError::BadSs58 { .. })
         ));
         let mut req = request("12", &h, &sig);
         req.signature = None;
         assert_eq!(
-            verify_v10_request(&req, &a.account(), &mut store, NOW),
+            verify_v10_request(&req, &a.ss58(), &mut store, NOW),
             Err(AuthError::MissingHeader {
                 header: V10_SIGNATURE_HEADER
             })
         );
+    }
+
+    #[test]
+    fn batches_find_each_forgery_and_pass_the_rest() {
+        let (d, a) = keys();
+        let e = Sr25519Pair::from_seed([3; 32]);
+        let mut claims = Vec::new();
+        for (i, signer) in [&d, &e, &d, &e, &d].into_iter().enumerate() {
+            let uuid = format!("u{i}");
+            let message = v10_message(NOW + i as i64, &signer.ss58(), &a.ss58(), &uuid, HASH);
+            let header = v10_sign(signer, &message);
+            let nonce = (NOW + i as i64).to_string();
+            let ss58 = signer.ss58();
+            let req = V10Request {
+                nonce: Some(&nonce),
+                dendrite_hotkey: Some(&ss58),
+                dendrite_uuid: &uuid,
+                signature: Some(&header),
+                body_hash: HASH,
+            };
+            let mut claim = req.claim(&a.ss58()).unwrap();
+            if i == 3 {
+                claim.signature[5] ^= 1;
+            }
+            claims.push(claim);
+        }
+        let keys: Vec<VerifyingAccount> =
+            claims.iter().map(|c| c.verifying_key().unwrap()).collect();
+        let pairs: Vec<(&V10Claim, &VerifyingAccount)> = claims.iter().zip(&keys).collect();
+        let verdicts = verify_v10_batch(&pairs);
+        for (i, v) in verdicts.iter().enumerate() {
+            assert_eq!(v.is_ok(), i != 3, "claim {i}: {v:?}");
+            assert_eq!(claims[i].verify().is_ok(), i != 3);
+        }
+        // all good: the batch path itself
+        let good: Vec<(&V10Claim, &VerifyingAccount)> = pairs
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != 3)
+            .map(|(_, p)| *p)
+            .collect();
+        assert!(verify_v10_batch(&good).iter().all(Result::is_ok));
+        // a key that is not the claimed signer's never verifies
+        assert!(claims[0].verify_with(&keys[1]).is_err());
+        assert!(verify_v10_batch(&[(&claims[0], &keys[1])])[0].is_err());
     }
 }

@@ -215,13 +215,7 @@ impl HttpDendrite {
         };
         let auth = inner.config.auth;
         if auth != HttpAuth::BtAuth {
-            let message = v10_message(
-                nonce,
-                &inner.hotkey.account(),
-                &target.hotkey,
-                &inner.uuid,
-                &body_hash,
-            );
+            let message = v10_message(nonce, &inner.ss58, &receiver, &inner.uuid, &body_hash);
             dendrite.signature = Some(v10_sign(&inner.hotkey, &message));
         }
         let envelope = Envelope {

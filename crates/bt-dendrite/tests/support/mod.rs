@@ -38,6 +38,8 @@ pub enum Behaviour {
     Empty,
     /// Answer with a tensor whose buffer does not match its shape.
     Truncated,
+    /// Echo with every tensor rewritten by this function (a compressed answer, say).
+    Rewrite(fn(Tensor) -> Tensor),
 }
 
 /// What the server saw of one request.
@@ -116,6 +118,7 @@ impl Svc {
                 }
             }
             Behaviour::Empty => tensors.clear(),
+            Behaviour::Rewrite(f) => tensors = tensors.into_iter().map(f).collect(),
             Behaviour::Truncated => {
                 for t in &mut tensors {
                     t.buffer = t.buffer.slice(..t.buffer.len() / 2);

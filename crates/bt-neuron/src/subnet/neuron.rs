@@ -71,6 +71,9 @@ pub struct NeuronSettings {
     pub axon_listen: SocketAddr,
     /// The address published on the chain for peers to dial (not unspecified).
     pub external_ip: IpAddr,
+    /// The port published with it when peers reach the axon through a forwarded port (NAT,
+    /// proxy); `None` publishes the axon's own port.
+    pub external_port: Option<u16>,
     pub axon: AxonConfig,
     /// Where to serve the model over today's HTTP synapse protocol too (`TensorForward`, signed
     /// as the hotkey), or `None` for gRPC only (`--http_port`).
@@ -102,6 +105,7 @@ impl NeuronSettings {
             synapse_key,
             axon_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             external_ip: IpAddr::from([127, 0, 0, 1]),
+            external_port: None,
             axon: AxonConfig::default(),
             http_listen: None,
             http: HttpAxonConfig::default(),
@@ -212,7 +216,7 @@ pub async fn join(
         .await?;
     let endpoint = AxonEndpoint {
         ip: s.external_ip,
-        port: axon.local_addr().port(),
+        port: s.external_port.unwrap_or(axon.local_addr().port()),
         protocol: AXON_PROTOCOL,
         version: AXON_VERSION,
     };

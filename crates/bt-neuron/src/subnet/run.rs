@@ -6,6 +6,8 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use bt_dendrite::Dendrite;
+
 use crate::config::NeuronConfig;
 use crate::error::{NeuronError, Stopped};
 use crate::mnist::{MnistNeuron, load_data, load_model, save_trained, train_on};
@@ -45,7 +47,7 @@ pub async fn run_subnet(
         source.clone(),
         joined.axon,
         settings.synapse_key.to_hex(),
-        settings.neuron_key,
+        Dendrite::new(settings.neuron_key, cfg.dendrite_config()),
         cfg.metagraph_size,
         None,
     )?;

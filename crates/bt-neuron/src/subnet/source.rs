@@ -63,8 +63,16 @@ struct Snapshot {
 }
 
 /// A chain-backed [`MetagraphSource`] for one subnet, acting as one hotkey.
+///
+/// A chain node that restarts, or a link to it that breaks, leaves a WebSocket client that
+/// fails every call from then on. So a call that fails as unavailable or late marks the
+/// connection broken, and the next [`ChainMetagraph::refresh`] dials the target again (under
+/// the same deadline) before it reads: a neuron rejoins a restarted chain by itself.
 pub struct ChainMetagraph {
-    chain: Arc<dyn Chain>,
+    chain: Mutex<Arc<dyn Chain>>,
+    /// Where to dial again; `None` for a source built over a given client ([`Self::new`]).
+    target: Option<(ChainTarget, RpcConfig)>,
+    broken: std::sync::atomic::AtomicBool,
     netuid: u16,
     hotkey: Keypair,
     timeout: Duration,
@@ -87,8 +95,10 @@ impl ChainMetagraph {
             request_timeout: timeout,
             ..RpcConfig::default()
         };
-        let chain = deadline(timeout, "connect", target.connect(config)).await?;
-        Ok(Self::new(chain, netuid, hotkey, timeout, max_age))
+        let chain = deadline(timeout, "connect", target.connect(config.clone())).await?;
+        let mut source = Self::new(chain, netuid, hotkey, timeout, max_age);
+        source.target = Some((target.clone(), config));
+        Ok(source)
     }
 
     /// The same over a chain already connected.
@@ -100,7 +110,9 @@ impl ChainMetagraph {
         max_age: Duration,
     ) -> Self {
         Self {
-            chain,
+            chain: Mutex::new(chain),
+            target: None,
+            broken: std::sync::atomic::AtomicBool::new(false),
             netuid,
             hotkey,
             timeout,
@@ -118,28 +130,60 @@ impl ChainMetagraph {
         &self.hotkey
     }
 
-    /// The client, for calls this type does not wrap (always put a deadline on them).
-    pub fn chain(&self) -> &dyn Chain {
-        &*self.chain
+    /// The client, for calls this type does not wrap (always put a deadline on them, with
+    /// [`Self::call`], which also notices a dead connection).
+    pub fn chain(&self) -> Arc<dyn Chain> {
+        lock(&self.chain).clone()
     }
 
-    /// Runs `fut` (a call on [`Self::chain`]) under this source's deadline.
+    /// Runs `fut` (a call on [`Self::chain`]) under this source's deadline. A failure that
+    /// says the node is gone or late marks the connection for a redial at the next refresh.
     pub async fn call<T>(
         &self,
         op: &'static str,
         fut: impl Future<Output = Result<T, ChainError>>,
     ) -> Result<T, SubnetError> {
-        deadline(self.timeout, op, fut).await
+        let result = deadline(self.timeout, op, fut).await;
+        if let Err(
+            SubnetError::ChainTimeout { .. }
+            | SubnetError::Chain {
+                source: ChainError::Unavailable { .. } | ChainError::Timeout { .. },
+                ..
+            },
+        ) = &result
+        {
+            self.broken
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        result
+    }
+
+    /// Dials the target again when a call found the connection dead (see the type's doc).
+    async fn redial_if_broken(&self) -> Result<(), SubnetError> {
+        let Some((target, config)) = &self.target else {
+            return Ok(());
+        };
+        if !self.broken.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(());
+        }
+        let chain = deadline(self.timeout, "connect", target.connect(config.clone())).await?;
+        *lock(&self.chain) = chain;
+        self.broken
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(endpoint = target.endpoint(), "reconnected to the chain");
+        Ok(())
     }
 
     /// Reads the metagraph (with weights) and the hyperparameters now and keeps them as the
     /// snapshot.
     pub async fn refresh(&self) -> Result<Arc<SubnetView>, SubnetError> {
+        self.redial_if_broken().await?;
+        let chain = self.chain();
         let view = self
-            .call("metagraph", self.chain.metagraph(self.netuid, true))
+            .call("metagraph", chain.metagraph(self.netuid, true))
             .await?;
         let hparams = self
-            .call("hyperparams", self.chain.hyperparams(self.netuid))
+            .call("hyperparams", chain.hyperparams(self.netuid))
             .await?;
         let mg = Arc::new(SubnetView::new(view, hparams.values));
         *lock(&self.snapshot) = Some(Snapshot {
@@ -187,7 +231,7 @@ impl ChainMetagraph {
             let r = self
                 .call(
                     "set_weights",
-                    self.chain
+                    self.chain()
                         .set_weights(&pair, self.netuid, &uids, &values, version_key),
                 )
                 .await?;
@@ -212,7 +256,7 @@ impl ChainMetagraph {
         let r = self
             .call(
                 "commit_weights",
-                self.chain.commit_weights(&pair, self.netuid, &commit),
+                self.chain().commit_weights(&pair, self.netuid, &commit),
             )
             .await?;
         let reveal_epoch = epoch_index(self.netuid, h.tempo, r.block) + h.commit_reveal_period;
@@ -250,7 +294,7 @@ impl ChainMetagraph {
         for p in due {
             self.call(
                 "reveal_weights",
-                self.chain.reveal_weights(&pair, self.netuid, &p.commit),
+                self.chain().reveal_weights(&pair, self.netuid, &p.commit),
             )
             .await?;
             revealed += 1;

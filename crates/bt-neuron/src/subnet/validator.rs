@@ -169,6 +169,7 @@ impl Validator {
         let opts = CallOptions {
             timeout: Some(self.query_timeout),
             output_dims: Some(vec![NUM_CLASSES]),
+            ..CallOptions::default()
         };
         let endpoints = targets.iter().map(|(_, ep)| ep.clone());
         let replies = self

@@ -6,8 +6,10 @@
 //!
 //! Each step does the reference's work: a no-grad student forward for the context (a neuron
 //! alone), then one training step with SGD momentum. PyTorch runs
-//! `../shared/bench/torch_mnist_reference.py` when `python3 -c "import torch"` works, and is
-//! skipped with a message otherwise.
+//! `../shared/bench/torch_mnist_reference.py` (or `BT_TORCH_REFERENCE`) with `BT_TORCH_PYTHON`
+//! (default `python3`) when that interpreter can import torch, and is skipped with a message
+//! otherwise. Each round runs ours and then PyTorch; the summary gives the median of each and
+//! its spread (min–max) over the rounds.
 
 use std::process::Command;
 use std::time::Instant;
@@ -88,17 +90,18 @@ fn torch(steps: usize) -> Option<f64> {
         "/../../../shared/bench/torch_mnist_reference.py"
     );
     let script = std::env::var("BT_TORCH_REFERENCE").unwrap_or_else(|_| script.to_string());
-    let importable = Command::new("python3")
+    let python = std::env::var("BT_TORCH_PYTHON").unwrap_or_else(|_| "python3".to_string());
+    let importable = Command::new(&python)
         .args(["-c", "import torch, numpy"])
         .output();
     if !importable.map(|o| o.status.success()).unwrap_or(false) {
         println!(
-            "pytorch: skipped (python3 cannot import torch and numpy; `pip install torch numpy`)"
+            "pytorch: skipped ({python} cannot import torch and numpy; `pip install torch numpy`, or point BT_TORCH_PYTHON at a Python that can)"
         );
         return None;
     }
     let data = default_mnist_dir();
-    let out = Command::new("python3")
+    let out = Command::new(&python)
         .arg(&script)
         .args(["--steps", &steps.to_string(), "--data"])
         .arg(&data)
@@ -143,25 +146,39 @@ fn main() -> Res<()> {
     }
     // The machine is shared: alternate ours and PyTorch so both see similar load, and report
     // every round's ratio plus the median (the lower middle one for an even count).
+    let mut ours_rates = Vec::new();
+    let mut torch_rates = Vec::new();
     let mut ratios = Vec::new();
     for round in 1..=rounds {
         let ours_rate = ours(&data, warmup)?;
         println!("round {round}: bt-nn dense engine: {steps} steps, {ours_rate:.1} steps/s");
+        ours_rates.push(ours_rate);
         if with_torch && let Some(t) = torch(steps) {
             println!(
                 "round {round}: ratio bt-nn / pytorch = {:.2}x",
                 ours_rate / t
             );
+            torch_rates.push(t);
             ratios.push(ours_rate / t);
         }
     }
-    if !ratios.is_empty() {
-        ratios.sort_by(f64::total_cmp);
-        println!(
-            "median ratio bt-nn / pytorch over {} rounds = {:.2}x",
-            ratios.len(),
-            ratios[(ratios.len() - 1) / 2]
-        );
-    }
+    summary("bt-nn steps/s", &mut ours_rates);
+    summary("pytorch steps/s", &mut torch_rates);
+    summary("ratio bt-nn / pytorch", &mut ratios);
     Ok(())
+}
+
+/// Prints the median (the lower middle one for an even count) and the range over the rounds.
+fn summary(what: &str, values: &mut [f64]) {
+    if values.is_empty() {
+        return;
+    }
+    values.sort_by(f64::total_cmp);
+    println!(
+        "{what}: median {:.2} over {} rounds (min {:.2}, max {:.2})",
+        values[(values.len() - 1) / 2],
+        values.len(),
+        values[0],
+        values[values.len() - 1]
+    );
 }

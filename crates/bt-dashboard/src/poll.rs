@@ -1,0 +1,169 @@
+//! The poller: reads every source on a timer and publishes the page's data as one JSON
+//! string on a `watch` (one slot: a slow reader only ever gets the newest).
+
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bt_interfaces::Chain;
+use tokio::sync::watch;
+
+use crate::config::DashboardConfig;
+use crate::prom;
+use crate::scrape::fetch_metrics;
+use crate::state::{ChainView, NeuronView, Snapshot, SynapseRow, UidRow};
+
+/// Peers listed per neuron in the snapshot.
+const MAX_PEERS_SHOWN: usize = 256;
+
+pub(crate) struct Poller {
+    pub(crate) cfg: DashboardConfig,
+    pub(crate) targets: Arc<Mutex<Vec<(String, String)>>>,
+    pub(crate) chain: Option<Arc<dyn Chain>>,
+    pub(crate) out: watch::Sender<Arc<String>>,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+impl Poller {
+    pub(crate) async fn run(self) {
+        let mut snap = Snapshot {
+            chain: self.chain.as_ref().map(|c| ChainView {
+                endpoint: c.endpoint().to_string(),
+                netuid: self.cfg.netuid,
+                ..ChainView::default()
+            }),
+            ..Snapshot::default()
+        };
+        let mut tick = tokio::time::interval(self.cfg.poll_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_inspect: Option<tokio::time::Instant> = None;
+        let mut turn = 0usize;
+        loop {
+            tokio::select! {
+                () = self.out.closed() => return,
+                _ = tick.tick() => {}
+            }
+            let targets = self
+                .targets
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            self.scrape_all(&mut snap, &targets).await;
+            let due = last_inspect.is_none_or(|t| t.elapsed() >= self.cfg.inspect_interval);
+            if due && !snap.neurons.is_empty() {
+                last_inspect = Some(tokio::time::Instant::now());
+                turn = (turn + 1) % snap.neurons.len();
+                self.inspect(&mut snap, turn).await;
+            }
+            if let (Some(chain), Some(view)) = (&self.chain, snap.chain.as_mut()) {
+                self.read_chain(chain.as_ref(), view).await;
+            }
+            snap.updated_ms = now_ms();
+            match serde_json::to_string(&snap) {
+                Ok(json) => {
+                    self.out.send_replace(Arc::new(json));
+                }
+                Err(e) => tracing::warn!(error = %e, "dashboard snapshot did not serialize"),
+            }
+        }
+    }
+
+    async fn scrape_all(&self, snap: &mut Snapshot, targets: &[(String, String)]) {
+        for (name, addr) in targets.iter().take(self.cfg.max_neurons) {
+            if !snap.neurons.iter().any(|n| &n.metrics_addr == addr) {
+                snap.neurons.push(NeuronView {
+                    name: name.clone(),
+                    metrics_addr: addr.clone(),
+                    ..NeuronView::default()
+                });
+            }
+        }
+        // By name as a person counts (n2 before n10), whatever order they were added in.
+        snap.neurons
+            .sort_by(|a, b| (a.name.len(), &a.name).cmp(&(b.name.len(), &b.name)));
+        let reads = snap.neurons.iter().map(|n| {
+            fetch_metrics(
+                &n.metrics_addr,
+                self.cfg.source_timeout,
+                self.cfg.max_scrape_bytes,
+            )
+        });
+        let answers = futures_util::future::join_all(reads).await;
+        for (view, answer) in snap.neurons.iter_mut().zip(answers) {
+            match answer {
+                Ok(text) => view.absorb(
+                    &prom::parse(&text, self.cfg.prom_limits),
+                    self.cfg.history,
+                    MAX_PEERS_SHOWN,
+                ),
+                Err(e) => view.down(e.to_string()),
+            }
+        }
+    }
+
+    /// Reads the metagraph through one neuron's inspect path (the same one `bittensor
+    /// metagraph inspect` uses).
+    async fn inspect(&self, snap: &mut Snapshot, turn: usize) {
+        let Some(addr) = snap.neurons.get(turn).and_then(|n| n.metagraph.clone()) else {
+            return;
+        };
+        match bt_metagraph::inspect(&addr, self.cfg.source_timeout).await {
+            Ok(rows) => {
+                let now = now_ms();
+                snap.synapses = rows
+                    .into_iter()
+                    .take(self.cfg.max_synapses)
+                    .map(|s| SynapseRow {
+                        age_ms: s.age_ms(now),
+                        endpoint: format!("{}:{}", s.address, s.port),
+                        synapse_key: s.synapse_key,
+                        neuron_key: s.neuron_key,
+                        source: "gossip",
+                    })
+                    .collect();
+                snap.synapses_from = Some(addr);
+            }
+            // Throttled or gone: keep the last list.
+            Err(e) => tracing::debug!(%addr, error = %e, "inspection failed"),
+        }
+    }
+
+    async fn read_chain(&self, chain: &dyn Chain, view: &mut ChainView) {
+        let timeout = self.cfg.source_timeout;
+        let read = async {
+            let mg = chain.metagraph(self.cfg.netuid, false).await?;
+            Ok::<_, bt_interfaces::ChainError>(mg)
+        };
+        match tokio::time::timeout(timeout, read).await {
+            Ok(Ok(mg)) => {
+                let rows = mg
+                    .neurons
+                    .iter()
+                    .map(|n| UidRow {
+                        uid: n.uid,
+                        hotkey: n.hotkey.to_ss58(),
+                        stake: n.stake,
+                        incentive: n.incentive,
+                        dividends: n.dividends,
+                        emission: n.emission,
+                        trust: n.trust,
+                        validator_permit: n.validator_permit,
+                    })
+                    .collect();
+                view.absorb(mg.block, rows, self.cfg.history, self.cfg.max_uids);
+            }
+            Ok(Err(e)) => view.error = Some(e.to_string()),
+            Err(_) => view.error = Some(format!("no answer within {timeout:?}")),
+        }
+    }
+}
+
+/// The snapshot before the first poll.
+pub(crate) fn empty_json() -> Arc<String> {
+    Arc::new(serde_json::to_string(&Snapshot::default()).unwrap_or_else(|_| "{}".into()))
+}

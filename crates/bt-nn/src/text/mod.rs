@@ -1,0 +1,27 @@
+//! The text neuron's engine: all-MiniLM-L6-v2 (a pretrained 6-layer BERT sentence encoder)
+//! with its WordPiece tokenizer, served as a [`bt_interfaces::Synapse`] for the TEXT modality.
+//!
+//! - [`files`] finds the model files (flag, `BT_MINILM_DIR`, or the user's cache that
+//!   `scripts/fetch-minilm.sh` fills); nothing here downloads.
+//! - [`tokenize`] turns strings (or a peer's token ids) into a padded [`TokenBatch`], within
+//!   the caps of [`TextLimits`].
+//! - [`encoder`] runs BERT, mean-pools under the mask and L2-normalizes: 384 values per text.
+//! - [`corpus`] reads the real corpora (gensim's Lee and Pang–Lee files, Debian fortunes).
+//! - [`student`] is a small embedding-bag student distilled from MiniLM's answers.
+//! - [`synapse`] serves it: strings in the strict pickle subset or INT64 token ids in, one
+//!   embedding per input out; bad input is a typed [`bt_interfaces::SynapseError`].
+
+pub mod corpus;
+pub mod encoder;
+pub mod error;
+pub mod files;
+pub mod student;
+pub mod synapse;
+pub mod tokenize;
+
+pub use encoder::{MINILM_DIM, MiniLm, l2_normalize, mean_pool};
+pub use error::TextError;
+pub use files::{MinilmFiles, default_minilm_dir, default_text_corpora_dir};
+pub use student::{StudentConfig, TextStudent, linear_probe_accuracy, row_cosines};
+pub use synapse::{TEXT_MODALITIES, TextSynapse, text_synapse_error};
+pub use tokenize::{PAD_ID, TextLimits, TextTokenizer, TokenBatch};
