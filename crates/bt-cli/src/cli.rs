@@ -71,6 +71,9 @@ pub enum NeuronKind {
     Echo,
     /// The seeds' MNIST neuron: learns digits from its data and from its peers.
     Mnist,
+    /// Release 1's CIFAR neuron: a dual path network learning 32×32 colour images from its
+    /// data and its peers (CIFAR-10's binary batches from --data_dir, else generated shapes).
+    Cifar,
 }
 
 /// The seeds' neuron flags. Every value is optional here so that a `--config` file can fill what
@@ -258,8 +261,14 @@ pub struct LocalnetArgs {
     /// How many neurons to start.
     #[arg(long, default_value_t = 3, env = "BT_LOCALNET_NEURONS")]
     pub neurons: usize,
-    /// Which neuron every node runs.
-    #[arg(long, value_enum, default_value = "mnist", env = "BT_LOCALNET_NEURON")]
+    /// Which neuron (model) every node runs.
+    #[arg(
+        long,
+        alias = "model",
+        value_enum,
+        default_value = "mnist",
+        env = "BT_LOCALNET_NEURON"
+    )]
     pub neuron: NeuronKind,
     /// Training epochs per neuron.
     #[arg(long, default_value_t = 1, env = "BT_EPOCHS")]
@@ -275,7 +284,8 @@ pub struct LocalnetArgs {
     /// Where keys, logs and checkpoints of the nodes go.
     #[arg(long, default_value = "localnet", env = "BT_LOCALNET_DIR")]
     pub dir: PathBuf,
-    /// Dataset directory for every node; the vendored MNIST when absent.
+    /// Dataset directory for every node; when absent the vendored MNIST, or for cifar a
+    /// CIFAR-10 copy in $BT_CIFAR_DIR if there is one, else generated shapes.
     #[arg(long = "data_dir", alias = "data-dir", env = "BT_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
     /// Seconds between gossip rounds.

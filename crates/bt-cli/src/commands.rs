@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Result;
 use bt_crypto::{CryptoError, NeuronKey};
 use bt_neuron::identity::{Identity, KeyChoice};
+use bt_nn::{CifarModel, MnistModel};
 
 use crate::cli::{
     Cli, Command, ConsensusCommand, KeysCommand, MetagraphCommand, NeuronCommand, NeuronKind,
@@ -154,7 +155,10 @@ async fn run_neuron(job: NeuronJob) -> Result<u8> {
     let outcome = match kind {
         NeuronKind::Echo => bt_neuron::run_echo(settings, identity, shutdown_signal()).await,
         NeuronKind::Mnist => {
-            bt_neuron::run_mnist_with(settings, identity, remote, shutdown_signal()).await
+            bt_neuron::run::<MnistModel>(settings, identity, remote, shutdown_signal()).await
+        }
+        NeuronKind::Cifar => {
+            bt_neuron::run::<CifarModel>(settings, identity, remote, shutdown_signal()).await
         }
     };
     match outcome {

@@ -155,6 +155,7 @@ fn spawn_node(
     let kind = match args.neuron {
         NeuronKind::Echo => "echo",
         NeuronKind::Mnist => "mnist",
+        NeuronKind::Cifar => "cifar",
     };
     let mut cmd = Command::new(exe);
     cmd.arg("neuron")

@@ -292,6 +292,53 @@ fn localnet_of_three_trains_together() {
     assert!(text.contains("Test Epoch: 0"), "{text}");
 }
 
+/// The CIFAR neuron on the same runtime: `--model cifar` (generated shapes, as no CIFAR-10 copy
+/// is here) trains on both nodes, each finds the other and calls it, and each saves a CIFAR
+/// checkpoint that loads as one.
+#[test]
+fn localnet_of_cifar_neurons_trains_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bittensor()
+        .args(["localnet", "--model", "cifar", "--neurons", "2"])
+        .args([
+            "--max_steps",
+            "6",
+            "--plain",
+            "--gossip_interval",
+            "0.5",
+            "--dir",
+        ])
+        .arg(dir.path())
+        .env_remove("BT_CIFAR_DIR")
+        .timeout(Duration::from_secs(600))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    let mut best = [0usize; 2];
+    for line in text.lines() {
+        let Some((node, rest)) = line.strip_prefix("[n").and_then(|l| l.split_once("] ")) else {
+            continue;
+        };
+        let node: usize = node.parse().unwrap();
+        if let Some(bt_neuron::report::Event::Train(t)) = bt_neuron::report::parse(rest) {
+            assert!(t.local_loss.is_finite() && t.network_loss.is_finite());
+            best[node] = best[node].max(t.synapses * 10 + t.peers);
+        }
+    }
+    // nP|nS reaches 1|2 on both neurons: each found the other.
+    assert_eq!(best, [21, 21], "log:\n{text}");
+    assert!(text.contains("Test Epoch: 0"), "{text}");
+    for node in 0..2 {
+        let path = dir.path().join(format!("node{node}/model.safetensors"));
+        let (_, state) = bt_nn::checkpoint::load::<bt_nn::CifarModel>(&path).unwrap();
+        assert_eq!(state.step, 6, "node {node}");
+        assert!(bt_nn::checkpoint::load::<bt_nn::MnistModel>(&path).is_err());
+    }
+}
+
 #[test]
 fn local_chain_subnet_and_wallet_flow() {
     let dir = tempfile::tempdir().unwrap();

@@ -6,7 +6,7 @@
 //! A counting `#[global_allocator]` (the system allocator, with global atomic counters: the
 //! model's gemm runs on rayon threads too) counts the allocations and the bytes allocated while
 //! one request is processed, in-process and without sockets, so that nothing but this path
-//! counts. The request is what a neuron's trainer sends (`bt_nn::images_to_wire`): 334 MNIST
+//! counts. The request is what a neuron's trainer sends (`NeuronModel::IMAGES.to_wire`): 334 MNIST
 //! images, `[334, 1, 28, 28]` float32 in 0..1 = 1,047,424 bytes; the answer is the encoding,
 //! `[334, 1024]` float32 = 1,368,064 bytes.
 //!
@@ -14,7 +14,7 @@
 //!   bt-axon's `grpc.rs` does), the message taken (prost decode; the tensor buffer is sliced out
 //!   of the frame when one frame holds it), then what `service.rs`'s `handle`/`compute`/
 //!   `forward` do: `bt_tensor::decode` with the axon's limits, `bt_interfaces::Synapse::forward` on
-//!   exactly the synapse a neuron serves (`Arc<ServedModel>`, as in `mnist.rs`), `bt_tensor::encode`, the reply `TensorMessage`, and `encode_framed`.
+//!   exactly the synapse a neuron serves (`Arc<ServedModel<MnistModel>>`, as in `runtime.rs`), `bt_tensor::encode`, the reply `TensorMessage`, and `encode_framed`.
 //!   Authentication is left out: it hashes the payload in place and copies nothing.
 //! - **(b) model compute**: `MnistModel::encode(&normalized)` on an already normalized input:
 //!   its activations (`h1`, `s`, `a1`, `e`, each `[334, 1024]` f32), which are not copies.
@@ -227,7 +227,7 @@ const FRAME_HEADER: usize = 9;
 /// As bt-axon puts in replies (its `CARGO_PKG_VERSION`: the workspace's version, as ours).
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// What a neuron's trainer sends a peer: `images_to_wire`, `[rows, 1, 28, 28]` in 0..1.
+/// What a neuron's trainer sends a peer: `IMAGES.to_wire`, `[rows, 1, 28, 28]` in 0..1.
 fn request(rows: usize) -> TensorMessage {
     let images: Vec<f32> = (0..rows * IMAGE_DIM)
         .map(|i| (i % 255) as f32 / 255.0)
@@ -411,7 +411,7 @@ fn main() {
     let limits = axon_limits(&cfg);
     let max_message = cfg.max_message_bytes;
     let model = MnistModel::new(0);
-    // As bt-neuron's MnistNeuron::start serves it (mnist.rs).
+    // As bt-neuron's Neuron::start serves it (runtime.rs).
     let served = Arc::new(ServedModel::new(model.clone()));
     let synapse: Arc<dyn AxonSynapseTrait> = served.clone();
 
@@ -426,8 +426,9 @@ fn main() {
         .iter()
         .map(|&(max, name)| (received_frames(&req, max), name))
         .collect();
-    let (_, normalized) =
-        bt_nn::images_from_wire(&bt_tensor::decode(&req.tensors[0], &limits).unwrap()).unwrap();
+    let (_, normalized) = <MnistModel as bt_nn::NeuronModel>::IMAGES
+        .from_wire(&bt_tensor::decode(&req.tensors[0], &limits).unwrap())
+        .unwrap();
 
     if std::env::var_os("COPIES_SOCKET").is_some() {
         socket_trace(synapse, &req);
@@ -574,9 +575,14 @@ fn stages(frames: &[Bytes], model: &MnistModel, limits: &Limits, max: usize, tot
     );
     let (input, c) = counted(|| bt_tensor::decode(&msg.tensors[0], limits).unwrap());
     stage("bt_tensor::decode (service.rs:323)", c);
-    let (x, c) = counted(|| bt_nn::images_from_wire(&input).unwrap().1);
+    let (x, c) = counted(|| {
+        <MnistModel as bt_nn::NeuronModel>::IMAGES
+            .from_wire(&input)
+            .unwrap()
+            .1
+    });
     stage(
-        "images_from_wire: f32 view + normalize (bt-nn synapse.rs)",
+        "IMAGES.from_wire: f32 view + normalize (bt-nn images.rs)",
         c,
     );
     let (out, c) = counted(|| model.encode(&x).unwrap());

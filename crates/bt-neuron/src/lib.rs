@@ -6,9 +6,10 @@
 //! [`trainer::Trainer`] drives the seeds' learning loop over the dendrite and the router.
 //!
 //! - [`run_echo`]: `bittensor neuron echo`, a synapse that answers with its input.
-//! - [`run_mnist`]: `bittensor neuron mnist`, the seeds' MNIST neuron ([`run_mnist_with`] adds
-//!   opt-in learning from peers' gradients, [`RemoteLearning`]); [`MnistNeuron`] is the same
-//!   neuron as a value, for in-process networks (tests, the `network-effect` bench).
+//! - [`run`]: `bittensor neuron mnist` and `bittensor neuron cifar`, the seeds' neuron over any
+//!   bt-nn [`bt_nn::NeuronModel`] (with opt-in learning from peers' gradients,
+//!   [`RemoteLearning`], where the model has it); [`Neuron`] is the same neuron as a value, for
+//!   in-process networks (tests, the `network-effect` bench).
 //! - [`progress`]: a bar on a terminal, the seeds' log lines otherwise.
 //!
 //! Both run under an [`identity::Identity`] the caller takes first with [`identity::acquire`]:
@@ -36,12 +37,12 @@ mod echo;
 pub mod error;
 pub mod identity;
 pub mod metrics;
-pub mod mnist;
 pub mod network;
 pub mod peers;
 pub mod progress;
 pub mod report;
 pub mod role;
+pub mod runtime;
 pub mod served;
 pub mod subnet;
 pub mod trainer;
@@ -49,6 +50,6 @@ pub mod trainer;
 pub use config::NeuronConfig;
 pub use echo::run_echo;
 pub use error::{NeuronError, Stopped};
-pub use mnist::{MnistNeuron, run_mnist, run_mnist_with};
 pub use role::{Learner, Role};
+pub use runtime::{Neuron, run};
 pub use served::RemoteLearning;

@@ -1,24 +1,24 @@
-//! The model as peers see it: a copy of the trained model, served to the axon as a
-//! [`bt_interfaces::Synapse`]. It answers exactly as the model does (`bt_nn::synapse`: wire
-//! images in, the encoding out, input gradients in the wire's units).
+//! The model as peers see it: a copy of the trained model (any [`NeuronModel`]), served to
+//! the axon as a [`bt_interfaces::Synapse`]. It answers exactly as the model does
+//! (`bt_nn::neuron_model`: wire images in, the encoding out, input gradients in the wire's
+//! units).
 //!
-//! What is served is the model's encoding ([`MnistModel::encode`]: the forward network over the
-//! image and the student's output, trained by the labels), and `Backward` returns that
+//! What is served is the model's encoding ([`NeuronModel::encode`]: the forward network over
+//! the image and the student's output, trained by the labels), and `Backward` returns that
 //! encoding's input gradient.
 //!
-//! Remote learning (opt-in, [`RemoteLearning`]): a `Backward` request also yields the gradient
-//! of the peer's loss with respect to the parameters behind the encoding (student and forward
-//! network). Each one is clipped to a maximum norm, scaled, and summed into one fixed-size
+//! Remote learning (opt-in, [`RemoteLearning`]; the MNIST model has it): a `Backward` request
+//! also yields the gradient of the peer's loss with respect to the parameters behind the
+//! encoding (student and forward network). Each one is clipped to a maximum norm, scaled, and summed into one fixed-size
 //! accumulator; the training loop takes the sum ([`ServedModel::take_remote_grad`]), applies it
 //! to the model it trains, and the next refresh serves the result. So a peer can nudge our
 //! encoder, never by more than `max_norm·scale` per request, and never grow our memory.
 
 use std::sync::{Arc, Mutex, RwLock};
 
-use bt_interfaces::synapse::single_backward_pair;
 use bt_interfaces::{Synapse, SynapseError};
-use bt_nn::mnist::CONTEXT_DIM;
-use bt_nn::{EncoderGrad, MNIST_MODALITIES, MnistModel, images_from_wire, synapse_error};
+use bt_nn::neuron_model::{backward_request, input_grad_reply, serve_backward, serve_forward};
+use bt_nn::{EncoderGradient, IMAGE_MODALITIES, NeuronModel, synapse_error};
 use bt_tensor::{Modality, Tensor};
 
 /// How much a served model learns from its peers' gradients.
@@ -40,36 +40,38 @@ impl Default for RemoteLearning {
 }
 
 /// Remote gradients received since the training loop last took them.
-#[derive(Default)]
-struct Pending {
-    grad: Option<EncoderGrad>,
+struct Pending<G> {
+    grad: Option<G>,
     requests: u64,
 }
 
 /// A served copy, swapped for a fresh one by the training loop every few steps. Requests read
 /// the current copy without blocking training (an `Arc` clone under a short read lock).
-pub struct ServedModel {
-    current: RwLock<Arc<MnistModel>>,
+pub struct ServedModel<M: NeuronModel> {
+    current: RwLock<Arc<M>>,
     learning: Option<RemoteLearning>,
-    pending: Mutex<Pending>,
+    pending: Mutex<Pending<M::EncoderGrad>>,
 }
 
-impl ServedModel {
+impl<M: NeuronModel> ServedModel<M> {
     /// Serves `model`; remote gradients are not learned from.
-    pub fn new(model: MnistModel) -> Self {
+    pub fn new(model: M) -> Self {
         Self::with_learning(model, None)
     }
 
     /// Serves `model`, learning from remote gradients when `learning` is set.
-    pub fn with_learning(model: MnistModel, learning: Option<RemoteLearning>) -> Self {
+    pub fn with_learning(model: M, learning: Option<RemoteLearning>) -> Self {
         Self {
             current: RwLock::new(Arc::new(model)),
             learning,
-            pending: Mutex::new(Pending::default()),
+            pending: Mutex::new(Pending {
+                grad: None,
+                requests: 0,
+            }),
         }
     }
 
-    pub fn refresh(&self, model: MnistModel) {
+    pub fn refresh(&self, model: M) {
         let fresh = Arc::new(model);
         match self.current.write() {
             Ok(mut slot) => *slot = fresh,
@@ -78,7 +80,7 @@ impl ServedModel {
     }
 
     /// The copy being served now.
-    pub fn snapshot(&self) -> Arc<MnistModel> {
+    pub fn snapshot(&self) -> Arc<M> {
         match self.current.read() {
             Ok(slot) => slot.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
@@ -87,7 +89,7 @@ impl ServedModel {
 
     /// The summed remote gradient and how many requests contributed, if any arrived since the
     /// last call.
-    pub fn take_remote_grad(&self) -> Option<(EncoderGrad, u64)> {
+    pub fn take_remote_grad(&self) -> Option<(M::EncoderGrad, u64)> {
         let mut p = match self.pending.lock() {
             Ok(p) => p,
             Err(poisoned) => poisoned.into_inner(),
@@ -96,7 +98,7 @@ impl ServedModel {
         p.grad.take().map(|g| (g, requests))
     }
 
-    fn learn(&self, model: &MnistModel, x: &[f32], g: &[f32]) -> bt_nn::Result<()> {
+    fn learn(&self, model: &M, x: &[f32], g: &[f32]) -> bt_nn::Result<()> {
         let Some(cfg) = self.learning else {
             return Ok(());
         };
@@ -105,7 +107,7 @@ impl ServedModel {
             Ok(p) => p,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let acc = p.grad.get_or_insert_with(EncoderGrad::zeros);
+        let acc = p.grad.get_or_insert_with(|| grad.zeros_like());
         if acc.add_clipped(&grad, cfg.scale, cfg.max_norm) > 0.0 {
             p.requests += 1;
         }
@@ -113,17 +115,17 @@ impl ServedModel {
     }
 }
 
-impl Synapse for ServedModel {
+impl<M: NeuronModel> Synapse for ServedModel<M> {
     fn modalities(&self) -> &[Modality] {
-        &MNIST_MODALITIES
+        &IMAGE_MODALITIES
     }
 
     fn output_dim(&self) -> Option<usize> {
-        Some(CONTEXT_DIM)
+        Some(M::CONTEXT_DIM)
     }
 
     fn forward(&self, modality: Modality, input: Tensor) -> Result<Tensor, SynapseError> {
-        self.snapshot().forward(modality, input)
+        serve_forward(&*self.snapshot(), modality, input)
     }
 
     fn backward(
@@ -133,28 +135,26 @@ impl Synapse for ServedModel {
     ) -> Result<Vec<Tensor>, SynapseError> {
         let model = self.snapshot();
         if self.learning.is_none() {
-            return model.backward(inputs, grads);
+            return serve_backward(&*model, &inputs, &grads);
         }
-        let (input, grad) = single_backward_pair(&inputs, &grads, CONTEXT_DIM)?;
-        if !MNIST_MODALITIES.contains(&input.modality()) {
-            return Err(SynapseError::UnsupportedModality(input.modality()));
-        }
-        let (_, x) = images_from_wire(input)?;
-        let g = grad.f32_cow().map_err(SynapseError::invalid)?;
-        let dx = model.wire_input_grad(&x, &g).map_err(synapse_error)?;
-        self.learn(&model, &x, &g).map_err(synapse_error)?;
-        Tensor::from_f32_vec(input.shape(), dx, input.modality())
-            .map(|t| vec![t])
-            .map_err(SynapseError::failed)
+        let req = backward_request::<M>(&inputs, &grads)?;
+        let reply = input_grad_reply(&*model, &req)?;
+        self.learn(&model, &req.x, &req.grad)
+            .map_err(synapse_error)?;
+        Ok(reply)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bt_nn::MnistModel;
     use bt_nn::dataset::MNIST_STD;
-    use bt_nn::images_to_wire;
-    use bt_nn::mnist::IMAGE_DIM;
+    use bt_nn::mnist::{CONTEXT_DIM, IMAGE_DIM};
+
+    fn images_from_wire(t: &Tensor) -> Result<(usize, Vec<f32>), SynapseError> {
+        MnistModel::IMAGES.from_wire(t)
+    }
 
     fn images(rows: usize) -> Tensor {
         let values: Vec<f32> = (0..rows * IMAGE_DIM)
@@ -180,7 +180,8 @@ mod tests {
         let (_, normalized) = images_from_wire(&x).unwrap();
         let direct = model.encode(&normalized).unwrap();
         assert_eq!(out.to_f32_vec().unwrap(), direct);
-        let back = images_to_wire(&normalized, 3)
+        let back = MnistModel::IMAGES
+            .to_wire(&normalized, 3)
             .unwrap()
             .to_f32_vec()
             .unwrap();

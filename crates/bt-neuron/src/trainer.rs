@@ -1,4 +1,5 @@
-//! The MNIST neuron's training loop (seed 003 §6.2, DESIGN.md "Remote autograd", "Router").
+//! A neuron's training loop, for any [`NeuronModel`] (seed 003 §6.2, DESIGN.md "Remote
+//! autograd", "Router").
 //!
 //! Runs on its own thread. Per step: the student encodes the batch (the local context, and the
 //! router's input); the router picks, per example, the k peers to ask; each peer receives only
@@ -15,9 +16,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bt_dendrite::{CallOptions, Dendrite, Endpoint, Inputs, Outcome};
-use bt_nn::mnist::CONTEXT_DIM;
 use bt_nn::{
-    Batch, Dataset, GradMode, MnistModel, Router, RouterConfig, StepLosses, TrainConfig,
+    Batch, Dataset, GradMode, NeuronModel, Router, RouterConfig, StepLosses, TrainConfig,
     WeightAverage,
 };
 use bt_tensor::Modality;
@@ -31,7 +31,6 @@ use crate::peers::{BackwardJob, PeerView};
 use crate::progress::Progress;
 use crate::report::{TestLine, TrainLine};
 use crate::served::ServedModel;
-use bt_nn::images_to_wire;
 
 /// How a learning neuron trains. Defaults are the seeds'.
 #[derive(Debug, Clone)]
@@ -72,28 +71,28 @@ impl Default for TrainerConfig {
 }
 
 /// Everything the training thread talks to.
-pub struct TrainerLinks {
+pub struct TrainerLinks<M: NeuronModel> {
     pub runtime: tokio::runtime::Handle,
     pub dendrite: Dendrite,
     pub view: watch::Receiver<PeerView>,
     pub weights: watch::Sender<Vec<(String, f32)>>,
     pub backward: mpsc::Sender<BackwardJob>,
-    pub served: Arc<ServedModel>,
+    pub served: Arc<ServedModel<M>>,
     pub stop: Arc<AtomicBool>,
     /// Where the trainer reports its progress (`bt_trainer_*`).
     pub metrics: Arc<crate::metrics::TrainerMetrics>,
 }
 
 /// Where training ended.
-pub struct TrainerResult {
-    pub model: MnistModel,
+pub struct TrainerResult<M> {
+    pub model: M,
     pub epoch: u64,
     pub step: u64,
     pub interrupted: bool,
 }
 
 /// What a step hook sees after every training step.
-pub struct StepEvent<'a> {
+pub struct StepEvent<'a, M> {
     /// Steps done so far (this one included).
     pub step: u64,
     pub losses: StepLosses,
@@ -103,13 +102,13 @@ pub struct StepEvent<'a> {
     /// Peers whose answers formed this step's network context (0 when alone).
     pub answered: usize,
     /// The model being trained.
-    pub model: &'a MnistModel,
+    pub model: &'a M,
     /// The moving average of its weights (what the test line evaluates).
-    pub average: &'a MnistModel,
+    pub average: &'a M,
 }
 
 /// Called after every step (benchmarks, tests); runs on the training thread.
-pub type StepHook = Box<dyn FnMut(&StepEvent<'_>) + Send>;
+pub type StepHook<M> = Box<dyn FnMut(&StepEvent<'_, M>) + Send>;
 
 /// What one step learned of the network, for the log line.
 struct NetworkStep {
@@ -123,31 +122,27 @@ struct JoinedGraph {
     answers: Vec<(Endpoint, bt_tensor::Tensor, Var)>,
 }
 
-pub struct Trainer {
+pub struct Trainer<M: NeuronModel> {
     cfg: TrainerConfig,
-    model: MnistModel,
+    model: M,
     router: Router<String>,
     rng: StdRng,
-    links: TrainerLinks,
+    links: TrainerLinks<M>,
     endpoints: HashMap<String, Endpoint>,
     counts: (usize, usize),
-    average: WeightAverage,
-    hook: Option<StepHook>,
+    average: WeightAverage<M>,
+    hook: Option<StepHook<M>>,
     /// Remote `Backward` requests whose gradients reached our encoder.
     remote_requests: u64,
 }
 
-impl Trainer {
-    pub fn new(
-        cfg: TrainerConfig,
-        model: MnistModel,
-        links: TrainerLinks,
-    ) -> Result<Self, NeuronError> {
+impl<M: NeuronModel> Trainer<M> {
+    pub fn new(cfg: TrainerConfig, model: M, links: TrainerLinks<M>) -> Result<Self, NeuronError> {
         let mut rng = StdRng::seed_from_u64(cfg.seed);
         let router_cfg = RouterConfig {
             key_dim: cfg.key_dim,
             k: cfg.topk,
-            ..RouterConfig::new(CONTEXT_DIM, CONTEXT_DIM)
+            ..RouterConfig::new(M::CONTEXT_DIM, M::CONTEXT_DIM)
         };
         let router = Router::new(router_cfg, &mut rng)?;
         let average = WeightAverage::with_defaults(&model);
@@ -166,7 +161,7 @@ impl Trainer {
     }
 
     /// Calls `hook` after every step.
-    pub fn with_hook(mut self, hook: impl FnMut(&StepEvent<'_>) + Send + 'static) -> Self {
+    pub fn with_hook(mut self, hook: impl FnMut(&StepEvent<'_, M>) + Send + 'static) -> Self {
         self.hook = Some(Box::new(hook));
         self
     }
@@ -179,7 +174,7 @@ impl Trainer {
         test: &Dataset,
         start_epoch: u64,
         start_step: u64,
-    ) -> Result<TrainerResult, NeuronError> {
+    ) -> Result<TrainerResult<M>, NeuronError> {
         let mut step = start_step;
         let mut epoch = start_epoch;
         let batch_size = self.cfg.train.batch_size;
@@ -202,7 +197,7 @@ impl Trainer {
                 }
                 let (losses, answered) = self.step(&batch)?;
                 step += 1;
-                self.average.observe(&self.model);
+                self.average.observe(&mut self.model);
                 if let Some(hook) = self.hook.as_mut() {
                     hook(&StepEvent {
                         step,
@@ -222,7 +217,9 @@ impl Trainer {
                     *s += f64::from(v);
                 }
                 since_log += 1;
-                if since_log >= self.cfg.log_every || seen == total {
+                // the last step of a --max_steps run logs too, so a short run shows its losses
+                let last = self.cfg.max_steps > 0 && step as usize >= self.cfg.max_steps;
+                if since_log >= self.cfg.log_every || seen == total || last {
                     let n = since_log as f64;
                     self.links.metrics.interval(
                         epoch as usize,
@@ -256,7 +253,7 @@ impl Trainer {
             if finished_epoch {
                 epoch += 1;
                 if let Some(path) = &self.cfg.model_path {
-                    save_checkpoint(&self.model, path, epoch, step)?;
+                    save_checkpoint(&mut self.model, path, epoch, step)?;
                 }
             }
             if self.cfg.max_steps > 0 && step as usize >= self.cfg.max_steps {
@@ -356,7 +353,7 @@ impl Trainer {
                 graph: None,
             });
         }
-        let x = CTensor::from_slice(local, (rows, CONTEXT_DIM), &Device::Cpu).map_err(nn)?;
+        let x = CTensor::from_slice(local, (rows, M::CONTEXT_DIM), &Device::Cpu).map_err(nn)?;
         let routing = self.router.route(&x, &mut self.rng)?;
         let mut calls = Vec::with_capacity(routing.dispatch.len());
         for d in &routing.dispatch {
@@ -367,12 +364,12 @@ impl Trainer {
             for &r in &d.examples {
                 sub.extend_from_slice(&batch.x[r * batch.dim..(r + 1) * batch.dim]);
             }
-            let images = images_to_wire(&sub, d.examples.len())?;
+            let images = M::IMAGES.to_wire(&sub, d.examples.len())?;
             calls.push((ep.clone(), images));
         }
         let opts = CallOptions {
             timeout: Some(self.cfg.forward_timeout),
-            output_dims: Some(vec![CONTEXT_DIM]),
+            output_dims: Some(vec![M::CONTEXT_DIM]),
             ..CallOptions::default()
         };
         let started = Instant::now();
@@ -391,7 +388,7 @@ impl Trainer {
                     let values = t.to_f32_vec().ok();
                     let rows = t.shape().first().copied().unwrap_or(0);
                     values.and_then(|v| {
-                        CTensor::from_vec(v, (rows, CONTEXT_DIM), &Device::Cpu)
+                        CTensor::from_vec(v, (rows, M::CONTEXT_DIM), &Device::Cpu)
                             .and_then(|t| Var::from_tensor(&t))
                             .ok()
                     })
@@ -420,8 +417,8 @@ impl Trainer {
             .map_err(nn)?;
         for (r, &g) in answered_rows.iter().enumerate() {
             if g <= 0.0 {
-                context[r * CONTEXT_DIM..(r + 1) * CONTEXT_DIM]
-                    .copy_from_slice(&local[r * CONTEXT_DIM..(r + 1) * CONTEXT_DIM]);
+                let row = r * M::CONTEXT_DIM..(r + 1) * M::CONTEXT_DIM;
+                context[row.clone()].copy_from_slice(&local[row]);
             }
         }
         let graph = (!leaves.is_empty()).then_some(JoinedGraph {
@@ -434,9 +431,12 @@ impl Trainer {
     /// Backpropagates the network loss's gradient (w.r.t. the context) through the join: into
     /// the router's projection and keys, and to each answering peer.
     fn learn_from_peers(&mut self, graph: JoinedGraph, rows: usize) -> Result<(), NeuronError> {
-        let d_ctx =
-            CTensor::from_slice(self.model.context_grad(), (rows, CONTEXT_DIM), &Device::Cpu)
-                .map_err(nn)?;
+        let d_ctx = CTensor::from_slice(
+            self.model.context_grad(),
+            (rows, M::CONTEXT_DIM),
+            &Device::Cpu,
+        )
+        .map_err(nn)?;
         let surrogate = (&graph.joined * &d_ctx)
             .and_then(|t| t.sum_all())
             .map_err(nn)?;
@@ -467,8 +467,8 @@ impl Trainer {
 }
 
 /// Writes a checkpoint (atomically, by bt-nn) and says so on stdout.
-pub fn save_checkpoint(
-    model: &MnistModel,
+pub fn save_checkpoint<M: NeuronModel>(
+    model: &mut M,
     path: &std::path::Path,
     epoch: u64,
     step: u64,

@@ -11,10 +11,10 @@ use bt_chain::{Keypair, NodeClient};
 use bt_crypto::NeuronKey;
 use bt_dendrite::{CallOptions, Dendrite, DendriteConfig, Endpoint, Inputs};
 use bt_neuron::NeuronConfig;
-use bt_neuron::mnist::seed_from_key;
+use bt_neuron::runtime::seed_from_key;
 use bt_neuron::subnet::{SubnetRole, TASK_FLOOR, run_subnet};
 use bt_nn::mnist::CONTEXT_DIM;
-use bt_nn::{Dataset, MnistModel, default_mnist_dir};
+use bt_nn::{Dataset, MnistModel, NeuronModel, default_mnist_dir};
 use bt_tensor::{Modality, Tensor};
 
 type Stop = tokio::sync::broadcast::Sender<()>;
@@ -100,9 +100,9 @@ async fn a_miner_keeps_learning_while_it_serves() {
         .await
         .unwrap()
         .unwrap();
-    let (saved, state) = bt_nn::checkpoint::load(&checkpoint).unwrap();
+    let (saved, state) = bt_nn::checkpoint::load::<MnistModel>(&checkpoint).unwrap();
     assert_eq!(state.step, STEPS as u64);
-    let served_now = bt_nn::images_from_wire(&images).unwrap().1;
+    let served_now = MnistModel::IMAGES.from_wire(&images).unwrap().1;
     assert_eq!(
         after.to_f32_vec().unwrap(),
         saved.encode(&served_now).unwrap(),

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bt_neuron::identity::load_identity;
 use bt_neuron::trainer::TrainerConfig;
-use bt_neuron::{MnistNeuron, NeuronConfig, RemoteLearning};
+use bt_neuron::{Neuron, NeuronConfig, RemoteLearning};
 use bt_nn::{Dataset, MnistModel, TrainConfig, default_mnist_dir};
 use bt_testnet::eventually;
 
@@ -40,12 +40,12 @@ async fn two_neurons_find_route_to_and_train_with_each_other() {
 
     let cfg_a = config(vec![]);
     let id_a = load_identity(&dir.path().join("a.key")).unwrap();
-    let mut a = MnistNeuron::start(&cfg_a, &id_a, MnistModel::new(1), learning)
+    let mut a = Neuron::start(&cfg_a, &id_a, MnistModel::new(1), learning)
         .await
         .unwrap();
     let cfg_b = config(vec![a.source.local_addr().to_string()]);
     let id_b = load_identity(&dir.path().join("b.key")).unwrap();
-    let mut b = MnistNeuron::start(&cfg_b, &id_b, MnistModel::new(2), learning)
+    let mut b = Neuron::start(&cfg_b, &id_b, MnistModel::new(2), learning)
         .await
         .unwrap();
     eventually(WAIT, || {

@@ -12,12 +12,13 @@
 //! averages are not dominated by the random initialization; updating every few steps with the
 //! decay raised to that power keeps the cost (three passes over 5.4 M weights) small.
 
-use crate::mnist::MnistModel;
+use crate::params::{Parameters, SlotRole};
 
-/// Averaged weights of an [`MnistModel`].
+/// Averaged weights of a model (its learned tensors and running statistics; never its
+/// optimizer state).
 #[derive(Debug, Clone)]
-pub struct WeightAverage {
-    model: MnistModel,
+pub struct WeightAverage<M> {
+    model: M,
     decay: f32,
     every: u64,
     steps: u64,
@@ -28,10 +29,10 @@ pub struct WeightAverage {
 pub const DEFAULT_DECAY: f32 = 0.995;
 pub const DEFAULT_EVERY: u64 = 4;
 
-impl WeightAverage {
+impl<M: Parameters + Clone> WeightAverage<M> {
     /// Starts the average at `model`'s current weights. `decay` is per step, in `[0, 1)`;
     /// `every` (≥ 1) is how many steps pass between two updates.
-    pub fn new(model: &MnistModel, decay: f32, every: u64) -> Self {
+    pub fn new(model: &M, decay: f32, every: u64) -> Self {
         let mut copy = model.clone();
         // the average has no optimizer state of its own
         copy.reset_optimizer();
@@ -45,12 +46,13 @@ impl WeightAverage {
     }
 
     /// With the defaults.
-    pub fn with_defaults(model: &MnistModel) -> Self {
+    pub fn with_defaults(model: &M) -> Self {
         Self::new(model, DEFAULT_DECAY, DEFAULT_EVERY)
     }
 
-    /// Call after every training step.
-    pub fn observe(&mut self, model: &MnistModel) {
+    /// Call after every training step. Takes `&mut` only to list the model's tensors
+    /// ([`Parameters::slots`]); nothing in it changes.
+    pub fn observe(&mut self, model: &mut M) {
         self.steps += 1;
         if !self.steps.is_multiple_of(self.every) {
             return;
@@ -59,19 +61,20 @@ impl WeightAverage {
         let n = self.updates as f32;
         let per_update = self.decay.powi(self.every as i32);
         let d = per_update.min((1.0 + n) / (10.0 + n));
-        for ((_, avg), (_, cur)) in self.model.layers_mut().into_iter().zip(model.layers()) {
-            blend(&mut avg.w, &cur.w, d);
-            blend(&mut avg.b, &cur.b, d);
+        for (avg, cur) in self.model.slots().into_iter().zip(model.slots()) {
+            if avg.role != SlotRole::Momentum {
+                blend(avg.values, cur.values, d);
+            }
         }
     }
 
     /// Restarts the average at `model` (after a checkpoint is loaded, say).
-    pub fn reset(&mut self, model: &MnistModel) {
+    pub fn reset(&mut self, model: &M) {
         *self = Self::new(model, self.decay, self.every);
     }
 
     /// The averaged model, for evaluation or serving.
-    pub fn model(&self) -> &MnistModel {
+    pub fn model(&self) -> &M {
         &self.model
     }
 
@@ -94,13 +97,14 @@ fn blend(avg: &mut [f32], cur: &[f32], d: f32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::MnistModel;
 
     #[test]
     fn average_moves_toward_the_model_and_stays_between() {
         let start = MnistModel::new(1);
-        let target = MnistModel::new(2);
+        let mut target = MnistModel::new(2);
         let mut avg = WeightAverage::new(&start, 0.9, 1);
-        avg.observe(&target);
+        avg.observe(&mut target);
         // first update: d = min(0.9, 2/11)
         let d = 2.0f32 / 11.0;
         let (a, s, t) = (
@@ -110,7 +114,7 @@ mod tests {
         );
         assert!((a - (d * s + (1.0 - d) * t)).abs() < 1e-6);
         for _ in 0..500 {
-            avg.observe(&target);
+            avg.observe(&mut target);
         }
         let max_gap = avg
             .model()
@@ -125,13 +129,13 @@ mod tests {
 
     #[test]
     fn updates_only_every_n_steps() {
-        let m = MnistModel::new(3);
+        let mut m = MnistModel::new(3);
         let mut avg = WeightAverage::new(&m, 0.99, 4);
         for _ in 0..7 {
-            avg.observe(&m);
+            avg.observe(&mut m);
         }
         assert_eq!(avg.updates(), 1);
-        avg.observe(&m);
+        avg.observe(&mut m);
         assert_eq!(avg.updates(), 2);
     }
 }

@@ -1,9 +1,11 @@
-//! Checkpoints of the MNIST synapse as safetensors (through candle): weights under PyTorch's
-//! state-dict names, the SGD momentum buffers, and the epoch/step counters.
+//! Checkpoints of any model ([`Parameters`]) as safetensors (through candle): every tensor
+//! under its PyTorch state-dict name (batch norm's running statistics included), each SGD
+//! momentum buffer as `<name>.momentum`, and the epoch/step counters.
 //!
 //! Written atomically (temporary file, fsync, rename) so a crash mid-save leaves the previous
-//! checkpoint intact. Loading checks every tensor's presence, dtype and shape and names the
-//! offending tensor, so a checkpoint of another model is a clear error, not garbage weights.
+//! checkpoint intact. Loading checks every tensor's presence, dtype, shape and finiteness and
+//! names the offending tensor before the model is touched, so a checkpoint of another model is
+//! a clear error, not garbage weights.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -11,7 +13,7 @@ use std::path::Path;
 use candle_core::{DType, Device, Tensor};
 
 use crate::error::{NnError, Result};
-use crate::mnist::MnistModel;
+use crate::params::Parameters;
 
 /// Format tag stored in the file; bump when the layout changes.
 pub const FORMAT_VERSION: i64 = 1;
@@ -31,28 +33,13 @@ fn ck_err(path: &Path, reason: impl Into<String>) -> NnError {
     }
 }
 
-/// Saves weights, momentum buffers and `state` to `path` atomically.
-pub fn save(model: &MnistModel, state: TrainingState, path: &Path) -> Result<()> {
+/// Saves every tensor of `model` and `state` to `path` atomically. Takes `&mut` only to share
+/// the tensor list with loading; nothing is changed.
+pub fn save<M: Parameters>(model: &mut M, state: TrainingState, path: &Path) -> Result<()> {
     let dev = Device::Cpu;
     let mut tensors = HashMap::new();
-    for (name, l) in model.layers() {
-        let shape = (l.out_dim, l.in_dim);
-        tensors.insert(
-            format!("{name}.weight"),
-            Tensor::from_slice(&l.w, shape, &dev)?,
-        );
-        tensors.insert(
-            format!("{name}.bias"),
-            Tensor::from_slice(&l.b, l.out_dim, &dev)?,
-        );
-        tensors.insert(
-            format!("{name}.weight.momentum"),
-            Tensor::from_slice(&l.gw, shape, &dev)?,
-        );
-        tensors.insert(
-            format!("{name}.bias.momentum"),
-            Tensor::from_slice(&l.gb, l.out_dim, &dev)?,
-        );
+    for s in model.slots() {
+        tensors.insert(s.name, Tensor::from_slice(s.values, s.shape, &dev)?);
     }
     let counters = [
         FORMAT_VERSION,
@@ -75,9 +62,9 @@ fn to_i64(path: &Path, v: u64) -> Result<i64> {
     i64::try_from(v).map_err(|_| ck_err(path, format!("counter {v} too large")))
 }
 
-/// Loads a checkpoint into `model` (weights and momentum) and returns its training state.
-/// On error `model` is left unchanged.
-pub fn load_into(model: &mut MnistModel, path: &Path) -> Result<TrainingState> {
+/// Loads a checkpoint into `model` (which fixes the architecture) and returns its training
+/// state. On error `model` is left unchanged.
+pub fn load_into<M: Parameters>(model: &mut M, path: &Path) -> Result<TrainingState> {
     let tensors = candle_core::safetensors::load(path, &Device::Cpu)
         .map_err(|e| ck_err(path, format!("not a readable safetensors file: {e}")))?;
     let meta = take(&tensors, path, META, DType::I64, &[3])?.to_vec1::<i64>()?;
@@ -96,54 +83,38 @@ pub fn load_into(model: &mut MnistModel, path: &Path) -> Result<TrainingState> {
         epoch: counter(meta[1])?,
         step: counter(meta[2])?,
     };
-    // read everything before touching the model, so a bad file changes nothing
-    let mut loaded = Vec::new();
-    for (name, l) in model.layers() {
-        let w = [l.out_dim, l.in_dim];
-        let b = [l.out_dim];
-        let read = |suffix: &str, shape: &[usize]| -> Result<Vec<f32>> {
-            let t = take(
-                &tensors,
-                path,
-                &format!("{name}.{suffix}"),
-                DType::F32,
-                shape,
-            )?;
-            let v = t.flatten_all()?.to_vec1::<f32>()?;
-            if v.iter().any(|x| !x.is_finite()) {
-                return Err(ck_err(
-                    path,
-                    format!("{name}.{suffix} holds non-finite values"),
-                ));
-            }
-            Ok(v)
-        };
-        loaded.push([
-            read("weight", &w)?,
-            read("bias", &b)?,
-            read("weight.momentum", &w)?,
-            read("bias.momentum", &b)?,
-        ]);
-    }
-    let expected = 4 * loaded.len() + 1;
-    if tensors.len() != expected {
+    let mut slots = model.slots();
+    if tensors.len() != slots.len() + 1 {
         return Err(ck_err(
             path,
             format!(
-                "{} tensors, an MNIST synapse checkpoint has {expected}",
-                tensors.len()
+                "{} tensors, a {} checkpoint has {}",
+                tensors.len(),
+                M::KIND,
+                slots.len() + 1
             ),
         ));
     }
-    for ((_, l), [w, b, gw, gb]) in model.layers_mut().into_iter().zip(loaded) {
-        (l.w, l.b, l.gw, l.gb) = (w, b, gw, gb);
+    // read everything before touching the model, so a bad file changes nothing
+    let mut values = Vec::with_capacity(slots.len());
+    for s in &slots {
+        let v = take(&tensors, path, &s.name, DType::F32, &s.shape)?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
+        if v.iter().any(|x| !x.is_finite()) {
+            return Err(ck_err(path, format!("{} holds non-finite values", s.name)));
+        }
+        values.push(v);
+    }
+    for (s, v) in slots.iter_mut().zip(values) {
+        *s.values = v;
     }
     Ok(state)
 }
 
-/// Loads a checkpoint into a new model.
-pub fn load(path: &Path) -> Result<(MnistModel, TrainingState)> {
-    let mut model = MnistModel::new(0);
+/// Loads a checkpoint into a new model of the standard architecture.
+pub fn load<M: crate::NeuronModel>(path: &Path) -> Result<(M, TrainingState)> {
+    let mut model = M::seeded(0);
     let state = load_into(&mut model, path)?;
     Ok((model, state))
 }
@@ -174,6 +145,7 @@ fn take<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::MnistModel;
     use crate::dense::GradMode;
 
     fn tmpdir(tag: &str) -> std::path::PathBuf {
@@ -195,8 +167,8 @@ mod tests {
             momentum: 0.9,
         };
         a.step(&x, &y, &ctx, sgd, false).unwrap();
-        save(&a, TrainingState { epoch: 2, step: 17 }, &path).unwrap();
-        let (mut b, state) = load(&path).unwrap();
+        save(&mut a, TrainingState { epoch: 2, step: 17 }, &path).unwrap();
+        let (mut b, state) = load::<MnistModel>(&path).unwrap();
         assert_eq!(state, TrainingState { epoch: 2, step: 17 });
         // momentum restored: the next step is identical
         let la = a.step(&x, &y, &ctx, sgd, false).unwrap();
@@ -236,7 +208,7 @@ mod tests {
 
         // right names, wrong shape
         let good = dir.join("good.safetensors");
-        save(&m, TrainingState::default(), &good).unwrap();
+        save(&mut m, TrainingState::default(), &good).unwrap();
         let mut tensors = candle_core::safetensors::load(&good, &Device::Cpu).unwrap();
         tensors.insert(
             "target.4.bias".into(),
@@ -248,6 +220,56 @@ mod tests {
         assert!(
             err.contains("target.4.bias") && err.contains("[11]"),
             "{err}"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn cifar_round_trip_resumes_identically_and_bad_files_change_nothing() {
+        use crate::CifarModel;
+        use crate::cifar::CONTEXT_DIM;
+        use crate::cifar_data::generate_shapes;
+        use crate::dpn::DpnConfig;
+
+        let dir = std::env::temp_dir().join(format!("bt-nn-cifar-ck-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.safetensors");
+        let d = generate_shapes(4, 1).normalized().unwrap();
+        let (x, y) = (d.images(), d.labels());
+        let ctx = vec![0.1; 4 * CONTEXT_DIM];
+        let sgd = GradMode::Sgd {
+            lr: 0.01,
+            momentum: 0.9,
+        };
+        let mut a = CifarModel::with_config(DpnConfig::tiny(), 4);
+        a.step(x, y, &ctx, sgd, false).unwrap();
+        save(&mut a, TrainingState { epoch: 1, step: 9 }, &path).unwrap();
+        let mut b = CifarModel::with_config(DpnConfig::tiny(), 5);
+        assert_eq!(
+            load_into(&mut b, &path).unwrap(),
+            TrainingState { epoch: 1, step: 9 }
+        );
+        assert_eq!(a.logits(x).unwrap(), b.logits(x).unwrap()); // running statistics too
+        let la = a.step(x, y, &ctx, sgd, false).unwrap();
+        let lb = b.step(x, y, &ctx, sgd, false).unwrap();
+        assert_eq!(la, lb); // momentum restored
+        assert_eq!(a.trunk.stem.w, b.trunk.stem.w);
+
+        // another architecture's checkpoint is refused without touching the model
+        let mut big = CifarModel::new(0);
+        let before = big.trunk.stem.w.clone();
+        let err = load_into(&mut big, &path).unwrap_err().to_string();
+        assert!(
+            err.contains("expected F32") || err.contains("tensors"),
+            "{err}"
+        );
+        assert_eq!(big.trunk.stem.w, before);
+        std::fs::write(&path, b"junk").unwrap();
+        assert!(
+            load_into(&mut b, &path)
+                .unwrap_err()
+                .to_string()
+                .contains("not a readable")
         );
         std::fs::remove_dir_all(dir).unwrap();
     }

@@ -369,12 +369,4 @@ impl CifarModel {
             distillation,
         })
     }
-
-    /// Zeroes every momentum buffer.
-    pub fn reset_optimizer(&mut self) {
-        self.trunk.zero_buffers();
-        for (_, l) in self.heads_mut() {
-            l.zero_buffers();
-        }
-    }
 }

@@ -1,11 +1,9 @@
 //! Training-loop pieces for the CIFAR model: one epoch of a neuron alone, and evaluation.
 
 use crate::cifar::CifarModel;
-use crate::dataset::{Batch, Dataset};
-use crate::dense::GradMode;
-use crate::error::{NnError, Result};
-use crate::mnist::StepLosses;
-use crate::train::{EpochReport, TrainConfig};
+use crate::dataset::Dataset;
+use crate::error::Result;
+use crate::train::{EpochReport, TrainConfig, step_alone, train_epoch_with};
 
 /// Images per evaluation forward: the trunk's activations of a chunk stay a few tens of MB.
 pub const EVAL_CHUNK: usize = 250;
@@ -22,7 +20,7 @@ pub enum AloneContext {
     Batch,
 }
 
-/// One shuffled epoch of a neuron alone (the context is its own student output), calling
+/// One shuffled epoch of a neuron alone with the context `context` says, calling
 /// `on_step(model, step_in_epoch, losses)` after every step.
 pub fn train_cifar_epoch(
     model: &mut CifarModel,
@@ -30,61 +28,13 @@ pub fn train_cifar_epoch(
     cfg: TrainConfig,
     context: AloneContext,
     seed: u64,
-    mut on_step: impl FnMut(&CifarModel, u64, &StepLosses),
+    on_step: impl FnMut(&CifarModel, u64, &crate::StepLosses),
 ) -> Result<EpochReport> {
-    let mode = GradMode::Sgd {
-        lr: cfg.lr,
-        momentum: cfg.momentum,
+    let step = |m: &mut CifarModel, b: &crate::Batch, mode| match context {
+        AloneContext::Batch => m.step_alone(&b.x, &b.y, mode),
+        AloneContext::Running => step_alone(m, b, mode),
     };
-    let mut epoch = data.epoch(cfg.batch_size, seed);
-    let mut batch = Batch::default();
-    let mut sum = [0.0f64; 3];
-    let mut steps = 0u64;
-    while epoch.next_into(&mut batch)? {
-        let l = match context {
-            AloneContext::Batch => model.step_alone(&batch.x, &batch.y, mode)?,
-            AloneContext::Running => {
-                let ctx = model.student(&batch.x)?;
-                model.step(&batch.x, &batch.y, &ctx, mode, false)?
-            }
-        };
-        if !l.total().is_finite() {
-            return Err(NnError::NonFinite(
-                "training loss (lower the learning rate)",
-            ));
-        }
-        for (s, v) in sum.iter_mut().zip([l.local, l.network, l.distillation]) {
-            *s += f64::from(v);
-        }
-        on_step(model, steps, &l);
-        steps += 1;
-    }
-    let n = steps.max(1) as f64;
-    Ok(EpochReport {
-        steps,
-        mean: StepLosses {
-            local: (sum[0] / n) as f32,
-            network: (sum[1] / n) as f32,
-            distillation: (sum[2] / n) as f32,
-        },
-    })
-}
-
-/// Fraction of `data` classified correctly through the local path (running statistics).
-pub fn cifar_accuracy(model: &CifarModel, data: &Dataset) -> Result<f64> {
-    if data.is_empty() {
-        return Err(NnError::Dataset("accuracy of an empty dataset".into()));
-    }
-    let mut correct = 0usize;
-    for (x, y) in data
-        .images()
-        .chunks(EVAL_CHUNK * data.dim())
-        .zip(data.labels().chunks(EVAL_CHUNK))
-    {
-        let pred = model.predict(x)?;
-        correct += pred.iter().zip(y).filter(|(p, y)| p == y).count();
-    }
-    Ok(correct as f64 / data.len() as f64)
+    train_epoch_with(model, None, data, cfg, seed, step, on_step)
 }
 
 #[cfg(test)]
@@ -92,6 +42,7 @@ mod tests {
     use super::*;
     use crate::cifar_data::generate_shapes;
     use crate::dpn::DpnConfig;
+    use crate::neuron_model::accuracy;
 
     fn shapes(n: usize, seed: u64) -> Dataset {
         generate_shapes(n, seed).normalized().unwrap()
@@ -128,14 +79,14 @@ mod tests {
     fn tiny_model_learns_generated_shapes() {
         let (train_set, test_set) = (shapes(3000, 0), shapes(500, 1));
         let mut model = CifarModel::with_config(DpnConfig::tiny(), 0);
-        let before = cifar_accuracy(&model, &test_set).unwrap();
+        let before = accuracy(&model, &test_set).unwrap();
         let cfg = TrainConfig {
             batch_size: 32,
             lr: 0.02,
             momentum: 0.9,
         };
         let losses = train(&mut model, &train_set, cfg, AloneContext::Batch, 6);
-        let after = cifar_accuracy(&model, &test_set).unwrap();
+        let after = accuracy(&model, &test_set).unwrap();
         assert!(
             losses[5] < 0.75 * losses[0],
             "mean local loss per epoch {losses:?}"
@@ -160,7 +111,7 @@ mod tests {
             momentum: 0.9,
         };
         let losses = train(&mut model, &train_set, cfg, AloneContext::Running, 4);
-        let acc = cifar_accuracy(&model, &test_set).unwrap();
+        let acc = accuracy(&model, &test_set).unwrap();
         eprintln!("test accuracy {acc}, mean local loss per epoch {losses:?}");
         assert!(
             losses[3] < 0.6 * losses[0],

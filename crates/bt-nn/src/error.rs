@@ -31,6 +31,11 @@ pub enum NnError {
     Checkpoint { path: PathBuf, reason: String },
     #[error("modality {} is not served by this synapse", .0.name())]
     UnsupportedModality(bt_tensor::Modality),
+    #[error("the {model} model does not support {what}")]
+    Unsupported {
+        what: &'static str,
+        model: &'static str,
+    },
     #[error("router: {0}")]
     Router(String),
     #[error("candle: {0}")]

@@ -4,8 +4,10 @@
 //! datasets with seeded mini-batches; [`mnist::MnistModel`] is the MNIST synapse (student,
 //! forward network, target head) trained by one fused step on the [`dense`] engine — a
 //! hand-written dense layer on the `gemm` kernel, checked against candle autograd — and
-//! [`checkpoint`] stores it as safetensors through candle; [`average`] keeps the moving average
-//! of the weights that a neuron evaluates. [`router`] holds the sparse
+//! [`cifar::CifarModel`] is the CIFAR synapse on a DPN trunk ([`dpn`], [`conv`], [`norm`],
+//! [`pool`]). Both are [`NeuronModel`]s, what the neuron runtime is generic over; [`checkpoint`]
+//! stores any of them as safetensors through candle ([`params`] lists their tensors), and
+//! [`average`] keeps the moving average of the weights that a neuron evaluates. [`router`] holds the sparse
 //! mixture-of-peers router (written with candle autograd). Nothing here does network I/O
 //! (except the opt-in [`download`]): remote calls are the network crates' job; this crate only
 //! exposes what they need — the served encoding ([`MnistModel::encode`]: the forward network
@@ -39,7 +41,6 @@ pub mod average;
 pub mod candle_ref;
 pub mod checkpoint;
 pub mod cifar;
-pub mod cifar_checkpoint;
 pub mod cifar_data;
 #[cfg(test)]
 mod cifar_tests;
@@ -54,10 +55,14 @@ pub mod dpn;
 pub mod error;
 pub mod gemm_ops;
 pub mod idx;
+pub mod images;
 pub mod mnist;
 #[cfg(test)]
 mod mnist_tests;
+mod models;
+pub mod neuron_model;
 pub mod norm;
+pub mod params;
 pub mod pool;
 pub mod remote;
 pub mod router;
@@ -74,10 +79,14 @@ pub use conv::{Conv2d, ConvScratch, ConvSpec};
 pub use dataset::{Batch, Dataset, default_mnist_dir};
 pub use dense::{Dense, GradMode};
 pub use error::{NnError, Result};
+pub use images::ImageFormat;
 pub use mnist::{MnistModel, StepLosses};
+pub use models::NoEncoderGrad;
+pub use neuron_model::{EncoderGradient, IMAGE_MODALITIES, NeuronModel, TrainingData, accuracy};
 pub use norm::BatchNorm2d;
+pub use params::{Parameters, Slot, SlotRole};
 pub use remote::{EncoderGrad, LayerGrad};
 pub use router::{Dispatch, Joined, PeerOutcome, Router, RouterConfig, Routing};
-pub use synapse::{MNIST_MODALITIES, images_from_wire, images_to_wire, synapse_error};
+pub use synapse::synapse_error;
 pub use text::{MINILM_DIM, MiniLm, MinilmFiles, TextError, TextLimits, TextSynapse};
-pub use train::{TrainConfig, accuracy, train_epoch_alone, train_epoch_averaged};
+pub use train::{TrainConfig, train_epoch_alone, train_epoch_averaged};

@@ -492,13 +492,6 @@ impl MnistModel {
             distillation,
         })
     }
-
-    /// Zeroes every momentum buffer.
-    pub fn reset_optimizer(&mut self) {
-        for (_, l) in self.layers_mut() {
-            l.zero_buffers();
-        }
-    }
 }
 
 pub(crate) fn argmax(row: &[f32]) -> usize {

@@ -12,6 +12,7 @@ use crate::dense::Dense;
 use crate::error::{NnError, Result, shape_err};
 use crate::gemm_ops::{View, ViewMut, gemm};
 use crate::mnist::{CONTEXT_DIM, HIDDEN, IMAGE_DIM, MnistModel};
+use crate::neuron_model::EncoderGradient;
 
 /// One layer's gradient (PyTorch layout, like [`crate::Dense`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -74,9 +75,20 @@ impl EncoderGrad {
             .sqrt() as f32
     }
 
-    /// `self += scale · min(1, max_norm / ‖other‖) · other`; returns the factor applied to
-    /// `other` (0 for a zero or non-finite gradient, which is skipped).
-    pub fn add_clipped(&mut self, other: &EncoderGrad, scale: f32, max_norm: f32) -> f32 {
+    pub fn clear(&mut self) {
+        for l in &mut self.layers {
+            l.w.fill(0.0);
+            l.b.fill(0.0);
+        }
+    }
+}
+
+impl EncoderGradient for EncoderGrad {
+    fn zeros_like(&self) -> Self {
+        Self::zeros()
+    }
+
+    fn add_clipped(&mut self, other: &EncoderGrad, scale: f32, max_norm: f32) -> f32 {
         let norm = other.norm();
         if !norm.is_finite() || norm == 0.0 {
             return 0.0;
@@ -92,13 +104,6 @@ impl EncoderGrad {
             dst.b.iter_mut().zip(&src.b).for_each(|(d, s)| *d += f * s);
         }
         f
-    }
-
-    pub fn clear(&mut self) {
-        for l in &mut self.layers {
-            l.w.fill(0.0);
-            l.b.fill(0.0);
-        }
     }
 }
 

@@ -1,66 +1,15 @@
-//! The MNIST model as a [`bt_interfaces::Synapse`] (seed 003 §7: `forward_image`,
-//! `forward_tensor`, `backward`), and the MNIST images' wire form.
-//!
-//! Peers send images as the wire defines them: float32 pixels in 0..1, `[B, 1, 28, 28]` or
-//! `[B, 784]`. The synapse reads them in place when the received buffer is aligned
-//! ([`Tensor::f32_cow`]), normalizes them into the one buffer the model computes on, and
-//! answers with the model's own output buffer, which the codec sends without copying.
-//! Backward returns the input gradient in the wire's units (d/dx of `(x - mean) / std` is
-//! `1 / std`).
+//! The image models as [`bt_interfaces::Synapse`]s (seed 003 §7: `forward_image`,
+//! `forward_tensor`, `backward`), through [`crate::neuron_model`]'s serving functions; wire
+//! images are [`crate::images`]'. The answer is the model's own output buffer, which the codec
+//! sends without copying.
 
-use bt_interfaces::synapse::{batch_rows, single_backward_pair};
 use bt_interfaces::{Synapse, SynapseError};
-use bt_tensor::{Modality, Tensor, TensorError};
+use bt_tensor::{Modality, Tensor};
 
-use crate::dataset::{MNIST_MEAN, MNIST_STD};
-use crate::error::{NnError, Result, shape_err};
-use crate::mnist::{CONTEXT_DIM, IMAGE_DIM, MnistModel};
-
-/// What an MNIST synapse serves: images, and the same pixels sent as plain tensors.
-pub const MNIST_MODALITIES: [Modality; 2] = [Modality::Image, Modality::Tensor];
-
-/// Wire images (0..1) → the model's normalized pixels, checking the shape and finiteness.
-pub fn normalize_images(images: &[f32], rows: usize) -> Result<Vec<f32>> {
-    if rows == 0 || images.len() != rows * IMAGE_DIM {
-        return Err(shape_err(
-            "mnist images",
-            format!("[{rows}, {IMAGE_DIM}] (or [{rows}, 1, 28, 28])"),
-            format!("{} values", images.len()),
-        ));
-    }
-    if images.iter().any(|v| !v.is_finite()) {
-        return Err(NnError::NonFinite("mnist images"));
-    }
-    Ok(images
-        .iter()
-        .map(|v| (v - MNIST_MEAN) / MNIST_STD)
-        .collect())
-}
-
-/// A wire image batch → its rows and normalized pixels. The received buffer is read in place
-/// when aligned; the normalized copy is the only one made.
-pub fn images_from_wire(t: &Tensor) -> std::result::Result<(usize, Vec<f32>), SynapseError> {
-    let rows = batch_rows(t)?;
-    let per_row: usize = t.shape().iter().skip(1).product();
-    if per_row != IMAGE_DIM {
-        return Err(SynapseError::invalid(format!(
-            "images must be [B, 1, 28, 28] or [B, 784], got {:?}",
-            t.shape()
-        )));
-    }
-    let values = t.f32_cow().map_err(SynapseError::invalid)?;
-    let x = normalize_images(&values, rows).map_err(synapse_error)?;
-    Ok((rows, x))
-}
-
-/// Normalized pixels back to the wire's 0..1 images, `[B, 1, 28, 28]`.
-pub fn images_to_wire(normalized: &[f32], rows: usize) -> std::result::Result<Tensor, TensorError> {
-    let raw: Vec<f32> = normalized
-        .iter()
-        .map(|v| v * MNIST_STD + MNIST_MEAN)
-        .collect();
-    Tensor::from_f32_vec(&[rows, 1, 28, 28], raw, Modality::Image)
-}
+use crate::cifar::CifarModel;
+use crate::error::NnError;
+use crate::mnist::{CONTEXT_DIM, MnistModel};
+use crate::neuron_model::{IMAGE_MODALITIES, serve_backward, serve_forward};
 
 /// Model errors as a synapse reports them: the caller's input (shape, values) or our failure.
 pub fn synapse_error(e: NnError) -> SynapseError {
@@ -73,32 +22,12 @@ pub fn synapse_error(e: NnError) -> SynapseError {
     }
 }
 
-fn served(modality: Modality) -> std::result::Result<(), SynapseError> {
-    if MNIST_MODALITIES.contains(&modality) {
-        Ok(())
-    } else {
-        Err(SynapseError::UnsupportedModality(modality))
-    }
-}
-
-impl MnistModel {
-    /// The encoding's input gradient in the wire's units, for normalized images `x` and the
-    /// gradient `g` of the caller's loss with respect to the encoding.
-    pub fn wire_input_grad(&self, x: &[f32], g: &[f32]) -> Result<Vec<f32>> {
-        let mut dx = self.encode_vjp(x, g)?;
-        for v in &mut dx {
-            *v /= MNIST_STD;
-        }
-        Ok(dx)
-    }
-}
-
 /// The MNIST synapse serves its encoding ([`MnistModel::encode`], the forward network over the
 /// image and the student's output): images (or their flat tensors) in, the 1024-wide context
 /// out; backward is the encoding's vector–Jacobian product.
 impl Synapse for MnistModel {
     fn modalities(&self) -> &[Modality] {
-        &MNIST_MODALITIES
+        &IMAGE_MODALITIES
     }
 
     fn output_dim(&self) -> Option<usize> {
@@ -110,12 +39,7 @@ impl Synapse for MnistModel {
         modality: Modality,
         input: Tensor,
     ) -> std::result::Result<Tensor, SynapseError> {
-        served(modality)?;
-        let (rows, x) = images_from_wire(&input)?;
-        drop(input);
-        let out = self.encode(&x).map_err(synapse_error)?;
-        Tensor::from_f32_vec(&[rows, CONTEXT_DIM], out, Modality::Tensor)
-            .map_err(SynapseError::failed)
+        serve_forward(self, modality, input)
     }
 
     fn backward(
@@ -123,20 +47,42 @@ impl Synapse for MnistModel {
         inputs: Vec<Tensor>,
         grads: Vec<Tensor>,
     ) -> std::result::Result<Vec<Tensor>, SynapseError> {
-        let (input, grad) = single_backward_pair(&inputs, &grads, CONTEXT_DIM)?;
-        served(input.modality())?;
-        let (_, x) = images_from_wire(input)?;
-        let g = grad.f32_cow().map_err(SynapseError::invalid)?;
-        let dx = self.wire_input_grad(&x, &g).map_err(synapse_error)?;
-        Tensor::from_f32_vec(input.shape(), dx, input.modality())
-            .map(|t| vec![t])
-            .map_err(SynapseError::failed)
+        serve_backward(self, &inputs, &grads)
+    }
+}
+
+/// The CIFAR synapse, the same way: `[B, 3, 32, 32]` images in, the 256-wide encoding out.
+impl Synapse for CifarModel {
+    fn modalities(&self) -> &[Modality] {
+        &IMAGE_MODALITIES
+    }
+
+    fn output_dim(&self) -> Option<usize> {
+        Some(crate::cifar::CONTEXT_DIM)
+    }
+
+    fn forward(
+        &self,
+        modality: Modality,
+        input: Tensor,
+    ) -> std::result::Result<Tensor, SynapseError> {
+        serve_forward(self, modality, input)
+    }
+
+    fn backward(
+        &self,
+        inputs: Vec<Tensor>,
+        grads: Vec<Tensor>,
+    ) -> std::result::Result<Vec<Tensor>, SynapseError> {
+        serve_backward(self, &inputs, &grads)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::NeuronModel;
+    use crate::mnist::IMAGE_DIM;
 
     fn wire(rows: usize, modality: Modality) -> Tensor {
         let raw: Vec<f32> = (0..rows * IMAGE_DIM)
@@ -155,7 +101,9 @@ mod tests {
             Tensor::from_f32_vec(&[2, IMAGE_DIM], img.to_f32_vec().unwrap(), Modality::Tensor)
                 .unwrap();
         assert_eq!(m.forward(Modality::Tensor, flat).unwrap(), out);
-        let normalized = normalize_images(&img.to_f32_vec().unwrap(), 2).unwrap();
+        let normalized = MnistModel::IMAGES
+            .normalize(&img.to_f32_vec().unwrap(), 2)
+            .unwrap();
         assert_eq!(m.encode(&normalized).unwrap(), out.to_f32_vec().unwrap());
         assert_eq!(
             m.forward(Modality::Text, Tensor::text(&["seven"])),
@@ -206,9 +154,10 @@ mod tests {
     #[test]
     fn wire_images_round_trip_through_normalization() {
         let x = wire(3, Modality::Image);
-        let (rows, normalized) = images_from_wire(&x).unwrap();
+        let (rows, normalized) = MnistModel::IMAGES.from_wire(&x).unwrap();
         assert_eq!(rows, 3);
-        let back = images_to_wire(&normalized, 3)
+        let back = MnistModel::IMAGES
+            .to_wire(&normalized, 3)
             .unwrap()
             .to_f32_vec()
             .unwrap();

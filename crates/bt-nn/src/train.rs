@@ -1,12 +1,13 @@
-//! Training-loop pieces: one epoch of a neuron alone, evaluation.
+//! Training-loop pieces for a neuron alone: one epoch of any [`NeuronModel`].
 
 use crate::average::WeightAverage;
 use crate::dataset::{Batch, Dataset};
 use crate::dense::GradMode;
 use crate::error::{NnError, Result};
-use crate::mnist::{MnistModel, StepLosses};
+use crate::mnist::StepLosses;
+use crate::neuron_model::NeuronModel;
 
-/// Hyper-parameters of the MNIST neuron (the reference's defaults).
+/// Hyper-parameters of a neuron's training (the MNIST reference's defaults).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TrainConfig {
     pub batch_size: usize,
@@ -24,6 +25,16 @@ impl Default for TrainConfig {
     }
 }
 
+impl TrainConfig {
+    /// The optimizer step these settings describe.
+    pub fn sgd(&self) -> GradMode {
+        GradMode::Sgd {
+            lr: self.lr,
+            momentum: self.momentum,
+        }
+    }
+}
+
 /// Mean losses over an epoch.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EpochReport {
@@ -31,39 +42,59 @@ pub struct EpochReport {
     pub mean: StepLosses,
 }
 
+/// One step of a neuron alone: its own student output is the context of both paths.
+pub fn step_alone<M: NeuronModel>(
+    model: &mut M,
+    batch: &Batch,
+    mode: GradMode,
+) -> Result<StepLosses> {
+    let context = model.student(&batch.x)?;
+    model.step(&batch.x, &batch.y, &context, mode, false)
+}
+
 /// One shuffled epoch of a neuron alone (the context is its own student output), calling
-/// `on_step(step_in_epoch, losses)` after every step.
-pub fn train_epoch_alone(
-    model: &mut MnistModel,
+/// `on_step(model, step_in_epoch, losses)` after every step.
+pub fn train_epoch_alone<M: NeuronModel>(
+    model: &mut M,
     data: &Dataset,
     cfg: TrainConfig,
     seed: u64,
-    on_step: impl FnMut(u64, &StepLosses),
+    on_step: impl FnMut(&M, u64, &StepLosses),
 ) -> Result<EpochReport> {
     train_epoch_averaged(model, None, data, cfg, seed, on_step)
 }
 
 /// [`train_epoch_alone`] that also folds every step into a weight average (the model to
 /// evaluate, see [`crate::average`]).
-pub fn train_epoch_averaged(
-    model: &mut MnistModel,
-    mut average: Option<&mut WeightAverage>,
+pub fn train_epoch_averaged<M: NeuronModel>(
+    model: &mut M,
+    average: Option<&mut WeightAverage<M>>,
     data: &Dataset,
     cfg: TrainConfig,
     seed: u64,
-    mut on_step: impl FnMut(u64, &StepLosses),
+    on_step: impl FnMut(&M, u64, &StepLosses),
 ) -> Result<EpochReport> {
-    let mode = GradMode::Sgd {
-        lr: cfg.lr,
-        momentum: cfg.momentum,
-    };
+    train_epoch_with(model, average, data, cfg, seed, step_alone, on_step)
+}
+
+/// One shuffled epoch where `step` trains on each batch; a non-finite loss stops it with an
+/// error that says what to change.
+pub fn train_epoch_with<M: NeuronModel>(
+    model: &mut M,
+    mut average: Option<&mut WeightAverage<M>>,
+    data: &Dataset,
+    cfg: TrainConfig,
+    seed: u64,
+    mut step: impl FnMut(&mut M, &Batch, GradMode) -> Result<StepLosses>,
+    mut on_step: impl FnMut(&M, u64, &StepLosses),
+) -> Result<EpochReport> {
+    let mode = cfg.sgd();
     let mut epoch = data.epoch(cfg.batch_size, seed);
-    let (mut batch, mut ctx, mut scratch) = (Batch::default(), Vec::new(), Vec::new());
+    let mut batch = Batch::default();
     let mut sum = [0.0f64; 3];
     let mut steps = 0u64;
     while epoch.next_into(&mut batch)? {
-        model.student_into(&batch.x, &mut scratch, &mut ctx)?;
-        let l = model.step(&batch.x, &batch.y, &ctx, mode, false)?;
+        let l = step(model, &batch, mode)?;
         if !l.total().is_finite() {
             return Err(NnError::NonFinite(
                 "training loss (lower the learning rate)",
@@ -75,7 +106,7 @@ pub fn train_epoch_averaged(
         if let Some(avg) = average.as_deref_mut() {
             avg.observe(model);
         }
-        on_step(steps, &l);
+        on_step(model, steps, &l);
         steps += 1;
     }
     let n = steps.max(1) as f64;
@@ -89,28 +120,12 @@ pub fn train_epoch_averaged(
     })
 }
 
-/// Fraction of `data` classified correctly through the local path.
-pub fn accuracy(model: &MnistModel, data: &Dataset) -> Result<f64> {
-    const CHUNK: usize = 1000;
-    if data.is_empty() {
-        return Err(NnError::Dataset("accuracy of an empty dataset".into()));
-    }
-    let mut correct = 0usize;
-    for (x, y) in data
-        .images()
-        .chunks(CHUNK * data.dim())
-        .zip(data.labels().chunks(CHUNK))
-    {
-        let pred = model.predict(x)?;
-        correct += pred.iter().zip(y).filter(|(p, y)| p == y).count();
-    }
-    Ok(correct as f64 / data.len() as f64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::MnistModel;
     use crate::dataset::{TRAIN_IMAGES, TRAIN_LABELS, default_mnist_dir};
+    use crate::neuron_model::accuracy;
 
     #[test]
     fn short_training_learns_real_digits() {
@@ -125,7 +140,7 @@ mod tests {
             ..TrainConfig::default()
         };
         let report =
-            train_epoch_alone(&mut model, &train, cfg, 1, |_, l| losses.push(l.local)).unwrap();
+            train_epoch_alone(&mut model, &train, cfg, 1, |_, _, l| losses.push(l.local)).unwrap();
         assert_eq!(report.steps, 40);
         let first: f32 = losses[..5].iter().sum::<f32>() / 5.0;
         let last: f32 = losses[35..].iter().sum::<f32>() / 5.0;

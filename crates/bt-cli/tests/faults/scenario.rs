@@ -704,7 +704,7 @@ impl Scenario {
             p.kill().await.map_err(|e| e.to_string())?;
         }
         if n.model_path.exists() {
-            match bt_nn::checkpoint::load(&n.model_path) {
+            match bt_nn::checkpoint::load::<bt_nn::MnistModel>(&n.model_path) {
                 Ok(_) => self.report.checkpoint_checks += 1,
                 Err(e) => self
                     .report

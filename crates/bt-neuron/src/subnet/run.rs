@@ -7,11 +7,12 @@ use std::future::Future;
 use std::sync::Arc;
 
 use bt_dendrite::Dendrite;
+use bt_nn::MnistModel;
 
 use crate::config::NeuronConfig;
 use crate::error::{NeuronError, Stopped};
-use crate::mnist::{MnistNeuron, load_data, load_model, save_trained, train_on};
 use crate::role::Role;
+use crate::runtime::{Neuron, load_data, load_model, save_trained, train_on};
 use crate::served::ServedModel;
 use crate::subnet::miner::Miner;
 use crate::subnet::neuron::{NeuronSettings, SubnetRole, join};
@@ -29,20 +30,17 @@ pub async fn run_subnet(
     role: SubnetRole,
     shutdown: impl Future<Output = ()>,
 ) -> Result<Stopped, NeuronError> {
-    let data_dir = cfg
-        .data_dir
-        .clone()
-        .unwrap_or_else(bt_nn::default_mnist_dir);
-    let (train, test) = load_data(data_dir).await?;
+    let bt_nn::TrainingData { train, test, .. } =
+        load_data::<MnistModel>(cfg.data_dir.clone()).await?;
     let (model, start) =
-        load_model(cfg.model_path.clone(), &settings.neuron_key.public_hex()).await?;
+        load_model::<MnistModel>(cfg.model_path.clone(), &settings.neuron_key.public_hex()).await?;
     let served = Arc::new(ServedModel::new(model.clone()));
     let task = Arc::new(Classifier::new(served.clone()));
     let joined = join(role, &settings, served.clone(), task).await?;
     let (uid, permits, http_axon) = (joined.uid, joined.permits, joined.http);
     let (progress, interval) = (settings.progress.clone(), settings.refresh_interval);
     let source = Arc::new(joined.source);
-    let mut neuron = MnistNeuron::assemble(
+    let mut neuron = Neuron::assemble(
         served,
         source.clone(),
         joined.axon,

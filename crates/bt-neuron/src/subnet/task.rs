@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bt_dendrite::Outcome;
 use bt_interfaces::{Synapse, SynapseError};
 use bt_nn::dataset::NUM_CLASSES;
-use bt_nn::{Batch, Dataset, images_from_wire, images_to_wire};
+use bt_nn::{Batch, Dataset, MnistModel, NeuronModel};
 use bt_tensor::{Modality, Tensor};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -35,12 +35,12 @@ const MODALITIES: [Modality; 1] = [Modality::Image];
 /// The served model's classifier: images in, class logits out, from the same copy the
 /// neuron serves (refreshed as it trains). Runs on the axon's blocking pool.
 pub struct Classifier {
-    served: Arc<ServedModel>,
+    served: Arc<ServedModel<MnistModel>>,
     answered: AtomicU64,
 }
 
 impl Classifier {
-    pub fn new(served: Arc<ServedModel>) -> Self {
+    pub fn new(served: Arc<ServedModel<MnistModel>>) -> Self {
         Self {
             served,
             answered: AtomicU64::new(0),
@@ -66,7 +66,7 @@ impl Synapse for Classifier {
         if modality != Modality::Image {
             return Err(SynapseError::UnsupportedModality(modality));
         }
-        let (rows, x) = images_from_wire(&input)?;
+        let (rows, x) = MnistModel::IMAGES.from_wire(&input)?;
         if rows == 0 || rows > MAX_BATCH {
             return Err(SynapseError::InvalidInput(format!(
                 "batch of {rows} images; this subnet answers 1..={MAX_BATCH}"
@@ -109,7 +109,9 @@ pub fn sample_query(data: &Dataset, batch: usize, seed: u64) -> Result<Query, Su
     let mut b = Batch::default();
     data.gather(&idx, &mut b)
         .map_err(|e| SubnetError::Data(e.to_string()))?;
-    let images = images_to_wire(&b.x, batch).map_err(|e| SubnetError::Data(e.to_string()))?;
+    let images = MnistModel::IMAGES
+        .to_wire(&b.x, batch)
+        .map_err(|e| SubnetError::Data(e.to_string()))?;
     Ok(Query {
         images,
         labels: b.y,

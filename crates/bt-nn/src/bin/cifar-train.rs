@@ -13,11 +13,12 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use bt_nn::cifar_checkpoint;
+use bt_nn::accuracy;
+use bt_nn::checkpoint;
 use bt_nn::cifar_data::{
     self, ShapesConfig, TEST_FILE, TRAIN_FILES, generate_shapes_with, write_batch,
 };
-use bt_nn::cifar_train::{AloneContext, cifar_accuracy, train_cifar_epoch};
+use bt_nn::cifar_train::{AloneContext, train_cifar_epoch};
 use bt_nn::dpn::DpnConfig;
 use bt_nn::{CifarModel, Dataset, GradMode, TrainConfig, TrainingState};
 
@@ -134,7 +135,7 @@ fn main() -> Res<()> {
                 window.0 += f64::from(l.local);
                 window.1 += 1;
                 if global.is_multiple_of(every) && result.is_ok() {
-                    match cifar_accuracy(m, &test) {
+                    match accuracy(m, &test) {
                         Ok(acc) => println!(
                             "step {global} local loss {:.4} test acc {:.4} ({:.0} s)",
                             window.0 / window.1 as f64,
@@ -151,7 +152,7 @@ fn main() -> Res<()> {
             "epoch {} done: mean losses {:?}, test acc {:.4}",
             epoch + 1,
             report.mean,
-            cifar_accuracy(&model, &test)?
+            accuracy(&model, &test)?
         );
     }
     Ok(())
@@ -166,7 +167,7 @@ fn trace(
 ) -> Res<()> {
     let dir = PathBuf::from(dir);
     std::fs::create_dir_all(&dir)?;
-    cifar_checkpoint::save(
+    checkpoint::save(
         model,
         TrainingState::default(),
         &dir.join("before.safetensors"),
@@ -186,7 +187,7 @@ fn trace(
         let l = model.step(x, y, &ctx, mode, false)?;
         println!("trace step {i}: {l:?}");
     }
-    cifar_checkpoint::save(
+    checkpoint::save(
         model,
         TrainingState::default(),
         &dir.join("after.safetensors"),

@@ -74,7 +74,7 @@ fn main() -> Res<()> {
             &train,
             cfg,
             seed.wrapping_add(state.epoch),
-            |_, _| {},
+            |_, _, _| {},
         )?;
         let epoch_secs = epoch_start.elapsed().as_secs_f64();
         state.epoch += 1;
@@ -96,7 +96,7 @@ fn main() -> Res<()> {
             t0.elapsed().as_secs_f64()
         );
         if let Some(path) = &ckpt {
-            checkpoint::save(&model, state, path)?;
+            checkpoint::save(&mut model, state, path)?;
         }
     }
     Ok(())

@@ -43,7 +43,7 @@ use std::time::{Duration, Instant};
 
 use bt_neuron::identity::load_identity;
 use bt_neuron::trainer::TrainerConfig;
-use bt_neuron::{MnistNeuron, NeuronConfig, RemoteLearning};
+use bt_neuron::{Neuron, NeuronConfig, RemoteLearning};
 use bt_nn::mnist::{CONTEXT_DIM, IMAGE_DIM};
 use bt_nn::{Dataset, MnistModel, accuracy, default_mnist_dir};
 
@@ -129,13 +129,13 @@ async fn start(
     bootstrap: Vec<String>,
     model: &MnistModel,
     learning: Option<RemoteLearning>,
-) -> Res<MnistNeuron> {
+) -> Res<Neuron<MnistModel>> {
     let cfg = neuron_config(bootstrap);
     let identity = load_identity(&dir.join(format!("{name}.key")))?;
-    Ok(MnistNeuron::start(&cfg, &identity, model.clone(), learning).await?)
+    Ok(Neuron::start(&cfg, &identity, model.clone(), learning).await?)
 }
 
-async fn wait_for(neuron: &MnistNeuron, counts: (usize, usize)) -> Res<()> {
+async fn wait_for(neuron: &Neuron<MnistModel>, counts: (usize, usize)) -> Res<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     while neuron.source.counts() != counts {
         if Instant::now() > deadline {
@@ -251,7 +251,7 @@ type Curve = Arc<Mutex<Vec<(u64, f64)>>>;
 /// Trains `neuron` from `model` for `steps`, measuring test accuracy every `every` steps
 /// through the local path and, given the peers' context, through the network path.
 async fn measured_run(
-    neuron: &mut MnistNeuron,
+    neuron: &mut Neuron<MnistModel>,
     model: MnistModel,
     seed: u64,
     a: &Args,

@@ -1,7 +1,7 @@
-//! The one runtime, with the seeds' MNIST model: serves its encoding on the axon, finds peers
-//! through its metagraph source (gossip here; a subnet's chain in `crate::subnet`), routes to
-//! them, distils what they answer, sends them gradients. `bittensor neuron mnist` is
-//! [`run_mnist`], the gossip learner.
+//! The one runtime, for any [`NeuronModel`] (the seeds' MNIST model, the CIFAR DPN): serves its
+//! encoding on the axon, finds peers through its metagraph source (gossip here; a subnet's
+//! chain in `crate::subnet`), routes to them, distils what they answer, sends them gradients.
+//! `bittensor neuron mnist` and `bittensor neuron cifar` are [`run`], the gossip learner.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -13,7 +13,7 @@ use bt_axon::AxonHandle;
 use bt_dendrite::Dendrite;
 use bt_interfaces::MetagraphSource;
 use bt_metagraph::MetagraphHandle;
-use bt_nn::{Dataset, MnistModel, default_mnist_dir};
+use bt_nn::{Dataset, NeuronModel, TrainingData};
 use tokio::sync::watch;
 
 use crate::config::{NeuronConfig, WAIT_FOR_PEERS_LIMIT};
@@ -26,28 +26,20 @@ use crate::role::{Learner, Role};
 use crate::served::{RemoteLearning, ServedModel};
 use crate::trainer::{Trainer, TrainerConfig, TrainerLinks, TrainerResult, save_checkpoint};
 
-/// The MNIST neuron with the seeds' behaviour (no learning from remote gradients), under
-/// `identity` (see [`crate::identity::acquire`]), whose key stays locked until this returns.
-pub async fn run_mnist(
-    cfg: NeuronConfig,
-    identity: Identity,
-    shutdown: impl Future<Output = ()>,
-) -> Result<Stopped, NeuronError> {
-    run_mnist_with(cfg, identity, None, shutdown).await
-}
-
-/// [`run_mnist`] with remote learning: `Some` lets peers' `Backward` gradients train the served
-/// encoder (student and forward network; clipped and scaled, see [`RemoteLearning`]).
-pub async fn run_mnist_with(
+/// A neuron with model `M` under `identity` (see [`crate::identity::acquire`]), whose key stays
+/// locked until this returns. `remote_learning` `Some` lets peers' `Backward` gradients train
+/// the served encoder (student and forward network; clipped and scaled, see
+/// [`RemoteLearning`]); `None` is the seeds' behaviour.
+pub async fn run<M: NeuronModel>(
     cfg: NeuronConfig,
     identity: Identity,
     remote_learning: Option<RemoteLearning>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<Stopped, NeuronError> {
-    let data_dir = cfg.data_dir.clone().unwrap_or_else(default_mnist_dir);
-    let (train, test) = load_data(data_dir).await?;
-    let (model, start) = load_model(cfg.model_path.clone(), &identity.neuron.public_hex()).await?;
-    let mut neuron = MnistNeuron::start(&cfg, &identity, model.clone(), remote_learning).await?;
+    let TrainingData { train, test, .. } = load_data::<M>(cfg.data_dir.clone()).await?;
+    let (model, start) =
+        load_model::<M>(cfg.model_path.clone(), &identity.neuron.public_hex()).await?;
+    let mut neuron = Neuron::start(&cfg, &identity, model.clone(), remote_learning).await?;
     tokio::pin!(shutdown);
     if cfg.wait_for_peers > 0 {
         tokio::select! {
@@ -84,15 +76,15 @@ pub async fn run_mnist_with(
 /// Trains `model` on `neuron` from `start` until the epochs or steps of `cfg` are done or
 /// `shutdown` resolves (then the loop stops at its next step, and the result says
 /// `interrupted`). The training loop runs on the blocking pool.
-pub(crate) async fn train_on<M: MetagraphSource>(
-    neuron: &mut MnistNeuron<M>,
+pub(crate) async fn train_on<M: NeuronModel, S: MetagraphSource>(
+    neuron: &mut Neuron<M, S>,
     cfg: &NeuronConfig,
-    model: MnistModel,
+    model: M,
     start: bt_nn::TrainingState,
     train: Dataset,
     test: Dataset,
     mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
-) -> Result<TrainerResult, NeuronError> {
+) -> Result<TrainerResult<M>, NeuronError> {
     let trainer_cfg = TrainerConfig {
         epochs: cfg.epochs,
         max_steps: cfg.max_steps,
@@ -120,53 +112,59 @@ pub(crate) async fn train_on<M: MetagraphSource>(
 
 /// Writes the checkpoint of a finished or stopped training run to `path`, when there is one, off
 /// the executor.
-pub(crate) async fn save_trained(
+pub(crate) async fn save_trained<M: NeuronModel>(
     path: Option<PathBuf>,
-    trained: TrainerResult,
+    trained: TrainerResult<M>,
 ) -> Result<(), NeuronError> {
     let Some(path) = path else {
         return Ok(());
     };
-    let (model, epoch, step) = (trained.model, trained.epoch, trained.step);
-    tokio::task::spawn_blocking(move || save_checkpoint(&model, &path, epoch, step))
+    let (mut model, epoch, step) = (trained.model, trained.epoch, trained.step);
+    tokio::task::spawn_blocking(move || save_checkpoint(&mut model, &path, epoch, step))
         .await
         .map_err(NeuronError::task("checkpoint"))?
 }
 
 /// How a neuron's metagraph source is let go when the neuron stops (gossip: stop its node).
-type CloseSource<M> = Box<dyn FnOnce(Arc<M>) -> BoxFuture<()> + Send>;
+type CloseSource<S> = Box<dyn FnOnce(Arc<S>) -> BoxFuture<()> + Send>;
 type BoxFuture<T> = std::pin::Pin<Box<dyn Future<Output = T> + Send>>;
 
-/// A running MNIST neuron's network side, on any [`MetagraphSource`]: the axon serving its
-/// encoding, the peer view, and the `Backward` sender. Its training loop is a [`Trainer`] made by
-/// [`MnistNeuron::trainer`]; what happens to the router's peer scores is its role's business
-/// ([`MnistNeuron::take_scores`]: a learner writes them into its metagraph, a validator sets them as
-/// its weights). The network keeps serving after training ends, until
-/// [`MnistNeuron::shutdown`].
-pub struct MnistNeuron<M: MetagraphSource = MetagraphHandle> {
-    pub served: Arc<ServedModel>,
-    pub source: Arc<M>,
+/// A running neuron's network side, for model `M` on any [`MetagraphSource`] `S`: the axon
+/// serving its encoding, the peer view, and the `Backward` sender. Its training loop is a
+/// [`Trainer`] made by [`Neuron::trainer`]; what happens to the router's peer scores is its
+/// role's business ([`Neuron::take_scores`]: a learner writes them into its metagraph, a
+/// validator sets them as its weights). The network keeps serving after training ends, until
+/// [`Neuron::shutdown`].
+pub struct Neuron<M: NeuronModel, S: MetagraphSource = MetagraphHandle> {
+    pub served: Arc<ServedModel<M>>,
+    pub source: Arc<S>,
     pub synapse_key: String,
     pub stats: Arc<BackwardStats>,
     /// Set to stop the training loop at the next step.
     pub stop: Arc<AtomicBool>,
     dendrite: Dendrite,
     axon: AxonHandle,
-    links: Option<TrainerLinks>,
+    links: Option<TrainerLinks<M>>,
     scores: Option<watch::Receiver<PeerScores>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
-    close: Option<CloseSource<M>>,
+    close: Option<CloseSource<S>>,
 }
 
-impl MnistNeuron<MetagraphHandle> {
+impl<M: NeuronModel> Neuron<M, MetagraphHandle> {
     /// Serves `model` and joins the gossip network described by `cfg`, as a learner: the
     /// router's scores go into the metagraph table.
     pub async fn start(
         cfg: &NeuronConfig,
         identity: &Identity,
-        model: MnistModel,
+        model: M,
         remote_learning: Option<RemoteLearning>,
     ) -> Result<Self, NeuronError> {
+        if remote_learning.is_some() && !M::REMOTE_LEARNING {
+            return Err(NeuronError::Model(bt_nn::NnError::Unsupported {
+                what: "learning from peers' gradients (--remote_learning)",
+                model: M::KIND,
+            }));
+        }
         let served = Arc::new(ServedModel::with_learning(model, remote_learning));
         let network = Network::start(cfg, identity, served.clone()).await?;
         let source = Arc::new(network.metagraph);
@@ -194,18 +192,18 @@ impl MnistNeuron<MetagraphHandle> {
     }
 }
 
-impl<M: MetagraphSource> MnistNeuron<M> {
+impl<M: NeuronModel, S: MetagraphSource> Neuron<M, S> {
     /// The runtime around an axon that already serves `served` under `synapse_key`: the peer
     /// view from `source` (at most `view_limit` synapses), the `dendrite` and the `Backward`
     /// sender. `close` lets the source go at shutdown.
     pub fn assemble(
-        served: Arc<ServedModel>,
-        source: Arc<M>,
+        served: Arc<ServedModel<M>>,
+        source: Arc<S>,
         axon: AxonHandle,
         synapse_key: String,
         dendrite: Dendrite,
         view_limit: usize,
-        close: Option<CloseSource<M>>,
+        close: Option<CloseSource<S>>,
     ) -> Result<Self, NeuronError> {
         let (view_tx, view_rx) = watch::channel(PeerView::default());
         let (scores_tx, scores_rx) = watch::channel(PeerScores::new());
@@ -273,11 +271,7 @@ impl<M: MetagraphSource> MnistNeuron<M> {
     }
 
     /// The training loop of this neuron (one per neuron: it owns the links to the network).
-    pub fn trainer(
-        &mut self,
-        cfg: TrainerConfig,
-        model: MnistModel,
-    ) -> Result<Trainer, NeuronError> {
+    pub fn trainer(&mut self, cfg: TrainerConfig, model: M) -> Result<Trainer<M>, NeuronError> {
         let links = self.links.take().ok_or(NeuronError::TrainerTaken)?;
         Trainer::new(cfg, model, links)
     }
@@ -327,31 +321,44 @@ impl<M: MetagraphSource> MnistNeuron<M> {
     }
 }
 
-pub async fn load_data(dir: PathBuf) -> Result<(Dataset, Dataset), NeuronError> {
-    let shown = dir.clone();
-    let _spinner = crate::progress::Spinner::start(format!("loading {}", dir.display()));
-    tokio::task::spawn_blocking(move || Dataset::load_dir(&dir))
+/// `M`'s dataset from `dir` or its default place ([`NeuronModel::load_data`]), off the
+/// executor, with a spinner on a terminal.
+pub async fn load_data<M: NeuronModel>(dir: Option<PathBuf>) -> Result<TrainingData, NeuronError> {
+    let shown = dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("the {} default", M::KIND)));
+    let _spinner = crate::progress::Spinner::start(format!("loading {}", shown.display()));
+    let data = tokio::task::spawn_blocking(move || M::load_data(dir.as_deref()))
         .await
         .map_err(NeuronError::task("dataset loading"))?
-        .map_err(|source| NeuronError::Data { dir: shown, source })
+        .map_err(|source| NeuronError::Data { dir: shown, source })?;
+    tracing::info!(
+        train = data.train.len(),
+        test = data.test.len(),
+        "{} data: {}",
+        M::KIND,
+        data.source
+    );
+    Ok(data)
 }
 
 /// Resumes from `--model_path` when the file exists, else starts fresh.
-pub(crate) async fn load_model(
+pub(crate) async fn load_model<M: NeuronModel>(
     path: Option<PathBuf>,
     key_hex: &str,
-) -> Result<(MnistModel, bt_nn::TrainingState), NeuronError> {
+) -> Result<(M, bt_nn::TrainingState), NeuronError> {
     let seed = seed_from_key(key_hex);
     match path {
         Some(p) if p.exists() => {
             let path = p.clone();
-            let (model, state) = tokio::task::spawn_blocking(move || bt_nn::checkpoint::load(&p))
-                .await
-                .map_err(NeuronError::task("checkpoint loading"))?
-                .map_err(|source| NeuronError::Checkpoint {
-                    path: path.clone(),
-                    source,
-                })?;
+            let (model, state) =
+                tokio::task::spawn_blocking(move || bt_nn::checkpoint::load::<M>(&p))
+                    .await
+                    .map_err(NeuronError::task("checkpoint loading"))?
+                    .map_err(|source| NeuronError::Checkpoint {
+                        path: path.clone(),
+                        source,
+                    })?;
             let shown = path.display();
             println!(
                 "Resumed from {shown}: epoch {} step {}",
@@ -359,7 +366,7 @@ pub(crate) async fn load_model(
             );
             Ok((model, state))
         }
-        _ => Ok((MnistModel::new(seed), bt_nn::TrainingState::default())),
+        _ => Ok((M::seeded(seed), bt_nn::TrainingState::default())),
     }
 }
 
