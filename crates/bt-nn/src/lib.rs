@@ -54,6 +54,7 @@ pub mod download;
 pub mod dpn;
 pub mod error;
 pub mod gemm_ops;
+pub mod heads;
 pub mod idx;
 pub mod images;
 pub mod mnist;

@@ -125,6 +125,55 @@ pub fn fortunes(dir: &Path) -> Result<Vec<String>, TextError> {
     Ok(out)
 }
 
+/// The ten fortune files the text neuron classifies by: the largest prose files of Debian's
+/// `fortunes` package. An entry's label is its file's index here.
+pub const FORTUNE_TOPICS: [&str; 10] = [
+    "people",
+    "definitions",
+    "cookie",
+    "computers",
+    "songs-poems",
+    "politics",
+    "miscellaneous",
+    "work",
+    "science",
+    "men-women",
+];
+
+/// The prose entries of the fortune files `topics` in `dir`, each with its file's index:
+/// whitespace-collapsed, at least 4 words, in file then entry order. A missing file is an
+/// error naming it and the package.
+pub fn fortune_topics(dir: &Path, topics: &[&str]) -> Result<Vec<(String, u8)>, TextError> {
+    let mut out = Vec::new();
+    for (label, topic) in topics.iter().enumerate() {
+        let label = u8::try_from(label).map_err(|_| TextError::Shape {
+            op: "fortune topics",
+            expected: "at most 256".into(),
+            got: topics.len().to_string(),
+        })?;
+        let path = dir.join(topic);
+        if !path.is_file() {
+            return Err(TextError::Io {
+                path,
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "install Debian's fortunes (`apt-get install fortunes`) or point \
+                     --data_dir at a directory of fortune files",
+                ),
+            });
+        }
+        let text = read_capped(&path)?;
+        let mut entries = Vec::new();
+        for entry in text.split("\n%\n") {
+            if is_prose(entry) {
+                push_sentence(&mut entries, entry.trim_end_matches('%'), 4);
+            }
+        }
+        out.extend(entries.into_iter().map(|e| (e, label)));
+    }
+    Ok(out)
+}
+
 fn is_prose(entry: &str) -> bool {
     let total = entry.chars().count();
     let letters = entry
@@ -165,6 +214,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!(fortunes(&dir).unwrap(), ["one two three four"]);
+        std::fs::write(dir.join("g"), "five six seven eight nine\n%\n").unwrap();
+        assert_eq!(
+            fortune_topics(&dir, &["g", "f"]).unwrap(),
+            [
+                ("five six seven eight nine".to_string(), 0),
+                ("one two three four".to_string(), 1)
+            ]
+        );
+        let missing = fortune_topics(&dir, &["absent"]).unwrap_err().to_string();
+        assert!(missing.contains("absent"), "{missing}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -8,6 +8,8 @@
 //! - [`encoder`] runs BERT, mean-pools under the mask and L2-normalizes: 384 values per text.
 //! - [`corpus`] reads the real corpora (gensim's Lee and Pang–Lee files, Debian fortunes).
 //! - [`student`] is a small embedding-bag student distilled from MiniLM's answers.
+//! - [`model`] is the text neuron's model: an embedding bag under the seeds' three heads,
+//!   classifying fortunes by topic, with MiniLM peers' embeddings as its network context.
 //! - [`synapse`] serves it: strings in the strict pickle subset or INT64 token ids in, one
 //!   embedding per input out; bad input is a typed [`bt_interfaces::SynapseError`].
 
@@ -15,6 +17,7 @@ pub mod corpus;
 pub mod encoder;
 pub mod error;
 pub mod files;
+pub mod model;
 pub mod student;
 pub mod synapse;
 pub mod tokenize;
@@ -22,6 +25,7 @@ pub mod tokenize;
 pub use encoder::{MINILM_DIM, MiniLm, l2_normalize, mean_pool};
 pub use error::TextError;
 pub use files::{MinilmFiles, default_minilm_dir, default_text_corpora_dir};
+pub use model::{TEXT_FEATURES, TextModel};
 pub use student::{StudentConfig, TextStudent, linear_probe_accuracy, row_cosines};
 pub use synapse::{TEXT_MODALITIES, TextSynapse, text_synapse_error};
 pub use tokenize::{PAD_ID, TextLimits, TextTokenizer, TokenBatch};

@@ -128,6 +128,7 @@ fn check_rows(rows: usize, limits: &TextLimits) -> Result<(), TextError> {
 
 /// The WordPiece tokenizer of `tokenizer.json`, with its own padding removed (we pad a batch to
 /// its longest text, not to a fixed width) and truncation set from [`TextLimits`].
+#[derive(Clone)]
 pub struct TextTokenizer {
     inner: Tokenizer,
     limits: TextLimits,
