@@ -251,6 +251,23 @@ fn echo_neuron_is_inspectable_and_port_in_use_is_exit_3() {
     interrupt(&mut child);
 }
 
+/// The highest `nP|nS` (as `10·nS + nP`) each node of a `localnet --plain` log reached, every
+/// training line's losses checked finite on the way.
+fn best_counts<const N: usize>(log: &str) -> [usize; N] {
+    let mut best = [0usize; N];
+    for line in log.lines() {
+        let Some((node, rest)) = line.strip_prefix("[n").and_then(|l| l.split_once("] ")) else {
+            continue;
+        };
+        let node: usize = node.parse().unwrap();
+        if let Some(bt_neuron::report::Event::Train(t)) = bt_neuron::report::parse(rest) {
+            assert!(t.local_loss.is_finite() && t.network_loss.is_finite());
+            best[node] = best[node].max(t.synapses * 10 + t.peers);
+        }
+    }
+    best
+}
+
 #[test]
 fn localnet_of_three_trains_together() {
     let dir = tempfile::tempdir().unwrap();
@@ -269,19 +286,8 @@ fn localnet_of_three_trains_together() {
         .stdout
         .clone();
     let text = String::from_utf8(out).unwrap();
-    let mut best = [0usize; 3];
-    for line in text.lines() {
-        let Some((node, rest)) = line.strip_prefix("[n").and_then(|l| l.split_once("] ")) else {
-            continue;
-        };
-        let node: usize = node.parse().unwrap();
-        if let Some(bt_neuron::report::Event::Train(t)) = bt_neuron::report::parse(rest) {
-            assert!(t.local_loss.is_finite() && t.network_loss.is_finite());
-            best[node] = best[node].max(t.synapses * 10 + t.peers);
-        }
-    }
     // nP|nS reaches 2|3 on every neuron: each found both others.
-    assert_eq!(best, [32, 32, 32], "log:\n{text}");
+    assert_eq!(best_counts::<3>(&text), [32, 32, 32], "log:\n{text}");
     for node in 0..3 {
         assert!(
             dir.path()
@@ -317,19 +323,8 @@ fn localnet_of_cifar_neurons_trains_together() {
         .stdout
         .clone();
     let text = String::from_utf8(out).unwrap();
-    let mut best = [0usize; 2];
-    for line in text.lines() {
-        let Some((node, rest)) = line.strip_prefix("[n").and_then(|l| l.split_once("] ")) else {
-            continue;
-        };
-        let node: usize = node.parse().unwrap();
-        if let Some(bt_neuron::report::Event::Train(t)) = bt_neuron::report::parse(rest) {
-            assert!(t.local_loss.is_finite() && t.network_loss.is_finite());
-            best[node] = best[node].max(t.synapses * 10 + t.peers);
-        }
-    }
     // nP|nS reaches 1|2 on both neurons: each found the other.
-    assert_eq!(best, [21, 21], "log:\n{text}");
+    assert_eq!(best_counts::<2>(&text), [21, 21], "log:\n{text}");
     assert!(text.contains("Test Epoch: 0"), "{text}");
     for node in 0..2 {
         let path = dir.path().join(format!("node{node}/model.safetensors"));

@@ -8,8 +8,8 @@ use bt_tensor::{Modality, Tensor};
 
 use crate::cifar::CifarModel;
 use crate::error::NnError;
-use crate::mnist::{CONTEXT_DIM, MnistModel};
-use crate::neuron_model::{IMAGE_MODALITIES, serve_backward, serve_forward};
+use crate::mnist::MnistModel;
+use crate::neuron_model::{IMAGE_MODALITIES, NeuronModel, serve_backward, serve_forward};
 
 /// Model errors as a synapse reports them: the caller's input (shape, values) or our failure.
 pub fn synapse_error(e: NnError) -> SynapseError {
@@ -22,67 +22,46 @@ pub fn synapse_error(e: NnError) -> SynapseError {
     }
 }
 
-/// The MNIST synapse serves its encoding ([`MnistModel::encode`], the forward network over the
-/// image and the student's output): images (or their flat tensors) in, the 1024-wide context
-/// out; backward is the encoding's vector–Jacobian product.
-impl Synapse for MnistModel {
-    fn modalities(&self) -> &[Modality] {
-        &IMAGE_MODALITIES
-    }
+/// An image model's synapse: images (or their flat tensors) in, its encoding out (the forward
+/// network over the image and the student's output; MNIST's is 1024 wide, CIFAR's 256);
+/// backward is the encoding's vector–Jacobian product.
+macro_rules! image_synapse {
+    ($model:ty) => {
+        impl Synapse for $model {
+            fn modalities(&self) -> &[Modality] {
+                &IMAGE_MODALITIES
+            }
 
-    fn output_dim(&self) -> Option<usize> {
-        Some(CONTEXT_DIM)
-    }
+            fn output_dim(&self) -> Option<usize> {
+                Some(<$model as NeuronModel>::CONTEXT_DIM)
+            }
 
-    fn forward(
-        &self,
-        modality: Modality,
-        input: Tensor,
-    ) -> std::result::Result<Tensor, SynapseError> {
-        serve_forward(self, modality, input)
-    }
+            fn forward(
+                &self,
+                modality: Modality,
+                input: Tensor,
+            ) -> std::result::Result<Tensor, SynapseError> {
+                serve_forward(self, modality, input)
+            }
 
-    fn backward(
-        &self,
-        inputs: Vec<Tensor>,
-        grads: Vec<Tensor>,
-    ) -> std::result::Result<Vec<Tensor>, SynapseError> {
-        serve_backward(self, &inputs, &grads)
-    }
+            fn backward(
+                &self,
+                inputs: Vec<Tensor>,
+                grads: Vec<Tensor>,
+            ) -> std::result::Result<Vec<Tensor>, SynapseError> {
+                serve_backward(self, &inputs, &grads)
+            }
+        }
+    };
 }
 
-/// The CIFAR synapse, the same way: `[B, 3, 32, 32]` images in, the 256-wide encoding out.
-impl Synapse for CifarModel {
-    fn modalities(&self) -> &[Modality] {
-        &IMAGE_MODALITIES
-    }
-
-    fn output_dim(&self) -> Option<usize> {
-        Some(crate::cifar::CONTEXT_DIM)
-    }
-
-    fn forward(
-        &self,
-        modality: Modality,
-        input: Tensor,
-    ) -> std::result::Result<Tensor, SynapseError> {
-        serve_forward(self, modality, input)
-    }
-
-    fn backward(
-        &self,
-        inputs: Vec<Tensor>,
-        grads: Vec<Tensor>,
-    ) -> std::result::Result<Vec<Tensor>, SynapseError> {
-        serve_backward(self, &inputs, &grads)
-    }
-}
+image_synapse!(MnistModel);
+image_synapse!(CifarModel);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::NeuronModel;
-    use crate::mnist::IMAGE_DIM;
+    use crate::mnist::{CONTEXT_DIM, IMAGE_DIM};
 
     fn wire(rows: usize, modality: Modality) -> Tensor {
         let raw: Vec<f32> = (0..rows * IMAGE_DIM)
