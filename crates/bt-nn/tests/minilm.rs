@@ -7,7 +7,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use bt_interfaces::{Synapse, SynapseError};
-use bt_nn::text::{MINILM_DIM, MiniLm, MinilmFiles, TextError, TextLimits, TextSynapse};
+use bt_nn::text::{
+    CandleMiniLm, MINILM_DIM, MiniLm, MinilmFiles, TextError, TextLimits, TextSynapse, TokenBatch,
+};
 use bt_tensor::{Limits, Modality, Tensor, decode, encode};
 
 const FIXTURE: &str = include_str!("fixtures/minilm_reference.json");
@@ -84,6 +86,46 @@ fn embeddings_match_the_pytorch_reference_to_1e4() {
         let d = max_abs_diff(&alone, &got[i * MINILM_DIM..(i + 1) * MINILM_DIM]);
         assert!(d <= 1e-5, "sentence {i} alone differs by {d}");
     }
+}
+
+#[test]
+fn the_packed_forward_matches_candles_bert_to_1e5() {
+    let Some(m) = model(TextLimits::default()) else {
+        return;
+    };
+    let files = MinilmFiles::locate(None).unwrap();
+    let reference = CandleMiniLm::load(&files, TextLimits::default()).unwrap();
+    let r = reference_fixture_batch(&m);
+    let check = |batch: &TokenBatch, what: &str| {
+        let got = m.embed(batch).unwrap();
+        let want = reference.embed(batch).unwrap();
+        let diff = max_abs_diff(&got, &want);
+        eprintln!("{what}: max abs diff packed vs candle {diff:.2e}");
+        assert!(diff <= 1e-5, "{what}: max abs diff {diff}");
+        got
+    };
+    check(&r, "fixture sentences");
+    // Peer ids: [PAD] holes inside rows, an all-padding row, rows of one token, and a row at
+    // the full token cap, so packing, positions and the empty-row rule are all exercised.
+    let len = TextLimits::default().max_tokens;
+    let mut ids = vec![0i64; 5 * len];
+    for (p, v) in ids[..len].iter_mut().enumerate() {
+        *v = 1000 + (p as i64 * 37) % 20000;
+    }
+    ids[len..len + 6].copy_from_slice(&[101, 2023, 0, 2003, 0, 102]);
+    ids[3 * len] = 101;
+    ids[4 * len..4 * len + 3].copy_from_slice(&[101, 7592, 102]);
+    let batch = TokenBatch::from_ids(&ids, 5, len, m.vocab_size(), m.limits()).unwrap();
+    let got = check(&batch, "peer ids with holes");
+    assert!(
+        got[2 * MINILM_DIM..3 * MINILM_DIM]
+            .iter()
+            .all(|&v| v == 0.0)
+    );
+}
+
+fn reference_fixture_batch(m: &MiniLm) -> TokenBatch {
+    m.tokenizer().tokenize(&reference().sentences).unwrap()
 }
 
 fn wire(t: Tensor) -> Tensor {

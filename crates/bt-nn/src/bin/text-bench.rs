@@ -1,11 +1,13 @@
-//! Speed of the text encoder's forward (all-MiniLM-L6-v2): bt-nn (candle) against the PyTorch
+//! Speed of the text encoder's forward (all-MiniLM-L6-v2): bt-nn's packed forward (what
+//! `MiniLm` serves), candle's BERT (the reference it is tested against) and the PyTorch
 //! reference forward of `scripts/minilm_reference.py`, in the same run, on the same token ids.
 //!
 //! `cargo run --release -p bt-nn --bin text-bench -- [--batch N] [--rounds N] [--python PATH]`
 //!
 //! The batch is the first `--batch` sentences (default 32) of gensim's `lee_background.cor`
 //! (`scripts/fetch-minilm.sh --corpora`), tokenized once by bt-nn; each round times one forward
-//! of the whole batch (BERT, pooling, normalization) in both engines. PyTorch runs in
+//! of the whole batch (BERT, pooling, normalization) in every engine, and the largest difference
+//! between the two Rust engines' embeddings is printed. PyTorch runs in
 //! `--python` (default `$BT_TORCH_PYTHON`, else `python3`) and is reported as not available
 //! when that interpreter cannot import torch and numpy.
 
@@ -14,7 +16,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use bt_nn::text::corpus::{corpus_path, lee_sentences};
-use bt_nn::text::{MiniLm, MinilmFiles, TextLimits};
+use bt_nn::text::{CandleMiniLm, MiniLm, MinilmFiles, TextLimits};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -32,6 +34,29 @@ fn arg<'a>(args: &'a [String], name: &str) -> Res<Option<&'a str>> {
 fn median_and_spread(mut v: Vec<f64>) -> (f64, f64, f64) {
     v.sort_by(f64::total_cmp);
     (v[v.len() / 2], v[0], v[v.len() - 1])
+}
+
+/// Sentences per second of `rounds` timed calls of `forward` on a batch of `batch` texts.
+fn rates(
+    batch: usize,
+    rounds: usize,
+    mut forward: impl FnMut() -> Result<(), bt_nn::text::TextError>,
+) -> Res<Vec<f64>> {
+    forward()?;
+    (0..rounds)
+        .map(|_| {
+            let t = Instant::now();
+            forward()?;
+            Ok(batch as f64 / t.elapsed().as_secs_f64())
+        })
+        .collect()
+}
+
+/// Per-round ratio of two engines' rates, as median and spread.
+fn ratio(name: &str, a: &[f64], b: &[f64]) {
+    let r: Vec<f64> = a.iter().zip(b).map(|(x, y)| x / y).collect();
+    let (m, lo, hi) = median_and_spread(r);
+    println!("{name}, per round: median {m:.2}x (spread {lo:.2}x–{hi:.2}x)");
 }
 
 /// PyTorch's sentences per second for each round, or why there are none.
@@ -131,27 +156,40 @@ fn main() -> Res<()> {
         rows.iter().map(Vec::len).sum::<usize>()
     );
 
-    model.embed(&tokens)?; // warm-up
-    let mut ours = Vec::with_capacity(rounds);
-    for _ in 0..rounds {
-        let t = Instant::now();
-        model.embed(&tokens)?;
-        ours.push(batch as f64 / t.elapsed().as_secs_f64());
-    }
+    let reference = CandleMiniLm::load(&files, limits)?;
+    let fast = model.embed(&tokens)?; // also the warm-up
+    let slow = reference.embed(&tokens)?;
+    let diff = fast
+        .iter()
+        .zip(&slow)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    println!("largest difference, packed against candle: {diff:.2e}");
+    let ours = rates(batch, rounds, || model.embed(&tokens).map(drop))?;
+    let candle = rates(batch, rounds, || reference.embed(&tokens).map(drop))?;
     let torch = torch_rates(&python, &files.dir, &rows, rounds);
 
     println!("\n| engine | median sentences/s | min | max | rounds |\n|---|---|---|---|---|");
-    let (om, olo, ohi) = median_and_spread(ours.clone());
-    println!("| bt-nn (candle) | {om:.1} | {olo:.1} | {ohi:.1} | {rounds} |");
-    match torch {
+    for (name, r) in [("bt-nn (packed)", &ours), ("bt-nn (candle)", &candle)] {
+        let (m, lo, hi) = median_and_spread(r.clone());
+        println!("| {name} | {m:.1} | {lo:.1} | {hi:.1} | {rounds} |");
+    }
+    let torch = match torch {
         Ok(t) => {
             let (tm, tlo, thi) = median_and_spread(t.clone());
             println!("| PyTorch | {tm:.1} | {tlo:.1} | {thi:.1} | {rounds} |");
-            let ratios: Vec<f64> = ours.iter().zip(&t).map(|(a, b)| a / b).collect();
-            let (rm, rlo, rhi) = median_and_spread(ratios);
-            println!("\nbt-nn / PyTorch, per round: median {rm:.2}x (spread {rlo:.2}x–{rhi:.2}x)");
+            Some(t)
         }
-        Err(why) => println!("| PyTorch | – | – | – | 0 |\n\n{why}"),
+        Err(why) => {
+            println!("| PyTorch | – | – | – | 0 |\n\n{why}");
+            None
+        }
+    };
+    println!();
+    ratio("packed / candle", &ours, &candle);
+    if let Some(t) = torch {
+        ratio("packed / PyTorch", &ours, &t);
+        ratio("candle / PyTorch", &candle, &t);
     }
     Ok(())
 }

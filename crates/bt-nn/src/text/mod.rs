@@ -6,6 +6,8 @@
 //! - [`tokenize`] turns strings (or a peer's token ids) into a padded [`TokenBatch`], within
 //!   the caps of [`TextLimits`].
 //! - [`encoder`] runs BERT, mean-pools under the mask and L2-normalizes: 384 values per text.
+//!   [`bert`] is its forward (packed sequences, no padding, fused kernels from [`kernels`]);
+//!   [`candle_bert`] is candle's BERT, the reference that forward is tested against.
 //! - [`corpus`] reads the real corpora (gensim's Lee and Pang–Lee files, Debian fortunes).
 //! - [`student`] is a small embedding-bag student distilled from MiniLM's answers.
 //! - [`model`] is the text neuron's model: an embedding bag under the seeds' three heads,
@@ -13,15 +15,19 @@
 //! - [`synapse`] serves it: strings in the strict pickle subset or INT64 token ids in, one
 //!   embedding per input out; bad input is a typed [`bt_interfaces::SynapseError`].
 
+pub mod bert;
+pub mod candle_bert;
 pub mod corpus;
 pub mod encoder;
 pub mod error;
 pub mod files;
+pub mod kernels;
 pub mod model;
 pub mod student;
 pub mod synapse;
 pub mod tokenize;
 
+pub use candle_bert::CandleMiniLm;
 pub use encoder::{MINILM_DIM, MiniLm, l2_normalize, mean_pool};
 pub use error::TextError;
 pub use files::{MinilmFiles, default_minilm_dir, default_text_corpora_dir};
