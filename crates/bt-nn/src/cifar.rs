@@ -32,6 +32,28 @@ pub struct CifarModel {
     pub hidden: Dense,
     pub target: Dense,
     ws: Workspace,
+    eval: EvalWork,
+}
+
+/// The evaluation passes' activations, kept between calls so that a served or context forward
+/// does not allocate (and fault in) the whole trunk's buffers each time. Callers that find it
+/// busy (concurrent `&self` calls) use a fresh one.
+#[derive(Debug, Default)]
+struct EvalWork(std::sync::Mutex<TrunkWork>);
+
+impl Clone for EvalWork {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl EvalWork {
+    fn with<R>(&self, f: impl FnOnce(&mut TrunkWork) -> R) -> R {
+        match self.0.try_lock() {
+            Ok(mut work) => f(&mut work),
+            Err(_) => f(&mut TrunkWork::default()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -67,6 +89,7 @@ impl CifarModel {
             hidden: Dense::new(f + CONTEXT_DIM, CONTEXT_DIM, &mut rng),
             target: Dense::new(CONTEXT_DIM, NUM_CLASSES, &mut rng),
             ws: Workspace::default(),
+            eval: EvalWork::default(),
         }
     }
 
@@ -119,8 +142,9 @@ impl CifarModel {
     /// Trunk features `[B, F]` (running statistics).
     pub fn features(&self, x: &[f32]) -> Result<Vec<f32>> {
         let b = Self::check_images(x)?;
-        let mut work = TrunkWork::default();
-        Ok(self.trunk.forward_eval(x, b, &mut work).to_vec())
+        Ok(self
+            .eval
+            .with(|work| self.trunk.forward_eval(x, b, work).to_vec()))
     }
 
     fn student_of(&self, f: &[f32], b: usize) -> Vec<f32> {
@@ -154,26 +178,27 @@ impl CifarModel {
         let b = Self::check_images(x)?;
         Self::check_rows("encoding gradient", g, b, CONTEXT_DIM)?;
         let nf = self.trunk.features();
-        let mut work = TrunkWork::default();
-        let f = self.trunk.forward_eval(x, b, &mut work).to_vec();
-        let s = self.student_of(&f, b);
-        let h = self.hidden_of(&f, &s, b);
-        let mut dh = g.to_vec();
-        relu_mask(&mut dh, &h);
-        let dhv = View::new(&dh, b, CONTEXT_DIM);
-        let mut d_f = vec![0.0; b * nf];
-        self.hidden.input_grad_cols(dhv, 0, nf, &mut d_f);
-        let mut d_s = vec![0.0; b * CONTEXT_DIM];
-        self.hidden.input_grad_cols(dhv, nf, CONTEXT_DIM, &mut d_s);
-        relu_mask(&mut d_s, &s);
-        // the student branch adds to the direct one: d_f += d_s·S
-        gemm(
-            ViewMut::new(&mut d_f, b, nf),
-            View::new(&d_s, b, CONTEXT_DIM),
-            self.student.weight(),
-            1.0,
-        );
-        Ok(self.trunk.input_grad_eval(b, &d_f, &mut work))
+        self.eval.with(|work| {
+            let f = self.trunk.forward_eval(x, b, work).to_vec();
+            let s = self.student_of(&f, b);
+            let h = self.hidden_of(&f, &s, b);
+            let mut dh = g.to_vec();
+            relu_mask(&mut dh, &h);
+            let dhv = View::new(&dh, b, CONTEXT_DIM);
+            let mut d_f = vec![0.0; b * nf];
+            self.hidden.input_grad_cols(dhv, 0, nf, &mut d_f);
+            let mut d_s = vec![0.0; b * CONTEXT_DIM];
+            self.hidden.input_grad_cols(dhv, nf, CONTEXT_DIM, &mut d_s);
+            relu_mask(&mut d_s, &s);
+            // the student branch adds to the direct one: d_f += d_s·S
+            gemm(
+                ViewMut::new(&mut d_f, b, nf),
+                View::new(&d_s, b, CONTEXT_DIM),
+                self.student.weight(),
+                1.0,
+            );
+            Ok(self.trunk.input_grad_eval(b, &d_f, work))
+        })
     }
 
     fn hidden_of(&self, f: &[f32], ctx: &[f32], b: usize) -> Vec<f32> {
@@ -291,6 +316,7 @@ impl CifarModel {
             hidden,
             target,
             ws,
+            ..
         } = self;
         ws.batch = b;
         let n2 = 2 * b;

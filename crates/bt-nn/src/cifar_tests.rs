@@ -177,3 +177,23 @@ fn encode_vjp_matches_finite_differences_and_changes_nothing() {
         Err(NnError::Shape { .. })
     ));
 }
+
+#[test]
+fn reused_evaluation_buffers_do_not_leak_between_calls() {
+    let model = CifarModel::with_config(DpnConfig::tiny(), 9);
+    let (a, _) = batch(3, 2);
+    let (b, _) = batch(5, 4);
+    // a fresh clone starts with empty buffers: its answers are the reference
+    let fresh = |x: &[f32]| model.clone().features(x).unwrap();
+    let (want_a, want_b) = (fresh(&a), fresh(&b));
+    // larger batch, then smaller, then larger again through the same model
+    assert_eq!(model.features(&b).unwrap(), want_b);
+    assert_eq!(model.features(&a).unwrap(), want_a);
+    assert_eq!(model.features(&b).unwrap(), want_b);
+    let g: Vec<f32> = (0..3 * CONTEXT_DIM)
+        .map(|i| (i as f32 * 0.1).cos())
+        .collect();
+    let vjp = model.encode_vjp(&a, &g).unwrap();
+    assert_eq!(model.clone().encode_vjp(&a, &g).unwrap(), vjp);
+    assert_eq!(model.features(&a).unwrap(), want_a);
+}
