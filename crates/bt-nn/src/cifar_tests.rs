@@ -25,8 +25,8 @@ fn step_gradients_match_finite_differences() {
     // The step detaches the features under the student, as the losses prescribe, while a
     // difference quotient sees every path: a dead student (constant output 0) makes the two
     // agree, leaving the cross-entropy paths through the trunk to be checked.
-    model.student.w.fill(0.0);
-    model.student.b.fill(-1.0);
+    model.heads.student.w.fill(0.0);
+    model.heads.student.b.fill(-1.0);
     let (x, y) = batch(6, 1);
     let ctx: Vec<f32> = (0..6 * CONTEXT_DIM)
         .map(|i| (i as f32 * 0.37).sin().abs())
@@ -48,7 +48,7 @@ fn step_gradients_match_finite_differences() {
         ),
         ("last.conv1", last.conv1.gw.clone()),
         ("last.bn3.beta", last.bn3.g_beta.clone()),
-        ("hidden", stored.hidden.gw.clone()),
+        ("hidden", stored.heads.hidden.gw.clone()),
     ];
     for (name, grad) in probes {
         // the largest few components, where the difference quotient is well above f32 noise
@@ -64,7 +64,7 @@ fn step_gradients_match_finite_differences() {
                     "blocks.0.shortcut" => &mut m.trunk.blocks[0].shortcut.as_mut().unwrap().0.w,
                     "last.conv1" => &mut m.trunk.blocks.last_mut().unwrap().conv1.w,
                     "last.bn3.beta" => &mut m.trunk.blocks.last_mut().unwrap().bn3.beta,
-                    _ => &mut m.hidden.w,
+                    _ => &mut m.heads.hidden.w,
                 };
                 p[i] += delta;
                 total(&m, &x, &y, &ctx)
@@ -142,7 +142,7 @@ fn encode_vjp_matches_finite_differences_and_changes_nothing() {
             && a.trunk.stem.gw == before.trunk.stem.gw
             && a.trunk.blocks[0].bn1.running_var == before.trunk.blocks[0].bn1.running_var
             && a.trunk.blocks[0].conv2.gw == before.trunk.blocks[0].conv2.gw
-            && a.hidden.gw == before.hidden.gw
+            && a.heads.hidden.gw == before.heads.hidden.gw
     };
     assert!(same(&model), "encode_vjp changed the model");
     let objective = |x: &[f32]| -> f64 {

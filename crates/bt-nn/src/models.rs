@@ -121,13 +121,7 @@ impl Parameters for CifarModel {
                 batch_norm_slots(&mut out, &format!("{p}.shortcut.1"), n);
             }
         }
-        for (name, layer) in [
-            ("student", &mut self.student),
-            ("hidden", &mut self.hidden),
-            ("target", &mut self.target),
-        ] {
-            dense_slots(&mut out, name, layer);
-        }
+        self.heads.slots(&mut out);
         out
     }
 }
