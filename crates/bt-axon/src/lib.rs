@@ -72,6 +72,7 @@ mod early;
 mod error;
 mod grpc;
 pub mod http;
+pub mod http1_listener;
 mod incoming;
 mod metrics;
 mod metrics_http;

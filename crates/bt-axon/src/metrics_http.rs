@@ -2,23 +2,25 @@
 //! process's [`MetricsRegistry`] (the axon's own, and whatever else the process registered).
 
 use std::convert::Infallible;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 
 use bt_interfaces::MetricsRegistry;
 
-/// Scrapers are few; more connections than this wait in the accept backlog.
-const MAX_SCRAPERS: usize = 8;
-/// A scraper that has not sent its request headers within this is dropped.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+use crate::http1_listener::{Http1Limits, serve_http1};
+
+/// Scrapers are few: eight connections at once (from one address or several), each sending
+/// its headers within five seconds and closed after a minute.
+const LIMITS: Http1Limits = Http1Limits {
+    max_connections: 8,
+    max_connections_per_ip: 8,
+    header_read_timeout: Duration::from_secs(5),
+    max_connection_age: Some(Duration::from_secs(60)),
+};
 
 /// Serves `GET /metrics` from `registry` on `listener` until the task is aborted. At most
 /// eight scrapers at once; each must send its headers within five seconds and is dropped
@@ -28,34 +30,11 @@ pub async fn serve_metrics(listener: TcpListener, registry: MetricsRegistry) {
 }
 
 pub(crate) async fn serve(listener: TcpListener, shared: MetricsRegistry) {
-    let slots = Arc::new(Semaphore::new(MAX_SCRAPERS));
-    loop {
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            return;
-        };
-        let stream = match listener.accept().await {
-            Ok((s, _)) => s,
-            Err(e) => {
-                tracing::debug!("metrics accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                continue;
-            }
-        };
+    let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
         let shared = shared.clone();
-        tokio::spawn(async move {
-            let _slot = slot;
-            let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                let shared = shared.clone();
-                async move { Ok::<_, Infallible>(respond(&req, &shared)) }
-            });
-            let conn = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), svc);
-            // A scrape is tiny; a connection kept open for longer than this is dropped.
-            let _ = tokio::time::timeout(Duration::from_secs(60), conn).await;
-        });
-    }
+        async move { Ok::<_, Infallible>(respond(&req, &shared)) }
+    });
+    serve_http1(listener, LIMITS, svc).await;
 }
 
 fn respond<B>(req: &hyper::Request<B>, shared: &MetricsRegistry) -> hyper::Response<Full<Bytes>> {

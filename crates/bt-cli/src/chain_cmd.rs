@@ -112,9 +112,13 @@ impl Endpoint {
         .map_err(|e| CliError::Usage(exit::chain_error_text(&e)).into())
     }
 
-    /// Connects to whichever chain the flags name.
+    /// Connects to whichever chain the flags name. Subtensor's client first reads the
+    /// runtime's metadata (hundreds of KiB, seconds over a WAN), so a terminal shows a spinner.
     pub async fn chain(&self) -> Result<Arc<dyn Chain>> {
-        self.target()?
+        let target = self.target()?;
+        let _spinner =
+            bt_neuron::progress::Spinner::start(format!("connecting to {}", target.endpoint()));
+        target
             .connect(RpcConfig::default())
             .await
             .map_err(exit::chain_error)
@@ -331,12 +335,10 @@ pub async fn subnet(cmd: SubnetCommand) -> Result<u8> {
             );
         }
         SubnetCommand::List { json, endpoint } => {
-            let rows = endpoint
-                .chain()
-                .await?
-                .subnet_summaries()
-                .await
-                .map_err(exit::chain_error)?;
+            let chain = endpoint.chain().await?;
+            let reading = bt_neuron::progress::Spinner::start("reading every subnet's summary");
+            let rows = chain.subnet_summaries().await.map_err(exit::chain_error)?;
+            drop(reading);
             if json {
                 println!("{}", display::subnets_json(&rows));
             } else {
@@ -349,10 +351,12 @@ pub async fn subnet(cmd: SubnetCommand) -> Result<u8> {
             endpoint,
         } => {
             let chain = endpoint.chain().await?;
+            let reading = bt_neuron::progress::Spinner::start(format!("reading subnet {netuid}"));
             let mg = chain
                 .metagraph(netuid, false)
                 .await
                 .map_err(exit::chain_error)?;
+            drop(reading);
             if json {
                 println!("{}", display::metagraph_json(&mg));
             } else {

@@ -31,15 +31,56 @@ pub struct DashboardFlags {
         default_value_t = DashboardConfig::default().max_clients
     )]
     pub max_clients: usize,
+    /// Connections the dashboard keeps open at once; more wait until one closes.
+    #[arg(
+        long = "dashboard_max_connections",
+        alias = "dashboard-max-connections",
+        default_value_t = DashboardConfig::default().max_connections
+    )]
+    pub max_connections: usize,
+    /// Connections one client address may hold; more from it are closed at once.
+    #[arg(
+        long = "dashboard_max_connections_per_ip",
+        alias = "dashboard-max-connections-per-ip",
+        default_value_t = DashboardConfig::default().max_connections_per_ip
+    )]
+    pub max_connections_per_ip: usize,
+    /// Seconds a client has to send a request's headers (after connecting, or after its
+    /// previous answer) before its connection is closed.
+    #[arg(
+        long = "dashboard_header_timeout",
+        alias = "dashboard-header-timeout",
+        value_name = "SECONDS",
+        default_value_t = DashboardConfig::default().header_read_timeout.as_secs_f64()
+    )]
+    pub header_timeout: f64,
 }
 
 impl DashboardFlags {
-    pub fn config(&self) -> DashboardConfig {
-        DashboardConfig {
+    pub fn config(&self) -> Result<DashboardConfig, CliError> {
+        if self.max_connections == 0 || self.max_connections_per_ip == 0 {
+            return Err(CliError::Usage(
+                "--dashboard_max_connections and --dashboard_max_connections_per_ip must be at \
+                 least 1"
+                    .into(),
+            ));
+        }
+        if !(self.header_timeout.is_finite() && self.header_timeout > 0.0)
+            || self.header_timeout > 600.0
+        {
+            return Err(CliError::Usage(format!(
+                "--dashboard_header_timeout {} must be above 0 and at most 600 seconds",
+                self.header_timeout
+            )));
+        }
+        Ok(DashboardConfig {
             addr: self.addr,
             max_clients: self.max_clients,
+            max_connections: self.max_connections,
+            max_connections_per_ip: self.max_connections_per_ip,
+            header_read_timeout: std::time::Duration::from_secs_f64(self.header_timeout),
             ..DashboardConfig::default()
-        }
+        })
     }
 }
 
@@ -103,7 +144,7 @@ pub async fn run(
     }
     let cfg = DashboardConfig {
         netuid: args.netuid,
-        ..args.dashboard.config()
+        ..args.dashboard.config()?
     };
     let handle = start(cfg, chain).await?;
     for (i, addr) in args.neurons.iter().enumerate() {

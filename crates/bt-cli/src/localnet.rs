@@ -57,7 +57,7 @@ pub async fn run(args: LocalnetArgs) -> Result<u8> {
     let mut views = vec![NodeView::default(); args.neurons];
     let started = Instant::now();
     let dashboard = if args.dashboard {
-        Some(crate::dashboard_cmd::start(args.dashboard_flags.config(), None).await?)
+        Some(crate::dashboard_cmd::start(args.dashboard_flags.config()?, None).await?)
     } else {
         None
     };

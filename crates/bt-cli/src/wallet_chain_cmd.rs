@@ -121,11 +121,17 @@ async fn overview(a: ReadArgs) -> Result<u8> {
     let chain = a.endpoint.chain().await?;
     let free = chain.balance(&who).await.map_err(exit::chain_error)?;
     let mut rows = Vec::new();
-    for netuid in chain.subnets().await.map_err(exit::chain_error)? {
+    let subnets = chain.subnets().await.map_err(exit::chain_error)?;
+    // Every subnet's metagraph is read to find this coldkey's hotkeys: on a chain with a
+    // hundred subnets that is minutes, so a terminal shows how far it got.
+    let steps = bt_neuron::progress::Steps::start(subnets.len(), "reading subnets");
+    for netuid in subnets {
+        steps.step(format!("subnet {netuid}"));
         let mg = chain
             .metagraph(netuid, false)
             .await
             .map_err(exit::chain_error)?;
+        steps.done_one();
         rows.extend(
             mg.neurons
                 .into_iter()
@@ -133,6 +139,7 @@ async fn overview(a: ReadArgs) -> Result<u8> {
                 .map(|n| (netuid, n)),
         );
     }
+    drop(steps);
     let frac = |x: u16| f64::from(x) / 65535.0;
     if a.json {
         let neurons: Vec<_> = rows

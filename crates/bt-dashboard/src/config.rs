@@ -14,6 +14,16 @@ pub struct DashboardConfig {
     pub max_clients: usize,
     /// Requests other than `/api/events` served at once; more wait. Default 32.
     pub max_requests: usize,
+    /// Connections open at once (browsers' event streams included); more wait in the kernel's
+    /// accept backlog. Default 256 (`--dashboard_max_connections`).
+    pub max_connections: usize,
+    /// Connections one source address may hold; more from it are closed at once. Default 32
+    /// (`--dashboard_max_connections_per_ip`): a browser opens about six per page.
+    pub max_connections_per_ip: usize,
+    /// A client must send a request's headers within this after connecting or after its
+    /// previous answer, or its connection is closed (slowloris). Default 5 s
+    /// (`--dashboard_header_timeout`).
+    pub header_read_timeout: Duration,
     /// Shortest time between two pushes to one client (the push is throttled to this).
     /// Default 250 ms: four updates a second.
     pub push_interval: Duration,
@@ -45,6 +55,9 @@ impl Default for DashboardConfig {
             addr: SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 0),
             max_clients: 16,
             max_requests: 32,
+            max_connections: 256,
+            max_connections_per_ip: 32,
+            header_read_timeout: Duration::from_secs(5),
             push_interval: Duration::from_millis(250),
             poll_interval: Duration::from_secs(1),
             inspect_interval: Duration::from_secs(5),

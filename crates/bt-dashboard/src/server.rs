@@ -3,7 +3,9 @@
 //! Every client input is bounded: at most `max_clients` event streams (more are answered
 //! 503), each pushed at most once per `push_interval` and only the newest snapshot (a `watch`
 //! has one slot, so a slow browser never makes the server queue), and at most
-//! `max_requests` other requests at once.
+//! `max_requests` other requests at once. Connections are bounded by the same HTTP/1.1
+//! listener as a process's `/metrics` ([`bt_axon::http1_listener`]): `max_connections` open,
+//! `max_connections_per_ip` from one address, request headers within `header_read_timeout`.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -16,8 +18,10 @@ use axum::http::{StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use bt_axon::http1_listener::{Http1Limits, serve_http1};
 use bt_interfaces::Chain;
 use futures_util::Stream;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinHandle;
@@ -119,11 +123,14 @@ pub async fn serve(
         .route("/api/state", get(api_state))
         .route("/api/events", get(api_events))
         .with_state(state);
-    let server = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::warn!(error = %e, "dashboard server stopped");
-        }
-    });
+    let limits = Http1Limits {
+        max_connections: cfg.max_connections,
+        max_connections_per_ip: cfg.max_connections_per_ip,
+        header_read_timeout: cfg.header_read_timeout,
+        // Event streams stay open as long as the page does.
+        max_connection_age: None,
+    };
+    let server = tokio::spawn(serve_http1(listener, limits, TowerToHyperService::new(app)));
     let max_neurons = cfg.max_neurons;
     let poller = tokio::spawn(
         Poller {

@@ -98,9 +98,69 @@ impl Spinner {
     pub fn is_shown(&self) -> bool {
         self.bar.is_some()
     }
+
+    /// Says what the work is doing now.
+    pub fn set_message(&self, message: impl Into<String>) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(message.into());
+        }
+    }
 }
 
 impl Drop for Spinner {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// A bar for work of a known number of steps (reading every subnet of a chain, say) on a
+/// terminal; nothing when stdout is not one. It clears itself when dropped.
+pub struct Steps {
+    bar: Option<ProgressBar>,
+}
+
+impl Steps {
+    pub fn start(total: usize, what: impl Into<String>) -> Self {
+        Self::new(std::io::stdout().is_terminal(), total, what)
+    }
+
+    pub fn new(on_terminal: bool, total: usize, what: impl Into<String>) -> Self {
+        let bar = on_terminal.then(|| {
+            let b = ProgressBar::new(total as u64);
+            if let Ok(style) =
+                ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} {elapsed}")
+            {
+                b.set_style(style.progress_chars("=> "));
+            }
+            b.set_prefix(what.into());
+            b.enable_steady_tick(std::time::Duration::from_millis(120));
+            b
+        });
+        Self { bar }
+    }
+
+    /// Starts the next step, named `label`.
+    pub fn step(&self, label: impl Into<String>) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(label.into());
+        }
+    }
+
+    /// Marks one step done.
+    pub fn done_one(&self) {
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+        }
+    }
+
+    pub fn is_shown(&self) -> bool {
+        self.bar.is_some()
+    }
+}
+
+impl Drop for Steps {
     fn drop(&mut self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
@@ -151,6 +211,24 @@ mod tests {
     #[test]
     fn spinner_is_quiet_off_a_terminal() {
         assert!(!Spinner::new(false, "loading").is_shown());
-        assert!(Spinner::new(true, "loading").is_shown());
+        let s = Spinner::new(true, "loading");
+        assert!(s.is_shown());
+        s.set_message("still loading");
+        assert_eq!(s.bar.as_ref().unwrap().message(), "still loading");
+    }
+
+    #[test]
+    fn steps_count_on_a_terminal_and_are_quiet_off_one() {
+        let quiet = Steps::new(false, 3, "subnets");
+        quiet.step("subnet 1");
+        quiet.done_one();
+        assert!(!quiet.is_shown());
+        let shown = Steps::new(true, 3, "subnets");
+        shown.step("subnet 1");
+        shown.done_one();
+        shown.step("subnet 2");
+        let bar = shown.bar.as_ref().unwrap();
+        assert_eq!((bar.position(), bar.length()), (1, Some(3)));
+        assert_eq!(bar.message(), "subnet 2");
     }
 }

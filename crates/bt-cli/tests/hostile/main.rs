@@ -53,6 +53,41 @@ async fn stalled_grpc_streams_do_not_starve_honest_callers() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_dashboard_connections_are_closed_and_capped_per_address() {
+    use attacks::dashboard_slowloris as attack;
+    let r = attack::run().await;
+    print(&r.row);
+    assert_all_served(&r.row, 20);
+    // The header deadline holds for silent and trickling connections alike (the slack is
+    // for a loaded machine's scheduling).
+    let bound = attack::HEADER_TIMEOUT + std::time::Duration::from_secs(2);
+    assert!(
+        r.longest_held <= bound,
+        "a stalled connection stayed open {:?} (bound {bound:?})",
+        r.longest_held
+    );
+    assert!(
+        r.closed_by_dashboard * 2 >= r.opened && r.closed_by_dashboard > 0,
+        "{}",
+        r.row.outcome
+    );
+    // Each address holds at most its share; the slack covers the honest client's connection,
+    // the poller's and refused connections caught between accept and close.
+    let held = u64::from(attack::ADDRESSES) * attack::PER_IP as u64;
+    assert!(
+        r.fds_peak <= r.fds_before + held + 16,
+        "dashboard descriptors {} -> {} (at most {held} attacking connections may be held)",
+        r.fds_before,
+        r.fds_peak
+    );
+    let growth_mib = r.row.growth_kib() / 1024;
+    assert!(
+        growth_mib < 32,
+        "dashboard peak RSS grew by {growth_mib} MiB"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn minted_keys_with_future_nonces_do_not_lock_out_new_callers() {
     let r = attacks::nonce_flood::run().await;
     print(&r.row);

@@ -177,13 +177,28 @@ function render(s) {
 }
 
 // What a test reads through the DevTools protocol: how many neurons are listed, how many
-// points the loss chart has.
+// points the loss chart has, the chain table's rows and how many epochs its history holds.
 window.btDashProbe = function () {
   return {
     rows: document.querySelectorAll("#neurons tbody tr").length,
     up: document.querySelectorAll("#neurons tbody td.up").length,
     lossPoints: Number(document.getElementById("loss").dataset.points),
     synapses: document.querySelectorAll("#synapses tbody tr").length,
+    chainTitle: document.getElementById("chain-title").textContent,
+    // The chain table as shown (the hotkey in full, from its tooltip).
+    chainRows: Array.from(document.querySelectorAll("#chain tbody tr")).map((tr) => {
+      const td = tr.querySelectorAll("td");
+      const text = (i) => (td[i] ? td[i].textContent : "");
+      return {
+        uid: text(0), hotkey: td[1] ? td[1].title : "", stake: text(2), incentive: text(3),
+        dividends: text(4), emission: text(5), trust: text(6), permit: text(7),
+      };
+    }),
+    chainPoints: Number(document.getElementById("chain-incentive").dataset.points),
+    // Blocks at which some uid's values changed: a new one each epoch.
+    chainBlocks: latest && latest.chain
+      ? new Set(latest.chain.history.flatMap((h) => h.stake.concat(h.incentive, h.emission).map((p) => p[0]))).size
+      : 0,
   };
 };
 

@@ -14,6 +14,7 @@ use bt_interfaces::Synapse;
 use bt_interfaces::{AxonServe, TensorIdentity};
 
 use crate::chain_target::ChainTarget;
+use crate::progress::Spinner;
 use crate::subnet::error::SubnetError;
 use crate::subnet::http::serve_http;
 use crate::subnet::permit::PermitPolicy;
@@ -154,6 +155,13 @@ pub async fn join(
 ) -> Result<Joined, SubnetError> {
     s.validate()?;
     let label = role.label();
+    // Catching up with the chain: against a remote subtensor the client reads the runtime's
+    // metadata and then the subnet in a dozen round trips, seconds over a WAN.
+    let reading = Spinner::start(format!(
+        "{label}: reading subnet {} from {}",
+        s.netuid,
+        s.chain.endpoint()
+    ));
     let source = ChainMetagraph::connect(
         &s.chain,
         s.netuid,
@@ -163,11 +171,16 @@ pub async fn join(
     )
     .await?;
     let mg = source.refresh().await?;
+    drop(reading);
     let uid = match (mg.uid_of(&s.hotkey.account()), &s.coldkey) {
         (Some(uid), _) => uid,
         (None, Some(cold)) => {
             let hot = s.hotkey.account();
             let hotkey = bt_crypto::wallet::AccountId(hot.0);
+            let registering = Spinner::start(format!(
+                "{label}: registering on netuid {} (until its block is made)",
+                s.netuid
+            ));
             let uid = source
                 .call(
                     "burned_register",
@@ -176,6 +189,7 @@ pub async fn join(
                         .burned_register(&cold.sr25519(), s.netuid, &hotkey),
                 )
                 .await?;
+            drop(registering);
             (s.progress)(&format!(
                 "{label}: registered hotkey {hot} on netuid {} as uid {uid}",
                 s.netuid
@@ -221,6 +235,10 @@ pub async fn join(
         version: AXON_VERSION,
     };
     let identity = AxonIdentity::sign(&s.neuron_key, &s.hotkey.account(), s.netuid, &s.synapse_key);
+    let publishing = Spinner::start(format!(
+        "{label}: publishing the axon on netuid {}",
+        s.netuid
+    ));
     let published = match source.refresh().await {
         Ok(mg) if already_served(&mg, uid, &endpoint, &identity) => Ok(()),
         Ok(_) => {
@@ -247,6 +265,7 @@ pub async fn join(
         }
         Err(e) => Err(e),
     };
+    drop(publishing);
     if let Err(e) = published {
         let _ = axon.shutdown(crate::network::SHUTDOWN_GRACE).await;
         return Err(e);

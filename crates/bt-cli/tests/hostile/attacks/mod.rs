@@ -9,6 +9,7 @@
 
 pub mod chain_node;
 pub mod cross_chain_replay;
+pub mod dashboard_slowloris;
 pub mod echo;
 pub mod failed_tx_spam;
 pub mod faucet_non_dev;
@@ -36,6 +37,7 @@ pub async fn all() -> Vec<AttackRow> {
         cross_chain_replay::run().await.row,
         faucet_non_dev::run().await.row,
         slowloris::run().await.row,
+        dashboard_slowloris::run().await.row,
         tensor_flood::run().await.row,
         tensor_flood_response::run().await.row,
         text_pickle::run().await.row,
