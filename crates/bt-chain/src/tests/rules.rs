@@ -36,7 +36,11 @@ fn transfer_rules() {
         },
     );
     assert_eq!(h.s.balance(&b.account()), 5);
-    assert_eq!(h.s.balance(&a.account()), h.g.faucet_amount - 5);
+    // The transfer paid its fee.
+    assert_eq!(
+        h.s.balance(&a.account()),
+        h.g.faucet_amount - 5 - h.g.tx_fee
+    );
 }
 
 #[test]
@@ -286,7 +290,10 @@ fn stake_rules() {
         },
     );
     assert_eq!(h.s.total_stake(&hot), 0);
-    assert_eq!(h.s.balance(&cold.account()), before + 100 * RAO_PER_TAO);
+    assert_eq!(
+        h.s.balance(&cold.account()),
+        before + 100 * RAO_PER_TAO - h.g.tx_fee
+    );
 }
 
 fn neuron() -> NeuronKey {
