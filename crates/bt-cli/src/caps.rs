@@ -54,7 +54,9 @@ macro_rules! cap_flags {
         #[derive(Debug, Clone, Default, clap::Args)]
         pub struct $name {
             $(
+                // The flag names the argument: the field names repeat across the structs.
                 #[arg(
+                    id = $flag,
                     long = $flag,
                     aliases = [$($alias),*],
                     env = $env,
