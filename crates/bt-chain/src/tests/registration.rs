@@ -28,8 +28,8 @@ fn burn_rises_after_each_registration_and_decays_per_block() {
     let cold = key("n1-cold").account();
     assert_eq!(
         h.s.balance(&cold),
-        h.g.faucet_amount - b0,
-        "the registration burned the price"
+        h.g.faucet_amount - b0 - h.g.tx_fee,
+        "the registration burned the price and paid the fee"
     );
     h.advance(50);
     let b2 = h.s.subnet(1).unwrap().burn;

@@ -164,7 +164,7 @@ fn subnet_creation_rules() {
     assert_eq!(sn.owner_coldkey, a.account());
     assert_eq!(
         h.s.balance(&a.account()),
-        h.g.faucet_amount - h.g.subnet_creation_cost
+        h.g.faucet_amount - h.g.subnet_creation_cost - h.g.tx_fee
     );
     h.ok(&b, Call::Faucet);
     assert_eq!(
