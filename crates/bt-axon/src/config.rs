@@ -195,8 +195,9 @@ impl Default for AxonConfig {
 }
 
 impl AxonConfig {
-    /// Rejects settings that cannot work, naming the field to change.
-    pub(crate) fn validate(&self) -> Result<(), crate::AxonError> {
+    /// Rejects settings that cannot work, naming the field to change (the axon checks this at
+    /// start; a command line can check it first to name its flag).
+    pub fn validate(&self) -> Result<(), crate::AxonError> {
         let bad =
             |field: &'static str, reason: String| Err(crate::AxonError::Config { field, reason });
         if self.max_in_flight == 0 {

@@ -1,10 +1,11 @@
 //! What the mempool refuses before a transaction can take a slot: calls this chain does not
-//! offer (the faucet off `--dev`), and — when the signer could not pay for a failure — calls
-//! that would fail against the head state, as subtensor's pool validation refuses them.
+//! offer (the faucet off `--dev`), paying calls whose signer cannot pay the fee, and — when the
+//! signer could not pay for a failure — calls that would fail against the head state, as
+//! subtensor's pool validation refuses them.
 //!
 //! These checks are a filter, not the rule: they read the head state, which may change before
 //! inclusion, so the block producer still applies every rule (and takes
-//! `Genesis::failed_tx_fee` from a failing signer, or leaves the transaction out). A check here
+//! `Genesis::tx_fee` from the signer, or leaves the transaction out). A check here
 //! is never stricter than the rule it anticipates.
 
 use crate::error::ChainError;
@@ -24,8 +25,22 @@ pub(crate) fn precheck(
         return Err(ChainError::FaucetDisabled);
     }
     let balance = s.balance(signer);
-    if balance >= g.failed_tx_fee {
-        // It pays if it fails.
+    if g.fee_on_success(call) > 0 {
+        let unstaked = match call {
+            Call::RemoveStake { amount, .. } => *amount,
+            _ => 0,
+        };
+        if balance.saturating_add(unstaked) < g.tx_fee {
+            // It could not pay its fee, succeeding or not.
+            return Err(ChainError::InsufficientBalance {
+                account: *signer,
+                balance,
+                needed: g.tx_fee,
+            });
+        }
+    }
+    if balance >= g.tx_fee {
+        // It pays whether it succeeds or fails.
         return Ok(());
     }
     let funds = |needed: u64| {

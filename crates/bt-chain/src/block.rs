@@ -12,7 +12,7 @@ use crate::genesis::Genesis;
 use crate::hash::{Hash, blake2_256};
 use crate::keys::AccountId;
 use crate::state::ChainState;
-use crate::tx::SignedTx;
+use crate::tx::{Call, SignedTx};
 use serde::{Deserialize, Serialize};
 
 /// Most transactions in one block (bounds block size and the time to apply one).
@@ -96,7 +96,8 @@ pub struct Receipt {
     pub call: String,
     /// None on success; the rule that failed otherwise.
     pub error: Option<String>,
-    /// What the signer paid (rao): `Genesis::failed_tx_fee` for a failed call, 0 otherwise.
+    /// What the signer paid (rao): `Genesis::tx_fee` for a failed call and for a successful
+    /// paying one (`Genesis::fee_on_success`), 0 for a successful free one.
     #[serde(default)]
     pub fee: u64,
 }
@@ -136,6 +137,7 @@ pub fn genesis(g: &Genesis) -> Result<(ChainState, Block), ChainError> {
         recent_hashes: Default::default(),
         used_work: Default::default(),
         total_issuance: 0,
+        root_cache: Default::default(),
     };
     for (who, amount) in &g.endowed {
         let acc = s.accounts.entry(*who).or_default();
@@ -154,7 +156,7 @@ pub fn genesis(g: &Genesis) -> Result<(ChainState, Block), ChainError> {
         parent_hash: g.config_hash(),
         time_ms: 0,
         tx_root: tx_root(&[]),
-        state_root: s.root()?,
+        state_root: s.root_after(&ChainState::default())?,
     };
     let block = Block {
         header,
@@ -166,7 +168,7 @@ pub fn genesis(g: &Genesis) -> Result<(ChainState, Block), ChainError> {
 }
 
 /// A transaction the producer left out of the block: a bad signature or nonce, or a call that
-/// fails and whose signer cannot pay `Genesis::failed_tx_fee`.
+/// fails, or pays, and whose signer cannot pay `Genesis::tx_fee`.
 #[derive(Debug)]
 pub struct Rejected {
     pub tx_hash: Hash,
@@ -269,20 +271,22 @@ fn end_block(s: &mut ChainState, g: &Genesis, number: u64) -> Result<(), ChainEr
     Ok(())
 }
 
+/// Seals the block that made `s` from `prev`: its header (the state root updated from the
+/// rows the block changed), then the head hash written into the state.
 fn finish(
     s: &mut ChainState,
-    number: u64,
-    parent: Hash,
+    prev: &ChainState,
     time_ms: u64,
     txs: &[SignedTx],
 ) -> Result<Header, ChainError> {
+    let number = prev.block + 1;
     // The state root covers the state *before* the head hash is written into it.
     let header = Header {
         number,
-        parent_hash: parent,
+        parent_hash: prev.head_hash,
         time_ms,
         tx_root: tx_root(txs),
-        state_root: s.root()?,
+        state_root: s.root_after(prev)?,
     };
     s.head_hash = header.hash();
     s.recent_hashes.insert(number, s.head_hash);
@@ -291,11 +295,13 @@ fn finish(
     Ok(header)
 }
 
-/// Runs one admitted transaction. A call that fails still costs its signer
-/// `Genesis::failed_tx_fee` (burned) and advances the nonce, as a failed extrinsic pays its fee
-/// on subtensor; if the signer cannot pay, the transaction is not executable and the error comes
-/// back instead (the producer leaves it out, an importer refuses the block). The rules check
-/// before they mutate, so a failed call has changed nothing when the fee is taken.
+/// Runs one admitted transaction and takes its fee (`Genesis::tx_fee`, burned). A paying call
+/// (`Genesis::fee_on_success`) pays before it runs, so the call sees the balance without the fee
+/// (unstaking, the one call that adds to the balance, may pay out of what it unstakes when the
+/// free balance is short). A call that fails costs its signer the fee too, as a failed extrinsic
+/// pays on subtensor; the rules check before they mutate, so a failed call has changed nothing
+/// but the fee. A transaction whose signer cannot pay is not executable and its error comes back
+/// instead (the producer leaves it out, an importer refuses the block).
 fn execute(
     s: &mut ChainState,
     g: &Genesis,
@@ -303,19 +309,41 @@ fn execute(
     number: u64,
     index: u32,
 ) -> Result<Receipt, ChainError> {
-    let (error, fee) = match apply_call(s, g, tx.signer, &tx.call, number) {
-        Ok(()) => (None, 0),
-        Err(e) => {
-            let fee = g.failed_tx_fee;
-            let balance = s.balance(&tx.signer);
-            if balance < fee {
-                return Err(e);
+    let fee = g.tx_fee;
+    let balance = s.balance(&tx.signer);
+    let (error, fee) = if g.fee_on_success(&tx.call) > 0 {
+        let unstaked = match tx.call {
+            Call::RemoveStake { amount, .. } => amount,
+            _ => 0,
+        };
+        if balance.saturating_add(unstaked) < fee {
+            return Err(ChainError::InsufficientBalance {
+                account: tx.signer,
+                balance,
+                needed: fee,
+            });
+        }
+        if balance >= fee {
+            burn(s, &tx.signer, fee);
+            let outcome = apply_call(s, g, tx.signer, &tx.call, number);
+            (outcome.err().map(|e| e.to_string()), fee)
+        } else {
+            // Unstaking with a free balance short of the fee: the fee comes out of the stake
+            // released, so a call that fails here cannot pay and is left out.
+            apply_call(s, g, tx.signer, &tx.call, number)?;
+            burn(s, &tx.signer, fee);
+            (None, fee)
+        }
+    } else {
+        match apply_call(s, g, tx.signer, &tx.call, number) {
+            Ok(()) => (None, 0),
+            Err(e) => {
+                if balance < fee {
+                    return Err(e);
+                }
+                burn(s, &tx.signer, fee);
+                (Some(e.to_string()), fee)
             }
-            if let Some(acc) = s.accounts.get_mut(&tx.signer) {
-                acc.balance = balance - fee;
-            }
-            s.total_issuance = s.total_issuance.saturating_sub(fee);
-            (Some(e.to_string()), fee)
         }
     };
     let acc = s.accounts.entry(tx.signer).or_default();
@@ -329,6 +357,14 @@ fn execute(
         error,
         fee,
     })
+}
+
+/// Takes `fee` from `who`'s free balance (which holds it) and out of the issuance.
+fn burn(s: &mut ChainState, who: &AccountId, fee: u64) {
+    if let Some(acc) = s.accounts.get_mut(who) {
+        acc.balance = acc.balance.saturating_sub(fee);
+    }
+    s.total_issuance = s.total_issuance.saturating_sub(fee);
 }
 
 /// Builds the next block from `candidates` (in order), leaving out those with a bad nonce or
@@ -380,7 +416,7 @@ pub fn apply_block(
         }
     }
     end_block(&mut s, g, number)?;
-    let header = finish(&mut s, number, state.head_hash, time_ms, &txs)?;
+    let header = finish(&mut s, state, time_ms, &txs)?;
     Ok(Produced {
         block: Block { header, txs },
         state: s,
@@ -432,7 +468,7 @@ pub fn import_block(
         receipts.push(receipt);
     }
     end_block(&mut s, g, number)?;
-    let header = finish(&mut s, number, state.head_hash, h.time_ms, &block.txs)?;
+    let header = finish(&mut s, state, h.time_ms, &block.txs)?;
     if header != *h {
         return Err(ChainError::StateRootMismatch {
             number,

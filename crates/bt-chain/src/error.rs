@@ -178,7 +178,7 @@ pub enum ChainError {
         expected: String,
     },
     #[error(
-        "block {number}: transaction {index} fails ({reason}) and its signer cannot pay the failed-transaction fee"
+        "block {number}: transaction {index} fails ({reason}) and its signer cannot pay the transaction fee"
     )]
     UnpaidFailure {
         number: u64,
@@ -204,7 +204,7 @@ pub enum ChainError {
         configured: String,
     },
     #[error(
-        "database {path} has an older layout (the whole state as one value, transactions without a genesis tag) that this node cannot read or migrate; start the chain with a new --db (or delete this file)"
+        "database {path} has an older layout (state roots over the whole state and no fee schedule, or the whole state as one value and transactions without a genesis tag) that this node cannot read or migrate; start the chain with a new --db (or delete this file)"
     )]
     OldDatabaseFormat { path: String },
     #[error("io ({op}): {reason}")]

@@ -14,6 +14,7 @@
 use crate::hash::{Hash, blake2_256};
 use crate::hparams::{Hyperparams, RAO_PER_TAO};
 use crate::keys::AccountId;
+use crate::tx::Call;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,10 +25,13 @@ pub struct Genesis {
     /// What the faucet tops an account up to (rao); 0 (the default, every chain but
     /// [`Genesis::local_dev`]) disables it.
     pub faucet_amount: u64,
-    /// What an included transaction whose call fails costs its signer (rao, burned). A
-    /// failing transaction whose signer cannot pay it is left out of the block instead, so
-    /// failures are never free to include. Default 0.001 TAO.
-    pub failed_tx_fee: u64,
+    /// The transaction fee (rao, burned), default 0.001 TAO. Every included transaction whose
+    /// call fails pays it, and so does every successful call but the free ones
+    /// ([`Genesis::fee_on_success`]). A paying call's fee is taken before it runs; a transaction
+    /// whose signer cannot pay is left out of the block, so nothing is free to include but
+    /// a free call that succeeds.
+    #[serde(alias = "failed_tx_fee")]
+    pub tx_fee: u64,
     /// Emission per block per subnet (rao), distributed by each subnet's epoch.
     pub block_emission: u64,
     /// Burned to create a subnet (rao).
@@ -48,7 +52,7 @@ impl Default for Genesis {
         Self {
             endowed: Vec::new(),
             faucet_amount: 0,
-            failed_tx_fee: RAO_PER_TAO / 1000,
+            tx_fee: RAO_PER_TAO / 1000,
             block_emission: RAO_PER_TAO,
             subnet_creation_cost: 10 * RAO_PER_TAO,
             max_subnets: 64,
@@ -90,6 +94,30 @@ impl Genesis {
             self.seed = Some(seed);
         }
         self
+    }
+
+    /// What `call` pays when it succeeds: [`Genesis::tx_fee`] for calls a coldkey signs
+    /// (transfers, stake, subnets, burned registrations, hyperparameters); nothing for the
+    /// faucet of a development chain (its callers hold nothing yet) and for the calls a hotkey
+    /// signs to do its work (weights, commits, reveals, axon, proof-of-work registration), which
+    /// hotkeys holding no balance must be able to make, as on subtensor (`Pays::No`), and which
+    /// registration, proof of work and per-neuron rate limits bound instead. A failed call pays
+    /// [`Genesis::tx_fee`] whatever it is.
+    pub fn fee_on_success(&self, call: &Call) -> u64 {
+        match call {
+            Call::Transfer { .. }
+            | Call::CreateSubnet { .. }
+            | Call::SetHyperparam { .. }
+            | Call::BurnedRegister { .. }
+            | Call::AddStake { .. }
+            | Call::RemoveStake { .. } => self.tx_fee,
+            Call::Faucet
+            | Call::PowRegister { .. }
+            | Call::ServeAxon { .. }
+            | Call::SetWeights { .. }
+            | Call::CommitWeights { .. }
+            | Call::RevealWeights { .. } => 0,
+        }
     }
 
     /// Identifies the configuration (part of the genesis block's hash).

@@ -17,9 +17,12 @@
 //!   one row per account, stake, subnet and neuron, of which a block rewrites only those it
 //!   changed; one write transaction per block, so a crash loses no committed block and a
 //!   restart resumes exactly.
-//! - **Fees and the pool.** A transaction whose call fails pays `Genesis::failed_tx_fee`, or is
-//!   left out when its signer cannot pay; the pool refuses what would fail where the head state
-//!   tells (`admission`). The faucet exists on development chains only.
+//! - **Fees and the pool.** Every coldkey call pays `Genesis::tx_fee` (burned) before it runs;
+//!   a hotkey's upkeep calls (weights, axon, proof-of-work registration) and a dev chain's faucet
+//!   are free when they succeed ([`Genesis::fee_on_success`]); any call that fails pays the fee,
+//!   or is left out when its signer cannot pay; the pool refuses what could not pay, and what
+//!   would fail where the head state tells (`admission`). The faucet exists on development
+//!   chains only.
 //! - **Node.** [`ChainNode::start`] runs the authority (block timer or instant mode), a bounded
 //!   mempool and the JSON-RPC server (HTTP and WebSocket on one port);
 //!   [`NodeConfig::from_options`] makes its configuration from what an operator chooses
@@ -67,6 +70,7 @@ mod producer;
 pub mod rpc;
 mod ss58;
 mod state;
+mod state_root;
 mod state_tables;
 pub mod store;
 mod tx;

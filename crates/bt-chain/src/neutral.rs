@@ -84,7 +84,7 @@ impl RpcChain {
         let receipt = run.await.map_err(|e| self.neutral(what, e))?;
         Ok(Included {
             block: receipt.block,
-            fee: None,
+            fee: Some(receipt.fee),
         })
     }
 

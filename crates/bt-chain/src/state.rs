@@ -1,9 +1,9 @@
 //! The chain state: accounts, stake, subnets and their neurons. Plain data in ordered maps so
-//! that its serialization — and therefore the state root — is deterministic.
+//! that its encoding is deterministic; the state root over it is `crate::state_root`'s.
 
 use crate::axon::AxonInfo;
 use crate::error::ChainError;
-use crate::hash::{Hash, blake2_256};
+use crate::hash::Hash;
 use crate::hparams::Hyperparams;
 use crate::keys::AccountId;
 use serde::{Deserialize, Serialize};
@@ -132,14 +132,12 @@ pub struct ChainState {
     /// were used in; pruned after `POW_WINDOW`.
     pub used_work: BTreeMap<String, u64>,
     pub total_issuance: u64,
+    /// The state root's tree, carried from block to block (`crate::state_root`).
+    #[serde(skip)]
+    pub(crate) root_cache: crate::state_root::RootCache,
 }
 
 impl ChainState {
-    /// The state root: blake2b-256 of the canonical JSON of the state.
-    pub fn root(&self) -> Result<Hash, ChainError> {
-        Ok(blake2_256(&self.to_bytes()?))
-    }
-
     pub fn to_bytes(&self) -> Result<Vec<u8>, ChainError> {
         serde_json::to_vec(self).map_err(|e| ChainError::storage("encode state", e))
     }

@@ -146,17 +146,182 @@ pub(crate) fn write_delta(
     drop(owners);
     write_stake(w, prev, next)?;
     write_subnets(w, prev, next)?;
-    let scalars = Scalars {
-        block: next.block,
-        head_hash: next.head_hash,
-        time_ms: next.time_ms,
-        total_issuance: next.total_issuance,
-        recent_hashes: next.recent_hashes.clone(),
-        used_work: next.used_work.clone(),
-    };
-    let bytes = json("encode state scalars", &scalars)?;
+    let bytes = scalars_bytes(next)?;
     let mut t = st!("open scalars", w.open_table(SCALARS))?;
     st!("write scalars", t.insert("chain", bytes.as_slice()))?;
+    Ok(())
+}
+
+/// The chain-wide values as stored (and as the state root covers them).
+pub(crate) fn scalars_bytes(s: &ChainState) -> Result<Vec<u8>, ChainError> {
+    json(
+        "encode state scalars",
+        &ScalarsRef {
+            block: s.block,
+            head_hash: &s.head_hash,
+            time_ms: s.time_ms,
+            total_issuance: s.total_issuance,
+            recent_hashes: &s.recent_hashes,
+            used_work: &s.used_work,
+        },
+    )
+}
+
+/// [`Scalars`] borrowed, for encoding without copying the maps.
+#[derive(Serialize)]
+struct ScalarsRef<'a> {
+    block: u64,
+    head_hash: &'a Hash,
+    time_ms: u64,
+    total_issuance: u64,
+    recent_hashes: &'a BTreeMap<u64, Hash>,
+    used_work: &'a BTreeMap<String, u64>,
+}
+
+/// A row's key for the state root: a table tag and the row's key in that table.
+pub(crate) type RowKey = Vec<u8>;
+
+/// One row of the state: its [`RowKey`] and its value as stored.
+pub(crate) struct Row {
+    pub key: RowKey,
+    pub value: Vec<u8>,
+}
+
+const TAG_ACCOUNT: u8 = 1;
+const TAG_OWNER: u8 = 2;
+const TAG_STAKE: u8 = 3;
+const TAG_SUBNET: u8 = 4;
+const TAG_NEURON: u8 = 5;
+
+fn row_key(tag: u8, parts: &[&[u8]]) -> RowKey {
+    let mut k = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
+    k.push(tag);
+    for p in parts {
+        k.extend_from_slice(p);
+    }
+    k
+}
+
+fn stake_row_key(hot: &AccountId, cold: &AccountId) -> RowKey {
+    row_key(TAG_STAKE, &[&stake_key(hot, cold)])
+}
+
+fn neuron_row_key(netuid: u16, uid: usize) -> RowKey {
+    row_key(TAG_NEURON, &[&neuron_key(netuid, uid).to_be_bytes()])
+}
+
+/// Calls `f` with every per-entry row of `s` (not the chain-wide scalars).
+pub(crate) fn for_each_row(s: &ChainState, mut f: impl FnMut(Row)) -> Result<(), ChainError> {
+    for (k, v) in &s.accounts {
+        f(Row {
+            key: row_key(TAG_ACCOUNT, &[&k.0]),
+            value: account_bytes(v).to_vec(),
+        });
+    }
+    for (k, v) in &s.hotkey_owner {
+        f(Row {
+            key: row_key(TAG_OWNER, &[&k.0]),
+            value: v.0.to_vec(),
+        });
+    }
+    for (hot, colds) in &s.stake {
+        for (cold, v) in colds {
+            f(Row {
+                key: stake_row_key(hot, cold),
+                value: v.to_le_bytes().to_vec(),
+            });
+        }
+    }
+    for (netuid, sn) in &s.subnets {
+        f(Row {
+            key: row_key(TAG_SUBNET, &[&netuid.to_be_bytes()]),
+            value: json("encode subnet", &subnet_row(sn))?,
+        });
+        for (uid, n) in sn.neurons.iter().enumerate() {
+            f(Row {
+                key: neuron_row_key(*netuid, uid),
+                value: json("encode neuron", n)?,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Calls `f` with every per-entry row that differs between `prev` and `next`: its key and its
+/// new value, or `None` where `next` no longer has it. The same rows [`write_delta`] writes.
+pub(crate) fn changed_rows(
+    prev: &ChainState,
+    next: &ChainState,
+    mut f: impl FnMut(RowKey, Option<Vec<u8>>),
+) -> Result<(), ChainError> {
+    let (changed, gone) = diff(&prev.accounts, &next.accounts);
+    for (k, v) in changed {
+        f(
+            row_key(TAG_ACCOUNT, &[&k.0]),
+            Some(account_bytes(v).to_vec()),
+        );
+    }
+    for k in gone {
+        f(row_key(TAG_ACCOUNT, &[&k.0]), None);
+    }
+    let (changed, gone) = diff(&prev.hotkey_owner, &next.hotkey_owner);
+    for (k, v) in changed {
+        f(row_key(TAG_OWNER, &[&k.0]), Some(v.0.to_vec()));
+    }
+    for k in gone {
+        f(row_key(TAG_OWNER, &[&k.0]), None);
+    }
+    let empty = BTreeMap::new();
+    for (hot, colds) in &next.stake {
+        let before = prev.stake.get(hot).unwrap_or(&empty);
+        if before == colds {
+            continue;
+        }
+        let (changed, gone) = diff(before, colds);
+        for (cold, v) in changed {
+            f(stake_row_key(hot, cold), Some(v.to_le_bytes().to_vec()));
+        }
+        for cold in gone {
+            f(stake_row_key(hot, cold), None);
+        }
+    }
+    for (hot, colds) in &prev.stake {
+        if !next.stake.contains_key(hot) {
+            for cold in colds.keys() {
+                f(stake_row_key(hot, cold), None);
+            }
+        }
+    }
+    for (netuid, sn) in &next.subnets {
+        let before = prev.subnets.get(netuid);
+        let row = subnet_row(sn);
+        if before.map(subnet_row).as_ref() != Some(&row) {
+            f(
+                row_key(TAG_SUBNET, &[&netuid.to_be_bytes()]),
+                Some(json("encode subnet", &row)?),
+            );
+        }
+        let old: &[Neuron] = before.map_or(&[], |b| &b.neurons);
+        for (uid, n) in sn.neurons.iter().enumerate() {
+            if old.get(uid) != Some(n) {
+                f(
+                    neuron_row_key(*netuid, uid),
+                    Some(json("encode neuron", n)?),
+                );
+            }
+        }
+        for uid in sn.neurons.len()..old.len() {
+            f(neuron_row_key(*netuid, uid), None);
+        }
+    }
+    for (netuid, sn) in &prev.subnets {
+        if !next.subnets.contains_key(netuid) {
+            f(row_key(TAG_SUBNET, &[&netuid.to_be_bytes()]), None);
+            for uid in 0..sn.neurons.len() {
+                f(neuron_row_key(*netuid, uid), None);
+            }
+        }
+    }
     Ok(())
 }
 

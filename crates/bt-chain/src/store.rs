@@ -41,9 +41,11 @@ fn se(op: &'static str) -> impl Fn(redb::Error) -> ChainError {
     move |e| ChainError::storage(op, e)
 }
 
-/// The layout this code writes. Databases without it were written before the state had rows
-/// of its own (one JSON value of everything) and before transactions carried a genesis tag.
-const FORMAT: u32 = 2;
+/// The layout this code writes. Databases of format 2 hold headers whose state root was one hash
+/// of the whole state's JSON (now a tree over its rows, `state_root`) and a genesis without the
+/// fee schedule; databases without a format were written before the state had rows of its own
+/// and before transactions carried a genesis tag.
+const FORMAT: u32 = 3;
 
 pub struct Store {
     db: Database,

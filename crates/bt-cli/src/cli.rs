@@ -237,6 +237,10 @@ pub struct NeuronArgs {
         env = "BT_EXTERNAL_PORT"
     )]
     pub external_port: Option<u16>,
+    /// The limits of the servers the neuron starts: `--axon_*`, `--http_*`, `--metagraph_*`
+    /// (`docs/security.md` lists them with their defaults).
+    #[command(flatten)]
+    pub caps: crate::caps::ServerCaps,
     /// Test only (the fault harness): run this neuron with its clock this many milliseconds
     /// ahead (negative: behind), as the nonces it signs and checks see it. Hidden from help.
     #[arg(

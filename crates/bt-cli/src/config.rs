@@ -16,7 +16,8 @@ use crate::wallet_cmd::WalletArgs;
 /// Everything a neuron needs, resolved: the neuron crate's own configuration.
 pub type NeuronSettings = bt_neuron::NeuronConfig;
 
-pub const DEFAULT_METAGRAPH_SIZE: usize = 10_000;
+/// Largest `--metagraph_size`: a table this large is already far more than a network has.
+pub const MAX_METAGRAPH_SIZE: usize = 1 << 24;
 pub const DEFAULT_GOSSIP_INTERVAL_SECS: f64 = 10.0;
 /// One block of today's network: how often subnet neurons look at the chain by default.
 pub const DEFAULT_SUBNET_INTERVAL_SECS: f64 = 12.0;
@@ -226,10 +227,16 @@ impl Resolve for NeuronSettings {
         let metagraph_size = args
             .metagraph_size
             .or(file.metagraph_size)
-            .unwrap_or(DEFAULT_METAGRAPH_SIZE);
-        if metagraph_size == 0 {
-            bail!("--metagraph_size must be at least 1");
+            .unwrap_or_else(|| bt_metagraph::TableConfig::default().capacity);
+        if !(1..=MAX_METAGRAPH_SIZE).contains(&metagraph_size) {
+            bail!(
+                "--metagraph_size must be between 1 and {MAX_METAGRAPH_SIZE}, got {metagraph_size}"
+            );
         }
+        let max_tensors = args
+            .max_tensors
+            .or(file.max_tensors)
+            .map_or(bt_axon::AxonConfig::default().max_tensors, |n| n as usize);
         let compression = match (args.compression, file.compression.as_deref()) {
             (Some(codec), _) => codec,
             (None, Some(name)) => {
@@ -260,12 +267,9 @@ impl Resolve for NeuronSettings {
             max_steps: args.max_steps.or(file.max_steps).unwrap_or(0),
             wait_for_peers: args.wait_for_peers.or(file.wait_for_peers).unwrap_or(0),
             allow_unsigned: args.allow_unsigned || file.allow_unsigned.unwrap_or(false),
-            max_tensors: args
-                .max_tensors
-                .or(file.max_tensors)
-                .map_or(bt_neuron::NeuronConfig::default().max_tensors, |n| {
-                    n as usize
-                }),
+            axon: crate::caps::axon_config(&args.caps.axon, max_tensors)?,
+            http: crate::caps::http_config(&args.caps.http, Default::default())?,
+            metagraph: crate::caps::metagraph_config(&args.caps)?,
             metrics_port: args.metrics_port.or(file.metrics_port),
             compression,
         })

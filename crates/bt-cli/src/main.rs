@@ -3,6 +3,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+mod caps;
 mod chain_cmd;
 mod cli;
 mod commands;

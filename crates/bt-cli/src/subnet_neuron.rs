@@ -72,7 +72,11 @@ pub async fn run(
     settings.http_listen = subnet.http_port.map(|port| SocketAddr::new(listen, port));
     settings.external_ip = remote;
     settings.external_port = subnet.external_port;
-    settings.axon.allow_unsigned = neuron.allow_unsigned;
+    settings.axon = bt_axon::AxonConfig {
+        allow_unsigned: neuron.allow_unsigned,
+        ..neuron.axon.clone()
+    };
+    settings.http = neuron.http.clone();
     settings.refresh_interval = subnet.interval;
     let role = match subnet.role {
         Role::Miner => SubnetRole::Miner,

@@ -85,8 +85,11 @@ pub struct ServeArgs {
     #[arg(long = "require_btauth", alias = "require-btauth")]
     pub require_btauth: bool,
     /// Largest request body in bytes.
-    #[arg(long = "max_body_bytes", alias = "max-body-bytes", default_value_t = 16 << 20)]
+    #[arg(long = "max_body_bytes", alias = "max-body-bytes", default_value_t = HttpAxonConfig::default().max_body_bytes)]
     pub max_body_bytes: usize,
+    /// The HTTP axon's other limits (`--http_*`; `docs/security.md`).
+    #[command(flatten)]
+    pub caps: crate::caps::HttpCaps,
     #[command(flatten)]
     pub wallet: WalletArgs,
 }
@@ -216,11 +219,15 @@ async fn query_stream(
 
 async fn serve(args: ServeArgs, shutdown: impl std::future::Future<Output = ()>) -> Result<u8> {
     let key = hotkey(&args.wallet)?;
-    let config = HttpAxonConfig {
-        accept_v10: !args.require_btauth,
-        max_body_bytes: args.max_body_bytes,
-        ..HttpAxonConfig::default()
-    };
+    let config = crate::caps::http_config(
+        &args.caps,
+        HttpAxonConfig {
+            accept_v10: !args.require_btauth,
+            max_body_bytes: args.max_body_bytes,
+            ..HttpAxonConfig::default()
+        },
+    )
+    .map_err(|e| CliError::Usage(e.to_string()))?;
     let mut builder = HttpAxon::builder(key, config);
     for name in &args.synapses {
         builder =

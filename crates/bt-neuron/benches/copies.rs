@@ -3,8 +3,8 @@
 //!
 //! `cargo bench -p bt-neuron --bench copies`
 //!
-//! A counting `#[global_allocator]` (the system allocator, with global atomic counters: the
-//! model's gemm runs on rayon threads too) counts the allocations and the bytes allocated while
+//! A counting `#[global_allocator]` (`bt-alloc-count`: the system allocator, with global atomic
+//! counters; the model's gemm runs on rayon threads too) counts the allocations and the bytes allocated while
 //! one request is processed, in-process and without sockets, so that nothing but this path
 //! counts. The request is what a neuron's trainer sends (`NeuronModel::IMAGES.to_wire`): 334 MNIST
 //! images, `[334, 1, 28, 28]` float32 in 0..1 = 1,047,424 bytes; the answer is the encoding,
@@ -43,12 +43,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // benches fail loudly by design
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::Instant;
 
+use bt_alloc_count::{Counts, counted};
 use bt_axon::AxonConfig;
 use bt_interfaces::Synapse as AxonSynapseTrait;
 use bt_neuron::served::ServedModel;
@@ -61,85 +60,18 @@ use bytes::Bytes;
 use prost::Message as _;
 
 // ---------------------------------------------------------------------------------------------
-// The counting allocator.
+// The counting allocator (`bt-alloc-count`).
 
 /// Allocations of at least this size are listed (a payload copy is ~1 MiB here).
 const LARGE_MIN: usize = 64 << 10;
-const LARGE_SLOTS: usize = 64;
-
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-static BYTES: AtomicU64 = AtomicU64::new(0);
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-static LARGE: [AtomicUsize; LARGE_SLOTS] = [const { AtomicUsize::new(0) }; LARGE_SLOTS];
-static LARGE_N: AtomicUsize = AtomicUsize::new(0);
-static TRACE: AtomicBool = AtomicBool::new(false);
 
 thread_local! {
     /// Set while this thread prints a trace (whose own allocations must not be traced).
     static IN_TRACE: Cell<bool> = const { Cell::new(false) };
 }
 
-/// The system allocator, counting. A `realloc` counts as an allocation of its new size (it may
-/// move, i.e. copy, the block).
-struct Counting;
-
-fn note(size: usize) {
-    ALLOCS.fetch_add(1, Relaxed);
-    BYTES.fetch_add(size as u64, Relaxed);
-    if size >= LARGE_MIN {
-        let slot = LARGE_N.fetch_add(1, Relaxed);
-        if let Some(s) = LARGE.get(slot) {
-            s.store(size, Relaxed);
-        }
-        if TRACE.load(Relaxed) {
-            trace(size);
-        }
-    }
-}
-
-fn grow(by: usize) {
-    let live = LIVE.fetch_add(by, Relaxed) + by;
-    PEAK.fetch_max(live, Relaxed);
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged; the counters
-// are atomics and never allocate.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note(layout.size());
-        grow(layout.size());
-        // SAFETY: the caller's contract is `System`'s.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note(layout.size());
-        grow(layout.size());
-        // SAFETY: as above.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Relaxed);
-        // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note(new_size);
-        if new_size >= layout.size() {
-            grow(new_size - layout.size());
-        } else {
-            LIVE.fetch_sub(layout.size() - new_size, Relaxed);
-        }
-        // SAFETY: as above.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: bt_alloc_count::Counting = bt_alloc_count::Counting;
 
 /// Prints where an allocation of `size` bytes comes from: the frames of this workspace's crates.
 fn trace(size: usize) {
@@ -179,41 +111,6 @@ fn trace(size: usize) {
         eprint!("allocation of {size} bytes:\n{frames}");
         busy.set(false);
     });
-}
-
-/// What one run of a closure allocated.
-#[derive(Debug, Clone, Default, PartialEq)]
-struct Counts {
-    allocs: u64,
-    bytes: u64,
-    /// Highest live heap above what was live when the closure started.
-    peak: usize,
-    /// Sizes of the allocations of at least [`LARGE_MIN`] bytes, in order.
-    large: Vec<usize>,
-}
-
-/// Runs `f` and counts what it allocates. Its result is returned, so that dropping it is not
-/// part of the count.
-fn counted<R>(f: impl FnOnce() -> R) -> (R, Counts) {
-    let mut large = Vec::with_capacity(LARGE_SLOTS);
-    let base_live = LIVE.load(Relaxed);
-    PEAK.store(base_live, Relaxed);
-    LARGE_N.store(0, Relaxed);
-    let (a0, b0) = (ALLOCS.load(Relaxed), BYTES.load(Relaxed));
-    let out = f();
-    let (a1, b1) = (ALLOCS.load(Relaxed), BYTES.load(Relaxed));
-    let peak = PEAK.load(Relaxed).saturating_sub(base_live);
-    let n = LARGE_N.load(Relaxed).min(LARGE_SLOTS);
-    large.extend(LARGE[..n].iter().map(|s| s.load(Relaxed)));
-    (
-        out,
-        Counts {
-            allocs: a1 - a0,
-            bytes: b1 - b0,
-            peak,
-            large,
-        },
-    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -407,6 +304,8 @@ fn large_list(sizes: &[usize]) -> String {
 }
 
 fn main() {
+    bt_alloc_count::set_large_min(LARGE_MIN);
+    bt_alloc_count::on_large(trace);
     let cfg = AxonConfig::default();
     let limits = axon_limits(&cfg);
     let max_message = cfg.max_message_bytes;
@@ -438,9 +337,9 @@ fn main() {
         for (f, name) in &frames {
             drop(serve(f, synapse.as_ref(), &limits, max_message)); // warm up
             eprintln!("== (a), {name}: allocations of ≥ {} KiB", LARGE_MIN >> 10);
-            TRACE.store(true, Relaxed);
+            bt_alloc_count::set_tracing(true);
             let out = serve(f, synapse.as_ref(), &limits, max_message);
-            TRACE.store(false, Relaxed);
+            bt_alloc_count::set_tracing(false);
             drop(out);
         }
         return;
@@ -679,13 +578,13 @@ fn socket_trace(synapse: Arc<dyn AxonSynapseTrait>, req: &TensorMessage) {
                     "== one Forward over loopback: allocations of ≥ {} KiB",
                     LARGE_MIN >> 10
                 );
-                TRACE.store(true, Relaxed);
+                bt_alloc_count::set_tracing(true);
             }
             let mut replies = dendrite
                 .forward_image(vec![(ep.clone(), images.clone())])
                 .await
                 .unwrap();
-            TRACE.store(false, Relaxed);
+            bt_alloc_count::set_tracing(false);
             let reply = replies.remove(0);
             assert!(matches!(reply.outcome, Outcome::Ok(_)), "{}", reply.outcome);
         }

@@ -1,6 +1,9 @@
 //! What a neuron is told to do, resolved from flags, environment and config file by the CLI.
 
+use bt_axon::AxonConfig;
+use bt_axon::http::HttpAxonConfig;
 use bt_dendrite::DendriteConfig;
+use bt_metagraph::{MetagraphConfig, TableConfig};
 use bt_tensor::compression::Codec;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -34,9 +37,17 @@ pub struct NeuronConfig {
     /// train together from their first step.
     pub wait_for_peers: usize,
     pub allow_unsigned: bool,
-    /// Most tensors in one request the axon decodes (checked on the raw bytes before decoding;
-    /// `AxonConfig::max_tensors`). Default 256.
-    pub max_tensors: usize,
+    /// The axon's limits (`--max_tensors`, `--axon_*`): the neuron sets its addresses and
+    /// `allow_unsigned` from the settings above and keeps every other field. Default: the
+    /// library's.
+    pub axon: AxonConfig,
+    /// The HTTP axon's limits (`--http_*`), for subnet neurons serving `--http_port`. Default:
+    /// the library's.
+    pub http: HttpAxonConfig,
+    /// The metagraph's limits (`--metagraph_*`): the neuron sets its addresses, bootstrap,
+    /// gossip interval, table capacity (`metagraph_size`) and TTL from the settings above and
+    /// keeps every other field. Default: the library's.
+    pub metagraph: MetagraphConfig,
     pub metrics_port: Option<u16>,
     /// Codec the dendrite offers for answers and uses for requests to axons that accept it
     /// (`docs/protocol.md`, "Compression"; lossy). Default none: float32 as Release 1.
@@ -65,7 +76,7 @@ impl Default for NeuronConfig {
             chain_endpoint: None,
             axon_port: 0,
             metagraph_port: 0,
-            metagraph_size: 10_000,
+            metagraph_size: TableConfig::default().capacity,
             bootstrap: Vec::new(),
             remote_ip: None,
             model_path: None,
@@ -76,7 +87,9 @@ impl Default for NeuronConfig {
             max_steps: 0,
             wait_for_peers: 0,
             allow_unsigned: false,
-            max_tensors: bt_axon::AxonConfig::default().max_tensors,
+            axon: AxonConfig::default(),
+            http: HttpAxonConfig::default(),
+            metagraph: MetagraphConfig::default(),
             metrics_port: None,
             compression: Codec::None,
         }

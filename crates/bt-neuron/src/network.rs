@@ -44,9 +44,8 @@ impl Network {
         let metagraph_key = identity.neuron_key()?;
         let axon_config = AxonConfig {
             allow_unsigned: cfg.allow_unsigned,
-            max_tensors: cfg.max_tensors,
             metrics_addr: cfg.metrics_port.map(|p| SocketAddr::new(listen, p)),
-            ..AxonConfig::default()
+            ..cfg.axon.clone()
         };
         let axon = Axon::builder(axon_config)
             .serve_synapse(synapse_key.clone(), synapse)
@@ -63,9 +62,9 @@ impl Network {
                 // A definition lives for 30 gossip rounds (5 minutes at the default 10 s,
                 // the seeds' TTL) without a fresh heartbeat.
                 ttl_ms: interval_ms.saturating_mul(30),
-                ..TableConfig::default()
+                ..cfg.metagraph.table
             },
-            ..MetagraphConfig::default()
+            ..cfg.metagraph.clone()
         };
         // The synapse key binds itself to our neuron key at the axon's endpoint, here where its
         // secret lives; the metagraph node only ever sees the proof.

@@ -3,43 +3,13 @@
 //! `Limits::max_text_overhead`, back-references costing what their strings would.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
+use bt_alloc_count::peak_during;
 use bt_tensor::{Limits, Modality, PickleError, TensorError, decode, pickle};
 use bytes::Bytes;
 use proptest::prelude::*;
 
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-/// One measurement at a time: the test harness runs tests on several threads.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-        PEAK.fetch_max(live, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-fn peak_during<T>(f: impl FnOnce() -> T) -> (usize, T) {
-    let base = LIVE.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
-    let out = f();
-    (PEAK.load(Ordering::Relaxed) - base, out)
-}
+static ALLOCATOR: bt_alloc_count::Counting = bt_alloc_count::Counting;
 
 /// Protocol 4: the list, one string `first` appended, then `refs` back-references to it.
 fn back_references(first: &str, refs: usize) -> Vec<u8> {
@@ -76,9 +46,7 @@ fn text_wire(pickle: Vec<u8>, strings: usize) -> bt_wire::Tensor {
 
 #[test]
 fn checking_back_references_builds_nothing() {
-    let _serial = SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _serial = bt_alloc_count::serial();
     let refs = 2 << 20;
     let wire = text_wire(back_references("a", refs), refs + 1);
     let (peak, decoded) = peak_during(|| decode(&wire, &Limits::DEFAULT));
@@ -102,9 +70,7 @@ fn checking_back_references_builds_nothing() {
 
 #[test]
 fn one_character_strings_are_counted_without_a_list() {
-    let _serial = SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _serial = bt_alloc_count::serial();
     let n = 1 << 20;
     let wire = text_wire(one_char_strings(n), n);
     let len = wire.buffer.len();
@@ -120,9 +86,7 @@ fn one_character_strings_are_counted_without_a_list() {
 
 #[test]
 fn a_long_string_cannot_fan_out() {
-    let _serial = SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _serial = bt_alloc_count::serial();
     let long = "x".repeat(64 << 10);
     let p = back_references(&long, 1000);
     let (peak, read) = peak_during(|| pickle::read_str_list(&p, &Limits::DEFAULT));
@@ -145,7 +109,7 @@ proptest! {
         protocol in prop::sample::select(vec![3u8, 4]),
         overhead in 0usize..8192,
     ) {
-        let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _serial = bt_alloc_count::serial();
         let p = pickle::write_str_list(&strings, protocol);
         let limits = Limits { max_text_overhead: overhead, ..Limits::DEFAULT };
         let census = pickle::census(&p, &limits).unwrap();

@@ -2,46 +2,15 @@
 //! message's size again plus a constant set by the `DecodeLimits`, whatever the message holds.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
+use bt_alloc_count::peak_during;
 use bt_wire::framing::{FramingError, MessageReader};
 use bt_wire::scan::{DecodeLimits, LimitError};
 use bt_wire::{Tensor, TensorMessage};
 use bytes::{BufMut, Bytes, BytesMut};
 use prost::Message;
 
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-/// One measurement at a time: the test harness runs tests on several threads.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-        PEAK.fetch_max(live, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-/// Peak bytes allocated on top of what was live when `f` started, and its result.
-fn peak_during<T>(f: impl FnOnce() -> T) -> (usize, T) {
-    let base = LIVE.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
-    let out = f();
-    (PEAK.load(Ordering::Relaxed) - base, out)
-}
+static ALLOCATOR: bt_alloc_count::Counting = bt_alloc_count::Counting;
 
 fn framed(body: &[u8]) -> Bytes {
     let mut out = BytesMut::with_capacity(body.len() + 5);
@@ -69,7 +38,7 @@ fn constant(limits: &DecodeLimits) -> usize {
 
 #[test]
 fn many_empty_tensors_are_refused_before_any_allocation_per_entry() {
-    let _serial = SERIAL.lock().unwrap();
+    let _serial = bt_alloc_count::serial();
     // 4 MiB of empty `tensors` entries: two bytes each; decoded, about 200 MB.
     let body: Vec<u8> = std::iter::repeat_n([0x32u8, 0], 2 << 20)
         .flatten()
@@ -88,7 +57,7 @@ fn many_empty_tensors_are_refused_before_any_allocation_per_entry() {
 
 #[test]
 fn a_message_at_every_limit_costs_at_most_its_size_again_plus_a_constant() {
-    let _serial = SERIAL.lock().unwrap();
+    let _serial = bt_alloc_count::serial();
     let limits = DecodeLimits::DEFAULT;
     let tensor = Tensor {
         version: "v".repeat(limits.max_field_bytes),
@@ -119,7 +88,7 @@ fn a_message_at_every_limit_costs_at_most_its_size_again_plus_a_constant() {
 
 #[test]
 fn a_large_buffer_is_not_copied() {
-    let _serial = SERIAL.lock().unwrap();
+    let _serial = bt_alloc_count::serial();
     let msg = TensorMessage {
         tensors: vec![Tensor {
             buffer: Bytes::from(vec![3u8; 8 << 20]),

@@ -1,5 +1,6 @@
-//! Failed transactions are paid for or left out; the pool refuses what it can tell would fail;
-//! the faucet is a development chain's only; every chain's genesis is its own.
+//! Fees: every coldkey call pays, failed calls always pay or are left out; the pool refuses what
+//! could not pay or surely fails; the faucet is a development chain's only; every chain's genesis
+//! is its own.
 
 use super::*;
 use crate::admission::precheck;
@@ -21,9 +22,9 @@ fn a_failed_call_pays_the_fee_and_changes_nothing_else() {
     );
     let r = h.block(vec![tx]).remove(0);
     assert!(r.error.as_deref().unwrap().contains("needs"), "{r:?}");
-    assert_eq!(r.fee, h.g.failed_tx_fee);
-    assert_eq!(h.s.balance(&a.account()), balance - h.g.failed_tx_fee);
-    assert_eq!(h.s.total_issuance, issuance - h.g.failed_tx_fee);
+    assert_eq!(r.fee, h.g.tx_fee);
+    assert_eq!(h.s.balance(&a.account()), balance - h.g.tx_fee);
+    assert_eq!(h.s.total_issuance, issuance - h.g.tx_fee);
     assert_eq!(h.s.nonce(&a.account()), nonce + 1);
     assert_eq!(h.s.balance(&key("bob").account()), 0);
 }
@@ -66,7 +67,7 @@ fn a_block_holding_an_unpaid_failure_is_refused_on_import() {
     );
     // A block from a producer that ignored the rule: valid header for the wrong content.
     let mut lax = h.g.clone();
-    lax.failed_tx_fee = 0;
+    lax.tx_fee = 0;
     let p = apply_block(&h.s, &lax, &h.gh, vec![tx], h.s.time_ms + 1, true).unwrap();
     assert_eq!(p.block.txs.len(), 1);
     assert!(matches!(
@@ -144,4 +145,120 @@ fn every_seed_makes_its_own_genesis() {
             .1
             .hash()
     );
+}
+
+#[test]
+fn a_successful_coldkey_call_pays_the_fee() {
+    let mut h = H::with_subnet(10);
+    let (a, bob) = (key("alice"), key("bob").account());
+    let balance = h.s.balance(&a.account());
+    let issuance = h.s.total_issuance;
+    let tx = h.sign(
+        &a,
+        Call::Transfer {
+            dest: bob,
+            amount: RAO_PER_TAO,
+        },
+    );
+    let r = h.block(vec![tx]).remove(0);
+    assert_eq!((r.error.as_deref(), r.fee), (None, h.g.tx_fee));
+    assert_eq!(
+        h.s.balance(&a.account()),
+        balance - RAO_PER_TAO - h.g.tx_fee
+    );
+    assert_eq!(h.s.balance(&bob), RAO_PER_TAO);
+    assert_eq!(h.s.total_issuance, issuance - h.g.tx_fee);
+}
+
+#[test]
+fn the_fee_is_taken_before_the_call_runs() {
+    // Transferring the whole balance leaves nothing for the fee: the call fails, pays the fee
+    // and moves nothing.
+    let mut h = H::with_subnet(10);
+    let (a, bob) = (key("alice"), key("bob").account());
+    let balance = h.s.balance(&a.account());
+    let tx = h.sign(
+        &a,
+        Call::Transfer {
+            dest: bob,
+            amount: balance,
+        },
+    );
+    let r = h.block(vec![tx]).remove(0);
+    assert!(r.error.is_some(), "{r:?}");
+    assert_eq!(r.fee, h.g.tx_fee);
+    assert_eq!(h.s.balance(&a.account()), balance - h.g.tx_fee);
+    assert_eq!(h.s.balance(&bob), 0);
+}
+
+#[test]
+fn a_hotkeys_upkeep_and_the_dev_faucet_are_free_when_they_succeed() {
+    let mut h = H::with_subnet(10);
+    let hot = key("alice-hot");
+    assert_eq!(h.s.balance(&hot.account()), 0);
+    let tx = h.sign(
+        &hot,
+        Call::SetWeights {
+            netuid: 1,
+            uids: vec![0],
+            values: vec![1],
+            version_key: 0,
+        },
+    );
+    let r = h.block(vec![tx]).remove(0);
+    assert_eq!((r.error.as_deref(), r.fee), (None, 0));
+    let fresh = key("fresh");
+    let tx = h.sign(&fresh, Call::Faucet);
+    let r = h.block(vec![tx]).remove(0);
+    assert_eq!((r.error.as_deref(), r.fee), (None, 0));
+    assert_eq!(h.s.balance(&fresh.account()), h.g.faucet_amount);
+}
+
+#[test]
+fn a_paying_call_whose_signer_cannot_pay_is_refused_and_left_out() {
+    let mut h = H::with_subnet(10);
+    let poor = key("poor");
+    let call = Call::AddStake {
+        hotkey: key("alice-hot").account(),
+        amount: 0,
+    };
+    assert!(matches!(
+        precheck(&h.s, &h.g, &poor.account(), &call),
+        Err(ChainError::InsufficientBalance { needed, .. }) if needed == h.g.tx_fee
+    ));
+    let tx = h.sign(&poor, call);
+    let (receipts, rejected) = h.block_with_rejects(vec![tx]);
+    assert!(receipts.is_empty());
+    assert!(matches!(
+        rejected[0].error,
+        ChainError::InsufficientBalance { .. }
+    ));
+    assert!(!h.s.accounts.contains_key(&poor.account()));
+}
+
+#[test]
+fn unstaking_with_no_free_balance_pays_out_of_the_stake() {
+    let mut h = H::with_subnet(10);
+    let (a, hot) = (key("alice"), key("alice-hot").account());
+    let balance = h.s.balance(&a.account());
+    let stake = balance - h.g.tx_fee;
+    h.ok(
+        &a,
+        Call::AddStake {
+            hotkey: hot,
+            amount: stake,
+        },
+    );
+    assert_eq!(h.s.balance(&a.account()), 0);
+    let tx = h.sign(
+        &a,
+        Call::RemoveStake {
+            hotkey: hot,
+            amount: stake,
+        },
+    );
+    let r = h.block(vec![tx]).remove(0);
+    assert_eq!((r.error.as_deref(), r.fee), (None, h.g.tx_fee));
+    assert_eq!(h.s.balance(&a.account()), stake - h.g.tx_fee);
+    assert_eq!(h.s.stake_of(&a.account(), &hot), 0);
 }

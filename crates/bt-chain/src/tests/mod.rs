@@ -4,6 +4,7 @@
 mod codec;
 mod fees;
 mod registration;
+mod root;
 mod rules;
 mod storage;
 mod weights;
@@ -111,6 +112,8 @@ impl H {
         if r.is_err() {
             assert_eq!(before, self.s, "a failed call must not change the state");
         }
+        // Applied outside a block, so the carried state-root tree no longer matches.
+        self.s.forget_root_cache();
         r
     }
 

@@ -28,8 +28,8 @@ fn burn_rises_after_each_registration_and_decays_per_block() {
     let cold = key("n1-cold").account();
     assert_eq!(
         h.s.balance(&cold),
-        h.g.faucet_amount - b0,
-        "the registration burned the price"
+        h.g.faucet_amount - b0 - h.g.tx_fee,
+        "the registration burned the price and paid the fee"
     );
     h.advance(50);
     let b2 = h.s.subnet(1).unwrap().burn;
@@ -158,6 +158,7 @@ fn full_subnet_replaces_lowest_emission_past_immunity() {
         sn.neurons[2].emission = 1;
         sn.neurons[3].emission = 1;
     }
+    h.s.forget_root_cache();
     // Everyone is still immune.
     let cold = key("d-cold");
     h.ok(&cold, Call::Faucet);
@@ -201,6 +202,7 @@ fn full_subnet_replaces_lowest_emission_past_immunity() {
         let sn = h.s.subnet_mut(1).unwrap();
         sn.neurons[2].registered_at = sn.neurons[1].registered_at;
     }
+    h.s.forget_root_cache();
     h.register(&["e"]);
     assert_eq!(h.s.subnet(1).unwrap().neurons[1].hotkey, key("e").account());
 }
@@ -268,6 +270,7 @@ fn proof_of_work_registration() {
     // The same seal by another route (the hotkey is now registered, so use a fresh subnet view):
     // a used seal is refused even if everything else is valid.
     h.s.subnet_mut(1).unwrap().neurons.pop();
+    h.s.forget_root_cache();
     assert_eq!(h.check(&hot, call(nonce)), Err(ChainError::WorkReused));
     h.advance(POW_WINDOW + 1);
     assert!(matches!(

@@ -36,7 +36,11 @@ fn transfer_rules() {
         },
     );
     assert_eq!(h.s.balance(&b.account()), 5);
-    assert_eq!(h.s.balance(&a.account()), h.g.faucet_amount - 5);
+    // The transfer paid its fee.
+    assert_eq!(
+        h.s.balance(&a.account()),
+        h.g.faucet_amount - 5 - h.g.tx_fee
+    );
 }
 
 #[test]
@@ -160,7 +164,7 @@ fn subnet_creation_rules() {
     assert_eq!(sn.owner_coldkey, a.account());
     assert_eq!(
         h.s.balance(&a.account()),
-        h.g.faucet_amount - h.g.subnet_creation_cost
+        h.g.faucet_amount - h.g.subnet_creation_cost - h.g.tx_fee
     );
     h.ok(&b, Call::Faucet);
     assert_eq!(
@@ -286,7 +290,10 @@ fn stake_rules() {
         },
     );
     assert_eq!(h.s.total_stake(&hot), 0);
-    assert_eq!(h.s.balance(&cold.account()), before + 100 * RAO_PER_TAO);
+    assert_eq!(
+        h.s.balance(&cold.account()),
+        before + 100 * RAO_PER_TAO - h.g.tx_fee
+    );
 }
 
 fn neuron() -> NeuronKey {

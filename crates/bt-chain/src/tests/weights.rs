@@ -8,6 +8,7 @@ fn setup(tempo: u16) -> H {
     let mut h = H::with_subnet(tempo);
     h.register(&["v", "m1", "m2"]);
     h.s.subnet_mut(1).unwrap().neurons[1].validator_permit = true;
+    h.s.forget_root_cache();
     h
 }
 
@@ -189,6 +190,7 @@ fn commit_then_reveal_in_the_reveal_epoch() {
     }
     // Epochs in between recomputed permits (v has no stake); give it one back.
     h.s.subnet_mut(1).unwrap().neurons[1].validator_permit = true;
+    h.s.forget_root_cache();
     h.ok(&v, reveal);
     let sn = h.s.subnet(1).unwrap();
     assert_eq!(sn.neurons[1].weights, vec![(2, 21845), (3, 65535)]);

@@ -325,3 +325,86 @@ async fn text_pickles_are_counted_not_built() {
     assert!(r.one_char.response_bytes > 48 << 20, "{:?}", r.one_char);
     assert_all_served(&r.row, 1);
 }
+
+/// The caps are flags of the binary (they used to be library fields only): tiny ones given on
+/// the command line are the ones the running axon and metagraph enforce.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caps_given_as_flags_are_enforced_by_the_running_neuron() {
+    use attacks::gossip::{channel, gossip, now_ms, sealed, table};
+    use bt_crypto::NeuronKey;
+
+    let neuron = attacks::target::EchoNeuron::start(&[
+        "--axon_max_callers_per_ip",
+        "2",
+        "--metagraph_max_synapses_per_neuron",
+        "1",
+    ])
+    .await;
+    // Each call comes from a new key, so each takes an entry of the nonce table; the default
+    // (256 per address) would admit all three.
+    let mut newcomer = neuron.newcomer_caller();
+    let served = [newcomer().await, newcomer().await, newcomer().await];
+    assert_eq!(
+        served,
+        [true, true, false],
+        "--axon_max_callers_per_ip 2: the third new key from one address is refused"
+    );
+
+    // One neuron key publishes three proven definitions; the default (4) would keep them all.
+    let publisher = NeuronKey::generate();
+    let heartbeat = now_ms();
+    let synapses: Vec<_> = (0..3)
+        .map(|i| {
+            let s = NeuronKey::generate();
+            sealed(&publisher, s.public_hex(), 7_000 + i, Some(&s), heartbeat)
+        })
+        .collect();
+    let batch = bt_wire::GossipBatch {
+        version: 0.0,
+        peers: vec![],
+        synapses,
+    };
+    gossip(&channel(&neuron.metagraph).await, &batch)
+        .await
+        .unwrap();
+    let publisher_hex = publisher.public_hex();
+    let held = bt_testnet::eventually_async_some(
+        std::time::Duration::from_secs(30),
+        std::time::Duration::from_millis(250),
+        || async {
+            let n = table(&neuron.metagraph)
+                .await
+                .iter()
+                .filter(|r| r.neuron_key == publisher_hex)
+                .count();
+            (n > 0).then_some(n)
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        held, 1,
+        "--metagraph_max_synapses_per_neuron 1: one definition per neuron key"
+    );
+}
+
+/// A cap of 0 or beyond its range stops the binary with a usage error naming the flag.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_range_caps_are_usage_errors_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flag, value) in [
+        ("--axon_max_in_flight", "0"),
+        ("--metagraph_inspect_interval_ms", "99999999999"),
+        ("--http_max_cached_keys", "0"),
+    ] {
+        let out = attacks::target::bittensor()
+            .args(["neuron", "echo", "--remote_ip", "127.0.0.1", flag, value])
+            .current_dir(dir.path())
+            .output()
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}: {stderr}");
+        assert!(stderr.contains(&flag[2..]), "{flag} {value}: {stderr}");
+    }
+}

@@ -51,7 +51,7 @@ pub struct TableConfig {
     pub max_batch_peers: usize,
     /// How far ahead of our clock a heartbeat may be (the clock skew tolerated between honest
     /// nodes); later ones are refused as `FromTheFuture`. Default 5 000 ms
-    /// (`--metagraph_max_skew_ms`).
+    /// (`--metagraph_max_future_skew_ms`).
     pub max_future_skew_ms: u64,
     /// Definitions (and peers not heard from directly) older than this are dropped.
     pub ttl_ms: u64,
@@ -59,7 +59,7 @@ pub struct TableConfig {
     pub max_peer_failures: u32,
     /// Most definitions one `neuron_key` may hold in the table; more are refused
     /// (`TooManyPerNeuron`). Default 4 (a neuron serves one synapse today;
-    /// `--metagraph_max_per_neuron`).
+    /// `--metagraph_max_synapses_per_neuron`).
     pub max_synapses_per_neuron: usize,
 }
 

@@ -1,5 +1,5 @@
 //! Failed transactions were free and still included in a block: anyone could grow the chain's
-//! storage without limit at no cost. Now a failure costs its signer the failed-transaction fee
+//! storage without limit at no cost. Now a failure costs its signer the transaction fee
 //! (0.001 TAO), and one whose signer cannot pay is refused at the pool or left out of the
 //! block. The attack: a funded key spams failing transfers until its balance is gone, and
 //! unfunded keys spam calls that fail, some past the pool's checks (proof-of-work
@@ -53,12 +53,12 @@ pub async fn run() -> Report {
         .create_subnet(&owner, &Keypair::dev("spam-owner-hot").account())
         .await
         .unwrap();
-    // The funded attacker keeps AFFORDABLE fees and sends the rest away.
+    // The funded attacker keeps AFFORDABLE fees and sends the rest away (the transfer pays one).
     let attacker = Keypair::dev("spam-attacker");
     chain.faucet(&attacker).await.unwrap();
     let held = chain.balance(&attacker.account()).await.unwrap();
     chain
-        .transfer(&attacker, owner.account(), held - AFFORDABLE * FEE)
+        .transfer(&attacker, owner.account(), held - (AFFORDABLE + 1) * FEE)
         .await
         .unwrap();
 
