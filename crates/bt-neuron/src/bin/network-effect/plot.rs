@@ -8,10 +8,12 @@ use std::path::{Path, PathBuf};
 
 use plotters::prelude::*;
 
-/// One line: a name and `(step, accuracy in %)` points.
+/// One line: a name and `(step, accuracy in %)` points, with the min–max over seeds drawn as a
+/// shaded band when there is more than one seed.
 pub struct Curve {
     pub name: String,
     pub points: Vec<(u64, f64)>,
+    pub band: Option<(Vec<(u64, f64)>, Vec<(u64, f64)>)>,
 }
 
 const FONT_CANDIDATES: [&str; 4] = [
@@ -56,7 +58,10 @@ pub fn draw(
         .max(1);
     let min_acc = curves
         .iter()
-        .flat_map(|c| c.points.iter().map(|p| p.1))
+        .flat_map(|c| {
+            let low = c.band.iter().flat_map(|b| b.0.iter());
+            c.points.iter().chain(low).map(|p| p.1)
+        })
         .fold(100.0f64, f64::min);
     let y_low = (min_acc / 10.0).floor() * 10.0;
     let mut builder = ChartBuilder::on(&root);
@@ -79,6 +84,13 @@ pub fn draw(
     let colors = [RED, BLUE, GREEN, MAGENTA];
     for (i, c) in curves.iter().enumerate() {
         let color = colors[i % colors.len()];
+        if let Some((low, high)) = &c.band {
+            let outline: Vec<(u64, f64)> = high.iter().chain(low.iter().rev()).copied().collect();
+            chart.draw_series(std::iter::once(Polygon::new(
+                outline,
+                color.mix(0.15).filled(),
+            )))?;
+        }
         let series = chart.draw_series(LineSeries::new(
             c.points.iter().copied(),
             color.stroke_width(3),
