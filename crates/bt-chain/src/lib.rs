@@ -67,6 +67,7 @@ mod neutral;
 pub mod node;
 mod node_options;
 mod producer;
+mod root_cache;
 pub mod rpc;
 mod ss58;
 mod state;

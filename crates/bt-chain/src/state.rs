@@ -1,5 +1,5 @@
 //! The chain state: accounts, stake, subnets and their neurons. Plain data in ordered maps so
-//! that its encoding is deterministic; the state root over it is `crate::state_root`'s.
+//! that its encoding is deterministic; its state root is kept up to date block by block.
 
 use crate::axon::AxonInfo;
 use crate::error::ChainError;
@@ -132,9 +132,9 @@ pub struct ChainState {
     /// were used in; pruned after `POW_WINDOW`.
     pub used_work: BTreeMap<String, u64>,
     pub total_issuance: u64,
-    /// The state root's tree, carried from block to block (`crate::state_root`).
+    /// The state root's tree, carried from block to block (`root_cache`).
     #[serde(skip)]
-    pub(crate) root_cache: crate::state_root::RootCache,
+    pub(crate) root_cache: crate::root_cache::RootCache,
 }
 
 impl ChainState {

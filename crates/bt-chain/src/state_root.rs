@@ -11,69 +11,18 @@
 //! Which bucket a row lands in and where a bucket sits in the tree depend only on the row's
 //! key, and a bucket's hash only on its rows, so the root depends only on the state, never on
 //! the order of the writes that made it. A block rehashes only the rows it changed, their
-//! buckets and the [`BUCKET_BITS`] tree nodes above each.
+//! buckets and the [`crate::root_cache::BUCKET_BITS`] tree nodes above each.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::error::ChainError;
 use crate::hash::{Hash, blake2_256, blake2_256_parts};
+use crate::root_cache::{
+    BUCKETS, DOMAIN, RootCache, RootTree, bucket_hash, bucket_of, leaf_hash, node_hash,
+};
 use crate::state::ChainState;
 use crate::state_tables::{Row, RowKey, changed_rows, for_each_row, scalars_bytes};
-
-/// Depth of the tree over the buckets.
-pub const BUCKET_BITS: u32 = 12;
-/// Buckets the rows are spread over: a changed row costs rehashing its bucket (on average
-/// rows / 4096 leaf hashes) and 12 tree nodes.
-pub const BUCKETS: usize = 1 << BUCKET_BITS;
-
-const DOMAIN: &[u8] = b"bittensor/state-root/v2";
-
-/// Leaf hashes by row key, and the tree over their buckets. Buckets are shared between the
-/// states of consecutive blocks until one of them changes a bucket (cloning a state clones
-/// pointers, not leaves).
-#[derive(Clone, Debug)]
-pub(crate) struct RootTree {
-    buckets: Vec<Arc<BTreeMap<RowKey, Hash>>>,
-    /// Heap layout: node `i` has children `2i` and `2i + 1`; buckets are nodes
-    /// `BUCKETS..2 × BUCKETS`; node 1 is the tree's root.
-    nodes: Vec<Hash>,
-}
-
-/// The state's [`RootTree`] once built, carried along with the state. It is derived data:
-/// not serialized, and not part of a state's equality.
-#[derive(Clone, Debug, Default)]
-pub struct RootCache(Option<RootTree>);
-
-impl PartialEq for RootCache {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-impl Eq for RootCache {}
-
-fn bucket_of(key: &[u8]) -> usize {
-    let h = blake2_256(key);
-    (usize::from(h[0]) << 8 | usize::from(h[1])) >> (16 - BUCKET_BITS)
-}
-
-fn leaf_hash(key: &[u8], value: &[u8]) -> Hash {
-    blake2_256_parts(&[&(key.len() as u64).to_le_bytes(), key, value])
-}
-
-fn bucket_hash(rows: &BTreeMap<RowKey, Hash>) -> Hash {
-    let mut parts: Vec<&[u8]> = Vec::with_capacity(rows.len() * 2);
-    for (k, leaf) in rows {
-        parts.push(k);
-        parts.push(leaf);
-    }
-    blake2_256_parts(&parts)
-}
-
-fn node_hash(left: &Hash, right: &Hash) -> Hash {
-    blake2_256_parts(&[left, right])
-}
 
 impl RootTree {
     /// The tree of every row of `s`, from scratch.

@@ -178,8 +178,7 @@ struct ScalarsRef<'a> {
     used_work: &'a BTreeMap<String, u64>,
 }
 
-/// A row's key for the state root: a table tag and the row's key in that table.
-pub(crate) type RowKey = Vec<u8>;
+pub(crate) use crate::root_cache::RowKey;
 
 /// One row of the state: its [`RowKey`] and its value as stored.
 pub(crate) struct Row {

@@ -57,3 +57,14 @@ pub(crate) fn shape_err(op: &'static str, expected: impl ToString, got: impl ToS
         got: got.to_string(),
     }
 }
+
+/// Model errors as a synapse reports them: the caller's input (shape, values) or our failure.
+pub fn synapse_error(e: NnError) -> bt_interfaces::SynapseError {
+    match e {
+        NnError::UnsupportedModality(m) => bt_interfaces::SynapseError::UnsupportedModality(m),
+        e @ (NnError::Shape { .. } | NnError::NonFinite(_) | NnError::Dataset(_)) => {
+            bt_interfaces::SynapseError::invalid(e)
+        }
+        other => bt_interfaces::SynapseError::failed(other),
+    }
+}

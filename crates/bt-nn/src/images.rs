@@ -9,8 +9,8 @@ use bt_interfaces::SynapseError;
 use bt_interfaces::synapse::batch_rows;
 use bt_tensor::{Modality, Tensor, TensorError};
 
+use crate::error::synapse_error;
 use crate::error::{NnError, Result, shape_err};
-use crate::synapse::synapse_error;
 
 /// One model's image layout and per-channel normalization.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -13,11 +13,11 @@ use bt_tensor::{Modality, Tensor};
 
 use crate::dataset::Dataset;
 use crate::dense::GradMode;
+use crate::error::synapse_error;
 use crate::error::{NnError, Result};
 use crate::images::ImageFormat;
 use crate::mnist::StepLosses;
 use crate::params::Parameters;
-use crate::synapse::synapse_error;
 
 /// What an image synapse serves: images, and the same pixels sent as plain tensors.
 pub const IMAGE_MODALITIES: [Modality; 2] = [Modality::Image, Modality::Tensor];

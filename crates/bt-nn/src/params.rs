@@ -1,6 +1,5 @@
-//! Every tensor a model stores, named once: checkpoints ([`crate::checkpoint`]) write and read
-//! them and the weight average ([`crate::average`]) blends them, for any model, so a new model
-//! only lists its tensors.
+//! Every tensor a model stores, named once: checkpoints write and read them and the weight
+//! average blends them, for any model, so a new model only lists its tensors.
 
 use crate::conv::Conv2d;
 use crate::dense::Dense;

@@ -7,20 +7,8 @@ use bt_interfaces::{Synapse, SynapseError};
 use bt_tensor::{Modality, Tensor};
 
 use crate::cifar::CifarModel;
-use crate::error::NnError;
 use crate::mnist::MnistModel;
 use crate::neuron_model::{IMAGE_MODALITIES, NeuronModel, serve_backward, serve_forward};
-
-/// Model errors as a synapse reports them: the caller's input (shape, values) or our failure.
-pub fn synapse_error(e: NnError) -> SynapseError {
-    match e {
-        NnError::UnsupportedModality(m) => SynapseError::UnsupportedModality(m),
-        e @ (NnError::Shape { .. } | NnError::NonFinite(_) | NnError::Dataset(_)) => {
-            SynapseError::invalid(e)
-        }
-        other => SynapseError::failed(other),
-    }
-}
 
 /// An image model's synapse: images (or their flat tensors) in, its encoding out (the forward
 /// network over the image and the student's output; MNIST's is 1024 wide, CIFAR's 256);

@@ -8,12 +8,15 @@ use std::path::{Path, PathBuf};
 
 use plotters::prelude::*;
 
+/// A curve's points: (step, value).
+pub type Points = Vec<(u64, f64)>;
+
 /// One line: a name and `(step, accuracy in %)` points, with the min–max over seeds drawn as a
 /// shaded band when there is more than one seed.
 pub struct Curve {
     pub name: String,
     pub points: Vec<(u64, f64)>,
-    pub band: Option<(Vec<(u64, f64)>, Vec<(u64, f64)>)>,
+    pub band: Option<(Points, Points)>,
 }
 
 const FONT_CANDIDATES: [&str; 4] = [

@@ -4,6 +4,7 @@
 //! keep the full set. The trainer runs epochs over its dataset and tests after each, so the `N`
 //! images are repeated (in the order of one shuffled epoch) to cover every step in one epoch.
 
+use crate::plot::Points;
 use bt_nn::{Dataset, NnError};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -82,7 +83,7 @@ fn last(curve: &[(u64, f64)]) -> f64 {
 pub fn print_summary(
     seeds: &[u64],
     alone: &[Vec<(u64, f64)>],
-    paths: &[(&str, Vec<Vec<(u64, f64)>>)],
+    paths: &[(&str, Vec<Points>)],
     thresholds: &[f64],
 ) {
     let fmt = |(m, lo, hi): (f64, f64, f64)| format!("{m:.2} [{lo:.2} – {hi:.2}]");
