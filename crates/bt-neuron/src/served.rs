@@ -17,7 +17,9 @@
 use std::sync::{Arc, Mutex, RwLock};
 
 use bt_interfaces::{Synapse, SynapseError};
-use bt_nn::neuron_model::{backward_request, input_grad_reply, serve_backward, serve_forward};
+use bt_nn::neuron_model::{
+    BackwardRequest, backward_request, input_grad_reply, serve_backward, serve_forward,
+};
 use bt_nn::{EncoderGradient, IMAGE_MODALITIES, NeuronModel, synapse_error};
 use bt_tensor::{Modality, Tensor};
 
@@ -98,11 +100,25 @@ impl<M: NeuronModel> ServedModel<M> {
         p.grad.take().map(|g| (g, requests))
     }
 
-    fn learn(&self, model: &M, x: &[f32], g: &[f32]) -> bt_nn::Result<()> {
+    fn learn(&self, model: &M, req: &BackwardRequest<'_>) -> bt_nn::Result<()> {
         let Some(cfg) = self.learning else {
             return Ok(());
         };
-        let grad = model.encoder_param_grad(x, g)?;
+        // the request's gradient is the sum over its rows, computed a slice at a time; the
+        // clip below applies to the whole request
+        let mut grad: Option<M::EncoderGrad> = None;
+        for (x, g) in req.chunks::<M>() {
+            let part = model.encoder_param_grad(x, g)?;
+            match grad.as_mut() {
+                Some(sum) => {
+                    sum.add_clipped(&part, 1.0, f32::INFINITY);
+                }
+                None => grad = Some(part),
+            }
+        }
+        let Some(grad) = grad else {
+            return Ok(());
+        };
         let mut p = match self.pending.lock() {
             Ok(p) => p,
             Err(poisoned) => poisoned.into_inner(),
@@ -139,8 +155,7 @@ impl<M: NeuronModel> Synapse for ServedModel<M> {
         }
         let req = backward_request::<M>(&inputs, &grads)?;
         let reply = input_grad_reply(&*model, &req)?;
-        self.learn(&model, &req.x, &req.grad)
-            .map_err(synapse_error)?;
+        self.learn(&model, &req).map_err(synapse_error)?;
         Ok(reply)
     }
 }

@@ -123,7 +123,9 @@ fn served(modality: Modality) -> std::result::Result<(), SynapseError> {
     }
 }
 
-/// A peer's `Forward`: wire images (or their flat tensors) in, the encoding out.
+/// A peer's `Forward`: wire images (or their flat tensors) in, the encoding out, computed
+/// [`NeuronModel::EVAL_CHUNK`] rows at a time so that the activations of one slice are all a
+/// request of any size costs beyond its input and answer.
 pub fn serve_forward<M: NeuronModel>(
     model: &M,
     modality: Modality,
@@ -132,7 +134,10 @@ pub fn serve_forward<M: NeuronModel>(
     served(modality)?;
     let (rows, x) = M::IMAGES.from_wire(&input)?;
     drop(input);
-    let out = model.encode(&x).map_err(synapse_error)?;
+    let mut out = Vec::with_capacity(rows * M::CONTEXT_DIM);
+    for chunk in x.chunks(M::EVAL_CHUNK * M::IMAGES.dim()) {
+        out.extend(model.encode(chunk).map_err(synapse_error)?);
+    }
     Tensor::from_f32_vec(&[rows, M::CONTEXT_DIM], out, Modality::Tensor)
         .map_err(SynapseError::failed)
 }
@@ -143,6 +148,17 @@ pub struct BackwardRequest<'a> {
     pub input: &'a Tensor,
     pub x: Vec<f32>,
     pub grad: std::borrow::Cow<'a, [f32]>,
+}
+
+impl BackwardRequest<'_> {
+    /// The images and gradients in slices of [`NeuronModel::EVAL_CHUNK`] rows: a model's
+    /// activations are many times its input, so a request is computed a slice at a time and
+    /// costs the model's memory for one slice, however many rows it carries.
+    pub fn chunks<M: NeuronModel>(&self) -> impl Iterator<Item = (&[f32], &[f32])> {
+        self.x
+            .chunks(M::EVAL_CHUNK * M::IMAGES.dim())
+            .zip(self.grad.chunks(M::EVAL_CHUNK * M::CONTEXT_DIM))
+    }
 }
 
 /// Checks a peer's `Backward` arguments for `M`.
@@ -162,7 +178,10 @@ pub fn input_grad_reply<M: NeuronModel>(
     model: &M,
     req: &BackwardRequest<'_>,
 ) -> std::result::Result<Vec<Tensor>, SynapseError> {
-    let mut dx = model.encode_vjp(&req.x, &req.grad).map_err(synapse_error)?;
+    let mut dx = Vec::with_capacity(req.x.len());
+    for (x, g) in req.chunks::<M>() {
+        dx.extend(model.encode_vjp(x, g).map_err(synapse_error)?);
+    }
     M::IMAGES.grad_to_wire(&mut dx);
     Tensor::from_f32_vec(req.input.shape(), dx, req.input.modality())
         .map(|t| vec![t])

@@ -119,6 +119,38 @@ mod tests {
     }
 
     #[test]
+    fn a_request_larger_than_a_slice_is_computed_in_slices_with_the_same_answer() {
+        let rows = MnistModel::EVAL_CHUNK * 2 + 3;
+        let m = MnistModel::new(4);
+        let x = wire(rows, Modality::Image);
+        let out = m.forward(Modality::Image, x.clone()).unwrap();
+        let (_, normalized) = MnistModel::IMAGES.from_wire(&x).unwrap();
+        let whole = m.encode(&normalized).unwrap();
+        let served = out.to_f32_vec().unwrap();
+        assert_eq!(served.len(), whole.len());
+        let worst = served
+            .iter()
+            .zip(&whole)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(worst < 1e-5, "{worst}");
+        let g = Tensor::from_f32_vec(
+            &[rows, CONTEXT_DIM],
+            vec![0.01; rows * CONTEXT_DIM],
+            Modality::Tensor,
+        )
+        .unwrap();
+        let dx = m.backward(vec![x], vec![g]).unwrap();
+        let direct = m
+            .encode_vjp(&normalized, &vec![0.01; rows * CONTEXT_DIM])
+            .unwrap();
+        let dx = dx[0].to_f32_vec().unwrap();
+        for (a, b) in dx.iter().zip(&direct) {
+            assert!((a * crate::dataset::MNIST_STD - b).abs() < 1e-5);
+        }
+    }
+
+    #[test]
     fn wire_images_round_trip_through_normalization() {
         let x = wire(3, Modality::Image);
         let (rows, normalized) = MnistModel::IMAGES.from_wire(&x).unwrap();
