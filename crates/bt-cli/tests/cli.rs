@@ -334,6 +334,73 @@ fn localnet_of_cifar_neurons_trains_together() {
     }
 }
 
+/// The text neuron on the same runtime: `--model text` makes node 0 a MiniLM teacher and the
+/// others text learners. The learners find the teacher and each other, the teacher answers
+/// every request they send (token ids in, sentence embeddings out), their students distil
+/// its answers, and each saves a text checkpoint. Needs MiniLM and Debian's fortunes.
+#[test]
+fn localnet_of_text_neurons_learns_from_a_minilm_teacher() {
+    if bt_nn::text::MinilmFiles::locate_or_skip("localnet of text neurons")
+        .unwrap()
+        .is_none()
+    {
+        return;
+    }
+    let fortunes = std::path::Path::new(bt_nn::text::files::DEBIAN_FORTUNES_DIR);
+    if !fortunes.join("cookie").is_file() {
+        assert!(
+            std::env::var("BT_REQUIRE_MINILM").as_deref() != Ok("1"),
+            "Debian's fortunes are missing"
+        );
+        eprintln!("skipping: no Debian fortunes (apt-get install fortunes)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let steps = 12;
+    let out = bittensor()
+        .args(["localnet", "--model", "text", "--neurons", "3"])
+        .args(["--max_steps", &steps.to_string(), "--plain"])
+        .args(["--gossip_interval", "1", "--dir"])
+        .arg(dir.path())
+        .timeout(Duration::from_secs(900))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    // The teacher trains nothing; each learner finds at least one peer before its last step
+    // (all two when the machine is quiet; a loaded one may finish before the second gossip).
+    let best = best_counts::<3>(&text);
+    assert_eq!(best[0], 0, "log:\n{text}");
+    assert!(
+        best[1..].iter().all(|b| b % 10 >= 1),
+        "{best:?} log:\n{text}"
+    );
+    let answered = text
+        .lines()
+        .find_map(|l| l.strip_prefix("[n0] Teacher answered "))
+        .unwrap_or_else(|| panic!("the teacher reports what it served:\n{text}"));
+    let mut words = answered.split_whitespace();
+    let ok: u64 = words.next().unwrap().parse().unwrap();
+    let total: u64 = words.nth(1).unwrap().parse().unwrap();
+    assert!(ok > 0 && ok == total, "{answered}\nlog:\n{text}");
+    let distilled = text.lines().any(|l| {
+        matches!(
+            bt_neuron::report::parse(l.split_once("] ").map_or(l, |(_, r)| r)),
+            Some(bt_neuron::report::Event::Train(t)) if t.distillation_loss > 0.0
+        )
+    });
+    assert!(distilled, "a learner's student distils the teacher: {text}");
+    for node in 1..3 {
+        let path = dir.path().join(format!("node{node}/model.safetensors"));
+        let (_, state) = bt_nn::checkpoint::load::<bt_nn::text::TextModel>(&path).unwrap();
+        assert_eq!(state.step, steps, "node {node}");
+        assert!(bt_nn::checkpoint::load::<bt_nn::MnistModel>(&path).is_err());
+    }
+    assert!(!dir.path().join("node0/model.safetensors").exists());
+}
+
 #[test]
 fn local_chain_subnet_and_wallet_flow() {
     let dir = tempfile::tempdir().unwrap();
