@@ -8,7 +8,7 @@ use crate::cifar_data::{
 };
 use crate::dataset::{Dataset, MNIST_MEAN, MNIST_STD, default_mnist_dir};
 use crate::dense::GradMode;
-use crate::error::{NnError, Result};
+use crate::error::Result;
 use crate::images::ImageFormat;
 use crate::input::InputFormat;
 use crate::mnist::{MnistModel, StepLosses};
@@ -213,13 +213,6 @@ impl NeuronModel for CifarModel {
 
     fn context_grad(&self) -> &[f32] {
         CifarModel::context_grad(self)
-    }
-
-    fn encoder_param_grad(&self, _: &[f32], _: &[f32]) -> Result<NoEncoderGrad> {
-        Err(NnError::Unsupported {
-            what: "learning from peers' gradients",
-            model: Self::KIND,
-        })
     }
 
     fn apply_encoder_grad(&mut self, grad: &NoEncoderGrad, _: f32) {

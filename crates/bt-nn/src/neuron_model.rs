@@ -128,8 +128,14 @@ pub trait NeuronModel: Parameters + Clone + Send + Sync + 'static {
     /// The gradient kept by the last [`Self::step`] run with `context_grad`.
     fn context_grad(&self) -> &[f32];
 
-    /// The gradient of `sum(encode(x) · g)` with respect to the encoder's parameters.
-    fn encoder_param_grad(&self, x: &[f32], g: &[f32]) -> Result<Self::EncoderGrad>;
+    /// The gradient of `sum(encode(x) · g)` with respect to the encoder's parameters. A model
+    /// without [`Self::REMOTE_LEARNING`] keeps this default: peers' gradients are refused.
+    fn encoder_param_grad(&self, _x: &[f32], _g: &[f32]) -> Result<Self::EncoderGrad> {
+        Err(NnError::Unsupported {
+            what: "learning from peers' gradients",
+            model: Self::KIND,
+        })
+    }
 
     /// Applies summed encoder gradients at learning rate `lr`.
     fn apply_encoder_grad(&mut self, grad: &Self::EncoderGrad, lr: f32);

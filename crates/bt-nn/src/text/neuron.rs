@@ -145,13 +145,6 @@ impl NeuronModel for TextModel {
         TextModel::context_grad(self)
     }
 
-    fn encoder_param_grad(&self, _: &[f32], _: &[f32]) -> Result<NoEncoderGrad> {
-        Err(NnError::Unsupported {
-            what: "learning from peers' gradients",
-            model: Self::KIND,
-        })
-    }
-
     fn apply_encoder_grad(&mut self, grad: &NoEncoderGrad, _: f32) {
         match *grad {}
     }
