@@ -40,6 +40,7 @@
 pub mod average;
 pub mod candle_ref;
 pub mod checkpoint;
+mod checks;
 pub mod cifar;
 pub mod cifar_data;
 #[cfg(test)]

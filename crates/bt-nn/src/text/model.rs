@@ -13,9 +13,10 @@ use rand::rngs::StdRng;
 
 use super::encoder::MINILM_DIM;
 use super::tokenize::TokenBatch;
+use crate::checks::{check_labels, check_rows};
 use crate::dense::GradMode;
 use crate::error::{Result, shape_err};
-use crate::heads::{Heads, HeadsConfig, check_labels, check_rows};
+use crate::heads::{Heads, HeadsConfig};
 use crate::mnist::StepLosses;
 use crate::params::{Slot, SlotRole};
 
