@@ -45,6 +45,8 @@ impl Network {
         let axon_config = AxonConfig {
             allow_unsigned: cfg.allow_unsigned,
             metrics_addr: cfg.metrics_port.map(|p| SocketAddr::new(listen, p)),
+            // What peers dial, which a v2 request signature binds.
+            external_host: Some(remote.to_string()),
             ..cfg.axon.clone()
         };
         let axon = Axon::builder(axon_config)

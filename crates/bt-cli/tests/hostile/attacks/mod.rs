@@ -10,6 +10,7 @@
 pub mod chain_node;
 pub mod cross_chain_replay;
 pub mod dashboard_slowloris;
+pub mod digest_replay;
 pub mod echo;
 pub mod failed_tx_spam;
 pub mod faucet_non_dev;
@@ -43,6 +44,7 @@ pub async fn all() -> Vec<AttackRow> {
         text_pickle::run().await.row,
         nonce_flood::run().await.row,
         handshake_flood::run().await.row,
+        digest_replay::run().await.row,
         metagraph_squat::run().await.row,
         metagraph_eclipse::run().await.row,
         metagraph_batch::run().await.row,
