@@ -279,7 +279,11 @@ impl Resolve for NeuronSettings {
             max_steps: args.max_steps.or(file.max_steps).unwrap_or(0),
             wait_for_peers: args.wait_for_peers.or(file.wait_for_peers).unwrap_or(0),
             allow_unsigned: args.allow_unsigned || file.allow_unsigned.unwrap_or(false),
-            axon: crate::caps::axon_config(&caps, max_tensors)?,
+            axon: bt_axon::AxonConfig {
+                // Peers dial it (a port forward), so v2 request signatures may bind it.
+                external_port: args.external_port,
+                ..crate::caps::axon_config(&caps, max_tensors)?
+            },
             http: crate::caps::http_config(&caps.http, Default::default())?,
             metagraph: crate::caps::metagraph_config(&caps)?,
             metrics_port: args.metrics_port.or(file.metrics_port),
@@ -373,6 +377,18 @@ mod tests {
             let err = format!("{:#}", NeuronSettings::resolve(&args).unwrap_err());
             assert!(err.contains(key), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn the_external_port_is_an_endpoint_of_the_axon() {
+        let s = NeuronSettings::resolve(&NeuronArgs::default()).unwrap();
+        assert_eq!(s.axon.external_port, None);
+        let args = NeuronArgs {
+            external_port: Some(443),
+            ..NeuronArgs::default()
+        };
+        let s = NeuronSettings::resolve(&args).unwrap();
+        assert_eq!(s.axon.external_port, Some(443));
     }
 
     #[test]

@@ -74,7 +74,7 @@ impl Network {
             &identity.synapse,
             &metagraph_key.public_hex(),
             &remote.to_string(),
-            axon.local_addr().port(),
+            cfg.axon.external_port.unwrap_or(axon.local_addr().port()),
         );
         let metagraph =
             match async { MetagraphNode::start(metagraph_config, metagraph_key, vec![own?]).await }

@@ -7,15 +7,17 @@
 //! sign v2 once an axon offers it, are served from their first call.
 //!
 //! Three `bittensor neuron echo` processes: A and B serve one synapse key with the default
-//! settings, C serves it with `--axon_require_digest_v2`. What is captured is what an
-//! eavesdropper between a caller and A sees: each request is built and signed as bt-dendrite
-//! does (`bt_crypto::sign_request_bound`, `bt-digest: 2`) and first served by A, which proves it
-//! genuine; then the same message and metadata are sent to B and C.
+//! settings, C serves it with `--axon_require_digest_v2`. A is reached through a port forward
+//! that keeps a copy of every request ([`Tap`]: an observer on the path), and is published
+//! under that port (`--external_port`). Two real dendrites call A through it: a current one
+//! (v2 once A has said it accepts v2) and one configured as a dendrite that predates v2 (v1).
+//! Every captured request was served by A, which proves it genuine; then the same message and
+//! metadata are sent to B and to C.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use bt_crypto::{DIGEST_HEADER, Dialled, NeuronKey, NonceClock, RpcMethod};
+use bt_crypto::NeuronKey;
+use bt_dendrite::{Dendrite, DendriteConfig, Endpoint, Inputs, Outcome};
 use bt_tensor::{Modality, Tensor};
 use bt_testnet::attack::{AttackRow, HonestLoad, ProcStatus};
 use bt_wire::TensorMessage;
@@ -24,9 +26,10 @@ use prost::Message as _;
 use tonic::Code;
 use tonic::transport::Channel;
 
+use super::tap::{Captured, Tap, client_as};
 use super::target::EchoNeuron;
 
-/// Requests captured of each digest version, each replayed at every other replica.
+/// Requests each caller makes to A, each then replayed at the other replicas.
 pub const CAPTURED: usize = 20;
 
 /// How the replays of one kind fared.
@@ -51,66 +54,66 @@ impl Replays {
 
 pub struct Report {
     pub row: AttackRow,
-    /// The captured requests A served (v2, v1): all of them, or the capture proves nothing.
+    /// Calls of the current dendrite and of the one that predates v2 that A served (through
+    /// the tap): all of them, or the capture proves nothing.
     pub served_at_a: (u64, u64),
+    /// The captured requests of each (v2, v1): all those of the current dendrite after its
+    /// first answer from A are v2; all of the other's v1.
+    pub captured: (u64, u64),
     /// v2 captures replayed at B under B's own `:authority`.
     pub v2_at_b: Replays,
-    /// v2 captures replayed at B claiming A's `:authority`.
-    pub v2_at_b_as_a: Replays,
+    /// v2 captures replayed at B under the `:authority` the caller dialled (the tap's, which
+    /// its signature binds).
+    pub v2_at_b_as_dialled: Replays,
     /// v2 captures replayed at C (which requires v2).
     pub v2_at_c: Replays,
     /// v1 captures replayed at B (default: v1 accepted, so still replayable).
     pub v1_at_b: Replays,
     /// v1 captures replayed at C (`--axon_require_digest_v2`).
     pub v1_at_c: Replays,
-    /// Fresh v1 requests of an honest caller that predates v2, sent to C.
-    pub fresh_v1_at_c: Replays,
+    /// Calls of the dendrite that predates v2 sent to C itself, refused `UNAUTHENTICATED`.
+    pub fresh_v1_refused_at_c: (u64, u64),
 }
 
-async fn client(authority: SocketAddr, to: SocketAddr) -> BittensorClient<Channel> {
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{authority}"))
-        .unwrap()
-        .connect_with_connector(tower::service_fn(move |_| async move {
-            let tcp = tokio::net::TcpStream::connect(to).await?;
-            Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(tcp))
-        }))
-        .await
-        .unwrap();
-    BittensorClient::new(channel)
+fn dendrite(digest_v2: bool) -> Dendrite {
+    Dendrite::new(
+        NeuronKey::generate(),
+        DendriteConfig {
+            // Each request signed: a session request is bound to its axon already.
+            sessions: false,
+            digest_v2,
+            timeout: Duration::from_secs(5),
+            ..DendriteConfig::default()
+        },
+    )
 }
 
-/// A caller's `Forward` for the replicas' synapse, signed over v2 for `dialled` or over v1.
-fn capture(
-    caller: &NeuronKey,
-    nonces: &NonceClock,
-    synapse_key: &str,
-    dialled: Option<&Dialled>,
-) -> tonic::Request<TensorMessage> {
+async fn call(d: &Dendrite, endpoint: &Endpoint) -> Outcome {
     let x = Tensor::from_f32(&[1, 4], &[1.0, 2.0, 3.0, 4.0], Modality::Tensor).unwrap();
-    let mut msg = TensorMessage {
-        synapse_key: synapse_key.to_owned(),
-        tensors: vec![bt_tensor::encode(&x)],
-        ..TensorMessage::default()
-    };
-    bt_crypto::sign_request_bound(caller, &mut msg, RpcMethod::Forward, nonces.next(), dialled);
-    let mut request = tonic::Request::new(msg);
-    if dialled.is_some() {
-        request
-            .metadata_mut()
-            .insert(DIGEST_HEADER, "2".parse().unwrap());
-    }
-    request
+    d.forward_tensor(Inputs::broadcast([endpoint.clone()], x))
+        .await
+        .unwrap()
+        .remove(0)
+        .outcome
 }
 
-/// The same message and metadata again.
-fn again(r: &tonic::Request<TensorMessage>) -> tonic::Request<TensorMessage> {
-    let mut copy = tonic::Request::new(r.get_ref().clone());
-    *copy.metadata_mut() = r.metadata().clone();
-    copy
+async fn replay_all(
+    captures: &[&Captured],
+    client: &mut BittensorClient<Channel>,
+    replays: &mut Replays,
+    bytes: &mut u64,
+) {
+    for c in captures {
+        *bytes += c.message.encoded_len() as u64;
+        replays.count(&client.forward(c.request()).await);
+    }
 }
 
 pub async fn run() -> Report {
-    let a = EchoNeuron::start(&[]).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let tap_port = listener.local_addr().unwrap().port().to_string();
+    let a = EchoNeuron::start(&["--external_port", &tap_port]).await;
+    let tap = Tap::serve(listener, a.axon).await;
     let b = EchoNeuron::start_replica(&a, &[]).await;
     let c = EchoNeuron::start_replica(&a, &["--axon_require_digest_v2"]).await;
     assert!(a.synapse_key == b.synapse_key && a.synapse_key == c.synapse_key);
@@ -120,57 +123,76 @@ pub async fn run() -> Report {
     // Real dendrites (v2 once offered) calling the replica that requires v2.
     let honest = HonestLoad::start(Duration::from_millis(100), c.honest_caller());
 
-    let (caller, nonces) = (NeuronKey::generate(), NonceClock::new());
-    let to_a = Dialled::new(&a.axon.ip().to_string(), a.axon.port()).unwrap();
-    let mut at_a = client(a.axon, a.axon).await;
-    let mut at_b = client(b.axon, b.axon).await;
-    let mut at_b_as_a = client(a.axon, b.axon).await;
-    let mut at_c = client(c.axon, c.axon).await;
-    let (mut served_v2, mut served_v1) = (0u64, 0u64);
+    // The callers of A, through the tap.
+    let via_tap = Endpoint::new("127.0.0.1", tap.addr.port(), a.synapse_key.clone());
+    let (current, old) = (dendrite(true), dendrite(false));
+    // The current dendrite's first request goes before A has said it accepts v2: v1.
+    assert!(call(&current, &via_tap).await.is_ok());
+    let first = tap.captured().len();
+    let mut served_at_a = (0u64, 0u64);
+    for _ in 0..CAPTURED {
+        served_at_a.0 += u64::from(call(&current, &via_tap).await.is_ok());
+        served_at_a.1 += u64::from(call(&old, &via_tap).await.is_ok());
+    }
+    let captures = tap.captured();
+    let later = &captures[first.min(captures.len())..];
+    let v2: Vec<&Captured> = later.iter().filter(|c| c.is_v2()).collect();
+    let v1: Vec<&Captured> = later.iter().filter(|c| !c.is_v2()).collect();
+
+    let mut at_b = client_as(b.axon, b.axon).await;
+    let mut at_b_as_dialled = client_as(tap.addr, b.axon).await;
+    let mut at_c = client_as(c.axon, c.axon).await;
+    let mut bytes = 0u64;
     let mut report = Report {
         row: AttackRow::new("", 0, &before, &before, honest.served()),
-        served_at_a: (0, 0),
+        served_at_a,
+        captured: (v2.len() as u64, v1.len() as u64),
         v2_at_b: Replays::default(),
-        v2_at_b_as_a: Replays::default(),
+        v2_at_b_as_dialled: Replays::default(),
         v2_at_c: Replays::default(),
         v1_at_b: Replays::default(),
         v1_at_c: Replays::default(),
-        fresh_v1_at_c: Replays::default(),
+        fresh_v1_refused_at_c: (0, 0),
     };
-    let mut bytes = 0u64;
+    replay_all(&v2, &mut at_b, &mut report.v2_at_b, &mut bytes).await;
+    replay_all(
+        &v2,
+        &mut at_b_as_dialled,
+        &mut report.v2_at_b_as_dialled,
+        &mut bytes,
+    )
+    .await;
+    replay_all(&v2, &mut at_c, &mut report.v2_at_c, &mut bytes).await;
+    replay_all(&v1, &mut at_b, &mut report.v1_at_b, &mut bytes).await;
+    replay_all(&v1, &mut at_c, &mut report.v1_at_c, &mut bytes).await;
+
+    let at_c_direct = Endpoint::new("127.0.0.1", c.axon.port(), c.synapse_key.clone());
     for _ in 0..CAPTURED {
-        let v2 = capture(&caller, &nonces, &a.synapse_key, Some(&to_a));
-        served_v2 += u64::from(at_a.forward(again(&v2)).await.is_ok());
-        report.v2_at_b.count(&at_b.forward(again(&v2)).await);
-        report
-            .v2_at_b_as_a
-            .count(&at_b_as_a.forward(again(&v2)).await);
-        report.v2_at_c.count(&at_c.forward(again(&v2)).await);
-
-        let v1 = capture(&caller, &nonces, &a.synapse_key, None);
-        served_v1 += u64::from(at_a.forward(again(&v1)).await.is_ok());
-        report.v1_at_b.count(&at_b.forward(again(&v1)).await);
-        report.v1_at_c.count(&at_c.forward(again(&v1)).await);
-        bytes += 3 * v2.get_ref().encoded_len() as u64 + 2 * v1.get_ref().encoded_len() as u64;
-
-        let fresh = capture(&caller, &nonces, &c.synapse_key, None);
-        bytes += fresh.get_ref().encoded_len() as u64;
-        report.fresh_v1_at_c.count(&at_c.forward(fresh).await);
+        let refused = matches!(
+            call(&old, &at_c_direct).await,
+            Outcome::Rejected {
+                code: Code::Unauthenticated,
+                ..
+            }
+        );
+        report.fresh_v1_refused_at_c.0 += u64::from(refused);
+        report.fresh_v1_refused_at_c.1 += 1;
     }
+
     // Enough honest calls to judge by, however fast the replays went.
     bt_testnet::eventually(Duration::from_secs(30), || honest.served().total >= 20)
         .await
         .unwrap();
     let served = honest.stop().await;
     let after = ProcStatus::read(pid).unwrap();
-    report.served_at_a = (served_v2, served_v1);
     let r = &report;
     let outcome = format!(
-        "v2 refused at B {}/{}, as A {}/{}, at C {}/{}; v1 served at B {}/{}, refused at C {}/{}",
+        "v2 refused at B {}/{}, as dialled {}/{}, at C {}/{}; v1 served at B {}/{}, refused at C \
+         {}/{}",
         r.v2_at_b.refused,
         r.v2_at_b.sent,
-        r.v2_at_b_as_a.refused,
-        r.v2_at_b_as_a.sent,
+        r.v2_at_b_as_dialled.refused,
+        r.v2_at_b_as_dialled.sent,
         r.v2_at_c.refused,
         r.v2_at_c.sent,
         r.v1_at_b.served,
@@ -180,8 +202,8 @@ pub async fn run() -> Report {
     );
     report.row = AttackRow::new(
         format!(
-            "replica replay: {CAPTURED} v2 and {CAPTURED} v1 requests captured at A, replayed \
-             at replicas B and C (C requires v2)"
+            "replica replay: {CAPTURED} v2 and {CAPTURED} v1 dendrite requests captured on the \
+             way to A, replayed at replicas B and C (C requires v2)"
         ),
         bytes,
         &before,

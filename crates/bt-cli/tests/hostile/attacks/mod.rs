@@ -23,6 +23,7 @@ pub mod metagraph_scrape;
 pub mod metagraph_squat;
 pub mod nonce_flood;
 pub mod slowloris;
+pub mod tap;
 pub mod target;
 pub mod tensor_flood;
 pub mod tensor_flood_response;
