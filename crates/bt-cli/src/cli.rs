@@ -238,8 +238,9 @@ pub struct NeuronArgs {
         env = "BT_REMOTE_GRAD_CLIP"
     )]
     pub remote_grad_clip: Option<f32>,
-    /// Subnet neurons: the port published on the chain for peers to dial (a NAT's or a
-    /// proxy's forwarded port); the axon's own port when absent.
+    /// The port peers dial when it is not the axon's own (a NAT's or a proxy's forwarded
+    /// port): published on the chain (subnet neurons) or by gossip, and accepted by the axon as
+    /// its endpoint in v2 request signatures. The axon's own port when absent.
     #[arg(
         long = "external_port",
         alias = "external-port",
