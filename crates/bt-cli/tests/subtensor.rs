@@ -146,6 +146,8 @@ async fn subnet_commands_on_subtensor() {
         ours.neurons[1].block_at_registration
     );
 
+    dashboard_shows_the_subnet(dir.path(), &url, netuid, &mg).await;
+
     let listed: serde_json::Value =
         serde_json::from_str(&stdout(dir.path(), &url, &["subnet", "list", "--json"])).unwrap();
     let row = listed
@@ -352,4 +354,78 @@ async fn subnet_commands_on_subtensor() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("finney, test"));
+}
+
+/// `bittensor dashboard` over subtensor: its chain panel (`GET /api/state`) lists the subnet's
+/// uids with the hotkeys, stake and permits that `subnet metagraph --json` read from the runtime.
+async fn dashboard_shows_the_subnet(
+    wallets: &Path,
+    url: &str,
+    netuid: u16,
+    metagraph: &serde_json::Value,
+) {
+    use bt_testnet::process::{ChildProcess, Line};
+
+    let mut cmd = tokio::process::Command::new(assert_cmd::cargo::cargo_bin("bittensor"));
+    cmd.env("BT_WALLET_PATH", wallets)
+        .env_remove("BT_CHAIN_ENDPOINT")
+        .args(["dashboard", "--subtensor.chain_endpoint", url])
+        .args(["--netuid", &netuid.to_string()]);
+    let mut dashboard = ChildProcess::spawn("dashboard", cmd).unwrap();
+    let page = dashboard
+        .wait_for_line(0, Duration::from_secs(60), |l: &Line| {
+            l.text
+                .strip_prefix("Dashboard: ")
+                .map(|u| u.trim().trim_end_matches('/').to_string())
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = page.trim_start_matches("http://").to_string();
+    let want = metagraph["neurons"].as_array().unwrap();
+    let chain = bt_testnet::eventually_async_some(
+        Duration::from_secs(60),
+        Duration::from_millis(250),
+        || {
+            let addr = addr.clone();
+            async move {
+                let state = api_state(&addr).await?;
+                let chain = state["chain"].clone();
+                (chain["uids"].as_array()?.len() == want.len()).then_some(chain)
+            }
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("the dashboard never listed the subnet's uids: {e}"));
+    assert_eq!(chain["netuid"], netuid);
+    assert!(chain["error"].is_null(), "{chain}");
+    assert!(chain["block"].as_u64().is_some_and(|b| b > 0), "{chain}");
+    for n in want {
+        let row = chain["uids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["uid"] == n["uid"])
+            .unwrap_or_else(|| panic!("uid {} missing: {chain}", n["uid"]));
+        assert_eq!(row["hotkey"], n["hotkey"], "{chain}");
+        assert_eq!(row["validator_permit"], n["validator_permit"], "{chain}");
+        let stake_rao = (n["stake"].as_f64().unwrap() * RAO_PER_TAO as f64).round() as u64;
+        let shown = row["stake"].as_u64().unwrap();
+        assert!(shown.abs_diff(stake_rao) <= 1, "{shown} vs {n}");
+    }
+}
+
+/// The dashboard's JSON snapshot, or `None` while it cannot be read.
+async fn api_state(addr: &str) -> Option<serde_json::Value> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
+    s.write_all(b"GET /api/state HTTP/1.0\r\nHost: x\r\n\r\n")
+        .await
+        .ok()?;
+    let mut out = String::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_string(&mut out))
+        .await
+        .ok()?
+        .ok()?;
+    let (_, body) = out.split_once("\r\n\r\n")?;
+    serde_json::from_str(body).ok()
 }
