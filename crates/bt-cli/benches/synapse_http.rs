@@ -8,7 +8,8 @@
 //! is its own process (ours: `bittensor synapse serve`; the SDK's: `tests/sdk/sdk_axon.py`); the
 //! SDK's client is `tests/sdk/sdk_bench_client.py`, ours runs in this process. Rounds
 //! interleave the pairs, so machine noise hits all of them alike. Without `BT_SDK_PYTHON` only
-//! our own pairs run.
+//! our own pairs run. Our signed rows run with sessions off; the session row opens one during
+//! the warm-up (a signed handshake) and then sends a MAC per request.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -35,7 +36,9 @@ const START: Duration = Duration::from_secs(120);
 #[derive(Clone, Copy, PartialEq)]
 enum Client {
     Sdk,
-    Ours(HttpAuth),
+    /// Our dendrite signing each request as given, or (`true`) with a session after one
+    /// signed handshake.
+    Ours(HttpAuth, bool),
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -50,7 +53,7 @@ struct Pair {
     server: Server,
 }
 
-const PAIRS: [Pair; 6] = [
+const PAIRS: [Pair; 7] = [
     Pair {
         label: "SDK dendrite → SDK axon",
         client: Client::Sdk,
@@ -63,22 +66,27 @@ const PAIRS: [Pair; 6] = [
     },
     Pair {
         label: "our dendrite (v10) → SDK axon",
-        client: Client::Ours(HttpAuth::V10),
+        client: Client::Ours(HttpAuth::V10, false),
         server: Server::Sdk,
     },
     Pair {
         label: "our dendrite (v10) → our axon",
-        client: Client::Ours(HttpAuth::V10),
+        client: Client::Ours(HttpAuth::V10, false),
         server: Server::Ours,
     },
     Pair {
         label: "our dendrite (btauth/1) → our axon",
-        client: Client::Ours(HttpAuth::BtAuth),
+        client: Client::Ours(HttpAuth::BtAuth, false),
         server: Server::Ours,
     },
     Pair {
         label: "our dendrite (both) → our axon",
-        client: Client::Ours(HttpAuth::Both),
+        client: Client::Ours(HttpAuth::Both, false),
+        server: Server::Ours,
+    },
+    Pair {
+        label: "our dendrite (session) → our axon",
+        client: Client::Ours(HttpAuth::V10, true),
         server: Server::Ours,
     },
 ];
@@ -151,7 +159,9 @@ async fn run() {
                     Some(py) => sdk_client(py, wallets, axon, seconds).await,
                     None => continue,
                 },
-                Client::Ours(auth) => our_client(hotkey.clone(), auth, axon, seconds).await,
+                Client::Ours(auth, sessions) => {
+                    our_client(hotkey.clone(), auth, sessions, axon, seconds).await
+                }
             };
             eprintln!(
                 "round {round}/{rounds} {:<36} p50 {:>8.3} ms {:>9.0} req/s",
@@ -249,6 +259,7 @@ async fn sdk_client(py: &Path, wallets: &Path, axon: &Axon, seconds: f64) -> Sam
 async fn our_client(
     hotkey: Arc<bt_crypto::wallet::Sr25519Pair>,
     auth: HttpAuth,
+    sessions: bool,
     axon: &Axon,
     seconds: f64,
 ) -> Sample {
@@ -256,6 +267,7 @@ async fn our_client(
         hotkey,
         HttpDendriteConfig {
             auth,
+            sessions,
             pool_max_idle_per_host: IN_FLIGHT,
             ..HttpDendriteConfig::default()
         },
@@ -274,7 +286,10 @@ async fn our_client(
                 dummy_output: None,
             };
             let (answer, outcome) = dendrite.call(&target, s, timeout).await;
-            outcome.is_success() && answer.dummy_output == Some(2 * i)
+            // After the warm-up, a session row's calls all go under the session.
+            outcome.is_success()
+                && answer.dummy_output == Some(2 * i)
+                && (outcome.session == sessions || i < 20)
         }
     };
     for i in 0..20 {
