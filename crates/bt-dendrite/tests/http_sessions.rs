@@ -1,7 +1,10 @@
 //! HTTP sessions between our dendrite and our axon on 127.0.0.1: the handshake, the MAC'd
 //! requests and answers, and what the axon refuses (a replayed counter, a counter below the
-//! window, an altered field, a session presented to another axon). Hand-made requests use the
-//! same primitives as the dendrite, so each refusal is of one thing changed.
+//! window, an altered field or MAC, a session presented to another axon), an offer that arrives
+//! under another endpoint than the one it was signed for (served, no session), an SDK-style
+//! signed request beside the sessions, and the dendrite recovering when the axon restarts or
+//! drops its session. Hand-made requests use the same primitives as the dendrite, so each
+//! refusal is of one thing changed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
@@ -45,6 +48,14 @@ async fn start_axon(
     hotkey: [u8; 32],
     sessions: HttpSessionConfig,
 ) -> (HttpAxonHandle, Arc<Mutex<Vec<AuthScheme>>>) {
+    start_axon_at(hotkey, sessions, "127.0.0.1:0".parse().unwrap()).await
+}
+
+async fn start_axon_at(
+    hotkey: [u8; 32],
+    sessions: HttpSessionConfig,
+    addr: SocketAddr,
+) -> (HttpAxonHandle, Arc<Mutex<Vec<AuthScheme>>>) {
     let schemes = Arc::new(Mutex::new(Vec::new()));
     let seen = schemes.clone();
     let config = HttpAxonConfig {
@@ -59,7 +70,7 @@ async fn start_axon(
                 Ok(s)
             }
         })
-        .start("127.0.0.1:0".parse().unwrap())
+        .start(addr)
         .await
         .unwrap();
     (axon, schemes)
@@ -163,6 +174,8 @@ struct Answer {
 
 /// How a hand-made request authenticates.
 enum RawAuth<'a> {
+    /// v10-signed and nothing else, as an SDK dendrite sends it.
+    Signed,
     Offer(&'a SessionInitiator),
     Mac(&'a SessionMac, u64),
 }
@@ -206,6 +219,10 @@ impl Raw {
         let endpoint = addr.to_string();
         let mut extra = Vec::new();
         match auth {
+            RawAuth::Signed => {
+                let message = v10_message(nonce, &self.ss58, axon_ss58, UUID, &body_hash);
+                dendrite.signature = Some(v10_sign(&self.key, &message));
+            }
             RawAuth::Offer(init) => {
                 let message = v10_message(nonce, &self.ss58, axon_ss58, UUID, &body_hash);
                 dendrite.signature = Some(v10_sign(&self.key, &message));
@@ -451,4 +468,135 @@ async fn a_session_the_axon_dropped_is_replaced_and_the_call_still_served() {
         later.push(dendrite.call(&t, dummy(i), TIMEOUT).await.1.session);
     }
     assert_eq!(later, [false, true], "offer, then the new session");
+}
+
+/// Calls until the dendrite's calls to `t` go under a session (the first learns the axon
+/// speaks sessions, the second offers one).
+async fn open_session(dendrite: &HttpDendrite, t: &AxonTarget) {
+    let mut sessions = Vec::new();
+    for i in 0..3 {
+        let (answer, outcome) = dendrite.call(t, dummy(i), TIMEOUT).await;
+        assert_eq!(answer.dummy_output, Some(2 * i), "{outcome:?}");
+        sessions.push(outcome.session);
+    }
+    assert_eq!(sessions, [false, false, true]);
+}
+
+fn session_dendrite() -> HttpDendrite {
+    HttpDendrite::new(
+        Arc::new(Sr25519Pair::from_seed([1; 32])),
+        HttpDendriteConfig {
+            auth: HttpAuth::V10,
+            ..HttpDendriteConfig::default()
+        },
+    )
+}
+
+#[tokio::test]
+async fn an_sdk_style_request_is_served_beside_our_sessions() {
+    let (axon, schemes) = start_axon([7; 32], HttpSessionConfig::default()).await;
+    let t = target(&axon);
+    let dendrite = session_dendrite();
+    open_session(&dendrite, &t).await;
+    // What an SDK 10.5 dendrite sends: a v10 signature, no session header at all. Another
+    // hotkey, and the same one as the dendrite's session: both served as plain signed calls.
+    for seed in [2, 1] {
+        let sdk = Raw::new(seed);
+        let answer = sdk
+            .send(
+                t.addr,
+                &axon.hotkey_ss58(),
+                unix_nanos(),
+                RawAuth::Signed,
+                |_| {},
+            )
+            .await;
+        assert_eq!(answer.status, 200, "{}", message(&answer));
+        let json: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+        assert_eq!(json["dummy_output"], 6);
+        assert!(!answer.headers.contains_key(ACCEPT_HEADER));
+        assert!(!answer.headers.contains_key(ANSWER_HEADER));
+        assert_eq!(schemes.lock().unwrap().last(), Some(&AuthScheme::V10));
+    }
+    // The session is untouched by them.
+    let (answer, outcome) = dendrite.call(&t, dummy(9), TIMEOUT).await;
+    assert!(
+        outcome.session && answer.dummy_output == Some(18),
+        "{outcome:?}"
+    );
+    assert_eq!(axon.sessions_open(), 1);
+}
+
+#[tokio::test]
+async fn a_tampered_mac_is_refused_and_an_offer_for_another_endpoint_opens_nothing() {
+    let (axon, _) = start_axon([7; 32], HttpSessionConfig::default()).await;
+    let (addr, ss58) = (axon.local_addr(), axon.hotkey_ss58());
+    let raw = Raw::new(1);
+    let mac = raw.handshake(addr, &ss58).await;
+    assert_eq!(axon.sessions_open(), 1);
+
+    // The MAC itself altered (its last hex digit): 401, and the counter is not burned.
+    let tampered = raw
+        .send(addr, &ss58, unix_nanos(), RawAuth::Mac(&mac, 1), |h| {
+            let mut v = h[SESSION_HEADER].to_str().unwrap().to_string();
+            let last = if v.ends_with('0') { "1" } else { "0" };
+            v.replace_range(v.len() - 1.., last);
+            h.insert(SESSION_HEADER, v.parse().unwrap());
+        })
+        .await;
+    assert_eq!(tampered.status, 401);
+    assert!(
+        message(&tampered).contains("MAC does not verify"),
+        "{}",
+        message(&tampered)
+    );
+    assert!(!tampered.headers.contains_key(ANSWER_HEADER));
+    assert_eq!(raw.mac(addr, &ss58, &mac, 1).await.status, 200);
+
+    // An offer signed for the endpoint the caller meant (127.0.0.1:port) that reaches the
+    // axon under another (`Host: localhost:port`, as a relay that rewrites it would send it):
+    // the signed call is served, no session is opened.
+    let other = Raw::new(2);
+    let init = SessionInitiator::generate();
+    let relayed = other
+        .send(addr, &ss58, unix_nanos(), RawAuth::Offer(&init), |h| {
+            let host = format!("localhost:{}", addr.port());
+            h.insert(http::header::HOST, host.parse().unwrap());
+        })
+        .await;
+    assert_eq!(relayed.status, 200, "{}", message(&relayed));
+    assert!(!relayed.headers.contains_key(ACCEPT_HEADER));
+    assert_eq!(axon.sessions_open(), 1);
+    // The same offer under the endpoint it was signed for opens one.
+    let direct = other
+        .send(addr, &ss58, unix_nanos(), RawAuth::Offer(&init), |_| {})
+        .await;
+    assert!(direct.headers.contains_key(ACCEPT_HEADER));
+    assert_eq!(axon.sessions_open(), 2);
+}
+
+#[tokio::test]
+async fn after_the_axon_restarts_the_dendrite_signs_once_then_opens_a_new_session() {
+    let (first, _) = start_axon([7; 32], HttpSessionConfig::default()).await;
+    let t = target(&first);
+    let dendrite = session_dendrite();
+    open_session(&dendrite, &t).await;
+    first.shutdown().await;
+
+    // The same hotkey on the same address, with an empty session table.
+    let (second, schemes) = start_axon_at([7; 32], HttpSessionConfig::default(), t.addr).await;
+    let mut sessions = Vec::new();
+    for i in 0..3 {
+        let (answer, outcome) = dendrite.call(&t, dummy(i), TIMEOUT).await;
+        assert_eq!(outcome.status_code, 200, "{outcome:?}");
+        assert_eq!(answer.dummy_output, Some(2 * i));
+        sessions.push(outcome.session);
+    }
+    // Refused as a session and sent again signed; then an offer; then the new session.
+    assert_eq!(sessions, [false, false, true]);
+    assert_eq!(
+        *schemes.lock().unwrap(),
+        [AuthScheme::V10, AuthScheme::V10, AuthScheme::Session]
+    );
+    assert_eq!(second.sessions_open(), 1);
 }
