@@ -600,3 +600,35 @@ async fn after_the_axon_restarts_the_dendrite_signs_once_then_opens_a_new_sessio
     );
     assert_eq!(second.sessions_open(), 1);
 }
+
+#[tokio::test]
+async fn an_axon_that_requires_btauth_opens_no_session() {
+    let config = HttpAxonConfig {
+        accept_v10: false,
+        ..HttpAxonConfig::default()
+    };
+    let axon = HttpAxon::builder(Arc::new(Sr25519Pair::from_seed([7; 32])), config)
+        .attach(|mut s: Dummy, _| async move {
+            s.dummy_output = Some(s.dummy_input * 2);
+            Ok(s)
+        })
+        .start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let dendrite = HttpDendrite::new(
+        Arc::new(Sr25519Pair::from_seed([1; 32])),
+        HttpDendriteConfig {
+            auth: HttpAuth::BtAuth,
+            ..HttpDendriteConfig::default()
+        },
+    );
+    for i in 0..4 {
+        let (answer, outcome) = dendrite.call(&target(&axon), dummy(i), TIMEOUT).await;
+        assert!(
+            outcome.status_code == 200 && !outcome.session,
+            "{outcome:?}"
+        );
+        assert_eq!(answer.dummy_output, Some(2 * i));
+    }
+    assert_eq!(axon.sessions_open(), 0);
+}

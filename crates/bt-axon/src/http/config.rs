@@ -47,7 +47,8 @@ pub struct HttpAxonConfig {
     pub body_read_timeout: Duration,
     /// Accept SDK v10 signatures (`bt_header_dendrite_signature`). They bind only the hashed
     /// fields, so a synapse with no hashed field has its body unsigned; with `false` only
-    /// btauth/1 (which binds the raw body) is accepted. Default `true`, for SDK dendrites.
+    /// btauth/1 (which binds the raw body) is accepted, and sessions are off (their MAC binds
+    /// the same fields as v10). Default `true`, for SDK dendrites.
     pub accept_v10: bool,
     /// How far back a nonce may lie. The SDK's own window is the request's timeout plus 4 s;
     /// ours does not depend on a header the caller chooses. Default 16 s.
@@ -80,7 +81,8 @@ pub struct HttpAxonConfig {
 pub struct HttpSessionConfig {
     /// Advertise and accept sessions. With `false` an offer is ignored (the request is served
     /// as the signed request it also is) and a session request is refused (401), so the caller
-    /// goes back to signing. Default `true`.
+    /// goes back to signing. Forced off when `accept_v10` is `false`: a session MAC binds the
+    /// v10 fields (the hashed fields), not the raw body that btauth/1 binds. Default `true`.
     pub enabled: bool,
     /// Sessions at once (about 400 bytes each). When full, a session that has not yet
     /// authenticated a request is dropped first; then the least recently used one if it has been

@@ -217,7 +217,13 @@ impl HttpAxonBuilder {
             verify: self.verify,
             uuid: bt_http::new_uuid(),
             local,
-            sessions: session::Sessions::new(&config.sessions),
+            // A session MAC binds what a v10 signature binds (the hashed fields, not the raw
+            // body): an axon that refuses v10 does not let a session stand in for btauth/1.
+            sessions: if config.accept_v10 {
+                session::Sessions::new(&config.sessions)
+            } else {
+                None
+            },
             config,
         });
         let token = CancellationToken::new();
