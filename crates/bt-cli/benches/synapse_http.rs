@@ -8,8 +8,10 @@
 //! is its own process (ours: `bittensor synapse serve`; the SDK's: `tests/sdk/sdk_axon.py`); the
 //! SDK's client is `tests/sdk/sdk_bench_client.py`, ours runs in this process. Rounds
 //! interleave the pairs, so machine noise hits all of them alike. Without `BT_SDK_PYTHON` only
-//! our own pairs run. Our signed rows run with sessions off; the session row opens one during
-//! the warm-up (a signed handshake) and then sends a MAC per request.
+//! our own pairs run; `BT_BENCH_ONLY=<text>` runs only the pairs whose label contains it (e.g.
+//! to profile one under `perf`). Our signed rows run with sessions off; the session row opens
+//! one during the warm-up (a signed handshake) and then sends a MAC per request. The machine's
+//! load at the start and the end is printed under the table.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -118,6 +120,7 @@ fn env_num<T: std::str::FromStr>(name: &str, default: T) -> T {
 }
 
 async fn run() {
+    let load_start = load_average();
     let rounds: usize = env_num("BT_BENCH_ROUNDS", 3);
     let seconds: f64 = env_num("BT_BENCH_SECONDS", 5.0);
     let python = std::env::var_os("BT_SDK_PYTHON").map(PathBuf::from);
@@ -144,9 +147,14 @@ async fn run() {
             .unwrap(),
     );
 
+    // `BT_BENCH_ONLY=<text>`: only the pairs whose label contains it (to profile one of them).
+    let only = std::env::var("BT_BENCH_ONLY").ok();
     let mut samples: Vec<Vec<Sample>> = PAIRS.iter().map(|_| Vec::new()).collect();
     for round in 1..=rounds {
         for (i, pair) in PAIRS.iter().enumerate() {
+            if only.as_deref().is_some_and(|o| !pair.label.contains(o)) {
+                continue;
+            }
             let axon = match pair.server {
                 Server::Ours => &ours,
                 Server::Sdk => match &sdk {
@@ -171,6 +179,18 @@ async fn run() {
         }
     }
     print_table(&samples, rounds, seconds);
+    println!(
+        "load average (1, 5, 15 min, as `uptime` shows it) at the start: {load_start}; at the end: {}",
+        load_average()
+    );
+}
+
+/// The machine's load, as `uptime` prints it: the figures mean little when it is high.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(", "))
+        .unwrap_or_else(|| "unknown".into())
 }
 
 async fn start_ours(wallets: &Path) -> Axon {
