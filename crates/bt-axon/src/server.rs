@@ -145,6 +145,9 @@ impl AxonBuilder {
                 idle_ttl_ns: u64::try_from(config.session_idle_timeout.as_nanos())
                     .unwrap_or(u64::MAX),
                 max_age_ns: u64::try_from(config.session_max_age.as_nanos()).unwrap_or(u64::MAX),
+                // gRPC callers use a session on their next request; its flood test relies on
+                // the recency rule alone.
+                evict_unconfirmed_first: false,
             })),
             epoch: std::time::Instant::now(),
             config,

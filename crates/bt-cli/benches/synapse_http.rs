@@ -8,7 +8,10 @@
 //! is its own process (ours: `bittensor synapse serve`; the SDK's: `tests/sdk/sdk_axon.py`); the
 //! SDK's client is `tests/sdk/sdk_bench_client.py`, ours runs in this process. Rounds
 //! interleave the pairs, so machine noise hits all of them alike. Without `BT_SDK_PYTHON` only
-//! our own pairs run.
+//! our own pairs run; `BT_BENCH_ONLY=<text>` runs only the pairs whose label contains it (e.g.
+//! to profile one under `perf`). Our signed rows run with sessions off; the session row opens
+//! one during the warm-up (a signed handshake) and then sends a MAC per request. The machine's
+//! load at the start and the end is printed under the table.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -35,7 +38,9 @@ const START: Duration = Duration::from_secs(120);
 #[derive(Clone, Copy, PartialEq)]
 enum Client {
     Sdk,
-    Ours(HttpAuth),
+    /// Our dendrite signing each request as given, or (`true`) with a session after one
+    /// signed handshake.
+    Ours(HttpAuth, bool),
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -50,7 +55,7 @@ struct Pair {
     server: Server,
 }
 
-const PAIRS: [Pair; 6] = [
+const PAIRS: [Pair; 7] = [
     Pair {
         label: "SDK dendrite → SDK axon",
         client: Client::Sdk,
@@ -63,22 +68,27 @@ const PAIRS: [Pair; 6] = [
     },
     Pair {
         label: "our dendrite (v10) → SDK axon",
-        client: Client::Ours(HttpAuth::V10),
+        client: Client::Ours(HttpAuth::V10, false),
         server: Server::Sdk,
     },
     Pair {
         label: "our dendrite (v10) → our axon",
-        client: Client::Ours(HttpAuth::V10),
+        client: Client::Ours(HttpAuth::V10, false),
         server: Server::Ours,
     },
     Pair {
         label: "our dendrite (btauth/1) → our axon",
-        client: Client::Ours(HttpAuth::BtAuth),
+        client: Client::Ours(HttpAuth::BtAuth, false),
         server: Server::Ours,
     },
     Pair {
         label: "our dendrite (both) → our axon",
-        client: Client::Ours(HttpAuth::Both),
+        client: Client::Ours(HttpAuth::Both, false),
+        server: Server::Ours,
+    },
+    Pair {
+        label: "our dendrite (session) → our axon",
+        client: Client::Ours(HttpAuth::V10, true),
         server: Server::Ours,
     },
 ];
@@ -110,6 +120,7 @@ fn env_num<T: std::str::FromStr>(name: &str, default: T) -> T {
 }
 
 async fn run() {
+    let load_start = load_average();
     let rounds: usize = env_num("BT_BENCH_ROUNDS", 3);
     let seconds: f64 = env_num("BT_BENCH_SECONDS", 5.0);
     let python = std::env::var_os("BT_SDK_PYTHON").map(PathBuf::from);
@@ -136,9 +147,14 @@ async fn run() {
             .unwrap(),
     );
 
+    // `BT_BENCH_ONLY=<text>`: only the pairs whose label contains it (to profile one of them).
+    let only = std::env::var("BT_BENCH_ONLY").ok();
     let mut samples: Vec<Vec<Sample>> = PAIRS.iter().map(|_| Vec::new()).collect();
     for round in 1..=rounds {
         for (i, pair) in PAIRS.iter().enumerate() {
+            if only.as_deref().is_some_and(|o| !pair.label.contains(o)) {
+                continue;
+            }
             let axon = match pair.server {
                 Server::Ours => &ours,
                 Server::Sdk => match &sdk {
@@ -151,7 +167,9 @@ async fn run() {
                     Some(py) => sdk_client(py, wallets, axon, seconds).await,
                     None => continue,
                 },
-                Client::Ours(auth) => our_client(hotkey.clone(), auth, axon, seconds).await,
+                Client::Ours(auth, sessions) => {
+                    our_client(hotkey.clone(), auth, sessions, axon, seconds).await
+                }
             };
             eprintln!(
                 "round {round}/{rounds} {:<36} p50 {:>8.3} ms {:>9.0} req/s",
@@ -161,6 +179,18 @@ async fn run() {
         }
     }
     print_table(&samples, rounds, seconds);
+    println!(
+        "load average (1, 5, 15 min, as `uptime` shows it) at the start: {load_start}; at the end: {}",
+        load_average()
+    );
+}
+
+/// The machine's load, as `uptime` prints it: the figures mean little when it is high.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(", "))
+        .unwrap_or_else(|| "unknown".into())
 }
 
 async fn start_ours(wallets: &Path) -> Axon {
@@ -249,6 +279,7 @@ async fn sdk_client(py: &Path, wallets: &Path, axon: &Axon, seconds: f64) -> Sam
 async fn our_client(
     hotkey: Arc<bt_crypto::wallet::Sr25519Pair>,
     auth: HttpAuth,
+    sessions: bool,
     axon: &Axon,
     seconds: f64,
 ) -> Sample {
@@ -256,6 +287,7 @@ async fn our_client(
         hotkey,
         HttpDendriteConfig {
             auth,
+            sessions,
             pool_max_idle_per_host: IN_FLIGHT,
             ..HttpDendriteConfig::default()
         },
@@ -274,7 +306,10 @@ async fn our_client(
                 dummy_output: None,
             };
             let (answer, outcome) = dendrite.call(&target, s, timeout).await;
-            outcome.is_success() && answer.dummy_output == Some(2 * i)
+            // After the warm-up, a session row's calls all go under the session.
+            outcome.is_success()
+                && answer.dummy_output == Some(2 * i)
+                && (outcome.session == sessions || i < 20)
         }
     };
     for i in 0..20 {

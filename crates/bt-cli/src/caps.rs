@@ -223,6 +223,17 @@ cap_flags! {
         max_cached_keys: usize => max_cached_keys,
         "http_max_cached_keys", ["http-max-cached-keys"], "BT_HTTP_MAX_CACHED_KEYS", 1,
         MAX_COUNT;
+        "Sessions with our dendrites at once (handshakes not yet used are dropped first)."
+        max_sessions: usize => sessions.max_sessions,
+        "http_max_sessions", ["http-max-sessions"], "BT_HTTP_MAX_SESSIONS", 1, MAX_COUNT;
+        "Sessions opened from one source address at once."
+        max_sessions_per_ip: usize => sessions.max_sessions_per_ip,
+        "http_max_sessions_per_ip", ["http-max-sessions-per-ip"],
+        "BT_HTTP_MAX_SESSIONS_PER_IP", 1, MAX_COUNT;
+        "Sessions of one hotkey at once (its oldest is dropped beyond it)."
+        max_sessions_per_hotkey: usize => sessions.max_sessions_per_hotkey,
+        "http_max_sessions_per_hotkey", ["http-max-sessions-per-hotkey"],
+        "BT_HTTP_MAX_SESSIONS_PER_HOTKEY", 1, 4096;
     }
 }
 
@@ -464,6 +475,8 @@ mod tests {
             "7",
             "--http_max_cached_keys",
             "9",
+            "--http_max_sessions_per_hotkey",
+            "2",
             "--metagraph_max_synapses_per_neuron",
             "1",
             "--metagraph_max_future_skew_ms",
@@ -484,6 +497,7 @@ mod tests {
         );
         let http = http_config(&caps.http, HttpAxonConfig::default()).unwrap();
         assert_eq!(http.max_cached_keys, 9);
+        assert_eq!(http.sessions.max_sessions_per_hotkey, 2);
         let m = metagraph_config(&caps).unwrap();
         assert_eq!(m.table.max_synapses_per_neuron, 1);
         assert_eq!(m.table.max_future_skew_ms, 100);
@@ -497,6 +511,7 @@ mod tests {
             ("--axon_max_callers", "100000000000"),
             ("--axon_max_buffered_bytes", "10"),
             ("--http_max_verify_batch", "0"),
+            ("--http_max_sessions", "0"),
             ("--metagraph_max_synapses_per_neuron", "0"),
             ("--metagraph_max_future_skew_ms", "86400000"),
             ("--metagraph_max_future_skew_ms", "0"),

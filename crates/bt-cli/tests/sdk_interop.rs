@@ -320,6 +320,19 @@ async fn python_sdk_and_ours_call_each_other() {
     let y = answer.outputs.unwrap().to_tensor(&Limits::DEFAULT).unwrap();
     assert_eq!(y.shape(), &[2, 2]);
     assert_eq!(y.to_f32_vec().unwrap(), vec![2.0, 4.0, -6.0, 1.0]);
+    // Sessions are on by default, but the SDK's axon never advertises them: our dendrite never
+    // offers one, and every call stays a v10-signed request the SDK checks.
+    for i in 0..4 {
+        let synapse = bt_http::builtin::Dummy {
+            dummy_input: i,
+            dummy_output: None,
+        };
+        let (answer, outcome) = dendrite
+            .call(&target, synapse, Duration::from_secs(10))
+            .await;
+        assert!(outcome.is_success() && !outcome.session, "{outcome:?}");
+        assert_eq!(answer.dummy_output, Some(2 * i));
+    }
 
     // The holes: the same forged requests to the SDK's axon and to ours.
     let holes = |addr: &str, hotkey: &str| {

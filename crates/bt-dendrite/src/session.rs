@@ -90,6 +90,11 @@ impl ClientSession {
         &self.id
     }
 
+    /// The session's MAC (HTTP sessions also check the answer's with it).
+    pub(crate) fn mac(&self) -> &SessionMac {
+        &self.mac
+    }
+
     /// How a request of `tensors` under this session hashes them (its version's choice).
     pub(crate) fn payload_hash(&self, tensors: &[bt_wire::Tensor]) -> PayloadHash {
         self.mac.version().payload_hash(tensors)

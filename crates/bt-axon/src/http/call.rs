@@ -12,6 +12,9 @@ pub enum AuthScheme {
     V10,
     /// btauth/1: a signature over the method, path, raw body, nonce, sender and receiver.
     BtAuth,
+    /// A session with one of our dendrites: HMAC-SHA256 over the v10 fields and a counter,
+    /// keyed by a handshake signed with the caller's hotkey.
+    Session,
 }
 
 /// One verified call. Hooks and handlers see it only after the signature, freshness and

@@ -47,7 +47,8 @@ pub struct HttpAxonConfig {
     pub body_read_timeout: Duration,
     /// Accept SDK v10 signatures (`bt_header_dendrite_signature`). They bind only the hashed
     /// fields, so a synapse with no hashed field has its body unsigned; with `false` only
-    /// btauth/1 (which binds the raw body) is accepted. Default `true`, for SDK dendrites.
+    /// btauth/1 (which binds the raw body) is accepted, and sessions are off (their MAC binds
+    /// the same fields as v10). Default `true`, for SDK dendrites.
     pub accept_v10: bool,
     /// How far back a nonce may lie. The SDK's own window is the request's timeout plus 4 s;
     /// ours does not depend on a header the caller chooses. Default 16 s.
@@ -68,6 +69,65 @@ pub struct HttpAxonConfig {
     /// Callers' hotkeys kept decompressed for verification (about 200 bytes each); a flood of new
     /// keys only empties the cache. Default 4,096.
     pub max_cached_keys: usize,
+    /// Sessions with our own dendrites (a MAC per request instead of a signature).
+    pub sessions: HttpSessionConfig,
+}
+
+/// Sessions over HTTP (`bt_crypto::http_auth::session`): only our dendrites open them (SDK
+/// dendrites ignore the advertisement), with a request that is itself signed and passed the
+/// hooks; each session is bound to the caller's hotkey, the source address that opened it, this
+/// axon's hotkey and the endpoint the caller dialled.
+#[derive(Clone, Debug)]
+pub struct HttpSessionConfig {
+    /// Advertise and accept sessions. With `false` an offer is ignored (the request is served
+    /// as the signed request it also is) and a session request is refused (401), so the caller
+    /// goes back to signing. Forced off when `accept_v10` is `false`: a session MAC binds the
+    /// v10 fields (the hashed fields), not the raw body that btauth/1 binds. Default `true`.
+    pub enabled: bool,
+    /// Sessions at once (about 400 bytes each). When full, a session that has not yet
+    /// authenticated a request is dropped first; then the least recently used one if it has been
+    /// idle for `protect_recent`; otherwise the new one is refused (its caller keeps signing).
+    /// Default 16,384.
+    pub max_sessions: usize,
+    /// Sessions opened from one source address at once. Default 64.
+    pub max_sessions_per_ip: usize,
+    /// Sessions of one hotkey at once; beyond it the hotkey's oldest is dropped. Default 4.
+    pub max_sessions_per_hotkey: usize,
+    /// A session unused this long is dropped. Default 300 s.
+    pub idle_ttl: Duration,
+    /// A session this old is dropped however busy. Default 1 h.
+    pub max_age: Duration,
+    /// A session used this recently is not dropped for a newcomer. Default 60 s.
+    pub protect_recent: Duration,
+}
+
+impl Default for HttpSessionConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_sessions: 16_384,
+            max_sessions_per_ip: 64,
+            max_sessions_per_hotkey: 4,
+            idle_ttl: Duration::from_secs(300),
+            max_age: Duration::from_secs(3600),
+            protect_recent: Duration::from_secs(60),
+        }
+    }
+}
+
+impl HttpSessionConfig {
+    pub(crate) fn table_config(&self) -> bt_crypto::session::SessionConfig {
+        let ns = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        bt_crypto::session::SessionConfig {
+            capacity: self.max_sessions,
+            protect_recent_ns: ns(self.protect_recent),
+            per_source: self.max_sessions_per_ip,
+            per_caller: self.max_sessions_per_hotkey,
+            idle_ttl_ns: ns(self.idle_ttl),
+            max_age_ns: ns(self.max_age),
+            evict_unconfirmed_first: true,
+        }
+    }
 }
 
 impl Default for HttpAxonConfig {
@@ -94,6 +154,7 @@ impl Default for HttpAxonConfig {
             max_nonces_per_hotkey: 131_072,
             max_verify_batch: 32,
             max_cached_keys: 4096,
+            sessions: HttpSessionConfig::default(),
         }
     }
 }
@@ -120,6 +181,15 @@ impl HttpAxonConfig {
             ("max_nonces", self.max_nonces),
             ("max_nonces_per_hotkey", self.max_nonces_per_hotkey),
             ("max_verify_batch", self.max_verify_batch),
+            ("sessions.max_sessions", self.sessions.max_sessions),
+            (
+                "sessions.max_sessions_per_ip",
+                self.sessions.max_sessions_per_ip,
+            ),
+            (
+                "sessions.max_sessions_per_hotkey",
+                self.sessions.max_sessions_per_hotkey,
+            ),
         ];
         for (name, v) in positive {
             if v == 0 {

@@ -5,6 +5,7 @@
 //!  TCP ─► ≤ max_connections ─► HTTP/1.1 (keep-alive, header read timeout) or HTTP/2
 //!     ─► POST /<Synapse>: unknown → 404; per-IP cap → 503; axon full → 503
 //!     ─► headers parsed (bounded) → 400; content-length > max → 413
+//!     ─► session (our dendrites): MAC over the v10 fields, counter window, source → 401
 //!     ─► v10: signature over the signed hash header, freshness, replay → 401 (before the body)
 //!     ─► body under max_body_bytes and a deadline → 413 / 408
 //!     ─► btauth/1: signature over the raw body, receiver, freshness, replay → 401
@@ -12,7 +13,8 @@
 //!     ─► priority gate (≤ max_concurrent_handlers running, ≤ max_queue waiting) → 503 / 408
 //!     ─► parse the synapse (400 naming the field), body hash == signed hash → 400
 //!     ─► handler under the caller's deadline (`timeout` header, ≤ max_timeout) → 408
-//!     ─► 200 with the SDK's body and headers, signed by our hotkey
+//!     ─► 200 with the SDK's body and headers, signed by our hotkey (btauth/1) or MAC'd by
+//!        the session; a signed request that offered a session gets one (`bt-session-accept`)
 //! ```
 //! `GET /metrics` answers Prometheus text on the same port.
 
@@ -24,6 +26,7 @@ mod pipeline;
 mod reference;
 mod reply;
 mod route;
+mod session;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -45,7 +48,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use call::{AuthScheme, BlacklistFn, CallInfo, HandlerError, PriorityFn, VerifyFn};
-pub use config::{HttpAxonConfig, HttpConfigError};
+pub use config::{HttpAxonConfig, HttpConfigError, HttpSessionConfig};
 pub use reference::{UnknownBuiltin, attach_builtin};
 
 use crate::per_key::PerKey;
@@ -214,6 +217,13 @@ impl HttpAxonBuilder {
             verify: self.verify,
             uuid: bt_http::new_uuid(),
             local,
+            // A session MAC binds what a v10 signature binds (the hashed fields, not the raw
+            // body): an axon that refuses v10 does not let a session stand in for btauth/1.
+            sessions: if config.accept_v10 {
+                session::Sessions::new(&config.sessions)
+            } else {
+                None
+            },
             config,
         });
         let token = CancellationToken::new();
@@ -324,6 +334,11 @@ impl HttpAxonHandle {
     /// Requests answered with `code` for `synapse` so far (`"other"` for unknown paths).
     pub fn count(&self, synapse: &str, code: u16) -> u64 {
         self.ctx.metrics.count(synapse, code)
+    }
+
+    /// Sessions with our dendrites open now (0 with sessions off).
+    pub fn sessions_open(&self) -> usize {
+        self.ctx.sessions.as_ref().map_or(0, |s| s.len())
     }
 
     /// Prometheus text, as `GET /metrics` serves it.

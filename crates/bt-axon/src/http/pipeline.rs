@@ -30,8 +30,11 @@ use super::limits::{Gate, GateRefusal};
 use super::metrics::HttpMetrics;
 use super::reply::Reply;
 use super::route::{Answer, ChunkStream, Route};
+use super::session::{SessionCall, Sessions};
 use crate::per_key::PerKey;
 use crate::verify::{BatchVerifier, V10Checks};
+use bt_crypto::http_auth::session::SessionHeaders;
+use bt_crypto::session::SessionAccept;
 
 /// Everything the request path shares.
 pub(crate) struct Ctx {
@@ -59,6 +62,8 @@ pub(crate) struct Ctx {
     pub(crate) metrics: HttpMetrics,
     pub(crate) uuid: String,
     pub(crate) local: SocketAddr,
+    /// Sessions with our dendrites (`None` when off).
+    pub(crate) sessions: Option<Sessions>,
 }
 
 impl Ctx {
@@ -77,6 +82,10 @@ struct Seen {
     caller: Option<AccountId>,
     /// The caller authenticated with btauth/1: it can check our answer's signature.
     btauth: bool,
+    /// The request was authenticated by a session: its answer carries the session's MAC.
+    session: Option<SessionCall>,
+    /// A session this request opened.
+    accept: Option<SessionAccept>,
 }
 
 /// The body of every answer: a JSON document, or a streaming synapse's chunks.
@@ -99,7 +108,11 @@ where
 {
     let started = Instant::now();
     if req.uri().path() == "/metrics" && req.method() == http::Method::GET {
-        let mut resp = Response::new(full(ctx.metrics.to_prometheus().into_bytes()));
+        let mut text = ctx.metrics.to_prometheus();
+        if let Some(sessions) = &ctx.sessions {
+            text.push_str(&sessions.to_prometheus());
+        }
+        let mut resp = Response::new(full(text.into_bytes()));
         resp.headers_mut().insert(
             http::header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; version=0.0.4"),
@@ -201,9 +214,39 @@ where
         .min(ctx.config.max_timeout);
     let deadline = started + timeout;
 
+    let session = match &ctx.sessions {
+        Some(_) => super::session::parse(&parts.headers).map_err(auth_reply)?,
+        None => SessionHeaders::None,
+    };
     let btauth = parts.headers.contains_key("x-bittensor-version");
     let mut signed_hash = None;
-    let scheme = if btauth {
+    let scheme = if let SessionHeaders::Proof(proof) = &session {
+        let Some(sessions) = &ctx.sessions else {
+            return Err(Reply::new(
+                status::NOT_VERIFIED,
+                "this axon does not accept sessions: sign the request",
+            ));
+        };
+        // The MAC is checked before freshness: it is cheap, and a forger learns nothing.
+        let call = sessions
+            .authenticate(proof, &parts.headers, &ctx.ss58, peer)
+            .map_err(auth_reply)?;
+        ctx.replay_store()
+            .check_fresh(call.nonce, unix_nanos())
+            .map_err(|e| auth_reply(e.into()))?;
+        seen.caller = Some(call.caller);
+        seen.nonce = Some(call.nonce);
+        seen.session = Some(call);
+        signed_hash = Some(
+            parts
+                .headers
+                .get("computed_body_hash")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string(),
+        );
+        AuthScheme::Session
+    } else if btauth {
         AuthScheme::BtAuth
     } else if ctx.config.accept_v10 {
         // v10 signs the hash header, so the signature is checked before the body is read.
@@ -392,6 +435,13 @@ where
         Answer::Json(answer) => answer,
         Answer::Stream(chunks) => return Ok(Produced::Stream(chunks, deadline)),
     };
+    // A session is opened only by a signed request that was served: the caller is
+    // authenticated, authorised by the hooks, and will use it.
+    if let (SessionHeaders::Offer(offer, version), Some(sessions)) = (&session, &ctx.sessions)
+        && scheme != AuthScheme::Session
+    {
+        seen.accept = sessions.open(offer, *version, &hotkey, &parts, &ctx.ss58, peer);
+    }
     let envelope = Envelope {
         name: Some(name.to_string()),
         timeout: Some(timeout.as_secs_f64()),
@@ -527,6 +577,19 @@ fn respond(
         if let Ok(v) = HeaderValue::try_from(signature) {
             headers.insert(bt_http::headers::RESPONSE_SIGNATURE, v);
         }
+    }
+    if ctx.sessions.is_some() {
+        let json = match &body {
+            Produced::Json(b) => Some(b.as_slice()),
+            Produced::Stream(..) => None,
+        };
+        super::session::answer_headers(
+            &mut headers,
+            seen.accept.as_ref(),
+            seen.session.as_ref(),
+            code,
+            json,
+        );
     }
     let (content_type, body) = match body {
         Produced::Json(b) => ("application/json", full(b)),

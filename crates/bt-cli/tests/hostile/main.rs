@@ -155,6 +155,31 @@ async fn a_request_for_one_replica_is_refused_at_another() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_session_flood_keeps_the_caps_and_the_session_in_use() {
+    let r = attacks::http_session_flood::run().await;
+    print(&r.row);
+    assert_all_served(&r.row, 20);
+    assert!(
+        r.accepted > attacks::http_session_flood::MAX_SESSIONS,
+        "the flood never reached the cap: {} of {} handshakes accepted",
+        r.accepted,
+        r.handshakes
+    );
+    assert!(
+        r.sessions_at_end <= attacks::http_session_flood::MAX_SESSIONS,
+        "{} sessions open",
+        r.sessions_at_end
+    );
+    // Every honest call counted as served only if it went under the session opened before.
+    assert!(r.honest_session_requests >= r.row.honest.total);
+    // The session table is capped at a few KiB here; what else a handshake leaves behind (its
+    // nonce, its hotkey in the key cache) has its own cap: the nonce store's default, about
+    // 40 MiB, bounds the growth however many handshakes come.
+    let growth_mib = r.row.growth_kib() / 1024;
+    assert!(growth_mib < 64, "axon peak RSS grew by {growth_mib} MiB");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metagraph_squat_cannot_take_a_victims_synapse_key() {
     let r = attacks::metagraph_squat::run().await;
     print(&r.row);

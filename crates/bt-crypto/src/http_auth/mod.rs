@@ -37,6 +37,7 @@ mod error;
 mod fields;
 mod replay;
 mod response;
+pub mod session;
 mod v10;
 
 #[cfg(test)]

@@ -146,6 +146,21 @@ pub fn accept_offer(
     )
 }
 
+/// The axon's half for a caller share whose signature the owner verified itself (the HTTP
+/// handshake signs it with an sr25519 hotkey, not with a neuron key): as [`accept_offer`].
+pub fn accept_share(
+    share: &[u8; 32],
+    version: SessionVersion,
+    caller_key: &str,
+    synapse_key: &str,
+) -> Result<(SessionAccept, SessionKey), CryptoError> {
+    let offer = SessionOffer {
+        share: *share,
+        signature: [0; 64],
+    };
+    accept_offer(&offer, version, caller_key, synapse_key)
+}
+
 /// [`accept_offer`] with the axon's secret and the session id given (test vectors).
 pub fn accept_offer_with(
     secret: [u8; 32],

@@ -35,8 +35,8 @@ mod table;
 mod version;
 
 pub use handshake::{
-    SESSION_OFFER_TAG, SessionInitiator, accept_offer, accept_offer_with, offer_digest,
-    verify_offer,
+    SESSION_OFFER_TAG, SessionInitiator, accept_offer, accept_offer_with, accept_share,
+    offer_digest, verify_offer,
 };
 pub use headers::{
     ACCEPT_HEADER, LATE_HEADER, OFFER_HEADER, SESSION_HEADER, SessionAccept, SessionHint,
@@ -45,7 +45,7 @@ pub use headers::{
 pub use key::{SessionId, SessionKey};
 pub use mac::{SessionMac, session_mac, verify_session_mac};
 pub use replay_window::{CounterRefusal, REPLAY_WINDOW, ReplayWindow};
-pub use table::{SessionConfig, SessionTable};
+pub use table::{Authenticated, SessionCaller, SessionConfig, SessionTable};
 pub use version::{
     BLAKE3_MIN_PAYLOAD_BYTES, SESSION_KEY_TAG, SESSION_KEY_TAG_V2, SESSION_REQUEST_TAG,
     SESSION_REQUEST_TAG_V2, SessionVersion,

@@ -5,6 +5,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use crate::error::clip;
+use crate::wallet::AccountId;
 use crate::{CryptoError, PublicKey};
 
 use super::headers::SessionProof;
@@ -33,6 +34,11 @@ pub struct SessionConfig {
     pub idle_ttl_ns: u64,
     /// A session this old is dropped however busy (bounds the use of one key).
     pub max_age_ns: u64,
+    /// When the table is full, drop the oldest session that has not yet authenticated a
+    /// request before any session in use (a flood of handshakes then only displaces other
+    /// handshakes, whatever their age). Off for the gRPC axon, whose sessions are opened by
+    /// callers that use them at once; on for the HTTP axon. Default `false`.
+    pub evict_unconfirmed_first: bool,
 }
 
 impl Default for SessionConfig {
@@ -44,28 +50,59 @@ impl Default for SessionConfig {
             per_caller: 8,
             idle_ttl_ns: 300_000_000_000,
             max_age_ns: 3_600_000_000_000,
+            evict_unconfirmed_first: false,
         }
     }
 }
 
-struct Session {
+/// Who may own a session: a key the table groups sessions by (`per_caller`).
+pub trait SessionCaller: Copy {
+    fn key_bytes(&self) -> [u8; 32];
+}
+
+impl SessionCaller for PublicKey {
+    fn key_bytes(&self) -> [u8; 32] {
+        *self.as_bytes()
+    }
+}
+
+/// HTTP sessions belong to sr25519 hotkeys.
+impl SessionCaller for AccountId {
+    fn key_bytes(&self) -> [u8; 32] {
+        self.0
+    }
+}
+
+/// A request a session authenticated: its owner and the session's MAC (for answering it).
+#[derive(Debug)]
+pub struct Authenticated<C> {
+    pub caller: C,
+    pub mac: SessionMac,
+}
+
+struct Session<C> {
     source: Option<IpAddr>,
-    caller: PublicKey,
+    caller: C,
     caller_hex: String,
     mac: SessionMac,
     window: ReplayWindow,
     created: u64,
     last_used: u64,
     seq: u64,
+    /// Has authenticated at least one request.
+    confirmed: bool,
 }
 
 /// The axon's sessions: bounded (`capacity` total, `per_caller` per key), expiring (idle TTL,
-/// maximum age), each bound to the caller key that signed its handshake.
-pub struct SessionTable {
+/// maximum age), each bound to the caller key that signed its handshake. `C` is the kind of
+/// key: Ed25519 neuron keys (gRPC) or sr25519 hotkeys (HTTP).
+pub struct SessionTable<C: SessionCaller = PublicKey> {
     config: SessionConfig,
-    sessions: HashMap<SessionId, Session>,
+    sessions: HashMap<SessionId, Session<C>>,
     /// Least recently used first.
     lru: BTreeMap<u64, SessionId>,
+    /// Sessions that have not yet authenticated a request, oldest first (by `seq`).
+    unconfirmed: BTreeMap<u64, SessionId>,
     /// Each caller's sessions, oldest first (at most `per_caller`).
     by_caller: HashMap<[u8; 32], VecDeque<SessionId>>,
     /// Sessions per source address (at most `per_source`).
@@ -73,7 +110,7 @@ pub struct SessionTable {
     next_seq: u64,
 }
 
-impl SessionTable {
+impl<C: SessionCaller> SessionTable<C> {
     /// Capacities of 0 are raised to 1.
     pub fn new(mut config: SessionConfig) -> Self {
         config.capacity = config.capacity.max(1);
@@ -83,6 +120,7 @@ impl SessionTable {
             sessions: HashMap::with_capacity(config.capacity.min(1024)),
             config,
             lru: BTreeMap::new(),
+            unconfirmed: BTreeMap::new(),
             by_caller: HashMap::new(),
             by_source: HashMap::new(),
             next_seq: 0,
@@ -110,7 +148,7 @@ impl SessionTable {
     pub fn insert(
         &mut self,
         session_id: SessionId,
-        caller: PublicKey,
+        caller: C,
         caller_hex: &str,
         key: SessionKey,
         now: u64,
@@ -118,7 +156,7 @@ impl SessionTable {
     ) -> Result<(), CryptoError> {
         self.expire_idle(now);
         self.remove(&session_id);
-        let id = *caller.as_bytes();
+        let id = caller.key_bytes();
         while self
             .by_caller
             .get(&id)
@@ -138,6 +176,13 @@ impl SessionTable {
             });
         }
         while self.sessions.len() >= self.config.capacity {
+            if self.config.evict_unconfirmed_first
+                && let Some((_, pending)) =
+                    self.unconfirmed.first_key_value().map(|(k, v)| (*k, *v))
+            {
+                self.remove(&pending);
+                continue;
+            }
             let Some((_, oldest)) = self.lru.first_key_value().map(|(k, v)| (*k, *v)) else {
                 break;
             };
@@ -158,6 +203,7 @@ impl SessionTable {
         }
         let seq = self.bump();
         self.lru.insert(seq, session_id);
+        self.unconfirmed.insert(seq, session_id);
         self.by_caller.entry(id).or_default().push_back(session_id);
         self.sessions.insert(
             session_id,
@@ -170,6 +216,7 @@ impl SessionTable {
                 last_used: now,
                 seq,
                 source,
+                confirmed: false,
             },
         );
         Ok(())
@@ -184,11 +231,29 @@ impl SessionTable {
         caller_hex: &str,
         request_digest: &[u8; 32],
         now: u64,
-    ) -> Result<PublicKey, CryptoError> {
+    ) -> Result<C, CryptoError> {
+        self.authenticate_from(proof, caller_hex, request_digest, now, None)
+            .map(|a| a.caller)
+    }
+
+    /// [`authenticate`](Self::authenticate), and with `source` given, the request must come
+    /// from the address that opened the session (a session opened without one is refused):
+    /// elsewhere it is unknown. Returns the session's MAC too, to authenticate the answer.
+    pub fn authenticate_from(
+        &mut self,
+        proof: &SessionProof,
+        caller_hex: &str,
+        request_digest: &[u8; 32],
+        now: u64,
+        source: Option<IpAddr>,
+    ) -> Result<Authenticated<C>, CryptoError> {
         // One lookup for every check and update (this runs on every request).
         let Some(s) = self.sessions.get_mut(&proof.session_id) else {
             return Err(unknown(&proof.session_id));
         };
+        if source.is_some() && s.source != source {
+            return Err(unknown(&proof.session_id));
+        }
         if let Err(e) = liveness(&self.config, s, &proof.session_id, caller_hex, now) {
             if matches!(e, CryptoError::UnknownSession { .. }) {
                 self.remove(&proof.session_id);
@@ -205,6 +270,10 @@ impl SessionTable {
                 too_old: why == CounterRefusal::TooOld,
             })?;
         s.last_used = now;
+        if !s.confirmed {
+            s.confirmed = true;
+            self.unconfirmed.remove(&s.seq);
+        }
         // Already the most recently used (the common case of one busy session): the LRU order
         // does not change.
         if s.seq + 1 != self.next_seq {
@@ -214,7 +283,10 @@ impl SessionTable {
             s.seq = seq;
             self.lru.insert(seq, proof.session_id);
         }
-        Ok(s.caller)
+        Ok(Authenticated {
+            caller: s.caller,
+            mac: s.mac.clone(),
+        })
     }
 
     /// The checks of [`authenticate`](Self::authenticate) that need no request digest: the
@@ -258,6 +330,7 @@ impl SessionTable {
             return;
         };
         self.lru.remove(&s.seq);
+        self.unconfirmed.remove(&s.seq);
         if let Some(src) = s.source
             && let Some(n) = self.by_source.get_mut(&src)
         {
@@ -266,7 +339,7 @@ impl SessionTable {
                 self.by_source.remove(&src);
             }
         }
-        let id = *s.caller.as_bytes();
+        let id = s.caller.key_bytes();
         if let Some(q) = self.by_caller.get_mut(&id) {
             q.retain(|x| x != sid);
             if q.is_empty() {
@@ -282,9 +355,9 @@ impl SessionTable {
     }
 
     /// Sessions of `caller` (for tests and metrics).
-    pub fn sessions_of(&self, caller: &PublicKey) -> usize {
+    pub fn sessions_of(&self, caller: &C) -> usize {
         self.by_caller
-            .get(caller.as_bytes())
+            .get(&caller.key_bytes())
             .map_or(0, VecDeque::len)
     }
 }
@@ -297,9 +370,9 @@ fn unknown(session_id: &SessionId) -> CryptoError {
 
 /// The session is within its idle TTL and maximum age (else `UnknownSession`: the owner drops
 /// it) and was opened by `caller_hex`.
-fn liveness(
+fn liveness<C>(
     config: &SessionConfig,
-    s: &Session,
+    s: &Session<C>,
     session_id: &SessionId,
     caller_hex: &str,
     now: u64,
@@ -318,7 +391,7 @@ fn liveness(
     Ok(())
 }
 
-impl fmt::Debug for SessionTable {
+impl<C: SessionCaller> fmt::Debug for SessionTable<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionTable")
             .field("config", &self.config)
@@ -565,5 +638,82 @@ mod tests {
             assert_eq!(r.is_ok(), n <= 2, "session {n}: {r:?}");
         }
         assert_eq!(table.len(), 2);
+    }
+    #[test]
+    fn a_full_table_drops_unused_sessions_first_when_asked() {
+        let mut table = SessionTable::new(SessionConfig {
+            capacity: 2,
+            evict_unconfirmed_first: true,
+            ..SessionConfig::default()
+        });
+        let digest = [8u8; 32];
+        let open = |table: &mut SessionTable<AccountId>, n: u8| {
+            table.insert(
+                [n; 16],
+                AccountId([n; 32]),
+                &n.to_string(),
+                SessionKey::from_bytes([n; 32], SessionVersion::V2),
+                0,
+                Some(IpAddr::from([127, 0, 0, n])),
+            )
+        };
+        let proof = |n: u8, counter| SessionProof {
+            version: SessionVersion::V2,
+            session_id: [n; 16],
+            counter,
+            mac: session_mac(
+                &SessionKey::from_bytes([n; 32], SessionVersion::V2),
+                &[n; 16],
+                counter,
+                &digest,
+            ),
+        };
+        open(&mut table, 1).unwrap();
+        let used = table
+            .authenticate_from(
+                &proof(1, 1),
+                "1",
+                &digest,
+                0,
+                Some(IpAddr::from([127, 0, 0, 1])),
+            )
+            .unwrap();
+        assert_eq!(used.caller, AccountId([1; 32]));
+        // Newcomers displace each other, never the session in use, however recent.
+        for n in 2..10 {
+            open(&mut table, n).unwrap();
+            assert_eq!(table.len(), 2);
+        }
+        table.authenticate(&proof(1, 2), "1", &digest, 0).unwrap();
+        table.authenticate(&proof(9, 1), "9", &digest, 0).unwrap();
+        assert!(matches!(
+            table.authenticate(&proof(8, 1), "8", &digest, 0),
+            Err(CryptoError::UnknownSession { .. })
+        ));
+        // Both in use now: a newcomer is refused, as without the option.
+        assert!(matches!(
+            open(&mut table, 20),
+            Err(CryptoError::SessionTableFull { .. })
+        ));
+        // From another address the session is unknown (and stays usable from its own).
+        assert!(matches!(
+            table.authenticate_from(
+                &proof(1, 3),
+                "1",
+                &digest,
+                0,
+                Some(IpAddr::from([10, 0, 0, 1]))
+            ),
+            Err(CryptoError::UnknownSession { .. })
+        ));
+        table
+            .authenticate_from(
+                &proof(1, 3),
+                "1",
+                &digest,
+                0,
+                Some(IpAddr::from([127, 0, 0, 1])),
+            )
+            .unwrap();
     }
 }

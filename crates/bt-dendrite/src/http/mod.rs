@@ -8,6 +8,7 @@
 //! answer signed by our axons is checked; a forged or altered one is refused.
 
 mod outcome;
+mod session;
 mod stream;
 
 use std::net::SocketAddr;
@@ -32,7 +33,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 pub use outcome::CallOutcome;
 pub use stream::SynapseStream;
 
+use bt_crypto::http_auth::session::SessionFields;
+use bt_crypto::session::{OFFER_HEADER, SESSION_HEADER, VERSION_HEADER};
 use outcome::Failed;
+use session::{Auth, Slots};
 
 /// Which signatures a request carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -68,6 +72,13 @@ pub struct HttpDendriteConfig {
     pub require_signed_responses: bool,
     /// The `bt_header_dendrite_ip` we report. Default `127.0.0.1`.
     pub external_ip: String,
+    /// Open a session with axons that advertise them (ours): after one signed handshake,
+    /// requests carry a MAC instead of signatures and answers carry the session's MAC. SDK
+    /// axons never advertise, so they never see a session header. Default `true`.
+    pub sessions: bool,
+    /// Axons (address and hotkey) whose session state is kept; beyond it the least recently
+    /// called one's is dropped (it signs again, then opens a new session). Default 4,096.
+    pub max_sessions: usize,
 }
 
 impl Default for HttpDendriteConfig {
@@ -81,6 +92,8 @@ impl Default for HttpDendriteConfig {
             http2_prior_knowledge: false,
             require_signed_responses: false,
             external_ip: "127.0.0.1".into(),
+            sessions: true,
+            max_sessions: 4096,
         }
     }
 }
@@ -106,6 +119,7 @@ struct Inner {
     client: Client<HttpConnector, Full<Bytes>>,
     nonces: NonceClock,
     slots: Arc<Semaphore>,
+    sessions: Slots,
 }
 
 impl HttpDendrite {
@@ -125,6 +139,7 @@ impl HttpDendrite {
                 ss58,
                 uuid: bt_http::new_uuid(),
                 slots: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
+                sessions: Slots::new(config.max_sessions),
                 config,
                 client,
                 nonces: NonceClock::new(),
@@ -192,7 +207,8 @@ impl HttpDendrite {
         target: &AxonTarget,
         synapse: &S,
         timeout: Duration,
-    ) -> Result<(http::response::Parts, Incoming, i64, OwnedSemaphorePermit), Failed> {
+        mut auth: Auth,
+    ) -> Result<Sent, Failed> {
         let inner = &self.inner;
         let _slot = inner
             .slots
@@ -213,8 +229,34 @@ impl HttpDendrite {
             hotkey: Some(inner.ss58.clone()),
             ..TerminalInfo::default()
         };
-        let auth = inner.config.auth;
-        if auth != HttpAuth::BtAuth {
+        let endpoint = target.addr.to_string();
+        let fields = SessionFields {
+            nonce,
+            dendrite_ss58: &inner.ss58,
+            axon_ss58: &receiver,
+            uuid: &inner.uuid,
+            body_hash: &body_hash,
+        };
+        let mut session_header = None;
+        if let Auth::Session(request) = &mut auth {
+            match request.prove(&fields) {
+                Some(proof) => session_header = Some(proof.encode()),
+                None => {
+                    request.forget();
+                    auth = Auth::Signed;
+                }
+            }
+        }
+        let offer_header = match &auth {
+            Auth::Offer(ticket) => {
+                session::offer(ticket, &inner.hotkey, &fields, &endpoint).map(|o| o.encode())
+            }
+            _ => None,
+        };
+        // Under a session no signature is made: the MAC replaces both.
+        let signed = session_header.is_none();
+        let scheme = inner.config.auth;
+        if signed && scheme != HttpAuth::BtAuth {
             let message = v10_message(nonce, &inner.ss58, &receiver, &inner.uuid, &body_hash);
             dendrite.signature = Some(v10_sign(&inner.hotkey, &message));
         }
@@ -248,7 +290,20 @@ impl HttpDendrite {
             insert(headers, &k, &v)?;
         }
         insert(headers, "content-type", "application/json")?;
-        if auth != HttpAuth::V10 {
+        if let Some(proof) = &session_header {
+            insert(headers, SESSION_HEADER, proof)?;
+        }
+        if let Some(offer) = &offer_header {
+            insert(headers, OFFER_HEADER, offer)?;
+            insert(
+                headers,
+                VERSION_HEADER,
+                bt_crypto::session::SessionVersion::LATEST.header_value(),
+            )?;
+            // The offer signs the endpoint as the axon will read it.
+            insert(headers, "host", &endpoint)?;
+        }
+        if signed && scheme != HttpAuth::V10 {
             let payload = BtAuthPayload {
                 scheme: Scheme::Sr25519,
                 method: "POST",
@@ -282,7 +337,24 @@ impl HttpDendrite {
             )
         })?;
         let (parts, body) = resp.into_parts();
-        Ok((parts, body, nonce, _slot))
+        Ok(Sent {
+            parts,
+            body,
+            nonce,
+            slot: _slot,
+            auth,
+            receiver,
+            endpoint,
+        })
+    }
+
+    /// How the next request to `target` authenticates (`sessions`: whether this call may use
+    /// one).
+    fn plan(&self, target: &AxonTarget, sessions: bool) -> Auth {
+        if !(sessions && self.inner.config.sessions) {
+            return Auth::Signed;
+        }
+        self.inner.sessions.plan(target.addr, target.hotkey)
     }
 
     async fn exchange<S: SynapseMessage>(
@@ -291,8 +363,50 @@ impl HttpDendrite {
         synapse: &S,
         timeout: Duration,
     ) -> Result<(Bytes, CallOutcome), Failed> {
+        let first = self.plan(target, true);
+        let retry_signed = matches!(first, Auth::Session(_));
+        match self.exchange_once(target, synapse, timeout, first).await {
+            // An axon that forgot the session (restart, expiry, eviction) refuses it before
+            // running anything: the call is sent again, signed, once.
+            Err(Refused::Session(_)) if retry_signed => {
+                match self
+                    .exchange_once(target, synapse, timeout, Auth::Signed)
+                    .await
+                {
+                    Ok(x) => Ok(x),
+                    Err(Refused::Failed(f)) => Err(f),
+                    Err(Refused::Session(outcome)) => Ok(*outcome),
+                }
+            }
+            Ok(x) => Ok(x),
+            Err(Refused::Failed(f)) => Err(f),
+            Err(Refused::Session(outcome)) => Ok(*outcome),
+        }
+    }
+
+    async fn exchange_once<S: SynapseMessage>(
+        &self,
+        target: &AxonTarget,
+        synapse: &S,
+        timeout: Duration,
+        auth: Auth,
+    ) -> Result<(Bytes, CallOutcome), Refused> {
         let inner = &self.inner;
-        let (parts, body, nonce, _slot) = self.send(target, synapse, timeout).await?;
+        let Sent {
+            parts,
+            body,
+            nonce,
+            slot: _slot,
+            auth,
+            receiver,
+            endpoint,
+        } = self.send(target, synapse, timeout, auth).await?;
+        if inner.config.sessions
+            && matches!(auth, Auth::Signed)
+            && session::advertises(&parts.headers)
+        {
+            inner.sessions.advertised(target.addr, target.hotkey);
+        }
         let answer = Limited::new(body, inner.config.max_response_bytes)
             .collect()
             .await
@@ -314,6 +428,41 @@ impl HttpDendrite {
             .to_bytes();
         let echoed = echoed_terminals(&parts.headers);
         let mut outcome = CallOutcome::from_answer(parts.status.as_u16(), &echoed.axon, &answer);
+        let code = parts.status.as_u16();
+        match auth {
+            Auth::Session(request) => {
+                outcome.session = true;
+                // Our axon MACs every answer to a request its session authenticated, errors
+                // included; a 401 without one is the session refused.
+                let verifies = request.answer_verifies(code, &answer, &parts.headers);
+                if !verifies && code == status::NOT_VERIFIED {
+                    request.forget();
+                    return Err(Refused::Session(Box::new((answer, outcome))));
+                }
+                if !verifies {
+                    outcome.response_signed = Some(false);
+                    return Err(Failed::new(
+                        status::NOT_VERIFIED,
+                        format!(
+                            "the answer's session MAC does not verify (axon hotkey {})",
+                            target.hotkey
+                        ),
+                    )
+                    .into());
+                }
+                outcome.response_signed = Some(true);
+                return Ok((answer, outcome));
+            }
+            Auth::Offer(ticket) => session::resolve(
+                ticket,
+                code,
+                &parts.headers,
+                &inner.ss58,
+                &receiver,
+                &endpoint,
+            ),
+            Auth::Signed => {}
+        }
         match parts
             .headers
             .get(RESPONSE_SIGNATURE)
@@ -337,18 +486,46 @@ impl HttpDendrite {
                             "the answer's signature does not verify against axon hotkey {}",
                             target.hotkey
                         ),
-                    ));
+                    )
+                    .into());
                 }
             }
             None if inner.config.require_signed_responses => {
                 return Err(Failed::new(
                     status::NOT_VERIFIED,
                     "the answer is not signed by the axon's hotkey",
-                ));
+                )
+                .into());
             }
             None => outcome.response_signed = None,
         }
         Ok((answer, outcome))
+    }
+}
+
+/// A request sent: the answer's head, its unread body, and what checking it needs (the
+/// in-flight slot is held until the body is read).
+pub(crate) struct Sent {
+    pub(crate) parts: http::response::Parts,
+    pub(crate) body: Incoming,
+    pub(crate) nonce: i64,
+    pub(crate) slot: OwnedSemaphorePermit,
+    auth: Auth,
+    /// The axon's SS58 and the endpoint as the request named them.
+    receiver: String,
+    endpoint: String,
+}
+
+/// Why one exchange ended without an answer to return.
+enum Refused {
+    Failed(Failed),
+    /// The axon refused the session (401): the answer as it came, for when no retry follows.
+    Session(Box<(Bytes, CallOutcome)>),
+}
+
+impl From<Failed> for Refused {
+    fn from(f: Failed) -> Self {
+        Refused::Failed(f)
     }
 }
 

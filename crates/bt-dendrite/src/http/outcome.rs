@@ -20,6 +20,9 @@ pub struct CallOutcome {
     /// `Some(true)` when the answer carried our axons' signature and it verified; `None` when
     /// it carried none (SDK axons).
     pub response_signed: Option<bool>,
+    /// The call was authenticated by a session with the axon (a MAC instead of a signature;
+    /// the answer's MAC is what `response_signed` then reports).
+    pub session: bool,
 }
 
 impl CallOutcome {
@@ -35,6 +38,7 @@ impl CallOutcome {
             elapsed: Duration::ZERO,
             axon: TerminalInfo::default(),
             response_signed: None,
+            session: false,
         }
     }
 
@@ -55,6 +59,7 @@ impl CallOutcome {
             elapsed: Duration::ZERO,
             axon: axon.clone(),
             response_signed: None,
+            session: false,
         }
     }
 }

@@ -78,8 +78,15 @@ impl HttpDendrite {
     ) -> Result<SynapseStream, CallOutcome> {
         let started = Instant::now();
         let deadline = tokio::time::Instant::now() + timeout;
-        let sent = tokio::time::timeout_at(deadline, self.send(target, synapse, timeout)).await;
-        let (parts, body, _nonce, slot) = match sent {
+        // Streamed answers carry no MAC: the call is signed.
+        let sent = tokio::time::timeout_at(
+            deadline,
+            self.send(target, synapse, timeout, super::session::Auth::Signed),
+        )
+        .await;
+        let super::Sent {
+            parts, body, slot, ..
+        } = match sent {
             Err(_) => {
                 let secs = timeout.as_secs_f64();
                 return Err(Failed::new(

@@ -17,6 +17,7 @@ pub mod faucet_non_dev;
 pub mod gossip;
 pub mod handshake_flood;
 pub mod http_bodies;
+pub mod http_session_flood;
 pub mod metagraph_batch;
 pub mod metagraph_eclipse;
 pub mod metagraph_scrape;
@@ -35,6 +36,7 @@ use bt_testnet::attack::AttackRow;
 pub async fn all() -> Vec<AttackRow> {
     vec![
         http_bodies::run().await.row,
+        http_session_flood::run().await.row,
         failed_tx_spam::run().await.row,
         cross_chain_replay::run().await.row,
         faucet_non_dev::run().await.row,
