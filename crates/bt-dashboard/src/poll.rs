@@ -61,7 +61,14 @@ impl Poller {
                 self.inspect(&mut snap, turn).await;
             }
             if let (Some(chain), Some(view)) = (&self.chain, snap.chain.as_mut()) {
-                self.read_chain(chain.as_ref(), view).await;
+                let served = self.read_chain(chain.as_ref(), view).await;
+                // Subnet neurons have no gossip metagraph: their peers are the chain's axons.
+                if let Some(rows) = served
+                    && snap.neurons.iter().all(|n| n.metagraph.is_none())
+                {
+                    snap.synapses = rows;
+                    snap.synapses_from = Some(format!("{}, subnet {}", view.endpoint, view.netuid));
+                }
             }
             snap.updated_ms = now_ms();
             match serde_json::to_string(&snap) {
@@ -124,6 +131,7 @@ impl Poller {
                         synapse_key: s.synapse_key,
                         neuron_key: s.neuron_key,
                         source: "gossip",
+                        served_block: None,
                     })
                     .collect();
                 snap.synapses_from = Some(addr);
@@ -133,7 +141,9 @@ impl Poller {
         }
     }
 
-    async fn read_chain(&self, chain: &dyn Chain, view: &mut ChainView) {
+    /// Reads the subnet's rows into `view`; the axons served on it (with the keys published
+    /// beside them, as stored), when the read succeeded.
+    async fn read_chain(&self, chain: &dyn Chain, view: &mut ChainView) -> Option<Vec<SynapseRow>> {
         let timeout = self.cfg.source_timeout;
         let read = async {
             let mg = chain.metagraph(self.cfg.netuid, false).await?;
@@ -156,11 +166,47 @@ impl Poller {
                     })
                     .collect();
                 view.absorb(mg.block, rows, self.cfg.history, self.cfg.max_uids);
+                Some(served_axons(&mg, self.cfg.max_synapses))
             }
-            Ok(Err(e)) => view.error = Some(e.to_string()),
-            Err(_) => view.error = Some(format!("no answer within {timeout:?}")),
+            Ok(Err(e)) => {
+                view.error = Some(e.to_string());
+                None
+            }
+            Err(_) => {
+                view.error = Some(format!("no answer within {timeout:?}"));
+                None
+            }
         }
     }
+}
+
+fn key_hex(key: &[u8; 32]) -> String {
+    let mut out = String::with_capacity(66);
+    out.push_str("0x");
+    for b in key {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+/// The axons of a subnet that published tensor keys, as the metagraph panel lists synapses.
+fn served_axons(mg: &bt_interfaces::SubnetMetagraph, max: usize) -> Vec<SynapseRow> {
+    mg.neurons
+        .iter()
+        .filter_map(|n| {
+            let axon = n.axon.as_ref()?;
+            let id = axon.identity.as_ref()?;
+            Some(SynapseRow {
+                synapse_key: key_hex(&id.synapse_key),
+                neuron_key: key_hex(&id.neuron_key),
+                endpoint: std::net::SocketAddr::new(axon.ip, axon.port).to_string(),
+                age_ms: 0,
+                source: "chain",
+                served_block: Some(axon.block),
+            })
+        })
+        .take(max)
+        .collect()
 }
 
 /// The snapshot before the first poll.

@@ -1,0 +1,222 @@
+//! `bittensor localnet --chain --dashboard` as a real process: the embedded chain inside the
+//! supervisor, a subnet with every neuron registered (one validator, the others miners) and the
+//! dashboard pointed at it.
+//!
+//! Checked through the dashboard's JSON (`GET /api/state`): every neuron is listed with its uid,
+//! the chain panel has a row for each of those uids with the same hotkey, and a miner's
+//! incentive becomes non-zero (the validator's weights went through Yuma consensus). Then, when
+//! Chromium is installed (required with `BT_REQUIRE_CHROMIUM=1`), the page shows the same and a
+//! screenshot is saved. Ctrl-C stops everything with exit code 130 and leaves the chain's
+//! database under `--dir`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod browser {
+    pub mod cdp;
+    pub mod page;
+}
+
+use std::time::Duration;
+
+use browser::page::{Page, chromium_or_skip};
+use bt_testnet::process::{ChildProcess, Line};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::Command;
+
+const NEURONS: usize = 3;
+
+/// A neuron as the dashboard lists it.
+#[derive(Debug)]
+struct Listed {
+    name: String,
+    uid: u64,
+    role: String,
+}
+
+/// `GET /api/state` from the dashboard at `addr`, as JSON (`None` on any failure: polled).
+async fn api_state(addr: &str) -> Option<Value> {
+    let read = async {
+        let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
+        s.write_all(b"GET /api/state HTTP/1.0\r\nhost: dashboard\r\n\r\n")
+            .await
+            .ok()?;
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).await.ok()?;
+        let text = String::from_utf8(raw).ok()?;
+        let (head, body) = text.split_once("\r\n\r\n")?;
+        head.starts_with("HTTP/1.0 200")
+            .then(|| serde_json::from_str(body).ok())?
+    };
+    tokio::time::timeout(Duration::from_secs(5), read)
+        .await
+        .ok()?
+}
+
+/// What the test waits for in the snapshot: every neuron with a distinct uid and a role, each
+/// uid in the chain panel under the neuron's hotkey, every neuron's axon in the metagraph
+/// panel (from the chain), and a miner with non-zero incentive.
+/// Returns each neuron as listed and the best-paid miner's incentive.
+fn subnet_shown(state: &Value) -> Option<(Vec<Listed>, u64)> {
+    let neurons = state["neurons"].as_array()?;
+    let rows = state["chain"]["uids"].as_array()?;
+    if neurons.len() != NEURONS {
+        return None;
+    }
+    let mut shown = Vec::new();
+    let mut miner_incentive = 0;
+    for n in neurons {
+        let (uid, role) = (n["uid"].as_u64()?, n["role"].as_str()?);
+        let row = rows.iter().find(|r| r["uid"].as_u64() == Some(uid))?;
+        if row["hotkey"] != n["hotkey"] {
+            return None;
+        }
+        if role == "miner" {
+            miner_incentive = miner_incentive.max(row["incentive"].as_u64()?);
+        }
+        shown.push(Listed {
+            name: n["name"].as_str()?.to_string(),
+            uid,
+            role: role.to_string(),
+        });
+    }
+    // The metagraph panel lists the axons the neurons published on the chain.
+    let served = state["synapses"]
+        .as_array()?
+        .iter()
+        .filter(|s| s["source"] == "chain")
+        .count();
+    if served != NEURONS {
+        return None;
+    }
+    let mut uids: Vec<u64> = shown.iter().map(|s| s.uid).collect();
+    uids.sort_unstable();
+    uids.dedup();
+    (uids.len() == NEURONS && miner_incentive > 0).then_some((shown, miner_incentive))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn localnet_chain_lists_every_neuron_by_uid_and_pays_a_miner_incentive() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = dir.path().join("net");
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("bittensor"));
+    cmd.args(["localnet", "--chain", "--dashboard", "--plain"])
+        .args(["--neurons", &NEURONS.to_string(), "--max_steps", "300"])
+        .args(["--block_time", "0.25", "--tempo", "8"])
+        .args(["--subnet_interval", "0.5", "--dir"])
+        .arg(&net)
+        .env(
+            "BT_MNIST_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/mnist"),
+        );
+    let mut localnet = ChildProcess::spawn("localnet", cmd).unwrap();
+    let url = localnet
+        .wait_for_line(0, Duration::from_secs(180), |l: &Line| {
+            l.text
+                .strip_prefix("Dashboard: ")
+                .map(|u| u.trim().to_string())
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // The chain is set up before the dashboard starts: what the supervisor said about it.
+    let setup: Vec<String> = localnet.lines_from(0).into_iter().map(|l| l.text).collect();
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+
+    let last = std::sync::Mutex::new(Value::Null);
+    let (addr_ref, last_ref) = (&addr, &last);
+    let shown = bt_testnet::eventually_async_some(
+        Duration::from_secs(420),
+        Duration::from_millis(500),
+        || async move {
+            let state = api_state(addr_ref).await?;
+            let shown = subnet_shown(&state);
+            *last_ref.lock().unwrap() = state;
+            shown
+        },
+    )
+    .await
+    .unwrap_or_else(|e| {
+        panic!(
+            "the dashboard never showed every neuron by uid with a paid miner ({e}):\n\
+             state: {}\nlocalnet:\n{}",
+            last.lock().unwrap(),
+            localnet.tail(80)
+        )
+    });
+    let (neurons, incentive) = shown;
+    eprintln!("dashboard: {neurons:?}; a miner's incentive {incentive}/65535");
+    assert_eq!(
+        neurons.iter().filter(|n| n.role == "validator").count(),
+        1,
+        "one validator by default: {neurons:?}"
+    );
+    // The supervisor's own lines name the same uids it registered.
+    for Listed { name, uid, role } in &neurons {
+        let said = format!("{name}: uid {uid} {role}");
+        assert!(
+            setup.iter().any(|l| l.contains(&said)),
+            "localnet never said {said:?}:\n{}",
+            setup.join("\n")
+        );
+    }
+
+    if let Some(browser_exe) = chromium_or_skip() {
+        let page = Page::open(&browser_exe, dir.path(), &url).await;
+        let probe = page
+            .wait_for(
+                Duration::from_secs(120),
+                "every neuron with its uid and a miner's incentive",
+                |probe| {
+                    let listed = probe["neurons"].as_array()?;
+                    let by_uid = |uid: &str| {
+                        probe["chainRows"]
+                            .as_array()?
+                            .iter()
+                            .find(|r| r["uid"] == uid)
+                            .cloned()
+                    };
+                    let mut paid_miner = false;
+                    for Listed { name, uid, role } in &neurons {
+                        let n = listed.iter().find(|n| n["name"] == name.as_str())?;
+                        if n["uid"] != uid.to_string().as_str() || n["role"] != role.as_str() {
+                            return None;
+                        }
+                        let row = by_uid(&uid.to_string())?;
+                        if row["neuron"] != name.as_str() {
+                            return None;
+                        }
+                        let incentive: f64 = row["incentive"].as_str()?.parse().ok()?;
+                        paid_miner |= role == "miner" && incentive > 0.0;
+                    }
+                    paid_miner.then(|| probe.clone())
+                },
+            )
+            .await;
+        let path = page.screenshot("localnet-chain").await;
+        eprintln!(
+            "page: {} / {}; screenshot: {}",
+            probe["neurons"],
+            probe["chainRows"],
+            path.display()
+        );
+    }
+
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(localnet.id().unwrap()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let status = localnet
+        .wait_exit(Duration::from_secs(120))
+        .await
+        .unwrap_or_else(|e| panic!("localnet ignored Ctrl-C ({e}):\n{}", localnet.tail(80)));
+    assert_eq!(status.code(), Some(130), "{}", localnet.tail(80));
+    assert!(
+        localnet
+            .latest(|l| l.text.starts_with("chain: ws://").then_some(()))
+            .is_some(),
+        "the summary names the chain:\n{}",
+        localnet.tail(80)
+    );
+    assert!(net.join("chain/chain.db").exists(), "no chain database");
+}
