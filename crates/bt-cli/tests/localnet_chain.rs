@@ -2,9 +2,10 @@
 //! supervisor, a subnet with every neuron registered (one validator, the others miners) and the
 //! dashboard pointed at it.
 //!
-//! Checked through the dashboard's JSON (`GET /api/state`): every neuron is listed with its uid,
-//! the chain panel has a row for each of those uids with the same hotkey, and a miner's
-//! incentive becomes non-zero (the validator's weights went through Yuma consensus). Then, when
+//! Checked through the dashboard's JSON (`GET /api/state`): the chain's block advances, every
+//! neuron is listed with its uid, the chain panel has a row for each of those uids with the
+//! same hotkey, the validator's weights name every miner, and a miner's incentive and
+//! consensus become non-zero (the weights went through Yuma consensus). Then, when
 //! Chromium is installed (required with `BT_REQUIRE_CHROMIUM=1`), the page shows the same and a
 //! screenshot is saved. Ctrl-C stops everything with exit code 130 and leaves the chain's
 //! database under `--dir`.
@@ -53,18 +54,30 @@ async fn api_state(addr: &str) -> Option<Value> {
         .ok()?
 }
 
+/// What the snapshot showed once the subnet had run an epoch.
+#[derive(Debug)]
+struct Shown {
+    neurons: Vec<Listed>,
+    /// The best-paid miner's incentive and consensus (x 65535).
+    incentive: u64,
+    consensus: u64,
+    /// The validator's weights as the chain panel lists them: (uid, weight).
+    weights: Vec<(u64, u64)>,
+    block: u64,
+}
+
 /// What the test waits for in the snapshot: every neuron with a distinct uid and a role, each
 /// uid in the chain panel under the neuron's hotkey, every neuron's axon in the metagraph
-/// panel (from the chain), and a miner with non-zero incentive.
-/// Returns each neuron as listed and the best-paid miner's incentive.
-fn subnet_shown(state: &Value) -> Option<(Vec<Listed>, u64)> {
+/// panel (from the chain), the validator's weights on every miner, and a miner with non-zero
+/// incentive and consensus.
+fn subnet_shown(state: &Value) -> Option<Shown> {
     let neurons = state["neurons"].as_array()?;
     let rows = state["chain"]["uids"].as_array()?;
     if neurons.len() != NEURONS {
         return None;
     }
     let mut shown = Vec::new();
-    let mut miner_incentive = 0;
+    let (mut miner_incentive, mut miner_consensus) = (0, 0);
     for n in neurons {
         let (uid, role) = (n["uid"].as_u64()?, n["role"].as_str()?);
         let row = rows.iter().find(|r| r["uid"].as_u64() == Some(uid))?;
@@ -73,6 +86,7 @@ fn subnet_shown(state: &Value) -> Option<(Vec<Listed>, u64)> {
         }
         if role == "miner" {
             miner_incentive = miner_incentive.max(row["incentive"].as_u64()?);
+            miner_consensus = miner_consensus.max(row["consensus"].as_u64()?);
         }
         shown.push(Listed {
             name: n["name"].as_str()?.to_string(),
@@ -92,11 +106,40 @@ fn subnet_shown(state: &Value) -> Option<(Vec<Listed>, u64)> {
     let mut uids: Vec<u64> = shown.iter().map(|s| s.uid).collect();
     uids.sort_unstable();
     uids.dedup();
-    (uids.len() == NEURONS && miner_incentive > 0).then_some((shown, miner_incentive))
+    if uids.len() != NEURONS || miner_incentive == 0 || miner_consensus == 0 {
+        return None;
+    }
+    // The validator's weights row names every miner.
+    let validator = shown.iter().find(|n| n.role == "validator")?.uid;
+    let row = state["chain"]["weights"]
+        .as_array()?
+        .iter()
+        .find(|w| w["uid"].as_u64() == Some(validator))?;
+    let weights: Vec<(u64, u64)> = row["weights"]
+        .as_array()?
+        .iter()
+        .map(|p| Some((p[0].as_u64()?, p[1].as_u64()?)))
+        .collect::<Option<_>>()?;
+    let weighted_miners = shown
+        .iter()
+        .filter(|n| n.role == "miner")
+        .all(|n| weights.iter().any(|w| w.0 == n.uid));
+    weighted_miners.then_some(Shown {
+        neurons: shown,
+        incentive: miner_incentive,
+        consensus: miner_consensus,
+        weights,
+        block: state["chain"]["block"].as_u64()?,
+    })
+}
+
+/// The chain's block as the dashboard last read it.
+fn block_of(state: &Value) -> Option<u64> {
+    state["chain"]["block"].as_u64()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn localnet_chain_lists_every_neuron_by_uid_and_pays_a_miner_incentive() {
+async fn localnet_chain_lists_every_neuron_by_uid_with_weights_and_pays_a_miner_incentive() {
     let dir = tempfile::tempdir().unwrap();
     let net = dir.path().join("net");
     let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("bittensor"));
@@ -125,6 +168,15 @@ async fn localnet_chain_lists_every_neuron_by_uid_and_pays_a_miner_incentive() {
         .trim_end_matches('/')
         .to_string();
 
+    // Blocks advance: the panel's block height moves on from the first one it showed.
+    let first_block = bt_testnet::eventually_async_some(
+        Duration::from_secs(60),
+        Duration::from_millis(200),
+        || async { block_of(&api_state(&addr).await?) },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("the chain panel never showed a block ({e})"));
+
     let last = std::sync::Mutex::new(Value::Null);
     let (addr_ref, last_ref) = (&addr, &last);
     let shown = bt_testnet::eventually_async_some(
@@ -146,8 +198,20 @@ async fn localnet_chain_lists_every_neuron_by_uid_and_pays_a_miner_incentive() {
             localnet.tail(80)
         )
     });
-    let (neurons, incentive) = shown;
-    eprintln!("dashboard: {neurons:?}; a miner's incentive {incentive}/65535");
+    eprintln!(
+        "dashboard at block {}: {:?}; a miner's incentive {}/65535 and consensus {}/65535; \
+         the validator's weights {:?}",
+        shown.block, shown.neurons, shown.incentive, shown.consensus, shown.weights
+    );
+    assert!(
+        shown.block > first_block,
+        "the chain's block never advanced past {first_block}: {shown:?}"
+    );
+    assert!(
+        shown.weights.iter().any(|w| w.1 > 0),
+        "the validator's weights are all zero: {shown:?}"
+    );
+    let neurons = shown.neurons;
     assert_eq!(
         neurons.iter().filter(|n| n.role == "validator").count(),
         1,
@@ -168,7 +232,7 @@ async fn localnet_chain_lists_every_neuron_by_uid_and_pays_a_miner_incentive() {
         let probe = page
             .wait_for(
                 Duration::from_secs(120),
-                "every neuron with its uid and a miner's incentive",
+                "every neuron with its uid, a miner's incentive and the validator's weights",
                 |probe| {
                     let listed = probe["neurons"].as_array()?;
                     let by_uid = |uid: &str| {
@@ -189,17 +253,32 @@ async fn localnet_chain_lists_every_neuron_by_uid_and_pays_a_miner_incentive() {
                             return None;
                         }
                         let incentive: f64 = row["incentive"].as_str()?.parse().ok()?;
-                        paid_miner |= role == "miner" && incentive > 0.0;
+                        let consensus: f64 = row["consensus"].as_str()?.parse().ok()?;
+                        paid_miner |= role == "miner" && incentive > 0.0 && consensus > 0.0;
                     }
-                    paid_miner.then(|| probe.clone())
+                    // The weights table: the validator's row, named, with a share for each
+                    // miner.
+                    let validator = neurons.iter().find(|n| n.role == "validator")?;
+                    let weights = probe["weightRows"]
+                        .as_array()?
+                        .iter()
+                        .find(|w| w["uid"] == validator.uid.to_string().as_str())?;
+                    let text = weights["weights"].as_str()?;
+                    let every_miner = neurons.iter().filter(|n| n.role == "miner").all(|n| {
+                        text.split("  ")
+                            .any(|c| c.starts_with(&format!("{}: ", n.uid)))
+                    });
+                    let named = weights["neuron"] == validator.name.as_str();
+                    (paid_miner && every_miner && named).then(|| probe.clone())
                 },
             )
             .await;
         let path = page.screenshot("localnet-chain").await;
         eprintln!(
-            "page: {} / {}; screenshot: {}",
+            "page: {} / {} / {}; screenshot: {}",
             probe["neurons"],
             probe["chainRows"],
+            probe["weightRows"],
             path.display()
         );
     }

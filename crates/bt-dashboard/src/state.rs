@@ -179,7 +179,18 @@ pub struct UidRow {
     pub dividends: u16,
     pub emission: u64,
     pub trust: u16,
+    pub consensus: u16,
     pub validator_permit: bool,
+}
+
+/// The weights one uid set on the chain (a validator's), as the chain stores them.
+#[derive(Debug, Clone, Serialize)]
+pub struct WeightRow {
+    pub uid: u16,
+    /// The block of its last weights (the chain's `last_update`).
+    pub set_at: u64,
+    /// (uid, weight) with the largest weight scaled to 65535; at most `max_uids` of them.
+    pub weights: Vec<(u16, u16)>,
 }
 
 /// A uid's values each time they changed (they change at epochs), by block.
@@ -201,6 +212,13 @@ pub struct ChainView {
     pub error: Option<String>,
     pub uids: Vec<UidRow>,
     pub history: Vec<UidHistory>,
+    /// Every uid that has set weights, read every `weights_interval` (they change once a
+    /// tempo and cost a reading of every uid's row on subtensor).
+    pub weights: Vec<WeightRow>,
+    /// The block the weights were read at.
+    pub weights_block: Option<u64>,
+    /// Why the last weights read failed (the rows above are still current).
+    pub weights_error: Option<String>,
 }
 
 impl ChainView {
@@ -308,6 +326,7 @@ mod tests {
             dividends: 0,
             emission: 0,
             trust: 0,
+            consensus: 0,
             validator_permit: false,
         };
         c.absorb(1, vec![row(0, 1), row(1, 1), row(2, 1)], 10, 2);

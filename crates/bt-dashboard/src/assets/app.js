@@ -168,8 +168,20 @@ function renderChain(s) {
     cell(tr, u.uid); cell(tr, short(u.hotkey), "key").title = u.hotkey;
     cell(tr, (u.stake / 1e9).toFixed(3) + " τ");
     cell(tr, (u.incentive / 65535).toFixed(4)); cell(tr, (u.dividends / 65535).toFixed(4));
-    cell(tr, u.emission); cell(tr, (u.trust / 65535).toFixed(4)); cell(tr, u.validator_permit ? "yes" : "");
+    cell(tr, u.emission); cell(tr, (u.trust / 65535).toFixed(4)); cell(tr, (u.consensus / 65535).toFixed(4));
+    cell(tr, u.validator_permit ? "yes" : "");
     cell(tr, byHotkey.get(u.hotkey) || "");
+    return tr;
+  });
+  const nameOf = new Map(c.uids.map((u) => [u.uid, byHotkey.get(u.hotkey) || ""]));
+  document.getElementById("weights-title").textContent =
+    (c.weights_block !== null ? "(read at block " + c.weights_block + ")" : "") + (c.weights_error ? " " + c.weights_error : "");
+  fill(document.querySelector("#weights tbody"), c.weights, (w) => {
+    const tr = document.createElement("tr");
+    cell(tr, w.uid); cell(tr, nameOf.get(w.uid) || ""); cell(tr, w.set_at);
+    // Stored max-upscaled: shown as each uid's share of the row, as consensus reads them.
+    const sum = w.weights.reduce((a, p) => a + p[1], 0);
+    cell(tr, w.weights.map((p) => p[0] + ": " + (sum ? p[1] / sum : 0).toFixed(3)).join("  "), "weights");
     return tr;
   });
   chart(document.getElementById("chain-incentive"), c.history.map((h, i) => ({ points: h.incentive, color: COLORS[i % COLORS.length] })), (v) => v.toFixed(3));
@@ -202,8 +214,14 @@ window.btDashProbe = function () {
       const text = (i) => (td[i] ? td[i].textContent : "");
       return {
         uid: text(0), hotkey: td[1] ? td[1].title : "", stake: text(2), incentive: text(3),
-        dividends: text(4), emission: text(5), trust: text(6), permit: text(7), neuron: text(8),
+        dividends: text(4), emission: text(5), trust: text(6), consensus: text(7), permit: text(8),
+        neuron: text(9),
       };
+    }),
+    // The validators' weights as shown: the setter's uid and "uid: share" pairs.
+    weightRows: Array.from(document.querySelectorAll("#weights tbody tr")).map((tr) => {
+      const td = tr.querySelectorAll("td");
+      return { uid: td[0].textContent, neuron: td[1].textContent, setAt: td[2].textContent, weights: td[3].textContent };
     }),
     chainPoints: Number(document.getElementById("chain-incentive").dataset.points),
     // Blocks at which some uid's values changed: a new one each epoch.
