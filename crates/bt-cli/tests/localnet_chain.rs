@@ -8,7 +8,7 @@
 //! consensus become non-zero (the weights went through Yuma consensus). Then, when
 //! Chromium is installed (required with `BT_REQUIRE_CHROMIUM=1`), the page shows the same and a
 //! screenshot is saved. Ctrl-C stops everything with exit code 130 and leaves the chain's
-//! database under `--dir`.
+//! database under `--dir`; a second run there finds the same subnet and uids.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -17,6 +17,7 @@ mod browser {
     pub mod page;
 }
 
+use std::path::Path;
 use std::time::Duration;
 
 use browser::page::{Page, chromium_or_skip};
@@ -138,35 +139,69 @@ fn block_of(state: &Value) -> Option<u64> {
     state["chain"]["block"].as_u64()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn localnet_chain_lists_every_neuron_by_uid_with_weights_and_pays_a_miner_incentive() {
-    let dir = tempfile::tempdir().unwrap();
-    let net = dir.path().join("net");
+/// Starts `localnet --chain --dashboard` on `net` and waits for its dashboard: the child, the
+/// dashboard's URL and host:port, and the lines the supervisor printed setting the chain up.
+async fn start_localnet(net: &Path) -> (ChildProcess, String, String, Vec<String>) {
     let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("bittensor"));
     cmd.args(["localnet", "--chain", "--dashboard", "--plain"])
         .args(["--neurons", &NEURONS.to_string(), "--max_steps", "300"])
         .args(["--block_time", "0.25", "--tempo", "8"])
         .args(["--subnet_interval", "0.5", "--dir"])
-        .arg(&net)
+        .arg(net)
         .env(
             "BT_MNIST_DIR",
             concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/mnist"),
         );
     let mut localnet = ChildProcess::spawn("localnet", cmd).unwrap();
-    let url = localnet
+    let waited = localnet
         .wait_for_line(0, Duration::from_secs(180), |l: &Line| {
             l.text
                 .strip_prefix("Dashboard: ")
                 .map(|u| u.trim().to_string())
         })
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .await;
+    let url = waited.unwrap_or_else(|e| panic!("{e}:\n{}", localnet.tail(80)));
     // The chain is set up before the dashboard starts: what the supervisor said about it.
     let setup: Vec<String> = localnet.lines_from(0).into_iter().map(|l| l.text).collect();
     let addr = url
         .trim_start_matches("http://")
         .trim_end_matches('/')
         .to_string();
+    (localnet, url, addr, setup)
+}
+
+/// Ctrl-C: localnet stops everything and exits 130, naming the chain in its summary.
+async fn interrupt(mut localnet: ChildProcess) {
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(localnet.id().unwrap()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let status = localnet
+        .wait_exit(Duration::from_secs(120))
+        .await
+        .unwrap_or_else(|e| panic!("localnet ignored Ctrl-C ({e}):\n{}", localnet.tail(80)));
+    assert_eq!(status.code(), Some(130), "{}", localnet.tail(80));
+    assert!(
+        localnet
+            .latest(|l| l.text.starts_with("chain: ws://").then_some(()))
+            .is_some(),
+        "the summary names the chain:\n{}",
+        localnet.tail(80)
+    );
+}
+
+/// The supervisor's `nK: uid U role  hotkey …` lines.
+fn members(setup: &[String]) -> Vec<&str> {
+    setup
+        .iter()
+        .map(|l| l.trim())
+        .filter(|l| l.starts_with('n') && l.contains(": uid "))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn localnet_chain_lists_every_neuron_by_uid_with_weights_and_pays_a_miner_incentive() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = dir.path().join("net");
+    let (localnet, url, addr, setup) = start_localnet(&net).await;
 
     // Blocks advance: the panel's block height moves on from the first one it showed.
     let first_block = bt_testnet::eventually_async_some(
@@ -283,19 +318,37 @@ async fn localnet_chain_lists_every_neuron_by_uid_with_weights_and_pays_a_miner_
         );
     }
 
-    let pid = nix::unistd::Pid::from_raw(i32::try_from(localnet.id().unwrap()).unwrap());
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
-    let status = localnet
-        .wait_exit(Duration::from_secs(120))
-        .await
-        .unwrap_or_else(|e| panic!("localnet ignored Ctrl-C ({e}):\n{}", localnet.tail(80)));
-    assert_eq!(status.code(), Some(130), "{}", localnet.tail(80));
-    assert!(
-        localnet
-            .latest(|l| l.text.starts_with("chain: ws://").then_some(()))
-            .is_some(),
-        "the summary names the chain:\n{}",
-        localnet.tail(80)
-    );
+    interrupt(localnet).await;
     assert!(net.join("chain/chain.db").exists(), "no chain database");
+
+    // A second run on the same --dir finds its subnet, uids and keys again, and its neurons
+    // join under the same uids.
+    let (again, _, addr, resumed) = start_localnet(&net).await;
+    assert_eq!(
+        members(&resumed),
+        members(&setup),
+        "the second run registered anew:\n{}",
+        resumed.join("\n")
+    );
+    let listed = bt_testnet::eventually_async_some(
+        Duration::from_secs(180),
+        Duration::from_millis(500),
+        || async {
+            let state = api_state(&addr).await?;
+            let uids: Vec<u64> = state["neurons"]
+                .as_array()?
+                .iter()
+                .map(|n| n["uid"].as_u64())
+                .collect::<Option<_>>()?;
+            (uids.len() == NEURONS).then_some(uids)
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("the second run's neurons never showed their uids ({e})"));
+    let mut before: Vec<u64> = neurons.iter().map(|n| n.uid).collect();
+    let mut after = listed;
+    before.sort_unstable();
+    after.sort_unstable();
+    assert_eq!(after, before, "the second run's neurons took other uids");
+    interrupt(again).await;
 }
