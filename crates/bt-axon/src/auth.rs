@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, PoisonError};
 
 use bt_crypto::session::{SessionAccept, SessionOffer, SessionProof};
-use bt_crypto::{CryptoError, PublicKey, RpcMethod};
+use bt_crypto::{CryptoError, Dialled, PublicKey, RpcMethod};
 use bt_wire::TensorMessage;
 use tonic::Status;
 
@@ -20,7 +20,8 @@ impl Shared {
     /// Signature (or MAC) first, then the policy, then the nonce (or counter): a forged
     /// request must never move a caller's nonce floor or a session's window, and a refused
     /// caller must not take room in the nonce table. `small`: the payload is at most
-    /// `inline_max_bytes`, so hashing it costs less than a separate table lookup.
+    /// `inline_max_bytes`, so hashing it costs less than a separate table lookup. `dialled`:
+    /// the endpoint a v2 signature binds (already checked to be ours), `None` for v1.
     pub(crate) fn authenticate(
         &self,
         msg: &TensorMessage,
@@ -28,6 +29,7 @@ impl Shared {
         auth: &Auth,
         small: bool,
         peer: IpAddr,
+        dialled: Option<&Dialled>,
     ) -> Result<Option<PublicKey>, Status> {
         match auth {
             Auth::Session(proof) => {
@@ -35,13 +37,16 @@ impl Shared {
                 self.authorize(Some(&caller), &msg.synapse_key, method)?;
                 Ok(Some(caller))
             }
-            Auth::Offer(offer, _) => self.authenticate_offer(msg, method, offer, peer).map(Some),
+            Auth::Offer(offer, _) => self
+                .authenticate_offer(msg, method, offer, peer, dialled)
+                .map(Some),
             Auth::Plain => {
                 if msg.signature.is_empty() {
                     return self.anonymous(msg, method);
                 }
                 self.metrics.signature_checked();
-                let caller = bt_crypto::verify_request(msg, method).map_err(unauthenticated)?;
+                let caller = bt_crypto::verify_request_bound(msg, method, dialled)
+                    .map_err(unauthenticated)?;
                 self.authorize(Some(&caller), &msg.synapse_key, method)?;
                 self.check_nonce(&caller, msg.nounce, peer)?;
                 Ok(Some(caller))
@@ -49,20 +54,21 @@ impl Shared {
         }
     }
 
-    /// A handshake: the offer signature covers the request digest and the caller's share, so
-    /// it alone authenticates the request (the plain `signature` is for axons that ignore
-    /// offers). Then the nonce, as for any signed request.
+    /// A handshake: the offer signature covers the request digest (v1 or v2, as the plain
+    /// signature) and the caller's share, so it alone authenticates the request (the plain
+    /// `signature` is for axons that ignore offers). Then the nonce, as for any signed request.
     fn authenticate_offer(
         &self,
         msg: &TensorMessage,
         method: RpcMethod,
         offer: &SessionOffer,
         peer: IpAddr,
+        dialled: Option<&Dialled>,
     ) -> Result<PublicKey, Status> {
         let caller = bt_crypto::parse_caller_key(&msg.neuron_key).map_err(unauthenticated)?;
         self.metrics.signature_checked();
-        bt_crypto::session::verify_offer(&caller, &bt_crypto::message_digest(msg, method), offer)
-            .map_err(unauthenticated)?;
+        let digest = bt_crypto::message_digest_bound(msg, method, dialled);
+        bt_crypto::session::verify_offer(&caller, &digest, offer).map_err(unauthenticated)?;
         self.authorize(Some(&caller), &msg.synapse_key, method)?;
         self.check_nonce(&caller, msg.nounce, peer)?;
         Ok(caller)
@@ -156,6 +162,7 @@ impl Shared {
         msg: &Arc<TensorMessage>,
         method: RpcMethod,
         peer: IpAddr,
+        dialled: Option<Dialled>,
     ) -> Result<Option<PublicKey>, Status> {
         if msg.signature.is_empty() {
             return self.anonymous(msg, method);
@@ -172,6 +179,7 @@ impl Shared {
                 TensorJob {
                     msg: msg.clone(),
                     method,
+                    dialled,
                 },
                 alone,
             )

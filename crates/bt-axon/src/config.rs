@@ -79,6 +79,22 @@ pub struct AxonConfig {
     /// Accept requests with an empty signature (Release 1 peers, which never signed). Such a
     /// caller is anonymous: the [`Policy`](crate::Policy) sees `None`. Default `false`.
     pub allow_unsigned: bool,
+    /// Refuse signed requests whose signature covers the v1 request digest, which does not
+    /// bind the endpoint dialled (`UNAUTHENTICATED`): only v2 signatures (`bt-digest: 2`),
+    /// sessions and, with `allow_unsigned`, unsigned requests are served. With it off, a v1
+    /// request meant for another axon serving the same synapse key can be replayed here within
+    /// the nonce window; callers that predate v2 (every Release 1 peer, which sends its
+    /// signatures over v1) need it off. Callers of this project sign v2 once an answer of this
+    /// axon has said `bt-digest: 2`, and retry a refused first request so. Default `false`.
+    pub require_digest_v2: bool,
+    /// The host (IP literal or name) callers are told to dial when it is not the address a
+    /// connection arrives at, as published (`--remote_ip`). A v2 signature must bind an
+    /// endpoint of this axon: the local address of the request's connection or this host, with
+    /// the listen port or `external_port`. Default `None`.
+    pub external_host: Option<String>,
+    /// The port callers are told to dial when it is not the listen port (a forwarded port of a
+    /// NAT or proxy; `--external_port`). Default `None`.
+    pub external_port: Option<u16>,
     /// How far a request's nonce (nanoseconds since the Unix epoch) may lie in the past.
     /// Default 10 s.
     pub nonce_max_age: Duration,
@@ -170,6 +186,9 @@ impl Default for AxonConfig {
             inline_max_bytes: 64 << 10,
             max_verify_batch: 32,
             allow_unsigned: false,
+            require_digest_v2: false,
+            external_host: None,
+            external_port: None,
             nonce_max_age: Duration::from_secs(10),
             nonce_max_skew: Duration::from_secs(2),
             max_callers: 16_384,
@@ -283,6 +302,11 @@ impl AxonConfig {
                  with sessions on"
                     .into(),
             );
+        }
+        if let Some(host) = &self.external_host
+            && let Err(e) = bt_crypto::Dialled::new(host, 0)
+        {
+            return bad("external_host", e.to_string());
         }
         if self.max_callers == 0 {
             return bad("max_callers", "must be at least 1".into());

@@ -29,6 +29,7 @@ use tonic::{Code, Status};
 
 use crate::admission::Admitted;
 use crate::body_guard::GuardedBody;
+use crate::digest::DIGEST;
 use crate::request_body::RequestBody;
 use crate::service::{Reply, handle};
 use crate::shared::Shared;
@@ -99,12 +100,26 @@ where
                 shared.decode_limits(),
             );
             let metadata = MetadataMap::from_headers(parts.headers);
-            Ok(
-                match handle(&shared, method, metadata, &parts.extensions, &mut body).await {
-                    Ok(reply) => respond(reply),
-                    Err(refusal) => refusal.into_http(),
-                },
+            let authority = parts.uri.authority();
+            let handled = handle(
+                &shared,
+                method,
+                metadata,
+                &parts.extensions,
+                authority,
+                &mut body,
             )
+            .await;
+            let mut response = match handled {
+                Ok(reply) => respond(reply),
+                Err(refusal) => refusal.into_http(),
+            };
+            // On refusals too: a caller whose first (v1) request was refused for want of v2
+            // learns here that v2 is spoken, and retries so.
+            response
+                .headers_mut()
+                .insert(DIGEST.clone(), crate::digest::advertised());
+            Ok(response)
         })
     }
 }

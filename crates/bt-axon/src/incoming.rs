@@ -131,7 +131,7 @@ pub(crate) struct Conn {
 /// share of `max_in_flight_per_connection`, taken by the admission layer.
 #[derive(Clone)]
 pub(crate) struct ConnInfo {
-    #[allow(dead_code)] // Kept for logging.
+    /// Its local address is the endpoint a v2 request digest may bind.
     pub(crate) tcp: TcpConnectInfo,
     /// The client's address, which per-address limits count by.
     pub(crate) ip: IpAddr,

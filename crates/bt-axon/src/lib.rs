@@ -40,6 +40,13 @@
 //! `max_sessions_per_caller`, idle and age limits); an unknown session is `UNAUTHENTICATED`,
 //! and the caller then signs again.
 //!
+//! **Request digest v2** (`docs/protocol.md`, "Request digest v2"): every answer says
+//! `bt-digest: 2`; a request with that header is signed over a digest that also binds the
+//! endpoint the caller dialled (its `:authority`), which must be this axon's (its connection's
+//! local address, `external_host`, the listen port or `external_port`), else
+//! `UNAUTHENTICATED`: a request meant for another axon serving the same synapse key is not
+//! served here. v1 requests are served unless `require_digest_v2`.
+//!
 //! **Compression** (`AxonConfig::codecs`, all by default; `docs/protocol.md`, "Compression"): a
 //! request carrying `bt-codecs` is answered in the first offered codec the axon uses, and the
 //! answer lists the codecs the axon accepts in requests. Request tensors in a codec outside that
@@ -68,6 +75,7 @@ mod auth;
 mod body_guard;
 mod compression;
 mod config;
+mod digest;
 mod early;
 mod error;
 mod grpc;

@@ -26,7 +26,9 @@ use tonic::metadata::MetadataMap;
 
 use crate::admission::Admitted;
 use crate::compression::{self, negotiate};
+use crate::digest::Arrival;
 use crate::early::NotReady;
+use crate::incoming::ConnInfo;
 use crate::policy::{Decision, Priority};
 use crate::request_body::RequestBody;
 use crate::session::{Auth, parse_auth};
@@ -46,6 +48,7 @@ pub(crate) async fn handle(
     method: RpcMethod,
     mut metadata: MetadataMap,
     extensions: &http::Extensions,
+    authority: Option<&http::uri::Authority>,
     body: &mut RequestBody,
 ) -> Result<Reply, Status> {
     // Held until we answer: this request's place on its connection and its address.
@@ -88,6 +91,24 @@ pub(crate) async fn handle(
             )
         })?;
     check_arity(method, msg.tensors.len())?;
+    // Sessions are bound to this axon already (their key exists only here); an unsigned request
+    // has no digest.
+    let signed = match &auth {
+        Auth::Plain => !msg.signature.is_empty(),
+        Auth::Offer(..) => true,
+        Auth::Session(_) => false,
+    };
+    let dialled = if signed {
+        let arrival = Arrival {
+            authority,
+            local: extensions
+                .get::<ConnInfo>()
+                .and_then(|c| c.tcp.local_addr()),
+        };
+        shared.signed_digest(&metadata, arrival)?
+    } else {
+        None
+    };
 
     let early_digest = match (early, &auth) {
         (Some(early), Auth::Session(proof)) => {
@@ -123,10 +144,12 @@ pub(crate) async fn handle(
         let caller = match auth {
             Auth::Plain => {
                 shared
-                    .authenticate_batched(&msg, method, admitted.peer)
+                    .authenticate_batched(&msg, method, admitted.peer, dialled)
                     .await?
             }
-            _ => shared.authenticate(&msg, method, &auth, small, admitted.peer)?,
+            _ => {
+                shared.authenticate(&msg, method, &auth, small, admitted.peer, dialled.as_ref())?
+            }
         };
         let reply = if synapse.is_lightweight() {
             shared.compute(method, &msg, synapse.as_ref(), codecs.answer)?
@@ -146,7 +169,7 @@ pub(crate) async fn handle(
     } else {
         let peer = admitted.peer;
         on_pool(shared, &admitted, move |s| {
-            let caller = s.authenticate(&msg, method, &auth, false, peer)?;
+            let caller = s.authenticate(&msg, method, &auth, false, peer, dialled.as_ref())?;
             let reply = s.compute(method, &msg, synapse.as_ref(), codecs.answer)?;
             Ok((reply, s.open_session(&auth, caller.as_ref(), &msg, peer)))
         })

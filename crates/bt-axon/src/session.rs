@@ -1,6 +1,8 @@
 //! Which authentication a request asks for, read from its metadata before its body is used.
 //!
-//! - no session header: the v1 per-request signature (or none, with `allow_unsigned`);
+//! - no session header: the per-request signature, over the v1 digest or (`bt-digest: 2`) the
+//!   v2 digest, which binds the endpoint dialled (module `digest`); or none, with
+//!   `allow_unsigned`;
 //! - `bt-session-offer`: a signed request that also opens a session (the offer signature,
 //!   which covers the request digest, is the one checked), of the version negotiated from
 //!   `bt-session-version` (absent: 1);

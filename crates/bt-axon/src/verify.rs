@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bt_crypto::http_auth::{AuthError, V10Claim, verify_v10_batch};
 use bt_crypto::wallet::{AccountId, VerifyingAccount};
-use bt_crypto::{CryptoError, PublicKey, RpcMethod};
+use bt_crypto::{CryptoError, Dialled, PublicKey, RpcMethod};
 use bt_wire::TensorMessage;
 use tokio::sync::oneshot;
 
@@ -140,11 +140,13 @@ impl TensorChecks {
     }
 }
 
-/// A request and the method it was sent to, which its signature covers.
+/// A request, the method it was sent to and (v2) the endpoint dialled, which its signature
+/// covers.
 #[derive(Clone)]
 pub(crate) struct TensorJob {
     pub(crate) msg: Arc<TensorMessage>,
     pub(crate) method: RpcMethod,
+    pub(crate) dialled: Option<Dialled>,
 }
 
 impl BatchCheck for TensorChecks {
@@ -152,15 +154,17 @@ impl BatchCheck for TensorChecks {
     type Verdict = Result<PublicKey, CryptoError>;
 
     fn check_batch(&self, jobs: &[TensorJob]) -> Vec<Self::Verdict> {
-        let requests: Vec<(&TensorMessage, RpcMethod)> =
-            jobs.iter().map(|j| (j.msg.as_ref(), j.method)).collect();
-        bt_crypto::verify_requests_batch_with(&requests, |hex| {
+        let requests: Vec<(&TensorMessage, RpcMethod, Option<&Dialled>)> = jobs
+            .iter()
+            .map(|j| (j.msg.as_ref(), j.method, j.dialled.as_ref()))
+            .collect();
+        bt_crypto::verify_bound_requests_batch_with(&requests, |hex| {
             self.keys.get(hex, bt_crypto::parse_caller_key)
         })
     }
 
     fn check_one(&self, job: &TensorJob) -> Self::Verdict {
-        bt_crypto::verify_request(&job.msg, job.method)
+        bt_crypto::verify_request_bound(&job.msg, job.method, job.dialled.as_ref())
     }
 }
 
@@ -340,6 +344,7 @@ mod tests {
         TensorJob {
             msg,
             method: RpcMethod::Forward,
+            dialled: None,
         }
     }
 

@@ -3,7 +3,8 @@
 //! library's default holds (the help text reads it from the library's `Default`, so the two
 //! cannot disagree). A value outside a flag's range is a usage error naming the flag; settings
 //! that only fail together (a per-address budget above the total) are caught by the library's
-//! own check, reported with the flag's name.
+//! own check, reported with the flag's name. A `--config` file may give each cap under the
+//! flag's name (`axon_max_in_flight = 64`); a flag wins over the file.
 
 use std::fmt::Display;
 use std::time::Duration;
@@ -35,6 +36,13 @@ where
         Ok(v) if (lo..=hi).contains(&v) => Ok(value),
         _ => bail!("--{flag} must be between {lo} and {hi}, got {value}"),
     }
+}
+
+/// A `--config` file's value for `key`, as the flag of that name takes it.
+fn file_value<T: serde::de::DeserializeOwned>(key: &str, value: toml::Value) -> Result<T> {
+    value
+        .try_into()
+        .map_err(|e| anyhow::anyhow!("config file key {key} (as --{key}): {e}"))
 }
 
 /// Declares a struct of optional cap flags and `apply`, which writes the given ones into the
@@ -75,6 +83,26 @@ macro_rules! cap_flags {
                     }
                 )*
                 Ok(())
+            }
+
+            /// The caps a `--config` file gives, under the flags' names: each key is taken
+            /// out of `table` (what is left is the file's other settings). A value of the
+            /// wrong type is an error naming its key; ranges are checked by `apply`.
+            pub fn take_from_file(table: &mut toml::Table) -> Result<Self> {
+                let mut caps = Self::default();
+                $(
+                    if let Some(v) = table.remove($flag) {
+                        caps.$field = Some(file_value($flag, v)?);
+                    }
+                )*
+                Ok(caps)
+            }
+
+            /// These flags, with `file`'s value for each flag not given.
+            pub fn or_file(&self, file: &Self) -> Self {
+                Self {
+                    $( $field: self.$field.or(file.$field), )*
+                }
             }
         }
     };
@@ -255,12 +283,53 @@ pub struct InspectInterval {
 }
 
 impl InspectInterval {
+    const KEY: &str = "metagraph_inspect_interval_ms";
+
     pub fn apply(&self, cfg: &mut MetagraphConfig) -> Result<()> {
         if let Some(ms) = self.inspect_interval_ms {
-            let ms = checked("metagraph_inspect_interval_ms", ms, 1, MAX_MS)?;
+            let ms = checked(Self::KEY, ms, 1, MAX_MS)?;
             cfg.inspect_interval = Duration::from_millis(ms);
         }
         Ok(())
+    }
+}
+
+impl InspectInterval {
+    fn take_from_file(table: &mut toml::Table) -> Result<Self> {
+        Ok(Self {
+            inspect_interval_ms: match table.remove(Self::KEY) {
+                Some(v) => Some(file_value(Self::KEY, v)?),
+                None => None,
+            },
+        })
+    }
+}
+
+/// `--axon_require_digest_v2`, apart from the macro's flags because it is a switch.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct AxonSwitches {
+    /// Refuse requests signed over the v1 request digest, which does not bind the axon dialled
+    /// (UNAUTHENTICATED): a request meant for another axon serving the same synapse key cannot
+    /// then be replayed here. Release 1 peers sign v1 only; this project's dendrites sign v2
+    /// with axons that accept it. Off by default (v1 accepted).
+    #[arg(
+        long = "axon_require_digest_v2",
+        aliases = ["axon-require-digest-v2", "axon.require_digest_v2"],
+        env = "BT_AXON_REQUIRE_DIGEST_V2"
+    )]
+    pub require_digest_v2: bool,
+}
+
+impl AxonSwitches {
+    const KEY: &str = "axon_require_digest_v2";
+
+    fn take_from_file(table: &mut toml::Table) -> Result<Self> {
+        Ok(Self {
+            require_digest_v2: match table.remove(Self::KEY) {
+                Some(v) => file_value(Self::KEY, v)?,
+                None => false,
+            },
+        })
     }
 }
 
@@ -270,6 +339,8 @@ pub struct ServerCaps {
     #[command(flatten)]
     pub axon: AxonCaps,
     #[command(flatten)]
+    pub axon_switches: AxonSwitches,
+    #[command(flatten)]
     pub http: HttpCaps,
     #[command(flatten)]
     pub metagraph: MetagraphCaps,
@@ -277,14 +348,48 @@ pub struct ServerCaps {
     pub inspect_interval: InspectInterval,
 }
 
+impl ServerCaps {
+    /// The caps of a `--config` file, under the flags' names (`axon_max_in_flight = 64`), taken
+    /// out of `table`.
+    pub fn take_from_file(table: &mut toml::Table) -> Result<Self> {
+        Ok(Self {
+            axon: AxonCaps::take_from_file(table)?,
+            axon_switches: AxonSwitches::take_from_file(table)?,
+            http: HttpCaps::take_from_file(table)?,
+            metagraph: MetagraphCaps::take_from_file(table)?,
+            inspect_interval: InspectInterval::take_from_file(table)?,
+        })
+    }
+
+    /// The flags given, else the file's: a flag wins over the file, the file over the default.
+    pub fn or_file(&self, file: &Self) -> Self {
+        Self {
+            axon: self.axon.or_file(&file.axon),
+            axon_switches: AxonSwitches {
+                require_digest_v2: self.axon_switches.require_digest_v2
+                    || file.axon_switches.require_digest_v2,
+            },
+            http: self.http.or_file(&file.http),
+            metagraph: self.metagraph.or_file(&file.metagraph),
+            inspect_interval: InspectInterval {
+                inspect_interval_ms: self
+                    .inspect_interval
+                    .inspect_interval_ms
+                    .or(file.inspect_interval.inspect_interval_ms),
+            },
+        }
+    }
+}
+
 /// The axon's configuration: the library's defaults with the flags given, checked together the
 /// way the axon will check them at start, the error naming the flag.
-pub fn axon_config(caps: &AxonCaps, max_tensors: usize) -> Result<AxonConfig> {
+pub fn axon_config(caps: &ServerCaps, max_tensors: usize) -> Result<AxonConfig> {
     let mut cfg = AxonConfig {
         max_tensors,
+        require_digest_v2: caps.axon_switches.require_digest_v2,
         ..AxonConfig::default()
     };
-    caps.apply(&mut cfg)?;
+    caps.axon.apply(&mut cfg)?;
     if let Err(bt_axon::AxonError::Config { field, reason }) = cfg.validate() {
         bail!("--axon_{field}: {reason}");
     }
@@ -329,8 +434,9 @@ mod tests {
     #[test]
     fn absent_flags_leave_the_library_defaults() {
         let caps = parse(&[]);
-        let axon = axon_config(&caps.axon, AxonConfig::default().max_tensors).unwrap();
+        let axon = axon_config(&caps, AxonConfig::default().max_tensors).unwrap();
         let d = AxonConfig::default();
+        assert!(!axon.require_digest_v2 && !d.require_digest_v2);
         assert_eq!(
             (
                 axon.max_in_flight,
@@ -364,8 +470,10 @@ mod tests {
             "100",
             "--metagraph_inspect_interval_ms",
             "1500",
+            "--axon.require_digest_v2",
         ]);
-        let axon = axon_config(&caps.axon, 256).unwrap();
+        let axon = axon_config(&caps, 256).unwrap();
+        assert!(axon.require_digest_v2);
         assert_eq!(
             (
                 axon.max_requests_per_ip,
@@ -395,7 +503,7 @@ mod tests {
             ("--metagraph_inspect_interval_ms", "0"),
         ] {
             let caps = parse(&[flag, value]);
-            let err = axon_config(&caps.axon, 256)
+            let err = axon_config(&caps, 256)
                 .and_then(|_| http_config(&caps.http, HttpAxonConfig::default()))
                 .and_then(|_| metagraph_config(&caps))
                 .unwrap_err()
@@ -408,7 +516,7 @@ mod tests {
     fn caps_that_only_fail_together_are_named_too() {
         // A per-address budget below the largest message could never admit one.
         let caps = parse(&["--axon_max_buffered_bytes_per_ip", "4096"]);
-        let err = axon_config(&caps.axon, 256).unwrap_err().to_string();
+        let err = axon_config(&caps, 256).unwrap_err().to_string();
         assert!(err.contains("--axon_max_buffered_bytes_per_ip"), "{err}");
         let caps = parse(&["--http_max_in_flight_per_ip", "0"]);
         let err = http_config(&caps.http, HttpAxonConfig::default())

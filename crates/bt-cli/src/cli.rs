@@ -74,6 +74,11 @@ pub enum NeuronKind {
     /// Release 1's CIFAR neuron: a dual path network learning 32×32 colour images from its
     /// data and its peers (CIFAR-10's binary batches from --data_dir, else generated shapes).
     Cifar,
+    /// Release 1's text neuron: classifies Debian fortunes by topic (--data_dir: a directory
+    /// of fortune files) from WordPiece ids, with MiniLM peers' sentence embeddings as its
+    /// network context; with --teacher it serves MiniLM instead. Needs the MiniLM files
+    /// (scripts/fetch-minilm.sh, or BT_MINILM_DIR).
+    Text,
 }
 
 /// The seeds' neuron flags. Every value is optional here so that a `--config` file can fill what
@@ -215,6 +220,10 @@ pub struct NeuronArgs {
         env = "BT_REMOTE_LEARNING"
     )]
     pub remote_learning: bool,
+    /// `neuron text` only: serve MiniLM's sentence embeddings to text learners instead of
+    /// training (a frozen, pretrained peer to distil from).
+    #[arg(long, env = "BT_TEACHER")]
+    pub teacher: bool,
     /// Factor on each accepted remote gradient (with --remote_learning; default 1.0).
     #[arg(
         long = "remote_grad_scale",
@@ -229,8 +238,9 @@ pub struct NeuronArgs {
         env = "BT_REMOTE_GRAD_CLIP"
     )]
     pub remote_grad_clip: Option<f32>,
-    /// Subnet neurons: the port published on the chain for peers to dial (a NAT's or a
-    /// proxy's forwarded port); the axon's own port when absent.
+    /// The port peers dial when it is not the axon's own (a NAT's or a proxy's forwarded
+    /// port): published on the chain (subnet neurons) or by gossip, and accepted by the axon as
+    /// its endpoint in v2 request signatures. The axon's own port when absent.
     #[arg(
         long = "external_port",
         alias = "external-port",
@@ -265,7 +275,8 @@ pub struct LocalnetArgs {
     /// How many neurons to start.
     #[arg(long, default_value_t = 3, env = "BT_LOCALNET_NEURONS")]
     pub neurons: usize,
-    /// Which neuron (model) every node runs.
+    /// Which neuron (model) every node runs. With text, node 0 is a MiniLM teacher
+    /// (`neuron text --teacher`) and the others learn from it.
     #[arg(
         long,
         alias = "model",
@@ -288,8 +299,9 @@ pub struct LocalnetArgs {
     /// Where keys, logs and checkpoints of the nodes go.
     #[arg(long, default_value = "localnet", env = "BT_LOCALNET_DIR")]
     pub dir: PathBuf,
-    /// Dataset directory for every node; when absent the vendored MNIST, or for cifar a
-    /// CIFAR-10 copy in $BT_CIFAR_DIR if there is one, else generated shapes.
+    /// Dataset directory for every node; when absent the vendored MNIST, for cifar a
+    /// CIFAR-10 copy in $BT_CIFAR_DIR if there is one, else generated shapes, for text
+    /// Debian's fortunes.
     #[arg(long = "data_dir", alias = "data-dir", env = "BT_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
     /// Seconds between gossip rounds.

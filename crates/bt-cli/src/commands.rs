@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Result;
 use bt_crypto::{CryptoError, NeuronKey};
 use bt_neuron::identity::{Identity, KeyChoice};
+use bt_nn::text::TextModel;
 use bt_nn::{CifarModel, MnistModel};
 
 use crate::cli::{
@@ -25,6 +26,8 @@ pub enum Job {
 /// A neuron with its settings resolved and its key taken (and locked).
 pub struct NeuronJob {
     kind: NeuronKind,
+    /// `neuron text --teacher`: serve MiniLM, do not train.
+    teacher: bool,
     settings: NeuronSettings,
     remote: Option<bt_neuron::RemoteLearning>,
     subnet: Option<SubnetJob>,
@@ -59,6 +62,12 @@ fn prepare_neuron(cmd: NeuronCommand) -> Result<NeuronJob> {
     let remote = remote_learning(&cmd.args).map_err(usage)?;
     let subnet = SubnetSettings::resolve(&cmd.args).map_err(usage)?;
     let key = key_choice(&cmd.args).map_err(usage)?;
+    if cmd.args.teacher && (subnet.is_some() || cmd.kind != NeuronKind::Text) {
+        return Err(CliError::Usage(
+            "--teacher applies to `neuron text` on gossip (no --chain_endpoint)".into(),
+        )
+        .into());
+    }
     if remote.is_some() && (subnet.is_some() || cmd.kind != NeuronKind::Mnist) {
         return Err(CliError::Usage(
             "--remote_learning applies to `neuron mnist` on gossip (no --chain_endpoint)".into(),
@@ -73,6 +82,7 @@ fn prepare_neuron(cmd: NeuronCommand) -> Result<NeuronJob> {
     let identity = take_identity(&key)?;
     Ok(NeuronJob {
         kind: cmd.kind,
+        teacher: cmd.args.teacher,
         settings,
         remote,
         subnet,
@@ -144,6 +154,7 @@ async fn dispatch_other(cmd: Command) -> Result<u8> {
 async fn run_neuron(job: NeuronJob) -> Result<u8> {
     let NeuronJob {
         kind,
+        teacher,
         settings,
         remote,
         subnet,
@@ -159,6 +170,12 @@ async fn run_neuron(job: NeuronJob) -> Result<u8> {
         }
         NeuronKind::Cifar => {
             bt_neuron::run::<CifarModel>(settings, identity, remote, shutdown_signal()).await
+        }
+        NeuronKind::Text if teacher => {
+            bt_neuron::run_teacher(settings, identity, shutdown_signal()).await
+        }
+        NeuronKind::Text => {
+            bt_neuron::run::<TextModel>(settings, identity, remote, shutdown_signal()).await
         }
     };
     match outcome {

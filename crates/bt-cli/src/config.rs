@@ -1,6 +1,7 @@
 //! Neuron settings: command line and environment first, then the `--config` TOML file, then
 //! defaults. The file is a separate serde struct so that unknown keys are an error that names the
-//! key, not a silently ignored typo.
+//! key, not a silently ignored typo. The servers' caps (`--axon_*`, `--http_*`, `--metagraph_*`)
+//! are keys of the file too, under the flags' names (`crate::caps`).
 
 use bt_tensor::compression::Codec;
 use std::path::{Path, PathBuf};
@@ -56,13 +57,23 @@ pub struct NeuronFileConfig {
     pub remote_learning: Option<bool>,
     pub remote_grad_scale: Option<f32>,
     pub remote_grad_clip: Option<f32>,
+    /// The servers' caps, under the flags' names (`axon_max_in_flight = 64`, …).
+    #[serde(skip)]
+    pub caps: crate::caps::ServerCaps,
 }
 
 impl NeuronFileConfig {
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read --config file {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("bad --config file {}", path.display()))
+        let bad = || format!("bad --config file {}", path.display());
+        let mut table: toml::Table = toml::from_str(&text).with_context(bad)?;
+        // The caps first: what is left must be the file's other settings (unknown keys are
+        // refused, naming the key).
+        let caps = crate::caps::ServerCaps::take_from_file(&mut table).with_context(bad)?;
+        let mut file: Self = toml::Value::Table(table).try_into().with_context(bad)?;
+        file.caps = caps;
+        Ok(file)
     }
 
     fn of(args: &NeuronArgs) -> Result<Self> {
@@ -244,6 +255,7 @@ impl Resolve for NeuronSettings {
             }
             (None, None) => Codec::None,
         };
+        let caps = args.caps.or_file(&file.caps);
         let bootstrap = if args.bootstrap.is_empty() {
             file.bootstrap.unwrap_or_default()
         } else {
@@ -267,9 +279,13 @@ impl Resolve for NeuronSettings {
             max_steps: args.max_steps.or(file.max_steps).unwrap_or(0),
             wait_for_peers: args.wait_for_peers.or(file.wait_for_peers).unwrap_or(0),
             allow_unsigned: args.allow_unsigned || file.allow_unsigned.unwrap_or(false),
-            axon: crate::caps::axon_config(&args.caps.axon, max_tensors)?,
-            http: crate::caps::http_config(&args.caps.http, Default::default())?,
-            metagraph: crate::caps::metagraph_config(&args.caps)?,
+            axon: bt_axon::AxonConfig {
+                // Peers dial it (a port forward), so v2 request signatures may bind it.
+                external_port: args.external_port,
+                ..crate::caps::axon_config(&caps, max_tensors)?
+            },
+            http: crate::caps::http_config(&caps.http, Default::default())?,
+            metagraph: crate::caps::metagraph_config(&caps)?,
             metrics_port: args.metrics_port.or(file.metrics_port),
             compression,
         })
@@ -314,6 +330,65 @@ mod tests {
         };
         let err = format!("{:#}", NeuronSettings::resolve(&args).unwrap_err());
         assert!(err.contains("axon_prot"), "{err}");
+    }
+
+    #[test]
+    fn caps_in_the_file_under_the_flags_names_apply_below_the_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("n.toml");
+        std::fs::write(
+            &path,
+            "axon_max_in_flight = 7\naxon_max_callers_per_ip = 3\naxon_require_digest_v2 = true\n\
+             http_max_queue = 11\nmetagraph_max_peers = 13\n\
+             metagraph_inspect_interval_ms = 1500\naxon_port = 9000\n",
+        )
+        .unwrap();
+        let mut args = NeuronArgs {
+            config: Some(path),
+            ..NeuronArgs::default()
+        };
+        args.caps.axon.max_callers_per_ip = Some(5);
+        let s = NeuronSettings::resolve(&args).unwrap();
+        assert_eq!(s.axon.max_in_flight, 7);
+        assert_eq!(s.axon.max_callers_per_ip, 5, "the flag wins over the file");
+        assert!(s.axon.require_digest_v2);
+        assert_eq!(s.http.max_queue, 11);
+        assert_eq!(s.metagraph.table.max_peers, 13);
+        assert_eq!(s.metagraph.inspect_interval, Duration::from_millis(1500));
+        assert_eq!(s.axon_port, 9000);
+    }
+
+    #[test]
+    fn a_bad_cap_in_the_file_names_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        for (text, key) in [
+            ("axon_max_in_flight = 0\n", "axon_max_in_flight"),
+            ("metagraph_max_peers = \"many\"\n", "metagraph_max_peers"),
+            ("axon_require_digest_v2 = 1\n", "axon_require_digest_v2"),
+            ("http_max_in_flight = -1\n", "http_max_in_flight"),
+            ("axon_max_in_fligth = 1\n", "axon_max_in_fligth"),
+        ] {
+            let path = dir.path().join("n.toml");
+            std::fs::write(&path, text).unwrap();
+            let args = NeuronArgs {
+                config: Some(path),
+                ..NeuronArgs::default()
+            };
+            let err = format!("{:#}", NeuronSettings::resolve(&args).unwrap_err());
+            assert!(err.contains(key), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_external_port_is_an_endpoint_of_the_axon() {
+        let s = NeuronSettings::resolve(&NeuronArgs::default()).unwrap();
+        assert_eq!(s.axon.external_port, None);
+        let args = NeuronArgs {
+            external_port: Some(443),
+            ..NeuronArgs::default()
+        };
+        let s = NeuronSettings::resolve(&args).unwrap();
+        assert_eq!(s.axon.external_port, Some(443));
     }
 
     #[test]

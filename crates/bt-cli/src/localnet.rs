@@ -36,6 +36,8 @@ struct NodeView {
     checkpoint: Option<String>,
     exit: Option<String>,
     steps_seen: usize,
+    /// It said it is done (a learner that finished its epochs or steps).
+    done: bool,
 }
 
 struct Line {
@@ -130,6 +132,10 @@ async fn supervise(args: &LocalnetArgs, chain: Option<&LocalChain>) -> Result<u8
     let mut redraw = tokio::time::interval(Duration::from_millis(500));
     let mut drawn_lines = 0usize;
     let mut interrupted = false;
+    // A text localnet's node 0 serves MiniLM until told to stop: once every learner is
+    // done, it is stopped as on Ctrl-C, and its interrupted exit is not a failure.
+    let teacher = (args.neuron == NeuronKind::Text && args.neurons > 1).then_some(0usize);
+    let mut teacher_stopped = false;
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     loop {
@@ -140,6 +146,14 @@ async fn supervise(args: &LocalnetArgs, chain: Option<&LocalChain>) -> Result<u8
                     let was_ready = views.get(node).is_some_and(|v| v.ready.is_some());
                     absorb(&mut views, line, live);
                     show_on_dashboard(dashboard.as_ref(), &views, node, was_ready);
+                    if let Some(t) = teacher.filter(|_| !teacher_stopped) {
+                        let learners_done =
+                            views.iter().enumerate().all(|(n, v)| n == t || v.done);
+                        if learners_done {
+                            teacher_stopped = true;
+                            interrupt_all(&children[t..=t]);
+                        }
+                    }
                 }
                 None => break, // every child closed its stdout
             },
@@ -162,11 +176,16 @@ async fn supervise(args: &LocalnetArgs, chain: Option<&LocalChain>) -> Result<u8
                 child.wait().await.context("waiting for a killed neuron")?
             }
         };
-        if !status.success() && !interrupted {
+        let stopped_by_us = interrupted || (teacher_stopped && Some(node) == teacher);
+        if !status.success() && !stopped_by_us {
             failures += 1;
         }
         if let Some(view) = views.get_mut(node) {
-            view.exit = Some(status.to_string());
+            view.exit = Some(match status.code() {
+                Some(0) => "done".to_string(),
+                _ if stopped_by_us => "stopped".to_string(),
+                _ => status.to_string(),
+            });
         }
     }
     if live {
@@ -234,6 +253,7 @@ fn spawn_node(
         NeuronKind::Echo => "echo",
         NeuronKind::Mnist => "mnist",
         NeuronKind::Cifar => "cifar",
+        NeuronKind::Text => "text",
     };
     let mut cmd = Command::new(exe);
     cmd.arg("neuron")
@@ -275,6 +295,10 @@ fn spawn_node(
     }
     if let Some(data) = &args.data_dir {
         cmd.arg("--data_dir").arg(data);
+    }
+    // Text learners need a MiniLM peer to distil from: node 0 serves it.
+    if args.neuron == NeuronKind::Text && node == 0 {
+        cmd.arg("--teacher");
     }
     // The children share the machine: splitting the cores between them keeps N neurons from
     // fighting over the same ones (the dense kernels use rayon's pool).
@@ -350,7 +374,8 @@ fn absorb(views: &mut [NodeView], line: Line, live: bool) {
         }
         Some(Event::Test(t)) => view.last_test = Some(t),
         Some(Event::Checkpoint(p)) => view.checkpoint = Some(p),
-        Some(Event::Done) | None => {}
+        Some(Event::Done) => view.done = true,
+        None => {}
     }
     if !live {
         println!("[n{}] {}", line.node, line.text);

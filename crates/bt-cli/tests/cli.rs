@@ -268,24 +268,41 @@ fn best_counts<const N: usize>(log: &str) -> [usize; N] {
     best
 }
 
-#[test]
-fn localnet_of_three_trains_together() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = bittensor()
-        .args(["localnet", "--neurons", "3", "--max_steps", "30", "--plain"])
-        .args(["--gossip_interval", "0.5", "--dir"])
-        .arg(dir.path())
-        .env(
-            "BT_MNIST_DIR",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/mnist"),
-        )
-        .timeout(Duration::from_secs(600))
+/// Runs `localnet --plain` with `args` in `dir` and returns its log, having checked it succeeded.
+fn localnet_log(args: &[&str], dir: &std::path::Path, env: impl FnOnce(&mut Command)) -> String {
+    let mut cmd = bittensor();
+    cmd.arg("localnet")
+        .args(args)
+        .args(["--plain", "--dir"])
+        .arg(dir);
+    env(&mut cmd);
+    let out = cmd
+        .timeout(Duration::from_secs(900))
         .assert()
         .success()
         .get_output()
         .stdout
         .clone();
-    let text = String::from_utf8(out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn localnet_of_three_trains_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "--neurons",
+        "3",
+        "--max_steps",
+        "30",
+        "--gossip_interval",
+        "0.5",
+    ];
+    let text = localnet_log(&args, dir.path(), |cmd| {
+        cmd.env(
+            "BT_MNIST_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/mnist"),
+        );
+    });
     // nP|nS reaches 2|3 on every neuron: each found both others.
     assert_eq!(best_counts::<3>(&text), [32, 32, 32], "log:\n{text}");
     for node in 0..3 {
@@ -304,25 +321,11 @@ fn localnet_of_three_trains_together() {
 #[test]
 fn localnet_of_cifar_neurons_trains_together() {
     let dir = tempfile::tempdir().unwrap();
-    let out = bittensor()
-        .args(["localnet", "--model", "cifar", "--neurons", "2"])
-        .args([
-            "--max_steps",
-            "6",
-            "--plain",
-            "--gossip_interval",
-            "0.5",
-            "--dir",
-        ])
-        .arg(dir.path())
-        .env_remove("BT_CIFAR_DIR")
-        .timeout(Duration::from_secs(600))
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let text = String::from_utf8(out).unwrap();
+    let args = ["--model", "cifar", "--neurons", "2", "--max_steps", "6"];
+    let text = localnet_log(&args, dir.path(), |cmd| {
+        cmd.args(["--gossip_interval", "0.5"])
+            .env_remove("BT_CIFAR_DIR");
+    });
     // nP|nS reaches 1|2 on both neurons: each found the other.
     assert_eq!(best_counts::<2>(&text), [21, 21], "log:\n{text}");
     assert!(text.contains("Test Epoch: 0"), "{text}");
@@ -332,6 +335,67 @@ fn localnet_of_cifar_neurons_trains_together() {
         assert_eq!(state.step, 6, "node {node}");
         assert!(bt_nn::checkpoint::load::<bt_nn::MnistModel>(&path).is_err());
     }
+}
+
+/// The text neuron on the same runtime: `--model text` makes node 0 a MiniLM teacher and the
+/// others text learners. The learners find the teacher and each other, the teacher answers
+/// their requests (token ids in, sentence embeddings out), their students distil
+/// its answers, and each saves a text checkpoint. Needs MiniLM and Debian's fortunes.
+#[test]
+fn localnet_of_text_neurons_learns_from_a_minilm_teacher() {
+    if bt_nn::text::MinilmFiles::locate_or_skip("localnet of text neurons")
+        .unwrap()
+        .is_none()
+    {
+        return;
+    }
+    let fortunes = std::path::Path::new(bt_nn::text::files::DEBIAN_FORTUNES_DIR);
+    if !fortunes.join("cookie").is_file() {
+        assert!(
+            std::env::var("BT_REQUIRE_MINILM").as_deref() != Ok("1"),
+            "Debian's fortunes are missing"
+        );
+        eprintln!("skipping: no Debian fortunes (apt-get install fortunes)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let steps = 12;
+    let args = ["--model", "text", "--neurons", "3", "--max_steps", "12"];
+    let text = localnet_log(&args, dir.path(), |cmd| {
+        cmd.args(["--gossip_interval", "1"]);
+    });
+    // The teacher trains nothing; each learner finds at least one peer before its last step
+    // (all two when the machine is quiet; a loaded one may finish before the second gossip).
+    let best = best_counts::<3>(&text);
+    assert_eq!(best[0], 0, "log:\n{text}");
+    assert!(
+        best[1..].iter().all(|b| b % 10 >= 1),
+        "{best:?} log:\n{text}"
+    );
+    let answered = text
+        .lines()
+        .find_map(|l| l.strip_prefix("[n0] Teacher answered "))
+        .unwrap_or_else(|| panic!("the teacher reports what it served:\n{text}"));
+    let mut words = answered.split_whitespace();
+    let ok: u64 = words.next().unwrap().parse().unwrap();
+    let total: u64 = words.nth(1).unwrap().parse().unwrap();
+    // Answered, all of them when the machine is quiet; a loaded one may see a learner give
+    // up on a late answer at its deadline.
+    assert!(ok > 0 && ok <= total, "{answered}\nlog:\n{text}");
+    let distilled = text.lines().any(|l| {
+        matches!(
+            bt_neuron::report::parse(l.split_once("] ").map_or(l, |(_, r)| r)),
+            Some(bt_neuron::report::Event::Train(t)) if t.distillation_loss > 0.0
+        )
+    });
+    assert!(distilled, "a learner's student distils the teacher: {text}");
+    for node in 1..3 {
+        let path = dir.path().join(format!("node{node}/model.safetensors"));
+        let (_, state) = bt_nn::checkpoint::load::<bt_nn::text::TextModel>(&path).unwrap();
+        assert_eq!(state.step, steps, "node {node}");
+        assert!(bt_nn::checkpoint::load::<bt_nn::MnistModel>(&path).is_err());
+    }
+    assert!(!dir.path().join("node0/model.safetensors").exists());
 }
 
 #[test]

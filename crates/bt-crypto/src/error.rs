@@ -98,6 +98,10 @@ pub enum CryptoError {
     #[error("signature by {key} does not verify: {reason}")]
     BadSignature { key: String, reason: String },
 
+    /// An endpoint a v2 request digest would bind that no caller can have dialled.
+    #[error("invalid endpoint {value:?}: {reason}")]
+    BadEndpoint { value: String, reason: &'static str },
+
     #[error("request is unsigned: {missing} is empty")]
     Unsigned { missing: &'static str },
 

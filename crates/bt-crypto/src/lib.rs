@@ -6,8 +6,10 @@
 //!   0600, written atomically; on the wire a key is `"0x"` + 64 lower-case hex digits.
 //! - Requests ([`sign_request`], [`verify_request`], [`verify_requests_batch`]): the caller signs
 //!   a SHA-256 digest binding caller, receiver, nonce, method and the tensors
-//!   ([`tensors_hash`]). Batch verification roughly halves the CPU per signature when requests
-//!   queue up.
+//!   ([`tensors_hash`]); its v2 ([`sign_request_bound`]) binds the endpoint dialled too
+//!   ([`Dialled`]), so that a request cannot be replayed at another axon serving the same
+//!   synapse key. Batch verification roughly halves the CPU per signature when requests queue
+//!   up.
 //! - Nonces: [`NonceClock`] issues strictly increasing nanosecond timestamps; [`ReplayGuard`]
 //!   (pure, time passed in, bounded memory) accepts each `(caller, nonce)` at most once and only
 //!   inside a freshness window.
@@ -44,6 +46,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+mod dialled;
 mod error;
 pub mod http_auth;
 mod keyfile;
@@ -59,14 +62,17 @@ pub mod wallet;
 #[cfg(test)]
 mod vectors;
 
+pub use dialled::{Dialled, MAX_HOST_BYTES};
 pub use error::CryptoError;
 pub use keyfile::MAX_KEY_FILE_BYTES;
 pub use keys::{ED25519_KEY_TYPE, NeuronKey, PublicKey};
 pub use nonce::{NonceClock, ReplayConfig, ReplayGuard, set_clock_offset_ns, unix_nanos};
 pub use request::{
-    PayloadHash, REQUEST_TAG, RpcMethod, TENSORS_BLAKE3_TAG, TENSORS_TAG, message_digest,
-    message_digest_with, parse_caller_key, request_digest, sign_request, tensors_hash,
-    tensors_hash_blake3, verify_request, verify_requests_batch, verify_requests_batch_with,
+    DIGEST_HEADER, PayloadHash, REQUEST_TAG, REQUEST_TAG_V2, RpcMethod, TENSORS_BLAKE3_TAG,
+    TENSORS_TAG, bound_request_digest, message_digest, message_digest_bound, message_digest_with,
+    parse_caller_key, request_digest, request_digest_for, sign_request, sign_request_bound,
+    tensors_hash, tensors_hash_blake3, verify_bound_requests_batch_with, verify_request,
+    verify_request_bound, verify_requests_batch, verify_requests_batch_with,
 };
 pub use synapse::{
     SYNAPSE_PROOF_TAG, SYNAPSE_SIGNATURE_TAG, prove_synapse, seal_synapse, sign_synapse,

@@ -83,6 +83,11 @@ impl<H: TranscriptHash> Transcript<H> {
         self
     }
 
+    pub(crate) fn u16(&mut self, v: u16) -> &mut Self {
+        self.0.absorb(&v.to_le_bytes());
+        self
+    }
+
     pub(crate) fn u8(&mut self, v: u8) -> &mut Self {
         self.0.absorb(&[v]);
         self

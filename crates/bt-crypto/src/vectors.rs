@@ -266,3 +266,52 @@ const SESSION_VECTORS_V2: [&str; 7] = [
     "dbf6200f599e793a56a73c620c69e232852502cc44a7710146f63ac2b232e3c5",
     "2.05050505050505050505050505050505.0000000000000002.52b5b35b91688f44591f99d65b4f60c0f559af47a2b9a67098a51afb3aa33fbb",
 ];
+
+/// The worked example signed over the v2 digest (`docs/protocol.md`, "Request digest v2").
+/// Provenance: the digest and signature were derived apart from this crate, with Python's
+/// `hashlib` and PyNaCl over the byte layout the protocol document gives; the v1 digest of the
+/// same script matched `worked_request_example`.
+#[test]
+fn worked_request_example_v2() {
+    let (caller, mut msg) = example_request();
+    let dialled = crate::Dialled::new("127.0.0.1", 8091).unwrap();
+    crate::sign_request_bound(
+        &caller,
+        &mut msg,
+        RpcMethod::Forward,
+        1_700_000_000_000_000_000,
+        Some(&dialled),
+    );
+    let d = crate::message_digest_bound(&msg, RpcMethod::Forward, Some(&dialled));
+    assert_eq!(
+        hex::encode(d),
+        "561002e1f21d47b032a662ceb564051f23287241c144860463737e34a7486425"
+    );
+    assert_eq!(
+        hex::encode(&msg.signature),
+        "706a781cf60866c0018e5a2316ec8bdff07408bfb05e9fcfd90b66236155d1d780e8916fe3332fbde0c88bf659d25d631f3ed4e332a95c3351eb081659ad5f0c"
+    );
+    assert_eq!(
+        crate::verify_request_bound(&msg, RpcMethod::Forward, Some(&dialled)).unwrap(),
+        caller.public()
+    );
+}
+
+/// The host is bound as normalised: an IPv6 `:authority` as a client may send it,
+/// `[FE80::1]:443`, binds `fe80::1` (brackets removed, lower-cased). Same provenance.
+#[test]
+fn request_digest_v2_ipv6_authority() {
+    let (caller, mut msg) = example_request();
+    msg.neuron_key = caller.public_hex();
+    msg.nounce = 1_700_000_000_000_000_000;
+    let dialled = crate::Dialled::from_authority("[FE80::1]:443").unwrap();
+    assert_eq!((dialled.host(), dialled.port()), ("fe80::1", 443));
+    assert_eq!(
+        hex::encode(crate::message_digest_bound(
+            &msg,
+            RpcMethod::Backward,
+            Some(&dialled)
+        )),
+        "dcffe762cdf7faaee351a8b77d2ee7ef6542c8d3eb23184665e5bb7e8c0df193"
+    );
+}

@@ -7,8 +7,8 @@
 
 use std::sync::Arc;
 
-use bt_crypto::RpcMethod;
 use bt_crypto::session::{ACCEPT_HEADER, SessionAccept};
+use bt_crypto::{DIGEST_HEADER, Dialled, RpcMethod};
 use bt_tensor::compression::{CodecSet, CompressionError, decompress};
 use bt_tensor::{Limits, Tensor};
 use bt_wire::TensorMessage;
@@ -118,6 +118,8 @@ async fn attempt(inner: &Shared, spec: &mut CallSpec, phase: &AtomicU8) -> Outco
     let mut tensors = std::mem::take(&mut spec.tensors);
     let mut channel = WithLateTrailers(lease.channel.clone());
     let mut retried = false;
+    // The first attempt was a v2 request refused: the retry is v1 (see `crate::digest`).
+    let mut v2_refused = false;
     let result = loop {
         let plan = inner.plan(&lease);
         // An authenticated request refused as UNAUTHENTICATED is sent once more (signed, with
@@ -126,10 +128,23 @@ async fn attempt(inner: &Shared, spec: &mut CallSpec, phase: &AtomicU8) -> Outco
         // axon refused it before running anything. The tensors come back from the send for that.
         let may_retry = !matches!(plan, Plan::Unsigned) && !retried;
         let late_ok = lease.session.late_proofs();
+        // Only a signed request needs it (a session whose counters ran out, once in 2^62
+        // requests, signs its last request over v1).
+        let signs = matches!(plan, Plan::Signed | Plan::Offer(_));
+        let dialled = (signs && inner.cfg.digest_v2 && !v2_refused && lease.session.digest.v2())
+            .then(|| Dialled::new(&spec.endpoint.address, spec.endpoint.port).ok())
+            .flatten();
         let (request, plan) = inner
-            .request(spec, std::mem::take(&mut tensors), plan, late_ok)
+            .request(
+                spec,
+                std::mem::take(&mut tensors),
+                plan,
+                late_ok,
+                dialled.as_ref(),
+            )
             .await;
         let late = request.extensions().get::<LateTrailers>().is_some();
+        let sent_v2 = request.metadata().contains_key(DIGEST_HEADER);
         phase.store(PHASE_SENT, Ordering::Relaxed);
         let (result, sent) = rpc::unary(
             &mut channel,
@@ -140,6 +155,15 @@ async fn attempt(inner: &Shared, spec: &mut CallSpec, phase: &AtomicU8) -> Outco
         )
         .await;
         tensors = sent;
+        if inner.cfg.digest_v2 {
+            match &result {
+                Ok(answer) => lease.session.digest.learn(&answer.headers),
+                Err(RpcError::Status(status)) => {
+                    lease.session.digest.learn(status.metadata().as_ref())
+                }
+                Err(_) => {}
+            }
+        }
         match (result, plan) {
             (Ok(answer), Plan::Offer(ticket)) => {
                 let accept = answer
@@ -163,6 +187,7 @@ async fn attempt(inner: &Shared, spec: &mut CallSpec, phase: &AtomicU8) -> Outco
                         lease.session.late_proof_answered(false);
                     }
                 }
+                v2_refused = sent_v2;
                 retried = true;
             }
             (Err(RpcError::Status(status)), Plan::Offer(ticket)) => {
@@ -182,6 +207,9 @@ async fn attempt(inner: &Shared, spec: &mut CallSpec, phase: &AtomicU8) -> Outco
         }
     };
 
+    if v2_refused && result.is_ok() {
+        lease.session.digest.v2_refused();
+    }
     match result {
         Ok(answer) => {
             inner.report_success(&spec.endpoint);

@@ -55,6 +55,12 @@ pub struct DendriteConfig {
     /// Version 2 (the default) hashes the tensors of each request with BLAKE3 instead of
     /// SHA-256.
     pub session_version: SessionVersion,
+    /// Sign over the v2 request digest, which binds the endpoint dialled, with every axon that
+    /// has said it accepts it (`bt-digest: 2`): a request then cannot be replayed at another
+    /// axon serving the same synapse key. First requests, and every request to an axon that
+    /// never says so (Release 1), are signed over v1 as before. `false` signs v1 always, as
+    /// dendrites before v2 did. Default `true`.
+    pub digest_v2: bool,
     /// Bounds on every tensor a peer sends back.
     pub limits: Limits,
     /// Most tensors in one response, counted on its bytes before it is decoded (with
@@ -105,6 +111,7 @@ impl Default for DendriteConfig {
             sign_requests: true,
             sessions: true,
             session_version: SessionVersion::LATEST,
+            digest_v2: true,
             limits: Limits::DEFAULT,
             max_tensors: DecodeLimits::DEFAULT.max_tensors,
             max_field_bytes: DecodeLimits::DEFAULT.max_field_bytes,

@@ -55,6 +55,7 @@ mod call;
 mod codecs;
 mod config;
 mod dendrite;
+mod digest;
 mod endpoint;
 mod error;
 mod hashes;

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use bt_crypto::session::{
     LATE_HEADER, OFFER_HEADER, SESSION_HEADER, SessionVersion, VERSION_HEADER,
 };
-use bt_crypto::{PayloadHash, RpcMethod, request_digest};
+use bt_crypto::{
+    DIGEST_HEADER, Dialled, PayloadHash, RpcMethod, request_digest, request_digest_for,
+};
 use bt_tensor::compression::CODECS_HEADER;
 use bt_wire::TensorMessage;
 use tokio::time::Instant;
@@ -24,14 +26,16 @@ impl Shared {
     /// `grpc-timeout`. The payload is hashed as the plan needs it, at most once per kind for
     /// all the calls that share `spec.hashes` (64 KiB and more on the blocking pool); under a
     /// version-2 session with `late_ok`, a large payload's hash runs while the request is sent
-    /// and its proof follows as a trailer. Returns the plan back (an offer's ticket must
-    /// outlive the call).
+    /// and its proof follows as a trailer. A signed request signs the v2 digest for `dialled`
+    /// (and says so in `bt-digest`) when it is given, else v1. Returns the plan back (an
+    /// offer's ticket must outlive the call).
     pub(crate) async fn request(
         &self,
         spec: &CallSpec,
         tensors: Vec<bt_wire::Tensor>,
         plan: Plan,
         late_ok: bool,
+        dialled: Option<&Dialled>,
     ) -> (Request<TensorMessage>, Plan) {
         let mut msg = TensorMessage {
             version: crate::PROTOCOL_VERSION.to_owned(),
@@ -45,6 +49,7 @@ impl Shared {
         let mut version_header = None;
         let mut session_header = None;
         let mut late = None;
+        let mut signed_v2 = false;
         let plan = match plan {
             Plan::Unsigned => {
                 // Unsigned (Release 1): a nonce anyway, as Release-1 clients sent one.
@@ -71,7 +76,8 @@ impl Shared {
                         // Counters used up: sign this one; the next call opens a new session.
                         None => {
                             let sha = spec.hashes.get(PayloadHash::Sha256, &msg.tensors).await;
-                            let _ = self.sign(&mut msg, &sha, spec.method);
+                            let _ = self.sign(&mut msg, &sha, spec.method, dialled);
+                            signed_v2 = dialled.is_some();
                             Plan::Signed
                         }
                     }
@@ -79,7 +85,8 @@ impl Shared {
             }
             plan @ (Plan::Signed | Plan::Offer(_)) => {
                 let hash = spec.hashes.get(PayloadHash::Sha256, &msg.tensors).await;
-                let d = self.sign(&mut msg, &hash, spec.method);
+                let d = self.sign(&mut msg, &hash, spec.method, dialled);
+                signed_v2 = dialled.is_some();
                 if let Plan::Offer(ticket) = &plan
                     && let Some(init) = ticket.initiator()
                 {
@@ -113,6 +120,11 @@ impl Shared {
         if let Some(late) = late {
             request.extensions_mut().insert(late);
         }
+        if signed_v2 {
+            request
+                .metadata_mut()
+                .insert(DIGEST_HEADER, MetadataValue::from_static("2"));
+        }
         if let Some(offer) = &spec.codecs.offer {
             request.metadata_mut().insert(CODECS_HEADER, offer.clone());
         }
@@ -121,11 +133,24 @@ impl Shared {
         (request, plan)
     }
 
-    /// A fresh nonce and the v1 signature; returns the signed digest. The nonce is drawn as
-    /// late as possible so that it is fresh when it arrives.
-    fn sign(&self, msg: &mut TensorMessage, hash: &[u8; 32], method: RpcMethod) -> [u8; 32] {
+    /// A fresh nonce and the signature (v2 for `dialled`, else v1); returns the signed digest.
+    /// The nonce is drawn as late as possible so that it is fresh when it arrives.
+    fn sign(
+        &self,
+        msg: &mut TensorMessage,
+        hash: &[u8; 32],
+        method: RpcMethod,
+        dialled: Option<&Dialled>,
+    ) -> [u8; 32] {
         msg.nounce = self.nonces.next();
-        let d = request_digest(&msg.neuron_key, &msg.synapse_key, msg.nounce, hash, method);
+        let d = request_digest_for(
+            &msg.neuron_key,
+            &msg.synapse_key,
+            dialled,
+            msg.nounce,
+            hash,
+            method,
+        );
         msg.signature = bytes::Bytes::copy_from_slice(&self.key.sign(&d));
         d
     }

@@ -63,6 +63,8 @@ pub(crate) struct SessionSlot {
     /// The codecs this axon accepts in requests (`bt-codecs`), learned from its answers; like
     /// the session, it lives and dies with the pooled connection.
     pub(crate) codecs: crate::codecs::AxonCodecs,
+    /// Whether this axon accepts v2 signatures (`bt-digest`), learned the same way.
+    pub(crate) digest: crate::digest::AxonDigest,
 }
 
 /// How one request authenticates.

@@ -6,7 +6,7 @@
 //! A counting `#[global_allocator]` (`bt-alloc-count`: the system allocator, with global atomic
 //! counters; the model's gemm runs on rayon threads too) counts the allocations and the bytes allocated while
 //! one request is processed, in-process and without sockets, so that nothing but this path
-//! counts. The request is what a neuron's trainer sends (`NeuronModel::IMAGES.to_wire`): 334 MNIST
+//! counts. The request is what a neuron's trainer sends (`NeuronModel::INPUT.to_wire`): 334 MNIST
 //! images, `[334, 1, 28, 28]` float32 in 0..1 = 1,047,424 bytes; the answer is the encoding,
 //! `[334, 1024]` float32 = 1,368,064 bytes.
 //!
@@ -124,7 +124,7 @@ const FRAME_HEADER: usize = 9;
 /// As bt-axon puts in replies (its `CARGO_PKG_VERSION`: the workspace's version, as ours).
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// What a neuron's trainer sends a peer: `IMAGES.to_wire`, `[rows, 1, 28, 28]` in 0..1.
+/// What a neuron's trainer sends a peer: `INPUT.to_wire`, `[rows, 1, 28, 28]` in 0..1.
 fn request(rows: usize) -> TensorMessage {
     let images: Vec<f32> = (0..rows * IMAGE_DIM)
         .map(|i| (i % 255) as f32 / 255.0)
@@ -325,7 +325,7 @@ fn main() {
         .iter()
         .map(|&(max, name)| (received_frames(&req, max), name))
         .collect();
-    let (_, normalized) = <MnistModel as bt_nn::NeuronModel>::IMAGES
+    let (_, normalized) = <MnistModel as bt_nn::NeuronModel>::INPUT
         .from_wire(&bt_tensor::decode(&req.tensors[0], &limits).unwrap())
         .unwrap();
 
@@ -475,15 +475,12 @@ fn stages(frames: &[Bytes], model: &MnistModel, limits: &Limits, max: usize, tot
     let (input, c) = counted(|| bt_tensor::decode(&msg.tensors[0], limits).unwrap());
     stage("bt_tensor::decode (service.rs:323)", c);
     let (x, c) = counted(|| {
-        <MnistModel as bt_nn::NeuronModel>::IMAGES
+        <MnistModel as bt_nn::NeuronModel>::INPUT
             .from_wire(&input)
             .unwrap()
             .1
     });
-    stage(
-        "IMAGES.from_wire: f32 view + normalize (bt-nn images.rs)",
-        c,
-    );
+    stage("INPUT.from_wire: f32 view + normalize (bt-nn images.rs)", c);
     let (out, c) = counted(|| model.encode(&x).unwrap());
     stage("MnistModel::encode", c);
     drop((x, input));

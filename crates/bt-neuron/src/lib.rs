@@ -45,6 +45,7 @@ pub mod role;
 pub mod runtime;
 pub mod served;
 pub mod subnet;
+mod teacher;
 pub mod trainer;
 
 pub use config::NeuronConfig;
@@ -53,3 +54,4 @@ pub use error::{NeuronError, Stopped};
 pub use role::{Learner, Role};
 pub use runtime::{Neuron, run};
 pub use served::RemoteLearning;
+pub use teacher::run_teacher;

@@ -45,6 +45,8 @@ impl Network {
         let axon_config = AxonConfig {
             allow_unsigned: cfg.allow_unsigned,
             metrics_addr: cfg.metrics_port.map(|p| SocketAddr::new(listen, p)),
+            // What peers dial, which a v2 request signature binds.
+            external_host: Some(remote.to_string()),
             ..cfg.axon.clone()
         };
         let axon = Axon::builder(axon_config)
@@ -72,7 +74,7 @@ impl Network {
             &identity.synapse,
             &metagraph_key.public_hex(),
             &remote.to_string(),
-            axon.local_addr().port(),
+            cfg.axon.external_port.unwrap_or(axon.local_addr().port()),
         );
         let metagraph =
             match async { MetagraphNode::start(metagraph_config, metagraph_key, vec![own?]).await }

@@ -1,7 +1,8 @@
-//! The one runtime, for any [`NeuronModel`] (the seeds' MNIST model, the CIFAR DPN): serves its
+//! The one runtime, for any [`NeuronModel`] (the seeds' MNIST model, the CIFAR DPN, the text
+//! model): serves its
 //! encoding on the axon, finds peers through its metagraph source (gossip here; a subnet's
 //! chain in `crate::subnet`), routes to them, distils what they answer, sends them gradients.
-//! `bittensor neuron mnist` and `bittensor neuron cifar` are [`run`], the gossip learner.
+//! `bittensor neuron mnist|cifar|text` are [`run`], the gossip learner.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -86,6 +87,8 @@ pub(crate) async fn train_on<M: NeuronModel, S: MetagraphSource>(
     mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
 ) -> Result<TrainerResult<M>, NeuronError> {
     let trainer_cfg = TrainerConfig {
+        train: M::train_config(),
+        forward_timeout: M::PEER_TIMEOUT,
         epochs: cfg.epochs,
         max_steps: cfg.max_steps,
         seed: seed_from_key(&neuron.synapse_key),
@@ -276,27 +279,33 @@ impl<M: NeuronModel, S: MetagraphSource> Neuron<M, S> {
         Trainer::new(cfg, model, links)
     }
 
-    /// Returns once the source lists the synapses of `peers` other neurons (so that the first
-    /// training step can already call them), or after `limit` with fewer.
+    /// Returns once the trainer's view of the network lists the synapses of `peers` other
+    /// neurons (so that the first training step already calls them), or after `limit` with
+    /// fewer. It waits on the trainer's own view rather than asking the source, so a short run
+    /// cannot start on a view older than the one that satisfied the wait.
     pub async fn wait_for_peers(&self, peers: usize, limit: Duration) {
-        const POLL: Duration = Duration::from_millis(100);
+        let Some(mut view) = self.links.as_ref().map(|l| l.view.clone()) else {
+            return;
+        };
         let start = tokio::time::Instant::now();
         tracing::info!("waiting for {peers} peer(s) before training (at most {limit:?})");
         loop {
-            let have = peers::view_of(&*self.source, &self.synapse_key, usize::MAX)
-                .await
-                .map_or(0, |v| v.endpoints.len());
+            let have = view.borrow_and_update().endpoints.len();
             if have >= peers {
                 tracing::info!("found {have} peer(s) after {:?}", start.elapsed());
                 return;
             }
-            if start.elapsed() >= limit {
-                tracing::warn!(
-                    "training with {have} of {peers} peer(s): none more came within {limit:?}"
-                );
-                return;
+            let left = limit.saturating_sub(start.elapsed());
+            match tokio::time::timeout(left, view.changed()).await {
+                Ok(Ok(())) => {}
+                // Timed out, or the view task ended: train with what there is.
+                Ok(Err(_)) | Err(_) => {
+                    tracing::warn!(
+                        "training with {have} of {peers} peer(s): none more came within {limit:?}"
+                    );
+                    return;
+                }
             }
-            tokio::time::sleep(POLL).await;
         }
     }
 

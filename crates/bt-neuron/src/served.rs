@@ -1,7 +1,7 @@
 //! The model as peers see it: a copy of the trained model (any [`NeuronModel`]), served to
 //! the axon as a [`bt_interfaces::Synapse`]. It answers exactly as the model does
 //! (`bt_nn::neuron_model`: wire images in, the encoding out, input gradients in the wire's
-//! units).
+//! units; token ids in for the text model, whose input has no gradient).
 //!
 //! What is served is the model's encoding ([`NeuronModel::encode`]: the forward network over
 //! the image and the student's output, trained by the labels), and `Backward` returns that
@@ -20,7 +20,7 @@ use bt_interfaces::{Synapse, SynapseError};
 use bt_nn::neuron_model::{
     BackwardRequest, backward_request, input_grad_reply, serve_backward, serve_forward,
 };
-use bt_nn::{EncoderGradient, IMAGE_MODALITIES, NeuronModel, synapse_error};
+use bt_nn::{EncoderGradient, NeuronModel, synapse_error};
 use bt_tensor::{Modality, Tensor};
 
 /// How much a served model learns from its peers' gradients.
@@ -133,7 +133,7 @@ impl<M: NeuronModel> ServedModel<M> {
 
 impl<M: NeuronModel> Synapse for ServedModel<M> {
     fn modalities(&self) -> &[Modality] {
-        &IMAGE_MODALITIES
+        M::INPUT.modalities()
     }
 
     fn output_dim(&self) -> Option<usize> {
@@ -168,7 +168,7 @@ mod tests {
     use bt_nn::mnist::{CONTEXT_DIM, IMAGE_DIM};
 
     fn images_from_wire(t: &Tensor) -> Result<(usize, Vec<f32>), SynapseError> {
-        MnistModel::IMAGES.from_wire(t)
+        MnistModel::INPUT.from_wire(t)
     }
 
     fn images(rows: usize) -> Tensor {
@@ -195,7 +195,7 @@ mod tests {
         let (_, normalized) = images_from_wire(&x).unwrap();
         let direct = model.encode(&normalized).unwrap();
         assert_eq!(out.to_f32_vec().unwrap(), direct);
-        let back = MnistModel::IMAGES
+        let back = MnistModel::INPUT
             .to_wire(&normalized, 3)
             .unwrap()
             .to_f32_vec()

@@ -364,8 +364,8 @@ impl<M: NeuronModel> Trainer<M> {
             for &r in &d.examples {
                 sub.extend_from_slice(&batch.x[r * batch.dim..(r + 1) * batch.dim]);
             }
-            let images = M::IMAGES.to_wire(&sub, d.examples.len())?;
-            calls.push((ep.clone(), images));
+            let inputs = M::INPUT.to_wire(&sub, d.examples.len())?;
+            calls.push((ep.clone(), inputs));
         }
         let opts = CallOptions {
             timeout: Some(self.cfg.forward_timeout),
@@ -374,7 +374,7 @@ impl<M: NeuronModel> Trainer<M> {
         };
         let started = Instant::now();
         let replies = self.links.runtime.block_on(self.links.dendrite.forward(
-            Modality::Image,
+            M::INPUT.modality(),
             Inputs::PerPeer(calls.clone()),
             &opts,
         ));
@@ -442,6 +442,12 @@ impl<M: NeuronModel> Trainer<M> {
             .map_err(nn)?;
         let grads = surrogate.backward().map_err(nn)?;
         self.router.sgd_step(&grads, f64::from(self.cfg.train.lr))?;
+        if !M::INPUT.has_gradient() {
+            // A peer's Backward answers with its input gradient, and discrete input (token
+            // ids) has none: no text synapse here learns from one (MiniLM teachers are
+            // frozen; text learners have no remote learning), so none is sent.
+            return Ok(());
+        }
         for (endpoint, inputs, var) in graph.answers {
             let Some(g) = grads.get(var.as_tensor()) else {
                 continue;

@@ -102,7 +102,7 @@ async fn a_miner_keeps_learning_while_it_serves() {
         .unwrap();
     let (saved, state) = bt_nn::checkpoint::load::<MnistModel>(&checkpoint).unwrap();
     assert_eq!(state.step, STEPS as u64);
-    let served_now = MnistModel::IMAGES.from_wire(&images).unwrap().1;
+    let served_now = MnistModel::INPUT.from_wire(&images).unwrap().1;
     assert_eq!(
         after.to_f32_vec().unwrap(),
         saved.encode(&served_now).unwrap(),

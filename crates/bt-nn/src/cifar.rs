@@ -14,11 +14,12 @@
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
+use crate::checks::{check_batch, check_labels, check_rows};
 use crate::cifar_data::IMAGE_DIM;
 use crate::dense::GradMode;
 use crate::dpn::{DpnConfig, DpnTrunk, TrunkWork};
-use crate::error::{NnError, Result, shape_err};
-use crate::heads::{Heads, HeadsConfig, check_labels, check_rows};
+use crate::error::Result;
+use crate::heads::{Heads, HeadsConfig};
 use crate::mnist::StepLosses;
 
 /// Width of the network context, of the student and of the served encoding.
@@ -78,19 +79,9 @@ impl CifarModel {
         }
     }
 
-    /// Checks normalized images `[B, 3, 32, 32]` and returns `B`.
+    /// Checks normalized images `[B, 3, 32, 32]` (flat rows) and returns `B`.
     pub fn check_images(x: &[f32]) -> Result<usize> {
-        if x.is_empty() || !x.len().is_multiple_of(IMAGE_DIM) {
-            return Err(shape_err(
-                "cifar input",
-                format!("[B, 3, 32, 32] ({IMAGE_DIM} values per image)"),
-                format!("{} values", x.len()),
-            ));
-        }
-        if x.iter().any(|v| !v.is_finite()) {
-            return Err(NnError::NonFinite("cifar input"));
-        }
-        Ok(x.len() / IMAGE_DIM)
+        check_batch("cifar input", x, IMAGE_DIM)
     }
 
     /// Trunk features `[B, F]` (running statistics).

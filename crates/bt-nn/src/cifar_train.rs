@@ -3,7 +3,8 @@
 use crate::cifar::CifarModel;
 use crate::dataset::Dataset;
 use crate::error::Result;
-use crate::train::{EpochReport, TrainConfig, step_alone, train_epoch_with};
+use crate::neuron_model::TrainConfig;
+use crate::train::{EpochReport, step_alone, train_epoch_with};
 
 /// Images per evaluation forward: the trunk's activations of a chunk stay a few tens of MB.
 pub const EVAL_CHUNK: usize = 250;

@@ -40,6 +40,16 @@ pub enum NnError {
     Router(String),
     #[error("candle: {0}")]
     Candle(#[from] candle_core::Error),
+    /// Boxed: the text side's errors carry paths and messages, and every `Result` of the
+    /// crate (and of its callers' error types) would otherwise grow by their size.
+    #[error(transparent)]
+    Text(Box<crate::text::TextError>),
+}
+
+impl From<crate::text::TextError> for NnError {
+    fn from(e: crate::text::TextError) -> Self {
+        NnError::Text(Box::new(e))
+    }
 }
 
 /// Result alias used throughout the crate.
@@ -65,6 +75,7 @@ pub fn synapse_error(e: NnError) -> bt_interfaces::SynapseError {
         e @ (NnError::Shape { .. } | NnError::NonFinite(_) | NnError::Dataset(_)) => {
             bt_interfaces::SynapseError::invalid(e)
         }
+        NnError::Text(e) if e.is_caller_input() => bt_interfaces::SynapseError::invalid(*e),
         other => bt_interfaces::SynapseError::failed(other),
     }
 }

@@ -11,7 +11,6 @@ use rand::Rng;
 
 use crate::dataset::NUM_CLASSES;
 use crate::dense::{Dense, GradMode, relu_inplace, relu_mask};
-use crate::error::{NnError, Result, shape_err};
 use crate::gemm_ops::{View, ViewMut, gemm};
 use crate::mnist::{StepLosses, argmax, cross_entropy_halves};
 use crate::params::{Slot, dense_slots};
@@ -57,32 +56,6 @@ fn fit(v: &mut Vec<f32>, n: usize) -> &mut [f32] {
         v.resize(n, 0.0);
     }
     &mut v[..]
-}
-
-/// Checks `v` is `[rows, cols]` and finite.
-pub(crate) fn check_rows(what: &'static str, v: &[f32], rows: usize, cols: usize) -> Result<()> {
-    if v.len() != rows * cols {
-        return Err(shape_err(
-            what,
-            format!("[{rows}, {cols}]"),
-            format!("{} values", v.len()),
-        ));
-    }
-    if v.iter().any(|v| !v.is_finite()) {
-        return Err(NnError::NonFinite(what));
-    }
-    Ok(())
-}
-
-/// Checks labels: one per row, each a class.
-pub(crate) fn check_labels(y: &[u8], rows: usize) -> Result<()> {
-    if y.len() != rows {
-        return Err(shape_err("labels", rows, y.len()));
-    }
-    if let Some(bad) = y.iter().find(|&&l| usize::from(l) >= NUM_CLASSES) {
-        return Err(NnError::Dataset(format!("label {bad} out of range")));
-    }
-    Ok(())
 }
 
 impl Heads {

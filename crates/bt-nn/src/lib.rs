@@ -40,6 +40,7 @@
 pub mod average;
 pub mod candle_ref;
 pub mod checkpoint;
+mod checks;
 pub mod cifar;
 pub mod cifar_data;
 #[cfg(test)]
@@ -57,6 +58,7 @@ pub mod gemm_ops;
 pub mod heads;
 pub mod idx;
 pub mod images;
+pub mod input;
 pub mod mnist;
 #[cfg(test)]
 mod mnist_tests;
@@ -82,12 +84,13 @@ pub use dense::{Dense, GradMode};
 pub use error::synapse_error;
 pub use error::{NnError, Result};
 pub use images::ImageFormat;
+pub use input::{IMAGE_MODALITIES, InputFormat, TOKEN_MODALITIES, TokenFormat};
 pub use mnist::{MnistModel, StepLosses};
 pub use models::NoEncoderGrad;
-pub use neuron_model::{EncoderGradient, IMAGE_MODALITIES, NeuronModel, TrainingData, accuracy};
+pub use neuron_model::{EncoderGradient, NeuronModel, TrainConfig, TrainingData, accuracy};
 pub use norm::BatchNorm2d;
 pub use params::{Parameters, Slot, SlotRole};
 pub use remote::{EncoderGrad, LayerGrad};
 pub use router::{Dispatch, Joined, PeerOutcome, Router, RouterConfig, Routing};
 pub use text::{MINILM_DIM, MiniLm, MinilmFiles, TextError, TextLimits, TextSynapse};
-pub use train::{TrainConfig, train_epoch_alone, train_epoch_averaged};
+pub use train::{train_epoch_alone, train_epoch_averaged};

@@ -17,9 +17,10 @@
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
+use crate::checks::{check_batch, check_labels, check_rows};
 use crate::dataset::NUM_CLASSES;
 use crate::dense::{Dense, GradMode, mode_keep, relu_inplace, relu_mask};
-use crate::error::{NnError, Result, shape_err};
+use crate::error::Result;
 use crate::gemm_ops::{View, ViewMut, gemm};
 
 pub const IMAGE_DIM: usize = 784;
@@ -180,31 +181,7 @@ impl MnistModel {
     }
 
     fn check_images(x: &[f32]) -> Result<usize> {
-        if x.is_empty() || !x.len().is_multiple_of(IMAGE_DIM) {
-            return Err(shape_err(
-                "mnist input",
-                format!("[B, {IMAGE_DIM}]"),
-                format!("{} values", x.len()),
-            ));
-        }
-        if x.iter().any(|v| !v.is_finite()) {
-            return Err(NnError::NonFinite("mnist input"));
-        }
-        Ok(x.len() / IMAGE_DIM)
-    }
-
-    fn check_rows(what: &'static str, v: &[f32], rows: usize, cols: usize) -> Result<()> {
-        if v.len() != rows * cols {
-            return Err(shape_err(
-                what,
-                format!("[{rows}, {cols}]"),
-                format!("{} values", v.len()),
-            ));
-        }
-        if v.iter().any(|v| !v.is_finite()) {
-            return Err(NnError::NonFinite(what));
-        }
-        Ok(())
+        check_batch("mnist input", x, IMAGE_DIM)
     }
 
     /// The student's output `[B, 1024]` for normalized images `[B, 784]` (no gradient): the
@@ -278,7 +255,7 @@ impl MnistModel {
     ) -> Result<(EncodeActs, EncodeDeltas)> {
         let acts = self.encode_acts(x)?;
         let b = acts.b;
-        Self::check_rows("encoding gradient", g, b, HIDDEN)?;
+        check_rows("encoding gradient", g, b, HIDDEN)?;
         let mut de = g.to_vec();
         relu_mask(&mut de, &acts.e);
         let mut da1 = vec![0.0; b * HIDDEN];
@@ -333,7 +310,7 @@ impl MnistModel {
     /// context is the peers' joined answer.
     pub fn logits_with_context(&self, x: &[f32], s: &[f32]) -> Result<Vec<f32>> {
         let b = Self::check_images(x)?;
-        Self::check_rows("context", s, b, CONTEXT_DIM)?;
+        check_rows("context", s, b, CONTEXT_DIM)?;
         let mut xs = vec![0.0; b * (IMAGE_DIM + CONTEXT_DIM)];
         for ((row, xi), si) in xs
             .chunks_exact_mut(IMAGE_DIM + CONTEXT_DIM)
@@ -389,13 +366,8 @@ impl MnistModel {
         context_grad: bool,
     ) -> Result<StepLosses> {
         let b = Self::check_images(x)?;
-        if y.len() != b {
-            return Err(shape_err("mnist labels", b, y.len()));
-        }
-        if let Some(bad) = y.iter().find(|&&l| usize::from(l) >= NUM_CLASSES) {
-            return Err(NnError::Dataset(format!("label {bad} out of range")));
-        }
-        Self::check_rows("network context", context, b, CONTEXT_DIM)?;
+        check_labels(y, b)?;
+        check_rows("network context", context, b, CONTEXT_DIM)?;
         self.ws.ensure(b);
         let keep = mode_keep(mode);
         let Self {

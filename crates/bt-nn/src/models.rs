@@ -8,8 +8,9 @@ use crate::cifar_data::{
 };
 use crate::dataset::{Dataset, MNIST_MEAN, MNIST_STD, default_mnist_dir};
 use crate::dense::GradMode;
-use crate::error::{NnError, Result};
+use crate::error::Result;
 use crate::images::ImageFormat;
+use crate::input::InputFormat;
 use crate::mnist::{MnistModel, StepLosses};
 use crate::neuron_model::{EncoderGradient, NeuronModel, TrainingData};
 use crate::params::{Parameters, Slot, batch_norm_slots, conv_slots, dense_slots};
@@ -28,13 +29,13 @@ impl Parameters for MnistModel {
 }
 
 impl NeuronModel for MnistModel {
-    const IMAGES: ImageFormat = ImageFormat {
+    const INPUT: InputFormat = InputFormat::Image(ImageFormat {
         what: "mnist images",
         channels: 1,
         side: 28,
         mean: &[MNIST_MEAN],
         std: &[MNIST_STD],
-    };
+    });
     const CONTEXT_DIM: usize = crate::mnist::CONTEXT_DIM;
     const EVAL_CHUNK: usize = 1000;
     const REMOTE_LEARNING: bool = true;
@@ -143,13 +144,13 @@ impl EncoderGradient for NoEncoderGrad {
 }
 
 impl NeuronModel for CifarModel {
-    const IMAGES: ImageFormat = ImageFormat {
+    const INPUT: InputFormat = InputFormat::Image(ImageFormat {
         what: "cifar images",
         channels: CHANNELS,
         side: SIDE,
         mean: &MEAN,
         std: &STD,
-    };
+    });
     const CONTEXT_DIM: usize = crate::cifar::CONTEXT_DIM;
     const EVAL_CHUNK: usize = crate::cifar_train::EVAL_CHUNK;
     const REMOTE_LEARNING: bool = false;
@@ -212,13 +213,6 @@ impl NeuronModel for CifarModel {
 
     fn context_grad(&self) -> &[f32] {
         CifarModel::context_grad(self)
-    }
-
-    fn encoder_param_grad(&self, _: &[f32], _: &[f32]) -> Result<NoEncoderGrad> {
-        Err(NnError::Unsupported {
-            what: "learning from peers' gradients",
-            model: Self::KIND,
-        })
     }
 
     fn apply_encoder_grad(&mut self, grad: &NoEncoderGrad, _: f32) {

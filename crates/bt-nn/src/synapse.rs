@@ -1,23 +1,24 @@
-//! The image models as [`bt_interfaces::Synapse`]s (seed 003 §7: `forward_image`,
-//! `forward_tensor`, `backward`), through [`crate::neuron_model`]'s serving functions; wire
-//! images are [`crate::images`]'. The answer is the model's own output buffer, which the codec
-//! sends without copying.
+//! The neuron models as [`bt_interfaces::Synapse`]s (seed 003 §7: `forward_image`,
+//! `forward_tensor`, `forward_text`, `backward`), through [`crate::neuron_model`]'s serving
+//! functions; wire inputs are [`crate::input`]'s. The answer is the model's own output buffer,
+//! which the codec sends without copying.
 
 use bt_interfaces::{Synapse, SynapseError};
 use bt_tensor::{Modality, Tensor};
 
 use crate::cifar::CifarModel;
 use crate::mnist::MnistModel;
-use crate::neuron_model::{IMAGE_MODALITIES, NeuronModel, serve_backward, serve_forward};
+use crate::neuron_model::{NeuronModel, serve_backward, serve_forward};
+use crate::text::TextModel;
 
-/// An image model's synapse: images (or their flat tensors) in, its encoding out (the forward
-/// network over the image and the student's output; MNIST's is 1024 wide, CIFAR's 256);
-/// backward is the encoding's vector–Jacobian product.
-macro_rules! image_synapse {
+/// A model's synapse: its input in, its encoding out (the forward network over the input and
+/// the student's output; MNIST's is 1024 wide, CIFAR's 256, text's 384); backward is the
+/// encoding's vector–Jacobian product where the input has a gradient.
+macro_rules! neuron_synapse {
     ($model:ty) => {
         impl Synapse for $model {
             fn modalities(&self) -> &[Modality] {
-                &IMAGE_MODALITIES
+                <$model as NeuronModel>::INPUT.modalities()
             }
 
             fn output_dim(&self) -> Option<usize> {
@@ -43,8 +44,9 @@ macro_rules! image_synapse {
     };
 }
 
-image_synapse!(MnistModel);
-image_synapse!(CifarModel);
+neuron_synapse!(MnistModel);
+neuron_synapse!(CifarModel);
+neuron_synapse!(TextModel);
 
 #[cfg(test)]
 mod tests {
@@ -68,9 +70,10 @@ mod tests {
             Tensor::from_f32_vec(&[2, IMAGE_DIM], img.to_f32_vec().unwrap(), Modality::Tensor)
                 .unwrap();
         assert_eq!(m.forward(Modality::Tensor, flat).unwrap(), out);
-        let normalized = MnistModel::IMAGES
-            .normalize(&img.to_f32_vec().unwrap(), 2)
-            .unwrap();
+        let crate::InputFormat::Image(format) = MnistModel::INPUT else {
+            panic!("mnist takes images")
+        };
+        let normalized = format.normalize(&img.to_f32_vec().unwrap(), 2).unwrap();
         assert_eq!(m.encode(&normalized).unwrap(), out.to_f32_vec().unwrap());
         assert_eq!(
             m.forward(Modality::Text, Tensor::text(&["seven"])),
@@ -124,7 +127,7 @@ mod tests {
         let m = MnistModel::new(4);
         let x = wire(rows, Modality::Image);
         let out = m.forward(Modality::Image, x.clone()).unwrap();
-        let (_, normalized) = MnistModel::IMAGES.from_wire(&x).unwrap();
+        let (_, normalized) = MnistModel::INPUT.from_wire(&x).unwrap();
         let whole = m.encode(&normalized).unwrap();
         let served = out.to_f32_vec().unwrap();
         assert_eq!(served.len(), whole.len());
@@ -153,9 +156,9 @@ mod tests {
     #[test]
     fn wire_images_round_trip_through_normalization() {
         let x = wire(3, Modality::Image);
-        let (rows, normalized) = MnistModel::IMAGES.from_wire(&x).unwrap();
+        let (rows, normalized) = MnistModel::INPUT.from_wire(&x).unwrap();
         assert_eq!(rows, 3);
-        let back = MnistModel::IMAGES
+        let back = MnistModel::INPUT
             .to_wire(&normalized, 3)
             .unwrap()
             .to_f32_vec()

@@ -5,35 +5,7 @@ use crate::dataset::{Batch, Dataset};
 use crate::dense::GradMode;
 use crate::error::{NnError, Result};
 use crate::mnist::StepLosses;
-use crate::neuron_model::NeuronModel;
-
-/// Hyper-parameters of a neuron's training (the MNIST reference's defaults).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct TrainConfig {
-    pub batch_size: usize,
-    pub lr: f32,
-    pub momentum: f32,
-}
-
-impl Default for TrainConfig {
-    fn default() -> Self {
-        Self {
-            batch_size: 64,
-            lr: 0.01,
-            momentum: 0.9,
-        }
-    }
-}
-
-impl TrainConfig {
-    /// The optimizer step these settings describe.
-    pub fn sgd(&self) -> GradMode {
-        GradMode::Sgd {
-            lr: self.lr,
-            momentum: self.momentum,
-        }
-    }
-}
+use crate::neuron_model::{NeuronModel, TrainConfig};
 
 /// Mean losses over an epoch.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -8,7 +8,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
-use std::sync::Arc;
 
 use bt_nn::GradMode;
 use bt_nn::text::corpus::{FORTUNE_TOPICS, fortune_topics};
@@ -78,14 +77,14 @@ fn minilm_context_lifts_topic_accuracy_and_the_student_imitates_it() {
     let (test_items, rest) = items.split_at(TEST);
     let train = split(&minilm, &rest[..TRAIN]);
     let test = split(&minilm, test_items);
-    let tokenizer = Arc::new(minilm.tokenizer().clone());
+    let vocab = minilm.tokenizer().vocab_size();
     let sgd = GradMode::Sgd {
         lr: 0.05,
         momentum: 0.9,
     };
 
-    let mut alone = TextModel::new(tokenizer.clone(), 1);
-    let mut joined = TextModel::new(tokenizer, 1);
+    let mut alone = TextModel::new(vocab, 1);
+    let mut joined = TextModel::new(vocab, 1);
     let mut distil = Vec::new();
     for _ in 0..EPOCHS {
         let mut sum = 0.0;

@@ -123,6 +123,38 @@ async fn a_handshake_flood_keeps_sessions_in_use() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_for_one_replica_is_refused_at_another() {
+    use attacks::digest_replay::CAPTURED;
+    let r = attacks::digest_replay::run().await;
+    print(&r.row);
+    let n = CAPTURED as u64;
+    // Genuine captures: A served every call, and the current dendrite signed v2 once A had
+    // answered it, the one that predates v2 signed v1.
+    assert_eq!(r.served_at_a, (n, n), "{}", r.row.outcome);
+    assert_eq!(r.captured, (n, n), "captured (v2, v1)");
+    // v2: refused at every other replica, whichever authority the replay claims.
+    for (at, replays) in [
+        ("B", r.v2_at_b),
+        ("B as dialled", r.v2_at_b_as_dialled),
+        ("C", r.v2_at_c),
+    ] {
+        assert_eq!((replays.sent, replays.refused), (n, n), "v2 replay at {at}");
+    }
+    // v1, while accepted, is what stays replayable: B serves it again...
+    assert_eq!(
+        (r.v1_at_b.sent, r.v1_at_b.served),
+        (n, n),
+        "{}",
+        r.row.outcome
+    );
+    // ...and --axon_require_digest_v2 refuses it, replayed or fresh.
+    assert_eq!((r.v1_at_c.sent, r.v1_at_c.refused), (n, n));
+    assert_eq!(r.fresh_v1_refused_at_c, (n, n));
+    // While real dendrites calling C are served (they sign v2 once C offers it).
+    assert_all_served(&r.row, 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metagraph_squat_cannot_take_a_victims_synapse_key() {
     let r = attacks::metagraph_squat::run().await;
     print(&r.row);

@@ -222,7 +222,13 @@ pub async fn join(
         ),
         None => None,
     };
-    let axon = Axon::builder(s.axon.clone())
+    // What the chain tells peers to dial, which a v2 request signature binds.
+    let axon_config = AxonConfig {
+        external_host: Some(s.external_ip.to_string()),
+        external_port: s.external_port,
+        ..s.axon.clone()
+    };
+    let axon = Axon::builder(axon_config)
         .serve_synapse(s.synapse_key.to_hex(), synapse)
         .serve_synapse(s.neuron_key.public_hex(), task)
         .policy(policy)

@@ -66,7 +66,7 @@ impl Synapse for Classifier {
         if modality != Modality::Image {
             return Err(SynapseError::UnsupportedModality(modality));
         }
-        let (rows, x) = MnistModel::IMAGES.from_wire(&input)?;
+        let (rows, x) = MnistModel::INPUT.from_wire(&input)?;
         if rows == 0 || rows > MAX_BATCH {
             return Err(SynapseError::InvalidInput(format!(
                 "batch of {rows} images; this subnet answers 1..={MAX_BATCH}"
@@ -109,7 +109,7 @@ pub fn sample_query(data: &Dataset, batch: usize, seed: u64) -> Result<Query, Su
     let mut b = Batch::default();
     data.gather(&idx, &mut b)
         .map_err(|e| SubnetError::Data(e.to_string()))?;
-    let images = MnistModel::IMAGES
+    let images = MnistModel::INPUT
         .to_wire(&b.x, batch)
         .map_err(|e| SubnetError::Data(e.to_string()))?;
     Ok(Query {

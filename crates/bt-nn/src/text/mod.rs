@@ -12,7 +12,9 @@
 //! - [`student`] is a small embedding-bag student distilled from MiniLM's answers.
 //! - [`model`] is the text neuron's model: an embedding bag under the seeds' three heads,
 //!   classifying fortunes by topic, with MiniLM peers' embeddings as its network context.
-//! - [`synapse`] serves it: strings in the strict pickle subset or INT64 token ids in, one
+//! - [`neuron`] makes that model a `NeuronModel`: rows of token ids, Debian's fortunes tokenized
+//!   by MiniLM's tokenizer as its data.
+//! - [`synapse`] serves MiniLM: strings in the strict pickle subset or INT64 token ids in, one
 //!   embedding per input out; bad input is a typed [`bt_interfaces::SynapseError`].
 
 pub mod bert;
@@ -23,6 +25,7 @@ pub mod error;
 pub mod files;
 pub mod kernels;
 pub mod model;
+pub mod neuron;
 pub mod student;
 pub mod synapse;
 pub mod tokenize;
@@ -32,6 +35,7 @@ pub use encoder::{MINILM_DIM, MiniLm, l2_normalize, mean_pool};
 pub use error::TextError;
 pub use files::{MinilmFiles, default_minilm_dir, default_text_corpora_dir};
 pub use model::{TEXT_FEATURES, TextModel};
+pub use neuron::{MINILM_VOCAB, TEXT_TOKENS};
 pub use student::{StudentConfig, TextStudent, linear_probe_accuracy, row_cosines};
 pub use synapse::{TEXT_MODALITIES, TextSynapse, text_synapse_error};
 pub use tokenize::{PAD_ID, TextLimits, TextTokenizer, TokenBatch};

@@ -8,26 +8,25 @@
 //! and its embeddings place a sentence by meaning. A text neuron that asks MiniLM peers gets
 //! that as its network path's context, and its student learns to imitate it.
 
-use std::sync::Arc;
-
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use super::encoder::MINILM_DIM;
-use super::tokenize::{TextTokenizer, TokenBatch};
+use super::tokenize::TokenBatch;
+use crate::checks::{check_labels, check_rows};
 use crate::dense::GradMode;
 use crate::error::{Result, shape_err};
-use crate::heads::{Heads, HeadsConfig, check_labels, check_rows};
+use crate::heads::{Heads, HeadsConfig};
 use crate::mnist::StepLosses;
 use crate::params::{Slot, SlotRole};
 
 /// Width of the token vectors (default 64).
 pub const TEXT_FEATURES: usize = 64;
 
-/// Token table plus heads; the tokenizer is shared by every copy.
+/// Token table plus heads, over a vocabulary of token ids (MiniLM's WordPiece ids for the
+/// text neuron).
 #[derive(Clone)]
 pub struct TextModel {
-    tokenizer: Arc<TextTokenizer>,
     vocab: usize,
     /// `[vocab, TEXT_FEATURES]` token vectors and their SGD momentum.
     pub table: Vec<f32>,
@@ -44,12 +43,11 @@ impl std::fmt::Debug for TextModel {
 }
 
 impl TextModel {
-    /// A fresh model over `tokenizer`'s vocabulary, seeded. Token vectors start like
-    /// PyTorch's `nn.EmbeddingBag` (standard normal), scaled down so the first features are
-    /// of the heads' input scale.
-    pub fn new(tokenizer: Arc<TextTokenizer>, seed: u64) -> Self {
+    /// A fresh model over ids `0..vocab`, seeded. Token vectors start like PyTorch's
+    /// `nn.EmbeddingBag` (standard normal), scaled down so the first features are of the
+    /// heads' input scale.
+    pub fn new(vocab: usize, seed: u64) -> Self {
         let mut rng = StdRng::seed_from_u64(seed);
-        let vocab = tokenizer.vocab_size();
         let table = (0..vocab * TEXT_FEATURES)
             .map(|_| rand_distr_normal(&mut rng) * 0.5)
             .collect();
@@ -62,7 +60,6 @@ impl TextModel {
             &mut rng,
         );
         Self {
-            tokenizer,
             vocab,
             table,
             table_momentum: vec![0.0; vocab * TEXT_FEATURES],
@@ -70,8 +67,9 @@ impl TextModel {
         }
     }
 
-    pub fn tokenizer(&self) -> &TextTokenizer {
-        &self.tokenizer
+    /// Ids it has token vectors for.
+    pub fn vocab(&self) -> usize {
+        self.vocab
     }
 
     /// The masked mean of each row's token vectors, `[B, TEXT_FEATURES]`. Ids were checked

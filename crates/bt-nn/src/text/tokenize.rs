@@ -101,6 +101,36 @@ impl TokenBatch {
         })
     }
 
+    /// Rows of ids held as `f32` (a dataset's or a checked request's rows, `len` wide, padded
+    /// with [`PAD_ID`]) as a batch. Every value must be a whole id in `0..vocab`.
+    pub fn from_f32_rows(x: &[f32], len: usize, vocab: usize) -> Result<Self, TextError> {
+        if len == 0 || x.is_empty() || !x.len().is_multiple_of(len) {
+            return Err(TextError::Shape {
+                op: "token rows",
+                expected: format!("[B, {len}]"),
+                got: format!("{} ids", x.len()),
+            });
+        }
+        let mut ids = Vec::with_capacity(x.len());
+        for (i, &v) in x.iter().enumerate() {
+            if !(v >= 0.0 && v < vocab as f32 && v.fract() == 0.0) {
+                return Err(TextError::BadTokenId {
+                    id: v as i64,
+                    row: i / len,
+                    vocab,
+                });
+            }
+            ids.push(v as u32);
+        }
+        let mask = ids.iter().map(|&id| u32::from(id != PAD_ID)).collect();
+        Ok(TokenBatch {
+            rows: x.len() / len,
+            len,
+            ids,
+            mask,
+        })
+    }
+
     /// The ids of row `r` where the mask is set (its tokens, padding left out).
     pub fn row(&self, r: usize) -> Vec<u32> {
         let span = r * self.len..(r + 1) * self.len;

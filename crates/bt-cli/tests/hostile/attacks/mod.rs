@@ -10,6 +10,7 @@
 pub mod chain_node;
 pub mod cross_chain_replay;
 pub mod dashboard_slowloris;
+pub mod digest_replay;
 pub mod echo;
 pub mod failed_tx_spam;
 pub mod faucet_non_dev;
@@ -22,6 +23,7 @@ pub mod metagraph_scrape;
 pub mod metagraph_squat;
 pub mod nonce_flood;
 pub mod slowloris;
+pub mod tap;
 pub mod target;
 pub mod tensor_flood;
 pub mod tensor_flood_response;
@@ -43,6 +45,7 @@ pub async fn all() -> Vec<AttackRow> {
         text_pickle::run().await.row,
         nonce_flood::run().await.row,
         handshake_flood::run().await.row,
+        digest_replay::run().await.row,
         metagraph_squat::run().await.row,
         metagraph_eclipse::run().await.row,
         metagraph_batch::run().await.row,

@@ -37,12 +37,31 @@ pub struct EchoNeuron {
     pub axon: SocketAddr,
     pub metagraph: String,
     pub synapse_key: String,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl EchoNeuron {
     pub async fn start(extra: &[&str]) -> Self {
+        Self::start_serving(None, extra).await
+    }
+
+    /// [`EchoNeuron::start`] serving the synapse key of `replica_of` (its own neuron key): a
+    /// replica of that neuron's synapse.
+    pub async fn start_replica(replica_of: &EchoNeuron, extra: &[&str]) -> Self {
+        Self::start_serving(Some(&replica_of.synapse_key_file()), extra).await
+    }
+
+    /// The file of the synapse key this neuron serves.
+    pub fn synapse_key_file(&self) -> std::path::PathBuf {
+        bt_neuron::identity::synapse_key_path(&self.dir.path().join("neuron.key"))
+    }
+
+    async fn start_serving(synapse_key: Option<&Path>, extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
+        if let Some(file) = synapse_key {
+            let copy = bt_neuron::identity::synapse_key_path(&dir.path().join("neuron.key"));
+            std::fs::copy(file, copy).unwrap();
+        }
         let mut cmd = bittensor();
         cmd.args(["neuron", "echo", "--remote_ip", "127.0.0.1", "--neuron_key"])
             .arg(dir.path().join("neuron.key"))
@@ -64,7 +83,7 @@ impl EchoNeuron {
             axon: ready.axon.parse().unwrap(),
             metagraph: ready.metagraph,
             synapse_key: ready.synapse_keys.first().cloned().unwrap(),
-            _dir: dir,
+            dir,
         }
     }
 
