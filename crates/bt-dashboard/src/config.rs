@@ -48,7 +48,8 @@ pub struct DashboardConfig {
     /// The subnet read from the chain. Default 1.
     pub netuid: u16,
     /// How often the validators' weights are read from the chain (they change once a tempo;
-    /// on subtensor the read costs one more request per uid). Default 5 s.
+    /// on subtensor the read costs one more request per uid). Default 5 s
+    /// (`--dashboard_weights_interval`).
     pub weights_interval: Duration,
 }
 
