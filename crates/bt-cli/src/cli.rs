@@ -321,6 +321,15 @@ pub struct LocalnetArgs {
     pub dashboard: bool,
     #[command(flatten)]
     pub dashboard_flags: crate::dashboard_cmd::DashboardFlags,
+    /// Run the embedded chain too, its database under --dir/chain: a subnet with every neuron
+    /// registered, the first --validators validating (staked, setting weights each tempo) and
+    /// the others mining. Neurons find each other through the chain instead of gossip and keep
+    /// serving after training until Ctrl-C; --dashboard shows the subnet's chain panel. MNIST
+    /// neurons only.
+    #[arg(long, env = "BT_LOCALNET_CHAIN")]
+    pub chain: bool,
+    #[command(flatten)]
+    pub chain_flags: crate::localnet_chain::LocalChainFlags,
 }
 
 #[derive(Debug, Subcommand)]

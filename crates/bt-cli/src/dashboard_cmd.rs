@@ -54,6 +54,15 @@ pub struct DashboardFlags {
         default_value_t = DashboardConfig::default().header_read_timeout.as_secs_f64()
     )]
     pub header_timeout: f64,
+    /// Seconds between reads of the validators' weights for the chain panel (they change once
+    /// a tempo; on subtensor a read costs one more request per uid).
+    #[arg(
+        long = "dashboard_weights_interval",
+        alias = "dashboard-weights-interval",
+        value_name = "SECONDS",
+        default_value_t = DashboardConfig::default().weights_interval.as_secs_f64()
+    )]
+    pub weights_interval: f64,
 }
 
 impl DashboardFlags {
@@ -73,12 +82,21 @@ impl DashboardFlags {
                 self.header_timeout
             )));
         }
+        if !(self.weights_interval.is_finite() && self.weights_interval > 0.0)
+            || self.weights_interval > 3600.0
+        {
+            return Err(CliError::Usage(format!(
+                "--dashboard_weights_interval {} must be above 0 and at most 3600 seconds",
+                self.weights_interval
+            )));
+        }
         Ok(DashboardConfig {
             addr: self.addr,
             max_clients: self.max_clients,
             max_connections: self.max_connections,
             max_connections_per_ip: self.max_connections_per_ip,
             header_read_timeout: std::time::Duration::from_secs_f64(self.header_timeout),
+            weights_interval: std::time::Duration::from_secs_f64(self.weights_interval),
             ..DashboardConfig::default()
         })
     }
@@ -155,4 +173,34 @@ pub async fn run(
     shutdown.await;
     handle.shutdown();
     Ok(exit::INTERRUPTED)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn flags(weights_interval: f64) -> DashboardFlags {
+        let d = DashboardConfig::default();
+        DashboardFlags {
+            addr: d.addr,
+            max_clients: d.max_clients,
+            max_connections: d.max_connections,
+            max_connections_per_ip: d.max_connections_per_ip,
+            header_timeout: d.header_read_timeout.as_secs_f64(),
+            weights_interval,
+        }
+    }
+
+    #[test]
+    fn the_weights_interval_reaches_the_config_and_is_bounded() {
+        let cfg = flags(2.5).config().unwrap();
+        assert_eq!(cfg.weights_interval, std::time::Duration::from_millis(2500));
+        for bad in [0.0, -1.0, f64::NAN, 3601.0] {
+            assert!(
+                matches!(flags(bad).config(), Err(CliError::Usage(_))),
+                "{bad} accepted"
+            );
+        }
+    }
 }

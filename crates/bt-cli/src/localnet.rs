@@ -1,5 +1,6 @@
 //! `bittensor localnet`: N neurons as child processes on loopback that bootstrap to the first and
-//! train together, with a live view, a summary, and a clean stop on Ctrl-C.
+//! train together, with a live view, a summary, and a clean stop on Ctrl-C. With `--chain` they
+//! are the members of a subnet on an embedded chain instead (`localnet_chain`).
 //!
 //! The supervisor learns everything from the children's stdout (the same lines a person reads),
 //! so what it shows is what the neurons said, never a guess.
@@ -15,8 +16,11 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
+use bt_dashboard::DashboardConfig;
+
 use crate::cli::{LocalnetArgs, NeuronKind};
 use crate::exit;
+use crate::localnet_chain::LocalChain;
 
 /// How long the first neuron may take to say where its metagraph listens.
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
@@ -49,8 +53,29 @@ pub async fn run(args: LocalnetArgs) -> Result<u8> {
         ))
         .into());
     }
+    if args.chain && args.neuron != NeuronKind::Mnist {
+        return Err(exit::CliError::Usage(
+            "--chain runs MNIST neurons (a subnet's task is MNIST classification)".into(),
+        )
+        .into());
+    }
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("cannot create --dir {}", args.dir.display()))?;
+    if !args.chain {
+        return supervise(&args, None).await;
+    }
+    let Some(chain) = LocalChain::start(&args.dir, &args.chain_flags, args.neurons).await? else {
+        return Ok(exit::INTERRUPTED);
+    };
+    let outcome = supervise(&args, Some(&chain)).await;
+    // Last: the neurons have stopped calling it.
+    chain.shutdown().await;
+    outcome
+}
+
+/// Starts the neurons (on gossip, or members of `chain`'s subnet) and the dashboard, shows
+/// them until they end or Ctrl-C, and stops them.
+async fn supervise(args: &LocalnetArgs, chain: Option<&LocalChain>) -> Result<u8> {
     let exe = std::env::current_exe().context("cannot find the bittensor executable")?;
     let live = !args.plain && std::io::stdout().is_terminal();
     // Bounded: a neuron that floods its stdout slows itself down, never the supervisor's memory.
@@ -59,25 +84,48 @@ pub async fn run(args: LocalnetArgs) -> Result<u8> {
     let mut views = vec![NodeView::default(); args.neurons];
     let started = Instant::now();
     let dashboard = if args.dashboard {
-        Some(crate::dashboard_cmd::start(args.dashboard_flags.config()?, None).await?)
+        let (reader, netuid) = match chain {
+            Some(c) => (Some(c.reader().await?), c.netuid),
+            None => (None, DashboardConfig::default().netuid),
+        };
+        let cfg = DashboardConfig {
+            netuid,
+            ..args.dashboard_flags.config()?
+        };
+        Some(crate::dashboard_cmd::start(cfg, reader).await?)
     } else {
         None
     };
 
-    let first = spawn_node(&exe, &args, 0, None, tx.clone())?;
-    children.push(first);
-    let bootstrap = match wait_ready(&mut rx, &mut views, live).await {
-        Ok(addr) => {
-            show_on_dashboard(dashboard.as_ref(), &views, 0, false);
-            addr
+    if let Some(chain) = chain {
+        // The chain already knows every member: nothing to wait for before starting them all.
+        for node in 0..args.neurons {
+            let joining = Joining::Subnet(chain.neuron_args(node)?);
+            match spawn_node(&exe, args, node, joining, tx.clone()) {
+                Ok(child) => children.push(child),
+                Err(e) => {
+                    stop_all(&mut children).await;
+                    return Err(e);
+                }
+            }
         }
-        Err(e) => {
-            stop_all(&mut children).await;
-            return Err(e);
+    } else {
+        let first = spawn_node(&exe, args, 0, Joining::Gossip(None), tx.clone())?;
+        children.push(first);
+        let bootstrap = match wait_ready(&mut rx, &mut views, live).await {
+            Ok(addr) => {
+                show_on_dashboard(dashboard.as_ref(), &views, 0, false);
+                addr
+            }
+            Err(e) => {
+                stop_all(&mut children).await;
+                return Err(e);
+            }
+        };
+        for node in 1..args.neurons {
+            let joining = Joining::Gossip(Some(&bootstrap));
+            children.push(spawn_node(&exe, args, node, joining, tx.clone())?);
         }
-    };
-    for node in 1..args.neurons {
-        children.push(spawn_node(&exe, &args, node, Some(&bootstrap), tx.clone())?);
     }
     drop(tx);
 
@@ -144,6 +192,14 @@ pub async fn run(args: LocalnetArgs) -> Result<u8> {
         draw(&views, drawn_lines, started.elapsed());
     }
     print_summary(&views, &args.dir, started.elapsed());
+    if let Some(c) = chain {
+        println!(
+            "chain: ws://{} subnet {} (database {})",
+            c.endpoint,
+            c.netuid,
+            c.db.display()
+        );
+    }
     if failures > 0 {
         bail!(
             "{failures} of {} neurons failed; their logs are in {}",
@@ -162,11 +218,33 @@ fn node_dir(dir: &Path, node: usize) -> PathBuf {
     dir.join(format!("node{node}"))
 }
 
+/// How a neuron finds its peers.
+enum Joining<'a> {
+    /// By gossip, from the first neuron's metagraph (`None`: it is the first).
+    Gossip(Option<&'a str>),
+    /// Through the local chain: the flags that make it its subnet member.
+    Subnet(Vec<std::ffi::OsString>),
+}
+
+/// The environment a neuron would otherwise take a chain, a subnet or a wallet from: localnet
+/// decides those itself.
+const CHAIN_ENV: [&str; 9] = [
+    "BT_CHAIN_ENDPOINT",
+    "BT_SUBTENSOR_NETWORK",
+    "BT_SUBTENSOR_CHAIN_ENDPOINT",
+    "BT_NETUID",
+    "BT_ROLE",
+    "BT_WALLET_PATH",
+    "BT_WALLET_NAME",
+    "BT_WALLET_HOTKEY",
+    "BT_SUBNET_INTERVAL",
+];
+
 fn spawn_node(
     exe: &Path,
     args: &LocalnetArgs,
     node: usize,
-    bootstrap: Option<&str>,
+    joining: Joining<'_>,
     tx: mpsc::Sender<Line>,
 ) -> Result<Child> {
     let dir = node_dir(&args.dir, node);
@@ -191,13 +269,26 @@ fn spawn_node(
         .arg("--epochs")
         .arg(args.epochs.to_string())
         .arg("--max_steps")
-        .arg(args.max_steps.to_string())
-        // Every neuron starts training once it sees the others: "train together" from the
-        // first step, however slowly the machine starts processes.
-        .arg("--wait_for_peers")
-        .arg(args.neurons.saturating_sub(1).to_string())
-        .arg("--gossip_interval")
-        .arg(args.gossip_interval.to_string());
+        .arg(args.max_steps.to_string());
+    for var in CHAIN_ENV {
+        cmd.env_remove(var);
+    }
+    match joining {
+        Joining::Gossip(bootstrap) => {
+            // Every neuron starts training once it sees the others: "train together" from
+            // the first step, however slowly the machine starts processes.
+            cmd.arg("--wait_for_peers")
+                .arg(args.neurons.saturating_sub(1).to_string())
+                .arg("--gossip_interval")
+                .arg(args.gossip_interval.to_string());
+            if let Some(addr) = bootstrap {
+                cmd.arg("--bootstrap").arg(addr);
+            }
+        }
+        Joining::Subnet(flags) => {
+            cmd.args(flags);
+        }
+    }
     if args.dashboard {
         // A free port each, announced on the neuron's Ready line.
         cmd.arg("--metrics_port").arg("0");
@@ -208,9 +299,6 @@ fn spawn_node(
     // Text learners need a MiniLM peer to distil from: node 0 serves it.
     if args.neuron == NeuronKind::Text && node == 0 {
         cmd.arg("--teacher");
-    }
-    if let Some(addr) = bootstrap {
-        cmd.arg("--bootstrap").arg(addr);
     }
     // The children share the machine: splitting the cores between them keeps N neurons from
     // fighting over the same ones (the dense kernels use rayon's pool).
@@ -362,14 +450,18 @@ fn row(node: usize, v: &NodeView) -> String {
         (None, Some(_)) => "running".to_string(),
         (None, None) => "starting".to_string(),
     };
+    let name = match v.ready.as_ref().and_then(|r| r.uid) {
+        Some(uid) => format!("n{node} u{uid}"),
+        None => format!("n{node}"),
+    };
     format!(
-        "n{node:<3} {state:<10} {epoch:>5} {progress:>13} {local:>10} {network:>10} {distil:>10} {peers:>7} {acc:>8}"
+        "{name:<8} {state:<10} {epoch:>5} {progress:>13} {local:>10} {network:>10} {distil:>10} {peers:>7} {acc:>8}"
     )
 }
 
 fn header() -> String {
     format!(
-        "{:<4} {:<10} {:>5} {:>13} {:>10} {:>10} {:>10} {:>7} {:>8}",
+        "{:<8} {:<10} {:>5} {:>13} {:>10} {:>10} {:>10} {:>7} {:>8}",
         "node", "state", "epoch", "progress", "local", "network", "distil", "nP|nS", "test acc"
     )
 }

@@ -12,6 +12,7 @@ mod dashboard_cmd;
 mod display;
 mod exit;
 mod localnet;
+mod localnet_chain;
 mod password;
 mod stake_cmd;
 mod subnet_neuron;

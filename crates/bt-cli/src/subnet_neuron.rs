@@ -74,6 +74,7 @@ pub async fn run(
     settings.external_port = subnet.external_port;
     settings.axon = bt_axon::AxonConfig {
         allow_unsigned: neuron.allow_unsigned,
+        metrics_addr: neuron.metrics_port.map(|p| SocketAddr::new(listen, p)),
         ..neuron.axon.clone()
     };
     settings.http = neuron.http.clone();

@@ -162,6 +162,7 @@ fn agreeing_uids(page: &Value, cli: &Value) -> Option<usize> {
             && shows(&r["incentive"], &n["incentive"], 4)
             && shows(&r["dividends"], &n["dividends"], 4)
             && shows(&r["trust"], &n["trust"], 4)
+            && shows(&r["consensus"], &n["consensus"], 4)
             && r["emission"] == n["emission"].as_u64()?.to_string().as_str()
             && r["permit"] == permit;
         if !same {

@@ -47,6 +47,10 @@ pub struct DashboardConfig {
     pub max_uids: usize,
     /// The subnet read from the chain. Default 1.
     pub netuid: u16,
+    /// How often the validators' weights are read from the chain (they change once a tempo;
+    /// on subtensor the read costs one more request per uid). Default 5 s
+    /// (`--dashboard_weights_interval`).
+    pub weights_interval: Duration,
 }
 
 impl Default for DashboardConfig {
@@ -69,6 +73,7 @@ impl Default for DashboardConfig {
             max_synapses: 1024,
             max_uids: 256,
             netuid: 1,
+            weights_interval: Duration::from_secs(5),
         }
     }
 }

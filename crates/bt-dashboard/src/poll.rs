@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use crate::config::DashboardConfig;
 use crate::prom;
 use crate::scrape::fetch_metrics;
-use crate::state::{ChainView, NeuronView, Snapshot, SynapseRow, UidRow};
+use crate::state::{ChainView, NeuronView, Snapshot, SynapseRow, UidRow, WeightRow};
 
 /// Peers listed per neuron in the snapshot.
 const MAX_PEERS_SHOWN: usize = 256;
@@ -42,6 +42,7 @@ impl Poller {
         let mut tick = tokio::time::interval(self.cfg.poll_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_inspect: Option<tokio::time::Instant> = None;
+        let mut last_weights: Option<tokio::time::Instant> = None;
         let mut turn = 0usize;
         loop {
             tokio::select! {
@@ -61,7 +62,20 @@ impl Poller {
                 self.inspect(&mut snap, turn).await;
             }
             if let (Some(chain), Some(view)) = (&self.chain, snap.chain.as_mut()) {
-                self.read_chain(chain.as_ref(), view).await;
+                let served = self.read_chain(chain.as_ref(), view).await;
+                if served.is_some()
+                    && last_weights.is_none_or(|t| t.elapsed() >= self.cfg.weights_interval)
+                {
+                    last_weights = Some(tokio::time::Instant::now());
+                    self.read_weights(chain.as_ref(), view).await;
+                }
+                // Subnet neurons have no gossip metagraph: their peers are the chain's axons.
+                if let Some(rows) = served
+                    && snap.neurons.iter().all(|n| n.metagraph.is_none())
+                {
+                    snap.synapses = rows;
+                    snap.synapses_from = Some(format!("{}, subnet {}", view.endpoint, view.netuid));
+                }
             }
             snap.updated_ms = now_ms();
             match serde_json::to_string(&snap) {
@@ -124,6 +138,7 @@ impl Poller {
                         synapse_key: s.synapse_key,
                         neuron_key: s.neuron_key,
                         source: "gossip",
+                        served_block: None,
                     })
                     .collect();
                 snap.synapses_from = Some(addr);
@@ -133,7 +148,9 @@ impl Poller {
         }
     }
 
-    async fn read_chain(&self, chain: &dyn Chain, view: &mut ChainView) {
+    /// Reads the subnet's rows into `view`; the axons served on it (with the keys published
+    /// beside them, as stored), when the read succeeded.
+    async fn read_chain(&self, chain: &dyn Chain, view: &mut ChainView) -> Option<Vec<SynapseRow>> {
         let timeout = self.cfg.source_timeout;
         let read = async {
             let mg = chain.metagraph(self.cfg.netuid, false).await?;
@@ -152,18 +169,136 @@ impl Poller {
                         dividends: n.dividends,
                         emission: n.emission,
                         trust: n.trust,
+                        consensus: n.consensus,
                         validator_permit: n.validator_permit,
                     })
                     .collect();
                 view.absorb(mg.block, rows, self.cfg.history, self.cfg.max_uids);
+                Some(served_axons(&mg, self.cfg.max_synapses))
             }
-            Ok(Err(e)) => view.error = Some(e.to_string()),
-            Err(_) => view.error = Some(format!("no answer within {timeout:?}")),
+            Ok(Err(e)) => {
+                view.error = Some(e.to_string());
+                None
+            }
+            Err(_) => {
+                view.error = Some(format!("no answer within {timeout:?}"));
+                None
+            }
         }
     }
+}
+
+impl Poller {
+    /// Reads the weights every uid set into `view`; a failure is noted beside them and keeps
+    /// the previous ones (the rows were read without them).
+    async fn read_weights(&self, chain: &dyn Chain, view: &mut ChainView) {
+        let timeout = self.cfg.source_timeout;
+        match tokio::time::timeout(timeout, chain.metagraph(self.cfg.netuid, true)).await {
+            Ok(Ok(mg)) => {
+                view.weights = weight_rows(&mg, self.cfg.max_uids);
+                view.weights_block = Some(mg.block);
+                view.weights_error = None;
+            }
+            Ok(Err(e)) => view.weights_error = Some(e.to_string()),
+            Err(_) => view.weights_error = Some(format!("no answer within {timeout:?}")),
+        }
+    }
+}
+
+/// The uids that set weights, each row and their number bounded by `max`.
+fn weight_rows(mg: &bt_interfaces::SubnetMetagraph, max: usize) -> Vec<WeightRow> {
+    mg.neurons
+        .iter()
+        .filter(|n| !n.weights.is_empty())
+        .take(max)
+        .map(|n| WeightRow {
+            uid: n.uid,
+            set_at: n.last_update,
+            weights: n.weights.iter().take(max).copied().collect(),
+        })
+        .collect()
+}
+
+fn key_hex(key: &[u8; 32]) -> String {
+    let mut out = String::with_capacity(66);
+    out.push_str("0x");
+    for b in key {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+/// The axons of a subnet that published tensor keys, as the metagraph panel lists synapses.
+fn served_axons(mg: &bt_interfaces::SubnetMetagraph, max: usize) -> Vec<SynapseRow> {
+    mg.neurons
+        .iter()
+        .filter_map(|n| {
+            let axon = n.axon.as_ref()?;
+            let id = axon.identity.as_ref()?;
+            Some(SynapseRow {
+                synapse_key: key_hex(&id.synapse_key),
+                neuron_key: key_hex(&id.neuron_key),
+                endpoint: std::net::SocketAddr::new(axon.ip, axon.port).to_string(),
+                age_ms: 0,
+                source: "chain",
+                served_block: Some(axon.block),
+            })
+        })
+        .take(max)
+        .collect()
 }
 
 /// The snapshot before the first poll.
 pub(crate) fn empty_json() -> Arc<String> {
     Arc::new(serde_json::to_string(&Snapshot::default()).unwrap_or_else(|_| "{}".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use bt_crypto::wallet::AccountId;
+    use bt_interfaces::{NeuronRow, SubnetMetagraph};
+
+    fn uid(uid: u16, weights: Vec<(u16, u16)>) -> NeuronRow {
+        NeuronRow {
+            uid,
+            hotkey: AccountId([0; 32]),
+            coldkey: AccountId([0; 32]),
+            stake: 0,
+            rank: 0,
+            trust: 0,
+            consensus: 0,
+            incentive: 0,
+            dividends: 0,
+            emission: 0,
+            validator_trust: 0,
+            validator_permit: false,
+            active: true,
+            last_update: 7,
+            block_at_registration: 0,
+            axon: None,
+            weights,
+            bonds: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn weight_rows_list_only_uids_that_set_weights_and_are_bounded() {
+        let many: Vec<(u16, u16)> = (0..10).map(|u| (u, 65535)).collect();
+        let mg = SubnetMetagraph {
+            netuid: 1,
+            block: 9,
+            owner_coldkey: None,
+            neurons: vec![
+                uid(0, many.clone()),
+                uid(1, Vec::new()),
+                uid(2, many.clone()),
+                uid(3, many),
+            ],
+        };
+        let rows = weight_rows(&mg, 2);
+        assert_eq!(rows.iter().map(|r| r.uid).collect::<Vec<_>>(), [0, 2]);
+        assert!(rows.iter().all(|r| r.weights.len() == 2 && r.set_at == 7));
+    }
 }

@@ -43,7 +43,13 @@ pub struct NeuronView {
     pub neuron_key: Option<String>,
     pub synapse_key: Option<String>,
     pub axon: Option<String>,
+    /// The gossip metagraph's address (`None` for a subnet neuron: its peers are the chain's).
     pub metagraph: Option<String>,
+    /// A subnet neuron's netuid, uid, role (`miner`, `validator`) and hotkey (SS58).
+    pub netuid: Option<u16>,
+    pub uid: Option<u16>,
+    pub role: Option<String>,
+    pub hotkey: Option<String>,
     pub step: Option<f64>,
     pub epoch: Option<f64>,
     pub local_loss: Option<f64>,
@@ -76,6 +82,10 @@ impl NeuronView {
             self.synapse_key = get("synapse_key");
             self.axon = get("axon");
             self.metagraph = get("metagraph");
+            self.netuid = info.label("netuid").and_then(|v| v.parse().ok());
+            self.uid = info.label("uid").and_then(|v| v.parse().ok());
+            self.role = get("role");
+            self.hotkey = get("hotkey");
         }
         let step = s.value("bt_trainer_steps_total", &[]);
         self.step = step;
@@ -150,10 +160,13 @@ pub struct SynapseRow {
     pub synapse_key: String,
     pub neuron_key: String,
     pub endpoint: String,
-    /// Milliseconds since its heartbeat, when the inspection was made.
+    /// Milliseconds since its heartbeat, when the inspection was made (0 for a chain row).
     pub age_ms: u64,
     /// `gossip` or `chain`.
     pub source: &'static str,
+    /// A chain row's block of its last `serve_axon`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub served_block: Option<u64>,
 }
 
 /// One uid of the chain's subnet.
@@ -166,7 +179,18 @@ pub struct UidRow {
     pub dividends: u16,
     pub emission: u64,
     pub trust: u16,
+    pub consensus: u16,
     pub validator_permit: bool,
+}
+
+/// The weights one uid set on the chain (a validator's), as the chain stores them.
+#[derive(Debug, Clone, Serialize)]
+pub struct WeightRow {
+    pub uid: u16,
+    /// The block of its last weights (the chain's `last_update`).
+    pub set_at: u64,
+    /// (uid, weight) with the largest weight scaled to 65535; at most `max_uids` of them.
+    pub weights: Vec<(u16, u16)>,
 }
 
 /// A uid's values each time they changed (they change at epochs), by block.
@@ -188,6 +212,13 @@ pub struct ChainView {
     pub error: Option<String>,
     pub uids: Vec<UidRow>,
     pub history: Vec<UidHistory>,
+    /// Every uid that has set weights, read every `weights_interval` (they change once a
+    /// tempo and cost a reading of every uid's row on subtensor).
+    pub weights: Vec<WeightRow>,
+    /// The block the weights were read at.
+    pub weights_block: Option<u64>,
+    /// Why the last weights read failed (the rows above are still current).
+    pub weights_error: Option<String>,
 }
 
 impl ChainView {
@@ -268,6 +299,18 @@ mod tests {
     }
 
     #[test]
+    fn a_subnet_neuron_shows_its_uid_and_no_metagraph() {
+        let mut v = NeuronView::default();
+        let text = "bt_neuron_info{neuron_key=\"0xn\",synapse_key=\"0xs\",axon=\"127.0.0.1:1\",\
+                    netuid=\"1\",uid=\"2\",role=\"miner\",hotkey=\"5Hot\"} 1\n";
+        v.absorb(&parse(text, PromLimits::default()), 3, 10);
+        assert_eq!((v.netuid, v.uid), (Some(1), Some(2)));
+        assert_eq!(v.role.as_deref(), Some("miner"));
+        assert_eq!(v.hotkey.as_deref(), Some("5Hot"));
+        assert_eq!(v.metagraph, None, "nothing to inspect");
+    }
+
+    #[test]
     fn series_and_chain_history_are_bounded() {
         let mut s = Series::default();
         for i in 0..10 {
@@ -283,6 +326,7 @@ mod tests {
             dividends: 0,
             emission: 0,
             trust: 0,
+            consensus: 0,
             validator_permit: false,
         };
         c.absorb(1, vec![row(0, 1), row(1, 1), row(2, 1)], 10, 2);

@@ -159,12 +159,27 @@ impl MetricSet for TrainerMetrics {
 }
 
 /// Who this neuron is and where it listens: one sample of value 1 whose labels a dashboard
-/// reads to find the neuron's metagraph (for `inspect`) from its metrics address alone.
+/// reads to find the neuron's metagraph (for `inspect`) from its metrics address alone, and a
+/// subnet neuron's place on its subnet.
 pub struct NeuronInfo {
     pub neuron_key: String,
     pub synapse_key: String,
     pub axon: String,
-    pub metagraph: String,
+    /// The gossip metagraph's address; `None` for a subnet neuron (its peers come from the
+    /// chain).
+    pub metagraph: Option<String>,
+    pub subnet: Option<SubnetInfo>,
+}
+
+/// A subnet neuron's place: the `netuid`, `uid`, `role` and `hotkey` labels of
+/// `bt_neuron_info`.
+pub struct SubnetInfo {
+    pub netuid: u16,
+    pub uid: u16,
+    /// `miner` or `validator`.
+    pub role: &'static str,
+    /// The hotkey's SS58 address.
+    pub hotkey: String,
 }
 
 impl MetricSet for NeuronInfo {
@@ -173,18 +188,24 @@ impl MetricSet for NeuronInfo {
         out.family(
             name,
             Kind::Gauge,
-            "This neuron's keys and addresses (always 1).",
+            "This neuron's keys and addresses, and its uid on a subnet (always 1).",
         );
-        out.sample(
-            name,
-            &[
-                ("neuron_key", &self.neuron_key),
-                ("synapse_key", &self.synapse_key),
-                ("axon", &self.axon),
-                ("metagraph", &self.metagraph),
-            ],
-            1.0,
-        );
+        let mut labels = vec![
+            ("neuron_key", self.neuron_key.clone()),
+            ("synapse_key", self.synapse_key.clone()),
+            ("axon", self.axon.clone()),
+        ];
+        if let Some(m) = &self.metagraph {
+            labels.push(("metagraph", m.clone()));
+        }
+        if let Some(s) = &self.subnet {
+            labels.push(("netuid", s.netuid.to_string()));
+            labels.push(("uid", s.uid.to_string()));
+            labels.push(("role", s.role.to_string()));
+            labels.push(("hotkey", s.hotkey.clone()));
+        }
+        let labels: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        out.sample(name, &labels, 1.0);
     }
 }
 
@@ -211,5 +232,28 @@ mod tests {
         let b = text.find("peer=\"0xb\"").unwrap();
         let a = text.find("peer=\"0xa\"").unwrap();
         assert!(b < a, "highest score first");
+    }
+
+    #[test]
+    fn a_subnet_neuron_names_its_uid_and_no_metagraph() {
+        let info = NeuronInfo {
+            neuron_key: "0xn".into(),
+            synapse_key: "0xs".into(),
+            axon: "127.0.0.1:1".into(),
+            metagraph: None,
+            subnet: Some(SubnetInfo {
+                netuid: 2,
+                uid: 7,
+                role: "miner",
+                hotkey: "5Hot".into(),
+            }),
+        };
+        let mut out = Exposition::new();
+        info.write(&mut out);
+        let text = out.into_text();
+        assert!(text.contains("uid=\"7\""), "{text}");
+        assert!(text.contains("role=\"miner\""), "{text}");
+        assert!(text.contains("netuid=\"2\""), "{text}");
+        assert!(!text.contains("metagraph="), "{text}");
     }
 }

@@ -92,7 +92,8 @@ impl Network {
             neuron_key: identity.neuron.public_hex(),
             synapse_key: synapse_key.clone(),
             axon: SocketAddr::new(remote, axon.local_addr().port()).to_string(),
-            metagraph: SocketAddr::new(remote, metagraph.local_addr().port()).to_string(),
+            metagraph: Some(SocketAddr::new(remote, metagraph.local_addr().port()).to_string()),
+            subnet: None,
         }));
         let network = Self {
             neuron_key: identity.neuron.public_hex(),
@@ -111,6 +112,7 @@ impl Network {
             axon: SocketAddr::new(remote, self.axon.local_addr().port()).to_string(),
             metagraph: SocketAddr::new(remote, self.metagraph.local_addr().port()).to_string(),
             metrics: self.axon.metrics_addr().map(|a| a.to_string()),
+            uid: None,
         }
     }
 

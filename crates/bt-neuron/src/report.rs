@@ -12,9 +12,13 @@ pub struct Ready {
     pub neuron_key: String,
     pub synapse_keys: Vec<String>,
     pub axon: String,
+    /// Where its peers come from: the gossip metagraph's address, or for a subnet neuron the
+    /// chain's endpoint.
     pub metagraph: String,
     /// Where `GET /metrics` answers, when the neuron serves it (`--metrics_port`).
     pub metrics: Option<String>,
+    /// A subnet neuron's uid.
+    pub uid: Option<u16>,
 }
 
 /// The seeds' training log line.
@@ -63,8 +67,11 @@ impl fmt::Display for Ready {
             self.axon,
             self.metagraph
         )?;
-        match &self.metrics {
-            Some(m) => write!(f, "  metrics: {m}"),
+        if let Some(m) = &self.metrics {
+            write!(f, "  metrics: {m}")?;
+        }
+        match self.uid {
+            Some(uid) => write!(f, "  uid: {uid}"),
             None => Ok(()),
         }
     }
@@ -155,6 +162,7 @@ fn parse_ready(rest: &str) -> Option<Ready> {
         axon: field(rest, "axon:")?.to_string(),
         metagraph: field(rest, "metagraph:")?.to_string(),
         metrics: field(rest, "metrics:").map(str::to_string),
+        uid: field(rest, "uid:").and_then(|u| u.parse().ok()),
     })
 }
 
@@ -223,15 +231,24 @@ mod tests {
             axon: "127.0.0.1:1".into(),
             metagraph: "127.0.0.1:2".into(),
             metrics: None,
+            uid: None,
         };
         assert_eq!(parse(&ready.to_string()), Some(Event::Ready(ready.clone())));
         let with_metrics = Ready {
             metrics: Some("127.0.0.1:3".into()),
-            ..ready
+            ..ready.clone()
         };
         assert_eq!(
             parse(&with_metrics.to_string()),
-            Some(Event::Ready(with_metrics))
+            Some(Event::Ready(with_metrics.clone()))
+        );
+        let on_a_subnet = Ready {
+            uid: Some(3),
+            ..with_metrics
+        };
+        assert_eq!(
+            parse(&on_a_subnet.to_string()),
+            Some(Event::Ready(on_a_subnet))
         );
         assert_eq!(
             parse(&checkpoint_line("/tmp/m.safetensors")),

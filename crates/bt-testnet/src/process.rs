@@ -181,6 +181,18 @@ impl ChildProcess {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// Waits for the process to end by itself (after a signal it handles, say) for at most
+    /// `timeout`; its exit status, or `TimedOut` with the process still running.
+    pub async fn wait_exit(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<std::process::ExitStatus, HarnessError> {
+        match tokio::time::timeout(timeout, self.child.wait()).await {
+            Ok(status) => Ok(status?),
+            Err(_) => Err(HarnessError::TimedOut { waited: timeout }),
+        }
+    }
+
     /// SIGKILL (no chance to clean up, like a crash or a pulled plug), then reaps it.
     pub async fn kill(&mut self) -> Result<(), HarnessError> {
         self.child.kill().await?;

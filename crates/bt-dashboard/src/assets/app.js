@@ -25,6 +25,8 @@ function renderNeurons(s) {
     const tr = document.createElement("tr");
     tr.dataset.neuron = n.name;
     cell(tr, n.name + (n.neuron_key ? " " + short(n.neuron_key) : ""), "key");
+    cell(tr, n.uid, "uid");
+    cell(tr, n.role || "", "role");
     cell(tr, n.up ? "up" : (n.error ? "down" : "…"), n.up ? "up" : "down").title = n.error || "";
     cell(tr, n.epoch);
     cell(tr, n.step);
@@ -135,14 +137,16 @@ function renderSynapses(s) {
   }
   const viewer = s.neurons.find((n) => n.name === select.value) || s.neurons[0];
   const seen = new Map((viewer ? viewer.peers : []).map((p) => [p.synapse_key, p]));
-  document.getElementById("metagraph-from").textContent = s.synapses_from ? "(inspected through " + s.synapses_from + ")" : "";
+  document.getElementById("metagraph-from").textContent = !s.synapses_from ? ""
+    : s.synapses.length && s.synapses[0].source === "chain" ? "(axons on the chain at " + s.synapses_from + ")"
+    : "(inspected through " + s.synapses_from + ")";
   fill(document.querySelector("#synapses tbody"), s.synapses, (r) => {
     const tr = document.createElement("tr");
     const p = seen.get(r.synapse_key);
     cell(tr, short(r.synapse_key), "key").title = r.synapse_key;
     cell(tr, short(r.neuron_key), "key").title = r.neuron_key;
     cell(tr, r.endpoint);
-    cell(tr, (r.age_ms / 1000).toFixed(0) + " s ago");
+    cell(tr, r.served_block !== undefined ? "served at block " + r.served_block : (r.age_ms / 1000).toFixed(0) + " s ago");
     cell(tr, r.source);
     cell(tr, p && p.calls > 0 ? (100 * p.answered / p.calls).toFixed(0) + "% of " + p.calls : "");
     cell(tr, p && p.latency_ms !== null && p.latency_ms !== undefined ? p.latency_ms.toFixed(1) + " ms" : "");
@@ -158,12 +162,26 @@ function renderChain(s) {
   if (!c) return;
   document.getElementById("chain-title").textContent =
     "(" + c.endpoint + ", subnet " + c.netuid + (c.block !== null ? ", block " + c.block : "") + (c.error ? ", " + c.error : "") + ")";
+  const byHotkey = new Map(s.neurons.filter((n) => n.hotkey).map((n) => [n.hotkey, n.name]));
   fill(document.querySelector("#chain tbody"), c.uids, (u) => {
     const tr = document.createElement("tr");
     cell(tr, u.uid); cell(tr, short(u.hotkey), "key").title = u.hotkey;
     cell(tr, (u.stake / 1e9).toFixed(3) + " τ");
     cell(tr, (u.incentive / 65535).toFixed(4)); cell(tr, (u.dividends / 65535).toFixed(4));
-    cell(tr, u.emission); cell(tr, (u.trust / 65535).toFixed(4)); cell(tr, u.validator_permit ? "yes" : "");
+    cell(tr, u.emission); cell(tr, (u.trust / 65535).toFixed(4)); cell(tr, (u.consensus / 65535).toFixed(4));
+    cell(tr, u.validator_permit ? "yes" : "");
+    cell(tr, byHotkey.get(u.hotkey) || "");
+    return tr;
+  });
+  const nameOf = new Map(c.uids.map((u) => [u.uid, byHotkey.get(u.hotkey) || ""]));
+  document.getElementById("weights-title").textContent =
+    (c.weights_block !== null ? "(read at block " + c.weights_block + ")" : "") + (c.weights_error ? " " + c.weights_error : "");
+  fill(document.querySelector("#weights tbody"), c.weights, (w) => {
+    const tr = document.createElement("tr");
+    cell(tr, w.uid); cell(tr, nameOf.get(w.uid) || ""); cell(tr, w.set_at);
+    // Stored max-upscaled: shown as each uid's share of the row, as consensus reads them.
+    const sum = w.weights.reduce((a, p) => a + p[1], 0);
+    cell(tr, w.weights.map((p) => p[0] + ": " + (sum ? p[1] / sum : 0).toFixed(3)).join("  "), "weights");
     return tr;
   });
   chart(document.getElementById("chain-incentive"), c.history.map((h, i) => ({ points: h.incentive, color: COLORS[i % COLORS.length] })), (v) => v.toFixed(3));
@@ -181,6 +199,11 @@ function render(s) {
 window.btDashProbe = function () {
   return {
     rows: document.querySelectorAll("#neurons tbody tr").length,
+    // Each neuron's name with the uid and role shown beside it (subnet neurons).
+    neurons: Array.from(document.querySelectorAll("#neurons tbody tr")).map((tr) => ({
+      name: tr.dataset.neuron, uid: tr.querySelector("td.uid").textContent,
+      role: tr.querySelector("td.role").textContent,
+    })),
     up: document.querySelectorAll("#neurons tbody td.up").length,
     lossPoints: Number(document.getElementById("loss").dataset.points),
     synapses: document.querySelectorAll("#synapses tbody tr").length,
@@ -191,8 +214,14 @@ window.btDashProbe = function () {
       const text = (i) => (td[i] ? td[i].textContent : "");
       return {
         uid: text(0), hotkey: td[1] ? td[1].title : "", stake: text(2), incentive: text(3),
-        dividends: text(4), emission: text(5), trust: text(6), permit: text(7),
+        dividends: text(4), emission: text(5), trust: text(6), consensus: text(7), permit: text(8),
+        neuron: text(9),
       };
+    }),
+    // The validators' weights as shown: the setter's uid and "uid: share" pairs.
+    weightRows: Array.from(document.querySelectorAll("#weights tbody tr")).map((tr) => {
+      const td = tr.querySelectorAll("td");
+      return { uid: td[0].textContent, neuron: td[1].textContent, setAt: td[2].textContent, weights: td[3].textContent };
     }),
     chainPoints: Number(document.getElementById("chain-incentive").dataset.points),
     // Blocks at which some uid's values changed: a new one each epoch.

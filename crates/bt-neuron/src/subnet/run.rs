@@ -11,11 +11,13 @@ use bt_nn::MnistModel;
 
 use crate::config::NeuronConfig;
 use crate::error::{NeuronError, Stopped};
+use crate::metrics::{NeuronInfo, SubnetInfo};
+use crate::report::Ready;
 use crate::role::Role;
 use crate::runtime::{Neuron, load_data, load_model, save_trained, train_on};
 use crate::served::ServedModel;
 use crate::subnet::miner::Miner;
-use crate::subnet::neuron::{NeuronSettings, SubnetRole, join};
+use crate::subnet::neuron::{Joined, NeuronSettings, SubnetRole, join};
 use crate::subnet::task::Classifier;
 use crate::subnet::validator::Validator;
 
@@ -37,6 +39,7 @@ pub async fn run_subnet(
     let served = Arc::new(ServedModel::new(model.clone()));
     let task = Arc::new(Classifier::new(served.clone()));
     let joined = join(role, &settings, served.clone(), task).await?;
+    announce(&settings, role, &joined);
     let (uid, permits, http_axon) = (joined.uid, joined.permits, joined.http);
     let (progress, interval) = (settings.progress.clone(), settings.refresh_interval);
     let source = Arc::new(joined.source);
@@ -110,4 +113,44 @@ pub async fn run_subnet(
         http.shutdown().await;
     }
     Ok(Stopped::Interrupted)
+}
+
+/// Names the neuron's uid on its metrics (`bt_neuron_info`, for a dashboard) and prints the
+/// ready line a supervisor reads (`localnet --chain`), as a gossip neuron does once it serves.
+fn announce(settings: &NeuronSettings, role: SubnetRole, joined: &Joined) {
+    let port = settings
+        .external_port
+        .unwrap_or(joined.axon.local_addr().port());
+    let axon = std::net::SocketAddr::new(settings.external_ip, port).to_string();
+    let (neuron_key, synapse_key) = (
+        settings.neuron_key.public_hex(),
+        settings.synapse_key.to_hex(),
+    );
+    joined
+        .axon
+        .metrics_registry()
+        .register(Arc::new(NeuronInfo {
+            neuron_key: neuron_key.clone(),
+            synapse_key: synapse_key.clone(),
+            axon: axon.clone(),
+            metagraph: None,
+            subnet: Some(SubnetInfo {
+                netuid: settings.netuid,
+                uid: joined.uid,
+                role: match role {
+                    SubnetRole::Miner => "miner",
+                    SubnetRole::Validator => "validator",
+                },
+                hotkey: settings.hotkey.account().to_ss58(),
+            }),
+        }));
+    let ready = Ready {
+        neuron_key,
+        synapse_keys: vec![synapse_key],
+        axon,
+        metagraph: settings.chain.endpoint().to_string(),
+        metrics: joined.axon.metrics_addr().map(|a| a.to_string()),
+        uid: Some(joined.uid),
+    };
+    (settings.progress)(&ready.to_string());
 }
