@@ -140,13 +140,6 @@ async fn run() {
         Some(py) => Some(start_sdk(py, wallets).await),
         None => None,
     };
-    let hotkey = Arc::new(
-        Wallet::new(wallets, "cli", "default")
-            .unwrap()
-            .hotkey()
-            .unwrap(),
-    );
-
     // `BT_BENCH_ONLY=<text>`: only the pairs whose label contains it (to profile one of them).
     let only = std::env::var("BT_BENCH_ONLY").ok();
     let mut samples: Vec<Vec<Sample>> = PAIRS.iter().map(|_| Vec::new()).collect();
@@ -167,8 +160,12 @@ async fn run() {
                     Some(py) => sdk_client(py, wallets, axon, seconds).await,
                     None => continue,
                 },
+                // A fresh hotkey per row: at full speed one caller fills its share of the
+                // axon's replay store (its per-caller cap) within a few rows of one window, and
+                // the axon rightly answers 503 until the window passes.
                 Client::Ours(auth, sessions) => {
-                    our_client(hotkey.clone(), auth, sessions, axon, seconds).await
+                    let caller = Arc::new(bt_crypto::wallet::Sr25519Pair::generate());
+                    our_client(caller, auth, sessions, axon, seconds).await
                 }
             };
             eprintln!(
