@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,17 +16,11 @@ use bt_tensor::{Modality, Tensor};
 use tonic::Code;
 
 async fn axon(allow_unsigned: bool) -> (AxonHandle, String) {
-    let synapse_key = NeuronKey::generate().public_hex();
-    let config = AxonConfig {
+    support::echo_axon(AxonConfig {
         allow_unsigned,
         ..Default::default()
-    };
-    let handle = Axon::builder(config)
-        .serve_synapse(synapse_key.clone(), Arc::new(EchoSynapse))
-        .start("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    (handle, synapse_key)
+    })
+    .await
 }
 
 fn dendrite(sign: bool) -> Dendrite {

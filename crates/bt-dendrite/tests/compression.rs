@@ -7,9 +7,7 @@
 
 mod support;
 
-use std::sync::Arc;
-
-use bt_axon::{Axon, AxonConfig, AxonHandle, EchoSynapse};
+use bt_axon::{AxonConfig, AxonHandle};
 use bt_crypto::NeuronKey;
 use bt_dendrite::{BadResponse, CallOptions, Dendrite, DendriteConfig, Endpoint, Inputs, Outcome};
 use bt_tensor::compression::{
@@ -22,18 +20,12 @@ use support::Behaviour;
 use tonic::Code;
 
 async fn axon(codecs: CodecSet) -> (AxonHandle, String) {
-    let synapse_key = NeuronKey::generate().public_hex();
-    let config = AxonConfig {
+    support::echo_axon(AxonConfig {
         allow_unsigned: true,
         codecs,
         ..Default::default()
-    };
-    let handle = Axon::builder(config)
-        .serve_synapse(synapse_key.clone(), Arc::new(EchoSynapse))
-        .start("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    (handle, synapse_key)
+    })
+    .await
 }
 
 fn dendrite(codec: Codec) -> Dendrite {

@@ -5,28 +5,23 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use bt_axon::{Axon, AxonConfig, AxonHandle, EchoSynapse};
+use bt_axon::{AxonConfig, AxonHandle};
 use bt_crypto::NeuronKey;
 use bt_dendrite::{Dendrite, DendriteConfig, Endpoint, Inputs, Outcome};
 use bt_tensor::{Modality, Tensor};
 use tonic::Code;
 
 async fn axon(require_digest_v2: bool) -> (AxonHandle, String) {
-    let synapse_key = NeuronKey::generate().public_hex();
-    let config = AxonConfig {
+    support::echo_axon(AxonConfig {
         require_digest_v2,
         ..Default::default()
-    };
-    let handle = Axon::builder(config)
-        .serve_synapse(synapse_key.clone(), Arc::new(EchoSynapse))
-        .start("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    (handle, synapse_key)
+    })
+    .await
 }
 
 fn dendrite(sessions: bool, digest_v2: bool) -> Dendrite {

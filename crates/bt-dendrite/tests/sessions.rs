@@ -6,22 +6,16 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use bt_axon::{Axon, AxonConfig, AxonHandle, EchoSynapse};
+use bt_axon::{AxonConfig, AxonHandle};
 use bt_crypto::NeuronKey;
 use bt_dendrite::{Dendrite, DendriteConfig, Endpoint, Inputs, Outcome, SessionVersion};
 use bt_tensor::{Modality, Tensor};
 use support::Behaviour;
 
 async fn axon(config: AxonConfig) -> (AxonHandle, Endpoint) {
-    let key = NeuronKey::generate().public_hex();
-    let handle = Axon::builder(config)
-        .serve_synapse(key.clone(), Arc::new(EchoSynapse))
-        .start("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let (handle, key) = support::echo_axon(config).await;
     let ep = Endpoint::new("127.0.0.1", handle.local_addr().port(), key);
     (handle, ep)
 }

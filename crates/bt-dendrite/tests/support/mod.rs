@@ -252,3 +252,15 @@ pub fn wire_f32(rows: usize, cols: usize, value: f32) -> Tensor {
         requires_grad: false,
     }
 }
+
+/// The project's own axon serving `bt_axon::EchoSynapse` under a fresh synapse key on
+/// 127.0.0.1:0, with `config`; returns it and the key.
+pub async fn echo_axon(config: bt_axon::AxonConfig) -> (bt_axon::AxonHandle, String) {
+    let synapse_key = bt_crypto::NeuronKey::generate().public_hex();
+    let handle = bt_axon::Axon::builder(config)
+        .serve_synapse(synapse_key.clone(), Arc::new(bt_axon::EchoSynapse))
+        .start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    (handle, synapse_key)
+}
