@@ -43,6 +43,8 @@ mod v10;
 #[cfg(test)]
 mod btauth_tests;
 #[cfg(test)]
+mod session_vectors;
+#[cfg(test)]
 mod vectors;
 
 pub use btauth::{
