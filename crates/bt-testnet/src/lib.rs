@@ -4,15 +4,15 @@
 //! - [`eventually`] / [`eventually_some`]: poll a condition until it holds or a deadline
 //!   passes (the only way tests here wait).
 //! - [`free_port`] / [`free_addr`]: ports for things that cannot bind port 0 themselves.
-//! - [`Proxy`]: a TCP forwarder in front of a node; [`Proxy::cut`] makes the node unreachable
-//!   (new and existing connections dropped) without stopping it, [`Proxy::heal`] undoes it.
+//! - [`FaultProxy`]: a TCP forwarder in front of a node; [`FaultProxy::cut`] makes the node
+//!   unreachable (new and existing connections dropped) without stopping it,
+//!   [`FaultProxy::heal`] undoes it, and [`FaultProxy::set_faults`] adds delay and loss.
 //! - [`Testnet`]: a generic, index-addressed set of running nodes of any kind implementing
 //!   [`TestNode`] (kill one, look at the survivors); [`metagraph::MetagraphTestnet`] builds on
 //!   it for gossip nodes, and later neuron harnesses can do the same.
 //! - [`attack`]: a target process's peak RSS and descriptors from `/proc`, honest traffic
 //!   counted during an attack, and the hostile table's rows.
-//! - [`faults`]: the fault harness's proxy (delay, loss, cut per link), schedule and
-//!   RSS/descriptor monitor.
+//! - [`faults`]: the fault harness: its proxy, schedule and RSS/descriptor monitor.
 //! - [`chopsticks::Chopsticks`]: a real subtensor runtime (Chopsticks) on loopback.
 //! - [`ChildProcess`] ([`process`]): real processes (e.g. `bittensor neuron echo`) with their
 //!   output captured in a bounded ring, a deadline on every wait, SIGKILL, kill on drop, and
@@ -33,14 +33,13 @@ pub mod chopsticks;
 pub mod faults;
 pub mod metagraph;
 pub mod process;
-mod proxy;
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::time::Duration;
 
+pub use faults::FaultProxy;
 pub use process::ChildProcess;
-pub use proxy::Proxy;
 
 /// Everything the harness can fail with.
 #[derive(Debug, thiserror::Error)]

@@ -1,4 +1,4 @@
-//! N metagraph gossip nodes in one process, each behind a [`Proxy`] so it can be cut off.
+//! N metagraph gossip nodes in one process, each behind a [`FaultProxy`] so it can be cut off.
 
 use std::time::Duration;
 
@@ -6,7 +6,7 @@ use bt_crypto::NeuronKey;
 use bt_interfaces::SynapseInfo;
 use bt_metagraph::{MetagraphConfig, MetagraphHandle, MetagraphNode, OwnSynapse};
 
-use crate::{HarnessError, Proxy, Testnet};
+use crate::{FaultProxy, HarnessError, Testnet};
 
 /// Deterministic key material for node `index` (so a restart keeps its identity).
 pub fn neuron_key(index: usize) -> NeuronKey {
@@ -33,7 +33,7 @@ fn seed(index: usize, tag: u8) -> [u8; 32] {
 /// with [`MetagraphTestnet::start_with`].
 pub struct MetagraphTestnet {
     net: Testnet<MetagraphHandle>,
-    proxies: Vec<Proxy>,
+    proxies: Vec<FaultProxy>,
     config: MetagraphConfig,
 }
 
@@ -67,7 +67,7 @@ impl MetagraphTestnet {
     }
 
     async fn add_node(&mut self, index: usize) -> Result<(), HarnessError> {
-        let proxy = Proxy::bind().await?;
+        let proxy = FaultProxy::bind(index as u64 + 1).await?;
         let mut cfg = self.config.clone();
         cfg.advertise_host = Some("127.0.0.1".to_owned());
         cfg.advertise_port = Some(proxy.addr().port());

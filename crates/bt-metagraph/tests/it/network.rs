@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use bt_metagraph::{MetagraphConfig, inspect, render_json, render_table};
 use bt_testnet::metagraph::{MetagraphTestnet, start_node, synapse_key};
-use bt_testnet::{Proxy, eventually, eventually_some};
+use bt_testnet::{FaultProxy, eventually, eventually_some};
 
 const INTERVAL: Duration = Duration::from_millis(150);
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -34,7 +34,7 @@ async fn second_node_bootstraps_and_both_see_both_within_two_rounds() {
 async fn a_bootstrap_by_another_name_is_not_a_second_peer() {
     let cfg = MetagraphConfig::loopback(INTERVAL, 40);
     let a = start_node(0, cfg.clone()).await.unwrap();
-    let alias = Proxy::bind().await.unwrap();
+    let alias = FaultProxy::bind(1).await.unwrap();
     alias.set_target(a.local_addr());
     let b_cfg = MetagraphConfig {
         bootstrap: vec![alias.addr().to_string()],
