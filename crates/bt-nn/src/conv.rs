@@ -9,6 +9,9 @@
 //! matrix. The columns are recomputed in the backward pass instead of stored for the whole
 //! batch, which would cost `k²` times the input's memory per layer.
 //!
+//! Grouped convolutions skip im2col altogether (see `conv_grouped.rs`): each group's product
+//! is too small for a general gemm, and im2col would cost more than the arithmetic.
+//!
 //! Weights use PyTorch's layout `[cout, cin/groups, k, k]`, so checkpoints map one to one.
 
 use rand::Rng;
@@ -16,6 +19,9 @@ use rayon::prelude::*;
 
 use crate::dense::GradMode;
 use crate::gemm_ops::{View, ViewMut, gemm_serial};
+
+#[path = "conv_grouped.rs"]
+mod grouped;
 
 /// The geometry of a convolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +61,11 @@ impl ConvSpec {
     fn pointwise(&self) -> bool {
         self.k == 1 && self.stride == 1 && self.pad == 0
     }
+    /// Whether to run without im2col ([`grouped`]): with several groups each group's product
+    /// is too small for a general gemm, and im2col would cost more than the arithmetic.
+    fn direct(&self) -> bool {
+        self.groups > 1
+    }
     fn valid(&self) -> bool {
         self.groups > 0
             && self.k > 0
@@ -71,6 +82,10 @@ pub struct ThreadBufs {
     dcols: Vec<f32>,
     dw: Vec<f32>,
     db: Vec<f32>,
+    /// The direct path's flat output (or output gradient) and its row offsets.
+    flat: Vec<f32>,
+    offs: Vec<usize>,
+    rows: Vec<usize>,
 }
 
 /// Work buffers shared by every convolution of a model (one set per pool thread).
@@ -192,6 +207,11 @@ impl Conv2d {
             }
             1.0
         };
+        if s.direct() {
+            let p = grouped::Phases::new(s, (h, w), (ho, wo));
+            grouped::forward(&p, &self.w, x, out, keep != 0.0, tb);
+            return;
+        }
         let cols: &[f32] = if s.pointwise() {
             x
         } else {
@@ -274,11 +294,22 @@ impl Conv2d {
         let hwo = ho * wo;
         let (cog, kdim) = (s.cout_g(), s.kdim());
         let keep = if accumulate { 1.0 } else { 0.0 };
+        if !self.b.is_empty() {
+            let db = fit(&mut tb.db, s.cout);
+            if !accumulate {
+                db.fill(0.0);
+            }
+            for (d, row) in db.iter_mut().zip(dy.chunks_exact(hwo)) {
+                *d += row.iter().sum::<f32>();
+            }
+        }
+        if s.direct() {
+            let p = grouped::Phases::new(s, (h, w), (ho, wo));
+            grouped::backward(&p, &self.w, x, dy, dx, accumulate, tb);
+            return;
+        }
         let ThreadBufs {
-            cols,
-            dcols,
-            dw,
-            db,
+            cols, dcols, dw, ..
         } = tb;
         let cols: &[f32] = if s.pointwise() {
             x
@@ -296,15 +327,6 @@ impl Conv2d {
                 View::new(&cols[g * kdim * hwo..], kdim, hwo).t(),
                 keep,
             );
-        }
-        if !self.b.is_empty() {
-            let db = fit(db, s.cout);
-            if !accumulate {
-                db.fill(0.0);
-            }
-            for (d, row) in db.iter_mut().zip(dy.chunks_exact(hwo)) {
-                *d += row.iter().sum::<f32>();
-            }
         }
         if let Some(dx) = dx {
             self.input_grad_one(dy, (h, w), (ho, wo), dx, dcols);
@@ -336,7 +358,12 @@ impl Conv2d {
             .zip(scratch.threads.par_iter_mut())
             .for_each(|((dys, dxs), tb)| {
                 for (dy, dx) in dys.chunks_exact(osz).zip(dxs.chunks_exact_mut(isz)) {
-                    self.input_grad_one(dy, (h, w), (ho, wo), dx, &mut tb.dcols);
+                    if s.direct() {
+                        let p = grouped::Phases::new(s, (h, w), (ho, wo));
+                        grouped::input_grad(&p, &self.w, dy, dx, tb);
+                    } else {
+                        self.input_grad_one(dy, (h, w), (ho, wo), dx, &mut tb.dcols);
+                    }
                 }
             });
     }

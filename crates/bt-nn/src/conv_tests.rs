@@ -39,6 +39,15 @@ fn conv_matches_candle_on_random_shapes() {
         (4, 6, 5, 2, 2, 2, true, 11, 11),
         (16, 16, 3, 1, 1, 8, false, 8, 8),
         (5, 3, 3, 3, 0, 1, true, 10, 10),
+        // grouped (the direct path): the CIFAR shapes' strides, odd sides, no padding, bias,
+        // one channel per group, stride 3, an even kernel
+        (32, 32, 3, 2, 1, 8, false, 9, 9),
+        (16, 24, 3, 1, 1, 4, true, 7, 5),
+        (12, 12, 3, 1, 0, 4, false, 6, 7),
+        (8, 8, 3, 2, 0, 8, false, 9, 9),
+        (8, 8, 3, 3, 1, 2, true, 10, 10),
+        (6, 6, 2, 2, 1, 3, false, 7, 7),
+        (64, 64, 3, 2, 1, 8, false, 16, 16),
     ];
     for _ in 0..2 {
         for &(cin, cout, k, stride, pad, groups, bias, h, w) in &cases {

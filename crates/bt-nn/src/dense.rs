@@ -178,9 +178,8 @@ pub fn relu_inplace(x: &mut [f32]) {
 
 /// `dz *= (y > 0)`: the ReLU backward given the activation's output.
 pub fn relu_mask(dz: &mut [f32], y: &[f32]) {
-    dz.iter_mut().zip(y).for_each(|(d, &y)| {
-        if y <= 0.0 {
-            *d = 0.0;
-        }
-    });
+    // a select rather than a conditional store, so that it vectorises
+    dz.iter_mut()
+        .zip(y)
+        .for_each(|(d, &y)| *d = if y <= 0.0 { 0.0 } else { *d });
 }

@@ -47,6 +47,7 @@ pub mod cifar_data;
 mod cifar_tests;
 pub mod cifar_train;
 pub mod conv;
+mod conv_kernels;
 #[cfg(test)]
 mod conv_tests;
 pub mod dataset;

@@ -66,13 +66,10 @@ impl BatchNorm2d {
             .into_par_iter()
             .map(|ch| {
                 let rows = || (0..n).map(|i| &x[(i * c + ch) * hw..(i * c + ch + 1) * hw]);
-                let mean = rows()
-                    .map(|r| f64::from(r.iter().sum::<f32>()))
-                    .sum::<f64>()
-                    / m;
+                let mean = rows().map(|r| f64::from(lane_sum(r, |v| v))).sum::<f64>() / m;
                 let mf = mean as f32;
                 let var = rows()
-                    .map(|r| f64::from(r.iter().map(|v| (v - mf) * (v - mf)).sum::<f32>()))
+                    .map(|r| f64::from(lane_sum(r, |v| (v - mf) * (v - mf))))
                     .sum::<f64>()
                     / m;
                 (mean, var)
@@ -130,11 +127,7 @@ impl BatchNorm2d {
                 let (mut sd, mut sdx) = (0.0f64, 0.0f64);
                 for i in 0..n {
                     let r = (i * c + ch) * hw..(i * c + ch + 1) * hw;
-                    let (mut s, mut sx) = (0.0f32, 0.0f32);
-                    for (&xv, &dv) in x[r.clone()].iter().zip(&d[r]) {
-                        s += dv;
-                        sx += dv * (xv - mean[ch]);
-                    }
+                    let (s, sx) = grad_sums(&x[r.clone()], &d[r], mean[ch]);
                     sd += f64::from(s);
                     sdx += f64::from(sx) * f64::from(invstd[ch]);
                 }
@@ -206,6 +199,42 @@ impl BatchNorm2d {
         self.g_gamma.fill(0.0);
         self.g_beta.fill(0.0);
     }
+}
+
+/// Partial sums per row: as many as a vector register holds, so the compiler can keep them in
+/// one instead of waiting on a single running sum. The order is fixed, so results do not
+/// depend on the machine or the pool.
+const LANES: usize = 16;
+
+/// `Σ f(v)` over a row.
+fn lane_sum(row: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let chunks = row.chunks_exact(LANES);
+    let tail: f32 = chunks.remainder().iter().map(|&v| f(v)).sum();
+    for c in chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a += f(v);
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// `(Σ d, Σ d·(x − mean))` over a row.
+fn grad_sums(x: &[f32], d: &[f32], mean: f32) -> (f32, f32) {
+    let (mut s, mut sx) = ([0.0f32; LANES], [0.0f32; LANES]);
+    let (xc, dc) = (x.chunks_exact(LANES), d.chunks_exact(LANES));
+    let (mut ts, mut tsx) = (0.0f32, 0.0f32);
+    for (&xv, &dv) in xc.remainder().iter().zip(dc.remainder()) {
+        ts += dv;
+        tsx += dv * (xv - mean);
+    }
+    for (xv, dv) in xc.zip(dc) {
+        for l in 0..LANES {
+            s[l] += dv[l];
+            sx[l] += dv[l] * (xv[l] - mean);
+        }
+    }
+    (s.iter().sum::<f32>() + ts, sx.iter().sum::<f32>() + tsx)
 }
 
 /// `out = relu?(scale[c]·x + shift[c])` per channel.
