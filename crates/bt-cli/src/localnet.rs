@@ -33,6 +33,7 @@ struct NodeView {
     ready: Option<Ready>,
     last_train: Option<TrainLine>,
     last_test: Option<TestLine>,
+    last_network_test: Option<TestLine>,
     checkpoint: Option<String>,
     exit: Option<String>,
     steps_seen: usize,
@@ -373,6 +374,7 @@ fn absorb(views: &mut [NodeView], line: Line, live: bool) {
             view.last_train = Some(t);
         }
         Some(Event::Test(t)) => view.last_test = Some(t),
+        Some(Event::NetworkTest(t)) => view.last_network_test = Some(t.0),
         Some(Event::Checkpoint(p)) => view.checkpoint = Some(p),
         Some(Event::Done) => view.done = true,
         None => {}
@@ -440,11 +442,12 @@ fn row(node: usize, v: &NodeView) -> String {
         ),
         None => Default::default(),
     };
-    let acc = v
-        .last_test
-        .as_ref()
-        .map(|t| format!("{:.2}%", t.accuracy * 100.0))
-        .unwrap_or_default();
+    let pct = |t: &Option<TestLine>| {
+        t.as_ref()
+            .map(|t| format!("{:.2}%", t.accuracy * 100.0))
+            .unwrap_or_default()
+    };
+    let (acc, net_acc) = (pct(&v.last_test), pct(&v.last_network_test));
     let state = match (&v.exit, &v.ready) {
         (Some(e), _) => e.clone(),
         (None, Some(_)) => "running".to_string(),
@@ -455,14 +458,23 @@ fn row(node: usize, v: &NodeView) -> String {
         None => format!("n{node}"),
     };
     format!(
-        "{name:<8} {state:<10} {epoch:>5} {progress:>13} {local:>10} {network:>10} {distil:>10} {peers:>7} {acc:>8}"
+        "{name:<8} {state:<10} {epoch:>5} {progress:>13} {local:>10} {network:>10} {distil:>10} {peers:>7} {acc:>8} {net_acc:>8}"
     )
 }
 
 fn header() -> String {
     format!(
-        "{:<8} {:<10} {:>5} {:>13} {:>10} {:>10} {:>10} {:>7} {:>8}",
-        "node", "state", "epoch", "progress", "local", "network", "distil", "nP|nS", "test acc"
+        "{:<8} {:<10} {:>5} {:>13} {:>10} {:>10} {:>10} {:>7} {:>8} {:>8}",
+        "node",
+        "state",
+        "epoch",
+        "progress",
+        "local",
+        "network",
+        "distil",
+        "nP|nS",
+        "test acc",
+        "net acc"
     )
 }
 

@@ -389,6 +389,14 @@ fn localnet_of_text_neurons_learns_from_a_minilm_teacher() {
         )
     });
     assert!(distilled, "a learner's student distils the teacher: {text}");
+    // A learner with peers also reports its network path's test accuracy.
+    let network_tested = text.lines().any(|l| {
+        matches!(
+            bt_neuron::report::parse(l.split_once("] ").map_or(l, |(_, r)| r)),
+            Some(bt_neuron::report::Event::NetworkTest(t)) if t.0.total > 0
+        )
+    });
+    assert!(network_tested, "a learner tests its network path: {text}");
     for node in 1..3 {
         let path = dir.path().join(format!("node{node}/model.safetensors"));
         let (_, state) = bt_nn::checkpoint::load::<bt_nn::text::TextModel>(&path).unwrap();

@@ -43,12 +43,24 @@ pub struct TestLine {
     pub total: usize,
 }
 
+/// The network path's test accuracy after an epoch (printed only by a neuron with peers): the
+/// test line's fields under its own marker, so a reader of the seeds' line never mistakes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkTestLine(pub TestLine);
+
+impl fmt::Display for NetworkTestLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Network {}", self.0)
+    }
+}
+
 /// Everything the supervisor understands; other lines pass through untouched.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     Ready(Ready),
     Train(TrainLine),
     Test(TestLine),
+    NetworkTest(NetworkTestLine),
     Checkpoint(String),
     Done,
 }
@@ -129,6 +141,10 @@ pub fn parse(line: &str) -> Option<Event> {
     }
     if let Some(rest) = after(line, "Train Epoch:") {
         return parse_train(rest).map(Event::Train);
+    }
+    // before the seeds' test line, whose marker this one contains
+    if let Some(rest) = after(line, "Network Test Epoch:") {
+        return parse_test(rest).map(|t| Event::NetworkTest(NetworkTestLine(t)));
     }
     if let Some(rest) = after(line, "Test Epoch:") {
         return parse_test(rest).map(Event::Test);
@@ -274,6 +290,10 @@ mod tests {
             let Some(Event::Test(back)) = parse(&test.to_string()) else { panic!("unparsed") };
             prop_assert_eq!((back.epoch, back.correct, back.total), (epoch, correct, 10_000));
             prop_assert!((back.accuracy - test.accuracy).abs() < 1e-4);
+            // The network path's line is its own event, never the seeds' test line.
+            let net = NetworkTestLine(test.clone());
+            let Some(Event::NetworkTest(back)) = parse(&net.to_string()) else { panic!("unparsed") };
+            prop_assert_eq!((back.0.epoch, back.0.correct, back.0.total), (epoch, correct, 10_000));
         }
     }
 }

@@ -29,7 +29,7 @@ use tokio::sync::{mpsc, watch};
 use crate::error::NeuronError;
 use crate::peers::{BackwardJob, PeerView};
 use crate::progress::Progress;
-use crate::report::{TestLine, TrainLine};
+use crate::report::{NetworkTestLine, TestLine, TrainLine};
 use crate::served::ServedModel;
 
 /// How a learning neuron trains. Defaults are the seeds'.
@@ -250,6 +250,7 @@ impl<M: NeuronModel> Trainer<M> {
             }
             let finished_epoch = seen == total;
             self.print_test(test, epoch)?;
+            self.print_network_test(test, epoch)?;
             if finished_epoch {
                 epoch += 1;
                 if let Some(path) = &self.cfg.model_path {
@@ -290,6 +291,44 @@ impl<M: NeuronModel> Trainer<M> {
                 total: test.len(),
             }
         );
+        Ok(())
+    }
+
+    /// The network path's accuracy on the test set (the weight average's prediction with the
+    /// peers' joined answers as context, asked batch by batch as in training), when the neuron
+    /// has peers; alone, the network path is the local path and nothing is printed.
+    fn print_network_test(&mut self, test: &Dataset, epoch: u64) -> Result<(), NeuronError> {
+        self.sync_peers()?;
+        if self.endpoints.is_empty() || test.is_empty() {
+            return Ok(());
+        }
+        let rows = self.cfg.train.batch_size.max(1);
+        let mut correct = 0usize;
+        for (x, y) in test
+            .images()
+            .chunks(rows * test.dim())
+            .zip(test.labels().chunks(rows))
+        {
+            if self.links.stop.load(Ordering::Relaxed) {
+                return Ok(()); // a partial figure would be wrong, not late
+            }
+            let batch = Batch {
+                x: x.to_vec(),
+                y: y.to_vec(),
+                dim: test.dim(),
+            };
+            let local = self.average.model().student(x)?;
+            let context = self.ask_network(&batch, &local)?.context;
+            let pred = self.average.model().predict_with_context(x, &context)?;
+            correct += pred.iter().zip(y).filter(|(p, y)| p == y).count();
+        }
+        let line = NetworkTestLine(TestLine {
+            epoch: epoch as usize,
+            accuracy: correct as f64 / test.len() as f64,
+            correct,
+            total: test.len(),
+        });
+        println!("{line}");
         Ok(())
     }
 

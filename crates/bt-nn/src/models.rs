@@ -72,6 +72,10 @@ impl NeuronModel for MnistModel {
         MnistModel::predict(self, x)
     }
 
+    fn predict_with_context(&self, x: &[f32], context: &[f32]) -> Result<Vec<u8>> {
+        Ok(classes(&self.logits_with_context(x, context)?))
+    }
+
     fn step(
         &mut self,
         x: &[f32],
@@ -200,6 +204,10 @@ impl NeuronModel for CifarModel {
         CifarModel::predict(self, x)
     }
 
+    fn predict_with_context(&self, x: &[f32], context: &[f32]) -> Result<Vec<u8>> {
+        Ok(classes(&self.logits_with_context(x, context)?))
+    }
+
     fn step(
         &mut self,
         x: &[f32],
@@ -218,4 +226,12 @@ impl NeuronModel for CifarModel {
     fn apply_encoder_grad(&mut self, grad: &NoEncoderGrad, _: f32) {
         match *grad {}
     }
+}
+
+/// The argmax class of each row of `[B, NUM_CLASSES]` logits.
+fn classes(logits: &[f32]) -> Vec<u8> {
+    logits
+        .chunks_exact(crate::dataset::NUM_CLASSES)
+        .map(|row| crate::mnist::argmax(row) as u8)
+        .collect()
 }

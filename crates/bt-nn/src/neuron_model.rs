@@ -113,6 +113,10 @@ pub trait NeuronModel: Parameters + Clone + Send + Sync + 'static {
     /// Predicted classes through the local path.
     fn predict(&self, x: &[f32]) -> Result<Vec<u8>>;
 
+    /// Predicted classes through the network path: the peers' joined answers as `context`
+    /// (`[B, CONTEXT_DIM]`).
+    fn predict_with_context(&self, x: &[f32], context: &[f32]) -> Result<Vec<u8>>;
+
     /// One forward and backward on a batch with the network's `context`; with
     /// `context_grad` the gradient of the network loss with respect to the context is kept
     /// for [`Self::context_grad`].

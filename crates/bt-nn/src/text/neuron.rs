@@ -130,6 +130,10 @@ impl NeuronModel for TextModel {
         TextModel::predict(self, &Self::batch(x)?)
     }
 
+    fn predict_with_context(&self, x: &[f32], context: &[f32]) -> Result<Vec<u8>> {
+        TextModel::predict_with_context(self, &Self::batch(x)?, context)
+    }
+
     fn step(
         &mut self,
         x: &[f32],
