@@ -2,11 +2,13 @@
 //! the cosine of its embeddings to the teacher's on held-out sentences, and the accuracy of a
 //! linear probe on `pang_lee_polarity.cor` (sentiment) over its embeddings, per epoch.
 //!
-//! `cargo run --release -p bt-nn --bin text-distill -- [--epochs N] [--fortunes N]
+//! `cargo run --release -p bt-neuron --bin text-distill -- [--epochs N] [--fortunes N]
 //! [--max-train N] [--max-held-out N] [--batch N] [--seed N] [--csv PATH]`
 //!
-//! The teacher answers through [`TextSynapse::forward`] with wire tensors (a pickled string
-//! list, as a remote MiniLM peer receives it). Training sentences: `lee_background.cor`
+//! The teacher is a MiniLM peer on the network: an axon serving [`TextSynapse`] on loopback,
+//! which the student's dendrite calls with signed gRPC `Forward` requests carrying the sentences
+//! as a pickled string list, as any text neuron would. Its answers are kept (each sentence is
+//! asked once), so the epochs after the first cost the teacher nothing. Training sentences: `lee_background.cor`
 //! (every 10th sentence held out) and up to `--fortunes` entries of Debian's fortunes
 //! (`apt-get install fortunes`; skipped when absent). The probe's split: every 4th Pang–Lee
 //! sentence is a test sentence.
@@ -14,14 +16,19 @@
 use std::path::Path;
 use std::time::Instant;
 
-use bt_interfaces::Synapse;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bt_axon::{Axon, AxonConfig, AxonHandle};
+use bt_crypto::NeuronKey;
+use bt_dendrite::{Dendrite, DendriteConfig, Endpoint};
 use bt_nn::text::corpus::{corpus_path, fortunes, lee_sentences, pang_lee};
 use bt_nn::text::files::DEBIAN_FORTUNES_DIR;
 use bt_nn::text::{
     MINILM_DIM, MiniLm, MinilmFiles, StudentConfig, TextLimits, TextStudent, TextSynapse,
     TokenBatch, linear_probe_accuracy, row_cosines,
 };
-use bt_tensor::{Modality, Tensor};
+use bt_tensor::Tensor;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -43,13 +50,53 @@ where
 
 const CHUNK: usize = 64;
 
-fn teacher_embeddings(teacher: &TextSynapse, texts: &[String]) -> Res<Vec<f32>> {
-    let mut out = Vec::with_capacity(texts.len() * MINILM_DIM);
-    for chunk in texts.chunks(CHUNK) {
-        let answer = teacher.forward(Modality::Text, Tensor::text(chunk))?;
-        out.extend(answer.to_f32_vec()?);
+/// MiniLM served by an axon on loopback, and the dendrite that asks it.
+struct RemoteTeacher {
+    axon: AxonHandle,
+    dendrite: Dendrite,
+    endpoint: Endpoint,
+}
+
+impl RemoteTeacher {
+    async fn start(model: MiniLm) -> Res<Self> {
+        let key = NeuronKey::generate().public_hex();
+        let axon = Axon::builder(AxonConfig::default())
+            .serve_synapse(key.clone(), Arc::new(TextSynapse::new(model)))
+            .start("127.0.0.1:0".parse()?)
+            .await?;
+        let endpoint = Endpoint::new("127.0.0.1", axon.local_addr().port(), key);
+        let dendrite = Dendrite::new(
+            NeuronKey::generate(),
+            DendriteConfig {
+                timeout: Duration::from_secs(60),
+                ..DendriteConfig::default()
+            },
+        );
+        Ok(Self {
+            axon,
+            dendrite,
+            endpoint,
+        })
     }
-    Ok(out)
+
+    /// MiniLM's embeddings of `texts`, asked `CHUNK` sentences per request.
+    async fn embeddings(&self, texts: &[String]) -> Res<Vec<f32>> {
+        let mut out = Vec::with_capacity(texts.len() * MINILM_DIM);
+        for chunk in texts.chunks(CHUNK) {
+            let mut replies = self
+                .dendrite
+                .forward_text(vec![(self.endpoint.clone(), Tensor::text(chunk))])
+                .await?;
+            let reply = replies.pop().ok_or("the dendrite returned no reply")?;
+            let outcome = reply.outcome.to_string();
+            let answer = reply
+                .outcome
+                .into_tensor()
+                .ok_or_else(|| format!("the teacher did not answer: {outcome}"))?;
+            out.extend(answer.to_f32_vec()?);
+        }
+        Ok(out)
+    }
 }
 
 fn tokenize_all(model: &MiniLm, texts: &[String]) -> Res<Vec<TokenBatch>> {
@@ -86,7 +133,8 @@ impl Probe {
     }
 }
 
-fn main() -> Res<()> {
+#[tokio::main]
+async fn main() -> Res<()> {
     let args: Vec<String> = std::env::args().collect();
     let epochs: usize = arg(&args, "--epochs", 12)?;
     let max_fortunes: usize = arg(&args, "--fortunes", 3000)?;
@@ -101,7 +149,7 @@ fn main() -> Res<()> {
 
     let files = MinilmFiles::locate(None)?;
     let tokenizer_model = MiniLm::load(&files, TextLimits::DEFAULT)?;
-    let teacher = TextSynapse::new(MiniLm::load(&files, TextLimits::DEFAULT)?);
+    let teacher_model = MiniLm::load(&files, TextLimits::DEFAULT)?;
 
     let lee = lee_sentences(&corpus_path("lee_background.cor")?)?;
     let (mut train, mut held_out) = (Vec::new(), Vec::new());
@@ -145,10 +193,12 @@ fn main() -> Res<()> {
     );
 
     let t0 = Instant::now();
-    let teacher_train = teacher_embeddings(&teacher, &train)?;
-    let teacher_held = teacher_embeddings(&teacher, &held_out)?;
+    let teacher = RemoteTeacher::start(MiniLm::load(&files, TextLimits::DEFAULT)?).await?;
+    let teacher_train = teacher.embeddings(&train).await?;
+    let teacher_held = teacher.embeddings(&held_out).await?;
+    teacher.axon.shutdown(Duration::from_secs(1)).await?;
     println!(
-        "teacher answered {} sentences in {:.1} s",
+        "teacher answered {} sentences over loopback gRPC in {:.1} s",
         train.len() + held_out.len(),
         t0.elapsed().as_secs_f64()
     );
@@ -161,7 +211,7 @@ fn main() -> Res<()> {
     let teacher_probe = probe.accuracy(|bs| {
         let mut out = Vec::new();
         for b in bs {
-            out.extend(teacher.model().embed(b)?);
+            out.extend(teacher_model.embed(b)?);
         }
         Ok(out)
     })?;
