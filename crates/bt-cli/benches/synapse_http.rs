@@ -9,7 +9,9 @@
 //! SDK's client is `tests/sdk/sdk_bench_client.py`, ours runs in this process. Rounds
 //! interleave the pairs, so machine noise hits all of them alike. Without `BT_SDK_PYTHON` only
 //! our own pairs run; `BT_BENCH_ONLY=<text>` runs only the pairs whose label contains it (e.g.
-//! to profile one under `perf`). Our signed rows run with sessions off; the session row opens
+//! to profile one under `perf`); `BT_BENCH_AXON_BIN=<path>` runs that `bittensor` as our axon
+//! (a copy saved from another build, to compare two builds in one session); `BT_BENCH_HTTP2=1`
+//! has our dendrite speak HTTP/2 to our axon. Our signed rows run with sessions off; the session row opens
 //! one during the warm-up (a signed handshake) and then sends a MAC per request. The machine's
 //! load at the start and the end is printed under the table.
 
@@ -102,6 +104,8 @@ struct Axon {
     _process: ChildProcess,
     addr: String,
     hotkey: String,
+    /// Ours (speaks HTTP/2 too), not the SDK's.
+    is_ours: bool,
 }
 
 fn main() {
@@ -191,7 +195,13 @@ fn load_average() -> String {
 }
 
 async fn start_ours(wallets: &Path) -> Axon {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_bittensor"));
+    // `BT_BENCH_AXON_BIN`: another build's `bittensor` (a copy kept from before a change), so
+    // that a saved bench binary measures that build's dendrite and axon together.
+    let bin = std::env::var_os("BT_BENCH_AXON_BIN").map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_bittensor")),
+        PathBuf::from,
+    );
+    let mut cmd = tokio::process::Command::new(bin);
     cmd.args(["synapse", "serve", "--name", "Dummy", "--port", "0"])
         .args([
             "--wallet.path",
@@ -205,6 +215,7 @@ async fn start_ours(wallets: &Path) -> Axon {
         _process: p,
         addr,
         hotkey,
+        is_ours: true,
     }
 }
 
@@ -240,6 +251,7 @@ async fn start_sdk(py: &Path, wallets: &Path) -> Axon {
         _process: p,
         addr: format!("127.0.0.1:{port}"),
         hotkey,
+        is_ours: false,
     }
 }
 
@@ -286,6 +298,9 @@ async fn our_client(
             auth,
             sessions,
             pool_max_idle_per_host: IN_FLIGHT,
+            // `BT_BENCH_HTTP2=1`: our dendrite speaks HTTP/2 to our axon (one multiplexed
+            // connection) instead of HTTP/1.1 keep-alive connections.
+            http2_prior_knowledge: std::env::var_os("BT_BENCH_HTTP2").is_some() && axon.is_ours,
             ..HttpDendriteConfig::default()
         },
     );

@@ -21,6 +21,24 @@ const MAX_COUNT: u64 = 1 << 24;
 const MAX_BYTES: u64 = 64 << 30;
 /// Longest interval or skew any of these flags takes, in milliseconds: one hour.
 const MAX_MS: u64 = 3_600_000;
+/// Longest lifetime any of these flags takes, in seconds: one day.
+const MAX_SECS: u64 = 86_400;
+
+/// A flag's value as the library holds it (`$into`), or the library's value as the flag shows it
+/// (`$from`); without a converter the two are the same type.
+macro_rules! convert {
+    ($v:expr) => {
+        $v
+    };
+    ($v:expr, $conv:path) => {
+        $conv($v)
+    };
+}
+
+/// A `Duration` as a seconds flag shows it.
+fn whole_secs(d: Duration) -> u64 {
+    d.as_secs()
+}
 
 /// The help line of a cap: its description, the library's default and the accepted range.
 fn help(what: &str, default: impl Display, lo: u64, hi: u64) -> String {
@@ -53,7 +71,7 @@ macro_rules! cap_flags {
         pub struct $name:ident for $cfg:ty {
             $(
                 $what:literal
-                $field:ident: $ty:ty => $($path:ident).+,
+                $field:ident: $ty:ty => $($path:ident).+ $([$into:path, $from:path])?,
                 $flag:literal, [$($alias:literal),*], $env:literal, $lo:expr, $hi:expr;
             )*
         }
@@ -68,7 +86,12 @@ macro_rules! cap_flags {
                     long = $flag,
                     aliases = [$($alias),*],
                     env = $env,
-                    help = help($what, <$cfg>::default().$($path).+, $lo, $hi)
+                    help = help(
+                        $what,
+                        convert!(<$cfg>::default().$($path).+ $(, $from)?),
+                        $lo,
+                        $hi
+                    )
                 )]
                 pub $field: Option<$ty>,
             )*
@@ -79,7 +102,7 @@ macro_rules! cap_flags {
             pub fn apply(&self, cfg: &mut $cfg) -> Result<()> {
                 $(
                     if let Some(v) = self.$field {
-                        cfg.$($path).+ = checked($flag, v, $lo, $hi)?;
+                        cfg.$($path).+ = convert!(checked($flag, v, $lo, $hi)? $(, $into)?);
                     }
                 )*
                 Ok(())
@@ -234,6 +257,15 @@ cap_flags! {
         max_sessions_per_hotkey: usize => sessions.max_sessions_per_hotkey,
         "http_max_sessions_per_hotkey", ["http-max-sessions-per-hotkey"],
         "BT_HTTP_MAX_SESSIONS_PER_HOTKEY", 1, 4096;
+        "Seconds a session may go unused before it is dropped (its caller's next request is \
+         refused once and retried signed)."
+        session_idle_ttl_secs: u64 => sessions.idle_ttl [Duration::from_secs, whole_secs],
+        "http_session_idle_ttl_secs", ["http-session-idle-ttl-secs"],
+        "BT_HTTP_SESSION_IDLE_TTL_SECS", 1, MAX_SECS;
+        "Seconds after which a session is dropped however busy (its caller then opens a new one)."
+        session_max_age_secs: u64 => sessions.max_age [Duration::from_secs, whole_secs],
+        "http_session_max_age_secs", ["http-session-max-age-secs"],
+        "BT_HTTP_SESSION_MAX_AGE_SECS", 1, MAX_SECS;
     }
 }
 
@@ -477,6 +509,10 @@ mod tests {
             "9",
             "--http_max_sessions_per_hotkey",
             "2",
+            "--http-session-idle-ttl-secs",
+            "30",
+            "--http_session_max_age_secs",
+            "600",
             "--metagraph_max_synapses_per_neuron",
             "1",
             "--metagraph_max_future_skew_ms",
@@ -498,6 +534,10 @@ mod tests {
         let http = http_config(&caps.http, HttpAxonConfig::default()).unwrap();
         assert_eq!(http.max_cached_keys, 9);
         assert_eq!(http.sessions.max_sessions_per_hotkey, 2);
+        assert_eq!(
+            (http.sessions.idle_ttl, http.sessions.max_age),
+            (Duration::from_secs(30), Duration::from_secs(600))
+        );
         let m = metagraph_config(&caps).unwrap();
         assert_eq!(m.table.max_synapses_per_neuron, 1);
         assert_eq!(m.table.max_future_skew_ms, 100);
@@ -512,6 +552,8 @@ mod tests {
             ("--axon_max_buffered_bytes", "10"),
             ("--http_max_verify_batch", "0"),
             ("--http_max_sessions", "0"),
+            ("--http_session_idle_ttl_secs", "0"),
+            ("--http_session_max_age_secs", "86401"),
             ("--metagraph_max_synapses_per_neuron", "0"),
             ("--metagraph_max_future_skew_ms", "86400000"),
             ("--metagraph_max_future_skew_ms", "0"),

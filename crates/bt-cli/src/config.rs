@@ -339,7 +339,8 @@ mod tests {
         std::fs::write(
             &path,
             "axon_max_in_flight = 7\naxon_max_callers_per_ip = 3\naxon_require_digest_v2 = true\n\
-             http_max_queue = 11\nmetagraph_max_peers = 13\n\
+             http_max_queue = 11\nhttp_session_idle_ttl_secs = 40\n\
+             http_session_max_age_secs = 900\nmetagraph_max_peers = 13\n\
              metagraph_inspect_interval_ms = 1500\naxon_port = 9000\n",
         )
         .unwrap();
@@ -353,6 +354,8 @@ mod tests {
         assert_eq!(s.axon.max_callers_per_ip, 5, "the flag wins over the file");
         assert!(s.axon.require_digest_v2);
         assert_eq!(s.http.max_queue, 11);
+        assert_eq!(s.http.sessions.idle_ttl, Duration::from_secs(40));
+        assert_eq!(s.http.sessions.max_age, Duration::from_secs(900));
         assert_eq!(s.metagraph.table.max_peers, 13);
         assert_eq!(s.metagraph.inspect_interval, Duration::from_millis(1500));
         assert_eq!(s.axon_port, 9000);

@@ -38,6 +38,11 @@ impl BodyHasher {
     }
 
     pub fn finish(&self) -> String {
+        if self.concat.is_empty() {
+            // A synapse that hashes no field has a constant hash: computed once.
+            static EMPTY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+            return EMPTY.get_or_init(|| sha3_256_hex(b"")).clone();
+        }
         sha3_256_hex(self.concat.as_bytes())
     }
 }

@@ -4,6 +4,8 @@
 //! starlette treat them case-insensitively). Every value read here comes from a peer: values
 //! are length-checked and parsed into typed fields, never trusted as-is.
 
+use http::{HeaderMap, HeaderName, HeaderValue};
+
 use crate::message::Envelope;
 use crate::terminal::{TERMINAL_FIELDS, TerminalInfo};
 
@@ -51,7 +53,13 @@ impl SynapseHeaders {
     ) -> Result<Self, HeaderError> {
         let mut out = Self::default();
         for (name, raw) in pairs {
-            let lower = name.to_ascii_lowercase();
+            // HTTP libraries hand names over in lower case already: no copy then.
+            let lower: std::borrow::Cow<'_, str> = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+                name.to_ascii_lowercase().into()
+            } else {
+                name.into()
+            };
+            let lower = lower.as_ref();
             let known = lower == NAME
                 || lower == TIMEOUT
                 || lower == COMPUTED_BODY_HASH
@@ -61,13 +69,15 @@ impl SynapseHeaders {
                 continue;
             }
             if raw.len() > MAX_VALUE_LEN && !lower.ends_with("status_message") {
-                return Err(HeaderError::TooLong { name: lower });
+                return Err(HeaderError::TooLong {
+                    name: lower.to_string(),
+                });
             }
             let value = std::str::from_utf8(raw).map_err(|_| HeaderError::NotAscii {
-                name: lower.clone(),
+                name: lower.to_string(),
             })?;
             let invalid = |reason: String| HeaderError::Invalid {
-                name: lower.clone(),
+                name: lower.to_string(),
                 reason,
             };
             if lower == NAME {
@@ -135,6 +145,110 @@ pub fn synapse_headers(
     out
 }
 
+/// The names of one terminal's headers, in [`TERMINAL_FIELDS`] order, built at compile time: a
+/// name parsed per request costs a validation and a copy.
+macro_rules! terminal_names {
+    ($prefix:literal) => {
+        [
+            HeaderName::from_static(concat!($prefix, "status_code")),
+            HeaderName::from_static(concat!($prefix, "status_message")),
+            HeaderName::from_static(concat!($prefix, "process_time")),
+            HeaderName::from_static(concat!($prefix, "ip")),
+            HeaderName::from_static(concat!($prefix, "port")),
+            HeaderName::from_static(concat!($prefix, "version")),
+            HeaderName::from_static(concat!($prefix, "nonce")),
+            HeaderName::from_static(concat!($prefix, "uuid")),
+            HeaderName::from_static(concat!($prefix, "hotkey")),
+            HeaderName::from_static(concat!($prefix, "signature")),
+        ]
+    };
+}
+
+static AXON_NAMES: [HeaderName; 10] = terminal_names!("bt_header_axon_");
+static DENDRITE_NAMES: [HeaderName; 10] = terminal_names!("bt_header_dendrite_");
+static NAME_NAME: HeaderName = HeaderName::from_static(NAME);
+static TIMEOUT_NAME: HeaderName = HeaderName::from_static(TIMEOUT);
+static HEADER_SIZE_NAME: HeaderName = HeaderName::from_static(HEADER_SIZE);
+static TOTAL_SIZE_NAME: HeaderName = HeaderName::from_static(TOTAL_SIZE);
+static BODY_HASH_NAME: HeaderName = HeaderName::from_static(COMPUTED_BODY_HASH);
+
+/// Writes [`synapse_headers`] into `out` (same names, values and order), without a string per
+/// name. A value that cannot be a header value (a control character in a message) is left
+/// out; the name of the first such header is returned, for callers that must refuse.
+pub fn write_synapse_headers(
+    out: &mut HeaderMap,
+    envelope: &Envelope,
+    input_objs: &[(String, String)],
+    body_hash: &str,
+) -> Result<(), InvalidHeader> {
+    let mut w = Writer {
+        out,
+        first_bad: None,
+    };
+    if let Some(name) = &envelope.name {
+        w.put(&NAME_NAME, HeaderValue::from_str(name));
+    }
+    if let Some(t) = envelope.timeout {
+        let mut s = String::new();
+        crate::pyrepr::repr_float(t, &mut s);
+        w.put(&TIMEOUT_NAME, HeaderValue::try_from(s));
+    }
+    for (names, info) in [
+        (&AXON_NAMES, &envelope.axon),
+        (&DENDRITE_NAMES, &envelope.dendrite),
+    ] {
+        if let Some(info) = info {
+            info.write_headers(names, &mut |n, v| w.put(n, v));
+        }
+    }
+    for (field, value) in input_objs {
+        let name = format!("{INPUT_OBJ_PREFIX}{field}");
+        match HeaderName::try_from(name.as_str()) {
+            Ok(n) => w.put(&n, HeaderValue::from_str(value)),
+            Err(_) => {
+                w.first_bad.get_or_insert(name);
+            }
+        }
+    }
+    w.put(&HEADER_SIZE_NAME, Ok(HeaderValue::from_static("0")));
+    w.put(&TOTAL_SIZE_NAME, Ok(HeaderValue::from_static("0")));
+    w.put(&BODY_HASH_NAME, HeaderValue::from_str(body_hash));
+    match w.first_bad {
+        None => Ok(()),
+        Some(name) => Err(InvalidHeader { name }),
+    }
+}
+
+struct Writer<'a> {
+    out: &'a mut HeaderMap,
+    first_bad: Option<String>,
+}
+
+impl Writer<'_> {
+    fn put(
+        &mut self,
+        name: &HeaderName,
+        value: Result<HeaderValue, http::header::InvalidHeaderValue>,
+    ) {
+        match value {
+            Ok(v) => {
+                self.out.insert(name, v);
+            }
+            Err(_) => {
+                self.first_bad
+                    .get_or_insert_with(|| name.as_str().to_string());
+            }
+        }
+    }
+}
+
+/// A header [`write_synapse_headers`] could not write, by name.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("header {name} is not valid")]
+pub struct InvalidHeader {
+    pub name: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +302,54 @@ mod tests {
             one("bt_header_dendrite_hotkey", b"\xff\xfe"),
             Err(HeaderError::NotAscii { .. })
         ));
+    }
+
+    #[test]
+    fn the_writer_agrees_with_the_list() {
+        let terminal = TerminalInfo {
+            status_code: Some(200),
+            status_message: Some("Success".into()),
+            process_time: Some(0.25),
+            ip: Some("127.0.0.1".into()),
+            port: Some(8091),
+            version: Some(10_005_000),
+            nonce: Some(17),
+            uuid: Some("0c6f".into()),
+            hotkey: Some("5Fax".into()),
+            signature: Some("0xab".into()),
+        };
+        let envelope = Envelope {
+            name: Some("Dummy".into()),
+            timeout: Some(12.0),
+            axon: Some(terminal.clone()),
+            dendrite: Some(TerminalInfo {
+                status_message: Some("bad\nline".into()),
+                ..terminal
+            }),
+            ..Envelope::default()
+        };
+        let objs = [("dummy_input".to_string(), "MA==".to_string())];
+        let mut map = HeaderMap::new();
+        let bad = write_synapse_headers(&mut map, &envelope, &objs, "a7ff").unwrap_err();
+        assert_eq!(bad.name, "bt_header_dendrite_status_message");
+        let listed: Vec<(String, String)> = synapse_headers(&envelope, &objs, "a7ff")
+            .into_iter()
+            .filter(|(k, _)| k != &bad.name)
+            .collect();
+        let written: Vec<(String, String)> = map
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string()))
+            .collect();
+        assert_eq!(written.len(), listed.len());
+        for pair in &listed {
+            assert!(written.contains(pair), "{pair:?} missing from {written:?}");
+        }
+    }
+
+    #[test]
+    fn upper_case_names_are_read_too() {
+        let h = SynapseHeaders::parse([("BT_HEADER_AXON_PORT", &b"8091"[..])]).unwrap();
+        assert_eq!(h.axon.port, Some(8091));
     }
 
     proptest::proptest! {

@@ -51,8 +51,10 @@ impl Envelope {
         m.serialize_entry("timeout", &self.timeout)?;
         m.serialize_entry("total_size", &self.total_size)?;
         m.serialize_entry("header_size", &self.header_size)?;
-        m.serialize_entry("dendrite", &self.dendrite.clone().unwrap_or_default())?;
-        m.serialize_entry("axon", &self.axon.clone().unwrap_or_default())?;
+        // An absent terminal is written as an empty one, as the SDK's default.
+        let empty = TerminalInfo::default();
+        m.serialize_entry("dendrite", self.dendrite.as_ref().unwrap_or(&empty))?;
+        m.serialize_entry("axon", self.axon.as_ref().unwrap_or(&empty))?;
         m.serialize_entry("computed_body_hash", &self.computed_body_hash)
     }
 

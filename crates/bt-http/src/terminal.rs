@@ -112,6 +112,53 @@ impl TerminalInfo {
         out
     }
 
+    /// Writes the fields that are set as header values under `names` (in [`TERMINAL_FIELDS`]
+    /// order), with the same text as [`Self::header_values`].
+    pub(crate) fn write_headers(
+        &self,
+        names: &[http::HeaderName; 10],
+        put: &mut impl FnMut(
+            &http::HeaderName,
+            Result<http::HeaderValue, http::header::InvalidHeaderValue>,
+        ),
+    ) {
+        use http::HeaderValue;
+        let int = |v: i64| Ok(HeaderValue::from(v));
+        let text = |v: &str| HeaderValue::from_str(v);
+        if let Some(v) = self.status_code {
+            put(&names[0], int(v));
+        }
+        if let Some(v) = &self.status_message {
+            put(&names[1], text(v));
+        }
+        if let Some(v) = self.process_time {
+            let mut s = String::new();
+            repr_float(v, &mut s);
+            put(&names[2], HeaderValue::try_from(s));
+        }
+        if let Some(v) = &self.ip {
+            put(&names[3], text(v));
+        }
+        if let Some(v) = self.port {
+            put(&names[4], int(v));
+        }
+        if let Some(v) = self.version {
+            put(&names[5], int(v));
+        }
+        if let Some(v) = self.nonce {
+            put(&names[6], int(v));
+        }
+        if let Some(v) = &self.uuid {
+            put(&names[7], text(v));
+        }
+        if let Some(v) = &self.hotkey {
+            put(&names[8], text(v));
+        }
+        if let Some(v) = &self.signature {
+            put(&names[9], text(v));
+        }
+    }
+
     /// Set one field from its header text; `Err` names what is wrong with the value.
     pub fn set_from_header(&mut self, field: &str, value: &str) -> Result<(), String> {
         let int = |v: &str| {

@@ -15,10 +15,10 @@ use bt_crypto::http_auth::{
 };
 use bt_crypto::unix_nanos;
 use bt_crypto::wallet::{AccountId, Sr25519Pair};
-use bt_http::headers::{SynapseHeaders, synapse_headers};
+use bt_http::headers::{SynapseHeaders, write_synapse_headers};
 use bt_http::{Envelope, TerminalInfo, status};
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
+use http::{HeaderMap, HeaderValue, Request, Response};
 use http_body::Frame;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited, StreamBody};
@@ -86,6 +86,8 @@ struct Seen {
     session: Option<SessionCall>,
     /// A session this request opened.
     accept: Option<SessionAccept>,
+    /// The caller's terminal as the answer's body echoed it: the headers echo the same.
+    dendrite: Option<TerminalInfo>,
 }
 
 /// The body of every answer: a JSON document, or a streaming synapse's chunks.
@@ -134,7 +136,7 @@ where
     };
     let elapsed = started.elapsed();
     ctx.metrics.record(seen.synapse.as_deref(), code, elapsed);
-    respond(&ctx, &seen, peer, code, &message, elapsed, body)
+    respond(&ctx, &mut seen, peer, code, &message, elapsed, body)
 }
 
 async fn process<B>(
@@ -151,8 +153,8 @@ where
     if req.method() != http::Method::POST && req.method() != http::Method::GET {
         return Err(Reply::new(405, "synapses are called with POST"));
     }
-    let name = req.uri().path().trim_start_matches('/').to_string();
-    let name = name.as_str();
+    let (parts, body) = req.into_parts();
+    let name = parts.uri.path().trim_start_matches('/');
     let Some(route) = ctx.routes.get(name).cloned() else {
         return Err(Reply::new(
             status::UNKNOWN_SYNAPSE,
@@ -185,7 +187,6 @@ where
         )
     })?;
 
-    let (parts, body) = req.into_parts();
     seen.headers = SynapseHeaders::parse(
         parts
             .headers
@@ -455,7 +456,9 @@ where
         computed_body_hash: seen.headers.computed_body_hash.clone(),
         ..Envelope::default()
     };
-    answer(&envelope).map(Produced::Json)
+    let body = answer(&envelope).map(Produced::Json);
+    seen.dendrite = envelope.dendrite;
+    body
 }
 
 fn full(bytes: Vec<u8>) -> AnswerBody {
@@ -543,7 +546,7 @@ fn axon_terminal(ctx: &Ctx, code: u16, message: &str, elapsed: Duration) -> Term
 
 fn respond(
     ctx: &Ctx,
-    seen: &Seen,
+    seen: &mut Seen,
     peer: SocketAddr,
     code: u16,
     message: &str,
@@ -553,17 +556,23 @@ fn respond(
     let envelope = Envelope {
         name: seen.synapse.clone(),
         timeout: seen.headers.timeout,
-        dendrite: Some(dendrite_terminal(&seen.headers, peer)),
+        dendrite: Some(
+            seen.dendrite
+                .take()
+                .unwrap_or_else(|| dendrite_terminal(&seen.headers, peer)),
+        ),
         axon: Some(axon_terminal(ctx, code, message, elapsed)),
         ..Envelope::default()
     };
-    let hash = seen.headers.computed_body_hash.clone().unwrap_or_default();
-    let mut headers = HeaderMap::new();
-    for (k, v) in synapse_headers(&envelope, &[], &hash) {
-        if let (Ok(k), Ok(v)) = (HeaderName::try_from(k), HeaderValue::try_from(v)) {
-            headers.insert(k, v);
-        }
-    }
+    let hash = seen
+        .headers
+        .computed_body_hash
+        .as_deref()
+        .unwrap_or_default();
+    let mut headers = HeaderMap::with_capacity(32);
+    // A value that cannot be a header (a message with a control character) is left out: the
+    // body still carries it.
+    let _ = write_synapse_headers(&mut headers, &envelope, &[], hash);
     // Only btauth/1 callers get a signed answer: an SDK v10 dendrite ignores the header, so
     // signing for it would cost an sr25519 signature per request for nothing.
     if let (Some(caller), true, Produced::Json(body)) = (&seen.caller, seen.btauth, &body) {

@@ -259,6 +259,8 @@ pub(crate) fn answer_headers(
     body: Option<&[u8]>,
 ) {
     static ADVERTISE: http::HeaderName = http::HeaderName::from_static(ADVERTISE_HEADER);
+    static ACCEPT: http::HeaderName = http::HeaderName::from_static(ACCEPT_HEADER);
+    static ANSWER: http::HeaderName = http::HeaderName::from_static(ANSWER_HEADER);
     out.insert(
         &ADVERTISE,
         HeaderValue::from_static(SessionVersion::LATEST.header_value()),
@@ -266,7 +268,7 @@ pub(crate) fn answer_headers(
     if let Some(accept) = accept
         && let Ok(v) = HeaderValue::try_from(accept.encode())
     {
-        out.insert(ACCEPT_HEADER, v);
+        out.insert(&ACCEPT, v);
     }
     if let (Some(call), Some(body)) = (call, body)
         && let Ok(v) = HeaderValue::try_from(sign_answer(
@@ -277,6 +279,6 @@ pub(crate) fn answer_headers(
             &call.digest,
         ))
     {
-        out.insert(ANSWER_HEADER, v);
+        out.insert(&ANSWER, v);
     }
 }

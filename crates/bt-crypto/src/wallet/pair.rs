@@ -116,7 +116,12 @@ impl Sr25519Pair {
 
     /// sr25519 signature with context `substrate` (randomised, so not reproducible).
     pub fn sign(&self, msg: &[u8]) -> [u8; 64] {
-        self.keypair.sign_simple(SIGNING_CONTEXT, msg).to_bytes()
+        // The context's transcript is built once and cloned per signature (what
+        // `sign_simple` builds anew each time): a validator signs every request.
+        static CONTEXT: std::sync::OnceLock<schnorrkel::context::SigningContext> =
+            std::sync::OnceLock::new();
+        let context = CONTEXT.get_or_init(|| schnorrkel::signing_context(SIGNING_CONTEXT));
+        self.keypair.sign(context.bytes(msg)).to_bytes()
     }
 
     /// Write the key in bittensor-wallet's unencrypted format (mode 0600, atomic).

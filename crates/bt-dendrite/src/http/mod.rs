@@ -7,6 +7,7 @@
 //! `status_message`, the axon's `process_time`), never as an error for a peer's failure. An
 //! answer signed by our axons is checked; a forged or altered one is refused.
 
+mod names;
 mod outcome;
 mod session;
 mod stream;
@@ -18,7 +19,7 @@ use std::time::{Duration, Instant};
 use bt_crypto::NonceClock;
 use bt_crypto::http_auth::{BtAuthPayload, BtAuthSigner, Scheme, v10_message, v10_sign};
 use bt_crypto::wallet::{AccountId, Sr25519Pair};
-use bt_http::headers::{RESPONSE_SIGNATURE, SynapseHeaders, synapse_headers};
+use bt_http::headers::{RESPONSE_SIGNATURE, SynapseHeaders, write_synapse_headers};
 use bt_http::{Envelope, SynapseMessage, TerminalInfo, status};
 use bytes::Bytes;
 use futures_util::future::join_all;
@@ -35,6 +36,7 @@ pub use stream::SynapseStream;
 
 use bt_crypto::http_auth::session::SessionFields;
 use bt_crypto::session::{OFFER_HEADER, SESSION_HEADER, VERSION_HEADER};
+use names::{PeerNames, Peers};
 use outcome::Failed;
 use session::{Auth, Slots};
 
@@ -77,7 +79,9 @@ pub struct HttpDendriteConfig {
     /// axons never advertise, so they never see a session header. Default `true`.
     pub sessions: bool,
     /// Axons (address and hotkey) whose session state is kept; beyond it the least recently
-    /// called one's is dropped (it signs again, then opens a new session). Default 4,096.
+    /// called one's is dropped (it signs again, then opens a new session). Also bounds the
+    /// axons whose SS58 and address text are kept encoded (beyond it they are encoded anew).
+    /// Default 4,096.
     pub max_sessions: usize,
 }
 
@@ -120,6 +124,8 @@ struct Inner {
     nonces: NonceClock,
     slots: Arc<Semaphore>,
     sessions: Slots,
+    /// The axons' SS58 and address as text, encoded once per axon.
+    peers: Peers,
 }
 
 impl HttpDendrite {
@@ -140,6 +146,7 @@ impl HttpDendrite {
                 uuid: bt_http::new_uuid(),
                 slots: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
                 sessions: Slots::new(config.max_sessions),
+                peers: Peers::new(config.max_sessions),
                 config,
                 client,
                 nonces: NonceClock::new(),
@@ -216,8 +223,13 @@ impl HttpDendrite {
             .acquire_owned()
             .await
             .map_err(|_| Failed::new(status::UNAVAILABLE, "dendrite is shutting down"))?;
-        // Both signatures and the envelope name the axon by its SS58: encode it once.
-        let receiver = target.hotkey.to_ss58();
+        // Both signatures and the envelope name the axon by its SS58: encoded once per axon.
+        let peer = inner.peers.get(target);
+        let PeerNames {
+            ss58: receiver,
+            endpoint,
+            ip,
+        } = &*peer;
         let nonce = inner.nonces.next();
         let name = synapse.name().to_string();
         let body_hash = synapse.body_hash();
@@ -229,11 +241,10 @@ impl HttpDendrite {
             hotkey: Some(inner.ss58.clone()),
             ..TerminalInfo::default()
         };
-        let endpoint = target.addr.to_string();
         let fields = SessionFields {
             nonce,
             dendrite_ss58: &inner.ss58,
-            axon_ss58: &receiver,
+            axon_ss58: receiver,
             uuid: &inner.uuid,
             body_hash: &body_hash,
         };
@@ -249,7 +260,7 @@ impl HttpDendrite {
         }
         let offer_header = match &auth {
             Auth::Offer(ticket) => {
-                session::offer(ticket, &inner.hotkey, &fields, &endpoint).map(|o| o.encode())
+                session::offer(ticket, &inner.hotkey, &fields, endpoint).map(|o| o.encode())
             }
             _ => None,
         };
@@ -257,7 +268,7 @@ impl HttpDendrite {
         let signed = session_header.is_none();
         let scheme = inner.config.auth;
         if signed && scheme != HttpAuth::BtAuth {
-            let message = v10_message(nonce, &inner.ss58, &receiver, &inner.uuid, &body_hash);
+            let message = v10_message(nonce, &inner.ss58, receiver, &inner.uuid, &body_hash);
             dendrite.signature = Some(v10_sign(&inner.hotkey, &message));
         }
         let envelope = Envelope {
@@ -267,7 +278,7 @@ impl HttpDendrite {
             header_size: Some(0),
             dendrite: Some(dendrite),
             axon: Some(TerminalInfo {
-                ip: Some(target.addr.ip().to_string()),
+                ip: Some(ip.clone()),
                 port: Some(i64::from(target.addr.port())),
                 hotkey: Some(receiver.clone()),
                 ..TerminalInfo::default()
@@ -281,27 +292,32 @@ impl HttpDendrite {
             )
         })?;
         let path = format!("/{name}");
-        let uri = format!("http://{}{path}", target.addr);
+        let uri = format!("http://{endpoint}{path}");
         let mut req = Request::builder().method(Method::POST).uri(&uri);
         let headers = req
             .headers_mut()
             .ok_or_else(|| Failed::new(status::BAD_REQUEST, format!("invalid address {uri}")))?;
-        for (k, v) in synapse_headers(&envelope, &synapse.input_obj_headers(), &body_hash) {
-            insert(headers, &k, &v)?;
+        headers.reserve(32);
+        write_synapse_headers(headers, &envelope, &synapse.input_obj_headers(), &body_hash)
+            .map_err(|e| Failed::new(status::BAD_REQUEST, e.to_string()))?;
+        static SESSION: HeaderName = HeaderName::from_static(SESSION_HEADER);
+        static OFFER: HeaderName = HeaderName::from_static(OFFER_HEADER);
+        static VERSION: HeaderName = HeaderName::from_static(VERSION_HEADER);
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        if let Some(proof) = session_header {
+            insert_value(headers, &SESSION, proof)?;
         }
-        insert(headers, "content-type", "application/json")?;
-        if let Some(proof) = &session_header {
-            insert(headers, SESSION_HEADER, proof)?;
-        }
-        if let Some(offer) = &offer_header {
-            insert(headers, OFFER_HEADER, offer)?;
-            insert(
-                headers,
-                VERSION_HEADER,
-                bt_crypto::session::SessionVersion::LATEST.header_value(),
-            )?;
+        if let Some(offer) = offer_header {
+            insert_value(headers, &OFFER, offer)?;
+            headers.insert(
+                &VERSION,
+                HeaderValue::from_static(bt_crypto::session::SessionVersion::LATEST.header_value()),
+            );
             // The offer signs the endpoint as the axon will read it.
-            insert(headers, "host", &endpoint)?;
+            insert(headers, "host", endpoint)?;
         }
         if signed && scheme != HttpAuth::V10 {
             let payload = BtAuthPayload {
@@ -311,12 +327,12 @@ impl HttpDendrite {
                 body: &body,
                 nonce,
                 sender: &inner.ss58,
-                receiver: Some(&receiver),
+                receiver: Some(receiver),
             };
             let signature = BtAuthSigner::Sr25519(&inner.hotkey).sign(&payload.to_bytes());
             insert(headers, "x-bittensor-version", "1")?;
             insert(headers, "x-bittensor-hotkey", &inner.ss58)?;
-            insert(headers, "x-bittensor-receiver", &receiver)?;
+            insert(headers, "x-bittensor-receiver", receiver)?;
             insert(headers, "x-bittensor-nonce", &nonce.to_string())?;
             insert(
                 headers,
@@ -343,8 +359,7 @@ impl HttpDendrite {
             nonce,
             slot: _slot,
             auth,
-            receiver,
-            endpoint,
+            peer,
         })
     }
 
@@ -398,8 +413,7 @@ impl HttpDendrite {
             nonce,
             slot: _slot,
             auth,
-            receiver,
-            endpoint,
+            peer,
         } = self.send(target, synapse, timeout, auth).await?;
         if inner.config.sessions
             && matches!(auth, Auth::Signed)
@@ -458,8 +472,8 @@ impl HttpDendrite {
                 code,
                 &parts.headers,
                 &inner.ss58,
-                &receiver,
-                &endpoint,
+                &peer.ss58,
+                &peer.endpoint,
             ),
             Auth::Signed => {}
         }
@@ -512,8 +526,7 @@ pub(crate) struct Sent {
     pub(crate) slot: OwnedSemaphorePermit,
     auth: Auth,
     /// The axon's SS58 and the endpoint as the request named them.
-    receiver: String,
-    endpoint: String,
+    peer: Arc<PeerNames>,
 }
 
 /// Why one exchange ended without an answer to return.
@@ -535,6 +548,18 @@ fn insert(headers: &mut http::HeaderMap, name: &str, value: &str) -> Result<(), 
         HeaderName::try_from(name).map_err(|_| bad())?,
         HeaderValue::try_from(value).map_err(|_| bad())?,
     );
+    Ok(())
+}
+
+/// Inserts a value made for this request (no copy); `Err` names a value that cannot be one.
+fn insert_value(
+    headers: &mut http::HeaderMap,
+    name: &'static HeaderName,
+    value: String,
+) -> Result<(), Failed> {
+    let value = HeaderValue::try_from(value)
+        .map_err(|_| Failed::new(status::BAD_REQUEST, format!("header {name} is not valid")))?;
+    headers.insert(name, value);
     Ok(())
 }
 
