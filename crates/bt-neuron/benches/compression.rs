@@ -31,7 +31,7 @@ use bt_crypto::NeuronKey;
 use bt_dendrite::{Dendrite, DendriteConfig, Endpoint, Inputs};
 use bt_nn::accuracy;
 use bt_nn::mnist::CONTEXT_DIM;
-use bt_nn::text::corpus::{corpus_path, fortunes, lee_sentences};
+use bt_nn::text::corpus::{corpus_path, fortunes, hold_out_every, lee_sentences};
 use bt_nn::text::files::DEBIAN_FORTUNES_DIR;
 use bt_nn::text::{
     MINILM_DIM, MiniLm, MinilmFiles, StudentConfig, TextLimits, TextStudent, TokenBatch,
@@ -344,14 +344,7 @@ impl TextSetup {
             }
         };
         let minilm = MiniLm::load(&files, TextLimits::DEFAULT).unwrap();
-        let (mut train, mut held_out) = (Vec::new(), Vec::new());
-        for (i, s) in lee.into_iter().enumerate() {
-            if i % 10 == 9 {
-                held_out.push(s);
-            } else {
-                train.push(s);
-            }
-        }
+        let (mut train, mut held_out) = hold_out_every(lee, 10);
         let fortune_dir = Path::new(DEBIAN_FORTUNES_DIR);
         if fortune_dir.is_dir() {
             train.extend(

@@ -22,7 +22,7 @@ use std::time::Duration;
 use bt_axon::{Axon, AxonConfig, AxonHandle};
 use bt_crypto::NeuronKey;
 use bt_dendrite::{Dendrite, DendriteConfig, Endpoint};
-use bt_nn::text::corpus::{corpus_path, fortunes, lee_sentences, pang_lee};
+use bt_nn::text::corpus::{corpus_path, fortunes, hold_out_every, lee_sentences, pang_lee};
 use bt_nn::text::files::DEBIAN_FORTUNES_DIR;
 use bt_nn::text::{
     MINILM_DIM, MiniLm, MinilmFiles, StudentConfig, TextLimits, TextStudent, TextSynapse,
@@ -152,14 +152,7 @@ async fn main() -> Res<()> {
     let teacher_model = MiniLm::load(&files, TextLimits::DEFAULT)?;
 
     let lee = lee_sentences(&corpus_path("lee_background.cor")?)?;
-    let (mut train, mut held_out) = (Vec::new(), Vec::new());
-    for (i, s) in lee.into_iter().enumerate() {
-        if i % 10 == 9 {
-            held_out.push(s);
-        } else {
-            train.push(s);
-        }
-    }
+    let (mut train, mut held_out) = hold_out_every(lee, 10);
     let fortune_dir = Path::new(DEBIAN_FORTUNES_DIR);
     if fortune_dir.is_dir() {
         let mut f = fortunes(fortune_dir)?;

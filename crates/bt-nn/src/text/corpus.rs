@@ -78,6 +78,20 @@ pub fn lee_sentences(path: &Path) -> Result<Vec<String>, TextError> {
     Ok(text.lines().flat_map(|doc| sentences(doc, 4)).collect())
 }
 
+/// Splits `items` in order into `(kept, held_out)`: every `nth` item (the `nth`, `2·nth`, …)
+/// is held out, so the held-out part spreads over the whole corpus. `nth` 0 holds out nothing.
+pub fn hold_out_every<T>(items: Vec<T>, nth: usize) -> (Vec<T>, Vec<T>) {
+    let (mut kept, mut held_out) = (Vec::new(), Vec::new());
+    for (i, item) in items.into_iter().enumerate() {
+        if nth > 0 && i % nth == nth - 1 {
+            held_out.push(item);
+        } else {
+            kept.push(item);
+        }
+    }
+    (kept, held_out)
+}
+
 /// `pang_lee_polarity.cor`: `(sentence, positive)` pairs.
 pub fn pang_lee(path: &Path) -> Result<Vec<(String, bool)>, TextError> {
     let text = read_capped(path)?;
@@ -186,6 +200,15 @@ fn is_prose(entry: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_nth_item_is_held_out() {
+        assert_eq!(
+            hold_out_every((1..=7).collect(), 3),
+            (vec![1, 2, 4, 5, 7], vec![3, 6])
+        );
+        assert_eq!(hold_out_every(vec![1, 2], 0), (vec![1, 2], vec![]));
+    }
 
     #[test]
     fn sentences_split_at_terminal_punctuation_only() {
