@@ -776,3 +776,41 @@ async fn per_ip_cap_refuses_the_fifth_concurrent_request() {
     assert_eq!(axon.handle.count("Dummy", 503), 1);
     assert_eq!(axon.handle.count("Dummy", 200), 8);
 }
+
+#[tokio::test]
+async fn only_a_caller_that_reads_the_body_gets_a_success_without_echo_headers() {
+    let axon = start(HttpAxonConfig::default()).await;
+    let addr = axon.addr();
+    // An SDK dendrite (no `bt-terminals-in-body`) reads its outcome from the echo headers.
+    let r = send(addr, &v10(&dummy(4), &caller(), &axon.account)).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("bt_header_axon_status_code"), Some("200"));
+    assert!(r.header("bt_header_dendrite_nonce").is_some());
+
+    let lean = |mut req: Req| {
+        req.headers
+            .push((bt_http::headers::TERMINALS_IN_BODY.into(), "1".into()));
+        req
+    };
+    let r = send(addr, &lean(v10(&dummy(5), &caller(), &axon.account))).await;
+    assert_eq!(r.status, 200);
+    assert!(
+        !r.headers.iter().any(|(k, _)| k.starts_with("bt_header_")),
+        "echo headers sent anyway: {:?}",
+        r.headers
+    );
+    let body = r.json();
+    assert_eq!(body["dummy_output"], 10);
+    assert_eq!(body["axon"]["status_code"], 200);
+    assert_eq!(body["axon"]["status_message"], "Success");
+    assert!(body["axon"]["process_time"].as_f64().is_some());
+    assert_eq!(body["axon"]["hotkey"], axon.account.to_ss58());
+
+    // An error's body has no terminal: its headers still echo them.
+    let mut req = lean(v10(&dummy(6), &caller(), &axon.account));
+    req.path = "/NoSuchSynapse".into();
+    let r = send(addr, &req).await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.header("bt_header_axon_status_code"), Some("404"));
+    still_serves(&axon).await;
+}

@@ -21,6 +21,12 @@ pub const INPUT_OBJ_PREFIX: &str = "bt_header_input_obj_";
 /// Our axon's signature over its answer (see `bt_crypto::http_auth`); SDK peers ignore it.
 pub const RESPONSE_SIGNATURE: &str = "x-bittensor-response-signature";
 
+/// Request header of our dendrites: "read the answer's terminals from its body". Our axon then
+/// leaves the ~20 `bt_header_*` echoes out of a successful JSON answer, whose body carries the
+/// same terminals (the SDK writes both); SDK axons ignore the header, SDK dendrites never send
+/// it, so every SDK peer still gets the headers it reads.
+pub const TERMINALS_IN_BODY: &str = "bt-terminals-in-body";
+
 /// Longest header value we parse: signatures are 130 characters, hotkeys 48, uuids 36.
 pub const MAX_VALUE_LEN: usize = 256;
 
@@ -219,6 +225,47 @@ pub fn write_synapse_headers(
     }
 }
 
+/// The headers our axon reads from a request a session authenticates (the fields its MAC
+/// covers, the deadline, the caller's version for the hooks): `timeout`, the dendrite's
+/// `version`, `nonce`, `uuid` and `hotkey`, and `computed_body_hash`. The rest of
+/// [`write_synapse_headers`] repeats what the body carries or what the axon knows itself
+/// (its own address and hotkey), and only SDK axons read it; they never see a session.
+pub fn write_session_request_headers(
+    out: &mut HeaderMap,
+    envelope: &Envelope,
+    body_hash: &str,
+) -> Result<(), InvalidHeader> {
+    let mut w = Writer {
+        out,
+        first_bad: None,
+    };
+    if let Some(t) = envelope.timeout {
+        let mut s = String::new();
+        crate::pyrepr::repr_float(t, &mut s);
+        w.put(&TIMEOUT_NAME, HeaderValue::try_from(s));
+    }
+    if let Some(d) = &envelope.dendrite {
+        // Indices in `TERMINAL_FIELDS` order.
+        if let Some(v) = d.version {
+            w.put(&DENDRITE_NAMES[5], Ok(HeaderValue::from(v)));
+        }
+        if let Some(v) = d.nonce {
+            w.put(&DENDRITE_NAMES[6], Ok(HeaderValue::from(v)));
+        }
+        if let Some(v) = &d.uuid {
+            w.put(&DENDRITE_NAMES[7], HeaderValue::from_str(v));
+        }
+        if let Some(v) = &d.hotkey {
+            w.put(&DENDRITE_NAMES[8], HeaderValue::from_str(v));
+        }
+    }
+    w.put(&BODY_HASH_NAME, HeaderValue::from_str(body_hash));
+    match w.first_bad {
+        None => Ok(()),
+        Some(name) => Err(InvalidHeader { name }),
+    }
+}
+
 struct Writer<'a> {
     out: &'a mut HeaderMap,
     first_bad: Option<String>,
@@ -273,6 +320,54 @@ mod tests {
         assert_eq!(h.dendrite.version, Some(10_005_000));
         assert_eq!(h.axon.hotkey.as_deref(), Some("5Fax"));
         assert_eq!(h.computed_body_hash.as_deref(), Some("a7ff"));
+    }
+
+    #[test]
+    fn a_session_request_carries_only_what_the_axon_reads() {
+        let envelope = Envelope {
+            name: Some("Dummy".into()),
+            timeout: Some(12.0),
+            total_size: Some(0),
+            header_size: Some(0),
+            dendrite: Some(TerminalInfo {
+                ip: Some("10.0.0.1".into()),
+                version: Some(10_005_000),
+                nonce: Some(17),
+                uuid: Some("0c6f".into()),
+                hotkey: Some("5Dend".into()),
+                ..TerminalInfo::default()
+            }),
+            axon: Some(TerminalInfo {
+                hotkey: Some("5Fax".into()),
+                port: Some(8091),
+                ..TerminalInfo::default()
+            }),
+            computed_body_hash: None,
+        };
+        let mut full = HeaderMap::new();
+        write_synapse_headers(&mut full, &envelope, &[], "a7ff").unwrap();
+        let mut lean = HeaderMap::new();
+        write_session_request_headers(&mut lean, &envelope, "a7ff").unwrap();
+        let names: Vec<&str> = lean.keys().map(HeaderName::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "timeout",
+                "bt_header_dendrite_version",
+                "bt_header_dendrite_nonce",
+                "bt_header_dendrite_uuid",
+                "bt_header_dendrite_hotkey",
+                "computed_body_hash"
+            ]
+        );
+        // Each value as the full set writes it: the axon parses both alike.
+        for (name, value) in &lean {
+            assert_eq!(full.get(name), Some(value), "{name}");
+        }
+        let parsed = SynapseHeaders::parse(lean.iter().map(|(k, v)| (k.as_str(), v.as_bytes())));
+        let parsed = parsed.unwrap();
+        assert_eq!(parsed.dendrite.nonce, Some(17));
+        assert_eq!(parsed.timeout, Some(12.0));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use bt_crypto::http_auth::{
 };
 use bt_crypto::unix_nanos;
 use bt_crypto::wallet::{AccountId, Sr25519Pair};
-use bt_http::headers::{SynapseHeaders, write_synapse_headers};
+use bt_http::headers::{SynapseHeaders, TERMINALS_IN_BODY, write_synapse_headers};
 use bt_http::{Envelope, TerminalInfo, status};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Request, Response};
@@ -88,6 +88,9 @@ struct Seen {
     accept: Option<SessionAccept>,
     /// The caller's terminal as the answer's body echoed it: the headers echo the same.
     dendrite: Option<TerminalInfo>,
+    /// The caller reads a successful answer's terminals from its body (our dendrites), so the
+    /// headers need not echo them.
+    terminals_in_body: bool,
 }
 
 /// The body of every answer: a JSON document, or a streaming synapse's chunks.
@@ -194,6 +197,7 @@ where
             .map(|(k, v)| (k.as_str(), v.as_bytes())),
     )
     .map_err(Reply::bad_request)?;
+    seen.terminals_in_body = parts.headers.contains_key(TERMINALS_IN_BODY);
     if let Some(len) = content_length(&parts.headers)
         && len > ctx.config.max_body_bytes as u64
     {
@@ -553,26 +557,32 @@ fn respond(
     elapsed: Duration,
     body: Produced,
 ) -> Response<AnswerBody> {
-    let envelope = Envelope {
-        name: seen.synapse.clone(),
-        timeout: seen.headers.timeout,
-        dendrite: Some(
-            seen.dendrite
-                .take()
-                .unwrap_or_else(|| dendrite_terminal(&seen.headers, peer)),
-        ),
-        axon: Some(axon_terminal(ctx, code, message, elapsed)),
-        ..Envelope::default()
-    };
-    let hash = seen
-        .headers
-        .computed_body_hash
-        .as_deref()
-        .unwrap_or_default();
     let mut headers = HeaderMap::with_capacity(32);
-    // A value that cannot be a header (a message with a control character) is left out: the
-    // body still carries it.
-    let _ = write_synapse_headers(&mut headers, &envelope, &[], hash);
+    // An error's body is only `{"message": …}` and a stream's has no terminals: those answers
+    // echo them in headers whoever asks.
+    let echo = !(seen.terminals_in_body && code == status::SUCCESS)
+        || matches!(body, Produced::Stream(..));
+    if echo {
+        let envelope = Envelope {
+            name: seen.synapse.clone(),
+            timeout: seen.headers.timeout,
+            dendrite: Some(
+                seen.dendrite
+                    .take()
+                    .unwrap_or_else(|| dendrite_terminal(&seen.headers, peer)),
+            ),
+            axon: Some(axon_terminal(ctx, code, message, elapsed)),
+            ..Envelope::default()
+        };
+        let hash = seen
+            .headers
+            .computed_body_hash
+            .as_deref()
+            .unwrap_or_default();
+        // A value that cannot be a header (a message with a control character) is left out:
+        // the body still carries it.
+        let _ = write_synapse_headers(&mut headers, &envelope, &[], hash);
+    }
     // Only btauth/1 callers get a signed answer: an SDK v10 dendrite ignores the header, so
     // signing for it would cost an sr25519 signature per request for nothing.
     if let (Some(caller), true, Produced::Json(body)) = (&seen.caller, seen.btauth, &body) {

@@ -19,7 +19,10 @@ use std::time::{Duration, Instant};
 use bt_crypto::NonceClock;
 use bt_crypto::http_auth::{BtAuthPayload, BtAuthSigner, Scheme, v10_message, v10_sign};
 use bt_crypto::wallet::{AccountId, Sr25519Pair};
-use bt_http::headers::{RESPONSE_SIGNATURE, SynapseHeaders, write_synapse_headers};
+use bt_http::headers::{
+    RESPONSE_SIGNATURE, SynapseHeaders, TERMINALS_IN_BODY, write_session_request_headers,
+    write_synapse_headers,
+};
 use bt_http::{Envelope, SynapseMessage, TerminalInfo, status};
 use bytes::Bytes;
 use futures_util::future::join_all;
@@ -178,7 +181,15 @@ impl HttpDendrite {
                 Ok(Ok((body, mut outcome))) => {
                     if outcome.status_code == status::SUCCESS {
                         match synapse.merge_response(&body) {
-                            Ok(_) => {}
+                            // Our axons leave the echo headers out when asked
+                            // (`TERMINALS_IN_BODY`): the body's terminal says the same.
+                            Ok(envelope) => {
+                                if let (None, Some(axon)) =
+                                    (outcome.axon.status_code, envelope.axon)
+                                {
+                                    outcome.adopt_body_terminal(axon);
+                                }
+                            }
                             Err(e) => {
                                 outcome.status_code = status::UNPARSEABLE_RESPONSE;
                                 outcome.status_message = format!("Failed to parse response: {e}");
@@ -298,8 +309,13 @@ impl HttpDendrite {
             .headers_mut()
             .ok_or_else(|| Failed::new(status::BAD_REQUEST, format!("invalid address {uri}")))?;
         headers.reserve(32);
-        write_synapse_headers(headers, &envelope, &synapse.input_obj_headers(), &body_hash)
-            .map_err(|e| Failed::new(status::BAD_REQUEST, e.to_string()))?;
+        // Only our axons get sessions, and they need few of the SDK's headers under one.
+        if session_header.is_some() {
+            write_session_request_headers(headers, &envelope, &body_hash)
+        } else {
+            write_synapse_headers(headers, &envelope, &synapse.input_obj_headers(), &body_hash)
+        }
+        .map_err(|e| Failed::new(status::BAD_REQUEST, e.to_string()))?;
         static SESSION: HeaderName = HeaderName::from_static(SESSION_HEADER);
         static OFFER: HeaderName = HeaderName::from_static(OFFER_HEADER);
         static VERSION: HeaderName = HeaderName::from_static(VERSION_HEADER);
@@ -307,6 +323,8 @@ impl HttpDendrite {
             http::header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
+        static TERMINALS: HeaderName = HeaderName::from_static(TERMINALS_IN_BODY);
+        headers.insert(&TERMINALS, HeaderValue::from_static("1"));
         if let Some(proof) = session_header {
             insert_value(headers, &SESSION, proof)?;
         }

@@ -5,8 +5,9 @@ use std::time::Duration;
 use bt_http::{TerminalInfo, status};
 
 /// The outcome of one call: the SDK's `status_code` / `status_message` (from the axon's
-/// `bt_header_axon_*` headers when it sent them, else from the HTTP status and the error
-/// body), the axon's own processing time, and our wall time.
+/// `bt_header_axon_*` headers when it sent them, else from the terminal in a successful
+/// answer's body, else from the HTTP status and the error body), the axon's own processing
+/// time, and our wall time.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CallOutcome {
     pub status_code: u16,
@@ -64,6 +65,21 @@ impl CallOutcome {
     }
 }
 
+impl CallOutcome {
+    /// Take the axon's report from the terminal its answer's body carries, for an answer
+    /// without the echo headers (the HTTP status stands when the terminal has no code).
+    pub(crate) fn adopt_body_terminal(&mut self, axon: TerminalInfo) {
+        if let Some(code) = axon.status_code.and_then(|c| u16::try_from(c).ok()) {
+            self.status_code = code;
+        }
+        if let Some(message) = &axon.status_message {
+            self.status_message.clone_from(message);
+        }
+        self.process_time = axon.process_time;
+        self.axon = axon;
+    }
+}
+
 /// `{"message": …}` of an error answer, if it is one.
 fn error_message(body: &[u8]) -> Option<String> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
@@ -110,5 +126,26 @@ mod tests {
         assert_eq!(o.process_time, Some(0.5));
         let o = CallOutcome::from_answer(401, &TerminalInfo::default(), br#"{"message":"no"}"#);
         assert_eq!((o.status_code, o.status_message.as_str()), (401, "no"));
+    }
+
+    #[test]
+    fn a_body_terminal_stands_in_for_missing_echo_headers() {
+        let mut o = CallOutcome::from_answer(200, &TerminalInfo::default(), b"{}");
+        assert_eq!(o.process_time, None);
+        o.adopt_body_terminal(TerminalInfo {
+            status_code: Some(200),
+            status_message: Some("Success".into()),
+            process_time: Some(0.25),
+            hotkey: Some("5Axon".into()),
+            ..TerminalInfo::default()
+        });
+        assert!(o.is_success());
+        assert_eq!(o.status_message, "Success");
+        assert_eq!(o.process_time, Some(0.25));
+        assert_eq!(o.axon.hotkey.as_deref(), Some("5Axon"));
+        // A terminal without a code leaves the HTTP status's.
+        let mut o = CallOutcome::from_answer(200, &TerminalInfo::default(), b"{}");
+        o.adopt_body_terminal(TerminalInfo::default());
+        assert_eq!(o.status_code, 200);
     }
 }
