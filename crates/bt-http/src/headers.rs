@@ -18,6 +18,10 @@ pub const AXON_PREFIX: &str = "bt_header_axon_";
 pub const DENDRITE_PREFIX: &str = "bt_header_dendrite_";
 pub const INPUT_OBJ_PREFIX: &str = "bt_header_input_obj_";
 
+/// The header whose presence tells an answer that echoes the terminals (SDK axons always do;
+/// ours unless asked not to, see [`TERMINALS_IN_BODY`]).
+pub const AXON_STATUS_CODE: &str = "bt_header_axon_status_code";
+
 /// Our axon's signature over its answer (see `bt_crypto::http_auth`); SDK peers ignore it.
 pub const RESPONSE_SIGNATURE: &str = "x-bittensor-response-signature";
 
@@ -225,12 +229,13 @@ pub fn write_synapse_headers(
     }
 }
 
-/// The headers our axon reads from a request a session authenticates (the fields its MAC
-/// covers, the deadline, the caller's version for the hooks): `timeout`, the dendrite's
-/// `version`, `nonce`, `uuid` and `hotkey`, and `computed_body_hash`. The rest of
-/// [`write_synapse_headers`] repeats what the body carries or what the axon knows itself
-/// (its own address and hotkey), and only SDK axons read it; they never see a session.
-pub fn write_session_request_headers(
+/// The headers our axon reads from a request (what a v10 signature or a session MAC covers,
+/// the deadline, the caller's version for the hooks): `timeout`, the dendrite's `version`,
+/// `nonce`, `uuid`, `hotkey` and `signature`, and `computed_body_hash`. The rest of
+/// [`write_synapse_headers`] repeats what the body carries or what the axon knows itself (its
+/// own address and hotkey); only SDK axons read it, so only a dendrite that knows the axon is
+/// ours sends this set instead.
+pub fn write_lean_request_headers(
     out: &mut HeaderMap,
     envelope: &Envelope,
     body_hash: &str,
@@ -257,6 +262,9 @@ pub fn write_session_request_headers(
         }
         if let Some(v) = &d.hotkey {
             w.put(&DENDRITE_NAMES[8], HeaderValue::from_str(v));
+        }
+        if let Some(v) = &d.signature {
+            w.put(&DENDRITE_NAMES[9], HeaderValue::from_str(v));
         }
     }
     w.put(&BODY_HASH_NAME, HeaderValue::from_str(body_hash));
@@ -323,7 +331,7 @@ mod tests {
     }
 
     #[test]
-    fn a_session_request_carries_only_what_the_axon_reads() {
+    fn a_lean_request_carries_only_what_our_axon_reads() {
         let envelope = Envelope {
             name: Some("Dummy".into()),
             timeout: Some(12.0),
@@ -335,6 +343,7 @@ mod tests {
                 nonce: Some(17),
                 uuid: Some("0c6f".into()),
                 hotkey: Some("5Dend".into()),
+                signature: Some("0xab".into()),
                 ..TerminalInfo::default()
             }),
             axon: Some(TerminalInfo {
@@ -347,7 +356,7 @@ mod tests {
         let mut full = HeaderMap::new();
         write_synapse_headers(&mut full, &envelope, &[], "a7ff").unwrap();
         let mut lean = HeaderMap::new();
-        write_session_request_headers(&mut lean, &envelope, "a7ff").unwrap();
+        write_lean_request_headers(&mut lean, &envelope, "a7ff").unwrap();
         let names: Vec<&str> = lean.keys().map(HeaderName::as_str).collect();
         assert_eq!(
             names,
@@ -357,6 +366,7 @@ mod tests {
                 "bt_header_dendrite_nonce",
                 "bt_header_dendrite_uuid",
                 "bt_header_dendrite_hotkey",
+                "bt_header_dendrite_signature",
                 "computed_body_hash"
             ]
         );

@@ -14,14 +14,15 @@ mod stream;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bt_crypto::NonceClock;
 use bt_crypto::http_auth::{BtAuthPayload, BtAuthSigner, Scheme, v10_message, v10_sign};
 use bt_crypto::wallet::{AccountId, Sr25519Pair};
 use bt_http::headers::{
-    RESPONSE_SIGNATURE, SynapseHeaders, TERMINALS_IN_BODY, write_session_request_headers,
-    write_synapse_headers,
+    AXON_STATUS_CODE, RESPONSE_SIGNATURE, SynapseHeaders, TERMINALS_IN_BODY,
+    write_lean_request_headers, write_synapse_headers,
 };
 use bt_http::{Envelope, SynapseMessage, TerminalInfo, status};
 use bytes::Bytes;
@@ -240,6 +241,7 @@ impl HttpDendrite {
             ss58: receiver,
             endpoint,
             ip,
+            ours,
         } = &*peer;
         let nonce = inner.nonces.next();
         let name = synapse.name().to_string();
@@ -309,9 +311,9 @@ impl HttpDendrite {
             .headers_mut()
             .ok_or_else(|| Failed::new(status::BAD_REQUEST, format!("invalid address {uri}")))?;
         headers.reserve(32);
-        // Only our axons get sessions, and they need few of the SDK's headers under one.
-        if session_header.is_some() {
-            write_session_request_headers(headers, &envelope, &body_hash)
+        // Our axons read few of the SDK's headers; only they get sessions.
+        if session_header.is_some() || ours.load(Ordering::Relaxed) {
+            write_lean_request_headers(headers, &envelope, &body_hash)
         } else {
             write_synapse_headers(headers, &envelope, &synapse.input_obj_headers(), &body_hash)
         }
@@ -458,9 +460,13 @@ impl HttpDendrite {
                 }
             })?
             .to_bytes();
-        let echoed = echoed_terminals(&parts.headers);
-        let mut outcome = CallOutcome::from_answer(parts.status.as_u16(), &echoed.axon, &answer);
         let code = parts.status.as_u16();
+        peer.ours.store(
+            code == status::SUCCESS && !parts.headers.contains_key(AXON_STATUS_CODE),
+            Ordering::Relaxed,
+        );
+        let echoed = echoed_terminals(&parts.headers);
+        let mut outcome = CallOutcome::from_answer(code, &echoed.axon, &answer);
         match auth {
             Auth::Session(request) => {
                 outcome.session = true;

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bt_crypto::wallet::AccountId;
@@ -15,6 +16,10 @@ pub(crate) struct PeerNames {
     /// `host:port`, as the `Host` header and the session's key context name it.
     pub(crate) endpoint: String,
     pub(crate) ip: String,
+    /// The axon's last answer was a success without the echo headers, which only our axons
+    /// leave out (on request): it reads the lean header set. Any other answer clears it, so an
+    /// SDK axon that took the address back gets the full set after one call.
+    pub(crate) ours: AtomicBool,
 }
 
 /// The names of at most `capacity` axons; when full it starts again empty (a miss costs one
@@ -46,6 +51,7 @@ impl Peers {
             ss58: target.hotkey.to_ss58(),
             endpoint: target.addr.to_string(),
             ip: target.addr.ip().to_string(),
+            ours: AtomicBool::new(false),
         });
         names.insert(key, made.clone());
         made
