@@ -63,9 +63,7 @@ impl CallOutcome {
             session: false,
         }
     }
-}
 
-impl CallOutcome {
     /// Take the axon's report from the terminal its answer's body carries, for an answer
     /// without the echo headers (the HTTP status stands when the terminal has no code).
     pub(crate) fn adopt_body_terminal(&mut self, axon: TerminalInfo) {
